@@ -1,0 +1,1 @@
+//! The policy gate (placeholder; being written).
