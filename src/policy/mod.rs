@@ -1,1 +1,24 @@
-//! The policy gate (placeholder; being written).
+//! The policy gate: decides whether a proposal may run, needs review or is blocked.
+//!
+//! It reproduces the reference's rule set (rule ids, order, messages, statuses, defaults) so
+//! that decisions read the same, with one deliberate change: path patterns follow git's
+//! gitignore rules instead of Python's `fnmatch`. The same engine gates twice: before the run on
+//! the declared scope ([`PolicyEngine::evaluate`]) and after it on the paths really changed
+//! ([`PolicyEngine::evaluate_changed_paths`]).
+
+mod engine;
+mod explain;
+mod model;
+mod pattern;
+mod repr;
+mod validate;
+
+pub use engine::PolicyEngine;
+pub use explain::explain;
+pub use model::{
+    BranchGuardrail, PathPolicy, PathScopeRule, PolicyConfig, RepoPolicy, ReviewRequirement,
+    ToolGuardrail, ValidationRequirement, default_policy_config, default_repo_policy,
+};
+pub use pattern::path_matches;
+pub use repr::{py_repr_list, py_repr_str};
+pub use validate::validate_config;
