@@ -160,7 +160,10 @@ mod tests {
 
     #[test]
     fn task_id_slug_uses_raw_type_cut_to_twenty_chars() {
-        assert_eq!(derive_task_id("weird_Type_name_that_is_long", "x"), "auto-weird-Type-name-that-11f6ad8e");
+        assert_eq!(
+            derive_task_id("weird_Type_name_that_is_long", "x"),
+            "auto-weird-Type-name-that-11f6ad8e"
+        );
     }
 
     #[test]
@@ -213,9 +216,22 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "proposal_id", "task_id", "project_id", "task_type", "execution_mode", "goal_text",
-                "constraints_text", "target", "priority", "risk_level", "constraints", "validation_profile",
-                "branch_policy", "proposed_at", "proposer", "labels"
+                "proposal_id",
+                "task_id",
+                "project_id",
+                "task_type",
+                "execution_mode",
+                "goal_text",
+                "constraints_text",
+                "target",
+                "priority",
+                "risk_level",
+                "constraints",
+                "validation_profile",
+                "branch_policy",
+                "proposed_at",
+                "proposer",
+                "labels"
             ]
         );
         assert!(json.ends_with("}\n"));

@@ -4,8 +4,8 @@
 //! the evidence and what the reference's behaviour is checked against.
 
 use crate::contracts::{
-    ExecutionRequest, LaneDecision, LaneName, PolicyDecision, PolicyStatus, PolicyViolation,
-    PolicyWarning, TaskProposal, Timestamp, new_id,
+    ExecutionRequest, LaneDecision, LaneName, PolicyDecision, PolicyStatus, PolicyViolation, PolicyWarning,
+    TaskProposal, Timestamp, new_id,
 };
 
 use super::model::{PolicyConfig, RepoPolicy, ValidationRequirement, default_policy_config};
@@ -19,11 +19,7 @@ const LOCAL_ONLY_LABELS: &[&str] = &["local_only", "no_remote"];
 /// Labels (compared lower-cased) that mark a task as potentially destructive.
 const DESTRUCTIVE_INDICATORS: &[&str] = &["drop_table", "rm_rf", "force_push", "destructive"];
 /// Labels (matched exactly) of task sources trusted to skip risk- and type-based review.
-const TRUSTED_SOURCE_LABELS: &[&str] = &[
-    "source: autonomy",
-    "source: spec-campaign",
-    "source: board_worker",
-];
+const TRUSTED_SOURCE_LABELS: &[&str] = &["source: autonomy", "source: spec-campaign", "source: board_worker"];
 
 /// Evaluates proposals against a [`PolicyConfig`].
 #[derive(Clone, Debug)]
@@ -126,8 +122,7 @@ impl PolicyEngine {
             );
             set_related_repo(&mut found, proposal);
         }
-        if !policy.allowed_task_types.is_empty() && !contains(&policy.allowed_task_types, task_type)
-        {
+        if !policy.allowed_task_types.is_empty() && !contains(&policy.allowed_task_types, task_type) {
             found.violation(
                 "task_type.not_in_allowlist",
                 "repo",
@@ -194,8 +189,7 @@ impl PolicyEngine {
             found.warning(
                 "branch.no_prefix_set",
                 "branch",
-                "branch_prefix is empty; ensure a task branch is used rather than direct commit"
-                    .into(),
+                "branch_prefix is empty; ensure a task branch is used rather than direct commit".into(),
             );
         }
         if !guard.allowed_base_branches.is_empty()
@@ -332,19 +326,10 @@ impl PolicyEngine {
     /// `path.default_review_required`, `path.blocked`, `path.review_required`), applied to the
     /// paths the agent really changed. The other checks depend on the proposal and routing only
     /// and were settled by the pre-run gate. No changed paths means nothing to object to: ALLOW.
-    pub fn evaluate_changed_paths(
-        &self,
-        proposal: &TaskProposal,
-        changed_paths: &[String],
-    ) -> PolicyDecision {
+    pub fn evaluate_changed_paths(&self, proposal: &TaskProposal, changed_paths: &[String]) -> PolicyDecision {
         let policy = self.config.get_repo_policy(&proposal.target.repo_key);
         let mut found = Findings::default();
-        check_paths(
-            &mut found,
-            policy,
-            proposal.task_type.as_str(),
-            changed_paths,
-        );
+        check_paths(&mut found, policy, proposal.task_type.as_str(), changed_paths);
         let profile = first_applicable_requirement(policy, proposal)
             .map_or_else(|| "standard".into(), |r| r.required_profile.clone());
         finish(found, policy, profile, changed_paths.to_vec())
@@ -391,8 +376,7 @@ fn check_paths(found: &mut Findings, policy: &RepoPolicy, task_type: &str, paths
     let path_policy = &policy.path_policy;
     for path in paths {
         let rule = path_policy.rules.iter().find(|rule| {
-            (rule.applies_to_task_types.is_empty()
-                || contains(&rule.applies_to_task_types, task_type))
+            (rule.applies_to_task_types.is_empty() || contains(&rule.applies_to_task_types, task_type))
                 && path_matches(&rule.path_pattern, path)
         });
         let p = py_repr_str(path);
@@ -400,9 +384,7 @@ fn check_paths(found: &mut Findings, policy: &RepoPolicy, task_type: &str, paths
             None => match path_policy.default_mode.as_str() {
                 "block" => found.path_violation(
                     "path.default_blocked",
-                    format!(
-                        "Path {p} is not covered by any allow rule and default mode is 'block'"
-                    ),
+                    format!("Path {p} is not covered by any allow rule and default mode is 'block'"),
                     true,
                     path,
                 ),
@@ -449,8 +431,7 @@ fn first_applicable_requirement<'p>(
     let task_type = proposal.task_type.as_str();
     policy.validation_requirements.iter().find(|req| {
         (req.applies_to_risk_levels.is_empty() || contains(&req.applies_to_risk_levels, risk))
-            && (req.applies_to_task_types.is_empty()
-                || contains(&req.applies_to_task_types, task_type))
+            && (req.applies_to_task_types.is_empty() || contains(&req.applies_to_task_types, task_type))
     })
 }
 
@@ -461,10 +442,7 @@ fn finish(
     effective_validation_profile: String,
     effective_scope: Vec<String>,
 ) -> PolicyDecision {
-    let Findings {
-        violations,
-        warnings,
-    } = found;
+    let Findings { violations, warnings } = found;
     let status = if violations.iter().any(|v| v.blocking) {
         PolicyStatus::Block
     } else if !violations.is_empty() {
@@ -474,15 +452,12 @@ fn finish(
     } else {
         PolicyStatus::Allow
     };
-    let review_violation = violations
-        .iter()
-        .any(|v| v.category == "review" && !v.blocking);
-    let effective_review_requirement =
-        if review_violation || !policy.review_requirement.autonomous_allowed {
-            "required"
-        } else {
-            "autonomous"
-        };
+    let review_violation = violations.iter().any(|v| v.category == "review" && !v.blocking);
+    let effective_review_requirement = if review_violation || !policy.review_requirement.autonomous_allowed {
+        "required"
+    } else {
+        "autonomous"
+    };
     let mut parts = Vec::new();
     if !violations.is_empty() {
         let ids: Vec<&str> = violations.iter().map(|v| v.rule_id.as_str()).collect();

@@ -75,10 +75,7 @@ pub fn explain(decision: &PolicyDecision) -> PolicyExplanation {
     let mut scope_reasoning = if decision.effective_scope.is_empty() {
         "No path restriction declared (applies to all paths)".to_owned()
     } else {
-        format!(
-            "Effective scope: {}",
-            py_repr_list(&decision.effective_scope)
-        )
+        format!("Effective scope: {}", py_repr_list(&decision.effective_scope))
     };
     for v in violations.iter().filter(|v| v.category == "path") {
         scope_reasoning.push_str("; ");
@@ -87,9 +84,7 @@ pub fn explain(decision: &PolicyDecision) -> PolicyExplanation {
 
     let routing_messages: Vec<&str> = violations
         .iter()
-        .filter(|v| {
-            v.category == "routing" || (v.category == "tool" && v.rule_id.contains("network"))
-        })
+        .filter(|v| v.category == "routing" || (v.category == "tool" && v.rule_id.contains("network")))
         .map(|v| v.message.as_str())
         .collect();
     let routing_reasoning = if routing_messages.is_empty() {

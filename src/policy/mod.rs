@@ -16,8 +16,8 @@ mod validate;
 pub use engine::PolicyEngine;
 pub use explain::explain;
 pub use model::{
-    BranchGuardrail, PathPolicy, PathScopeRule, PolicyConfig, RepoPolicy, ReviewRequirement,
-    ToolGuardrail, ValidationRequirement, default_policy_config, default_repo_policy,
+    BranchGuardrail, PathPolicy, PathScopeRule, PolicyConfig, RepoPolicy, ReviewRequirement, ToolGuardrail,
+    ValidationRequirement, default_policy_config, default_repo_policy,
 };
 pub use pattern::path_matches;
 pub use repr::{py_repr_list, py_repr_str};

@@ -234,26 +234,14 @@ impl PolicyConfig {
 pub fn default_repo_policy() -> RepoPolicy {
     let rule = PathScopeRule::new;
     let rules = vec![
-        rule(
-            "**/.ssh/**",
-            "block",
-            "SSH keys must never be written by automation",
-        ),
+        rule("**/.ssh/**", "block", "SSH keys must never be written by automation"),
         rule(
             "**/.gnupg/**",
             "block",
             "GPG keyrings must never be written by automation",
         ),
-        rule(
-            "*.env",
-            "review_required",
-            "Environment files may hold secrets",
-        ),
-        rule(
-            ".env*",
-            "review_required",
-            "Environment files may hold secrets",
-        ),
+        rule("*.env", "review_required", "Environment files may hold secrets"),
+        rule(".env*", "review_required", "Environment files may hold secrets"),
         rule(
             "config/secrets*",
             "review_required",
@@ -290,14 +278,13 @@ pub fn default_repo_policy() -> RepoPolicy {
             "Database migrations change persistent data",
         ),
     ];
-    let requirement =
-        |risk: &str, profile: &str, must_pass: bool, block: bool| ValidationRequirement {
-            applies_to_risk_levels: vec![risk.to_owned()],
-            applies_to_task_types: Vec::new(),
-            required_profile: profile.to_owned(),
-            must_pass,
-            block_if_unavailable: block,
-        };
+    let requirement = |risk: &str, profile: &str, must_pass: bool, block: bool| ValidationRequirement {
+        applies_to_risk_levels: vec![risk.to_owned()],
+        applies_to_task_types: Vec::new(),
+        required_profile: profile.to_owned(),
+        must_pass,
+        block_if_unavailable: block,
+    };
     RepoPolicy {
         path_policy: PathPolicy {
             rules,
@@ -373,8 +360,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let err = serde_json::from_str::<RepoPolicy>(r#"{"repo_key": "r", "enabeld": false}"#)
-            .unwrap_err();
+        let err = serde_json::from_str::<RepoPolicy>(r#"{"repo_key": "r", "enabeld": false}"#).unwrap_err();
         assert!(err.to_string().contains("enabeld"), "{err}");
         let nested = r#"{"repo_key": "r", "tool_guardrail": {"network": "blocked"}}"#;
         assert!(serde_json::from_str::<RepoPolicy>(nested).is_err());
@@ -420,13 +406,7 @@ mod tests {
         let profiles: Vec<(&str, bool, bool)> = policy
             .validation_requirements
             .iter()
-            .map(|r| {
-                (
-                    r.required_profile.as_str(),
-                    r.must_pass,
-                    r.block_if_unavailable,
-                )
-            })
+            .map(|r| (r.required_profile.as_str(), r.must_pass, r.block_if_unavailable))
             .collect();
         assert_eq!(
             profiles,

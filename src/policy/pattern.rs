@@ -62,18 +62,12 @@ mod tests {
 
     #[track_caller]
     fn yes(pattern: &str, path: &str) {
-        assert!(
-            path_matches(pattern, path),
-            "{pattern:?} should match {path:?}"
-        );
+        assert!(path_matches(pattern, path), "{pattern:?} should match {path:?}");
     }
 
     #[track_caller]
     fn no(pattern: &str, path: &str) {
-        assert!(
-            !path_matches(pattern, path),
-            "{pattern:?} should not match {path:?}"
-        );
+        assert!(!path_matches(pattern, path), "{pattern:?} should not match {path:?}");
     }
 
     #[test]

@@ -23,10 +23,7 @@ pub fn validate_config(config: &PolicyConfig) -> Vec<String> {
         check_policy(&mut errors, "default_policy", policy);
     }
     for (i, policy) in config.repo_policies.iter().enumerate() {
-        let context = format!(
-            "repo_policies[{i}] (repo_key={})",
-            py_repr_str(&policy.repo_key)
-        );
+        let context = format!("repo_policies[{i}] (repo_key={})", py_repr_str(&policy.repo_key));
         check_policy(&mut errors, &context, policy);
     }
     let mut seen = HashSet::new();
@@ -52,11 +49,7 @@ fn check_policy(errors: &mut Vec<String>, context: &str, policy: &RepoPolicy) {
     }
 
     let path_policy = &policy.path_policy;
-    if let Some(message) = check_value(
-        "path_policy.default_mode",
-        &path_policy.default_mode,
-        DEFAULT_MODES,
-    ) {
+    if let Some(message) = check_value("path_policy.default_mode", &path_policy.default_mode, DEFAULT_MODES) {
         err(message);
     }
     for (j, rule) in path_policy.rules.iter().enumerate() {
@@ -65,9 +58,7 @@ fn check_policy(errors: &mut Vec<String>, context: &str, policy: &RepoPolicy) {
             err(message);
         }
         if rule.path_pattern.is_empty() {
-            err(format!(
-                "path_policy.rules[{j}].path_pattern must not be empty"
-            ));
+            err(format!("path_policy.rules[{j}].path_pattern must not be empty"));
         }
     }
 
@@ -93,11 +84,7 @@ fn check_policy(errors: &mut Vec<String>, context: &str, policy: &RepoPolicy) {
         }
     }
     for level in &policy.review_requirement.require_review_for_risk_levels {
-        if let Some(message) = check_value(
-            "review_requirement.require_review_for_risk_levels",
-            level,
-            RISK_LEVELS,
-        ) {
+        if let Some(message) = check_value("review_requirement.require_review_for_risk_levels", level, RISK_LEVELS) {
             err(message);
         }
     }
@@ -109,9 +96,7 @@ fn check_policy(errors: &mut Vec<String>, context: &str, policy: &RepoPolicy) {
                 .into(),
         );
     }
-    if policy.review_requirement.blocked_without_human
-        && policy.review_requirement.autonomous_allowed
-    {
+    if policy.review_requirement.blocked_without_human && policy.review_requirement.autonomous_allowed {
         err(
             "review_requirement.blocked_without_human and review_requirement.autonomous_allowed \
              are both true (contradiction: autonomous execution cannot be allowed and blocked)"
@@ -143,9 +128,7 @@ fn check_value(field: &str, value: &str, allowed: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::model::{
-        PathScopeRule, ValidationRequirement, default_policy_config, default_repo_policy,
-    };
+    use crate::policy::model::{PathScopeRule, ValidationRequirement, default_policy_config, default_repo_policy};
 
     fn config_of(policy: RepoPolicy) -> PolicyConfig {
         PolicyConfig {
@@ -156,14 +139,8 @@ mod tests {
 
     #[test]
     fn the_default_config_is_valid() {
-        assert_eq!(
-            validate_config(&default_policy_config()),
-            Vec::<String>::new()
-        );
-        assert_eq!(
-            validate_config(&PolicyConfig::default()),
-            Vec::<String>::new()
-        );
+        assert_eq!(validate_config(&default_policy_config()), Vec::<String>::new());
+        assert_eq!(validate_config(&PolicyConfig::default()), Vec::<String>::new());
     }
 
     #[test]
@@ -193,20 +170,14 @@ mod tests {
     #[test]
     fn empty_repo_key() {
         let errors = validate_config(&config_of(RepoPolicy::new("")));
-        assert_eq!(
-            errors,
-            ["repo_policies[0] (repo_key=''): repo_key must not be empty"]
-        );
+        assert_eq!(errors, ["repo_policies[0] (repo_key=''): repo_key must not be empty"]);
     }
 
     #[test]
     fn invalid_path_modes_and_empty_pattern() {
         let mut policy = RepoPolicy::new("r");
         policy.path_policy.default_mode = "read_only".into();
-        policy.path_policy.rules = vec![
-            PathScopeRule::new("a", "allow", ""),
-            PathScopeRule::new("", "blok", ""),
-        ];
+        policy.path_policy.rules = vec![PathScopeRule::new("a", "allow", ""), PathScopeRule::new("", "blok", "")];
         assert_eq!(
             validate_config(&config_of(policy)),
             [
@@ -283,9 +254,7 @@ mod tests {
         let errors = validate_config(&config_of(policy));
         assert_eq!(errors.len(), 1);
         assert!(
-            errors[0].starts_with(
-                "repo_policies[0] (repo_key='r'): enabled is false but allowed_task_types is set"
-            ),
+            errors[0].starts_with("repo_policies[0] (repo_key='r'): enabled is false but allowed_task_types is set"),
             "{errors:?}"
         );
     }

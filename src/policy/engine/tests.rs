@@ -79,19 +79,11 @@ fn engine_with(edit: impl FnOnce(&mut RepoPolicy)) -> PolicyEngine {
 }
 
 fn rule_ids(decision: &PolicyDecision) -> Vec<&str> {
-    decision
-        .violations
-        .iter()
-        .map(|v| v.rule_id.as_str())
-        .collect()
+    decision.violations.iter().map(|v| v.rule_id.as_str()).collect()
 }
 
 fn warning_ids(decision: &PolicyDecision) -> Vec<&str> {
-    decision
-        .warnings
-        .iter()
-        .map(|w| w.rule_id.as_str())
-        .collect()
+    decision.warnings.iter().map(|w| w.rule_id.as_str()).collect()
 }
 
 #[track_caller]
@@ -110,13 +102,7 @@ fn only_warning(decision: &PolicyDecision) -> &PolicyWarning {
 }
 
 #[track_caller]
-fn assert_violation(
-    v: &PolicyViolation,
-    rule_id: &str,
-    category: &str,
-    blocking: bool,
-    message: &str,
-) {
+fn assert_violation(v: &PolicyViolation, rule_id: &str, category: &str, blocking: bool, message: &str) {
     assert_eq!(v.rule_id, rule_id);
     assert_eq!(v.category, category);
     assert_eq!(v.blocking, blocking, "{v:?}");
@@ -151,12 +137,7 @@ fn example_1_demo_proposal_under_the_default_policy() {
 #[test]
 fn example_2_high_risk_feature_on_a_remote_lane() {
     let engine = PolicyEngine::from_defaults();
-    let paths = [
-        "db/migrations/0010.py",
-        "src/x.py",
-        "home/u/.ssh/id_rsa",
-        ".ssh/id_rsa",
-    ];
+    let paths = ["db/migrations/0010.py", "src/x.py", "home/u/.ssh/id_rsa", ".ssh/id_rsa"];
     let p = proposal("feature", "high", &["local_only", "RM_RF"], &paths);
     let d = engine.evaluate(&p, &lane(LaneName::ClaudeCli), None);
     assert_eq!(d.status, PolicyStatus::Block);
@@ -247,23 +228,14 @@ fn example_2_high_risk_feature_on_a_remote_lane() {
 fn example_3_trusted_unknown_task_type_with_review_paths() {
     let engine = PolicyEngine::from_defaults();
     let paths = [".env.prod", "a/b.env", "docker-compose.override.yml"];
-    let p = proposal(
-        "weird_Type_name_that_is_long",
-        "medium",
-        &["source: autonomy"],
-        &paths,
-    );
+    let p = proposal("weird_Type_name_that_is_long", "medium", &["source: autonomy"], &paths);
     assert_eq!(p.task_id, "auto-weird-Type-name-that-11f6ad8e");
     assert_eq!(p.task_type.as_str(), "unknown");
     let d = engine.evaluate(&p, &local(), None);
     assert_eq!(d.status, PolicyStatus::RequireReview);
     assert_eq!(
         rule_ids(&d),
-        [
-            "path.review_required",
-            "path.review_required",
-            "path.review_required"
-        ]
+        ["path.review_required", "path.review_required", "path.review_required"]
     );
     let messages: Vec<&str> = d.violations.iter().map(|v| v.message.as_str()).collect();
     assert_eq!(
@@ -358,10 +330,7 @@ fn rule_task_type_not_in_allowlist() {
     );
     assert_eq!(v.related_repo.as_deref(), Some("demo"));
     let allowed = engine_with(|p| p.allowed_task_types = vec!["bug_fix".into()]);
-    assert_eq!(
-        allowed.evaluate(&plain(), &local(), None).status,
-        PolicyStatus::Allow
-    );
+    assert_eq!(allowed.evaluate(&plain(), &local(), None).status, PolicyStatus::Allow);
 }
 
 #[test]
@@ -383,16 +352,11 @@ fn rule_routing_local_only_violated() {
          selected remote lane 'codex_cli'",
     );
     // A local lane satisfies the labels.
-    assert_eq!(
-        engine.evaluate(&p, &local(), None).status,
-        PolicyStatus::Allow
-    );
+    assert_eq!(engine.evaluate(&p, &local(), None).status, PolicyStatus::Allow);
     // Matched exactly: an upper-case label does not count.
     let upper = proposal("bug_fix", "low", &["LOCAL_ONLY"], &[]);
     assert_eq!(
-        engine
-            .evaluate(&upper, &lane(LaneName::CodexCli), None)
-            .status,
+        engine.evaluate(&upper, &lane(LaneName::CodexCli), None).status,
         PolicyStatus::Allow
     );
 }
@@ -521,15 +485,9 @@ fn path_rules_for_other_task_types_are_skipped_and_first_match_wins() {
         p.path_policy.rules = vec![docs_only, PathScopeRule::new("*.md", "block", "")];
     });
     let docs = proposal("documentation", "low", &[], &["README.md"]);
-    assert_eq!(
-        engine.evaluate(&docs, &local(), None).status,
-        PolicyStatus::Allow
-    );
+    assert_eq!(engine.evaluate(&docs, &local(), None).status, PolicyStatus::Allow);
     let fix = proposal("bug_fix", "low", &[], &["README.md"]);
-    assert_eq!(
-        rule_ids(&engine.evaluate(&fix, &local(), None)),
-        ["path.blocked"]
-    );
+    assert_eq!(rule_ids(&engine.evaluate(&fix, &local(), None)), ["path.blocked"]);
 }
 
 #[test]
@@ -546,17 +504,12 @@ fn rule_branch_no_prefix_set() {
         "branch_prefix is empty; ensure a task branch is used rather than direct commit"
     );
     let direct = engine_with(|p| p.branch_guardrail.allow_direct_commit = true);
-    assert_eq!(
-        direct.evaluate(&p, &local(), None).status,
-        PolicyStatus::Allow
-    );
+    assert_eq!(direct.evaluate(&p, &local(), None).status, PolicyStatus::Allow);
 }
 
 #[test]
 fn rule_branch_base_branch_not_allowed() {
-    let engine = engine_with(|p| {
-        p.branch_guardrail.allowed_base_branches = vec!["develop".into(), "release".into()]
-    });
+    let engine = engine_with(|p| p.branch_guardrail.allowed_base_branches = vec!["develop".into(), "release".into()]);
     let d = engine.evaluate(&plain(), &local(), None);
     assert_violation(
         only_violation(&d),
@@ -581,10 +534,7 @@ fn rule_branch_pr_required() {
     assert_eq!(d.status, PolicyStatus::RequireReview);
     let mut with_pr = plain();
     with_pr.branch_policy.open_pr = true;
-    assert_eq!(
-        engine.evaluate(&with_pr, &local(), None).status,
-        PolicyStatus::Allow
-    );
+    assert_eq!(engine.evaluate(&with_pr, &local(), None).status, PolicyStatus::Allow);
 }
 
 #[test]
@@ -598,10 +548,7 @@ fn rule_tool_network_local_only() {
         true,
         "Tool policy requires local-only execution, but routing selected remote lane 'claude_cli'",
     );
-    assert_eq!(
-        engine.evaluate(&plain(), &local(), None).status,
-        PolicyStatus::Allow
-    );
+    assert_eq!(engine.evaluate(&plain(), &local(), None).status, PolicyStatus::Allow);
 }
 
 #[test]
@@ -631,10 +578,7 @@ fn rule_tool_destructive_blocked_compares_lower_cased_labels() {
          destructive operation",
     );
     let permissive = engine_with(|p| p.tool_guardrail.allow_destructive_actions = true);
-    assert_eq!(
-        permissive.evaluate(&p, &local(), None).status,
-        PolicyStatus::Allow
-    );
+    assert_eq!(permissive.evaluate(&p, &local(), None).status, PolicyStatus::Allow);
 }
 
 #[test]
@@ -660,8 +604,7 @@ fn rule_validation_required_unavailable() {
 
 #[test]
 fn rule_validation_recommended_unavailable() {
-    let engine =
-        engine_with(|p| p.validation_requirements = vec![ValidationRequirement::default()]);
+    let engine = engine_with(|p| p.validation_requirements = vec![ValidationRequirement::default()]);
     let d = engine.evaluate(&plain(), &local(), None);
     let w = only_warning(&d);
     assert_eq!(w.rule_id, "validation.recommended_unavailable");
@@ -719,10 +662,7 @@ fn review_triggers_and_the_trusted_source_exemption() {
     });
     let ids = |task_type: &str, risk: &str, labels: &[&str]| {
         let d = engine.evaluate(&proposal(task_type, risk, labels, &[]), &local(), None);
-        rule_ids(&d)
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
+        rule_ids(&d).iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
     assert_eq!(ids("bug_fix", "high", &[]), ["review.required"]);
     assert_eq!(ids("refactor", "low", &[]), ["review.required"]);
@@ -730,10 +670,7 @@ fn review_triggers_and_the_trusted_source_exemption() {
     // A trusted source skips risk- and type-based review, but not the explicit label.
     assert!(ids("refactor", "high", &["source: board_worker"]).is_empty());
     assert!(ids("refactor", "high", &["source: spec-campaign"]).is_empty());
-    assert_eq!(
-        ids("refactor", "high", &["source: Autonomy"]),
-        ["review.required"]
-    );
+    assert_eq!(ids("refactor", "high", &["source: Autonomy"]), ["review.required"]);
     assert_eq!(
         ids("bug_fix", "low", &["source: autonomy", "review_required"]),
         ["review.required"]
@@ -748,28 +685,18 @@ fn request_paths_and_commands_take_precedence() {
     let engine = PolicyEngine::from_defaults();
     let p = proposal("bug_fix", "high", &[], &["src/a.rs"]);
     // The request's non-empty allowed_paths replace the proposal's.
-    let d = engine.evaluate(
-        &p,
-        &local(),
-        Some(&request(&[".ssh/config"], &["cargo test"])),
-    );
+    let d = engine.evaluate(&p, &local(), Some(&request(&[".ssh/config"], &["cargo test"])));
     assert_eq!(rule_ids(&d), ["path.blocked", "review.required"]);
     assert_eq!(d.effective_scope, [".ssh/config"]);
     // An empty request list falls back to the proposal's; no commands anywhere blocks high risk.
     let d = engine.evaluate(&p, &local(), Some(&request(&[], &[])));
-    assert_eq!(
-        rule_ids(&d),
-        ["validation.required_unavailable", "review.required"]
-    );
+    assert_eq!(rule_ids(&d), ["validation.required_unavailable", "review.required"]);
     assert_eq!(d.effective_scope, ["src/a.rs"]);
     // The proposal's own validation commands count as available.
     let mut with_commands = context("bug_fix", "high", &[], &[]);
     with_commands.validation_commands = vec!["make check".into()];
     let p = build_proposal(&with_commands).unwrap();
-    assert_eq!(
-        rule_ids(&engine.evaluate(&p, &local(), None)),
-        ["review.required"]
-    );
+    assert_eq!(rule_ids(&engine.evaluate(&p, &local(), None)), ["review.required"]);
 }
 
 #[test]
@@ -966,12 +893,7 @@ fn digest_is_stable_and_tracks_the_config() {
 #[test]
 fn explain_block() {
     let engine = PolicyEngine::from_defaults();
-    let p = proposal(
-        "feature",
-        "high",
-        &["local_only", "RM_RF"],
-        &["home/u/.ssh/id_rsa"],
-    );
+    let p = proposal("feature", "high", &["local_only", "RM_RF"], &["home/u/.ssh/id_rsa"]);
     let d = engine.evaluate(&p, &lane(LaneName::ClaudeCli), None);
     let e = explain(&d);
     assert_eq!(
@@ -1022,10 +944,7 @@ fn explain_block_includes_network_tool_rules_in_routing() {
         e.routing_reasoning,
         "Tool policy requires local-only execution, but routing selected remote lane 'codex_cli'"
     );
-    assert_eq!(
-        e.scope_reasoning,
-        "No path restriction declared (applies to all paths)"
-    );
+    assert_eq!(e.scope_reasoning, "No path restriction declared (applies to all paths)");
     assert_eq!(e.validation_reasoning, "Validation profile 'standard'");
 }
 
@@ -1042,10 +961,7 @@ fn explain_require_review_prefers_the_review_violation() {
         e.summary,
         "REVIEW REQUIRED: Human review required: risk='low', task_type='bug_fix'"
     );
-    assert_eq!(
-        e.key_rules_applied,
-        ["branch.pr_required", "review.required"]
-    );
+    assert_eq!(e.key_rules_applied, ["branch.pr_required", "review.required"]);
     assert_eq!(
         e.review_reasoning,
         "Human review required: risk='low', task_type='bug_fix'"
@@ -1076,10 +992,7 @@ fn explain_require_review_falls_back_to_the_first_non_blocking_violation() {
             "validation.recommended_unavailable"
         ]
     );
-    assert_eq!(
-        e.review_reasoning,
-        "Autonomous execution permitted by policy"
-    );
+    assert_eq!(e.review_reasoning, "Autonomous execution permitted by policy");
     assert_eq!(
         e.validation_reasoning,
         "Validation profile 'standard' is recommended for risk='medium' but no validation \
@@ -1091,10 +1004,7 @@ fn explain_require_review_falls_back_to_the_first_non_blocking_violation() {
          (pattern: '.env*'; mode: 'review_required'); Path 'a/b.env' requires human review \
          (pattern: '*.env'; mode: 'review_required')"
     );
-    assert_eq!(
-        e.routing_reasoning,
-        "Routing selection is compatible with policy"
-    );
+    assert_eq!(e.routing_reasoning, "Routing selection is compatible with policy");
 }
 
 #[test]
@@ -1121,10 +1031,7 @@ fn explain_allow_with_warnings_dedups_warning_ids() {
             "validation.recommended_unavailable"
         ]
     );
-    assert_eq!(
-        e.review_reasoning,
-        "Autonomous execution permitted by policy"
-    );
+    assert_eq!(e.review_reasoning, "Autonomous execution permitted by policy");
 }
 
 #[test]
@@ -1135,16 +1042,10 @@ fn explain_allow() {
     let e = explain(&d);
     assert_eq!(e.summary, "ALLOWED: no policy restrictions apply");
     assert!(e.key_rules_applied.is_empty());
-    assert_eq!(
-        e.review_reasoning,
-        "Autonomous execution permitted by policy"
-    );
+    assert_eq!(e.review_reasoning, "Autonomous execution permitted by policy");
     assert_eq!(e.validation_reasoning, "Validation profile 'standard'");
     assert_eq!(e.scope_reasoning, "Effective scope: ['src/a.rs']");
-    assert_eq!(
-        e.routing_reasoning,
-        "Routing selection is compatible with policy"
-    );
+    assert_eq!(e.routing_reasoning, "Routing selection is compatible with policy");
 }
 
 #[test]

@@ -1,0 +1,143 @@
+//! The command line: one clap `Command` enum, dispatched in one place; one module per
+//! subcommand with its `Args` and a `cmd_*` function.
+
+pub mod assets;
+pub mod demo;
+pub mod ui;
+
+use std::ffi::OsString;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::error::{Error, ErrorKind, Result};
+use ui::Ui;
+
+const ABOUT: &str = "Plan, gate, run and record coding-agent work on isolated git worktrees";
+const LONG_ABOUT: &str = "\
+git oc turns a goal into a task proposal, routes it to a coding-agent backend, gates it with a \
+policy, runs the agent on its own linked worktree and branch, computes the diff from git objects, \
+commits it, and keeps the evidence of every run as files and in git: a ref per run \
+(refs/oc/runs/<run_id>) and a note on the commit (refs/notes/oc), readable with plain git.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "git-oc",
+    bin_name = "git-oc",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    override_usage = "git oc [OPTIONS] <COMMAND>",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Print more detail on stderr (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print only data and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Demo(demo::DemoArgs),
+    Completions(assets::CompletionsArgs),
+    Man(assets::ManArgs),
+}
+
+/// The clap definition, for completions, man pages and tests.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Run git-oc with `args` (including the program name) and return the exit code.
+pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return report_clap_error(&e),
+    };
+    init_tracing(cli.verbose);
+    let mut ui = Ui::new(cli.quiet, cli.verbose);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&mut ui, &cli.command)));
+    match outcome {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprint!("{}", e.render());
+            e.exit_code()
+        }
+        Err(_) => {
+            eprint!(
+                "{}",
+                Error::run("git-oc hit an internal error and stopped")
+                    .hint("please report this with the command you ran and GIT_OC_LOG=debug output")
+                    .render()
+            );
+            ErrorKind::Run.exit_code()
+        }
+    }
+}
+
+fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
+    match command {
+        Command::Demo(args) => demo::cmd_demo(ui, args),
+        Command::Completions(args) => assets::cmd_completions(ui, args),
+        Command::Man(args) => assets::cmd_man(ui, args),
+    }
+}
+
+/// clap's errors, reshaped into git-oc's one-line `error:` plus `hint:` form.
+fn report_clap_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind as K;
+    match e.kind() {
+        K::DisplayHelp | K::DisplayVersion => {
+            let _ = e.print();
+            return 0;
+        }
+        K::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return 2;
+        }
+        _ => {}
+    }
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    let mut err = Error::input(message);
+    for line in lines {
+        if let Some(tip) = line.trim().strip_prefix("tip: ") {
+            err = err.hint(tip);
+        }
+    }
+    let usage = rendered
+        .lines()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .map(|u| u.trim().to_owned());
+    err = match usage {
+        Some(u) => err.hint(format!("usage: {u}; see 'git oc help' for more")),
+        None => err.hint("see 'git oc help' for usage"),
+    };
+    eprint!("{}", err.render());
+    2
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("GIT_OC_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("warn")),
+        _ => EnvFilter::new(match verbose {
+            0 => "warn",
+            1 => "git_oc=info",
+            _ => "git_oc=debug",
+        }),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(Ui::color_stderr())
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,91 @@
+//! Evidence: the files of a run, written atomically under
+//! `<workspace>/.operations_center/runs/<run_id>/`, and the same bytes recorded in git.
+
+pub mod note;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::git::worktree::EVIDENCE_DIR;
+
+/// The seven files every run keeps, in the order they are written.
+pub const SEED_FILES: [&str; 7] = [
+    "proposal.json",
+    "decision.json",
+    "execution_request.json",
+    "result.json",
+    "execution_record.json",
+    "execution_trace.json",
+    "run_metadata.json",
+];
+
+/// The evidence of one run: file names and their exact bytes, in write order.
+#[derive(Clone, Debug, Default)]
+pub struct EvidenceSet {
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl EvidenceSet {
+    pub fn push(&mut self, name: &str, bytes: Vec<u8>) {
+        self.files.push((name.to_owned(), bytes));
+    }
+
+    pub fn push_json<T: serde::Serialize>(&mut self, name: &str, value: &T) {
+        self.push(name, crate::contracts::to_evidence_json(value));
+    }
+}
+
+/// `<workspace>/.operations_center/runs/<run_id>`.
+pub fn run_dir(workspace: &Path, run_id: &str) -> PathBuf {
+    workspace.join(EVIDENCE_DIR).join("runs").join(run_id)
+}
+
+/// Make `<workspace>/.operations_center/` ignore itself, so evidence never shows in `git status`
+/// or enters a snapshot.
+pub fn ensure_self_ignored(workspace: &Path) -> Result<()> {
+    let dir = workspace.join(EVIDENCE_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("could not create {}", dir.display()), &e))?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        write_atomic(
+            &ignore,
+            b"# Written by git-oc: run evidence is kept in refs/oc/runs, not in commits.\n*\n",
+        )?;
+    }
+    Ok(())
+}
+
+/// Write every file of `set` under the run directory; each file appears whole or not at all.
+/// Returns the paths written, in order.
+pub fn write_to_disk(workspace: &Path, run_id: &str, set: &EvidenceSet) -> Result<Vec<PathBuf>> {
+    ensure_self_ignored(workspace)?;
+    let dir = run_dir(workspace, run_id);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("could not create {}", dir.display()), &e))?;
+    let mut written = Vec::new();
+    for (name, bytes) in &set.files {
+        let path = dir.join(name);
+        write_atomic(&path, bytes)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Temp file in the same directory, then rename: readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let fail = |e: &std::io::Error| Error::io(format!("could not write {}", path.display()), e);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".oc-tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| fail(&e))?;
+    tmp.write_all(bytes).map_err(|e| fail(&e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // tempfile creates 0600; evidence is as readable as any file git would write.
+        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    tmp.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
+}

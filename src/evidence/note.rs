@@ -1,0 +1,165 @@
+//! The note block a run leaves on its commit in `refs/notes/oc`:
+//!
+//! ```text
+//! SUCCEEDED | demo_stub @ aider_local | run=1b11d569
+//! Oc-Run: 1b11d569-6fc4-4e6d-a361-f1c7345bbee8
+//! Oc-Status: succeeded
+//! Oc-Policy: allow
+//! Oc-Diff: 1 file changed, 6 insertions(+)
+//! Oc-Evidence: refs/oc/runs/1b11d569-6fc4-4e6d-a361-f1c7345bbee8
+//! ```
+//!
+//! Blocks are separated by one blank line; a note holds one block per run on that commit.
+
+/// A parsed block: its headline and its `Key: value` trailer lines, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteBlock {
+    pub headline: String,
+    pub trailers: Vec<(String, String)>,
+}
+
+impl NoteBlock {
+    pub fn trailer(&self, key: &str) -> Option<&str> {
+        self.trailers.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    pub fn run_id(&self) -> Option<&str> {
+        self.trailer("Oc-Run")
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = single_line(&self.headline);
+        out.push('\n');
+        for (k, v) in &self.trailers {
+            out.push_str(&format!("{k}: {}\n", single_line(v)));
+        }
+        out
+    }
+}
+
+/// Values never break the block structure: line breaks become spaces.
+fn single_line(s: &str) -> String {
+    s.split(['\n', '\r'])
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Split a note into blocks. Lines that are neither a headline nor a trailer are kept as part of
+/// the headline's block so that nothing is lost; empty input gives no blocks.
+pub fn parse_blocks(text: &str) -> Vec<NoteBlock> {
+    let mut blocks = Vec::new();
+    for chunk in text.split("\n\n") {
+        let mut lines = chunk.lines().filter(|l| !l.trim().is_empty());
+        let Some(headline) = lines.next() else { continue };
+        let mut block = NoteBlock {
+            headline: headline.to_owned(),
+            trailers: Vec::new(),
+        };
+        for line in lines {
+            match line.split_once(": ") {
+                Some((k, v)) if !k.is_empty() && !k.contains(' ') => block.trailers.push((k.to_owned(), v.to_owned())),
+                _ => block.trailers.push((String::new(), line.to_owned())),
+            }
+        }
+        blocks.push(block);
+    }
+    blocks
+}
+
+/// `existing` with `block` appended, or `None` when a block for the same run is already there.
+pub fn append_block(existing: &str, block: &str) -> Option<String> {
+    let new_blocks = parse_blocks(block);
+    let have = parse_blocks(existing);
+    if let Some(run) = new_blocks.first().and_then(NoteBlock::run_id)
+        && have.iter().any(|b| b.run_id() == Some(run))
+    {
+        return None;
+    }
+    let mut out = existing.trim_end_matches('\n').to_owned();
+    if !out.is_empty() {
+        out.push_str("\n\n");
+    }
+    out.push_str(block.trim_end_matches('\n'));
+    out.push('\n');
+    Some(out)
+}
+
+/// Merge two notes on the same commit: every block of both, each run once, `ours` first.
+pub fn merge_notes(ours: &str, theirs: &str) -> String {
+    let mut merged = ours.to_owned();
+    for block in parse_blocks(theirs) {
+        let rendered = if block.trailers.iter().any(|(k, _)| k.is_empty()) {
+            // A block git-oc did not write: keep its text as it was.
+            let mut s = block.headline.clone();
+            s.push('\n');
+            for (k, v) in &block.trailers {
+                if k.is_empty() {
+                    s.push_str(v);
+                } else {
+                    s.push_str(&format!("{k}: {v}"));
+                }
+                s.push('\n');
+            }
+            s
+        } else {
+            block.render()
+        };
+        if block.run_id().is_none() && parse_blocks(&merged).contains(&block) {
+            continue;
+        }
+        if let Some(next) = append_block(&merged, &rendered) {
+            merged = next;
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(run: &str) -> String {
+        NoteBlock {
+            headline: format!("SUCCEEDED | demo_stub @ aider_local | run={}", &run[..8]),
+            trailers: vec![("Oc-Run".into(), run.into()), ("Oc-Status".into(), "succeeded".into())],
+        }
+        .render()
+    }
+
+    #[test]
+    fn blocks_append_and_parse_back() {
+        let a = block("aaaaaaaa-1");
+        let b = block("bbbbbbbb-2");
+        let note = append_block("", &a).unwrap();
+        let note = append_block(&note, &b).unwrap();
+        assert_eq!(note, format!("{a}\n{b}"));
+        let parsed = parse_blocks(&note);
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[1].run_id(), Some("bbbbbbbb-2"));
+        assert_eq!(append_block(&note, &a), None, "a run's block is never added twice");
+    }
+
+    #[test]
+    fn merge_keeps_every_run_once() {
+        let base = block("aaaaaaaa-1");
+        let ours = append_block(&base, &block("bbbbbbbb-2")).unwrap();
+        let theirs = append_block(&base, &block("cccccccc-3")).unwrap();
+        let merged = merge_notes(&ours, &theirs);
+        let runs: Vec<_> = parse_blocks(&merged)
+            .iter()
+            .filter_map(|b| b.run_id().map(str::to_owned))
+            .collect();
+        assert_eq!(runs, ["aaaaaaaa-1", "bbbbbbbb-2", "cccccccc-3"]);
+        assert_eq!(merge_notes(&merged, &ours), merged);
+    }
+
+    #[test]
+    fn values_stay_on_one_line() {
+        let b = NoteBlock {
+            headline: "H".into(),
+            trailers: vec![("Oc-Diff".into(), "a\nb".into())],
+        };
+        assert_eq!(b.render(), "H\nOc-Diff: a b\n");
+    }
+}

@@ -1,0 +1,49 @@
+//! Evidence in git: a commit per run whose tree holds the evidence files, at
+//! `refs/oc/runs/<run_id>`, its parent the run's commit (or the base when there is none).
+
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+
+use crate::error::{Error, Result};
+
+/// Write the evidence files as a tree and commit it under `refs/oc/runs/<run_id>`.
+/// The ref must not exist yet: a run id names exactly one run.
+pub fn write_evidence_ref(
+    repo: &gix::Repository,
+    run_id: &str,
+    files: &[(String, Vec<u8>)],
+    parent: Option<gix::ObjectId>,
+    message: &str,
+) -> Result<(String, gix::ObjectId)> {
+    let ctx = |e| Error::git("could not record the evidence in git", e);
+    let name = format!("{}{run_id}", super::RUNS_REF_PREFIX);
+    let full = gix::refs::FullName::try_from(name.as_str())
+        .map_err(|e| Error::run(format!("invalid evidence ref {name}")).caused_by(e.to_string()))?;
+    let mut editor = repo
+        .edit_tree(gix::ObjectId::empty_tree(repo.object_hash()))
+        .map_err(ctx)?;
+    for (file, bytes) in files {
+        let blob = repo.write_blob(bytes).map_err(ctx)?;
+        editor
+            .upsert(file.as_str(), gix::object::tree::EntryKind::Blob, blob)
+            .map_err(ctx)?;
+    }
+    let tree = editor.write().map_err(ctx)?.detach();
+    let commit = repo.new_commit(message, tree, parent).map_err(ctx)?.id;
+    repo.edit_reference(RefEdit {
+        change: Change::Update {
+            log: LogChange {
+                mode: RefLog::AndReference,
+                // git only logs heads, remotes and notes by itself; an evidence ref's creation is
+                // worth a reflog entry too.
+                force_create_reflog: true,
+                message: format!("git-oc: record run {run_id}").into(),
+            },
+            expected: PreviousValue::MustNotExist,
+            new: gix::refs::Target::Object(commit),
+        },
+        name: full,
+        deref: false,
+    })
+    .map_err(ctx)?;
+    Ok((name, commit))
+}

@@ -1,0 +1,154 @@
+//! The git layer: repository discovery, linked worktrees, snapshots and diffs, commits,
+//! evidence refs and notes. Everything goes through gix except `push`, which gix cannot do.
+
+pub mod diff;
+pub mod evidence;
+pub mod notes;
+pub mod snapshot;
+pub mod worktree;
+
+use std::path::{Path, PathBuf};
+
+use gix::bstr::ByteSlice;
+
+use crate::error::{Error, Result};
+
+/// Identity used for commits when the repository configures none; git itself would guess one
+/// from the host name, gix refuses, and a run should not fail for want of a name.
+pub const FALLBACK_NAME: &str = "git-oc";
+pub const FALLBACK_EMAIL: &str = "git-oc@localhost";
+
+/// Evidence refs live here, one per run.
+pub const RUNS_REF_PREFIX: &str = "refs/oc/runs/";
+/// The notes ref holding one block per run on the run's commit.
+pub const NOTES_REF: &str = "refs/notes/oc";
+
+/// The repository git-oc was started in.
+pub struct Repo {
+    pub repo: gix::Repository,
+}
+
+impl Repo {
+    /// Find the repository containing `dir` the way git does, honouring `GIT_DIR` and friends
+    /// (git exports them to external subcommands). Bare repositories are refused: runs need a
+    /// work tree to branch from.
+    pub fn discover(dir: &Path) -> Result<Repo> {
+        let mut repo = gix::discover_with_environment_overrides(dir).map_err(|e| {
+            Error::input(format!("not inside a git repository: {}", dir.display()))
+                .caused_by(crate::error::error_chain(&e).join(": "))
+                .hint("run git oc inside a git work tree, or create one with 'git init'")
+        })?;
+        if repo.workdir().is_none() {
+            return Err(Error::input(format!(
+                "git-oc needs a work tree, but {} is a bare repository",
+                repo.git_dir().display()
+            ))
+            .hint("clone the repository with a work tree, or run git oc inside a linked worktree of it"));
+        }
+        set_identity_fallback(&mut repo)?;
+        Ok(Repo { repo })
+    }
+
+    pub fn workdir(&self) -> &Path {
+        self.repo.workdir().expect("checked at discovery")
+    }
+
+    pub fn common_dir(&self) -> &Path {
+        self.repo.common_dir()
+    }
+
+    /// Where git-oc keeps per-repository state that should never be committed.
+    pub fn state_dir(&self) -> PathBuf {
+        absolute(self.common_dir()).join("oc")
+    }
+
+    /// The name of the current branch (`main`), if HEAD is attached.
+    pub fn current_branch(&self) -> Option<String> {
+        let head = self.repo.head_name().ok().flatten()?;
+        Some(head.shorten().to_str_lossy().into_owned())
+    }
+
+    /// Resolve a revision to a commit; `None` when it is `HEAD` of a repository without commits.
+    pub fn resolve_base(&self, spec: &str) -> Result<Option<gix::ObjectId>> {
+        if spec == "HEAD" {
+            let head = self.repo.head().map_err(|e| Error::git("could not read HEAD", e))?;
+            let Some(id) = head.id() else { return Ok(None) };
+            return self.peel_to_commit(id.detach(), spec).map(Some);
+        }
+        let id = self.repo.rev_parse_single(spec).map_err(|e| {
+            Error::input(format!("unknown base revision {spec:?}"))
+                .caused_by(crate::error::error_chain(&e).join(": "))
+                .hint("pass --base a branch, tag or commit that exists, e.g. --base HEAD")
+        })?;
+        self.peel_to_commit(id.detach(), spec).map(Some)
+    }
+
+    fn peel_to_commit(&self, id: gix::ObjectId, spec: &str) -> Result<gix::ObjectId> {
+        let object = self
+            .repo
+            .find_object(id)
+            .map_err(|e| Error::git(format!("could not read {spec}"), e))?;
+        let commit = object.peel_to_commit().map_err(|e| {
+            Error::input(format!("base revision {spec:?} does not name a commit"))
+                .caused_by(crate::error::error_chain(&e).join(": "))
+        })?;
+        Ok(commit.id)
+    }
+
+    pub fn find_reference_target(&self, name: &str) -> Result<Option<gix::ObjectId>> {
+        match self.repo.try_find_reference(name) {
+            Ok(Some(mut r)) => Ok(r.peel_to_id().ok().map(|id| id.detach())),
+            Ok(None) => Ok(None),
+            Err(e) => Err(Error::git(format!("could not read {name}"), e)),
+        }
+    }
+}
+
+/// Install the fallback identity in memory only: configuration and `GIT_AUTHOR_*` /
+/// `GIT_COMMITTER_*` still win where they are set.
+pub(crate) fn set_identity_fallback(repo: &mut gix::Repository) -> Result<()> {
+    let needs_fallback = repo.committer().is_none() || repo.author().is_none();
+    if !needs_fallback {
+        return Ok(());
+    }
+    let mut snapshot = repo.config_snapshot_mut();
+    for (key, value) in [
+        ("gitoxide.committer.nameFallback", FALLBACK_NAME),
+        ("gitoxide.committer.emailFallback", FALLBACK_EMAIL),
+        ("gitoxide.author.nameFallback", FALLBACK_NAME),
+        ("gitoxide.author.emailFallback", FALLBACK_EMAIL),
+    ] {
+        snapshot
+            .set_raw_value(&key, value)
+            .map_err(|e| Error::run("could not set the fallback identity").caused_by(e.to_string()))?;
+    }
+    snapshot
+        .commit()
+        .map_err(|e| Error::run("could not set the fallback identity").caused_by(e.to_string()))?;
+    Ok(())
+}
+
+/// `path` made absolute against the current directory, without resolving symlinks.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// A `git` child process for the few things gix cannot do. The inherited repository variables
+/// are removed so that the explicit `-C` wins; prompts are disabled.
+pub fn git_command(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new("git");
+    cmd.arg("-C")
+        .arg(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_NAMESPACE")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C");
+    cmd
+}
+
+/// Short hex form of an object id, as `git log --oneline` shows it.
+pub fn short(id: &gix::oid) -> String {
+    id.to_hex_with_len(7).to_string()
+}

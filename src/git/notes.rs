@@ -1,0 +1,99 @@
+//! Run notes in `refs/notes/oc`: one short block per run on the run's commit. Blocks are
+//! appended, never overwritten; concurrent writers retry on a lost compare-and-swap.
+
+use std::time::Duration;
+
+use gix::note::plumbing::State;
+use gix::refs::transaction::PreviousValue;
+
+use crate::error::{Error, Result};
+
+const MAX_ATTEMPTS: u32 = 50;
+
+/// Append `block` to the note on `object` in `refs/notes/oc`, unless a block with the same
+/// first line is already there. Returns the notes commit written.
+pub fn append_note_block(repo: &gix::Repository, object: gix::ObjectId, block: &str) -> Result<gix::ObjectId> {
+    let ctx = |e| Error::git("could not write the run note", e);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = repo
+            .try_find_reference(super::NOTES_REF)
+            .map_err(ctx)?
+            .map(|mut r| r.peel_to_id())
+            .transpose()
+            .map_err(ctx)?
+            .map(|id| id.detach());
+        let (root_tree, parent) = match current {
+            Some(commit) => (
+                repo.find_commit(commit).map_err(ctx)?.tree_id().map_err(ctx)?.detach(),
+                Some(commit),
+            ),
+            None => (gix::ObjectId::empty_tree(repo.object_hash()), None),
+        };
+        let mut state = State::new(root_tree, &repo.objects)
+            .map_err(|e| Error::run("could not read the notes tree").caused_by(e.to_string()))?;
+        let existing = match state
+            .get(&object, &repo.objects)
+            .map_err(|e| Error::run("could not read the note").caused_by(e.to_string()))?
+        {
+            Some(blob) => repo.find_blob(blob).map_err(ctx)?.data.clone(),
+            None => Vec::new(),
+        };
+        let text = String::from_utf8_lossy(&existing);
+        let Some(merged) = crate::evidence::note::append_block(&text, block) else {
+            return parent.ok_or_else(|| Error::run("note block present without a notes ref"));
+        };
+        let blob = repo.write_blob(merged.as_bytes()).map_err(ctx)?.detach();
+        let edit = state
+            .replace(object, blob, &repo.objects)
+            .map_err(|e| Error::run("could not update the notes tree").caused_by(e.to_string()))?;
+        let commit = repo
+            .new_commit("Notes added by 'git oc'", edit.tree, parent)
+            .map_err(ctx)?
+            .id;
+        let expected = match parent {
+            Some(p) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(p)),
+            None => PreviousValue::MustNotExist,
+        };
+        match repo.reference(super::NOTES_REF, commit, expected, "notes: Notes added by 'git oc'") {
+            Ok(_) => return Ok(commit),
+            Err(e) if attempt < MAX_ATTEMPTS => {
+                tracing::debug!(attempt, error = %e, "notes ref moved; retrying");
+                std::thread::sleep(backoff(attempt));
+            }
+            Err(e) => return Err(ctx(e).hint("another process kept updating refs/notes/oc; run again")),
+        }
+    }
+}
+
+/// Jittered, growing pause between attempts (the jitter comes from the clock, not a crate).
+fn backoff(attempt: u32) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let base = 5u64 * u64::from(attempt.min(10));
+    Duration::from_millis(base + u64::from(nanos % 20))
+}
+
+/// The note text on `object`, if any.
+pub fn read_note(repo: &gix::Repository, object: gix::ObjectId) -> Result<Option<String>> {
+    let ctx = |e| Error::git("could not read the run note", e);
+    let Some(mut reference) = repo.try_find_reference(super::NOTES_REF).map_err(ctx)? else {
+        return Ok(None);
+    };
+    let commit = reference.peel_to_id().map_err(ctx)?.detach();
+    let tree = repo.find_commit(commit).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
+    let mut state = State::new(tree, &repo.objects)
+        .map_err(|e| Error::run("could not read the notes tree").caused_by(e.to_string()))?;
+    match state
+        .get(&object, &repo.objects)
+        .map_err(|e| Error::run("could not read the note").caused_by(e.to_string()))?
+    {
+        Some(blob) => Ok(Some(
+            String::from_utf8_lossy(&repo.find_blob(blob).map_err(ctx)?.data).into_owned(),
+        )),
+        None => Ok(None),
+    }
+}

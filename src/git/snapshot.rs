@@ -1,0 +1,175 @@
+//! Snapshots of a worktree as `git add -A` would stage them, written as a tree without touching
+//! the index, and the commit of such a snapshot with an index that leaves `git status` clean.
+
+use gix::bstr::{BString, ByteSlice};
+use gix::status::index_worktree::Item as WorktreeItem;
+use gix::status::plumbing::index_as_worktree::{Change as WtChange, EntryStatus};
+
+use crate::error::{Error, Result};
+
+fn status_items(repo: &gix::Repository) -> Result<Vec<gix::status::Item>> {
+    let ctx = |e| Error::git("could not read the worktree status", e);
+    let iter = repo
+        .status(gix::progress::Discard)
+        .map_err(ctx)?
+        .untracked_files(gix::status::UntrackedFiles::Files)
+        .index_worktree_rewrites(None)
+        .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled)
+        .index_worktree_submodules(None)
+        .into_iter(None::<BString>)
+        .map_err(ctx)?;
+    let mut items = Vec::new();
+    for item in iter {
+        items.push(item.map_err(ctx)?);
+    }
+    Ok(items)
+}
+
+/// Paths that `git status --porcelain` would list (ignored files excluded).
+pub fn worktree_changes(repo: &gix::Repository) -> Result<Vec<String>> {
+    let mut paths = Vec::new();
+    for item in status_items(repo)? {
+        match item {
+            gix::status::Item::TreeIndex(change) => paths.push(change.location().to_str_lossy().into_owned()),
+            gix::status::Item::IndexWorktree(WorktreeItem::Modification { rela_path, status, .. }) => {
+                if !matches!(status, EntryStatus::NeedsUpdate(_)) {
+                    paths.push(rela_path.to_str_lossy().into_owned());
+                }
+            }
+            gix::status::Item::IndexWorktree(WorktreeItem::DirectoryContents { entry, .. }) => {
+                if entry.status == gix::dir::entry::Status::Untracked {
+                    paths.push(entry.rela_path.to_str_lossy().into_owned());
+                }
+            }
+            gix::status::Item::IndexWorktree(WorktreeItem::Rewrite { dirwalk_entry, .. }) => {
+                paths.push(dirwalk_entry.rela_path.to_str_lossy().into_owned())
+            }
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
+}
+
+/// Write the worktree's current state as a tree, the tree `git add -A && git write-tree` would
+/// produce, honouring `.gitignore`, attributes filters, the executable bit and symlinks.
+/// Embedded repositories (an untracked directory with its own `.git`) are left out.
+pub fn snapshot_tree(repo: &gix::Repository) -> Result<gix::ObjectId> {
+    let ctx = |e| Error::git("could not snapshot the worktree", e);
+    let items = status_items(repo)?;
+    let head_tree = repo.head_tree_id_or_empty().map_err(ctx)?.detach();
+    let mut editor = repo.edit_tree(head_tree).map_err(ctx)?;
+    let (mut pipeline, index) = repo.filter_pipeline(None).map_err(ctx)?;
+
+    let mut removals: Vec<BString> = Vec::new();
+    let mut from_disk: Vec<BString> = Vec::new();
+    // Staged work first (an agent may `git add` or `git mv` by itself).
+    for item in &items {
+        if let gix::status::Item::TreeIndex(change) = item {
+            use gix::diff::index::ChangeRef;
+            match change {
+                ChangeRef::Addition {
+                    location,
+                    entry_mode,
+                    id,
+                    ..
+                }
+                | ChangeRef::Modification {
+                    location,
+                    entry_mode,
+                    id,
+                    ..
+                }
+                | ChangeRef::Rewrite {
+                    location,
+                    entry_mode,
+                    id,
+                    ..
+                } => {
+                    if let Some(kind) = entry_mode.to_tree_entry_mode().map(|m| m.kind()) {
+                        editor
+                            .upsert(location.as_ref(), kind, id.as_ref().to_owned())
+                            .map_err(ctx)?;
+                    }
+                    if let ChangeRef::Rewrite { source_location, .. } = change {
+                        editor.remove(source_location.as_ref()).map_err(ctx)?;
+                    }
+                }
+                ChangeRef::Deletion { location, .. } => {
+                    editor.remove(location.as_ref()).map_err(ctx)?;
+                }
+            }
+        }
+    }
+    for item in items {
+        match item {
+            gix::status::Item::TreeIndex(_) => {}
+            gix::status::Item::IndexWorktree(WorktreeItem::Modification { rela_path, status, .. }) => match status {
+                EntryStatus::Change(WtChange::Removed) => removals.push(rela_path),
+                EntryStatus::Change(WtChange::SubmoduleModification(_)) | EntryStatus::NeedsUpdate(_) => {}
+                _ => from_disk.push(rela_path),
+            },
+            gix::status::Item::IndexWorktree(WorktreeItem::DirectoryContents { entry, .. }) => {
+                if entry.status == gix::dir::entry::Status::Untracked {
+                    from_disk.push(entry.rela_path);
+                }
+            }
+            gix::status::Item::IndexWorktree(WorktreeItem::Rewrite { dirwalk_entry, .. }) => {
+                from_disk.push(dirwalk_entry.rela_path)
+            }
+        }
+    }
+    // Removals before additions: a file replaced by a directory is reported both ways.
+    for path in &removals {
+        editor.remove(path.as_bstr()).map_err(ctx)?;
+    }
+    for path in &from_disk {
+        if let Some((id, kind, _)) = pipeline.worktree_file_to_object(path.as_bstr(), &index).map_err(ctx)? {
+            if kind == gix::object::tree::EntryKind::Commit {
+                continue;
+            }
+            editor.upsert(path.as_bstr(), kind, id).map_err(ctx)?;
+        }
+    }
+    Ok(editor.write().map_err(ctx)?.detach())
+}
+
+/// Commit `tree` on the worktree's branch (through HEAD) and rebuild the index from it, with
+/// fresh stat data so that `git status` is clean afterwards.
+pub fn commit_snapshot(
+    repo: &gix::Repository,
+    message: &str,
+    tree: gix::ObjectId,
+    parent: Option<gix::ObjectId>,
+) -> Result<gix::ObjectId> {
+    let ctx = |e| Error::git("could not commit the run's changes", e);
+    let id = repo.commit("HEAD", message, tree, parent).map_err(ctx)?.detach();
+    refresh_index(repo, tree)?;
+    Ok(id)
+}
+
+/// Replace the worktree index with `tree`, stat data taken from the files on disk.
+pub fn refresh_index(repo: &gix::Repository, tree: gix::ObjectId) -> Result<()> {
+    let ctx = |e| Error::git("could not update the worktree index", e);
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| Error::run("the run worktree has no work tree"))?
+        .to_owned();
+    let mut index = repo.index_from_tree(&tree).map_err(ctx)?;
+    let (entries, paths) = index.entries_mut_and_pathbacking();
+    for entry in entries.iter_mut() {
+        let Ok(rela) = gix::path::from_bstr(entry.path_in(paths)) else {
+            continue;
+        };
+        let abs = workdir.join(rela);
+        if let Ok(meta) = gix::index::fs::Metadata::from_path_no_follow(&abs)
+            && let Ok(stat) = gix::index::entry::Stat::from_fs(&meta)
+        {
+            entry.stat = stat;
+        }
+    }
+    index
+        .write(Default::default())
+        .map_err(|e| Error::run("could not write the worktree index").caused_by(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,437 @@
+//! Linked worktrees for runs: created with gix on a new branch, or a finished run's worktree
+//! switched to a new branch when the same workspace path is used again.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use gix::bstr::ByteSlice;
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+
+use super::Repo;
+use crate::error::{Error, Result};
+
+/// The directory under a workspace that holds evidence; it ignores itself.
+pub const EVIDENCE_DIR: &str = ".operations_center";
+
+/// A linked worktree checked out on a run branch.
+pub struct RunWorktree {
+    /// Absolute path of the worktree's root.
+    pub path: PathBuf,
+    /// Short branch name, e.g. `demo/run-1a2b3c4d`.
+    pub branch: String,
+    /// The commit the branch starts from; `None` in a repository without commits.
+    pub base: Option<gix::ObjectId>,
+    /// The repository opened on the worktree.
+    pub repo: gix::Repository,
+    /// True when an existing, clean run worktree was switched to the new branch.
+    pub recycled: bool,
+}
+
+/// Check that `branch` is a valid new local branch name.
+pub fn validate_branch_name(repo: &Repo, branch: &str) -> Result<gix::refs::FullName> {
+    let hint = "branch names follow git's rules (see 'git check-ref-format --branch'), e.g. oc/fix-lint";
+    if branch.is_empty() || branch.starts_with('-') {
+        return Err(Error::input(format!("invalid branch name {branch:?}")).hint(hint));
+    }
+    let full = gix::refs::FullName::try_from(format!("refs/heads/{branch}")).map_err(|e| {
+        Error::input(format!("invalid branch name {branch:?}"))
+            .caused_by(e.to_string())
+            .hint(hint)
+    })?;
+    if repo
+        .find_reference_target(full.as_bstr().to_str_lossy().as_ref())?
+        .is_some()
+    {
+        return Err(Error::input(format!("branch {branch:?} already exists"))
+            .hint("git-oc never reuses a branch: pass another --branch, or delete it with 'git branch -D'"));
+    }
+    Ok(full)
+}
+
+enum Destination {
+    /// Absent or an empty directory.
+    Fresh,
+    /// A linked worktree of this repository, to be switched to the new branch.
+    Recycle,
+    /// A directory holding only evidence from a run that never got a worktree (a blocked run).
+    EvidenceOnly,
+}
+
+fn inspect_destination(repo: &Repo, dest: &Path) -> Result<Destination> {
+    let meta = match std::fs::symlink_metadata(dest) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Destination::Fresh),
+        Err(e) => {
+            return Err(Error::input(format!("cannot use workspace path {}", dest.display())).caused_by(e.to_string()));
+        }
+    };
+    if !meta.is_dir() {
+        return Err(Error::input(format!(
+            "workspace path {} exists and is not a directory",
+            dest.display()
+        ))
+        .hint("pass --workspace-path a directory that does not exist yet, or omit it"));
+    }
+    if is_registered_worktree(repo, dest)? {
+        return Ok(Destination::Recycle);
+    }
+    let entries: Vec<_> = std::fs::read_dir(dest)
+        .map_err(|e| Error::input(format!("cannot read workspace path {}", dest.display())).caused_by(e.to_string()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    match entries.as_slice() {
+        [] => Ok(Destination::Fresh),
+        [only] if only == EVIDENCE_DIR => Ok(Destination::EvidenceOnly),
+        _ => Err(Error::input(format!(
+            "workspace path {} is not empty and is not a worktree of this repository",
+            dest.display()
+        ))
+        .hint("pass --workspace-path a new or empty directory, or omit it to let git-oc choose one")),
+    }
+}
+
+fn is_registered_worktree(repo: &Repo, dest: &Path) -> Result<bool> {
+    let Ok(canonical) = std::fs::canonicalize(dest) else {
+        return Ok(false);
+    };
+    if std::fs::canonicalize(repo.workdir()).is_ok_and(|w| w == canonical) {
+        return Err(Error::input(format!(
+            "workspace path {} is the repository's own work tree",
+            dest.display()
+        ))
+        .hint("runs never touch your checkout: pass --workspace-path a new directory, or omit it"));
+    }
+    let main = repo
+        .repo
+        .main_repo()
+        .map_err(|e| Error::git("could not open the main repository", e))?;
+    if main
+        .workdir()
+        .and_then(|w| std::fs::canonicalize(w).ok())
+        .is_some_and(|w| w == canonical)
+    {
+        return Err(Error::input(format!(
+            "workspace path {} is the repository's main work tree",
+            dest.display()
+        ))
+        .hint("runs never touch your checkout: pass --workspace-path a new directory, or omit it"));
+    }
+    for proxy in main
+        .worktrees()
+        .map_err(|e| Error::git("could not list worktrees", e))?
+    {
+        if let Ok(base) = proxy.base()
+            && std::fs::canonicalize(&base).is_ok_and(|b| b == canonical)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Directories created on the way to a destination, removed again if the run cannot start.
+struct CreatedDirs(Vec<PathBuf>);
+
+impl CreatedDirs {
+    fn create(dir: &Path) -> Result<CreatedDirs> {
+        let mut missing = Vec::new();
+        let mut cur = Some(dir);
+        while let Some(d) = cur {
+            if d.as_os_str().is_empty() || d.exists() {
+                break;
+            }
+            missing.push(d.to_owned());
+            cur = d.parent();
+        }
+        let mut created = CreatedDirs(Vec::new());
+        for d in missing.into_iter().rev() {
+            if let Err(e) = std::fs::create_dir(&d) {
+                created.undo();
+                return Err(
+                    Error::input(format!("cannot create workspace directory {}", d.display()))
+                        .caused_by(e.to_string())
+                        .hint("pass --workspace-path a location you can write to"),
+                );
+            }
+            created.0.push(d);
+        }
+        Ok(created)
+    }
+
+    fn undo(&mut self) {
+        for d in self.0.drain(..).rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+fn delete_branch(repo: &gix::Repository, full: &gix::refs::FullName, expected: gix::ObjectId) {
+    let _ = repo.edit_reference(RefEdit {
+        change: Change::Delete {
+            expected: PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
+            log: RefLog::AndReference,
+        },
+        name: full.clone(),
+        deref: false,
+    });
+}
+
+fn create_branch(repo: &Repo, full: &gix::refs::FullName, base: gix::ObjectId, base_label: &str) -> Result<()> {
+    repo.repo
+        .edit_reference(RefEdit {
+            change: Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: format!("branch: Created from {base_label}").into(),
+                },
+                expected: PreviousValue::MustNotExist,
+                new: gix::refs::Target::Object(base),
+            },
+            name: full.clone(),
+            deref: false,
+        })
+        .map_err(|e| Error::git(format!("could not create branch {}", full.shorten()), e))?;
+    Ok(())
+}
+
+/// Point a worktree's HEAD at `full` (possibly an unborn branch), as `git switch --orphan` does.
+fn attach_head(wt_git_dir: &Path, full: &gix::refs::FullName) -> Result<()> {
+    let content = format!("ref: {}\n", full.as_bstr());
+    let tmp = wt_git_dir.join("HEAD.lock");
+    std::fs::write(&tmp, content)
+        .and_then(|_| std::fs::rename(&tmp, wt_git_dir.join("HEAD")))
+        .map_err(|e| Error::io("could not attach the worktree HEAD", &e))
+}
+
+fn open_worktree(path: &Path) -> Result<gix::Repository> {
+    let mut repo = gix::open(path).map_err(|e| Error::git(format!("could not open worktree {}", path.display()), e))?;
+    super::set_identity_fallback(&mut repo)?;
+    Ok(repo)
+}
+
+/// Create (or recycle) the linked worktree at `dest` on the new branch `branch` from `base`.
+/// On failure nothing is left behind: no branch, no registration, no directories it created.
+pub fn create_run_worktree(
+    repo: &Repo,
+    base: Option<gix::ObjectId>,
+    base_label: &str,
+    branch: &str,
+    dest: &Path,
+) -> Result<RunWorktree> {
+    let full = validate_branch_name(repo, branch)?;
+    let dest = super::absolute(dest);
+    match inspect_destination(repo, &dest)? {
+        Destination::Fresh => add_fresh(repo, base, base_label, &full, &dest),
+        Destination::Recycle => recycle(repo, base, base_label, &full, &dest),
+        Destination::EvidenceOnly => {
+            // Park the evidence beside the destination while gix fills the empty directory.
+            let parked = dest.with_file_name(format!(
+                ".{}.oc-evidence-{}",
+                dest.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ));
+            let evidence = dest.join(EVIDENCE_DIR);
+            std::fs::rename(&evidence, &parked).map_err(|e| Error::io("could not set aside earlier evidence", &e))?;
+            let outcome = add_fresh(repo, base, base_label, &full, &dest);
+            let _ = std::fs::create_dir_all(&dest);
+            std::fs::rename(&parked, &evidence).map_err(|e| {
+                Error::io(
+                    format!("could not restore earlier evidence from {}", parked.display()),
+                    &e,
+                )
+            })?;
+            outcome
+        }
+    }
+}
+
+fn add_fresh(
+    repo: &Repo,
+    base: Option<gix::ObjectId>,
+    base_label: &str,
+    full: &gix::refs::FullName,
+    dest: &Path,
+) -> Result<RunWorktree> {
+    let mut created = match dest.parent() {
+        Some(parent) => CreatedDirs::create(parent)?,
+        None => CreatedDirs(Vec::new()),
+    };
+    let interrupt = &gix::interrupt::IS_INTERRUPTED;
+    let outcome = (|| -> Result<RunWorktree> {
+        match base {
+            Some(base) => {
+                create_branch(repo, full, base, base_label)?;
+                let added = repo
+                    .repo
+                    .add_worktree(
+                        dest,
+                        gix::worktree::add::Head::Attached(full.clone()),
+                        gix::progress::Discard,
+                        interrupt,
+                    )
+                    .map_err(|e| worktree_error(dest, e));
+                match added {
+                    Ok(_) => {}
+                    Err(e) => {
+                        delete_branch(&repo.repo, full, base);
+                        return Err(e);
+                    }
+                }
+            }
+            None => {
+                // No commits yet: check out the empty tree detached, then attach HEAD to the unborn
+                // branch, which the run's first commit creates.
+                let empty = gix::ObjectId::empty_tree(repo.repo.object_hash());
+                let placeholder = repo
+                    .repo
+                    .new_commit(
+                        "git-oc: empty base for a repository without commits",
+                        empty,
+                        None::<gix::ObjectId>,
+                    )
+                    .map_err(|e| Error::git("could not prepare an empty base", e))?;
+                let (wt, _) = repo
+                    .repo
+                    .add_worktree(
+                        dest,
+                        gix::worktree::add::Head::Detached(placeholder.id),
+                        gix::progress::Discard,
+                        interrupt,
+                    )
+                    .map_err(|e| worktree_error(dest, e))?;
+                attach_head(wt.git_dir(), full)?;
+            }
+        }
+        Ok(RunWorktree {
+            path: dest.to_owned(),
+            branch: full.shorten().to_str_lossy().into_owned(),
+            base,
+            repo: open_worktree(dest)?,
+            recycled: false,
+        })
+    })();
+    if outcome.is_err() {
+        created.undo();
+    }
+    outcome
+}
+
+fn worktree_error(dest: &Path, e: gix::Error) -> Error {
+    Error::git(format!("could not create a worktree at {}", dest.display()), e)
+        .hint("pass --workspace-path a location you can write to")
+}
+
+/// Switch a clean, finished run worktree to a new branch from `base`, like
+/// `git switch -c <branch> <base>`. Ignored files (the evidence of earlier runs) stay.
+fn recycle(
+    repo: &Repo,
+    base: Option<gix::ObjectId>,
+    base_label: &str,
+    full: &gix::refs::FullName,
+    dest: &Path,
+) -> Result<RunWorktree> {
+    let wt = open_worktree(dest)?;
+    if wt.head_name().ok().flatten().is_none() {
+        return Err(Error::input(format!(
+            "workspace {} has a detached HEAD and was not made by git-oc",
+            dest.display()
+        ))
+        .hint("pass --workspace-path a new directory, or omit it"));
+    }
+    if wt.worktree().is_some_and(|w| w.is_locked()) {
+        return Err(Error::input(format!(
+            "workspace {} is locked (a run may be in progress)",
+            dest.display()
+        ))
+        .hint("wait for the other run, or pass --workspace-path a new directory"));
+    }
+    let changes = super::snapshot::worktree_changes(&wt)?;
+    if !changes.is_empty() {
+        return Err(Error::input(format!(
+            "workspace {} has {} uncommitted change(s); git-oc only reuses clean run worktrees",
+            dest.display(),
+            changes.len()
+        ))
+        .hint("commit or discard them there, or pass --workspace-path a new directory"));
+    }
+    if let Some(base) = base {
+        create_branch(repo, full, base, base_label)?;
+    }
+    let switched = switch_tree(&wt, base, dest).and_then(|_| attach_head(wt.git_dir(), full));
+    if let Err(e) = switched {
+        if let Some(base) = base {
+            delete_branch(&repo.repo, full, base);
+        }
+        return Err(e);
+    }
+    Ok(RunWorktree {
+        path: dest.to_owned(),
+        branch: full.shorten().to_str_lossy().into_owned(),
+        base,
+        repo: open_worktree(dest)?,
+        recycled: true,
+    })
+}
+
+fn switch_tree(wt: &gix::Repository, base: Option<gix::ObjectId>, dest: &Path) -> Result<()> {
+    let ctx = |e| Error::git(format!("could not switch workspace {}", dest.display()), e);
+    let old_tree = wt.head_tree_id_or_empty().map_err(ctx)?.detach();
+    let new_tree = match base {
+        Some(commit) => wt.find_commit(commit).map_err(ctx)?.tree_id().map_err(ctx)?.detach(),
+        None => gix::ObjectId::empty_tree(wt.object_hash()),
+    };
+    // Remove what the old tree tracks and the new one does not; checkout writes the rest.
+    let old_index = wt.index_from_tree(&old_tree).map_err(ctx)?;
+    let mut new_index = wt.index_from_tree(&new_tree).map_err(ctx)?;
+    for entry in old_index.entries() {
+        let path = entry.path(&old_index);
+        if new_index.entry_by_path(path).is_none()
+            && let Ok(rela) = gix::path::from_bstr(path)
+        {
+            let abs = dest.join(rela);
+            let _ = std::fs::remove_file(&abs);
+            let mut dir = abs.parent();
+            while let Some(d) = dir {
+                if d == dest || std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+    }
+    let mut opts = wt
+        .checkout_options(gix::worktree::stack::state::attributes::Source::IdMapping)
+        .map_err(ctx)?;
+    opts.destination_is_initially_empty = false;
+    opts.overwrite_existing = true;
+    let objects = wt
+        .objects
+        .clone()
+        .into_arc()
+        .map_err(|e| Error::run("could not open the object database").caused_by(e.to_string()))?;
+    gix::worktree::state::checkout(
+        &mut new_index,
+        dest,
+        objects,
+        &gix::progress::Discard,
+        &gix::progress::Discard,
+        &AtomicBool::new(false),
+        opts,
+    )
+    .map_err(|e| {
+        Error::run(format!("could not check out the base into {}", dest.display())).caused_by(e.to_string())
+    })?;
+    new_index
+        .write(Default::default())
+        .map_err(|e| Error::run("could not write the worktree index").caused_by(e.to_string()))?;
+    Ok(())
+}
+
+/// Refuse a destination that git-oc could not use, before the run writes anything.
+pub fn check_destination(repo: &Repo, dest: &Path) -> Result<()> {
+    inspect_destination(repo, &super::absolute(dest)).map(|_| ())
+}
