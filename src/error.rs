@@ -131,7 +131,10 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
         let text = one_line(&e.to_string());
-        if !text.is_empty() && !out.contains(&text) {
+        // gix tags errors with a classification (`NotFound`, `Validation`, …) that reads as
+        // noise to a user; real messages have more than one word.
+        let is_class_tag = !text.contains(' ') && text.starts_with(|c: char| c.is_ascii_uppercase());
+        if !text.is_empty() && !is_class_tag && !out.contains(&text) {
             out.push(text);
         }
         current = e.source();

@@ -59,7 +59,8 @@ impl Repo {
 
     /// Where git-oc keeps per-repository state that should never be committed.
     pub fn state_dir(&self) -> PathBuf {
-        absolute(self.common_dir()).join("oc")
+        let common = absolute(self.common_dir());
+        std::fs::canonicalize(&common).unwrap_or(common).join("oc")
     }
 
     /// The name of the current branch (`main`), if HEAD is attached.
@@ -129,8 +130,21 @@ pub(crate) fn set_identity_fallback(repo: &mut gix::Repository) -> Result<()> {
 }
 
 /// `path` made absolute against the current directory, without resolving symlinks.
+/// `path` made absolute against the current directory, with `.` and `..` resolved lexically
+/// (symlinks are not followed, so the path still reads as the user typed it).
 pub fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut out = PathBuf::new();
+    for component in abs.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// A `git` child process for the few things gix cannot do. The inherited repository variables

@@ -62,7 +62,9 @@ fn inspect_destination(repo: &Repo, dest: &Path) -> Result<Destination> {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Destination::Fresh),
         Err(e) => {
-            return Err(Error::input(format!("cannot use workspace path {}", dest.display())).caused_by(e.to_string()));
+            return Err(Error::input(format!("cannot use workspace path {}", dest.display()))
+                .caused_by(e.to_string())
+                .hint("pass --workspace-path a location you can write to"));
         }
     };
     if !meta.is_dir() {
@@ -285,7 +287,12 @@ fn add_fresh(
             None => {
                 // No commits yet: check out the empty tree detached, then attach HEAD to the unborn
                 // branch, which the run's first commit creates.
-                let empty = gix::ObjectId::empty_tree(repo.repo.object_hash());
+                // gix treats the empty tree as always present; git's fsck wants it written.
+                let empty = repo
+                    .repo
+                    .write_object(gix::objs::Tree::empty())
+                    .map_err(|e| Error::git("could not prepare an empty base", e))?
+                    .detach();
                 let placeholder = repo
                     .repo
                     .new_commit(

@@ -1,0 +1,330 @@
+//! Test helpers: temporary repositories with fixed identities and dates, and a runner for the
+//! real binary with the same scrubbed environment.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_git-oc");
+
+/// The environment every git and git-oc process in the tests gets: no user or system config,
+/// a fixed identity and fixed dates.
+pub fn scrub(cmd: &mut Command, home: &Path) {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
+        .env("GIT_COMMITTER_NAME", "Test Committer")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+        .env("TZ", "UTC")
+        .env("LANG", "C.UTF-8");
+}
+
+pub struct TestEnv {
+    pub tmp: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("git-oc-test-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::create_dir_all(tmp.path().join("home")).unwrap();
+        TestEnv { tmp }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.tmp.path().join("home")
+    }
+
+    /// A repository with one commit (`README.md`), on branch `main`.
+    pub fn repo(&self, name: &str) -> PathBuf {
+        let dir = self.root().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        self.git(&dir, ["init", "-q", "-b", "main"]);
+        std::fs::write(dir.join("README.md"), "# test repository\n").unwrap();
+        self.git(&dir, ["add", "README.md"]);
+        self.git(&dir, ["commit", "-q", "-m", "Initial commit"]);
+        dir
+    }
+
+    /// A repository without any commit.
+    pub fn empty_repo(&self, name: &str) -> PathBuf {
+        let dir = self.root().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        self.git(&dir, ["init", "-q", "-b", "main"]);
+        dir
+    }
+
+    /// Run git and return its trimmed stdout; fail the test when git fails.
+    pub fn git<I, S>(&self, dir: &Path, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let out = self.git_output(dir, args);
+        assert!(
+            out.status.success(),
+            "git failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
+    }
+
+    pub fn git_output<I, S>(&self, dir: &Path, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new("git");
+        scrub(&mut cmd, &self.home());
+        cmd.current_dir(dir).args(args).output().expect("run git")
+    }
+
+    pub fn oc_cmd(&self, dir: &Path) -> Command {
+        let mut cmd = Command::new(BIN);
+        scrub(&mut cmd, &self.home());
+        cmd.current_dir(dir).stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn oc<I, S>(&self, dir: &Path, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Run::from(self.oc_cmd(dir).args(args).output().expect("run git-oc"))
+    }
+}
+
+/// A finished git-oc process.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+
+    /// The value printed after `label :` in the report.
+    pub fn field(&self, label: &str) -> String {
+        let prefix = format!("  {label:<12}: ");
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {label:?} line in:\n{}", self.stdout))
+            .to_owned()
+    }
+
+    /// The value after `label :` within the report section whose title starts with `section`.
+    pub fn field_in(&self, section: &str, label: &str) -> String {
+        let start = self
+            .stdout
+            .find(&format!("\n[{section}"))
+            .unwrap_or_else(|| panic!("no section {section}"));
+        let prefix = format!("  {label:<12}: ");
+        self.stdout[start..]
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {label:?} line in section {section}"))
+            .to_owned()
+    }
+
+    /// A bad-input failure: the exit code, one `error:` line first, a `hint:`, no panic text.
+    #[track_caller]
+    pub fn assert_clean_error(&self, code: i32) -> &Self {
+        self.assert_code(code);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert!(
+            lines.first().is_some_and(|l| l.starts_with("error: ")),
+            "stderr should start with one error line:\n{}",
+            self.stderr
+        );
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with("error: ")).count(),
+            1,
+            "{}",
+            self.stderr
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("hint: ")),
+            "expected a hint:\n{}",
+            self.stderr
+        );
+        for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace", "Traceback"] {
+            assert!(!self.stderr.contains(bad), "panic text in stderr:\n{}", self.stderr);
+        }
+        self
+    }
+}
+
+/// A repository's state that a run must not change and a failed run must leave as it was.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RepoState {
+    pub refs: String,
+    pub worktrees: String,
+    pub status: String,
+    pub head: String,
+    pub index: Vec<u8>,
+    pub lock_files: Vec<PathBuf>,
+}
+
+impl TestEnv {
+    pub fn state(&self, repo: &Path) -> RepoState {
+        let git_dir = PathBuf::from(self.git(repo, ["rev-parse", "--absolute-git-dir"]));
+        RepoState {
+            refs: self.git(repo, ["for-each-ref", "--format=%(refname) %(objectname)"]),
+            worktrees: self.git(repo, ["worktree", "list", "--porcelain"]),
+            status: self.git(repo, ["status", "--porcelain=v1", "--untracked-files=all"]),
+            head: std::fs::read_to_string(git_dir.join("HEAD")).unwrap_or_default(),
+            index: std::fs::read(git_dir.join("index")).unwrap_or_default(),
+            lock_files: lock_files(&git_dir),
+        }
+    }
+
+    /// The user's checkout: HEAD, branch, index and work tree status.
+    pub fn checkout_state(&self, repo: &Path) -> (String, String, String) {
+        (
+            self.git(repo, ["symbolic-ref", "-q", "HEAD"]),
+            self.git(repo, ["rev-parse", "HEAD"]),
+            self.git(repo, ["status", "--porcelain=v1", "--untracked-files=all"]),
+        )
+    }
+
+    pub fn run_ids(&self, repo: &Path) -> Vec<String> {
+        let out = self.git(repo, ["for-each-ref", "--format=%(refname:lstrip=3)", "refs/oc/runs/"]);
+        out.lines().map(str::to_owned).collect()
+    }
+}
+
+pub fn lock_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "lock") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Replace ids and hashes so that a report can be compared as text.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::new();
+    for token in split_keep(text) {
+        out.push_str(&normalize_token(&token));
+    }
+    out
+}
+
+fn split_keep(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        if c.is_ascii_hexdigit() || c == '-' {
+            cur.push(c);
+        } else {
+            if !cur.is_empty() {
+                tokens.push(std::mem::take(&mut cur));
+            }
+            tokens.push(c.to_string());
+        }
+    }
+    if !cur.is_empty() {
+        tokens.push(cur);
+    }
+    tokens
+}
+
+fn normalize_token(tok: &str) -> String {
+    let is_hex = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+    let parts: Vec<&str> = tok.split('-').collect();
+    if parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && is_hex(p))
+    {
+        return "<uuid>".to_owned();
+    }
+    // Short and full object ids, and the 8-hex prefixes of run ids, also inside `a-b` words.
+    parts
+        .iter()
+        .map(|p| {
+            if matches!(p.len(), 7 | 8 | 40) && is_hex(p) {
+                format!("<hex{}>", p.len())
+            } else {
+                (*p).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The run directories under `<workspace>/.operations_center/runs`.
+pub fn run_dirs(workspace: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(workspace.join(".operations_center/runs"))
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+pub const SEED_FILES: [&str; 7] = [
+    "proposal.json",
+    "decision.json",
+    "execution_request.json",
+    "result.json",
+    "execution_record.json",
+    "execution_trace.json",
+    "run_metadata.json",
+];

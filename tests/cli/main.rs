@@ -1,0 +1,7 @@
+//! One integration-test binary: every test runs the real `git-oc` binary against real git
+//! repositories made in temporary directories, with a scrubbed environment.
+
+mod common;
+mod test_demo;
+mod test_demo_bad_input;
+mod test_demo_git;
