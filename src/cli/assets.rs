@@ -45,7 +45,7 @@ _git_oc() {
     ((oc_at < 0)) && return 0
     local COMP_WORDS=("git-oc" "${COMP_WORDS[@]:oc_at+1}")
     local COMP_CWORD=$((COMP_CWORD - oc_at))
-    _git-oc "git-oc" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    _git__oc "git-oc" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 }
 "#;
 

@@ -2,6 +2,8 @@
 //! repositories made in temporary directories, with a scrubbed environment.
 
 mod common;
+mod test_assets;
+mod test_completions;
 mod test_demo;
 mod test_demo_bad_input;
 mod test_demo_git;

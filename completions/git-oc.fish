@@ -1,0 +1,66 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_git_oc_global_optspecs
+    string join \n v/verbose q/quiet h/help V/version
+end
+
+function __fish_git_oc_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_git_oc_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_git_oc_using_subcommand
+    set -l cmd (__fish_git_oc_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c git-oc -n "__fish_git_oc_needs_command" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
+complete -c git-oc -n "__fish_git_oc_needs_command" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-oc -n "__fish_git_oc_needs_command" -s V -l version -d 'Print version'
+complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "demo" -d 'Run the end-to-end demo: plan, stub routing, policy gate, stub backend on a real worktree'
+complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "completions" -d 'Print a completion script for SHELL on stdout'
+complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "man" -d 'Write man pages (git-oc.1 and git-oc-<command>.1) into DIR'
+complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l goal -d 'The goal to plan' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l repo-key -d 'Repository key used by planning and as the policy key' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l workspace-path -d 'Where to create the run\'s worktree [default: <git-dir>/oc/worktrees/demo-run-<8 hex>]' -r -F
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l backend -d 'Backend (the demo only has the stub)' -r -f -a "stub\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l routing -d 'Routing (the demo only has the offline stub router)' -r -f -a "stub\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l blocked-policy -d 'Gate with a policy that requires human approval: the run is blocked, evidence is kept'
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l json -d 'Print one JSON document instead of the report'
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s h -l help -d 'Print help'
+complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s V -l version -d 'Print version'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo completions man help" -f -a "demo" -d 'Run the end-to-end demo: plan, stub routing, policy gate, stub backend on a real worktree'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo completions man help" -f -a "completions" -d 'Print a completion script for SHELL on stdout'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo completions man help" -f -a "man" -d 'Write man pages (git-oc.1 and git-oc-<command>.1) into DIR'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+
+# `git oc <TAB>`: complete the words after `git oc` as `git-oc` would.
+function __git_oc_complete
+    set -l tokens (commandline -opc)
+    set -l at (contains -i -- oc $tokens)
+    set -l rest $tokens[(math $at + 1)..-1]
+    complete -C "git-oc $rest "(commandline -ct)
+end
+complete -c git -n '__fish_seen_subcommand_from oc' -f -a '(__git_oc_complete)'
