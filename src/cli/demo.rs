@@ -157,6 +157,10 @@ pub fn cmd_demo(ui: &mut Ui, args: &DemoArgs) -> Result<i32> {
         base,
         base_label: "HEAD".into(),
         command: "git oc demo",
+        golden: false,
+        validation_commands: Vec::new(),
+        validation_timeout: 300,
+        stream: false,
     };
     let outcome = coordinator::execute(&repo, plan, &policy, &DemoStubAdapter)?;
 
@@ -177,7 +181,7 @@ pub fn cmd_demo(ui: &mut Ui, args: &DemoArgs) -> Result<i32> {
                 .render()
         );
     }
-    Ok(if outcome.succeeded() { 0 } else { 1 })
+    Ok(outcome.exit_code())
 }
 
 const SEP: &str = "============================================================";

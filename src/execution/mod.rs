@@ -1,10 +1,15 @@
 //! Execution: the request an adapter receives, the adapters, and the coordinator that runs a
 //! proposal through the policy gate, a worktree, an adapter, the diff, the commit and evidence.
 
+pub mod agents;
 pub mod coordinator;
+pub mod process;
+pub mod secrets;
 pub mod stub;
+pub mod validation;
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use crate::contracts::{
     BoundExecutionTargetMirror, ExecutionFailureKind, ExecutionRequest, ExecutionResult, ExecutionStatus,
@@ -12,12 +17,42 @@ use crate::contracts::{
     Timestamp, new_id,
 };
 
+/// What an adapter gets to work with.
+pub struct AdapterContext<'a> {
+    pub request: &'a ExecutionRequest,
+    pub task_id: String,
+    /// The run's worktree: the agent's working directory.
+    pub workspace: &'a Path,
+    /// The goal, as a file the agent can read.
+    pub goal_file: &'a Path,
+    /// The goal file's text, for CLIs that take the prompt as an argument.
+    pub prompt: String,
+    /// Copy the agent's output to stderr as it arrives (`-v`).
+    pub stream: bool,
+    pub redactor: &'a secrets::Redactor,
+    pub interrupt: &'a AtomicBool,
+}
+
+/// What a process-based adapter ran and printed, for `command.json`, `stdout.txt` and
+/// `stderr.txt` (already redacted).
+pub struct Capture {
+    pub command: agents::CommandRecord,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub cancelled: bool,
+}
+
+pub struct AdapterRun {
+    pub result: ExecutionResult,
+    pub capture: Option<Capture>,
+}
+
 /// A coding-agent backend: given a request and the workspace to work in, it changes files and
 /// reports what happened. It never commits; the coordinator computes the diff from git.
 pub trait Adapter {
-    /// The name printed in the execution section, e.g. `DemoStubBackendAdapter`.
+    /// The name printed in reports, e.g. `DemoStubBackendAdapter`.
     fn display_name(&self) -> &str;
-    fn execute(&self, request: &ExecutionRequest, workspace: &Path) -> ExecutionResult;
+    fn execute(&self, ctx: &AdapterContext) -> AdapterRun;
 }
 
 /// Where and on which branch a request runs.

@@ -17,7 +17,16 @@ impl super::Adapter for DemoStubAdapter {
         "DemoStubBackendAdapter"
     }
 
-    fn execute(&self, request: &ExecutionRequest, workspace: &Path) -> ExecutionResult {
+    fn execute(&self, ctx: &super::AdapterContext) -> super::AdapterRun {
+        super::AdapterRun {
+            result: self.write_artifact(ctx.request, ctx.workspace),
+            capture: None,
+        }
+    }
+}
+
+impl DemoStubAdapter {
+    fn write_artifact(&self, request: &ExecutionRequest, workspace: &Path) -> ExecutionResult {
         let dir = workspace.join("artifacts");
         let file = workspace.join(ARTIFACT_PATH);
         let content = format!(

@@ -442,3 +442,18 @@ fn switch_tree(wt: &gix::Repository, base: Option<gix::ObjectId>, dest: &Path) -
 pub fn check_destination(repo: &Repo, dest: &Path) -> Result<()> {
     inspect_destination(repo, &super::absolute(dest)).map(|_| ())
 }
+
+/// If the agent deleted the worktree's `.git` link while its administrative directory is still
+/// there, write the link again (as `git worktree repair` would) and say so.
+pub fn repair_git_link(_repo: &Repo, wt: &RunWorktree) -> Option<String> {
+    let link = wt.path.join(".git");
+    if link.exists() || !wt.path.is_dir() {
+        return None;
+    }
+    let admin = super::absolute(wt.repo.git_dir());
+    if !admin.join("HEAD").is_file() {
+        return None;
+    }
+    std::fs::write(&link, format!("gitdir: {}\n", admin.display())).ok()?;
+    Some("the agent removed the worktree's .git link; git-oc restored it".to_owned())
+}

@@ -1,0 +1,123 @@
+//! Secret values from the environment never reach evidence, notes, logs or the terminal: every
+//! captured byte is passed through a `Redactor` before it is kept.
+
+/// Whether an environment variable holds a secret, by name.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    matches!(upper.as_str(), "GITHUB_TOKEN" | "GH_TOKEN" | "PLANE_API_TOKEN")
+        || upper.ends_with("_TOKEN")
+        || upper.ends_with("_API_KEY")
+        || upper.ends_with("_SECRET")
+        || upper.ends_with("_PASSWORD")
+}
+
+/// Replaces the values of secret environment variables with `[REDACTED:<NAME>]`.
+#[derive(Clone, Debug, Default)]
+pub struct Redactor {
+    /// (value, name), longest value first so that a secret containing another is replaced whole.
+    secrets: Vec<(Vec<u8>, String)>,
+}
+
+/// Values shorter than this are not treated as secrets: replacing `1` or `yes` everywhere would
+/// destroy the evidence without protecting anything.
+const MIN_SECRET_LEN: usize = 6;
+
+impl Redactor {
+    pub fn from_env() -> Self {
+        Self::from_vars(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))))
+    }
+
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut secrets: Vec<(Vec<u8>, String)> = vars
+            .into_iter()
+            .filter(|(k, v)| is_secret_name(k) && v.trim().len() >= MIN_SECRET_LEN)
+            .map(|(k, v)| (v.into_bytes(), k))
+            .collect();
+        secrets.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
+        secrets.dedup_by(|a, b| a.0 == b.0);
+        Redactor { secrets }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    pub fn redact_bytes(&self, input: &[u8]) -> Vec<u8> {
+        if self.secrets.is_empty() {
+            return input.to_vec();
+        }
+        let mut out = Vec::with_capacity(input.len());
+        let mut i = 0;
+        'outer: while i < input.len() {
+            for (value, name) in &self.secrets {
+                if input[i..].starts_with(value) {
+                    out.extend_from_slice(format!("[REDACTED:{name}]").as_bytes());
+                    i += value.len();
+                    continue 'outer;
+                }
+            }
+            out.push(input[i]);
+            i += 1;
+        }
+        out
+    }
+
+    pub fn redact(&self, input: &str) -> String {
+        if self.secrets.is_empty() {
+            return input.to_owned();
+        }
+        String::from_utf8_lossy(&self.redact_bytes(input.as_bytes())).into_owned()
+    }
+
+    /// A kept tail of a stream may begin in the middle of a secret; drop the partial first line
+    /// so that no fragment of a value survives.
+    pub fn redact_tail(&self, tail: &[u8], truncated: bool) -> Vec<u8> {
+        let start = if truncated && !self.secrets.is_empty() {
+            tail.iter().position(|&b| b == b'\n').map_or(tail.len(), |p| p + 1)
+        } else {
+            0
+        };
+        self.redact_bytes(&tail[start..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redactor() -> Redactor {
+        Redactor::from_vars([
+            ("GITHUB_TOKEN".to_owned(), "ghp_secretvalue123".to_owned()),
+            ("OPENAI_API_KEY".to_owned(), "sk-abcdefghij".to_owned()),
+            ("HOME".to_owned(), "/home/someone".to_owned()),
+            ("SHORT_TOKEN".to_owned(), "abc".to_owned()),
+        ])
+    }
+
+    #[test]
+    fn secret_names() {
+        for name in ["GITHUB_TOKEN", "GH_TOKEN", "PLANE_API_TOKEN", "ANTHROPIC_API_KEY", "my_token", "DB_PASSWORD"] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["HOME", "PATH", "TOKENIZER", "GIT_OC_LOG"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn values_are_replaced_everywhere() {
+        let r = redactor();
+        assert_eq!(
+            r.redact("token=ghp_secretvalue123 key sk-abcdefghij home /home/someone abc"),
+            "token=[REDACTED:GITHUB_TOKEN] key [REDACTED:OPENAI_API_KEY] home /home/someone abc"
+        );
+    }
+
+    #[test]
+    fn a_partial_secret_at_the_start_of_a_tail_is_dropped() {
+        let r = redactor();
+        let tail = b"value123\nnext line ghp_secretvalue123\n";
+        assert_eq!(r.redact_tail(tail, true), b"next line [REDACTED:GITHUB_TOKEN]\n");
+        assert_eq!(r.redact_tail(b"whole\n", false), b"whole\n");
+    }
+}
