@@ -21,3 +21,22 @@ pub fn stub_decision(proposal: &TaskProposal) -> LaneDecision {
         switchboard_version: None,
     }
 }
+
+/// The rule id recorded when the lane and backend came from the command line.
+pub const EXPLICIT_RULE: &str = "cli.explicit";
+
+/// A decision taken from `--lane` / `--backend` rather than by a router.
+pub fn explicit_decision(proposal: &TaskProposal, lane: LaneName, backend: BackendName, how: &str) -> LaneDecision {
+    LaneDecision {
+        decision_id: new_id(),
+        proposal_id: proposal.proposal_id.clone(),
+        selected_lane: lane,
+        selected_backend: backend,
+        confidence: 1.0,
+        policy_rule_matched: Some(EXPLICIT_RULE.to_owned()),
+        rationale: Some(format!("Lane and backend chosen on the command line ({how})")),
+        alternatives_considered: Vec::new(),
+        decided_at: Timestamp::now(),
+        switchboard_version: None,
+    }
+}

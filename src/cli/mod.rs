@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod demo;
+pub mod run;
 pub mod ui;
 
 use std::ffi::OsString;
@@ -44,6 +45,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Demo(demo::DemoArgs),
+    Run(run::RunArgs),
     Completions(assets::CompletionsArgs),
     Man(assets::ManArgs),
 }
@@ -60,6 +62,9 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Err(e) => return report_clap_error(&e),
     };
     init_tracing(cli.verbose);
+    // Ctrl-C sets a flag the run loop watches: the agent is stopped and the evidence recorded
+    // before exiting with 130. A second Ctrl-C ends git-oc at once.
+    let _interrupt_handler = gix::interrupt::init_handler_default(1).ok();
     let mut ui = Ui::new(cli.quiet, cli.verbose);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&mut ui, &cli.command)));
     match outcome {
@@ -83,6 +88,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
 fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
     match command {
         Command::Demo(args) => demo::cmd_demo(ui, args),
+        Command::Run(args) => run::cmd_run(ui, args),
         Command::Completions(args) => assets::cmd_completions(ui, args),
         Command::Man(args) => assets::cmd_man(ui, args),
     }

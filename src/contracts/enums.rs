@@ -75,6 +75,11 @@ string_enum!(BackendName {
     ArchonThenKodo => "archon_then_kodo",
     Openclaw => "openclaw",
     DemoStub => "demo_stub",
+    // git-oc's own backends, beside the reference's.
+    Command => "command",
+    Claude => "claude",
+    Codex => "codex",
+    Aider => "aider",
 });
 
 string_enum!(ExecutionMode {
