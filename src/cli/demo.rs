@@ -164,11 +164,12 @@ pub fn cmd_demo(ui: &mut Ui, args: &DemoArgs) -> Result<i32> {
     };
     let outcome = coordinator::execute(&repo, plan, &policy, &DemoStubAdapter)?;
 
+    let redactor = crate::execution::secrets::Redactor::from_env();
     if args.json {
         let doc = json_document(&outcome);
-        ui.data(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        ui.data(&redactor.redact(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default())));
     } else {
-        ui.data(&report(&outcome));
+        ui.data(&redactor.redact(&report(&outcome)));
     }
     if let Some(e) = &outcome.disk_error {
         eprint!(

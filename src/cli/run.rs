@@ -10,9 +10,9 @@ use serde_json::json;
 use super::ui::Ui;
 use crate::contracts::{BackendName, LaneName, Priority, ProposalDecisionBundle, RiskLevel, TaskType, prefix_chars};
 use crate::error::{Error, Result};
+use crate::execution::RuntimeContext;
 use crate::execution::agents::{AgentAdapter, AgentKind};
 use crate::execution::coordinator::{self, RunOutcome, RunPlan};
-use crate::execution::RuntimeContext;
 use crate::git::{self, Repo};
 use crate::planning::{PlanningContext, build_proposal};
 use crate::policy::{PolicyEngine, default_policy_config};
@@ -30,7 +30,9 @@ use crate::policy::{PolicyEngine, default_policy_config};
 /// (blocked or sent to review by policy, agent failed or timed out, validation failed), 2 on bad
 /// input, 130 when interrupted.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git oc run --goal \"Fix the lint errors in src/\" --backend claude --validate \"cargo clippy -- -D warnings\"\n  git oc run --goal \"Add a test for parse()\" --backend command -- ./my-agent {goal_file}")]
+#[command(
+    after_help = "Examples:\n  git oc run --goal \"Fix the lint errors in src/\" --backend claude --validate \"cargo clippy -- -D warnings\"\n  git oc run --goal \"Add a test for parse()\" --backend command -- ./my-agent {goal_file}"
+)]
 pub struct RunArgs {
     /// What the agent should do
     #[arg(long)]
@@ -150,17 +152,22 @@ pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
             .hint("e.g. git oc run --goal \"…\" --backend command -- ./my-agent {goal_file}"));
     }
     if kind != AgentKind::Command && !args.command.is_empty() {
-        return Err(Error::input(format!("arguments after `--` are only for --backend command, not {}", kind.name()))
-            .hint("drop the arguments after `--`, or use --backend command"));
+        return Err(Error::input(format!(
+            "arguments after `--` are only for --backend command, not {}",
+            kind.name()
+        ))
+        .hint("drop the arguments after `--`, or use --backend command"));
     }
     if let Some(p) = args.paths.iter().find(|p| p.trim().is_empty()) {
         return Err(Error::input(format!("empty --path pattern {p:?}")).hint("pass --path a pattern such as src/**"));
     }
     if let Some(v) = args.validate.iter().find(|v| v.trim().is_empty()) {
-        return Err(Error::input(format!("empty --validate command {v:?}")).hint("pass --validate a command such as \"cargo test\""));
+        return Err(Error::input(format!("empty --validate command {v:?}"))
+            .hint("pass --validate a command such as \"cargo test\""));
     }
 
-    let cwd = std::env::current_dir().map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
     let repo = Repo::discover(&cwd)?;
     let base = repo.resolve_base(&args.base)?;
     let base_branch = if args.base == "HEAD" {
@@ -178,8 +185,18 @@ pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
     ctx.repo_key = repo_key;
     ctx.clone_url = super::demo::clone_url(&repo);
     ctx.base_branch = base_branch;
-    ctx.risk_level = args.risk.parse::<RiskLevel>().map_err(Error::input)?.as_str().to_owned();
-    ctx.priority = args.priority.parse::<Priority>().map_err(Error::input)?.as_str().to_owned();
+    ctx.risk_level = args
+        .risk
+        .parse::<RiskLevel>()
+        .map_err(Error::input)?
+        .as_str()
+        .to_owned();
+    ctx.priority = args
+        .priority
+        .parse::<Priority>()
+        .map_err(Error::input)?
+        .as_str()
+        .to_owned();
     ctx.labels = args.labels.clone();
     ctx.allowed_paths = args.paths.clone();
     ctx.validation_commands = args.validate.clone();
@@ -196,7 +213,11 @@ pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
     };
     let decision = crate::routing::explicit_decision(&proposal, lane, backend_name(kind), &how);
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let branch = expand_branch(args.branch.as_deref().unwrap_or("oc/{task_id}"), &proposal.task_id, &suffix);
+    let branch = expand_branch(
+        args.branch.as_deref().unwrap_or("oc/{task_id}"),
+        &proposal.task_id,
+        &suffix,
+    );
     let (workspace, workspace_display) = match &args.workspace_path {
         Some(p) => (git::absolute(p), p.display().to_string()),
         None => {
@@ -229,17 +250,30 @@ pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
         validation_timeout: args.validation_timeout,
         stream: ui.verbose > 0 && !args.json,
     };
-    ui.status(&format!("git-oc: running {} on {}", kind.name(), plan.runtime.task_branch));
+    git::worktree::check_destination(&repo, &plan.workspace)?;
+    git::worktree::validate_branch_name(&repo, &plan.runtime.task_branch)?;
+    ui.status(&format!(
+        "git-oc: running {} on {}",
+        kind.name(),
+        plan.runtime.task_branch
+    ));
     let outcome = coordinator::execute(&repo, plan, &policy, &adapter)?;
+    let redactor = crate::execution::secrets::Redactor::from_env();
     if args.json {
-        ui.data(&format!("{}\n", serde_json::to_string_pretty(&json_document(&outcome)).unwrap_or_default()));
+        let doc = serde_json::to_string_pretty(&json_document(&outcome)).unwrap_or_default();
+        ui.data(&redactor.redact(&format!("{doc}\n")));
     } else {
-        ui.data(&report(&outcome));
+        ui.data(&redactor.redact(&report(&outcome)));
     }
     if let Some(e) = &outcome.disk_error {
         eprint!(
             "{}",
-            e.clone().hint(format!("the evidence is kept in git: git show {}", outcome.git.evidence_ref)).render()
+            e.clone()
+                .hint(format!(
+                    "the evidence is kept in git: git show {}",
+                    outcome.git.evidence_ref
+                ))
+                .render()
         );
     }
     Ok(outcome.exit_code())
@@ -262,10 +296,32 @@ pub fn report(o: &RunOutcome) -> String {
             o.proposal.task_id, o.proposal.task_type, o.proposal.risk_level, o.proposal.priority
         ),
     );
-    line(&mut out, "routing", &format!("{} / {} ({})", s.lane, s.backend, o.decision.policy_rule_matched.as_deref().unwrap_or("fallback")));
-    let post = s.post_run_policy_status.as_deref().map(|p| format!(", after the run {}", p.to_uppercase())).unwrap_or_default();
-    line(&mut out, "policy", &format!("{}{post}", o.policy_decision.status.as_str().to_uppercase()));
-    for v in o.policy_decision.violations.iter().chain(o.post_policy.iter().flat_map(|p| p.violations.iter())) {
+    line(
+        &mut out,
+        "routing",
+        &format!(
+            "{} / {} ({})",
+            s.lane,
+            s.backend,
+            o.decision.policy_rule_matched.as_deref().unwrap_or("fallback")
+        ),
+    );
+    let post = s
+        .post_run_policy_status
+        .as_deref()
+        .map(|p| format!(", after the run {}", p.to_uppercase()))
+        .unwrap_or_default();
+    line(
+        &mut out,
+        "policy",
+        &format!("{}{post}", o.policy_decision.status.as_str().to_uppercase()),
+    );
+    for v in o
+        .policy_decision
+        .violations
+        .iter()
+        .chain(o.post_policy.iter().flat_map(|p| p.violations.iter()))
+    {
         let tag = if v.blocking { "[BLOCK]" } else { "[review]" };
         line(&mut out, "violation", &format!("{tag} {}: {}", v.rule_id, v.message));
     }
@@ -281,20 +337,39 @@ pub fn report(o: &RunOutcome) -> String {
             (_, _, _, None, Some(sig)) => format!("killed by {sig}"),
             _ => "ended".to_owned(),
         };
-        line(&mut out, "agent", &format!("{} {how} in {:.1} s", c.argv[0], c.duration_ms as f64 / 1000.0));
+        line(
+            &mut out,
+            "agent",
+            &format!("{} {how} in {:.1} s", c.argv[0], c.duration_ms as f64 / 1000.0),
+        );
     }
     if let Some(v) = &o.validation
         && !v.commands.is_empty()
     {
-        let passed = v.commands.iter().filter(|c| c.exit_code == Some(0) && !c.timed_out).count();
-        line(&mut out, "validation", &format!("{} ({passed}/{} passed)", v.status, v.commands.len()));
+        let passed = v
+            .commands
+            .iter()
+            .filter(|c| c.exit_code == Some(0) && !c.timed_out)
+            .count();
+        line(
+            &mut out,
+            "validation",
+            &format!("{} ({passed} of {} commands passed)", v.status, v.commands.len()),
+        );
     }
     line(&mut out, "changes", s.diff_stat.as_deref().unwrap_or("none"));
     match (&o.git.commit, &o.git.branch) {
         (Some(c), Some(b)) => line(
             &mut out,
             "commit",
-            &format!("{} on {b}{}", git::short(c), o.git.base.map(|b| format!(" (from {})", git::short(&b))).unwrap_or_default()),
+            &format!(
+                "{} on {b}{}",
+                git::short(c),
+                o.git
+                    .base
+                    .map(|b| format!(" (from {})", git::short(&b)))
+                    .unwrap_or_default()
+            ),
         ),
         (None, Some(b)) => line(&mut out, "branch", &format!("{b} (no commit)")),
         _ => line(&mut out, "branch", "none (the run never started)"),

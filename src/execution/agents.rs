@@ -140,7 +140,12 @@ impl AgentAdapter {
                 "--output-format".into(),
                 "text".into(),
             ],
-            AgentKind::Codex => vec!["exec".into(), "--sandbox".into(), "workspace-write".into(), ctx.prompt.clone()],
+            AgentKind::Codex => vec![
+                "exec".into(),
+                "--sandbox".into(),
+                "workspace-write".into(),
+                ctx.prompt.clone(),
+            ],
             AgentKind::Aider => {
                 let mut a = vec![
                     "--message-file".into(),
@@ -188,7 +193,10 @@ impl AgentAdapter {
             return Judgement::fail(
                 ExecutionStatus::TimedOut,
                 FailureReasonCategory::Timeout,
-                format!("[{name}] timed out after {}s; process group killed", self.timeout.as_secs()),
+                format!(
+                    "[{name}] timed out after {}s; process group killed",
+                    self.timeout.as_secs()
+                ),
             );
         }
         let combined = format!("{stdout}\n{stderr}").to_lowercase();
@@ -202,7 +210,10 @@ impl AgentAdapter {
                     format!("internal stage failure: {}", prefix_chars(line.trim(), 160)),
                 );
             }
-            if let Some(line) = format!("{stdout}\n{stderr}").lines().find(|l| is_capacity_exhaustion(l)) {
+            if let Some(line) = format!("{stdout}\n{stderr}")
+                .lines()
+                .find(|l| is_capacity_exhaustion(l))
+            {
                 return Judgement::fail(
                     ExecutionStatus::Failed,
                     FailureReasonCategory::BackendError,
@@ -254,7 +265,10 @@ impl Judgement {
 
 fn is_kodo_internal_failure(line: &str) -> bool {
     let l = line.to_lowercase();
-    (l.contains("done: 0/") && l.contains("stage")) || (l.contains("stage ") && l.contains(") crashed")) || l.contains("crashed: ") || l.contains("stopping run")
+    (l.contains("done: 0/") && l.contains("stage"))
+        || (l.contains("stage ") && l.contains(") crashed"))
+        || l.contains("crashed: ")
+        || l.contains("stopping run")
 }
 
 const CAPACITY_PATTERNS: [&str; 13] = [
@@ -295,7 +309,13 @@ fn kodo_failure_category(combined_lower: &str) -> FailureReasonCategory {
         "payment required",
     ]) {
         FailureReasonCategory::BackendError
-    } else if any(&["no changes", "nothing to commit", "nothing changed", "no diff", "working tree clean"]) {
+    } else if any(&[
+        "no changes",
+        "nothing to commit",
+        "nothing changed",
+        "no diff",
+        "working tree clean",
+    ]) {
         FailureReasonCategory::NoChanges
     } else if any(&["conflict"]) {
         FailureReasonCategory::Conflict
@@ -380,7 +400,14 @@ impl Adapter for AgentAdapter {
             result.executor_exit_code = outcome.exit_code;
             result.executor_signal = outcome.signal.clone();
         }
-        let log = format!("{out_text}{}{err_text}", if out_text.is_empty() || err_text.is_empty() { "" } else { "\n" });
+        let log = format!(
+            "{out_text}{}{err_text}",
+            if out_text.is_empty() || err_text.is_empty() {
+                ""
+            } else {
+                "\n"
+            }
+        );
         if outcome.spawn_error.is_none() {
             result.artifacts.push(ExecutionArtifact {
                 artifact_id: new_id(),
@@ -472,6 +499,8 @@ pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
         return p.is_file().then(|| p.to_owned());
     }
     std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
     })
 }

@@ -147,6 +147,7 @@ struct Executed {
     needs_review: bool,
     rejected: bool,
     warnings: Vec<String>,
+    patch: Vec<u8>,
 }
 
 pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn Adapter) -> Result<RunOutcome> {
@@ -200,7 +201,25 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
             redactor: &redactor,
             interrupt,
         };
+        // What the user's own checkout looks like before the agent runs, to notice an agent that
+        // writes outside its worktree.
+        let checkout_before = if plan.golden {
+            git::snapshot::worktree_changes(&repo.repo).ok()
+        } else {
+            None
+        };
         let run = adapter.execute(&ctx);
+        if let Some(before) = checkout_before
+            && let Ok(after) = git::snapshot::worktree_changes(&repo.repo)
+        {
+            let new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
+            if !new.is_empty() {
+                ex.warnings.push(format!(
+                    "the agent changed files in your checkout, outside its worktree: {}",
+                    new.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
         let mut result = run.result;
         ex.capture = run.capture;
         if let Some(capture) = &ex.capture {
@@ -211,7 +230,19 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
             ex.outcome = Some("cancelled");
             ex.reason = result.failure_reason.clone();
         } else if result.success {
-            finish_success(repo, &wt, &request, bundle, policy, &plan, &redactor, interrupt, &mut result, &mut ex, &mut git_record);
+            finish_success(
+                repo,
+                &wt,
+                &request,
+                bundle,
+                policy,
+                &plan,
+                &redactor,
+                interrupt,
+                &mut result,
+                &mut ex,
+                &mut git_record,
+            );
         }
         result.branch_name = Some(wt.branch.clone());
         result.recovery = Some(single_attempt_recovery(&result));
@@ -250,7 +281,16 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
         success: result.success,
         executed,
     };
-    let summary = summarize(&plan, &result, &policy_decision, &ex, &git_record, adapter, started_at, executed);
+    let summary = summarize(
+        &plan,
+        &result,
+        &policy_decision,
+        &ex,
+        &git_record,
+        adapter,
+        started_at,
+        executed,
+    );
 
     let mut set = EvidenceSet::default();
     set.push_json("proposal.json", &bundle.proposal);
@@ -280,21 +320,30 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
                 set.push("stderr.txt", Vec::new());
             }
         }
-        let validation = ex
-            .validation
-            .clone()
-            .unwrap_or_else(|| ValidationReport::skipped(&policy_decision.effective_validation_profile, false, plan.validation_timeout));
+        let validation = ex.validation.clone().unwrap_or_else(|| {
+            ValidationReport::skipped(
+                &policy_decision.effective_validation_profile,
+                false,
+                plan.validation_timeout,
+            )
+        });
         set.push_json("validation.json", &validation);
         let mut stat = git_record.diff.numstat();
         if let Some(short) = git_record.diff.shortstat() {
             stat.push_str(&format!("\n {short}\n"));
         }
         set.push("diff_stat.txt", stat.into_bytes());
-        set.push("diff.patch", patch(repo, plan.base, git_record.commit)?);
+        set.push("diff.patch", ex.patch.clone());
         set.push_json("summary.json", &summary);
         if run_dir.join("goal.md").is_file() {
             set.push("goal.md", std::fs::read(run_dir.join("goal.md")).unwrap_or_default());
         }
+    }
+
+    // No secret value leaves the process, whatever field it hides in (a goal that quotes a token,
+    // say).
+    for (_, bytes) in &mut set.files {
+        *bytes = redactor.redact_bytes(bytes);
     }
 
     // Disk first (what the seed shows), then git, which holds the same bytes even when the
@@ -315,7 +364,14 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
     git_record.evidence_commit = Some(evidence_commit);
 
     if let Some(target) = anchor {
-        let block = note_block(&trace, &result, &summary, &policy_decision, &git_record.diff, &evidence_ref);
+        let block = note_block(
+            &trace,
+            &result,
+            &summary,
+            &policy_decision,
+            &git_record.diff,
+            &evidence_ref,
+        );
         git::notes::append_note_block(&repo.repo, target, &block.render())?;
         git_record.note_target = Some(target);
     }
@@ -348,7 +404,10 @@ struct WorktreeLock {
 impl WorktreeLock {
     fn acquire(wt: &RunWorktree, run_id: &str) -> Self {
         let reason = format!("git-oc run {run_id} in progress");
-        let ok = wt.repo.worktree().is_some_and(|w| w.set_lock(Some(reason.as_str().into())).is_ok());
+        let ok = wt
+            .repo
+            .worktree()
+            .is_some_and(|w| w.set_lock(Some(reason.as_str().into())).is_ok());
         WorktreeLock {
             repo: ok.then(|| wt.repo.clone()),
         }
@@ -397,7 +456,11 @@ fn finish_success(
     git_record: &mut GitRecord,
 ) {
     let fail = |result: &mut ExecutionResult, ex: &mut Executed, e: Error| {
-        let reason = format!("{}{}", e.message, e.causes.iter().map(|c| format!(": {c}")).collect::<String>());
+        let reason = format!(
+            "{}{}",
+            e.message,
+            e.causes.iter().map(|c| format!(": {c}")).collect::<String>()
+        );
         result.status = ExecutionStatus::Failed;
         result.success = false;
         result.failure_category = Some(FailureReasonCategory::BackendError);
@@ -488,12 +551,35 @@ fn finish_success(
     }
 
     if plan.golden {
+        match patch(repo, wt.base, commit) {
+            Ok(p) => ex.patch = p,
+            Err(e) => ex.warnings.push(format!("{}: {}", e.message, e.causes.join(": "))),
+        }
+    }
+
+    if plan.golden {
         if diff.is_empty() && ex.outcome.is_none() {
             ex.outcome = Some("no_op");
             ex.reason = Some("the agent changed nothing".into());
         }
         let mut post = policy.evaluate_changed_paths(&bundle.proposal, &diff.paths());
         scope_check(&mut post, &request.allowed_paths, &diff.paths());
+        let redacted = redactor.redact_bytes(&ex.patch);
+        if redacted != ex.patch {
+            // An agent wrote the value of a secret into the repository: never let it travel.
+            ex.patch = redacted;
+            add_blocking(
+                &mut post,
+                PolicyViolation {
+                    rule_id: "secret.value_in_diff".into(),
+                    category: "path".into(),
+                    message: "The changes contain the value of a secret environment variable".into(),
+                    blocking: true,
+                    related_path: None,
+                    related_repo: None,
+                },
+            );
+        }
         if post.status == PolicyStatus::Block {
             ex.rejected = true;
             ex.outcome = Some("blocked");
@@ -543,34 +629,40 @@ fn scope_check(post: &mut PolicyDecision, allowed: &[String], changed: &[String]
     if allowed.is_empty() {
         return;
     }
-    let outside: Vec<&String> = changed
+    for path in changed
         .iter()
         .filter(|p| !allowed.iter().any(|pattern| crate::policy::path_matches(pattern, p)))
-        .collect();
-    for path in &outside {
-        post.violations.push(PolicyViolation {
-            rule_id: "scope.outside_allowed_paths".into(),
-            category: "path".into(),
-            message: format!(
-                "Path {} is outside the declared scope {}",
-                crate::policy::py_repr_str(path),
-                crate::policy::py_repr_list(allowed)
-            ),
-            blocking: true,
-            related_path: Some((*path).clone()),
-            related_repo: None,
-        });
+    {
+        add_blocking(
+            post,
+            PolicyViolation {
+                rule_id: "scope.outside_allowed_paths".into(),
+                category: "path".into(),
+                message: format!(
+                    "Path {} is outside the declared scope {}",
+                    crate::policy::py_repr_str(path),
+                    crate::policy::py_repr_list(allowed)
+                ),
+                blocking: true,
+                related_path: Some(path.clone()),
+                related_repo: None,
+            },
+        );
     }
-    if !outside.is_empty() {
-        post.status = PolicyStatus::Block;
-        let ids: Vec<&str> = post.violations.iter().map(|v| v.rule_id.as_str()).collect();
-        let mut notes = format!("violations: {}", ids.join(", "));
-        if !post.warnings.is_empty() {
-            let w: Vec<&str> = post.warnings.iter().map(|w| w.rule_id.as_str()).collect();
-            notes.push_str(&format!("; warnings: {}", w.join(", ")));
-        }
-        post.notes = notes;
+}
+
+/// Add a blocking violation found by git-oc's own post-run checks, keeping status and notes as
+/// the policy engine would have written them.
+fn add_blocking(post: &mut PolicyDecision, violation: PolicyViolation) {
+    post.violations.push(violation);
+    post.status = PolicyStatus::Block;
+    let ids: Vec<&str> = post.violations.iter().map(|v| v.rule_id.as_str()).collect();
+    let mut notes = format!("violations: {}", ids.join(", "));
+    if !post.warnings.is_empty() {
+        let w: Vec<&str> = post.warnings.iter().map(|w| w.rule_id.as_str()).collect();
+        notes.push_str(&format!("; warnings: {}", w.join(", ")));
     }
+    post.notes = notes;
 }
 
 /// The first validation requirement that applies to the proposal decides whether validation
@@ -615,7 +707,11 @@ fn summarize(
     });
     let success = matches!(outcome_status, "executed" | "no_op") && result.success && !ex.needs_review;
     let reason = ex.reason.clone().or_else(|| result.failure_reason.clone());
-    let validation_passed = ex.validation.as_ref().filter(|v| !v.commands.is_empty()).map(|v| !v.failed());
+    let validation_passed = ex
+        .validation
+        .as_ref()
+        .filter(|v| !v.commands.is_empty())
+        .map(|v| !v.failed());
     Summary {
         outcome_status,
         success,
@@ -628,7 +724,11 @@ fn summarize(
         base: plan.base.map(|b| b.to_string()),
         lane: plan.bundle.decision.selected_lane.as_str().to_owned(),
         backend: plan.bundle.decision.selected_backend.as_str().to_owned(),
-        adapter: if executed { adapter.display_name().to_owned() } else { String::new() },
+        adapter: if executed {
+            adapter.display_name().to_owned()
+        } else {
+            String::new()
+        },
         policy_status: policy.status.as_str().to_owned(),
         post_run_policy_status: ex.post_policy.as_ref().map(|p| p.status.as_str().to_owned()),
         needs_review: ex.needs_review,
@@ -647,9 +747,21 @@ fn summarize(
 /// `git diff --binary` from the base to the run commit: the exact patch `git apply` takes.
 fn patch(repo: &Repo, base: Option<gix::ObjectId>, commit: Option<gix::ObjectId>) -> Result<Vec<u8>> {
     let Some(commit) = commit else { return Ok(Vec::new()) };
-    let base = base.map_or_else(|| gix::ObjectId::empty_tree(repo.repo.object_hash()).to_string(), |b| b.to_string());
+    let base = base.map_or_else(
+        || gix::ObjectId::empty_tree(repo.repo.object_hash()).to_string(),
+        |b| b.to_string(),
+    );
     let out = git::git_command(repo.workdir())
-        .args(["-c", "core.quotepath=off", "diff", "--binary", "--full-index", "--no-color", "--no-ext-diff", "--no-textconv"])
+        .args([
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--binary",
+            "--full-index",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+        ])
         .arg(&base)
         .arg(commit.to_string())
         .arg("--")
@@ -750,7 +862,11 @@ fn evidence_commit_message(
         ("Oc-Commit", git.commit.map(|c| c.to_string()).unwrap_or_else(none)),
         ("Oc-Diff", git.diff.shortstat().unwrap_or_else(none)),
     ];
-    let mut message = format!("{}\n\n{}\n\n", trace.headline, if goal.is_empty() { "(no goal)" } else { &goal });
+    let mut message = format!(
+        "{}\n\n{}\n\n",
+        trace.headline,
+        if goal.is_empty() { "(no goal)" } else { &goal }
+    );
     for (k, v) in lines {
         message.push_str(&format!("{k}: {v}\n"));
     }
@@ -797,7 +913,10 @@ mod tests {
             subject_from_goal("[Lint] Fix **all** the `clippy` warnings.").unwrap(),
             "Fix all the clippy warnings"
         );
-        assert_eq!(subject_from_goal("\n\n  second line first\nmore").unwrap(), "second line first");
+        assert_eq!(
+            subject_from_goal("\n\n  second line first\nmore").unwrap(),
+            "second line first"
+        );
         assert_eq!(subject_from_goal("   "), None);
         let long = "x".repeat(100);
         let s = subject_from_goal(&long).unwrap();

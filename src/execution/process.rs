@@ -13,7 +13,13 @@ use std::time::{Duration, Instant};
 
 /// Variables a child must not inherit: they would point git at the user's repository instead of
 /// the run's worktree.
-pub const GIT_LOCATION_VARS: [&str; 5] = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_NAMESPACE", "GIT_PREFIX"];
+pub const GIT_LOCATION_VARS: [&str; 5] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+];
 
 /// How long a process gets between SIGTERM and SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(2);
@@ -95,7 +101,13 @@ fn kill_group(pgid: i32, sig: i32) {
     }
 }
 
-fn reader(mut source: impl Read + Send + 'static, limit: usize, stream: bool, done: mpsc::Sender<(bool, Captured)>, is_stdout: bool) {
+fn reader(
+    mut source: impl Read + Send + 'static,
+    limit: usize,
+    stream: bool,
+    done: mpsc::Sender<(bool, Captured)>,
+    is_stdout: bool,
+) {
     std::thread::spawn(move || {
         let mut captured = Captured::default();
         let mut buf = [0u8; 16 * 1024];
@@ -151,8 +163,20 @@ pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool) -> ProcessOutcome {
     };
     let pgid = child.id() as i32;
     let (tx, rx) = mpsc::channel();
-    reader(child.stdout.take().expect("piped"), spec.capture_limit, spec.stream, tx.clone(), true);
-    reader(child.stderr.take().expect("piped"), spec.capture_limit, spec.stream, tx, false);
+    reader(
+        child.stdout.take().expect("piped"),
+        spec.capture_limit,
+        spec.stream,
+        tx.clone(),
+        true,
+    );
+    reader(
+        child.stderr.take().expect("piped"),
+        spec.capture_limit,
+        spec.stream,
+        tx,
+        false,
+    );
 
     let mut outcome = ProcessOutcome::default();
     let deadline = started + spec.timeout;

@@ -96,7 +96,14 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for name in ["GITHUB_TOKEN", "GH_TOKEN", "PLANE_API_TOKEN", "ANTHROPIC_API_KEY", "my_token", "DB_PASSWORD"] {
+        for name in [
+            "GITHUB_TOKEN",
+            "GH_TOKEN",
+            "PLANE_API_TOKEN",
+            "ANTHROPIC_API_KEY",
+            "my_token",
+            "DB_PASSWORD",
+        ] {
             assert!(is_secret_name(name), "{name}");
         }
         for name in ["HOME", "PATH", "TOKENIZER", "GIT_OC_LOG"] {

@@ -48,17 +48,31 @@ impl ValidationReport {
     }
 
     pub fn summary(&self) -> ValidationSummary {
-        let passed = self.commands.iter().filter(|c| c.exit_code == Some(0) && !c.timed_out).count() as u64;
+        let passed = self
+            .commands
+            .iter()
+            .filter(|c| c.exit_code == Some(0) && !c.timed_out)
+            .count() as u64;
         let run = self.commands.len() as u64;
-        let failure_excerpt = self.commands.iter().find(|c| c.exit_code != Some(0) || c.timed_out).map(|c| {
-            if c.timed_out {
-                format!("timeout after {}s: {}", self.timeout_seconds, c.command)
-            } else {
-                let text = if c.stderr_tail.trim().is_empty() { &c.stdout_tail } else { &c.stderr_tail };
-                let code = c.exit_code.map_or_else(|| c.signal.clone().unwrap_or_default(), |c| c.to_string());
-                format!("exit={code}: {}", prefix_chars(text, 1000))
-            }
-        });
+        let failure_excerpt = self
+            .commands
+            .iter()
+            .find(|c| c.exit_code != Some(0) || c.timed_out)
+            .map(|c| {
+                if c.timed_out {
+                    format!("timeout after {}s: {}", self.timeout_seconds, c.command)
+                } else {
+                    let text = if c.stderr_tail.trim().is_empty() {
+                        &c.stdout_tail
+                    } else {
+                        &c.stderr_tail
+                    };
+                    let code = c
+                        .exit_code
+                        .map_or_else(|| c.signal.clone().unwrap_or_default(), |c| c.to_string());
+                    format!("exit={code}: {}", prefix_chars(text, 1000))
+                }
+            });
         ValidationSummary {
             status: self.status,
             commands_run: run,

@@ -328,3 +328,56 @@ pub const SEED_FILES: [&str; 7] = [
     "execution_trace.json",
     "run_metadata.json",
 ];
+
+/// `fixtures/bin`, where the fake agent CLIs live.
+pub fn fixtures_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/bin")
+}
+
+impl TestEnv {
+    /// git-oc with the fake agents first on PATH.
+    pub fn oc_agents(&self, dir: &Path) -> Command {
+        let mut cmd = self.oc_cmd(dir);
+        let path = format!(
+            "{}:{}",
+            fixtures_bin().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env("PATH", path);
+        cmd
+    }
+
+    pub fn run_agent<I, S>(&self, dir: &Path, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Run::from(self.oc_agents(dir).args(args).output().expect("run git-oc"))
+    }
+
+    /// `git oc run --json` with the fake agents on PATH; returns the run and its JSON document.
+    pub fn run_json(&self, dir: &Path, args: &[&str]) -> (Run, Value) {
+        let mut full = vec!["run", "--json"];
+        full.extend_from_slice(args);
+        let run = self.run_agent(dir, full);
+        let doc = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
+        (run, doc)
+    }
+
+    /// One file of a run's evidence, read from git.
+    pub fn evidence(&self, repo: &Path, run_id: &str, file: &str) -> Vec<u8> {
+        let out = self.git_output(repo, ["cat-file", "blob", &format!("refs/oc/runs/{run_id}:{file}")]);
+        assert!(out.status.success(), "no {file} in refs/oc/runs/{run_id}");
+        out.stdout
+    }
+
+    pub fn evidence_json(&self, repo: &Path, run_id: &str, file: &str) -> Value {
+        serde_json::from_slice(&self.evidence(repo, run_id, file)).unwrap()
+    }
+}
+
+/// Whether a process is still alive.
+pub fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}

@@ -7,3 +7,5 @@ mod test_completions;
 mod test_demo;
 mod test_demo_bad_input;
 mod test_demo_git;
+mod test_run;
+mod test_run_diff;
