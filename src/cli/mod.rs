@@ -114,8 +114,11 @@ fn report_clap_error(e: &clap::Error) -> i32 {
     let message = first.strip_prefix("error: ").unwrap_or(first);
     let mut err = Error::input(message);
     for line in lines {
-        if let Some(tip) = line.trim().strip_prefix("tip: ") {
+        let line = line.trim();
+        if let Some(tip) = line.strip_prefix("tip: ") {
             err = err.hint(tip);
+        } else if let Some(values) = line.strip_prefix("[possible values: ").and_then(|v| v.strip_suffix(']')) {
+            err = err.hint(format!("possible values: {values}"));
         }
     }
     let usage = rendered

@@ -30,7 +30,8 @@ pub struct RunWorktree {
 /// Check that `branch` is a valid new local branch name.
 pub fn validate_branch_name(repo: &Repo, branch: &str) -> Result<gix::refs::FullName> {
     let hint = "branch names follow git's rules (see 'git check-ref-format --branch'), e.g. oc/fix-lint";
-    if branch.is_empty() || branch.starts_with('-') {
+    // git refuses these as branch names even though they are valid ref components.
+    if branch.is_empty() || branch.starts_with('-') || branch == "HEAD" || branch == "@" || branch.contains("@{") {
         return Err(Error::input(format!("invalid branch name {branch:?}")).hint(hint));
     }
     let full = gix::refs::FullName::try_from(format!("refs/heads/{branch}")).map_err(|e| {

@@ -9,3 +9,4 @@ mod test_demo_bad_input;
 mod test_demo_git;
 mod test_run;
 mod test_run_diff;
+mod test_run_bad_input;
