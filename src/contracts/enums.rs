@@ -75,6 +75,10 @@ string_enum!(BackendName {
     ArchonThenKodo => "archon_then_kodo",
     Openclaw => "openclaw",
     DemoStub => "demo_stub",
+    // The newer SwitchBoard vocabulary (ProtocolWarden), so that its policy files route too.
+    TeamExecutor => "team_executor",
+    DagExecutor => "dag_executor",
+    CritiqueExecutor => "critique_executor",
     // git-oc's own backends, beside the reference's.
     Command => "command",
     Claude => "claude",
