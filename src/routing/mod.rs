@@ -1,6 +1,8 @@
 //! Routing: which lane and backend run a proposal. The demo's stub router is labelled as such;
 //! the rules router and the SwitchBoard client come with the configuration work.
 
+pub mod rules;
+
 use crate::contracts::{BackendName, LaneDecision, LaneName, TaskProposal, Timestamp, new_id};
 
 pub const STUB_RULE: &str = "demo.stub_routing";
