@@ -28,6 +28,12 @@ _git__oc() {
             git__oc,man)
                 cmd="git__oc__subcmd__man"
                 ;;
+            git__oc,plan)
+                cmd="git__oc__subcmd__plan"
+                ;;
+            git__oc,policy)
+                cmd="git__oc__subcmd__policy"
+                ;;
             git__oc,run)
                 cmd="git__oc__subcmd__run"
                 ;;
@@ -43,8 +49,38 @@ _git__oc() {
             git__oc__subcmd__help,man)
                 cmd="git__oc__subcmd__help__subcmd__man"
                 ;;
+            git__oc__subcmd__help,plan)
+                cmd="git__oc__subcmd__help__subcmd__plan"
+                ;;
+            git__oc__subcmd__help,policy)
+                cmd="git__oc__subcmd__help__subcmd__policy"
+                ;;
             git__oc__subcmd__help,run)
                 cmd="git__oc__subcmd__help__subcmd__run"
+                ;;
+            git__oc__subcmd__help__subcmd__policy,check)
+                cmd="git__oc__subcmd__help__subcmd__policy__subcmd__check"
+                ;;
+            git__oc__subcmd__help__subcmd__policy,show)
+                cmd="git__oc__subcmd__help__subcmd__policy__subcmd__show"
+                ;;
+            git__oc__subcmd__policy,check)
+                cmd="git__oc__subcmd__policy__subcmd__check"
+                ;;
+            git__oc__subcmd__policy,help)
+                cmd="git__oc__subcmd__policy__subcmd__help"
+                ;;
+            git__oc__subcmd__policy,show)
+                cmd="git__oc__subcmd__policy__subcmd__show"
+                ;;
+            git__oc__subcmd__policy__subcmd__help,check)
+                cmd="git__oc__subcmd__policy__subcmd__help__subcmd__check"
+                ;;
+            git__oc__subcmd__policy__subcmd__help,help)
+                cmd="git__oc__subcmd__policy__subcmd__help__subcmd__help"
+                ;;
+            git__oc__subcmd__policy__subcmd__help,show)
+                cmd="git__oc__subcmd__policy__subcmd__help__subcmd__show"
                 ;;
             *)
                 ;;
@@ -53,7 +89,7 @@ _git__oc() {
 
     case "${cmd}" in
         git__oc)
-            opts="-v -q -h -V --verbose --quiet --help --version demo run completions man help"
+            opts="-v -q -h -V --verbose --quiet --help --version demo run plan policy completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -115,7 +151,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__help)
-            opts="demo run completions man help"
+            opts="demo run plan policy completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -184,6 +220,62 @@ _git__oc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__oc__subcmd__help__subcmd__plan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__policy)
+            opts="show check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__policy__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__policy__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__oc__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -212,8 +304,8 @@ _git__oc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__oc__subcmd__run)
-            opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --base --branch --validate --timeout --validation-timeout --repo-key --workspace-path --json --verbose --quiet --help --version"
+        git__oc__subcmd__plan)
+            opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --routing --base --repo-key --validate --json --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -251,15 +343,231 @@ _git__oc() {
                     COMPREPLY=($(compgen -W "claude_cli codex_cli aider_local" -- "${cur}"))
                     return 0
                     ;;
+                --routing)
+                    COMPREPLY=($(compgen -W "rules switchboard" -- "${cur}"))
+                    return 0
+                    ;;
                 --base)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --branch)
+                --repo-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --validate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__policy)
+            opts="-v -q -h -V --verbose --quiet --help --version show check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__policy__subcmd__check)
+            opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --routing --base --repo-key --validate --json --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --goal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task-type)
+                    COMPREPLY=($(compgen -W "lint_fix bug_fix simple_edit test_write documentation refactor feature dependency_update unknown" -- "${cur}"))
+                    return 0
+                    ;;
+                --risk)
+                    COMPREPLY=($(compgen -W "low medium high" -- "${cur}"))
+                    return 0
+                    ;;
+                --priority)
+                    COMPREPLY=($(compgen -W "low normal high critical" -- "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backend)
+                    COMPREPLY=($(compgen -W "command kodo claude codex aider" -- "${cur}"))
+                    return 0
+                    ;;
+                --lane)
+                    COMPREPLY=($(compgen -W "claude_cli codex_cli aider_local" -- "${cur}"))
+                    return 0
+                    ;;
+                --routing)
+                    COMPREPLY=($(compgen -W "rules switchboard" -- "${cur}"))
+                    return 0
+                    ;;
+                --base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --validate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__policy__subcmd__help)
+            opts="show check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__policy__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__policy__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__policy__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__policy__subcmd__show)
+            opts="-v -q -h -V --json --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__run)
+            opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --routing --base --repo-key --validate --branch --timeout --validation-timeout --workspace-path --json --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --goal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task-type)
+                    COMPREPLY=($(compgen -W "lint_fix bug_fix simple_edit test_write documentation refactor feature dependency_update unknown" -- "${cur}"))
+                    return 0
+                    ;;
+                --risk)
+                    COMPREPLY=($(compgen -W "low medium high" -- "${cur}"))
+                    return 0
+                    ;;
+                --priority)
+                    COMPREPLY=($(compgen -W "low normal high critical" -- "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backend)
+                    COMPREPLY=($(compgen -W "command kodo claude codex aider" -- "${cur}"))
+                    return 0
+                    ;;
+                --lane)
+                    COMPREPLY=($(compgen -W "claude_cli codex_cli aider_local" -- "${cur}"))
+                    return 0
+                    ;;
+                --routing)
+                    COMPREPLY=($(compgen -W "rules switchboard" -- "${cur}"))
+                    return 0
+                    ;;
+                --base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --validate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --branch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -268,10 +576,6 @@ _git__oc() {
                     return 0
                     ;;
                 --validation-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --repo-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -30,6 +30,8 @@ complete -c git-oc -n "__fish_git_oc_needs_command" -s h -l help -d 'Print help 
 complete -c git-oc -n "__fish_git_oc_needs_command" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "demo" -d 'Run the end-to-end demo: plan, stub routing, policy gate, stub backend on a real worktree'
 complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "run" -d 'Run a coding agent on a goal, in its own worktree and branch, and record the evidence'
+complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "plan" -d 'Show the proposal, routing decision and policy decision for a goal, without running anything'
+complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "policy" -d 'Show the effective policy, or check a proposal against it'
 complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "completions" -d 'Print a completion script for SHELL on stdout'
 complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "man" -d 'Write man pages (git-oc.1 and git-oc-<command>.1) into DIR'
 complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -63,26 +65,117 @@ high\t''
 critical\t''"
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l label -d 'A label for the proposal (repeatable), e.g. local_only' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l path -d 'A path pattern the change is declared to stay within (repeatable)' -r
-complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l backend -d 'The agent backend' -r -f -a "command\t'Any program: the argv after `--`, with {goal_file}, {worktree}, {run_id}, {task_id} and {goal} placeholders; the goal is also in GIT_OC_GOAL'
+complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l backend -d 'The agent backend (skips the router)' -r -f -a "command\t'Any program: the argv after `--`, with {goal_file}, {worktree}, {run_id}, {task_id} and {goal} placeholders; the goal is also in GIT_OC_GOAL'
 kodo\t'kodo --goal-file … --project … --yes'
 claude\t'Claude Code: claude -p <prompt> --permission-mode acceptEdits'
 codex\t'OpenAI Codex CLI: codex exec --sandbox workspace-write <prompt>'
 aider\t'aider --message-file … --yes-always --no-auto-commits'"
-complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l lane -d 'The lane (the executor family) recorded in the routing decision' -r -f -a "claude_cli\t''
+complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l lane -d 'The lane (skips the router; the backend defaults from it)' -r -f -a "claude_cli\t''
 codex_cli\t''
 aider_local\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l routing -d 'The router when neither --backend nor --lane is given [default: from configuration, else rules]' -r -f -a "rules\t''
+switchboard\t''"
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l base -d 'The commit to branch from' -r
-complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l branch -d 'The run branch; {task_id} and {run} (8 random hex) are replaced [default: oc/{task_id}]' -r
-complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l validate -d 'A validation command run in the worktree after the agent, with sh -c (repeatable)' -r
-complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l timeout -d 'Seconds the agent may run before its process group is killed' -r
-complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l validation-timeout -d 'Seconds each validation command may run' -r
-complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l repo-key -d 'Repository key used as the policy key [default: the repository\'s name]' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l repo-key -d 'Repository key used as the policy key [default: from configuration, else the repository\'s name]' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l validate -d 'A validation command run in the worktree after the agent, with sh -c (repeatable) [default: run.validate from configuration]' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l branch -d 'The run branch; {task_id} and {run} (8 random hex) are replaced [default: run.branch, else oc/{task_id}]' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l timeout -d 'Seconds the agent may run before its process group is killed [default: run.timeout, else 1800]' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l validation-timeout -d 'Seconds each validation command may run [default: run.validation_timeout, else 600]' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l workspace-path -d 'Where to create the run\'s worktree [default: <git-dir>/oc/worktrees/<branch>-<8 hex>]' -r -F
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l json -d 'Print one JSON document instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -s q -l quiet -d 'Print only data and errors'
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -s V -l version -d 'Print version'
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l goal -d 'What the agent should do' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l task-type -d 'Task type' -r -f -a "lint_fix\t''
+bug_fix\t''
+simple_edit\t''
+test_write\t''
+documentation\t''
+refactor\t''
+feature\t''
+dependency_update\t''
+unknown\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l risk -d 'Risk level' -r -f -a "low\t''
+medium\t''
+high\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l priority -d 'Priority' -r -f -a "low\t''
+normal\t''
+high\t''
+critical\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l label -d 'A label for the proposal (repeatable), e.g. local_only' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l path -d 'A path pattern the change is declared to stay within (repeatable)' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l backend -d 'The agent backend (skips the router)' -r -f -a "command\t'Any program: the argv after `--`, with {goal_file}, {worktree}, {run_id}, {task_id} and {goal} placeholders; the goal is also in GIT_OC_GOAL'
+kodo\t'kodo --goal-file … --project … --yes'
+claude\t'Claude Code: claude -p <prompt> --permission-mode acceptEdits'
+codex\t'OpenAI Codex CLI: codex exec --sandbox workspace-write <prompt>'
+aider\t'aider --message-file … --yes-always --no-auto-commits'"
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l lane -d 'The lane (skips the router; the backend defaults from it)' -r -f -a "claude_cli\t''
+codex_cli\t''
+aider_local\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l routing -d 'The router when neither --backend nor --lane is given [default: from configuration, else rules]' -r -f -a "rules\t''
+switchboard\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l base -d 'The commit to branch from' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l repo-key -d 'Repository key used as the policy key [default: from configuration, else the repository\'s name]' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l validate -d 'A validation command run in the worktree after the agent, with sh -c (repeatable) [default: run.validate from configuration]' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l json -d 'Print one JSON document instead of the report'
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -s V -l version -d 'Print version'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -s h -l help -d 'Print help'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -s V -l version -d 'Print version'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -f -a "show" -d 'Show the effective policy and routing configuration, and where each part came from'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -f -a "check" -d 'Evaluate a goal, task type, risk, labels and paths against the policy, without running'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON document'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l goal -d 'What the agent should do' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l task-type -d 'Task type' -r -f -a "lint_fix\t''
+bug_fix\t''
+simple_edit\t''
+test_write\t''
+documentation\t''
+refactor\t''
+feature\t''
+dependency_update\t''
+unknown\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l risk -d 'Risk level' -r -f -a "low\t''
+medium\t''
+high\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l priority -d 'Priority' -r -f -a "low\t''
+normal\t''
+high\t''
+critical\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l label -d 'A label for the proposal (repeatable), e.g. local_only' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l path -d 'A path pattern the change is declared to stay within (repeatable)' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l backend -d 'The agent backend (skips the router)' -r -f -a "command\t'Any program: the argv after `--`, with {goal_file}, {worktree}, {run_id}, {task_id} and {goal} placeholders; the goal is also in GIT_OC_GOAL'
+kodo\t'kodo --goal-file … --project … --yes'
+claude\t'Claude Code: claude -p <prompt> --permission-mode acceptEdits'
+codex\t'OpenAI Codex CLI: codex exec --sandbox workspace-write <prompt>'
+aider\t'aider --message-file … --yes-always --no-auto-commits'"
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l lane -d 'The lane (skips the router; the backend defaults from it)' -r -f -a "claude_cli\t''
+codex_cli\t''
+aider_local\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l routing -d 'The router when neither --backend nor --lane is given [default: from configuration, else rules]' -r -f -a "rules\t''
+switchboard\t''"
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l base -d 'The commit to branch from' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l repo-key -d 'Repository key used as the policy key [default: from configuration, else the repository\'s name]' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l validate -d 'A validation command run in the worktree after the agent, with sh -c (repeatable) [default: run.validate from configuration]' -r
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON document'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show the effective policy and routing configuration, and where each part came from'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Evaluate a goal, task type, risk, labels and paths against the policy, without running'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s q -l quiet -d 'Print only data and errors'
 complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s h -l help -d 'Print help'
@@ -91,11 +184,15 @@ complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s v -l verbose -d 'P
 complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s q -l quiet -d 'Print only data and errors'
 complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s h -l help -d 'Print help'
 complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s V -l version -d 'Print version'
-complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run completions man help" -f -a "demo" -d 'Run the end-to-end demo: plan, stub routing, policy gate, stub backend on a real worktree'
-complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run completions man help" -f -a "run" -d 'Run a coding agent on a goal, in its own worktree and branch, and record the evidence'
-complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run completions man help" -f -a "completions" -d 'Print a completion script for SHELL on stdout'
-complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run completions man help" -f -a "man" -d 'Write man pages (git-oc.1 and git-oc-<command>.1) into DIR'
-complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run plan policy completions man help" -f -a "demo" -d 'Run the end-to-end demo: plan, stub routing, policy gate, stub backend on a real worktree'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run plan policy completions man help" -f -a "run" -d 'Run a coding agent on a goal, in its own worktree and branch, and record the evidence'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run plan policy completions man help" -f -a "plan" -d 'Show the proposal, routing decision and policy decision for a goal, without running anything'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run plan policy completions man help" -f -a "policy" -d 'Show the effective policy, or check a proposal against it'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run plan policy completions man help" -f -a "completions" -d 'Print a completion script for SHELL on stdout'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run plan policy completions man help" -f -a "man" -d 'Write man pages (git-oc.1 and git-oc-<command>.1) into DIR'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run plan policy completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Show the effective policy and routing configuration, and where each part came from'
+complete -c git-oc -n "__fish_git_oc_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Evaluate a goal, task type, risk, labels and paths against the policy, without running'
 
 # `git oc <TAB>`: complete the words after `git oc` as `git-oc` would.
 function __git_oc_complete

@@ -2,6 +2,7 @@
 //! worktree and branch, and keep the evidence in files and in git.
 
 pub mod cli;
+pub mod config;
 pub mod contracts;
 pub mod error;
 pub mod evidence;

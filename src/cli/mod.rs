@@ -3,6 +3,8 @@
 
 pub mod assets;
 pub mod demo;
+pub mod plan;
+pub mod policy;
 pub mod run;
 pub mod ui;
 
@@ -46,6 +48,8 @@ pub struct Cli {
 pub enum Command {
     Demo(demo::DemoArgs),
     Run(run::RunArgs),
+    Plan(plan::PlanArgs),
+    Policy(policy::PolicyArgs),
     Completions(assets::CompletionsArgs),
     Man(assets::ManArgs),
 }
@@ -89,6 +93,8 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
     match command {
         Command::Demo(args) => demo::cmd_demo(ui, args),
         Command::Run(args) => run::cmd_run(ui, args),
+        Command::Plan(args) => plan::cmd_plan(ui, args),
+        Command::Policy(args) => policy::cmd_policy(ui, args),
         Command::Completions(args) => assets::cmd_completions(ui, args),
         Command::Man(args) => assets::cmd_man(ui, args),
     }
@@ -117,7 +123,10 @@ fn report_clap_error(e: &clap::Error) -> i32 {
         let line = line.trim();
         if let Some(tip) = line.strip_prefix("tip: ") {
             err = err.hint(tip);
-        } else if let Some(values) = line.strip_prefix("[possible values: ").and_then(|v| v.strip_suffix(']')) {
+        } else if let Some(values) = line
+            .strip_prefix("[possible values: ")
+            .and_then(|v| v.strip_suffix(']'))
+        {
             err = err.hint(format!("possible values: {values}"));
         }
     }

@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::ui::Ui;
+use crate::config::Config;
 use crate::contracts::{BackendName, LaneName, Priority, ProposalDecisionBundle, RiskLevel, TaskType, prefix_chars};
 use crate::error::{Error, Result};
 use crate::execution::RuntimeContext;
@@ -15,25 +16,12 @@ use crate::execution::agents::{AgentAdapter, AgentKind};
 use crate::execution::coordinator::{self, RunOutcome, RunPlan};
 use crate::git::{self, Repo};
 use crate::planning::{PlanningContext, build_proposal};
-use crate::policy::{PolicyEngine, default_policy_config};
+use crate::policy::PolicyEngine;
 
-/// Run a coding agent on a goal, in its own worktree and branch, and record the evidence
-///
-/// git oc run plans the goal, routes it (from --backend/--lane), gates it with the policy,
-/// creates a linked worktree on a new branch from --base, runs the agent there (no shell, its own
-/// process group, a timeout), validates the result with the --validate commands, computes the diff
-/// from git objects, commits it with an Oc-Run trailer, gates the real changed paths again, and
-/// records the evidence under <worktree>/.operations_center/runs/<run_id>/, at
-/// refs/oc/runs/<run_id> and in a note in refs/notes/oc. Your checkout is never touched.
-///
-/// Exit status: 0 when the run succeeded (or the agent changed nothing), 1 when it did not
-/// (blocked or sent to review by policy, agent failed or timed out, validation failed), 2 on bad
-/// input, 130 when interrupted.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  git oc run --goal \"Fix the lint errors in src/\" --backend claude --validate \"cargo clippy -- -D warnings\"\n  git oc run --goal \"Add a test for parse()\" --backend command -- ./my-agent {goal_file}"
-)]
-pub struct RunArgs {
+/// What a task is: the goal and its planning settings, shared by `run`, `plan` and
+/// `policy check`.
+#[derive(Debug, Args, Clone)]
+pub struct TaskArgs {
     /// What the agent should do
     #[arg(long)]
     pub goal: String,
@@ -52,30 +40,55 @@ pub struct RunArgs {
     /// A path pattern the change is declared to stay within (repeatable)
     #[arg(long = "path", value_name = "PATTERN")]
     pub paths: Vec<String>,
-    /// The agent backend
+    /// The agent backend (skips the router)
     #[arg(long, value_enum)]
     pub backend: Option<AgentKind>,
-    /// The lane (the executor family) recorded in the routing decision
+    /// The lane (skips the router; the backend defaults from it)
     #[arg(long, value_parser = ["claude_cli", "codex_cli", "aider_local"])]
     pub lane: Option<String>,
+    /// The router when neither --backend nor --lane is given [default: from configuration, else rules]
+    #[arg(long, value_parser = ["rules", "switchboard"])]
+    pub routing: Option<String>,
     /// The commit to branch from
     #[arg(long, default_value = "HEAD", value_name = "REV")]
     pub base: String,
-    /// The run branch; {task_id} and {run} (8 random hex) are replaced [default: oc/{task_id}]
-    #[arg(long, value_name = "TEMPLATE")]
-    pub branch: Option<String>,
-    /// A validation command run in the worktree after the agent, with sh -c (repeatable)
-    #[arg(long = "validate", value_name = "CMD")]
-    pub validate: Vec<String>,
-    /// Seconds the agent may run before its process group is killed
-    #[arg(long, default_value_t = 1800, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
-    pub timeout: u64,
-    /// Seconds each validation command may run
-    #[arg(long, default_value_t = 600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
-    pub validation_timeout: u64,
-    /// Repository key used as the policy key [default: the repository's name]
+    /// Repository key used as the policy key [default: from configuration, else the repository's name]
     #[arg(long)]
     pub repo_key: Option<String>,
+    /// A validation command run in the worktree after the agent, with sh -c (repeatable)
+    /// [default: run.validate from configuration]
+    #[arg(long = "validate", value_name = "CMD")]
+    pub validate: Vec<String>,
+}
+
+/// Run a coding agent on a goal, in its own worktree and branch, and record the evidence
+///
+/// git oc run plans the goal, routes it (the rules router by default, or --backend/--lane), gates
+/// it with the policy, creates a linked worktree on a new branch from --base, runs the agent there
+/// (no shell, its own process group, a timeout), validates the result with the --validate
+/// commands, computes the diff from git objects, commits it with an Oc-Run trailer, gates the real
+/// changed paths again, and records the evidence under <worktree>/.operations_center/runs/<run_id>/,
+/// at refs/oc/runs/<run_id> and in a note in refs/notes/oc. Your checkout is never touched.
+///
+/// Exit status: 0 when the run succeeded (or the agent changed nothing), 1 when it did not
+/// (blocked or sent to review by policy, agent failed or timed out, validation failed), 2 on bad
+/// input, 130 when interrupted.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git oc run --goal \"Fix the lint errors in src/\" --backend claude --validate \"cargo clippy -- -D warnings\"\n  git oc run --goal \"Add a test for parse()\" --backend command -- ./my-agent {goal_file}"
+)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// The run branch; {task_id} and {run} (8 random hex) are replaced [default: run.branch, else oc/{task_id}]
+    #[arg(long, value_name = "TEMPLATE")]
+    pub branch: Option<String>,
+    /// Seconds the agent may run before its process group is killed [default: run.timeout, else 1800]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub timeout: Option<u64>,
+    /// Seconds each validation command may run [default: run.validation_timeout, else 600]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub validation_timeout: Option<u64>,
     /// Where to create the run's worktree [default: <git-dir>/oc/worktrees/<branch>-<8 hex>]
     #[arg(long, value_name = "PATH")]
     pub workspace_path: Option<PathBuf>,
@@ -131,93 +144,213 @@ fn expand_branch(template: &str, task_id: &str, suffix: &str) -> String {
     template.replace("{task_id}", task_id).replace("{run}", suffix)
 }
 
-pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
-    if args.goal.trim().is_empty() {
+/// A task planned and routed, ready to gate and run.
+pub struct Prepared {
+    pub repo: Repo,
+    pub config: Config,
+    pub base: Option<gix::ObjectId>,
+    pub bundle: ProposalDecisionBundle,
+    pub adapter: AgentKind,
+    /// How the routing decision was made, for the report.
+    pub routed_by: String,
+    pub validate: Vec<String>,
+}
+
+/// Discover the repository, load the configuration, plan the task and route it.
+pub fn prepare(task: &TaskArgs, command_argv: &[String], for_run: bool) -> Result<Prepared> {
+    if task.goal.trim().is_empty() {
         return Err(Error::input("the goal is empty").hint("pass --goal with a description of the change"));
     }
-    let (kind, lane) = match (args.backend, args.lane.as_deref()) {
-        (Some(kind), Some(lane)) => (kind, lane.parse::<LaneName>().map_err(Error::input)?),
-        (Some(kind), None) => (kind, default_lane(kind)),
-        (None, Some(lane)) => {
-            let lane = lane.parse::<LaneName>().map_err(Error::input)?;
-            (default_backend(lane), lane)
-        }
-        (None, None) => {
-            return Err(Error::input("no backend chosen")
-                .hint("pass --backend command|kodo|claude|codex|aider (or --lane claude_cli|codex_cli|aider_local)"));
-        }
-    };
-    if kind == AgentKind::Command && args.command.is_empty() {
-        return Err(Error::input("--backend command needs the program to run after `--`")
-            .hint("e.g. git oc run --goal \"…\" --backend command -- ./my-agent {goal_file}"));
-    }
-    if kind != AgentKind::Command && !args.command.is_empty() {
-        return Err(Error::input(format!(
-            "arguments after `--` are only for --backend command, not {}",
-            kind.name()
-        ))
-        .hint("drop the arguments after `--`, or use --backend command"));
-    }
-    if let Some(p) = args.paths.iter().find(|p| p.trim().is_empty()) {
+    if let Some(p) = task.paths.iter().find(|p| p.trim().is_empty()) {
         return Err(Error::input(format!("empty --path pattern {p:?}")).hint("pass --path a pattern such as src/**"));
     }
-    if let Some(v) = args.validate.iter().find(|v| v.trim().is_empty()) {
+    if let Some(v) = task.validate.iter().find(|v| v.trim().is_empty()) {
         return Err(Error::input(format!("empty --validate command {v:?}"))
             .hint("pass --validate a command such as \"cargo test\""));
     }
-
+    if task.backend.is_some_and(|k| k != AgentKind::Command) && !command_argv.is_empty() {
+        return Err(Error::input("arguments after `--` are only for --backend command")
+            .hint("drop the arguments after `--`, or use --backend command"));
+    }
     let cwd = std::env::current_dir()
         .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
     let repo = Repo::discover(&cwd)?;
-    let base = repo.resolve_base(&args.base)?;
-    let base_branch = if args.base == "HEAD" {
+    let config = Config::load(repo.workdir())?;
+    // Fail closed: an invalid policy or routing policy stops everything, even planning.
+    config.checked_policy()?;
+    crate::routing::load_policy(&config)?;
+
+    let base = repo.resolve_base(&task.base)?;
+    let base_branch = if task.base == "HEAD" {
         repo.current_branch()
             .unwrap_or_else(|| base.map(|b| git::short(&b)).unwrap_or_else(|| "HEAD".to_owned()))
     } else {
-        args.base.clone()
+        task.base.clone()
     };
-    let repo_key = args.repo_key.clone().unwrap_or_else(|| repo_name(&repo));
+    let repo_key = match (&task.repo_key, &config.repo_key) {
+        (Some(k), _) => k.clone(),
+        (None, Some(k)) => k.value.clone(),
+        (None, None) => repo_name(&repo),
+    };
     if repo_key.is_empty() {
         return Err(Error::input("the repository key is empty").hint("pass --repo-key a name for this repository"));
     }
+    let validate = if task.validate.is_empty() {
+        config.validate.value.clone()
+    } else {
+        task.validate.clone()
+    };
 
-    let mut ctx = PlanningContext::new(args.goal.clone(), args.task_type.clone());
+    let mut ctx = PlanningContext::new(task.goal.clone(), task.task_type.clone());
     ctx.repo_key = repo_key;
     ctx.clone_url = super::demo::clone_url(&repo);
     ctx.base_branch = base_branch;
-    ctx.risk_level = args
+    ctx.risk_level = task
         .risk
         .parse::<RiskLevel>()
         .map_err(Error::input)?
         .as_str()
         .to_owned();
-    ctx.priority = args
+    ctx.priority = task
         .priority
         .parse::<Priority>()
         .map_err(Error::input)?
         .as_str()
         .to_owned();
-    ctx.labels = args.labels.clone();
-    ctx.allowed_paths = args.paths.clone();
-    ctx.validation_commands = args.validate.clone();
-    ctx.timeout_seconds = args.timeout;
+    ctx.labels = task.labels.clone();
+    ctx.allowed_paths = task.paths.clone();
+    ctx.validation_commands = validate.clone();
     ctx.proposer = "git-oc".into();
     ctx.push_on_success = false;
     let proposal = build_proposal(&ctx).map_err(|e| Error::input(e.to_string()))?;
 
-    let how = match (args.backend, &args.lane) {
-        (Some(b), Some(l)) => format!("--backend {} --lane {l}", b.name()),
-        (Some(b), None) => format!("--backend {}", b.name()),
-        (None, Some(l)) => format!("--lane {l}"),
-        (None, None) => String::new(),
+    let configured_backend = config
+        .backend
+        .as_ref()
+        .map(|b| crate::execution::agents::parse_adapter(&b.value).map(|k| (k, b.source.clone())))
+        .unwrap_or(None);
+    let (decision, adapter, routed_by) = match (task.backend, task.lane.as_deref(), &configured_backend) {
+        (Some(kind), lane, _) => {
+            let lane = match lane {
+                Some(l) => l.parse::<LaneName>().map_err(Error::input)?,
+                None => default_lane(kind),
+            };
+            let how = format!(
+                "--backend {}{}",
+                kind.name(),
+                task.lane.as_ref().map(|l| format!(" --lane {l}")).unwrap_or_default()
+            );
+            (
+                crate::routing::explicit_decision(&proposal, lane, backend_name(kind), &how),
+                kind,
+                how,
+            )
+        }
+        (None, Some(lane), _) => {
+            let lane = lane.parse::<LaneName>().map_err(Error::input)?;
+            let kind = default_backend(lane);
+            let how = format!("--lane {lane}");
+            (
+                crate::routing::explicit_decision(&proposal, lane, backend_name(kind), &how),
+                kind,
+                how,
+            )
+        }
+        (None, None, Some((kind, source))) if task.routing.is_none() => {
+            let how = format!("run.backend from {source}");
+            (
+                crate::routing::explicit_decision(&proposal, default_lane(*kind), backend_name(*kind), &how),
+                *kind,
+                how,
+            )
+        }
+        (None, None, _) => {
+            let router = task.routing.clone().unwrap_or_else(|| config.router.value.clone());
+            let decision = crate::routing::route_configured(&config, &router, &proposal)?;
+            let kind =
+                crate::execution::agents::adapter_for(decision.selected_lane, decision.selected_backend, &config)?;
+            (decision, kind, format!("the {router} router"))
+        }
     };
-    let decision = crate::routing::explicit_decision(&proposal, lane, backend_name(kind), &how);
+    if for_run
+        && adapter == AgentKind::Command
+        && command_argv.is_empty()
+        && config.backend_settings("command").argv.is_none()
+    {
+        return Err(Error::input("the command backend needs the program to run")
+            .hint("put it after `--` (git oc run --goal \"…\" --backend command -- ./my-agent {goal_file}) or set backends.command.argv"));
+    }
+    Ok(Prepared {
+        repo,
+        config,
+        base,
+        bundle: ProposalDecisionBundle::new(proposal, decision, "git oc run"),
+        adapter,
+        routed_by,
+        validate,
+    })
+}
+
+/// The adapter with its program and settings from the configuration.
+pub fn build_adapter(kind: AgentKind, config: &Config, timeout: u64, command_argv: &[String]) -> AgentAdapter {
+    let mut adapter = AgentAdapter::new(kind, Duration::from_secs(timeout));
+    let settings = config.backend_settings(kind.name());
+    if let Some(p) = settings.program {
+        adapter.program = p;
+    }
+    if let Some(extra) = settings.extra_args {
+        adapter.extra_args = extra;
+    }
+    adapter.model = settings.model;
+    let k = &mut adapter.kodo;
+    if let Some(v) = settings.team {
+        k.team = v;
+    }
+    if let Some(v) = settings.cycles {
+        k.cycles = v;
+    }
+    if let Some(v) = settings.exchanges {
+        k.exchanges = v;
+    }
+    if let Some(v) = settings.orchestrator {
+        k.orchestrator = v;
+    }
+    if let Some(v) = settings.effort {
+        k.effort = v;
+    }
+    if kind == AgentKind::Command {
+        let argv = if command_argv.is_empty() {
+            settings.argv.unwrap_or_default()
+        } else {
+            command_argv.to_vec()
+        };
+        if let Some((program, args)) = argv.split_first() {
+            adapter.program = program.clone();
+            adapter.command_args = args.to_vec();
+        }
+    }
+    adapter
+}
+
+pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
+    let prepared = prepare(&args.task, &args.command, true)?;
+    let Prepared {
+        repo,
+        config,
+        base,
+        bundle,
+        adapter: kind,
+        validate,
+        ..
+    } = prepared;
+    let timeout = args.timeout.unwrap_or(config.timeout.value);
+    let validation_timeout = args.validation_timeout.unwrap_or(config.validation_timeout.value);
+    let policy = PolicyEngine::new(config.checked_policy()?);
+    let adapter = build_adapter(kind, &config, timeout, &args.command);
+
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let branch = expand_branch(
-        args.branch.as_deref().unwrap_or("oc/{task_id}"),
-        &proposal.task_id,
-        &suffix,
-    );
+    let template = args.branch.clone().unwrap_or_else(|| config.branch.value.clone());
+    let branch = expand_branch(&template, &bundle.proposal.task_id, &suffix);
     let (workspace, workspace_display) = match &args.workspace_path {
         Some(p) => (git::absolute(p), p.display().to_string()),
         None => {
@@ -226,14 +359,8 @@ pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
             (p.clone(), p.display().to_string())
         }
     };
-    let bundle = ProposalDecisionBundle::new(proposal, decision, "git oc run");
-
-    let mut adapter = AgentAdapter::new(kind, Duration::from_secs(args.timeout));
-    if kind == AgentKind::Command {
-        adapter.program = args.command[0].clone();
-        adapter.command_args = args.command[1..].to_vec();
-    }
-    let policy = PolicyEngine::new(default_policy_config());
+    git::worktree::check_destination(&repo, &workspace)?;
+    git::worktree::validate_branch_name(&repo, &branch)?;
     let plan = RunPlan {
         bundle,
         runtime: RuntimeContext {
@@ -243,15 +370,13 @@ pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
         },
         workspace,
         base,
-        base_label: args.base.clone(),
+        base_label: args.task.base.clone(),
         command: "git oc run",
         golden: true,
-        validation_commands: args.validate.clone(),
-        validation_timeout: args.validation_timeout,
+        validation_commands: validate,
+        validation_timeout,
         stream: ui.verbose > 0 && !args.json,
     };
-    git::worktree::check_destination(&repo, &plan.workspace)?;
-    git::worktree::validate_branch_name(&repo, &plan.runtime.task_branch)?;
     ui.status(&format!(
         "git-oc: running {} on {}",
         kind.name(),

@@ -504,3 +504,55 @@ pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
             .find(|candidate| candidate.is_file())
     })
 }
+
+/// The adapter that runs a routing decision's backend when the configuration says nothing:
+/// SwitchBoard's backends map onto the agents git-oc can run. `archon_then_kodo` (and its newer
+/// name `dag_executor`) wrap kodo in an Archon workflow git-oc does not have, so kodo runs alone.
+pub fn default_adapter(backend: crate::contracts::BackendName) -> Option<AgentKind> {
+    use crate::contracts::BackendName as B;
+    Some(match backend {
+        B::Kodo | B::TeamExecutor | B::ArchonThenKodo | B::DagExecutor => AgentKind::Kodo,
+        B::AiderLocal | B::DirectLocal | B::Aider => AgentKind::Aider,
+        B::Claude => AgentKind::Claude,
+        B::Codex => AgentKind::Codex,
+        B::Command => AgentKind::Command,
+        B::Archon | B::Openclaw | B::CritiqueExecutor | B::DemoStub => return None,
+    })
+}
+
+pub fn parse_adapter(name: &str) -> Option<AgentKind> {
+    [
+        AgentKind::Command,
+        AgentKind::Kodo,
+        AgentKind::Claude,
+        AgentKind::Codex,
+        AgentKind::Aider,
+    ]
+    .into_iter()
+    .find(|k| k.name() == name)
+}
+
+/// The adapter for `lane`/`backend`: the configuration's `[adapters]` entry for `"lane/backend"`,
+/// then for `"backend"`, then the default mapping.
+pub fn adapter_for(
+    lane: crate::contracts::LaneName,
+    backend: crate::contracts::BackendName,
+    config: &crate::config::Config,
+) -> crate::error::Result<AgentKind> {
+    use crate::error::Error;
+    for key in [format!("{lane}/{backend}"), backend.to_string()] {
+        if let Some(entry) = config.adapters.get(&key) {
+            return parse_adapter(&entry.value).ok_or_else(|| {
+                Error::input(format!(
+                    "adapters.\"{key}\" names unknown adapter {:?} (from {})",
+                    entry.value, entry.source
+                ))
+            });
+        }
+    }
+    default_adapter(backend).ok_or_else(|| {
+        Error::input(format!("no adapter runs backend {backend:?} (lane {lane})")).hint(format!(
+            "map it in .oc/config.toml, e.g. [adapters] \"{lane}/{backend}\" = \"kodo\""
+        ))
+    })
+}

@@ -1,7 +1,8 @@
-//! Routing: which lane and backend run a proposal. The demo's stub router is labelled as such;
-//! the rules router and the SwitchBoard client come with the configuration work.
+//! Routing: which lane and backend run a proposal. Three routers: the demo's `stub` (labelled as
+//! such), `rules` (local, SwitchBoard's policy model, the default) and `switchboard` (HTTP).
 
 pub mod rules;
+pub mod switchboard;
 
 use crate::contracts::{BackendName, LaneDecision, LaneName, TaskProposal, Timestamp, new_id};
 
@@ -40,5 +41,154 @@ pub fn explicit_decision(proposal: &TaskProposal, lane: LaneName, backend: Backe
         alternatives_considered: Vec::new(),
         decided_at: Timestamp::now(),
         switchboard_version: None,
+    }
+}
+
+/// A routing policy and where it came from.
+pub struct LoadedPolicy {
+    pub policy: rules::RoutingPolicy,
+    pub source: crate::config::Source,
+    /// Where the policy text lives, when it is a file.
+    pub file: Option<std::path::PathBuf>,
+    /// Keys SwitchBoard would ignore, ignored here too.
+    pub warnings: Vec<String>,
+}
+
+/// The routing policy the configuration names: a file (YAML as SwitchBoard reads it, or TOML),
+/// an inline `[routing.policy]` table, or SwitchBoard's built-in default. Checked the way
+/// SwitchBoard checks it; problems stop the run.
+pub fn load_policy(config: &crate::config::Config) -> crate::error::Result<LoadedPolicy> {
+    use crate::config::Source;
+    use crate::error::Error;
+    let (policy, source, file, warnings) = if let Some(file) = &config.routing_policy_file {
+        let path = &file.value;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::input(format!(
+                "cannot read routing policy {} (named by {})",
+                path.display(),
+                file.source
+            ))
+            .caused_by(e.to_string())
+            .hint("fix routing.policy_file: it is relative to the file that sets it")
+        })?;
+        let is_toml = path.extension().is_some_and(|e| e == "toml");
+        let (policy, warnings) = if is_toml {
+            let policy = toml::from_str::<rules::RoutingPolicy>(&text).map_err(|e| {
+                let at = e.span().map(|s| crate::config::line_col(&text, s.start));
+                let loc = at.map_or_else(
+                    || path.display().to_string(),
+                    |(l, c)| format!("{}:{l}:{c}", path.display()),
+                );
+                Error::input(format!("invalid routing policy at {loc}: {}", e.message().trim()))
+                    .hint("the schema is SwitchBoard's policy model; see the README")
+            })?;
+            (policy, Vec::new())
+        } else {
+            rules::RoutingPolicy::from_yaml(&text).map_err(|e| {
+                Error::input(format!("invalid routing policy {}: {e}", path.display()))
+                    .hint("the file must be a SwitchBoard policy (YAML) or the same model in TOML")
+            })?
+        };
+        (policy, file.source.clone(), Some(path.clone()), warnings)
+    } else if let Some(inline) = &config.routing_policy_inline {
+        let policy = inline.value.clone().try_into::<rules::RoutingPolicy>().map_err(|e| {
+            Error::input(format!(
+                "invalid [routing.policy] in {}: {}",
+                inline.source,
+                e.message().trim()
+            ))
+            .hint("the schema is SwitchBoard's policy model; see the README")
+        })?;
+        (policy, inline.source.clone(), None, Vec::new())
+    } else {
+        (
+            rules::RoutingPolicy::builtin_default(),
+            Source::Default,
+            None,
+            Vec::new(),
+        )
+    };
+    let problems = policy.validate();
+    if !problems.is_empty() {
+        let mut err = Error::input(format!(
+            "the routing policy from {source} is invalid ({} problem{})",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        ));
+        for p in problems {
+            err = err.caused_by(p);
+        }
+        return Err(err.hint("fix the policy; lanes, backends and `when` keys must be ones SwitchBoard knows"));
+    }
+    Ok(LoadedPolicy {
+        policy,
+        source,
+        file,
+        warnings,
+    })
+}
+
+/// Route with the local rules router.
+pub fn route_rules(policy: &rules::RoutingPolicy, proposal: &TaskProposal) -> crate::error::Result<LaneDecision> {
+    let outcome = rules::route(policy, &rules::RoutingAttrs::from_proposal(proposal));
+    let lane: LaneName = outcome
+        .lane
+        .parse()
+        .map_err(|e: String| crate::error::Error::input(format!("the routing policy selected an unknown lane: {e}")))?;
+    let backend: BackendName = outcome.backend.parse().map_err(|e: String| {
+        crate::error::Error::input(format!("the routing policy selected an unknown backend: {e}"))
+    })?;
+    let alternatives = outcome
+        .alternatives
+        .iter()
+        .filter_map(|l| l.parse::<LaneName>().ok())
+        .collect();
+    Ok(LaneDecision {
+        decision_id: new_id(),
+        proposal_id: proposal.proposal_id.clone(),
+        selected_lane: lane,
+        selected_backend: backend,
+        confidence: outcome.confidence,
+        policy_rule_matched: outcome.rule,
+        rationale: Some(outcome.rationale).filter(|r| !r.is_empty()),
+        alternatives_considered: alternatives,
+        decided_at: Timestamp::now(),
+        switchboard_version: None,
+    })
+}
+
+/// Route `proposal` with the configured router (`rules` or `switchboard`).
+pub fn route_configured(
+    config: &crate::config::Config,
+    router: &str,
+    proposal: &TaskProposal,
+) -> crate::error::Result<LaneDecision> {
+    use crate::error::Error;
+    match router {
+        "rules" => route_rules(&load_policy(config)?.policy, proposal),
+        "switchboard" => {
+            let url = &config.switchboard_url.value;
+            let timeout = std::time::Duration::from_secs(config.switchboard_timeout.value);
+            match switchboard::route(url, proposal, timeout) {
+                Ok(decision) => Ok(decision),
+                Err(switchboard::SwitchBoardError::Unavailable(why)) if config.fallback_to_rules.value => {
+                    let mut decision = route_rules(&load_policy(config)?.policy, proposal)?;
+                    decision.rationale = Some(format!(
+                        "SwitchBoard unavailable ({why}); routed by the local rules router instead: {}",
+                        decision.rationale.unwrap_or_default()
+                    ));
+                    Ok(decision)
+                }
+                Err(switchboard::SwitchBoardError::Unavailable(why)) => Err(Error::run(why).hint(format!(
+                    "start SwitchBoard at {url}, set GIT_OC_SWITCHBOARD_URL, route locally with --routing rules, or set \
+                     routing.fallback_to_rules = true"
+                ))),
+                Err(switchboard::SwitchBoardError::Rejected(why)) => {
+                    Err(Error::run(why).hint("check the SwitchBoard service and its policy; --routing rules routes locally"))
+                }
+            }
+        }
+        other => Err(Error::input(format!("unknown router {other:?}"))
+            .hint(format!("known routers: {}", crate::config::ROUTERS.join(", ")))),
     }
 }

@@ -381,3 +381,97 @@ pub fn process_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
         && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for network peers (SwitchBoard, …): it answers every
+/// request with what `respond` returns and keeps the requests it saw.
+pub struct MockServer {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    pub delay: std::time::Duration,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            body: body.to_string(),
+            delay: Default::default(),
+        }
+    }
+    pub fn text(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.to_owned(),
+            delay: Default::default(),
+        }
+    }
+}
+
+impl MockServer {
+    pub fn start(respond: impl Fn(&str, &str, &str) -> Reply + Send + Sync + 'static) -> MockServer {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let respond = std::sync::Arc::new(respond);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = seen.clone();
+                let respond = respond.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).is_err() {
+                        return;
+                    }
+                    let mut length = 0usize;
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).is_err() || header == "\r\n" || header.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = header.split_once(':')
+                            && k.eq_ignore_ascii_case("content-length")
+                        {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    let _ = reader.read_exact(&mut body);
+                    let mut parts = request_line.split_whitespace();
+                    let method = parts.next().unwrap_or("").to_owned();
+                    let path = parts.next().unwrap_or("").to_owned();
+                    let body = String::from_utf8_lossy(&body).into_owned();
+                    let reply = respond(&method, &path, &body);
+                    seen.lock().unwrap().push((method, path, body));
+                    std::thread::sleep(reply.delay);
+                    let mut stream = stream;
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+                        reply.status,
+                        reply.content_type,
+                        reply.body.len(),
+                        reply.body
+                    );
+                });
+            }
+        });
+        MockServer { url, requests }
+    }
+}
+
+/// Write `.oc/config.toml` in `repo`.
+pub fn write_config(repo: &Path, text: &str) {
+    std::fs::create_dir_all(repo.join(".oc")).unwrap();
+    std::fs::write(repo.join(".oc/config.toml"), text).unwrap();
+}

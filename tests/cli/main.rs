@@ -4,9 +4,11 @@
 mod common;
 mod test_assets;
 mod test_completions;
+mod test_config;
 mod test_demo;
 mod test_demo_bad_input;
 mod test_demo_git;
 mod test_run;
-mod test_run_diff;
 mod test_run_bad_input;
+mod test_run_diff;
+mod test_switchboard;

@@ -1,0 +1,123 @@
+//! `git oc plan`: what a run would do — the proposal, the routing decision with its alternatives,
+//! and the policy decision with its reasoning. It executes nothing and writes nothing.
+
+use clap::Args;
+use serde_json::json;
+
+use super::run::{Prepared, TaskArgs, prepare};
+use super::ui::Ui;
+use crate::contracts::prefix_chars;
+use crate::error::Result;
+use crate::policy::PolicyEngine;
+
+/// Show the proposal, routing decision and policy decision for a goal, without running anything
+///
+/// Nothing is executed and nothing is written: no branch, no worktree, no ref, no file.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Print one JSON document instead of the report
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn line(out: &mut String, label: &str, value: &str) {
+    out.push_str(&format!("  {label:<12}: {}\n", value.replace('\n', " ")));
+}
+
+pub fn cmd_plan(ui: &mut Ui, args: &PlanArgs) -> Result<i32> {
+    let Prepared {
+        config,
+        bundle,
+        adapter,
+        routed_by,
+        ..
+    } = prepare(&args.task, &[], false)?;
+    let policy = PolicyEngine::new(config.checked_policy()?);
+    let decision = policy.evaluate(&bundle.proposal, &bundle.decision, None);
+    let explanation = crate::policy::explain(&decision);
+    let route_plan = if routed_by.starts_with("the rules router") {
+        let loaded = crate::routing::load_policy(&config)?;
+        Some(crate::routing::rules::route_plan(
+            &loaded.policy,
+            &crate::routing::rules::RoutingAttrs::from_proposal(&bundle.proposal),
+        ))
+    } else {
+        None
+    };
+    let digest = policy.digest();
+    if args.json {
+        let doc = json!({
+            "proposal": bundle.proposal,
+            "decision": bundle.decision,
+            "routed_by": routed_by,
+            "adapter": adapter.name(),
+            "route_plan": route_plan,
+            "policy_decision": decision,
+            "explanation": explanation,
+            "policy_digest": digest,
+        });
+        ui.data(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        return Ok(0);
+    }
+    let p = &bundle.proposal;
+    let d = &bundle.decision;
+    let mut out = String::from("[PLANNING — TaskProposal]\n");
+    line(&mut out, "task_id", &p.task_id);
+    line(&mut out, "task_type", p.task_type.as_str());
+    line(&mut out, "risk_level", p.risk_level.as_str());
+    line(&mut out, "repo_key", &p.target.repo_key);
+    line(&mut out, "goal", prefix_chars(&p.goal_text, 500));
+    out.push_str("\n[ROUTING — LaneDecision]\n");
+    line(&mut out, "routed by", &routed_by);
+    line(&mut out, "lane", d.selected_lane.as_str());
+    line(&mut out, "backend", d.selected_backend.as_str());
+    line(&mut out, "adapter", adapter.name());
+    line(
+        &mut out,
+        "rule",
+        d.policy_rule_matched.as_deref().unwrap_or("(fallback)"),
+    );
+    line(&mut out, "confidence", &d.confidence.to_string());
+    line(&mut out, "rationale", d.rationale.as_deref().unwrap_or(""));
+    for alt in &d.alternatives_considered {
+        line(&mut out, "alternative", alt.as_str());
+    }
+    if let Some(plan) = &route_plan {
+        for c in &plan.fallbacks.candidates {
+            line(
+                &mut out,
+                "fallback",
+                &format!("{}/{} ({})", c.lane, c.backend, c.reason),
+            );
+        }
+        for c in &plan.escalations.candidates {
+            line(
+                &mut out,
+                "escalation",
+                &format!("{}/{} ({})", c.lane, c.backend, c.reason),
+            );
+        }
+        for c in &plan.blocked_candidates {
+            line(&mut out, "blocked", &format!("{}/{} ({})", c.lane, c.backend, c.reason));
+        }
+    }
+    out.push_str("\n[POLICY — gate result]\n");
+    line(&mut out, "status", &decision.status.as_str().to_uppercase());
+    for v in &decision.violations {
+        let tag = if v.blocking { "[BLOCK]" } else { "[review]" };
+        line(&mut out, "violation", &format!("{tag} {}: {}", v.rule_id, v.message));
+    }
+    for w in &decision.warnings {
+        line(&mut out, "warning", &format!("{}: {}", w.rule_id, w.message));
+    }
+    line(&mut out, "summary", &explanation.summary);
+    line(&mut out, "review", &explanation.review_reasoning);
+    line(&mut out, "validation", &explanation.validation_reasoning);
+    line(&mut out, "scope", &explanation.scope_reasoning);
+    line(&mut out, "routing", &explanation.routing_reasoning);
+    line(&mut out, "policy", &format!("digest {digest}"));
+    ui.data(&out);
+    Ok(0)
+}

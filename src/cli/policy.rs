@@ -1,0 +1,239 @@
+//! `git oc policy show` and `git oc policy check`: the effective policy and where each part came
+//! from; a proposal evaluated against it without running anything.
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::run::{Prepared, TaskArgs, prepare};
+use super::ui::Ui;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::git::Repo;
+use crate::policy::PolicyEngine;
+
+/// Show the effective policy, or check a proposal against it
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Show the effective policy and routing configuration, and where each part came from
+    Show(ShowArgs),
+    /// Evaluate a goal, task type, risk, labels and paths against the policy, without running
+    ///
+    /// Exit status: 0 when the policy allows the proposal, 1 when it blocks it or requires review.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Print one JSON document
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Print one JSON document
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn cmd_policy(ui: &mut Ui, args: &PolicyArgs) -> Result<i32> {
+    match &args.command {
+        PolicyCommand::Show(a) => cmd_show(ui, a),
+        PolicyCommand::Check(a) => cmd_check(ui, a),
+    }
+}
+
+fn line(out: &mut String, label: &str, value: &str) {
+    out.push_str(&format!("  {label:<18}: {value}\n"));
+}
+
+fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
+    let repo = Repo::discover(&cwd)?;
+    let config = Config::load(repo.workdir())?;
+    let policy = config.checked_policy()?;
+    let routing = crate::routing::load_policy(&config)?;
+    let digest = PolicyEngine::new(policy.clone()).digest();
+    let section = crate::config::PolicySection {
+        repo_policies: Some(policy.repo_policies.clone()),
+        default_policy: policy.default_policy.clone(),
+    };
+    if args.json {
+        let doc = json!({
+            "files": config.files.iter().map(|(s, p)| json!({"source": s, "path": p})).collect::<Vec<_>>(),
+            "policy": policy,
+            "policy_digest": digest,
+            "sources": {
+                "repo_policies": config.repo_policies_source,
+                "default_policy": config.default_policy_source,
+                "routing_policy": routing.source,
+                "router": config.router.source,
+                "switchboard_url": config.switchboard_url.source,
+            },
+            "router": config.router.value,
+            "routing_policy": routing.policy,
+            "routing_policy_file": routing.file,
+            "routing_warnings": routing.warnings,
+            "switchboard_url": config.switchboard_url.value,
+            "run": {
+                "backend": config.backend.as_ref().map(|b| &b.value),
+                "timeout": config.timeout.value,
+                "validation_timeout": config.validation_timeout.value,
+                "branch": config.branch.value,
+                "validate": config.validate.value,
+            },
+        });
+        ui.data(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        return Ok(0);
+    }
+    let mut out = String::from("configuration files\n");
+    if config.files.is_empty() {
+        out.push_str("  (none: built-in defaults only)\n");
+    }
+    for (source, _) in &config.files {
+        out.push_str(&format!("  {source}\n"));
+    }
+    out.push_str("\npolicy\n");
+    line(
+        &mut out,
+        "repo_policies",
+        &format!("{} (from {})", policy.repo_policies.len(), config.repo_policies_source),
+    );
+    line(
+        &mut out,
+        "default_policy",
+        &format!(
+            "{} (from {})",
+            if policy.default_policy.is_some() { "set" } else { "none" },
+            config.default_policy_source
+        ),
+    );
+    line(&mut out, "digest", &digest);
+    line(&mut out, "validation", "no problems (validate_config)");
+    out.push_str("\nrouting\n");
+    line(
+        &mut out,
+        "router",
+        &format!("{} (from {})", config.router.value, config.router.source),
+    );
+    line(
+        &mut out,
+        "routing policy",
+        &match &routing.file {
+            Some(f) => format!("{} (from {})", f.display(), routing.source),
+            None => format!("{} rules (from {})", routing.policy.rules.len(), routing.source),
+        },
+    );
+    for w in &routing.warnings {
+        line(&mut out, "warning", w);
+    }
+    line(
+        &mut out,
+        "switchboard_url",
+        &format!(
+            "{} (from {})",
+            config.switchboard_url.value, config.switchboard_url.source
+        ),
+    );
+    line(
+        &mut out,
+        "fallback_to_rules",
+        &format!(
+            "{} (from {})",
+            config.fallback_to_rules.value, config.fallback_to_rules.source
+        ),
+    );
+    out.push_str("\nrun defaults\n");
+    match &config.backend {
+        Some(b) => line(&mut out, "backend", &format!("{} (from {})", b.value, b.source)),
+        None => line(&mut out, "backend", "(the router decides)"),
+    }
+    line(
+        &mut out,
+        "timeout",
+        &format!("{}s (from {})", config.timeout.value, config.timeout.source),
+    );
+    line(
+        &mut out,
+        "validation_timeout",
+        &format!(
+            "{}s (from {})",
+            config.validation_timeout.value, config.validation_timeout.source
+        ),
+    );
+    line(
+        &mut out,
+        "branch",
+        &format!("{} (from {})", config.branch.value, config.branch.source),
+    );
+    line(
+        &mut out,
+        "validate",
+        &format!("{:?} (from {})", config.validate.value, config.validate.source),
+    );
+    for (key, adapter) in &config.adapters {
+        line(
+            &mut out,
+            &format!("adapter {key}"),
+            &format!("{} (from {})", adapter.value, adapter.source),
+        );
+    }
+    out.push_str("\neffective policy (as it would be written in .oc/config.toml)\n\n");
+    let wrapped = json!({ "policy": section });
+    out.push_str(&toml::to_string_pretty(&wrapped).unwrap_or_default());
+    ui.data(&out);
+    Ok(0)
+}
+
+fn cmd_check(ui: &mut Ui, args: &CheckArgs) -> Result<i32> {
+    let Prepared { config, bundle, .. } = prepare(&args.task, &[], false)?;
+    let engine = PolicyEngine::new(config.checked_policy()?);
+    let decision = engine.evaluate(&bundle.proposal, &bundle.decision, None);
+    let explanation = crate::policy::explain(&decision);
+    let code = if decision.is_allowed() { 0 } else { 1 };
+    if args.json {
+        let doc = json!({
+            "policy_decision": decision,
+            "explanation": explanation,
+            "policy_digest": engine.digest(),
+            "lane": bundle.decision.selected_lane,
+            "backend": bundle.decision.selected_backend,
+        });
+        ui.data(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        return Ok(code);
+    }
+    let mut out = String::new();
+    line(&mut out, "status", &decision.status.as_str().to_uppercase());
+    for v in &decision.violations {
+        let tag = if v.blocking { "[BLOCK]" } else { "[review]" };
+        line(&mut out, "violation", &format!("{tag} {}: {}", v.rule_id, v.message));
+    }
+    for w in &decision.warnings {
+        line(&mut out, "warning", &format!("{}: {}", w.rule_id, w.message));
+    }
+    line(&mut out, "summary", &explanation.summary);
+    line(&mut out, "review", &explanation.review_reasoning);
+    line(&mut out, "validation", &explanation.validation_reasoning);
+    line(&mut out, "scope", &explanation.scope_reasoning);
+    line(&mut out, "routing", &explanation.routing_reasoning);
+    line(
+        &mut out,
+        "lane / backend",
+        &format!(
+            "{} / {}",
+            bundle.decision.selected_lane, bundle.decision.selected_backend
+        ),
+    );
+    line(&mut out, "policy digest", &engine.digest());
+    ui.data(&out);
+    Ok(code)
+}
