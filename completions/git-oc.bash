@@ -22,8 +22,20 @@ _git__oc() {
             git__oc,demo)
                 cmd="git__oc__subcmd__demo"
                 ;;
+            git__oc,doctor)
+                cmd="git__oc__subcmd__doctor"
+                ;;
+            git__oc,fetch)
+                cmd="git__oc__subcmd__fetch"
+                ;;
+            git__oc,gc)
+                cmd="git__oc__subcmd__gc"
+                ;;
             git__oc,help)
                 cmd="git__oc__subcmd__help"
+                ;;
+            git__oc,init)
+                cmd="git__oc__subcmd__init"
                 ;;
             git__oc,man)
                 cmd="git__oc__subcmd__man"
@@ -34,8 +46,17 @@ _git__oc() {
             git__oc,policy)
                 cmd="git__oc__subcmd__policy"
                 ;;
+            git__oc,push)
+                cmd="git__oc__subcmd__push"
+                ;;
             git__oc,run)
                 cmd="git__oc__subcmd__run"
+                ;;
+            git__oc,runs)
+                cmd="git__oc__subcmd__runs"
+                ;;
+            git__oc,show)
+                cmd="git__oc__subcmd__show"
                 ;;
             git__oc__subcmd__help,completions)
                 cmd="git__oc__subcmd__help__subcmd__completions"
@@ -43,8 +64,20 @@ _git__oc() {
             git__oc__subcmd__help,demo)
                 cmd="git__oc__subcmd__help__subcmd__demo"
                 ;;
+            git__oc__subcmd__help,doctor)
+                cmd="git__oc__subcmd__help__subcmd__doctor"
+                ;;
+            git__oc__subcmd__help,fetch)
+                cmd="git__oc__subcmd__help__subcmd__fetch"
+                ;;
+            git__oc__subcmd__help,gc)
+                cmd="git__oc__subcmd__help__subcmd__gc"
+                ;;
             git__oc__subcmd__help,help)
                 cmd="git__oc__subcmd__help__subcmd__help"
+                ;;
+            git__oc__subcmd__help,init)
+                cmd="git__oc__subcmd__help__subcmd__init"
                 ;;
             git__oc__subcmd__help,man)
                 cmd="git__oc__subcmd__help__subcmd__man"
@@ -55,8 +88,17 @@ _git__oc() {
             git__oc__subcmd__help,policy)
                 cmd="git__oc__subcmd__help__subcmd__policy"
                 ;;
+            git__oc__subcmd__help,push)
+                cmd="git__oc__subcmd__help__subcmd__push"
+                ;;
             git__oc__subcmd__help,run)
                 cmd="git__oc__subcmd__help__subcmd__run"
+                ;;
+            git__oc__subcmd__help,runs)
+                cmd="git__oc__subcmd__help__subcmd__runs"
+                ;;
+            git__oc__subcmd__help,show)
+                cmd="git__oc__subcmd__help__subcmd__show"
                 ;;
             git__oc__subcmd__help__subcmd__policy,check)
                 cmd="git__oc__subcmd__help__subcmd__policy__subcmd__check"
@@ -89,7 +131,7 @@ _git__oc() {
 
     case "${cmd}" in
         git__oc)
-            opts="-v -q -h -V --verbose --quiet --help --version demo run plan policy completions man help"
+            opts="-v -q -h -V --verbose --quiet --help --version demo run plan policy runs show push fetch gc doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -150,8 +192,54 @@ _git__oc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__oc__subcmd__doctor)
+            opts="-v -q -h -V --json --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__fetch)
+            opts="-v -q -h -V --json --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__gc)
+            opts="-v -q -h -V --older-than --dry-run --evidence --json --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__oc__subcmd__help)
-            opts="demo run plan policy completions man help"
+            opts="demo run plan policy runs show push fetch gc doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -192,7 +280,63 @@ _git__oc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__oc__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__fetch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__gc)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__oc__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -276,9 +420,65 @@ _git__oc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__oc__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__oc__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__runs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__init)
+            opts="-v -q -h -V --undo --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -512,6 +712,20 @@ _git__oc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__oc__subcmd__push)
+            opts="-v -q -h -V --json --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__oc__subcmd__run)
             opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --routing --base --repo-key --validate --branch --timeout --validation-timeout --workspace-path --json --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -583,6 +797,62 @@ _git__oc() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__runs)
+            opts="-n -v -q -h -V --status --backend --lane --since --until --max-count --json --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --status)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backend)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lane)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__show)
+            opts="-v -q -h -V --json --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

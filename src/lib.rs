@@ -11,4 +11,5 @@ pub mod git;
 pub mod observability;
 pub mod planning;
 pub mod policy;
+pub mod publish;
 pub mod routing;

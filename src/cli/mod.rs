@@ -3,9 +3,14 @@
 
 pub mod assets;
 pub mod demo;
+pub mod doctor;
+pub mod gc;
+pub mod init;
 pub mod plan;
 pub mod policy;
 pub mod run;
+pub mod runs;
+pub mod sync;
 pub mod ui;
 
 use std::ffi::OsString;
@@ -50,6 +55,13 @@ pub enum Command {
     Run(run::RunArgs),
     Plan(plan::PlanArgs),
     Policy(policy::PolicyArgs),
+    Runs(runs::RunsArgs),
+    Show(runs::ShowArgs),
+    Push(sync::PushArgs),
+    Fetch(sync::FetchArgs),
+    Gc(gc::GcArgs),
+    Doctor(doctor::DoctorArgs),
+    Init(init::InitArgs),
     Completions(assets::CompletionsArgs),
     Man(assets::ManArgs),
 }
@@ -95,6 +107,13 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::Run(args) => run::cmd_run(ui, args),
         Command::Plan(args) => plan::cmd_plan(ui, args),
         Command::Policy(args) => policy::cmd_policy(ui, args),
+        Command::Runs(args) => runs::cmd_runs(ui, args),
+        Command::Show(args) => runs::cmd_show(ui, args),
+        Command::Push(args) => sync::cmd_push(ui, args),
+        Command::Fetch(args) => sync::cmd_fetch(ui, args),
+        Command::Gc(args) => gc::cmd_gc(ui, args),
+        Command::Doctor(args) => doctor::cmd_doctor(ui, args),
+        Command::Init(args) => init::cmd_init(ui, args),
         Command::Completions(args) => assets::cmd_completions(ui, args),
         Command::Man(args) => assets::cmd_man(ui, args),
     }

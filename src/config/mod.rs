@@ -98,6 +98,16 @@ pub struct PolicySection {
     pub default_policy: Option<RepoPolicy>,
 }
 
+/// `[gc]`: what `git oc gc` may remove.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GcSection {
+    /// Days a finished run's worktree is kept.
+    pub retention_days: Option<u64>,
+    /// Run branches removed once older than the retention even if not merged (glob patterns).
+    pub disposable_branches: Option<Vec<String>>,
+}
+
 /// One configuration file as written.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +122,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub adapters: BTreeMap<String, String>,
     pub policy: Option<PolicySection>,
+    #[serde(default)]
+    pub gc: GcSection,
 }
 
 /// A value with the layer it came from.
@@ -150,6 +162,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub repo_policies_source: Source,
     pub default_policy_source: Source,
+    pub gc_retention_days: Sourced<u64>,
+    pub gc_disposable_branches: Sourced<Vec<String>>,
 }
 
 pub const DEFAULT_SWITCHBOARD_URL: &str = "http://localhost:20401";
@@ -271,6 +285,8 @@ impl Config {
             policy: default_policy_config(),
             repo_policies_source: Source::Default,
             default_policy_source: Source::Default,
+            gc_retention_days: Sourced::new(7, Source::Default),
+            gc_disposable_branches: Sourced::new(vec!["demo/*".into()], Source::Default),
         };
         for (source, path, file) in layers {
             c.apply(source, &path, file)?;
@@ -334,6 +350,12 @@ impl Config {
         }
         for (key, adapter) in file.adapters {
             self.adapters.insert(key, Sourced::new(adapter, s()));
+        }
+        if let Some(v) = file.gc.retention_days {
+            self.gc_retention_days = Sourced::new(v, s());
+        }
+        if let Some(v) = file.gc.disposable_branches {
+            self.gc_disposable_branches = Sourced::new(v, s());
         }
         if let Some(policy) = file.policy {
             if let Some(list) = policy.repo_policies {

@@ -2,6 +2,7 @@
 //! `<workspace>/.operations_center/runs/<run_id>/`, and the same bytes recorded in git.
 
 pub mod note;
+pub mod store;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

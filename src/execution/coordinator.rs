@@ -861,6 +861,8 @@ fn evidence_commit_message(
         ("Oc-Branch", git.branch.clone().unwrap_or_else(none)),
         ("Oc-Commit", git.commit.map(|c| c.to_string()).unwrap_or_else(none)),
         ("Oc-Diff", git.diff.shortstat().unwrap_or_else(none)),
+        // Microseconds, unlike the commit's own date: runs in the same second still sort.
+        ("Oc-Recorded", summary.finished_at.to_string()),
     ];
     let mut message = format!(
         "{}\n\n{}\n\n",

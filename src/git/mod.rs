@@ -1,6 +1,7 @@
 //! The git layer: repository discovery, linked worktrees, snapshots and diffs, commits,
 //! evidence refs and notes. Everything goes through gix except `push`, which gix cannot do.
 
+pub mod cleanup;
 pub mod diff;
 pub mod evidence;
 pub mod notes;

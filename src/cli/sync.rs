@@ -1,0 +1,94 @@
+//! `git oc push` and `git oc fetch`: sharing evidence refs and notes with a remote.
+
+use clap::Args;
+
+use super::ui::Ui;
+use crate::error::{Error, Result};
+use crate::git::Repo;
+
+/// Publish evidence refs and notes to a remote
+///
+/// Pushes every refs/oc/runs/* ref and refs/notes/oc in one atomic push, without force. The
+/// remote's notes are fetched and merged first, so that no note block is lost on either side.
+/// Run branches are not pushed.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The remote [default: origin, or the only remote]
+    pub remote: Option<String>,
+    /// Print one JSON document
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Fetch evidence refs and notes from a remote
+///
+/// New refs/oc/runs/* refs are fetched (an existing local one is never overwritten); the remote's
+/// notes go to refs/notes/remotes/<remote>/oc and are merged into refs/notes/oc block by block.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// The remote [default: origin, or the only remote]
+    pub remote: Option<String>,
+    /// Print one JSON document
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn open() -> Result<Repo> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
+    Repo::discover(&cwd)
+}
+
+pub fn cmd_push(ui: &mut Ui, args: &PushArgs) -> Result<i32> {
+    let repo = open()?;
+    let remote = match &args.remote {
+        Some(r) => r.clone(),
+        None => crate::publish::default_remote(&repo.repo)?,
+    };
+    let report = crate::publish::push(&repo.repo, repo.workdir(), &remote)?;
+    if args.json {
+        ui.data(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ));
+    } else {
+        ui.data(&format!(
+            "pushed to {}: {} new run(s), {} already there; notes {}\n",
+            report.remote, report.new_runs, report.up_to_date_runs, report.notes
+        ));
+    }
+    Ok(0)
+}
+
+pub fn cmd_fetch(ui: &mut Ui, args: &FetchArgs) -> Result<i32> {
+    let repo = open()?;
+    let remote = match &args.remote {
+        Some(r) => r.clone(),
+        None => crate::publish::default_remote(&repo.repo)?,
+    };
+    let report = crate::publish::fetch(&repo.repo, repo.workdir(), &remote)?;
+    if args.json {
+        ui.data(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ));
+    } else {
+        let notes = match &report.notes {
+            Some(n) => format!(
+                "notes {} ({} added, {} combined)",
+                n.how.replace('_', " "),
+                n.added,
+                n.combined
+            ),
+            None => "no notes there".to_owned(),
+        };
+        ui.data(&format!(
+            "fetched from {}: {} new run(s); {notes}\n",
+            report.remote, report.new_runs
+        ));
+    }
+    for r in &report.rejected {
+        ui.warning(&format!("not fetched, a different local ref exists: {r}"));
+    }
+    Ok(if report.rejected.is_empty() { 0 } else { 1 })
+}

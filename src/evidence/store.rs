@@ -1,0 +1,232 @@
+//! Reading evidence back from git: the runs under `refs/oc/runs/`, found by id or unique
+//! prefix, and the files of one run. Listing reads only the evidence commits' messages (their
+//! `Oc-*` trailers), never the evidence trees.
+
+use gix::bstr::ByteSlice;
+
+use crate::error::{Error, Result};
+use crate::git::RUNS_REF_PREFIX;
+
+/// One run as listed from its evidence commit.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunEntry {
+    pub run_id: String,
+    pub time: crate::contracts::Timestamp,
+    pub headline: String,
+    pub goal: String,
+    pub task_id: Option<String>,
+    /// The result status (`succeeded`, `failed`, `skipped`, …).
+    pub status: String,
+    /// The outcome (`executed`, `no_op`, `blocked`, …).
+    pub outcome: String,
+    pub policy: Option<String>,
+    pub lane: String,
+    pub backend: String,
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+    pub diff: Option<String>,
+    pub rejected: bool,
+    pub evidence_ref: String,
+    pub evidence_commit: String,
+}
+
+/// A ref under `refs/oc/runs/` that is not a run git-oc recorded.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    pub reference: String,
+    pub why: String,
+}
+
+fn trailer<'a>(lines: &'a [&'a str], key: &str) -> Option<&'a str> {
+    let prefix = format!("{key}: ");
+    lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(str::trim)
+}
+
+fn none_as_missing(v: Option<&str>) -> Option<String> {
+    v.filter(|v| *v != "none").map(str::to_owned)
+}
+
+/// Parse an evidence commit message written by the coordinator.
+pub fn parse_entry(
+    run_id: &str,
+    message: &str,
+    time: crate::contracts::Timestamp,
+    reference: &str,
+    commit: &str,
+) -> Result<RunEntry, String> {
+    let lines: Vec<&str> = message.lines().collect();
+    let recorded = trailer(&lines, "Oc-Run").ok_or("no Oc-Run trailer")?;
+    if recorded != run_id {
+        return Err(format!("its Oc-Run trailer names run {recorded}"));
+    }
+    let headline = lines.first().copied().unwrap_or_default().to_owned();
+    let goal = message
+        .split("\n\n")
+        .nth(1)
+        .and_then(|p| p.lines().next())
+        .unwrap_or("")
+        .to_owned();
+    let status = trailer(&lines, "Oc-Status").unwrap_or("unknown").to_owned();
+    let time = trailer(&lines, "Oc-Recorded")
+        .and_then(crate::contracts::Timestamp::parse)
+        .unwrap_or(time);
+    Ok(RunEntry {
+        run_id: run_id.to_owned(),
+        time,
+        goal: if goal.starts_with("Oc-") || goal == "(no goal)" {
+            String::new()
+        } else {
+            goal
+        },
+        task_id: trailer(&lines, "Oc-Task").map(str::to_owned),
+        outcome: trailer(&lines, "Oc-Outcome").unwrap_or(&status).to_owned(),
+        status,
+        policy: trailer(&lines, "Oc-Policy").map(str::to_owned),
+        lane: trailer(&lines, "Oc-Lane").unwrap_or("unknown").to_owned(),
+        backend: trailer(&lines, "Oc-Backend").unwrap_or("unknown").to_owned(),
+        branch: none_as_missing(trailer(&lines, "Oc-Branch")),
+        commit: none_as_missing(trailer(&lines, "Oc-Commit")),
+        diff: none_as_missing(trailer(&lines, "Oc-Diff")),
+        rejected: trailer(&lines, "Oc-Rejected").is_some(),
+        headline,
+        evidence_ref: reference.to_owned(),
+        evidence_commit: commit.to_owned(),
+    })
+}
+
+/// Run ids are UUIDs; anything else under `refs/oc/runs/` is foreign.
+pub fn is_run_id(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok_and(|u| u.hyphenated().to_string() == s)
+}
+
+/// Every run, newest first, and the refs that were skipped.
+pub fn list_runs(repo: &gix::Repository) -> Result<(Vec<RunEntry>, Vec<Skipped>)> {
+    let ctx = |e| Error::git("could not list the evidence refs", e);
+    let platform = repo.references().map_err(ctx)?;
+    let iter = platform.prefixed(RUNS_REF_PREFIX).map_err(ctx)?;
+    let mut runs = Vec::new();
+    let mut skipped = Vec::new();
+    for reference in iter {
+        let mut reference = match reference {
+            Ok(r) => r,
+            Err(e) => {
+                skipped.push(Skipped {
+                    reference: "(unreadable)".into(),
+                    why: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let name = reference.name().as_bstr().to_str_lossy().into_owned();
+        let run_id = name.trim_start_matches(RUNS_REF_PREFIX).to_owned();
+        let skip = |why: String| Skipped {
+            reference: name.clone(),
+            why,
+        };
+        if !is_run_id(&run_id) {
+            skipped.push(skip("its name is not a run id".into()));
+            continue;
+        }
+        let id = match reference.peel_to_id() {
+            Ok(id) => id.detach(),
+            Err(e) => {
+                skipped.push(skip(format!("it cannot be resolved: {e}")));
+                continue;
+            }
+        };
+        let commit = match repo.find_object(id).ok().and_then(|o| o.try_into_commit().ok()) {
+            Some(c) => c,
+            None => {
+                skipped.push(skip(format!("it does not point at a commit ({id})")));
+                continue;
+            }
+        };
+        let time = commit
+            .time()
+            .map(|t| crate::contracts::Timestamp::from_micros(t.seconds * 1_000_000))
+            .unwrap_or(crate::contracts::Timestamp::from_micros(0));
+        let message = commit.message_raw_sloppy().to_str_lossy().into_owned();
+        match parse_entry(&run_id, &message, time, &name, &id.to_string()) {
+            Ok(entry) => runs.push(entry),
+            Err(why) => skipped.push(skip(format!("it is not a git-oc evidence commit: {why}"))),
+        }
+    }
+    runs.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.run_id.cmp(&a.run_id)));
+    Ok((runs, skipped))
+}
+
+/// The full run id for `query`: a full id or a unique prefix of one.
+pub fn resolve_run(repo: &gix::Repository, query: &str) -> Result<String> {
+    let query = query.trim();
+    let hint = "list runs with 'git oc runs'; on another clone, fetch them first with 'git oc fetch'";
+    if query.is_empty() || query.starts_with('-') || !query.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(Error::input(format!("{query:?} is not a run id")).hint(hint));
+    }
+    let ctx = |e| Error::git("could not list the evidence refs", e);
+    let platform = repo.references().map_err(ctx)?;
+    let mut matches: Vec<String> = platform
+        .prefixed(RUNS_REF_PREFIX)
+        .map_err(ctx)?
+        .filter_map(|r| r.ok())
+        .map(|r| {
+            r.name()
+                .as_bstr()
+                .to_str_lossy()
+                .trim_start_matches(RUNS_REF_PREFIX)
+                .to_owned()
+        })
+        .filter(|id| id.starts_with(&query.to_ascii_lowercase()))
+        .collect();
+    matches.sort();
+    match matches.len() {
+        0 => Err(Error::input(format!("no run {query}")).hint(hint)),
+        1 => Ok(matches.remove(0)),
+        n => {
+            let shown: Vec<&str> = matches.iter().take(10).map(String::as_str).collect();
+            Err(
+                Error::input(format!("run id prefix {query} is ambiguous: {n} runs match"))
+                    .caused_by(format!(
+                        "candidates: {}{}",
+                        shown.join(", "),
+                        if n > 10 { ", …" } else { "" }
+                    ))
+                    .hint("give more characters of the run id"),
+            )
+        }
+    }
+}
+
+/// The evidence commit of a run and the names of its files.
+pub fn run_files(repo: &gix::Repository, run_id: &str) -> Result<(gix::ObjectId, Vec<String>)> {
+    let name = format!("{RUNS_REF_PREFIX}{run_id}");
+    let ctx = |e| Error::git(format!("could not read {name}"), e);
+    let mut reference = repo.find_reference(name.as_str()).map_err(ctx)?;
+    let id = reference.peel_to_id().map_err(ctx)?.detach();
+    let commit = repo
+        .find_commit(id)
+        .map_err(|e| Error::run(format!("{name} does not point at an evidence commit")).caused_by(e.to_string()))?;
+    let tree = commit.tree().map_err(ctx)?;
+    let mut files = Vec::new();
+    for entry in tree.iter() {
+        let entry =
+            entry.map_err(|e| Error::run(format!("could not read the tree of {name}")).caused_by(e.to_string()))?;
+        files.push(entry.filename().to_str_lossy().into_owned());
+    }
+    Ok((id, files))
+}
+
+/// One evidence file's exact bytes, or `None` when the run has no such file.
+pub fn read_file(repo: &gix::Repository, run_id: &str, file: &str) -> Result<Option<Vec<u8>>> {
+    let (id, _) = run_files(repo, run_id)?;
+    let ctx = |e| Error::git(format!("could not read {file} of run {run_id}"), e);
+    let tree = repo.find_commit(id).map_err(ctx)?.tree().map_err(ctx)?;
+    let Some(entry) = tree.find_entry(file) else {
+        return Ok(None);
+    };
+    let object = entry.object().map_err(ctx)?;
+    Ok(Some(object.data.clone()))
+}

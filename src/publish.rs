@@ -1,0 +1,398 @@
+//! Publishing evidence: `git oc push` and `git oc fetch` move the evidence refs and the notes
+//! between repositories. gix cannot push, so the git binary does the transfer (an argv, no
+//! shell); notes are fetched into a remote-tracking ref and merged block by block, so that the
+//! blocks of both sides survive, and are pushed without force.
+
+use std::path::Path;
+
+use gix::bstr::ByteSlice;
+use gix::refs::transaction::PreviousValue;
+
+use crate::error::{Error, Result};
+use crate::git::{NOTES_REF, RUNS_REF_PREFIX, git_command};
+
+/// `refs/notes/remotes/<remote>/oc`: where a remote's notes are fetched to before merging.
+pub fn notes_tracking_ref(remote: &str) -> String {
+    format!("refs/notes/remotes/{remote}/oc")
+}
+
+/// Check that `remote` is a configured remote with a usable name.
+pub fn validate_remote(repo: &gix::Repository, remote: &str) -> Result<()> {
+    let hint = "list remotes with 'git remote -v', or add one with 'git remote add <name> <url>'";
+    if remote.is_empty() || remote.starts_with('-') || remote.contains(char::is_whitespace) {
+        return Err(Error::input(format!("invalid remote name {remote:?}")).hint(hint));
+    }
+    if gix::refs::FullName::try_from(notes_tracking_ref(remote)).is_err() {
+        return Err(Error::input(format!("invalid remote name {remote:?}")).hint(hint));
+    }
+    if repo.find_remote(remote).is_err() {
+        return Err(Error::input(format!("no remote named {remote:?}")).hint(hint));
+    }
+    Ok(())
+}
+
+/// The remote to use when none is given: `origin`, or the only remote there is.
+pub fn default_remote(repo: &gix::Repository) -> Result<String> {
+    let names: Vec<String> = repo
+        .remote_names()
+        .into_iter()
+        .map(|n| n.to_str_lossy().into_owned())
+        .collect();
+    if names.iter().any(|n| n == "origin") {
+        return Ok("origin".into());
+    }
+    match names.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(Error::input("this repository has no remote").hint("add one with 'git remote add origin <url>'")),
+        _ => Err(
+            Error::input(format!("several remotes and none named origin: {}", names.join(", ")))
+                .hint("name the remote, e.g. git oc push upstream"),
+        ),
+    }
+}
+
+struct GitOutput {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_git(workdir: &Path, args: &[&str]) -> Result<GitOutput> {
+    let out = git_command(workdir)
+        .args(args)
+        .output()
+        .map_err(|e| Error::io("could not run git (is it installed?)", &e))?;
+    Ok(GitOutput {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// The refs the remote has under `prefix` (one network round trip).
+fn remote_refs(workdir: &Path, remote: &str, pattern: &str) -> Result<Vec<(String, String)>> {
+    let out = run_git(workdir, &["ls-remote", "--refs", "--end-of-options", remote, pattern])?;
+    if !out.success {
+        return Err(Error::run(format!("could not reach remote {remote:?}"))
+            .caused_by(out.stderr.trim().to_owned())
+            .hint("check the remote's URL and your access with 'git ls-remote'"));
+    }
+    Ok(out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('\t').map(|(id, name)| (name.to_owned(), id.to_owned())))
+        .collect())
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct NotesMerge {
+    /// `created`, `up_to_date`, `fast_forward` or `merged`.
+    pub how: &'static str,
+    /// Notes that existed on both sides with different blocks and were combined.
+    pub combined: usize,
+    /// Notes only the other side had.
+    pub added: usize,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct FetchReport {
+    pub remote: String,
+    pub new_runs: usize,
+    pub notes: Option<NotesMerge>,
+    pub rejected: Vec<String>,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct PushReport {
+    pub remote: String,
+    pub new_runs: usize,
+    pub up_to_date_runs: usize,
+    pub notes: &'static str,
+    pub notes_merge: Option<NotesMerge>,
+}
+
+/// Fetch the remote's evidence refs (never overwriting a local one) and merge its notes.
+pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<FetchReport> {
+    validate_remote(repo, remote)?;
+    let before = count_runs(repo)?;
+    let theirs = remote_refs(workdir, remote, "refs/oc/*")?;
+    let notes = remote_refs(workdir, remote, NOTES_REF)?;
+    let mut refspecs = Vec::new();
+    if theirs.iter().any(|(n, _)| n.starts_with(RUNS_REF_PREFIX)) {
+        refspecs.push(format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*"));
+    }
+    if !notes.is_empty() {
+        // Forced, but into a remote-tracking ref: the local notes are merged, never replaced.
+        refspecs.push(format!("+{NOTES_REF}:{}", notes_tracking_ref(remote)));
+    }
+    let mut report = FetchReport {
+        remote: remote.to_owned(),
+        ..FetchReport::default()
+    };
+    if !refspecs.is_empty() {
+        let mut args = vec![
+            "fetch",
+            "--porcelain",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--end-of-options",
+            remote,
+        ];
+        args.extend(refspecs.iter().map(String::as_str));
+        let out = run_git(workdir, &args)?;
+        for line in out.stdout.lines() {
+            if line.starts_with('!') {
+                report
+                    .rejected
+                    .push(line.split_whitespace().last().unwrap_or(line).to_owned());
+            }
+        }
+        if !out.success && report.rejected.is_empty() {
+            return Err(Error::run(format!("git fetch from {remote:?} failed")).caused_by(out.stderr.trim().to_owned()));
+        }
+    }
+    if !notes.is_empty() {
+        let tracking = repo
+            .find_reference(notes_tracking_ref(remote).as_str())
+            .map_err(|e| Error::git("could not read the fetched notes", e))?
+            .peel_to_id()
+            .map_err(|e| Error::git("could not read the fetched notes", e))?
+            .detach();
+        report.notes = Some(merge_notes(repo, tracking)?);
+    }
+    report.new_runs = count_runs(repo)?.saturating_sub(before);
+    Ok(report)
+}
+
+/// Push every evidence ref and the notes, after merging the remote's notes so that the notes
+/// push is a fast-forward. The push is atomic: all refs or none.
+pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<PushReport> {
+    validate_remote(repo, remote)?;
+    let mut last_error = None;
+    for _attempt in 0..3 {
+        let mut report = PushReport {
+            remote: remote.to_owned(),
+            ..PushReport::default()
+        };
+        let notes = remote_refs(workdir, remote, NOTES_REF)?;
+        if !notes.is_empty() {
+            let out = run_git(
+                workdir,
+                &[
+                    "fetch",
+                    "--no-tags",
+                    "--no-write-fetch-head",
+                    "--end-of-options",
+                    remote,
+                    &format!("+{NOTES_REF}:{}", notes_tracking_ref(remote)),
+                ],
+            )?;
+            if !out.success {
+                return Err(Error::run(format!("could not fetch the notes of {remote:?}"))
+                    .caused_by(out.stderr.trim().to_owned()));
+            }
+            let tracking = repo
+                .find_reference(notes_tracking_ref(remote).as_str())
+                .map_err(|e| Error::git("could not read the fetched notes", e))?
+                .peel_to_id()
+                .map_err(|e| Error::git("could not read the fetched notes", e))?
+                .detach();
+            report.notes_merge = Some(merge_notes(repo, tracking)?);
+        }
+        let has_notes = repo.try_find_reference(NOTES_REF).ok().flatten().is_some();
+        let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
+        let runs_spec = format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*");
+        let notes_spec = format!("{NOTES_REF}:{NOTES_REF}");
+        args.push(&runs_spec);
+        if has_notes {
+            args.push(&notes_spec);
+        }
+        let out = run_git(workdir, &args)?;
+        let mut notes_rejected = false;
+        let mut rejected = Vec::new();
+        for line in out.stdout.lines() {
+            let mut fields = line.split('\t');
+            let (Some(flag), Some(refs)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let summary = fields.next().unwrap_or("");
+            let dst = refs.split(':').next_back().unwrap_or(refs);
+            match flag.trim() {
+                "*" if dst.starts_with(RUNS_REF_PREFIX) => report.new_runs += 1,
+                "=" if dst.starts_with(RUNS_REF_PREFIX) => report.up_to_date_runs += 1,
+                "*" | " " | "+" if dst == NOTES_REF => report.notes = "updated",
+                "=" if dst == NOTES_REF => report.notes = "up to date",
+                "!" => {
+                    if dst == NOTES_REF && !summary.contains("atomic") {
+                        notes_rejected = true;
+                    }
+                    rejected.push(format!("{dst} ({summary})"));
+                }
+                _ => {}
+            }
+        }
+        if out.success {
+            if report.notes.is_empty() {
+                report.notes = if has_notes { "up to date" } else { "none" };
+            }
+            return Ok(report);
+        }
+        let err = Error::run(format!(
+            "the remote {remote:?} refused the push; nothing was changed there"
+        ))
+        .caused_by(if rejected.is_empty() {
+            out.stderr.trim().to_owned()
+        } else {
+            rejected.join(", ")
+        });
+        if !notes_rejected {
+            let hook = out.stderr.lines().find(|l| l.contains("remote:")).map(str::to_owned);
+            return Err(match hook {
+                Some(h) => err.caused_by(h),
+                None => err,
+            }
+            .hint("check the remote's permissions and hooks for refs/oc/* and refs/notes/oc"));
+        }
+        // Someone pushed notes in between: fetch, merge and try again.
+        last_error = Some(err);
+    }
+    Err(last_error
+        .unwrap_or_else(|| Error::run("the push did not succeed"))
+        .hint("run git oc push again"))
+}
+
+fn count_runs(repo: &gix::Repository) -> Result<usize> {
+    let platform = repo
+        .references()
+        .map_err(|e| Error::git("could not list the evidence refs", e))?;
+    Ok(platform
+        .prefixed(RUNS_REF_PREFIX)
+        .map_err(|e| Error::git("could not list the evidence refs", e))?
+        .count())
+}
+
+/// Every note in a notes tree: (annotated object, note blob), whatever the fan-out.
+fn notes_in_tree(repo: &gix::Repository, tree: gix::ObjectId) -> Result<Vec<(gix::ObjectId, gix::ObjectId)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![(tree, String::new())];
+    while let Some((tree_id, prefix)) = stack.pop() {
+        let tree = repo
+            .find_tree(tree_id)
+            .map_err(|e| Error::git("could not read a notes tree", e))?;
+        for entry in tree.iter() {
+            let entry = entry.map_err(|e| Error::run("could not read a notes tree").caused_by(e.to_string()))?;
+            let name = format!("{prefix}{}", entry.filename().to_str_lossy());
+            let id = entry.object_id();
+            if entry.mode().is_tree() {
+                stack.push((id, name));
+            } else if let Ok(object) = gix::ObjectId::from_hex(name.as_bytes()) {
+                out.push((object, id));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Merge the notes commit `theirs` into `refs/notes/oc`: a fast-forward when one side contains
+/// the other, else a merge commit in which every note holds the blocks of both sides.
+pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<NotesMerge> {
+    let ctx = |e| Error::git("could not merge the notes", e);
+    for _attempt in 0..10 {
+        let local = repo
+            .try_find_reference(NOTES_REF)
+            .map_err(ctx)?
+            .map(|mut r| r.peel_to_id().map(|id| id.detach()))
+            .transpose()
+            .map_err(ctx)?;
+        let Some(local) = local else {
+            match repo.reference(
+                NOTES_REF,
+                theirs,
+                PreviousValue::MustNotExist,
+                "notes: fetched by 'git oc'",
+            ) {
+                Ok(_) => {
+                    return Ok(NotesMerge {
+                        how: "created",
+                        ..NotesMerge::default()
+                    });
+                }
+                Err(_) => continue,
+            }
+        };
+        if local == theirs {
+            return Ok(NotesMerge {
+                how: "up_to_date",
+                ..NotesMerge::default()
+            });
+        }
+        let base = repo.merge_base(local, theirs).ok().flatten().map(|b| b.detach());
+        if base == Some(theirs) {
+            return Ok(NotesMerge {
+                how: "up_to_date",
+                ..NotesMerge::default()
+            });
+        }
+        let expected = PreviousValue::MustExistAndMatch(gix::refs::Target::Object(local));
+        if base == Some(local) {
+            match repo.reference(NOTES_REF, theirs, expected, "notes: fast-forward by 'git oc'") {
+                Ok(_) => {
+                    return Ok(NotesMerge {
+                        how: "fast_forward",
+                        ..NotesMerge::default()
+                    });
+                }
+                Err(_) => continue,
+            }
+        }
+        let local_tree = repo.find_commit(local).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
+        let their_tree = repo.find_commit(theirs).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
+        let mut state = gix::note::plumbing::State::new(local_tree, &repo.objects)
+            .map_err(|e| Error::run("could not read the notes tree").caused_by(e.to_string()))?;
+        let mut report = NotesMerge {
+            how: "merged",
+            ..NotesMerge::default()
+        };
+        let mut tree = local_tree;
+        for (object, their_blob) in notes_in_tree(repo, their_tree)? {
+            let ours = state
+                .get(&object, &repo.objects)
+                .map_err(|e| Error::run("could not read a note").caused_by(e.to_string()))?;
+            let blob = match ours {
+                None => {
+                    report.added += 1;
+                    their_blob
+                }
+                Some(b) if b == their_blob => continue,
+                Some(b) => {
+                    let ours_text = repo.find_blob(b).map_err(ctx)?.data.to_str_lossy().into_owned();
+                    let their_text = repo
+                        .find_blob(their_blob)
+                        .map_err(ctx)?
+                        .data
+                        .to_str_lossy()
+                        .into_owned();
+                    let merged = crate::evidence::note::merge_notes(&ours_text, &their_text);
+                    if merged == ours_text {
+                        continue;
+                    }
+                    report.combined += 1;
+                    repo.write_blob(merged.as_bytes()).map_err(ctx)?.detach()
+                }
+            };
+            let edit = state
+                .replace(object, blob, &repo.objects)
+                .map_err(|e| Error::run("could not update the notes tree").caused_by(e.to_string()))?;
+            tree = edit.tree;
+        }
+        let commit = repo
+            .new_commit("Notes merged by 'git oc'", tree, [local, theirs])
+            .map_err(ctx)?
+            .id;
+        match repo.reference(NOTES_REF, commit, expected, "notes: merged by 'git oc'") {
+            Ok(_) => return Ok(report),
+            Err(_) => continue,
+        }
+    }
+    Err(Error::run("refs/notes/oc kept changing while merging").hint("run the command again"))
+}

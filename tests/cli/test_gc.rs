@@ -1,0 +1,120 @@
+//! `git oc gc`: finished worktrees and stale branches go, runs in progress and evidence stay.
+
+use std::path::PathBuf;
+
+use crate::common::*;
+
+#[test]
+fn removes_finished_worktrees_and_merged_or_disposable_branches() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let (_, run) = env.run_json(
+        &repo,
+        &["--goal", "Keep me", "--backend", "command", "--", "fake-agent", "edit"],
+    );
+    let (_, noop) = env.run_json(
+        &repo,
+        &["--goal", "Nothing", "--backend", "command", "--", "fake-agent", "noop"],
+    );
+    let demo = env.oc(&repo, ["demo", "--json"]).json();
+    let wt = PathBuf::from(run["git"]["worktree"].as_str().unwrap());
+    let ids = env.run_ids(&repo);
+
+    // Within the retention: nothing goes.
+    let kept = env.oc(&repo, ["gc"]);
+    kept.assert_code(0);
+    assert!(kept.stdout.contains("younger than the retention"), "{}", kept.stdout);
+    assert!(wt.is_dir());
+
+    let dry = env.oc(&repo, ["gc", "--older-than", "0", "--dry-run"]);
+    dry.assert_code(0);
+    assert!(
+        dry.stdout.contains(&format!("would remove worktree {}", wt.display())),
+        "{}",
+        dry.stdout
+    );
+    assert!(wt.is_dir(), "a dry run removes nothing");
+
+    let done = env.oc(&repo, ["gc", "--older-than", "0"]);
+    done.assert_code(0);
+    assert!(!wt.exists());
+    assert_eq!(
+        env.git(&repo, ["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1
+    );
+    let branches = env.git(&repo, ["for-each-ref", "--format=%(refname:short)", "refs/heads/"]);
+    assert!(
+        !branches.contains(noop["summary"]["branch"].as_str().unwrap()),
+        "the no-op branch is merged:\n{branches}"
+    );
+    assert!(
+        !branches.contains(demo["git"]["branch"].as_str().unwrap()),
+        "demo branches are disposable"
+    );
+    assert!(
+        branches.contains(run["summary"]["branch"].as_str().unwrap()),
+        "an unmerged run branch stays"
+    );
+    assert_eq!(env.run_ids(&repo), ids, "evidence is never touched without --evidence");
+    env.git(&repo, ["fsck", "--strict", "--no-progress"]);
+
+    let evidence = env.oc(&repo, ["gc", "--evidence", "--older-than", "0"]);
+    evidence.assert_code(0);
+    assert!(env.run_ids(&repo).is_empty(), "{}", evidence.stdout);
+}
+
+#[test]
+fn never_removes_a_locked_or_dirty_worktree() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let (_, a) = env.run_json(
+        &repo,
+        &["--goal", "A", "--backend", "command", "--", "fake-agent", "edit"],
+    );
+    let (_, b) = env.run_json(
+        &repo,
+        &["--goal", "B", "--backend", "command", "--", "fake-agent", "edit"],
+    );
+    let wa = PathBuf::from(a["git"]["worktree"].as_str().unwrap());
+    let wb = PathBuf::from(b["git"]["worktree"].as_str().unwrap());
+    env.git(&repo, ["worktree", "lock", "--reason", "busy", wa.to_str().unwrap()]);
+    std::fs::write(wb.join("wip.txt"), "not committed\n").unwrap();
+    let run = env.oc(&repo, ["gc", "--older-than", "0"]);
+    run.assert_code(0);
+    assert!(wa.is_dir() && wb.is_dir());
+    assert!(run.stdout.contains("locked"), "{}", run.stdout);
+    assert!(run.stdout.contains("uncommitted changes"), "{}", run.stdout);
+}
+
+#[test]
+fn prunes_worktrees_deleted_by_hand() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let (_, a) = env.run_json(
+        &repo,
+        &["--goal", "A", "--backend", "command", "--", "fake-agent", "edit"],
+    );
+    let wa = PathBuf::from(a["git"]["worktree"].as_str().unwrap());
+    std::fs::remove_dir_all(&wa).unwrap();
+    let run = env.oc(&repo, ["gc"]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("deleted worktree"), "{}", run.stdout);
+    assert_eq!(
+        env.git(&repo, ["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1
+    );
+    assert!(env.git(&repo, ["worktree", "prune", "--dry-run", "-v"]).is_empty());
+}
+
+#[test]
+fn evidence_needs_an_explicit_age() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    env.oc(&repo, ["demo"]).assert_code(0);
+    env.oc(&repo, ["gc", "--evidence"]).assert_clean_error(2);
+    assert_eq!(env.run_ids(&repo).len(), 1);
+}

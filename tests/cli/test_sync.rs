@@ -1,0 +1,192 @@
+//! Sharing evidence: two clones of one bare remote make runs on the same commits, then push
+//! and fetch both ways; both end with every run's evidence and every note block.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+struct Trio {
+    env: TestEnv,
+    remote: PathBuf,
+    a: PathBuf,
+    b: PathBuf,
+}
+
+fn trio() -> Trio {
+    let env = TestEnv::new();
+    let origin = env.repo("origin-src");
+    let remote = env.root().join("remote.git");
+    env.git(
+        env.root(),
+        [
+            "clone",
+            "-q",
+            "--bare",
+            origin.to_str().unwrap(),
+            remote.to_str().unwrap(),
+        ],
+    );
+    let a = env.root().join("a");
+    let b = env.root().join("b");
+    env.git(
+        env.root(),
+        ["clone", "-q", remote.to_str().unwrap(), a.to_str().unwrap()],
+    );
+    env.git(
+        env.root(),
+        ["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
+    );
+    Trio { env, remote, a, b }
+}
+
+fn runs_blocked(env: &TestEnv, repo: &Path, n: usize, tag: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let (run, doc) = env.run_json(
+                repo,
+                &[
+                    "--goal",
+                    &format!("{tag} {i}"),
+                    "--backend",
+                    "claude",
+                    "--label",
+                    "local_only",
+                    "--lane",
+                    "claude_cli",
+                ],
+            );
+            run.assert_code(1);
+            doc["summary"]["run_id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn push_and_fetch_both_ways_lose_nothing() {
+    let t = trio();
+    let env = &t.env;
+    // Both clones note the same base commit (blocked runs annotate the base).
+    let a_runs = runs_blocked(env, &t.a, 2, "from a");
+    let b_runs = runs_blocked(env, &t.b, 2, "from b");
+    let (_, a_done) = env.run_json(
+        &t.a,
+        &["--goal", "A edits", "--backend", "command", "--", "fake-agent", "edit"],
+    );
+
+    let push_a = env.oc(&t.a, ["push"]);
+    push_a.assert_code(0);
+    assert!(push_a.stdout.contains("3 new run(s)"), "{}", push_a.stdout);
+    // B's notes diverge from the remote's: push merges them first, no force.
+    let push_b = env.oc(&t.b, ["push", "origin"]);
+    push_b.assert_code(0);
+    env.oc(&t.a, ["fetch"]).assert_code(0);
+    env.oc(&t.b, ["fetch"]).assert_code(0);
+
+    let all: Vec<String> = a_runs
+        .iter()
+        .chain(&b_runs)
+        .cloned()
+        .chain([a_done["summary"]["run_id"].as_str().unwrap().to_owned()])
+        .collect();
+    for repo in [&t.a, &t.b] {
+        let ids = env.run_ids(repo);
+        for id in &all {
+            assert!(ids.contains(id), "{} lacks run {id}", repo.display());
+        }
+    }
+    // Byte-identical evidence and notes on both clones and the remote.
+    for id in &all {
+        let reference = format!("refs/oc/runs/{id}");
+        let a = env.git(&t.a, ["rev-parse", &reference]);
+        assert_eq!(a, env.git(&t.b, ["rev-parse", &reference]));
+        assert_eq!(a, env.git(&t.remote, ["rev-parse", &reference]));
+    }
+    let base = env.git(&t.a, ["rev-parse", "HEAD"]);
+    let note_a = env.git(&t.a, ["notes", "--ref=oc", "show", &base]);
+    let note_b = env.git(&t.b, ["notes", "--ref=oc", "show", &base]);
+    assert_eq!(note_a, note_b);
+    for id in a_runs.iter().chain(&b_runs) {
+        assert!(
+            note_a.contains(&format!("Oc-Run: {id}")),
+            "block of {id} lost:\n{note_a}"
+        );
+    }
+    assert_eq!(
+        env.git(&t.a, ["rev-parse", "refs/notes/oc"]),
+        env.git(&t.b, ["rev-parse", "refs/notes/oc"])
+    );
+    assert_eq!(
+        env.git(&t.a, ["rev-parse", "refs/notes/oc"]),
+        env.git(&t.remote, ["rev-parse", "refs/notes/oc"])
+    );
+    env.git(&t.a, ["fsck", "--strict", "--no-progress"]);
+    env.git(&t.b, ["fsck", "--strict", "--no-progress"]);
+    // Run branches are not published.
+    assert!(env.git(&t.remote, ["for-each-ref", "refs/heads/oc/"]).is_empty());
+}
+
+#[test]
+fn show_works_on_another_clone_after_fetch() {
+    let t = trio();
+    let env = &t.env;
+    let (_, doc) = env.run_json(
+        &t.a,
+        &["--goal", "A edits", "--backend", "command", "--", "fake-agent", "edit"],
+    );
+    let id = doc["summary"]["run_id"].as_str().unwrap();
+    env.oc(&t.a, ["push"]).assert_code(0);
+    env.oc(&t.b, ["show", id]).assert_clean_error(2);
+    let fetched = env.oc(&t.b, ["fetch", "origin"]);
+    fetched.assert_code(0);
+    assert!(fetched.stdout.contains("1 new run(s)"), "{}", fetched.stdout);
+    let run = env.oc(&t.b, ["show", &id[..8]]);
+    run.assert_code(0);
+    assert_eq!(run.field("headline"), doc["execution_trace"]["headline"]);
+    let diff = env
+        .oc_cmd(&t.b)
+        .args(["show", id, "diff.patch"])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(diff, env.evidence(&t.a, id, "diff.patch"));
+}
+
+#[test]
+fn unknown_remote_and_a_remote_that_rejects() {
+    let t = trio();
+    let env = &t.env;
+    runs_blocked(env, &t.a, 1, "x");
+    let before = env.state(&t.a);
+    for args in [
+        &["push", "nowhere"][..],
+        &["fetch", "nowhere"][..],
+        &["push", "--", "-x"][..],
+        &["fetch", "bad name"][..],
+    ] {
+        env.oc(&t.a, args).assert_clean_error(2);
+    }
+    assert_eq!(env.state(&t.a), before);
+
+    // A remote whose hook refuses git-oc's refs: exit 1, nothing changed there.
+    let hook = t.remote.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'evidence is not welcome here' >&2\nexit 1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = env.oc(&t.a, ["push"]);
+    run.assert_clean_error(1);
+    assert!(run.stderr.contains("refused the push"), "{}", run.stderr);
+    assert!(
+        env.git(&t.remote, ["for-each-ref", "refs/oc/", "refs/notes/"])
+            .is_empty(),
+        "atomic: nothing landed"
+    );
+}
+
+#[test]
+fn no_remote_at_all() {
+    let env = TestEnv::new();
+    let repo = env.repo("lonely");
+    let run = env.oc(&repo, ["push"]);
+    run.assert_clean_error(2);
+    assert!(run.stderr.contains("no remote"), "{}", run.stderr);
+}
