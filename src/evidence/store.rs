@@ -37,20 +37,11 @@ pub struct Skipped {
     pub why: String,
 }
 
-fn trailer<'a>(lines: &'a [&'a str], key: &str) -> Option<&'a str> {
-    let prefix = format!("{key}: ");
-    lines
-        .iter()
-        .rev()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .map(str::trim)
-}
-
 fn none_as_missing(v: Option<&str>) -> Option<String> {
     v.filter(|v| *v != "none").map(str::to_owned)
 }
 
-/// Parse an evidence commit message written by the coordinator.
+/// Parse an evidence commit message written by the coordinator, in one pass over its lines.
 pub fn parse_entry(
     run_id: &str,
     message: &str,
@@ -58,20 +49,28 @@ pub fn parse_entry(
     reference: &str,
     commit: &str,
 ) -> Result<RunEntry, String> {
-    let lines: Vec<&str> = message.lines().collect();
-    let recorded = trailer(&lines, "Oc-Run").ok_or("no Oc-Run trailer")?;
+    let mut t: std::collections::HashMap<&str, &str> = std::collections::HashMap::with_capacity(12);
+    for line in message.lines() {
+        if let Some((key, value)) = line.split_once(": ")
+            && key.starts_with("Oc-")
+        {
+            t.insert(key, value.trim());
+        }
+    }
+    let get = |k: &str| t.get(k).copied();
+    let recorded = get("Oc-Run").ok_or("no Oc-Run trailer")?;
     if recorded != run_id {
         return Err(format!("its Oc-Run trailer names run {recorded}"));
     }
-    let headline = lines.first().copied().unwrap_or_default().to_owned();
+    let headline = message.lines().next().unwrap_or_default().to_owned();
     let goal = message
         .split("\n\n")
         .nth(1)
         .and_then(|p| p.lines().next())
         .unwrap_or("")
         .to_owned();
-    let status = trailer(&lines, "Oc-Status").unwrap_or("unknown").to_owned();
-    let time = trailer(&lines, "Oc-Recorded")
+    let status = get("Oc-Status").unwrap_or("unknown").to_owned();
+    let time = get("Oc-Recorded")
         .and_then(crate::contracts::Timestamp::parse)
         .unwrap_or(time);
     Ok(RunEntry {
@@ -82,16 +81,16 @@ pub fn parse_entry(
         } else {
             goal
         },
-        task_id: trailer(&lines, "Oc-Task").map(str::to_owned),
-        outcome: trailer(&lines, "Oc-Outcome").unwrap_or(&status).to_owned(),
+        task_id: get("Oc-Task").map(str::to_owned),
+        outcome: get("Oc-Outcome").unwrap_or(&status).to_owned(),
         status,
-        policy: trailer(&lines, "Oc-Policy").map(str::to_owned),
-        lane: trailer(&lines, "Oc-Lane").unwrap_or("unknown").to_owned(),
-        backend: trailer(&lines, "Oc-Backend").unwrap_or("unknown").to_owned(),
-        branch: none_as_missing(trailer(&lines, "Oc-Branch")),
-        commit: none_as_missing(trailer(&lines, "Oc-Commit")),
-        diff: none_as_missing(trailer(&lines, "Oc-Diff")),
-        rejected: trailer(&lines, "Oc-Rejected").is_some(),
+        policy: get("Oc-Policy").map(str::to_owned),
+        lane: get("Oc-Lane").unwrap_or("unknown").to_owned(),
+        backend: get("Oc-Backend").unwrap_or("unknown").to_owned(),
+        branch: none_as_missing(get("Oc-Branch")),
+        commit: none_as_missing(get("Oc-Commit")),
+        diff: none_as_missing(get("Oc-Diff")),
+        rejected: get("Oc-Rejected").is_some(),
         headline,
         evidence_ref: reference.to_owned(),
         evidence_commit: commit.to_owned(),
@@ -103,14 +102,14 @@ pub fn is_run_id(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok_and(|u| u.hyphenated().to_string() == s)
 }
 
-/// Every run, newest first, and the refs that were skipped.
+/// Every run, newest first, and the refs that were skipped. The evidence commits are decoded on
+/// all cores: with thousands of runs, decompressing their messages is the cost.
 pub fn list_runs(repo: &gix::Repository) -> Result<(Vec<RunEntry>, Vec<Skipped>)> {
     let ctx = |e| Error::git("could not list the evidence refs", e);
     let platform = repo.references().map_err(ctx)?;
-    let iter = platform.prefixed(RUNS_REF_PREFIX).map_err(ctx)?;
-    let mut runs = Vec::new();
     let mut skipped = Vec::new();
-    for reference in iter {
+    let mut targets: Vec<(String, String, gix::ObjectId)> = Vec::new();
+    for reference in platform.prefixed(RUNS_REF_PREFIX).map_err(ctx)? {
         let mut reference = match reference {
             Ok(r) => r,
             Err(e) => {
@@ -123,40 +122,76 @@ pub fn list_runs(repo: &gix::Repository) -> Result<(Vec<RunEntry>, Vec<Skipped>)
         };
         let name = reference.name().as_bstr().to_str_lossy().into_owned();
         let run_id = name.trim_start_matches(RUNS_REF_PREFIX).to_owned();
-        let skip = |why: String| Skipped {
-            reference: name.clone(),
-            why,
-        };
         if !is_run_id(&run_id) {
-            skipped.push(skip("its name is not a run id".into()));
+            skipped.push(Skipped {
+                reference: name,
+                why: "its name is not a run id".into(),
+            });
             continue;
         }
-        let id = match reference.peel_to_id() {
-            Ok(id) => id.detach(),
-            Err(e) => {
-                skipped.push(skip(format!("it cannot be resolved: {e}")));
-                continue;
-            }
+        // Evidence refs point straight at commits; only a symbolic ref needs peeling.
+        let id = match reference.target().try_id().map(|id| id.to_owned()) {
+            Some(id) => id,
+            None => match reference.peel_to_id() {
+                Ok(id) => id.detach(),
+                Err(e) => {
+                    skipped.push(Skipped {
+                        reference: name,
+                        why: format!("it cannot be resolved: {e}"),
+                    });
+                    continue;
+                }
+            },
         };
-        let commit = match repo.find_object(id).ok().and_then(|o| o.try_into_commit().ok()) {
-            Some(c) => c,
-            None => {
-                skipped.push(skip(format!("it does not point at a commit ({id})")));
-                continue;
-            }
-        };
-        let time = commit
-            .time()
-            .map(|t| crate::contracts::Timestamp::from_micros(t.seconds * 1_000_000))
-            .unwrap_or(crate::contracts::Timestamp::from_micros(0));
-        let message = commit.message_raw_sloppy().to_str_lossy().into_owned();
-        match parse_entry(&run_id, &message, time, &name, &id.to_string()) {
+        targets.push((name, run_id, id));
+    }
+
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = targets.len().div_ceil(threads.max(1)).max(1);
+    let shared = repo.clone().into_sync();
+    let decoded: Vec<Vec<Result<RunEntry, Skipped>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .chunks(chunk)
+            .map(|part| {
+                let shared = shared.clone();
+                scope.spawn(move || {
+                    let repo = shared.to_thread_local();
+                    part.iter()
+                        .map(|(name, run_id, id)| decode_entry(&repo, name, run_id, *id))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut runs = Vec::with_capacity(targets.len());
+    for result in decoded.into_iter().flatten() {
+        match result {
             Ok(entry) => runs.push(entry),
-            Err(why) => skipped.push(skip(format!("it is not a git-oc evidence commit: {why}"))),
+            Err(s) => skipped.push(s),
         }
     }
     runs.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.run_id.cmp(&a.run_id)));
     Ok((runs, skipped))
+}
+
+fn decode_entry(repo: &gix::Repository, name: &str, run_id: &str, id: gix::ObjectId) -> Result<RunEntry, Skipped> {
+    let skip = |why: String| Skipped {
+        reference: name.to_owned(),
+        why,
+    };
+    let commit = repo
+        .find_object(id)
+        .ok()
+        .and_then(|o| o.try_into_commit().ok())
+        .ok_or_else(|| skip(format!("it does not point at a commit ({id})")))?;
+    let time = commit
+        .time()
+        .map(|t| crate::contracts::Timestamp::from_micros(t.seconds * 1_000_000))
+        .unwrap_or(crate::contracts::Timestamp::from_micros(0));
+    let message = commit.message_raw_sloppy().to_str_lossy();
+    parse_entry(run_id, &message, time, name, &id.to_string())
+        .map_err(|why| skip(format!("it is not a git-oc evidence commit: {why}")))
 }
 
 /// The full run id for `query`: a full id or a unique prefix of one.

@@ -180,7 +180,9 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
         git_record.branch = Some(wt.branch.clone());
         git_record.worktree = Some(wt.path.clone());
         git_record.recycled = wt.recycled;
-        let lock = WorktreeLock::acquire(&wt, &run_id);
+        // Agent runs take minutes and must be safe from `git oc gc`; the demo's stub takes a
+        // millisecond and skips the two extra file writes.
+        let lock = plan.golden.then(|| WorktreeLock::acquire(&wt, &run_id));
 
         let goal_file = run_dir.join("goal.md");
         let prompt = super::agents::goal_file_text(&request.goal_text, &request.allowed_paths);
@@ -604,8 +606,10 @@ type SnapshotOutcome = (gix::ObjectId, DiffStat, gix::ObjectId, Option<gix::Obje
 fn snapshot_and_diff(wt: &RunWorktree) -> Result<SnapshotOutcome> {
     // Reopen: the agent may have changed refs or the index behind our back.
     let mut repo = gix::open(&wt.path).map_err(|e| Error::git("could not reopen the run worktree", e))?;
-    git::set_identity_fallback(&mut repo)?;
-    let tree = git::snapshot::snapshot_tree(&repo)?;
+    git::tune(&mut repo)?;
+    // An unborn HEAD has no tree to compare the index with: always take the full path then.
+    let index_untouched = wt.base.is_some() && git::snapshot::index_fingerprint(&repo) == wt.fingerprint;
+    let tree = git::snapshot::snapshot_tree(&repo, index_untouched)?;
     let base_tree = match wt.base {
         Some(base) => Some(
             repo.find_commit(base)

@@ -46,7 +46,7 @@ impl Repo {
             ))
             .hint("clone the repository with a work tree, or run git oc inside a linked worktree of it"));
         }
-        set_identity_fallback(&mut repo)?;
+        tune(&mut repo)?;
         Ok(Repo { repo })
     }
 
@@ -106,27 +106,30 @@ impl Repo {
     }
 }
 
-/// Install the fallback identity in memory only: configuration and `GIT_AUTHOR_*` /
-/// `GIT_COMMITTER_*` still win where they are set.
-pub(crate) fn set_identity_fallback(repo: &mut gix::Repository) -> Result<()> {
+/// Adjust a repository handle's configuration in memory only (nothing is written):
+/// - a fallback identity, where configuration and `GIT_AUTHOR_*` / `GIT_COMMITTER_*` set none;
+/// - nanosecond file times in status, as git compiled with USE_NSEC: a worktree git-oc just
+///   checked out is then not "racily clean", and a snapshot hashes only the files that changed.
+pub fn tune(repo: &mut gix::Repository) -> Result<()> {
     let needs_fallback = repo.committer().is_none() || repo.author().is_none();
-    if !needs_fallback {
-        return Ok(());
+    let mut values = vec![("gitoxide.core.useNsec", "true")];
+    if needs_fallback {
+        values.extend([
+            ("gitoxide.committer.nameFallback", FALLBACK_NAME),
+            ("gitoxide.committer.emailFallback", FALLBACK_EMAIL),
+            ("gitoxide.author.nameFallback", FALLBACK_NAME),
+            ("gitoxide.author.emailFallback", FALLBACK_EMAIL),
+        ]);
     }
     let mut snapshot = repo.config_snapshot_mut();
-    for (key, value) in [
-        ("gitoxide.committer.nameFallback", FALLBACK_NAME),
-        ("gitoxide.committer.emailFallback", FALLBACK_EMAIL),
-        ("gitoxide.author.nameFallback", FALLBACK_NAME),
-        ("gitoxide.author.emailFallback", FALLBACK_EMAIL),
-    ] {
+    for (key, value) in values {
         snapshot
             .set_raw_value(&key, value)
-            .map_err(|e| Error::run("could not set the fallback identity").caused_by(e.to_string()))?;
+            .map_err(|e| Error::run("could not configure the repository handle").caused_by(e.to_string()))?;
     }
     snapshot
         .commit()
-        .map_err(|e| Error::run("could not set the fallback identity").caused_by(e.to_string()))?;
+        .map_err(|e| Error::run("could not configure the repository handle").caused_by(e.to_string()))?;
     Ok(())
 }
 

@@ -7,28 +7,52 @@ use gix::status::plumbing::index_as_worktree::{Change as WtChange, EntryStatus};
 
 use crate::error::{Error, Result};
 
-fn status_items(repo: &gix::Repository) -> Result<Vec<gix::status::Item>> {
+/// The status of the worktree. With `index_matches_head` the HEAD-tree-to-index comparison is
+/// skipped: the caller knows the index has not changed since it was written from HEAD (a run's
+/// worktree whose agent never staged anything), and that comparison is a fifth of the work.
+fn status_items(repo: &gix::Repository, index_matches_head: bool) -> Result<Vec<gix::status::Item>> {
     let ctx = |e| Error::git("could not read the worktree status", e);
-    let iter = repo
+    let platform = repo
         .status(gix::progress::Discard)
         .map_err(ctx)?
         .untracked_files(gix::status::UntrackedFiles::Files)
         .index_worktree_rewrites(None)
         .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled)
-        .index_worktree_submodules(None)
-        .into_iter(None::<BString>)
-        .map_err(ctx)?;
+        .index_worktree_submodules(None);
     let mut items = Vec::new();
-    for item in iter {
-        items.push(item.map_err(ctx)?);
+    if index_matches_head {
+        for item in platform.into_index_worktree_iter(None::<BString>).map_err(ctx)? {
+            items.push(gix::status::Item::IndexWorktree(item.map_err(ctx)?));
+        }
+    } else {
+        for item in platform.into_iter(None::<BString>).map_err(ctx)? {
+            items.push(item.map_err(ctx)?);
+        }
     }
     Ok(items)
+}
+
+/// What the index file and HEAD look like, to tell later whether anything staged or committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexFingerprint {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    head: Option<gix::ObjectId>,
+}
+
+pub fn index_fingerprint(repo: &gix::Repository) -> IndexFingerprint {
+    let meta = std::fs::metadata(repo.index_path()).ok();
+    IndexFingerprint {
+        modified: meta.as_ref().and_then(|m| m.modified().ok()),
+        len: meta.map_or(0, |m| m.len()),
+        head: repo.head_id().ok().map(|id| id.detach()),
+    }
 }
 
 /// Paths that `git status --porcelain` would list (ignored files excluded).
 pub fn worktree_changes(repo: &gix::Repository) -> Result<Vec<String>> {
     let mut paths = Vec::new();
-    for item in status_items(repo)? {
+    for item in status_items(repo, false)? {
         match item {
             gix::status::Item::TreeIndex(change) => paths.push(change.location().to_str_lossy().into_owned()),
             gix::status::Item::IndexWorktree(WorktreeItem::Modification { rela_path, status, .. }) => {
@@ -54,9 +78,10 @@ pub fn worktree_changes(repo: &gix::Repository) -> Result<Vec<String>> {
 /// Write the worktree's current state as a tree, the tree `git add -A && git write-tree` would
 /// produce, honouring `.gitignore`, attributes filters, the executable bit and symlinks.
 /// Embedded repositories (an untracked directory with its own `.git`) are left out.
-pub fn snapshot_tree(repo: &gix::Repository) -> Result<gix::ObjectId> {
+/// `index_matches_head`: see [`status_items`]; pass `false` when unsure.
+pub fn snapshot_tree(repo: &gix::Repository, index_matches_head: bool) -> Result<gix::ObjectId> {
     let ctx = |e| Error::git("could not snapshot the worktree", e);
-    let items = status_items(repo)?;
+    let items = status_items(repo, index_matches_head)?;
     let head_tree = repo.head_tree_id_or_empty().map_err(ctx)?.detach();
     let mut editor = repo.edit_tree(head_tree).map_err(ctx)?;
     let (mut pipeline, index) = repo.filter_pipeline(None).map_err(ctx)?;

@@ -25,6 +25,22 @@ pub struct RunWorktree {
     pub repo: gix::Repository,
     /// True when an existing, clean run worktree was switched to the new branch.
     pub recycled: bool,
+    /// The index and HEAD as git-oc left them, before the agent ran.
+    pub fingerprint: super::snapshot::IndexFingerprint,
+}
+
+impl RunWorktree {
+    fn new(path: PathBuf, branch: String, base: Option<gix::ObjectId>, repo: gix::Repository, recycled: bool) -> Self {
+        let fingerprint = super::snapshot::index_fingerprint(&repo);
+        RunWorktree {
+            path,
+            branch,
+            base,
+            repo,
+            recycled,
+            fingerprint,
+        }
+    }
 }
 
 /// Check that `branch` is a valid new local branch name.
@@ -210,7 +226,7 @@ fn attach_head(wt_git_dir: &Path, full: &gix::refs::FullName) -> Result<()> {
 
 fn open_worktree(path: &Path) -> Result<gix::Repository> {
     let mut repo = gix::open(path).map_err(|e| Error::git(format!("could not open worktree {}", path.display()), e))?;
-    super::set_identity_fallback(&mut repo)?;
+    super::tune(&mut repo)?;
     Ok(repo)
 }
 
@@ -314,13 +330,13 @@ fn add_fresh(
                 attach_head(wt.git_dir(), full)?;
             }
         }
-        Ok(RunWorktree {
-            path: dest.to_owned(),
-            branch: full.shorten().to_str_lossy().into_owned(),
+        Ok(RunWorktree::new(
+            dest.to_owned(),
+            full.shorten().to_str_lossy().into_owned(),
             base,
-            repo: open_worktree(dest)?,
-            recycled: false,
-        })
+            open_worktree(dest)?,
+            false,
+        ))
     })();
     if outcome.is_err() {
         created.undo();
@@ -376,13 +392,13 @@ fn recycle(
         }
         return Err(e);
     }
-    Ok(RunWorktree {
-        path: dest.to_owned(),
-        branch: full.shorten().to_str_lossy().into_owned(),
+    Ok(RunWorktree::new(
+        dest.to_owned(),
+        full.shorten().to_str_lossy().into_owned(),
         base,
-        repo: open_worktree(dest)?,
-        recycled: true,
-    })
+        open_worktree(dest)?,
+        true,
+    ))
 }
 
 fn switch_tree(wt: &gix::Repository, base: Option<gix::ObjectId>, dest: &Path) -> Result<()> {

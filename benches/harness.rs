@@ -1,0 +1,489 @@
+//! git-oc's benchmarks, side by side with the git CLI doing the same work.
+//!
+//! `cargo bench --bench harness` runs the full set and prints a Markdown table (the one in the
+//! README). `cargo bench --bench harness -- --smoke` runs every measurement once on small inputs,
+//! so that CI keeps the harness working; it asserts nothing about time.
+//!
+//! Whole-process pairs are interleaved (A, B, A, B, …) after a warm-up, and medians are reported.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_git-oc");
+
+struct Sizes {
+    files_per_dir: usize,
+    dirs: usize,
+    subdirs: usize,
+    runs: usize,
+    repeats: usize,
+    inproc_iters: usize,
+}
+
+fn fixtures_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/bin")
+}
+
+/// The scrubbed environment of the tests: no user config, fixed identity.
+fn scrub<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    cmd.env_clear()
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                fixtures_bin().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("HOME", home)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "Bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .stdin(Stdio::null())
+}
+
+fn git(home: &Path, dir: &Path, args: &[&str]) -> String {
+    let out = scrub(&mut Command::new("git"), home)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Run a process, returning its wall time and peak resident memory (KiB).
+fn timed(cmd: &mut Command) -> (Duration, u64) {
+    let start = Instant::now();
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let pid = child.id() as i32;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child; wait4 fills `usage` with its resource use.
+    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    std::mem::forget(child);
+    (start.elapsed(), usage.ru_maxrss as u64)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn median_u64(mut v: Vec<u64>) -> u64 {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A deterministic repository: `dirs` × `subdirs` × `files_per_dir` small text files.
+fn generate_repo(home: &Path, dir: &Path, s: &Sizes) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(home, dir, &["init", "-q", "-b", "main"]);
+    let mut seed: u64 = 0x5eed;
+    for d in 0..s.dirs {
+        for sd in 0..s.subdirs {
+            let path = dir.join(format!("d{d:02}/s{sd:02}"));
+            std::fs::create_dir_all(&path).unwrap();
+            for f in 0..s.files_per_dir {
+                let mut text = String::new();
+                for line in 0..20 {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    text.push_str(&format!("line {line} value {:016x}\n", seed >> 11));
+                }
+                std::fs::write(path.join(format!("f{f:03}.txt")), text).unwrap();
+            }
+        }
+    }
+    git(home, dir, &["add", "-A"]);
+    git(home, dir, &["commit", "-q", "-m", "generated"]);
+}
+
+struct Row {
+    what: String,
+    git_oc: String,
+    reference: String,
+    ratio: String,
+    target: String,
+}
+
+fn bench_demo(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
+    // A fresh one-commit repository per run, as a new user would try it; written to disk and
+    // synced before the clock starts, so that its own writeback does not slow the run down.
+    let template = root.join("demo-template");
+    std::fs::create_dir_all(&template).unwrap();
+    git(home, &template, &["init", "-q", "-b", "main"]);
+    std::fs::write(template.join("README.md"), "# demo\n").unwrap();
+    git(home, &template, &["add", "-A"]);
+    git(home, &template, &["commit", "-q", "-m", "init"]);
+    let fresh = |i: usize| {
+        let repo = root.join(format!("demo-{i}"));
+        let status = Command::new("cp").arg("-r").arg(&template).arg(&repo).status().unwrap();
+        assert!(status.success());
+        let _ = Command::new("sync").status();
+        repo
+    };
+    let run = |repo: &Path| timed(scrub(&mut Command::new(BIN), home).current_dir(repo).arg("demo"));
+    run(&fresh(0)); // warm-up
+    let mut walls = Vec::new();
+    let mut rss = Vec::new();
+    for i in 1..=s.repeats.max(1) * 4 {
+        let (w, m) = run(&fresh(i));
+        walls.push(w);
+        rss.push(m);
+    }
+    // The same repository again and again: each earlier run's worktree is still registered.
+    let repeated = fresh(999);
+    for _ in 0..20 {
+        run(&repeated);
+    }
+    let after_20 = median((0..5).map(|_| run(&repeated).0).collect());
+    let wall = median(walls);
+    let mem = median_u64(rss);
+    rows.push(Row {
+        what: "`git oc demo`, whole process, wall time (fresh repository)".into(),
+        git_oc: ms(wall),
+        reference: "427 ms (Python original)".into(),
+        ratio: format!("{:.3}×", wall.as_secs_f64() / 0.427),
+        target: "≤ 10 ms".into(),
+    });
+    rows.push(Row {
+        what: "`git oc demo`, wall time with 20 earlier demo worktrees kept".into(),
+        git_oc: ms(after_20),
+        reference: "".into(),
+        ratio: "".into(),
+        target: "".into(),
+    });
+    rows.push(Row {
+        what: "`git oc demo`, peak memory".into(),
+        git_oc: format!("{:.1} MiB", mem as f64 / 1024.0),
+        reference: "41.1 MiB (Python original)".into(),
+        ratio: format!("{:.3}×", mem as f64 / 1024.0 / 41.1),
+        target: "≤ 10 MiB".into(),
+    });
+}
+
+/// One run of the git CLI doing what `git oc run` does for the same agent.
+fn git_cli_workflow(home: &Path, repo: &Path, wt: &Path, branch: &str) -> Duration {
+    let start = Instant::now();
+    git(
+        home,
+        repo,
+        &["worktree", "add", "-q", "-b", branch, wt.to_str().unwrap(), "HEAD"],
+    );
+    let out = scrub(&mut Command::new(fixtures_bin().join("fake-agent")), home)
+        .current_dir(wt)
+        .arg("bench-edit")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    git(home, wt, &["add", "-A"]);
+    git(home, wt, &["diff", "--cached", "--numstat", "HEAD"]);
+    git(home, wt, &["commit", "-q", "-m", "bench change"]);
+    start.elapsed()
+}
+
+fn bench_run(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
+    let repo = root.join("big-repo");
+    generate_repo(home, &repo, s);
+    let files = s.dirs * s.subdirs * s.files_per_dir;
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for i in 0..=s.repeats {
+        let oc = timed(scrub(&mut Command::new(BIN), home).current_dir(&repo).args([
+            "run",
+            "--goal",
+            &format!("bench {i}"),
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "bench-edit",
+        ]))
+        .0;
+        let wt = root.join(format!("git-wt-{i}"));
+        let cli = git_cli_workflow(home, &repo, &wt, &format!("bench/{i}"));
+        if i > 0 {
+            ours.push(oc);
+            theirs.push(cli);
+        }
+    }
+    let (o, t) = (median(ours), median(theirs));
+    rows.push(Row {
+        what: format!("`git oc run` on {files} files, agent changes 100 (whole run)"),
+        git_oc: ms(o),
+        reference: format!("{} (git worktree add -b, add -A, diff --numstat, commit)", ms(t)),
+        ratio: format!("{:.2}×", o.as_secs_f64() / t.as_secs_f64()),
+        target: "≤ 0.8×".into(),
+    });
+
+    // The diff stat alone, on the change of the last git CLI run (left uncommitted again).
+    let wt = root.join("stat-wt");
+    git(
+        home,
+        &repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "bench/stat",
+            wt.to_str().unwrap(),
+            "HEAD",
+        ],
+    );
+    scrub(&mut Command::new(fixtures_bin().join("fake-agent")), home)
+        .current_dir(&wt)
+        .arg("bench-edit")
+        .output()
+        .unwrap();
+    let open = || {
+        let mut repo = gix::open(&wt).unwrap();
+        git_oc::git::tune(&mut repo).unwrap();
+        repo
+    };
+    let base_tree = {
+        let r = open();
+        r.head_tree_id_or_empty().unwrap().detach()
+    };
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for i in 0..=s.repeats * 2 {
+        let start = Instant::now();
+        let r = open();
+        // The agent staged nothing, as in a run: the same fast path.
+        let tree = git_oc::git::snapshot::snapshot_tree(&r, true).unwrap();
+        let stat = git_oc::git::diff::diff_trees(&r, Some(base_tree), tree).unwrap();
+        let o = start.elapsed();
+        let ours_count = stat.files.len();
+        // git: the same staging without touching the worktree's index, then the numstat.
+        let index = root.join("stat-index");
+        let start = Instant::now();
+        let git_index = git(home, &wt, &["rev-parse", "--git-path", "index"]);
+        std::fs::copy(wt.join(&git_index), &index).unwrap();
+        let out = scrub(&mut Command::new("git"), home)
+            .current_dir(&wt)
+            .env("GIT_INDEX_FILE", &index)
+            .args(["add", "-A"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let out = scrub(&mut Command::new("git"), home)
+            .current_dir(&wt)
+            .env("GIT_INDEX_FILE", &index)
+            .args(["diff", "--cached", "--numstat", "HEAD"])
+            .output()
+            .unwrap();
+        let t = start.elapsed();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).lines().count(),
+            ours_count,
+            "git and git-oc disagree"
+        );
+        if i > 0 {
+            ours.push(o);
+            theirs.push(t);
+        }
+    }
+    let (o, t) = (median(ours), median(theirs));
+    rows.push(Row {
+        what: format!("diff stat alone ({files} files, 100 changed): snapshot + numstat"),
+        git_oc: ms(o),
+        reference: format!(
+            "{} (`git add -A` on a temporary index + `git diff --cached --numstat`)",
+            ms(t)
+        ),
+        ratio: format!("{:.2}×", o.as_secs_f64() / t.as_secs_f64()),
+        target: "≤ 1.0×".into(),
+    });
+}
+
+fn bench_runs_listing(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
+    let repo = root.join("many-runs");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(home, &repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "x\n").unwrap();
+    git(home, &repo, &["add", "-A"]);
+    git(home, &repo, &["commit", "-q", "-m", "init"]);
+    // Evidence commits in git-oc's own message format, written in one go by fast-import.
+    let mut stream = String::new();
+    for i in 0..s.runs {
+        let id = format!("{:08x}-0000-4000-8000-{:012x}", i, i);
+        let msg = format!(
+            "SUCCEEDED | command @ aider_local | run={}\n\nBench run {i}\n\nOc-Run: {id}\nOc-Task: auto-simple-edit-{:08x}\nOc-Status: succeeded\nOc-Outcome: executed\nOc-Policy: allow\nOc-Lane: aider_local\nOc-Backend: command\nOc-Branch: oc/auto-simple-edit-{:08x}\nOc-Commit: none\nOc-Diff: 1 file changed, 6 insertions(+)\nOc-Recorded: 2026-11-25T00:00:00.{:06}Z\n",
+            &id[..8],
+            i,
+            i,
+            i % 1_000_000
+        );
+        stream.push_str(&format!(
+            "commit refs/oc/runs/{id}\ncommitter Bench <bench@example.com> {} +0000\ndata {}\n{}\nfrom refs/heads/main\nM 644 inline summary.json\ndata 3\n{{}}\n\n",
+            1_767_000_000 + i,
+            msg.len(),
+            msg
+        ));
+    }
+    let mut child = scrub(&mut Command::new("git"), home)
+        .current_dir(&repo)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(stream.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for i in 0..=s.repeats * 2 {
+        let o = timed(scrub(&mut Command::new(BIN), home).current_dir(&repo).arg("runs")).0;
+        let t = timed(
+            scrub(&mut Command::new("git"), home)
+                .current_dir(&repo)
+                .args(["for-each-ref", "refs/oc/runs"]),
+        )
+        .0;
+        if i > 0 {
+            ours.push(o);
+            theirs.push(t);
+        }
+    }
+    let (o, t) = (median(ours), median(theirs));
+    rows.push(Row {
+        what: format!("`git oc runs` over {} runs", s.runs),
+        git_oc: ms(o),
+        reference: format!("{} (`git for-each-ref refs/oc/runs`)", ms(t)),
+        ratio: format!("{:.2}×", o.as_secs_f64() / t.as_secs_f64()),
+        target: "≤ 100 ms".into(),
+    });
+}
+
+/// Planning, routing, policy, record, trace and serialisation of one run, in process.
+fn bench_in_process(s: &Sizes, rows: &mut Vec<Row>) {
+    use git_oc::contracts::{ExecutionResult, ExecutionStatus, ProposalDecisionBundle, to_evidence_json};
+    let routing = git_oc::routing::rules::RoutingPolicy::builtin_default();
+    let policy = git_oc::policy::PolicyEngine::from_defaults();
+    let one = || {
+        let mut ctx =
+            git_oc::planning::PlanningContext::new("Fix the crash in parse() when the input is empty", "bug_fix");
+        ctx.repo_key = "svc".into();
+        ctx.clone_url = "https://example.com/svc.git".into();
+        ctx.risk_level = "medium".into();
+        let proposal = git_oc::planning::build_proposal(&ctx).unwrap();
+        let decision = git_oc::routing::route_rules(&routing, &proposal).unwrap();
+        let bundle = ProposalDecisionBundle::new(proposal, decision, "bench");
+        let request = git_oc::execution::build_request(
+            &bundle,
+            &git_oc::execution::RuntimeContext {
+                workspace_path: "/tmp/ws".into(),
+                task_branch: "oc/x".into(),
+                goal_file_path: None,
+            },
+        );
+        let decision = policy.evaluate(&bundle.proposal, &bundle.decision, Some(&request));
+        let result = ExecutionResult::new(&request, ExecutionStatus::Succeeded, true);
+        let record = git_oc::observability::record(
+            &result,
+            "kodo",
+            "claude_cli",
+            Vec::new(),
+            &decision.notes,
+            Default::default(),
+        );
+        let trace = git_oc::observability::build_trace(&record);
+        let mut bytes = 0;
+        bytes += to_evidence_json(&bundle.proposal).len();
+        bytes += to_evidence_json(&bundle.decision).len();
+        bytes += to_evidence_json(&request).len();
+        bytes += to_evidence_json(&result).len();
+        bytes += to_evidence_json(&record).len();
+        bytes += to_evidence_json(&trace).len();
+        bytes += to_evidence_json(&decision).len();
+        std::hint::black_box(bytes);
+    };
+    for _ in 0..100 {
+        one();
+    }
+    let mut samples = Vec::new();
+    for _ in 0..s.repeats.max(3) * 4 {
+        let start = Instant::now();
+        for _ in 0..s.inproc_iters {
+            one();
+        }
+        samples.push(start.elapsed() / s.inproc_iters as u32);
+    }
+    rows.push(Row {
+        what: "in process: plan + route + policy + record + trace + JSON of one run".into(),
+        git_oc: format!("{:.1} µs", median(samples).as_secs_f64() * 1e6),
+        reference: "≈ 55 ms (Python original's whole pipeline, from its timings)".into(),
+        ratio: "".into(),
+        target: "≤ 100 µs".into(),
+    });
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let sizes = if smoke {
+        Sizes {
+            files_per_dir: 10,
+            dirs: 20,
+            subdirs: 10,
+            runs: 100,
+            repeats: 1,
+            inproc_iters: 10,
+        }
+    } else {
+        Sizes {
+            files_per_dir: 100,
+            dirs: 20,
+            subdirs: 10,
+            runs: 10_000,
+            repeats: 5,
+            inproc_iters: 1000,
+        }
+    };
+    let tmp = tempfile::Builder::new().prefix("git-oc-bench-").tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut rows = Vec::new();
+    bench_demo(&home, tmp.path(), &sizes, &mut rows);
+    bench_in_process(&sizes, &mut rows);
+    bench_runs_listing(&home, tmp.path(), &sizes, &mut rows);
+    bench_run(&home, tmp.path(), &sizes, &mut rows);
+
+    let git_version = Command::new("git")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    println!(
+        "\n{} — {} cores, {}, {}\n",
+        if smoke {
+            "smoke pass (small inputs; times mean nothing)"
+        } else {
+            "benchmark"
+        },
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        git_version,
+        jiff::Timestamp::now().strftime("%Y-%m-%d")
+    );
+    println!("| measurement | git-oc | reference | ratio | target |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            r.what, r.git_oc, r.reference, r.ratio, r.target
+        );
+    }
+}
