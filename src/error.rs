@@ -57,6 +57,21 @@ impl Error {
         let err: gix::Error = err.into();
         let mut e = Self::run(context);
         e.causes = error_chain(&err);
+        if e.causes
+            .iter()
+            .any(|c| c.contains("could not be obtained") || c.contains(".lock"))
+        {
+            e = e.hint(
+                "another git process holds a lock; if none is running, delete the .lock file named above (git oc gc \
+                 removes git-oc's own stale locks)",
+            );
+        } else if e
+            .causes
+            .iter()
+            .any(|c| c.contains("Read-only file system") || c.contains("Permission denied"))
+        {
+            e = e.hint("git-oc needs to write to the repository's .git directory");
+        }
         e
     }
 

@@ -68,6 +68,12 @@ pub fn cmd_gc(ui: &mut Ui, args: &GcArgs) -> Result<i32> {
     for e in &report.removed_evidence {
         out.push_str(&format!("{verb} evidence {e}\n"));
     }
+    for r in &report.interrupted_runs {
+        out.push_str(&format!("{verb} what interrupted run {r} left\n"));
+    }
+    for l in &report.removed_stale_locks {
+        out.push_str(&format!("{verb} stale lock {l}\n"));
+    }
     for (w, why) in &report.kept_worktrees {
         out.push_str(&format!("kept worktree {w}: {why}\n"));
     }

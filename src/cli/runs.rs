@@ -93,10 +93,39 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
     let now = Timestamp::now();
     let since = args.since.as_deref().map(|s| parse_when(s, now)).transpose()?;
     let until = args.until.as_deref().map(|s| parse_when(s, now)).transpose()?;
-    let (runs, skipped) = store::list_runs(&repo.repo)?;
+    let (mut runs, skipped) = store::list_runs(&repo.repo)?;
     for s in &skipped {
         ui.warning(&format!("skipped {}: {}", s.reference, s.why));
     }
+    // Runs without evidence yet: in progress, or interrupted when their process is gone.
+    for (_, run) in crate::execution::inflight::list(&repo.state_dir()) {
+        let outcome = if run.is_alive() { "running" } else { "interrupted" };
+        runs.push(RunEntry {
+            run_id: run.run_id.clone(),
+            time: run.started_at,
+            headline: format!(
+                "{} | {} @ {} | run={}",
+                outcome.to_uppercase(),
+                run.backend,
+                run.lane,
+                prefix_chars(&run.run_id, 8)
+            ),
+            goal: run.goal.clone(),
+            task_id: None,
+            status: outcome.to_owned(),
+            outcome: outcome.to_owned(),
+            policy: None,
+            lane: run.lane.clone(),
+            backend: run.backend.clone(),
+            branch: Some(run.branch.clone()),
+            commit: None,
+            diff: None,
+            rejected: false,
+            evidence_ref: String::new(),
+            evidence_commit: String::new(),
+        });
+    }
+    runs.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.run_id.cmp(&a.run_id)));
     let selected: Vec<&RunEntry> = runs
         .iter()
         .filter(|r| args.status.as_deref().is_none_or(|s| r.outcome == s || r.status == s))

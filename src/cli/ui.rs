@@ -38,9 +38,9 @@ impl Ui {
         }
     }
 
-    /// A progress or status line on stderr, unless `-q`.
+    /// A progress line on stderr, for people watching a terminal (never with `-q`).
     pub fn status(&self, text: &str) {
-        if !self.quiet {
+        if !self.quiet && (self.verbose > 0 || std::io::stderr().is_terminal()) {
             let _ = writeln!(std::io::stderr().lock(), "{text}");
         }
     }

@@ -241,9 +241,11 @@ pub fn run_files(repo: &gix::Repository, run_id: &str) -> Result<(gix::ObjectId,
     let ctx = |e| Error::git(format!("could not read {name}"), e);
     let mut reference = repo.find_reference(name.as_str()).map_err(ctx)?;
     let id = reference.peel_to_id().map_err(ctx)?.detach();
-    let commit = repo
-        .find_commit(id)
-        .map_err(|e| Error::run(format!("{name} does not point at an evidence commit")).caused_by(e.to_string()))?;
+    let commit = repo.find_commit(id).map_err(|e| {
+        Error::run(format!("{name} does not point at an evidence commit"))
+            .caused_by(e.to_string())
+            .hint("git-oc did not write this ref; inspect it with 'git cat-file -t' and delete it with 'git update-ref -d'")
+    })?;
     let tree = commit.tree().map_err(ctx)?;
     let mut files = Vec::new();
     for entry in tree.iter() {

@@ -381,7 +381,7 @@ impl Adapter for AgentAdapter {
             cwd: ctx.workspace.to_owned(),
             env: env.clone(),
             timeout: self.timeout,
-            stream: ctx.stream,
+            stream: ctx.stream.then(|| ctx.redactor.clone()),
             capture_limit: self.capture_limit,
         };
         let started_at = Timestamp::now();

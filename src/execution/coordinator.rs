@@ -162,12 +162,28 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
     let request = build_request(bundle, &plan.runtime);
     let run_id = request.run_id.clone();
     let run_dir = crate::evidence::run_dir(&plan.workspace, &run_id);
+    // From here until the evidence is in git, the run is registered as in progress: if this
+    // process dies, `git oc runs` shows the run as interrupted and `git oc gc` cleans up after it.
+    let _inflight = super::inflight::register(
+        &repo.state_dir(),
+        &super::inflight::Inflight {
+            run_id: run_id.clone(),
+            pid: std::process::id(),
+            started_at,
+            workspace: plan.workspace.clone(),
+            branch: plan.runtime.task_branch.clone(),
+            goal: crate::contracts::prefix_chars(&redactor.redact(&request.goal_text), 200).to_owned(),
+            lane: bundle.decision.selected_lane.as_str().to_owned(),
+            backend: bundle.decision.selected_backend.as_str().to_owned(),
+        },
+    )?;
     let policy_decision = policy.evaluate(&bundle.proposal, &bundle.decision, Some(&request));
     let mut git_record = GitRecord {
         base: plan.base,
         ..GitRecord::default()
     };
     let mut ex = Executed::default();
+    let mut workspace_gone = false;
 
     let (mut result, executed) = if policy_decision.is_allowed() {
         let wt = git::worktree::create_run_worktree(
@@ -211,6 +227,9 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
             None
         };
         let run = adapter.execute(&ctx);
+        // An agent (or someone) may have deleted the whole worktree: then nothing may be written
+        // there (it would come back as an empty directory and look like "every file deleted").
+        workspace_gone = !wt.path.is_dir();
         if let Some(before) = checkout_before
             && let Ok(after) = git::snapshot::worktree_changes(&repo.repo)
         {
@@ -224,11 +243,27 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
         }
         let mut result = run.result;
         ex.capture = run.capture;
-        if let Some(capture) = &ex.capture {
-            result.runtime_invocation_ref = Some(write_capture(&run_dir, capture, adapter.display_name())?);
+        if let Some(capture) = &ex.capture
+            && !workspace_gone
+        {
+            // A full disk must not lose the run: the same bytes still go into git.
+            match write_capture(&run_dir, capture, adapter.display_name()) {
+                Ok(r) => result.runtime_invocation_ref = Some(r),
+                Err(e) => ex.warnings.push(format!("{}: {}", e.message, e.causes.join(": "))),
+            }
         }
 
-        if result.status == ExecutionStatus::Cancelled {
+        if workspace_gone {
+            let reason = format!("the worktree {} disappeared during the run", wt.path.display());
+            result = ExecutionResult::failed(
+                &request,
+                ExecutionStatus::Failed,
+                FailureReasonCategory::BackendError,
+                reason.clone(),
+            );
+            ex.outcome = Some("failed");
+            ex.reason = Some(reason);
+        } else if result.status == ExecutionStatus::Cancelled {
             ex.outcome = Some("cancelled");
             ex.reason = result.failure_reason.clone();
         } else if result.success {
@@ -350,7 +385,15 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
 
     // Disk first (what the seed shows), then git, which holds the same bytes even when the
     // workspace could not be written.
-    let (evidence_files, disk_error) = match crate::evidence::write_to_disk(&plan.workspace, &run_id, &set) {
+    let written = if workspace_gone {
+        Err(Error::run(format!(
+            "the workspace {} disappeared; the evidence is only in git",
+            plan.workspace.display()
+        )))
+    } else {
+        crate::evidence::write_to_disk(&plan.workspace, &run_id, &set)
+    };
+    let (evidence_files, disk_error) = match written {
         Ok(_) => {
             let dir = crate::evidence::run_dir(Path::new(&request.workspace_path), &run_id);
             (set.files.iter().map(|(name, _)| dir.join(name)).collect(), None)

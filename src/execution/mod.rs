@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod coordinator;
+pub mod inflight;
 pub mod process;
 pub mod secrets;
 pub mod stub;

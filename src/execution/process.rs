@@ -31,8 +31,8 @@ pub struct ProcessSpec {
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
-    /// Copy output to our stderr as it arrives (`-v`).
-    pub stream: bool,
+    /// Copy output to our stderr as it arrives (`-v`), line by line, secrets redacted.
+    pub stream: Option<super::secrets::Redactor>,
     /// Bytes kept of each stream (the tail).
     pub capture_limit: usize,
 }
@@ -104,13 +104,15 @@ fn kill_group(pgid: i32, sig: i32) {
 fn reader(
     mut source: impl Read + Send + 'static,
     limit: usize,
-    stream: bool,
+    stream: Option<super::secrets::Redactor>,
     done: mpsc::Sender<(bool, Captured)>,
     is_stdout: bool,
 ) {
     std::thread::spawn(move || {
         let mut captured = Captured::default();
         let mut buf = [0u8; 16 * 1024];
+        // Streamed output is redacted a whole line at a time, so no secret is split across writes.
+        let mut pending: Vec<u8> = Vec::new();
         loop {
             match source.read(&mut buf) {
                 Ok(0) | Err(_) => break,
@@ -121,11 +123,20 @@ fn reader(
                         let drop = captured.tail.len() - limit;
                         captured.tail.drain(..drop);
                     }
-                    if stream {
-                        let _ = std::io::stderr().write_all(&buf[..n]);
+                    if let Some(redactor) = &stream {
+                        pending.extend_from_slice(&buf[..n]);
+                        if let Some(end) = pending.iter().rposition(|&b| b == b'\n') {
+                            let line: Vec<u8> = pending.drain(..=end).collect();
+                            let _ = std::io::stderr().write_all(&redactor.redact_bytes(&line));
+                        }
                     }
                 }
             }
+        }
+        if let Some(redactor) = &stream
+            && !pending.is_empty()
+        {
+            let _ = std::io::stderr().write_all(&redactor.redact_bytes(&pending));
         }
         if captured.tail.len() > limit {
             let drop = captured.tail.len() - limit;
@@ -166,14 +177,14 @@ pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool) -> ProcessOutcome {
     reader(
         child.stdout.take().expect("piped"),
         spec.capture_limit,
-        spec.stream,
+        spec.stream.clone(),
         tx.clone(),
         true,
     );
     reader(
         child.stderr.take().expect("piped"),
         spec.capture_limit,
-        spec.stream,
+        spec.stream.clone(),
         tx,
         false,
     );

@@ -118,7 +118,7 @@ pub fn run_validation(
             cwd: cwd.to_owned(),
             env: Vec::new(),
             timeout: Duration::from_secs(timeout_seconds),
-            stream,
+            stream: stream.then(|| redactor.clone()),
             capture_limit: TAIL_BYTES,
         };
         let outcome = run(&spec, interrupt);

@@ -26,6 +26,10 @@ pub struct GcReport {
     pub pruned_admin_entries: Vec<String>,
     pub removed_branches: Vec<String>,
     pub removed_evidence: Vec<String>,
+    /// Interrupted runs cleaned up after (their process is gone).
+    pub interrupted_runs: Vec<String>,
+    /// Lock files left by a killed git-oc process.
+    pub removed_stale_locks: Vec<String>,
 }
 
 /// Branch prefixes git-oc creates.
@@ -65,8 +69,52 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
         checked_out.push(head.as_bstr().to_str_lossy().into_owned());
     }
 
+    // Interrupted runs: their registration outlived their process.
+    let state_dir = repo.state_dir();
+    let inflight = crate::execution::inflight::list(&state_dir);
+    let any_alive = inflight.iter().any(|(_, r)| r.is_alive());
+    let worktree_root = state_dir.join("worktrees");
+    for (path, run) in inflight.iter().filter(|(_, r)| !r.is_alive()) {
+        if !opts.dry_run {
+            let registered = main
+                .worktrees()
+                .map_err(ctx)?
+                .into_iter()
+                .any(|p| p.base().is_ok_and(|b| b == run.workspace));
+            if registered {
+                main.remove_worktree(
+                    &run.workspace,
+                    gix::worktree::remove::Force::OverrideLock,
+                    gix::progress::Discard,
+                )
+                .map_err(|e| Error::git(format!("could not remove worktree {}", run.workspace.display()), e))?;
+            } else if run.workspace.starts_with(&worktree_root) && run.workspace.exists() {
+                // A checkout cut short before it was registered; the directory is git-oc's own.
+                std::fs::remove_dir_all(&run.workspace)
+                    .map_err(|e| Error::io(format!("could not remove {}", run.workspace.display()), &e))?;
+            }
+            let _ = std::fs::remove_file(path);
+        }
+        report.interrupted_runs.push(run.run_id.clone());
+    }
+    for path in crate::execution::inflight::stale_unreadable(&state_dir) {
+        if !opts.dry_run {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    if !any_alive {
+        report.removed_stale_locks = remove_stale_locks(&main, opts.dry_run);
+    }
+
     for proxy in main.worktrees().map_err(ctx)? {
-        let Ok(base) = proxy.base() else { continue };
+        let Ok(base) = proxy.base() else {
+            // An entry without a readable gitdir file: cut short while being created.
+            if !opts.dry_run {
+                let _ = std::fs::remove_dir_all(proxy.git_dir());
+            }
+            report.pruned_admin_entries.push(proxy.git_dir().display().to_string());
+            continue;
+        };
         let shown = base.display().to_string();
         let admin = proxy.git_dir().to_owned();
         let branch = std::fs::read_to_string(admin.join("HEAD"))
@@ -204,4 +252,46 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
         }
     }
     Ok(report)
+}
+
+/// Lock files in git-oc's own namespaces (`refs/oc/`, `refs/notes/oc`, run branches, run
+/// worktrees' admin entries) left by a git-oc process that was killed. Only called when no
+/// git-oc run is alive; other git programs' locks elsewhere are never touched.
+fn remove_stale_locks(repo: &gix::Repository, dry_run: bool) -> Vec<String> {
+    let common = repo.common_dir().to_owned();
+    let mut roots = vec![
+        common.join("refs/oc"),
+        common.join("refs/heads/oc"),
+        common.join("refs/heads/demo"),
+        common.join("logs/refs/oc"),
+        common.join("logs/refs/heads/oc"),
+        common.join("logs/refs/heads/demo"),
+    ];
+    for name in ["refs/notes/oc.lock", "logs/refs/notes/oc.lock"] {
+        roots.push(common.join(name));
+    }
+    if let Ok(entries) = std::fs::read_dir(common.join("worktrees")) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("oc-") || name.starts_with("demo-run-") {
+                roots.push(e.path());
+            }
+        }
+    }
+    let mut removed = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> = roots;
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&p).into_iter().flatten().flatten().map(|e| e.path()));
+        } else if p.extension().is_some_and(|e| e == "lock") {
+            if dry_run || std::fs::remove_file(&p).is_ok() {
+                removed.push(p.display().to_string());
+            }
+        }
+    }
+    removed.sort();
+    removed
 }

@@ -93,6 +93,7 @@ impl Repo {
         let commit = object.peel_to_commit().map_err(|e| {
             Error::input(format!("base revision {spec:?} does not name a commit"))
                 .caused_by(crate::error::error_chain(&e).join(": "))
+                .hint("pass --base a branch, tag or commit, e.g. --base main")
         })?;
         Ok(commit.id)
     }

@@ -58,11 +58,21 @@ pub fn append_note_block(repo: &gix::Repository, object: gix::ObjectId, block: &
         };
         match repo.reference(super::NOTES_REF, commit, expected, "notes: Notes added by 'git oc'") {
             Ok(_) => return Ok(commit),
-            Err(e) if attempt < MAX_ATTEMPTS => {
+            Err(e) => {
+                // A lost compare-and-swap is retried at length; a lock someone holds is waited for
+                // about two seconds.
+                let lock_held = repo.common_dir().join(format!("{}.lock", super::NOTES_REF)).exists();
+                if attempt >= if lock_held { 8 } else { MAX_ATTEMPTS } {
+                    let err = ctx(e);
+                    return Err(if lock_held {
+                        err
+                    } else {
+                        err.hint("another process kept updating refs/notes/oc; run again")
+                    });
+                }
                 tracing::debug!(attempt, error = %e, "notes ref moved; retrying");
                 std::thread::sleep(backoff(attempt));
             }
-            Err(e) => return Err(ctx(e).hint("another process kept updating refs/notes/oc; run again")),
         }
     }
 }

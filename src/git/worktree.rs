@@ -279,56 +279,23 @@ fn add_fresh(
         Some(parent) => CreatedDirs::create(parent)?,
         None => CreatedDirs(Vec::new()),
     };
-    let interrupt = &gix::interrupt::IS_INTERRUPTED;
+    let dest_existed = dest.exists();
+    let mut admin: Option<PathBuf> = None;
     let outcome = (|| -> Result<RunWorktree> {
-        match base {
-            Some(base) => {
-                create_branch(repo, full, base, base_label)?;
-                let added = repo
-                    .repo
-                    .add_worktree(
-                        dest,
-                        gix::worktree::add::Head::Attached(full.clone()),
-                        gix::progress::Discard,
-                        interrupt,
-                    )
-                    .map_err(|e| worktree_error(dest, e));
-                match added {
-                    Ok(_) => {}
-                    Err(e) => {
-                        delete_branch(&repo.repo, full, base);
-                        return Err(e);
-                    }
-                }
-            }
-            None => {
-                // No commits yet: check out the empty tree detached, then attach HEAD to the unborn
-                // branch, which the run's first commit creates.
-                // gix treats the empty tree as always present; git's fsck wants it written.
-                let empty = repo
-                    .repo
-                    .write_object(gix::objs::Tree::empty())
-                    .map_err(|e| Error::git("could not prepare an empty base", e))?
-                    .detach();
-                let placeholder = repo
-                    .repo
-                    .new_commit(
-                        "git-oc: empty base for a repository without commits",
-                        empty,
-                        None::<gix::ObjectId>,
-                    )
-                    .map_err(|e| Error::git("could not prepare an empty base", e))?;
-                let (wt, _) = repo
-                    .repo
-                    .add_worktree(
-                        dest,
-                        gix::worktree::add::Head::Detached(placeholder.id),
-                        gix::progress::Discard,
-                        interrupt,
-                    )
-                    .map_err(|e| worktree_error(dest, e))?;
-                attach_head(wt.git_dir(), full)?;
-            }
+        if let Some(base) = base {
+            create_branch(repo, full, base, base_label)?;
+        }
+        admin = Some(register_worktree(repo, full, dest)?);
+        let wt = open_worktree(dest)?;
+        // In a repository without commits the branch is unborn: there is nothing to check out,
+        // and the run's first commit creates the branch.
+        if base.is_some() {
+            let worktree = wt
+                .worktree()
+                .ok_or_else(|| Error::run("the new worktree is not a linked worktree"))?;
+            worktree
+                .checkout(gix::progress::Discard, &gix::interrupt::IS_INTERRUPTED)
+                .map_err(|e| worktree_error(dest, e))?;
         }
         Ok(RunWorktree::new(
             dest.to_owned(),
@@ -339,9 +306,112 @@ fn add_fresh(
         ))
     })();
     if outcome.is_err() {
+        if let Some(admin) = admin {
+            let _ = std::fs::remove_dir_all(admin);
+        }
+        if dest_existed {
+            if let Ok(entries) = std::fs::read_dir(dest) {
+                for e in entries.flatten() {
+                    let _ = if e.path().is_dir() {
+                        std::fs::remove_dir_all(e.path())
+                    } else {
+                        std::fs::remove_file(e.path())
+                    };
+                }
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(dest);
+        }
+        if let Some(base) = base {
+            delete_branch(&repo.repo, full, base);
+        }
         created.undo();
     }
     outcome
+}
+
+/// Serializes worktree registration among git-oc processes: an advisory `flock` on a file in
+/// git-oc's state directory, released when the holder exits, however it exits.
+struct StateMutex {
+    // Held for its lifetime: closing the file releases the lock.
+    _file: std::fs::File,
+}
+
+impl StateMutex {
+    fn lock(state_dir: &Path) -> Result<StateMutex> {
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(state_dir).map_err(|e| Error::io("could not create git-oc's state directory", &e))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(state_dir.join("worktrees.mutex"))
+            .map_err(|e| Error::io("could not open git-oc's worktree mutex", &e))?;
+        // SAFETY: flock(2) on a file descriptor we own; blocks until no other holder remains.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(Error::io(
+                "could not lock git-oc's worktree mutex",
+                &std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(StateMutex { _file: file })
+    }
+}
+
+/// Register a linked worktree for `full` at `dest` the way git lays it out, atomically: the
+/// administrative directory is prepared aside and renamed into `.git/worktrees/` whole, so a
+/// crash never leaves a half-written entry that `git fsck` or `git worktree list` would trip on.
+fn register_worktree(repo: &Repo, full: &gix::refs::FullName, dest: &Path) -> Result<PathBuf> {
+    let fail = |what: &str, e: &std::io::Error| {
+        Error::io(format!("could not create a worktree at {}: {what}", dest.display()), e)
+            .hint("pass --workspace-path a location you can write to")
+    };
+    let state = repo.state_dir();
+    let common = state.parent().unwrap_or(&state).to_owned();
+    let worktrees = common.join("worktrees");
+    let staging = state.join("tmp");
+    std::fs::create_dir_all(&worktrees).map_err(|e| fail("cannot create .git/worktrees", &e))?;
+    std::fs::create_dir_all(&staging).map_err(|e| fail("cannot create git-oc's staging directory", &e))?;
+    std::fs::create_dir_all(dest).map_err(|e| fail("cannot create the directory", &e))?;
+    let dest = std::fs::canonicalize(dest).map_err(|e| fail("cannot resolve the directory", &e))?;
+
+    let _mutex = StateMutex::lock(&state)?;
+    let stem: String = dest
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect()
+        })
+        .filter(|s: &String| !s.is_empty() && !s.starts_with('.'))
+        .unwrap_or_else(|| "worktree".to_owned());
+    let mut id = stem.clone();
+    let mut n = 1;
+    while worktrees.join(&id).exists() {
+        id = format!("{stem}{n}");
+        n += 1;
+    }
+    let admin = worktrees.join(&id);
+    let tmp = staging.join(format!("{id}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    let write = |name: &str, content: String| std::fs::write(tmp.join(name), content);
+    std::fs::create_dir_all(&tmp)
+        .and_then(|_| write("HEAD", format!("ref: {}\n", full.as_bstr())))
+        .and_then(|_| write("commondir", "../..\n".to_owned()))
+        .and_then(|_| write("gitdir", format!("{}\n", dest.join(".git").display())))
+        .map_err(|e| fail("cannot write its administrative files", &e))?;
+    std::fs::write(dest.join(".git"), format!("gitdir: {}\n", admin.display()))
+        .map_err(|e| fail("cannot write its .git file", &e))?;
+    std::fs::rename(&tmp, &admin).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&tmp);
+        fail("cannot register it in .git/worktrees", &e)
+    })?;
+    Ok(admin)
 }
 
 fn worktree_error(dest: &Path, e: gix::Error) -> Error {

@@ -3,12 +3,15 @@
 
 mod common;
 mod test_assets;
+mod test_bad_input_battery;
 mod test_completions;
 mod test_config;
 mod test_demo;
 mod test_demo_bad_input;
 mod test_demo_git;
 mod test_gc;
+mod test_properties;
+mod test_reliability;
 mod test_review;
 mod test_run;
 mod test_run_bad_input;

@@ -1,0 +1,452 @@
+//! Reliability: concurrency, crashes, faults and secrets in logs. The slow ones are ignored by
+//! default and run in CI (`cargo test -- --ignored`).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::common::*;
+
+fn fsck(env: &TestEnv, repo: &Path) {
+    let out = env.git_output(repo, ["fsck", "--strict", "--no-progress", "--no-dangling"]);
+    assert!(
+        out.status.success(),
+        "fsck: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every evidence ref holds a complete, parseable record.
+fn assert_evidence_intact(env: &TestEnv, repo: &Path) -> usize {
+    let ids = env.run_ids(repo);
+    for id in &ids {
+        let files = env.git(repo, ["ls-tree", "--name-only", &format!("refs/oc/runs/{id}")]);
+        for f in SEED_FILES {
+            assert!(files.lines().any(|l| l == f), "run {id} lacks {f}");
+        }
+        let result = env.evidence_json(repo, id, "result.json");
+        assert_eq!(result["run_id"], id.as_str());
+    }
+    ids.len()
+}
+
+#[test]
+#[ignore = "slow: 16 concurrent runs"]
+fn sixteen_concurrent_runs_lose_nothing() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let checkout = env.checkout_state(&repo);
+    let children: Vec<_> = (0..16)
+        .map(|i| {
+            env.oc_agents(&repo)
+                .args([
+                    "run",
+                    "--json",
+                    "--goal",
+                    &format!("concurrent {i}"),
+                    "--backend",
+                    "command",
+                    "--",
+                    "fake-agent",
+                    "noop",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for child in children {
+        let run = Run::from(child.wait_with_output().unwrap());
+        run.assert_code(0);
+        ids.push(run.json()["summary"]["run_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(assert_evidence_intact(&env, &repo), 16);
+    let note = env.git(&repo, ["notes", "--ref=oc", "show", "HEAD"]);
+    for id in &ids {
+        assert_eq!(
+            note.matches(&format!("Oc-Run: {id}")).count(),
+            1,
+            "block of {id} lost or doubled"
+        );
+    }
+    assert_eq!(
+        env.git(&repo, ["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        17
+    );
+    assert_eq!(env.checkout_state(&repo), checkout);
+    fsck(&env, &repo);
+    assert!(lock_files(&repo.join(".git")).is_empty());
+}
+
+#[test]
+#[ignore = "slow: 60 runs killed at random points"]
+fn sigkill_at_random_points_leaves_a_valid_repository() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let mut seed: u64 = 0x0c0ffee;
+    let mut finished = 0;
+    for trial in 0..60 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let delay = Duration::from_millis((seed >> 33) % 120);
+        let mut cmd = env.oc_agents(&repo);
+        if trial % 3 == 0 {
+            cmd.args(["demo", "--goal", &format!("demo {trial}")]);
+        } else {
+            cmd.args([
+                "run",
+                "--goal",
+                &format!("killed {trial}"),
+                "--backend",
+                "command",
+                "--",
+                "fake-agent",
+                "edit",
+            ]);
+        }
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(delay);
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        if child.wait().unwrap().success() {
+            finished += 1;
+        }
+    }
+    // The repository is valid right away, before any cleanup.
+    fsck(&env, &repo);
+    let recorded = assert_evidence_intact(&env, &repo);
+    assert!(
+        recorded >= finished,
+        "{recorded} evidence refs for {finished} finished runs"
+    );
+    let listed = env.oc(&repo, ["runs", "--json"]);
+    listed.assert_code(0);
+    let interrupted = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "interrupted")
+        .count();
+    eprintln!("{finished} runs finished, {recorded} recorded, {interrupted} interrupted mid-run");
+    assert!(
+        interrupted > 0 && finished > 0,
+        "the kills should land both before and after runs finish"
+    );
+    // Cleanup: interrupted runs' worktrees and registrations, stale locks.
+    let gc = env.oc(&repo, ["gc"]);
+    gc.assert_code(0);
+    assert_eq!(
+        env.oc(&repo, ["runs", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["outcome"] == "interrupted")
+            .count(),
+        0
+    );
+    assert!(
+        lock_files(&repo.join(".git")).is_empty(),
+        "stale locks: {:?}",
+        lock_files(&repo.join(".git"))
+    );
+    fsck(&env, &repo);
+    assert_eq!(assert_evidence_intact(&env, &repo), recorded, "gc touched evidence");
+    // Every registered worktree is a finished run's, complete on disk.
+    let list = env.git(&repo, ["worktree", "list", "--porcelain"]);
+    assert!(!list.contains("prunable"), "{list}");
+    // And runs still work.
+    env.run_agent(
+        &repo,
+        [
+            "run",
+            "--goal",
+            "after the storm",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "edit",
+        ],
+    )
+    .assert_code(0);
+}
+
+#[test]
+fn an_interrupted_run_shows_and_gc_cleans_up_after_it() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let mut child = env
+        .oc_agents(&repo)
+        .args([
+            "run",
+            "--goal",
+            "Hang",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "hang",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the agent runs (the worktree exists), then kill git-oc itself.
+    let root = repo.join(".git/oc/worktrees");
+    for _ in 0..200 {
+        if std::fs::read_dir(&root).is_ok_and(|mut d| d.next().is_some()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let running = env.oc(&repo, ["runs"]);
+    assert!(running.stdout.contains("running"), "{}", running.stdout);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    let listed = env.oc(&repo, ["runs"]);
+    assert!(listed.stdout.contains("interrupted"), "{}", listed.stdout);
+    let gc = env.oc(&repo, ["gc"]);
+    gc.assert_code(0);
+    assert!(gc.stdout.contains("what interrupted run"), "{}", gc.stdout);
+    assert!(!env.oc(&repo, ["runs"]).stdout.contains("interrupted"));
+    assert_eq!(
+        env.git(&repo, ["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1
+    );
+    fsck(&env, &repo);
+}
+
+#[test]
+fn a_held_notes_lock_gives_a_clear_error_and_keeps_the_evidence() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    // Another process holds refs/notes/oc.
+    std::fs::create_dir_all(repo.join(".git/refs/notes")).unwrap();
+    std::fs::write(repo.join(".git/refs/notes/oc.lock"), "").unwrap();
+    let run = env.run_agent(
+        &repo,
+        [
+            "run",
+            "--json",
+            "--goal",
+            "Locked",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "noop",
+        ],
+    );
+    run.assert_clean_error(1);
+    assert!(run.stderr.contains("refs/notes/oc"), "{}", run.stderr);
+    assert_eq!(
+        env.run_ids(&repo).len(),
+        1,
+        "the evidence ref was written before the note"
+    );
+    assert!(
+        repo.join(".git/refs/notes/oc.lock").exists(),
+        "someone else's lock is left alone"
+    );
+    std::fs::remove_file(repo.join(".git/refs/notes/oc.lock")).unwrap();
+    fsck(&env, &repo);
+}
+
+#[test]
+fn a_held_branch_lock_stops_the_run_before_it_starts() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let goal = "Branch locked";
+    let plan = env.oc(&repo, ["plan", "--json", "--goal", goal]).json();
+    let task = plan["proposal"]["task_id"].as_str().unwrap();
+    std::fs::create_dir_all(repo.join(".git/refs/heads/oc")).unwrap();
+    std::fs::write(repo.join(format!(".git/refs/heads/oc/{task}.lock")), "").unwrap();
+    let run = env.run_agent(
+        &repo,
+        [
+            "run",
+            "--goal",
+            goal,
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "edit",
+        ],
+    );
+    assert!(run.code == 1 || run.code == 2, "{run:?}");
+    run.assert_clean_error(run.code);
+    assert_eq!(
+        env.git(&repo, ["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1
+    );
+    std::fs::remove_file(repo.join(format!(".git/refs/heads/oc/{task}.lock"))).unwrap();
+    fsck(&env, &repo);
+}
+
+#[test]
+fn an_evidence_ref_pointing_at_garbage() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let blob = env.git(&repo, ["hash-object", "-w", "README.md"]);
+    let id = "7e4a1a9e-0000-4000-8000-000000000000";
+    env.git(&repo, ["update-ref", &format!("refs/oc/runs/{id}"), &blob]);
+    let run = env.oc(&repo, ["show", id]);
+    assert!(run.code == 1 || run.code == 2);
+    run.assert_clean_error(run.code);
+    let listed = env.oc(&repo, ["runs"]);
+    listed.assert_code(0);
+    assert!(listed.stderr.contains("does not point at a commit"));
+}
+
+#[test]
+fn a_worktree_deleted_mid_run() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let (run, doc) = env.run_json(
+        &repo,
+        &[
+            "--goal",
+            "Vanish",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "delete-worktree",
+        ],
+    );
+    run.assert_code(1);
+    assert_eq!(doc["summary"]["outcome_status"], "failed");
+    assert!(
+        run.stderr.contains("error: "),
+        "the lost workspace is reported: {}",
+        run.stderr
+    );
+    let id = doc["summary"]["run_id"].as_str().unwrap();
+    assert!(env.run_ids(&repo).contains(&id.to_owned()), "the evidence is in git");
+    fsck(&env, &repo);
+    env.oc(&repo, ["gc"]).assert_code(0);
+    assert_eq!(
+        env.git(&repo, ["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1
+    );
+}
+
+/// Run `script` as root in a private mount namespace (read-only or tiny filesystems for faults).
+fn in_mount_namespace(env: &TestEnv, dir: &Path, script: &str) -> Run {
+    let mut cmd = std::process::Command::new("unshare");
+    scrub(&mut cmd, &env.home());
+    let path = format!(
+        "{}:{}",
+        fixtures_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Run::from(
+        cmd.env("PATH", path)
+            .env("GIT_OC", BIN)
+            .current_dir(dir)
+            .args(["--mount", "--propagation", "private", "sh", "-c", script])
+            .output()
+            .expect("unshare"),
+    )
+}
+
+#[test]
+fn a_read_only_git_directory() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let before = env.state(&repo);
+    let run = in_mount_namespace(
+        &env,
+        &repo,
+        "mount --bind .git .git && mount -o remount,bind,ro .git && \"$GIT_OC\" demo",
+    );
+    assert!(
+        !run.stderr.contains("unshare:") && !run.stderr.contains("mount:"),
+        "the test needs mount namespaces: {}",
+        run.stderr
+    );
+    assert!(run.code == 1 || run.code == 2, "{run:?}");
+    run.assert_clean_error(run.code);
+    assert_eq!(env.state(&repo), before);
+    fsck(&env, &repo);
+}
+
+#[test]
+fn a_full_workspace_filesystem() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let small = env.root().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=256k tmpfs {small} && \"$GIT_OC\" run --json --goal Fill --workspace-path {small}/ws --backend command -- fake-agent flood-file 2",
+        small = small.display()
+    );
+    let run = in_mount_namespace(&env, &repo, &script);
+    assert!(
+        !run.stderr.contains("mount:"),
+        "the test needs mount namespaces: {}",
+        run.stderr
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.starts_with("error: ") || run.stdout.contains("\"outcome_status\": \"failed\""),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("panicked"));
+    assert_eq!(
+        env.run_ids(&repo).len(),
+        1,
+        "the evidence is in git even though the workspace is full"
+    );
+    fsck(&env, &repo);
+    // The tmpfs is gone with the namespace: the worktree registration is stale, gc prunes it.
+    env.oc(&repo, ["gc"]).assert_code(0);
+    assert_eq!(
+        env.git(&repo, ["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn secrets_never_reach_the_logs() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let token = "ghp_LOGGEDtoken0123456789";
+    let mut cmd = env.oc_agents(&repo);
+    cmd.env("GITHUB_TOKEN", token).env("GIT_OC_LOG", "trace");
+    let run = Run::from(
+        cmd.args([
+            "-vv",
+            "run",
+            "--goal",
+            "logs",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "secret",
+        ])
+        .output()
+        .unwrap(),
+    );
+    run.assert_code(0);
+    assert!(!run.stderr.contains(token), "secret in the logs");
+    assert!(!run.stdout.contains(token));
+}
