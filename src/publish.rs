@@ -16,6 +16,17 @@ pub fn notes_tracking_ref(remote: &str) -> String {
     format!("refs/notes/remotes/{remote}/oc")
 }
 
+/// The notes commit last fetched from `remote`.
+fn tracked_notes(repo: &gix::Repository, remote: &str) -> Result<gix::ObjectId> {
+    let ctx = |e| Error::git("could not read the fetched notes", e);
+    Ok(repo
+        .find_reference(notes_tracking_ref(remote).as_str())
+        .map_err(ctx)?
+        .peel_to_id()
+        .map_err(ctx)?
+        .detach())
+}
+
 /// Check that `remote` is a configured remote with a usable name.
 pub fn validate_remote(repo: &gix::Repository, remote: &str) -> Result<()> {
     let hint = "list remotes with 'git remote -v', or add one with 'git remote add <name> <url>'";
@@ -152,12 +163,7 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
         }
     }
     if !notes.is_empty() {
-        let tracking = repo
-            .find_reference(notes_tracking_ref(remote).as_str())
-            .map_err(|e| Error::git("could not read the fetched notes", e))?
-            .peel_to_id()
-            .map_err(|e| Error::git("could not read the fetched notes", e))?
-            .detach();
+        let tracking = tracked_notes(repo, remote)?;
         report.notes = Some(merge_notes(repo, tracking)?);
     }
     report.new_runs = count_runs(repo)?.saturating_sub(before);
@@ -191,12 +197,7 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
                 return Err(Error::run(format!("could not fetch the notes of {remote:?}"))
                     .caused_by(out.stderr.trim().to_owned()));
             }
-            let tracking = repo
-                .find_reference(notes_tracking_ref(remote).as_str())
-                .map_err(|e| Error::git("could not read the fetched notes", e))?
-                .peel_to_id()
-                .map_err(|e| Error::git("could not read the fetched notes", e))?
-                .detach();
+            let tracking = tracked_notes(repo, remote)?;
             report.notes_merge = Some(merge_notes(repo, tracking)?);
         }
         let has_notes = repo.try_find_reference(NOTES_REF).ok().flatten().is_some();

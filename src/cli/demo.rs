@@ -103,9 +103,7 @@ fn normalize_display(path: &Path) -> String {
 }
 
 pub fn cmd_demo(ui: &mut Ui, args: &DemoArgs) -> Result<i32> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
-    let repo = Repo::discover(&cwd)?;
+    let repo = super::open_repo()?;
 
     if args.goal.trim().is_empty() {
         return Err(Error::input("the goal is empty")
@@ -344,21 +342,6 @@ pub fn report(o: &RunOutcome) -> String {
 
 /// `--json`: the whole run as one document.
 pub fn json_document(o: &RunOutcome) -> Value {
-    let files: Vec<Value> = o
-        .git
-        .diff
-        .files
-        .iter()
-        .map(|f| {
-            json!({
-                "path": f.path,
-                "old_path": f.old_path,
-                "change_type": f.change_type,
-                "lines_added": f.added,
-                "lines_removed": f.removed,
-            })
-        })
-        .collect();
     json!({
         "proposal": o.proposal,
         "decision": o.decision,
@@ -370,17 +353,7 @@ pub fn json_document(o: &RunOutcome) -> Value {
         "run_metadata": o.run_metadata,
         "executed": o.executed,
         "success": o.succeeded(),
-        "git": {
-            "branch": o.git.branch,
-            "worktree": o.git.worktree.as_ref().map(|p| p.display().to_string()),
-            "base": o.git.base.map(|b| b.to_string()),
-            "commit": o.git.commit.map(|c| c.to_string()),
-            "diff": { "shortstat": o.git.diff.shortstat(), "files": files },
-            "evidence_ref": o.git.evidence_ref,
-            "evidence_commit": o.git.evidence_commit.map(|c| c.to_string()),
-            "notes_ref": git::NOTES_REF,
-            "note_target": o.git.note_target.map(|c| c.to_string()),
-        },
+        "git": o.git.to_json(),
         "evidence_files": o.evidence_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     })
 }

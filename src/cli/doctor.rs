@@ -7,8 +7,7 @@ use clap::Args;
 
 use super::ui::Ui;
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::git::Repo;
+use crate::error::Result;
 
 /// Check git, identity, configuration, policy, routing, backends, tokens and evidence
 ///
@@ -42,11 +41,9 @@ pub fn cmd_doctor(ui: &mut Ui, args: &DoctorArgs) -> Result<i32> {
         ),
     }
 
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
-    let repo = Repo::discover(&cwd)?;
+    let repo = super::open_repo()?;
     // A second handle without git-oc's fallback identity, to see what is configured.
-    let plain = gix::discover(&cwd).ok();
+    let plain = gix::discover(repo.workdir()).ok();
     let configured = plain.as_ref().and_then(|r| {
         r.committer()
             .and_then(|c| c.ok())

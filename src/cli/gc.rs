@@ -6,8 +6,7 @@ use clap::Args;
 
 use super::ui::Ui;
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::git::Repo;
+use crate::error::Result;
 use crate::git::cleanup::{GcOptions, gc};
 
 /// Remove finished runs' worktrees and stale run branches
@@ -35,9 +34,7 @@ pub struct GcArgs {
 }
 
 pub fn cmd_gc(ui: &mut Ui, args: &GcArgs) -> Result<i32> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
-    let repo = Repo::discover(&cwd)?;
+    let repo = super::open_repo()?;
     let config = Config::load(repo.workdir())?;
     let days = args.older_than.unwrap_or(config.gc_retention_days.value);
     let opts = GcOptions {

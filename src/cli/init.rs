@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::ui::Ui;
 use crate::error::{Error, Result};
-use crate::git::{NOTES_REF, Repo, git_command};
+use crate::git::{NOTES_REF, git_command};
 
 /// Set up the repository so that git-oc's evidence travels and shows with plain git
 ///
@@ -38,9 +38,7 @@ fn values(workdir: &std::path::Path, key: &str) -> Result<Vec<String>> {
 }
 
 pub fn cmd_init(ui: &mut Ui, args: &InitArgs) -> Result<i32> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
-    let repo = Repo::discover(&cwd)?;
+    let repo = super::open_repo()?;
     let workdir = repo.workdir().to_owned();
     let mut wanted: Vec<(String, String)> = vec![
         ("notes.rewriteRef".into(), NOTES_REF.into()),

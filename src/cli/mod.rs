@@ -66,6 +66,39 @@ pub enum Command {
     Man(assets::ManArgs),
 }
 
+/// The repository the command runs in, found from the current directory as git finds it.
+pub fn open_repo() -> Result<crate::git::Repo> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
+    crate::git::Repo::discover(&cwd)
+}
+
+/// A `  label       : value` line, as the reports print them (line breaks become spaces).
+pub fn field(out: &mut String, label: &str, value: &str) {
+    out.push_str(&format!("  {label:<12}: {}\n", value.replace(['\n', '\r'], " ")));
+}
+
+/// A policy decision and the reasoning `explain()` gives for it.
+pub fn policy_fields(
+    out: &mut String,
+    decision: &crate::contracts::PolicyDecision,
+    explanation: &crate::contracts::PolicyExplanation,
+) {
+    field(out, "status", &decision.status.as_str().to_uppercase());
+    for v in &decision.violations {
+        let tag = if v.blocking { "[BLOCK]" } else { "[review]" };
+        field(out, "violation", &format!("{tag} {}: {}", v.rule_id, v.message));
+    }
+    for w in &decision.warnings {
+        field(out, "warning", &format!("{}: {}", w.rule_id, w.message));
+    }
+    field(out, "summary", &explanation.summary);
+    field(out, "review", &explanation.review_reasoning);
+    field(out, "validation", &explanation.validation_reasoning);
+    field(out, "scope", &explanation.scope_reasoning);
+    field(out, "routing", &explanation.routing_reasoning);
+}
+
 /// The clap definition, for completions, man pages and tests.
 pub fn command() -> clap::Command {
     Cli::command()

@@ -22,10 +22,6 @@ pub struct PlanArgs {
     pub json: bool,
 }
 
-fn line(out: &mut String, label: &str, value: &str) {
-    out.push_str(&format!("  {label:<12}: {}\n", value.replace('\n', " ")));
-}
-
 pub fn cmd_plan(ui: &mut Ui, args: &PlanArgs) -> Result<i32> {
     let Prepared {
         config,
@@ -64,60 +60,48 @@ pub fn cmd_plan(ui: &mut Ui, args: &PlanArgs) -> Result<i32> {
     let p = &bundle.proposal;
     let d = &bundle.decision;
     let mut out = String::from("[PLANNING — TaskProposal]\n");
-    line(&mut out, "task_id", &p.task_id);
-    line(&mut out, "task_type", p.task_type.as_str());
-    line(&mut out, "risk_level", p.risk_level.as_str());
-    line(&mut out, "repo_key", &p.target.repo_key);
-    line(&mut out, "goal", prefix_chars(&p.goal_text, 500));
+    super::field(&mut out, "task_id", &p.task_id);
+    super::field(&mut out, "task_type", p.task_type.as_str());
+    super::field(&mut out, "risk_level", p.risk_level.as_str());
+    super::field(&mut out, "repo_key", &p.target.repo_key);
+    super::field(&mut out, "goal", prefix_chars(&p.goal_text, 500));
     out.push_str("\n[ROUTING — LaneDecision]\n");
-    line(&mut out, "routed by", &routed_by);
-    line(&mut out, "lane", d.selected_lane.as_str());
-    line(&mut out, "backend", d.selected_backend.as_str());
-    line(&mut out, "adapter", adapter.name());
-    line(
+    super::field(&mut out, "routed by", &routed_by);
+    super::field(&mut out, "lane", d.selected_lane.as_str());
+    super::field(&mut out, "backend", d.selected_backend.as_str());
+    super::field(&mut out, "adapter", adapter.name());
+    super::field(
         &mut out,
         "rule",
         d.policy_rule_matched.as_deref().unwrap_or("(fallback)"),
     );
-    line(&mut out, "confidence", &d.confidence.to_string());
-    line(&mut out, "rationale", d.rationale.as_deref().unwrap_or(""));
+    super::field(&mut out, "confidence", &d.confidence.to_string());
+    super::field(&mut out, "rationale", d.rationale.as_deref().unwrap_or(""));
     for alt in &d.alternatives_considered {
-        line(&mut out, "alternative", alt.as_str());
+        super::field(&mut out, "alternative", alt.as_str());
     }
     if let Some(plan) = &route_plan {
         for c in &plan.fallbacks.candidates {
-            line(
+            super::field(
                 &mut out,
                 "fallback",
                 &format!("{}/{} ({})", c.lane, c.backend, c.reason),
             );
         }
         for c in &plan.escalations.candidates {
-            line(
+            super::field(
                 &mut out,
                 "escalation",
                 &format!("{}/{} ({})", c.lane, c.backend, c.reason),
             );
         }
         for c in &plan.blocked_candidates {
-            line(&mut out, "blocked", &format!("{}/{} ({})", c.lane, c.backend, c.reason));
+            super::field(&mut out, "blocked", &format!("{}/{} ({})", c.lane, c.backend, c.reason));
         }
     }
     out.push_str("\n[POLICY — gate result]\n");
-    line(&mut out, "status", &decision.status.as_str().to_uppercase());
-    for v in &decision.violations {
-        let tag = if v.blocking { "[BLOCK]" } else { "[review]" };
-        line(&mut out, "violation", &format!("{tag} {}: {}", v.rule_id, v.message));
-    }
-    for w in &decision.warnings {
-        line(&mut out, "warning", &format!("{}: {}", w.rule_id, w.message));
-    }
-    line(&mut out, "summary", &explanation.summary);
-    line(&mut out, "review", &explanation.review_reasoning);
-    line(&mut out, "validation", &explanation.validation_reasoning);
-    line(&mut out, "scope", &explanation.scope_reasoning);
-    line(&mut out, "routing", &explanation.routing_reasoning);
-    line(&mut out, "policy", &format!("digest {digest}"));
+    super::policy_fields(&mut out, &decision, &explanation);
+    super::field(&mut out, "policy", &format!("digest {digest}"));
     ui.data(&out);
     Ok(0)
 }

@@ -7,8 +7,7 @@ use serde_json::json;
 use super::run::{Prepared, TaskArgs, prepare};
 use super::ui::Ui;
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::git::Repo;
+use crate::error::Result;
 use crate::policy::PolicyEngine;
 
 /// Show the effective policy, or check a proposal against it
@@ -56,9 +55,7 @@ fn line(out: &mut String, label: &str, value: &str) {
 }
 
 fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
-    let repo = Repo::discover(&cwd)?;
+    let repo = super::open_repo()?;
     let config = Config::load(repo.workdir())?;
     let policy = config.checked_policy()?;
     let routing = crate::routing::load_policy(&config)?;
@@ -212,28 +209,16 @@ fn cmd_check(ui: &mut Ui, args: &CheckArgs) -> Result<i32> {
         return Ok(code);
     }
     let mut out = String::new();
-    line(&mut out, "status", &decision.status.as_str().to_uppercase());
-    for v in &decision.violations {
-        let tag = if v.blocking { "[BLOCK]" } else { "[review]" };
-        line(&mut out, "violation", &format!("{tag} {}: {}", v.rule_id, v.message));
-    }
-    for w in &decision.warnings {
-        line(&mut out, "warning", &format!("{}: {}", w.rule_id, w.message));
-    }
-    line(&mut out, "summary", &explanation.summary);
-    line(&mut out, "review", &explanation.review_reasoning);
-    line(&mut out, "validation", &explanation.validation_reasoning);
-    line(&mut out, "scope", &explanation.scope_reasoning);
-    line(&mut out, "routing", &explanation.routing_reasoning);
-    line(
+    super::policy_fields(&mut out, &decision, &explanation);
+    super::field(
         &mut out,
-        "lane / backend",
+        "lane/backend",
         &format!(
             "{} / {}",
             bundle.decision.selected_lane, bundle.decision.selected_backend
         ),
     );
-    line(&mut out, "policy digest", &engine.digest());
+    super::field(&mut out, "digest", &engine.digest());
     ui.data(&out);
     Ok(code)
 }

@@ -529,23 +529,7 @@ pub fn json_document(o: &RunOutcome) -> serde_json::Value {
         "run_metadata": o.run_metadata,
         "validation": o.validation,
         "command": o.command,
-        "git": {
-            "branch": o.git.branch,
-            "worktree": o.git.worktree.as_ref().map(|p| p.display().to_string()),
-            "base": o.git.base.map(|b| b.to_string()),
-            "commit": o.git.commit.map(|c| c.to_string()),
-            "diff": {
-                "shortstat": o.git.diff.shortstat(),
-                "files": o.git.diff.files.iter().map(|f| json!({
-                    "path": f.path, "old_path": f.old_path, "change_type": f.change_type,
-                    "lines_added": f.added, "lines_removed": f.removed,
-                })).collect::<Vec<_>>(),
-            },
-            "evidence_ref": o.git.evidence_ref,
-            "evidence_commit": o.git.evidence_commit.map(|c| c.to_string()),
-            "notes_ref": git::NOTES_REF,
-            "note_target": o.git.note_target.map(|c| c.to_string()),
-        },
+        "git": o.git.to_json(),
         "evidence_files": o.evidence_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     })
 }

@@ -8,7 +8,6 @@ use super::ui::Ui;
 use crate::contracts::{Timestamp, prefix_chars};
 use crate::error::{Error, Result};
 use crate::evidence::store::{self, RunEntry};
-use crate::git::Repo;
 
 /// List recorded runs, newest first
 ///
@@ -82,14 +81,8 @@ pub fn parse_when(text: &str, now: Timestamp) -> Result<Timestamp> {
     Ok(Timestamp::from_micros(now.as_micros() - seconds * 1_000_000))
 }
 
-fn open_repo() -> Result<Repo> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
-    Repo::discover(&cwd)
-}
-
 pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
-    let repo = open_repo()?;
+    let repo = super::open_repo()?;
     let now = Timestamp::now();
     let since = args.since.as_deref().map(|s| parse_when(s, now)).transpose()?;
     let until = args.until.as_deref().map(|s| parse_when(s, now)).transpose()?;
@@ -166,7 +159,7 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
 }
 
 pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
-    let repo = open_repo()?;
+    let repo = super::open_repo()?;
     let run_id = store::resolve_run(&repo.repo, &args.run)?;
     let (_, files) = store::run_files(&repo.repo, &run_id)?;
     if let Some(file) = &args.file {

@@ -3,8 +3,7 @@
 use clap::Args;
 
 use super::ui::Ui;
-use crate::error::{Error, Result};
-use crate::git::Repo;
+use crate::error::Result;
 
 /// Publish evidence refs and notes to a remote
 ///
@@ -33,14 +32,8 @@ pub struct FetchArgs {
     pub json: bool,
 }
 
-fn open() -> Result<Repo> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
-    Repo::discover(&cwd)
-}
-
 pub fn cmd_push(ui: &mut Ui, args: &PushArgs) -> Result<i32> {
-    let repo = open()?;
+    let repo = super::open_repo()?;
     let remote = match &args.remote {
         Some(r) => r.clone(),
         None => crate::publish::default_remote(&repo.repo)?,
@@ -61,7 +54,7 @@ pub fn cmd_push(ui: &mut Ui, args: &PushArgs) -> Result<i32> {
 }
 
 pub fn cmd_fetch(ui: &mut Ui, args: &FetchArgs) -> Result<i32> {
-    let repo = open()?;
+    let repo = super::open_repo()?;
     let remote = match &args.remote {
         Some(r) => r.clone(),
         None => crate::publish::default_remote(&repo.repo)?,

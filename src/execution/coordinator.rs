@@ -98,6 +98,37 @@ pub struct GitRecord {
     pub note_target: Option<gix::ObjectId>,
 }
 
+impl GitRecord {
+    /// The `git` part of `--json` output.
+    pub fn to_json(&self) -> Value {
+        let files: Vec<Value> = self
+            .diff
+            .files
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "path": f.path,
+                    "old_path": f.old_path,
+                    "change_type": f.change_type,
+                    "lines_added": f.added,
+                    "lines_removed": f.removed,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "branch": self.branch,
+            "worktree": self.worktree.as_ref().map(|p| p.display().to_string()),
+            "base": self.base.map(|b| b.to_string()),
+            "commit": self.commit.map(|c| c.to_string()),
+            "diff": { "shortstat": self.diff.shortstat(), "files": files },
+            "evidence_ref": self.evidence_ref,
+            "evidence_commit": self.evidence_commit.map(|c| c.to_string()),
+            "notes_ref": git::NOTES_REF,
+            "note_target": self.note_target.map(|c| c.to_string()),
+        })
+    }
+}
+
 pub struct RunOutcome {
     pub proposal: TaskProposal,
     pub decision: LaneDecision,
