@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use super::ui::Ui;
-use crate::contracts::{ExecutionStatus, ProposalDecisionBundle, prefix_chars};
+use crate::contracts::{ProposalDecisionBundle, prefix_chars};
 use crate::error::{Error, Result};
 use crate::execution::coordinator::{self, RunOutcome, RunPlan};
 use crate::execution::{RuntimeContext, stub::DemoStubAdapter};
@@ -336,7 +336,6 @@ pub fn report(o: &RunOutcome) -> String {
         format!("Demo run finished with status: {}", o.result.status.as_str())
     };
     out.push_str(&format!("\n{SEP}\n{footer}\n{SEP}\n"));
-    let _ = ExecutionStatus::Succeeded;
     out
 }
 

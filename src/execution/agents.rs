@@ -236,8 +236,6 @@ impl AgentAdapter {
         let excerpt = prefix_chars(text.trim(), 300).replace(['\n', '\r'], " ");
         let category = if self.kind == AgentKind::Kodo {
             kodo_failure_category(&combined)
-        } else if is_capacity_exhaustion(&combined) {
-            FailureReasonCategory::BackendError
         } else {
             FailureReasonCategory::BackendError
         };
