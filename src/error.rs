@@ -101,6 +101,14 @@ impl Error {
         self.kind.exit_code()
     }
 
+    /// The message and its causes on one line, `message: cause: cause`, for warnings and reasons.
+    pub fn summary_line(&self) -> String {
+        std::iter::once(self.message.as_str())
+            .chain(self.causes.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(": ")
+    }
+
     /// The text printed on stderr, one line per message, cause and hint.
     pub fn render(&self) -> String {
         let mut out = format!("error: {}\n", self.message);

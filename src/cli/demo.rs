@@ -162,25 +162,7 @@ pub fn cmd_demo(ui: &mut Ui, args: &DemoArgs) -> Result<i32> {
     };
     let outcome = coordinator::execute(&repo, plan, &policy, &DemoStubAdapter)?;
 
-    let redactor = crate::execution::secrets::Redactor::from_env();
-    if args.json {
-        let doc = json_document(&outcome);
-        ui.data(&redactor.redact(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default())));
-    } else {
-        ui.data(&redactor.redact(&report(&outcome)));
-    }
-    if let Some(e) = &outcome.disk_error {
-        eprint!(
-            "{}",
-            e.clone()
-                .hint(format!(
-                    "the evidence is kept in git: git show {}",
-                    outcome.git.evidence_ref
-                ))
-                .render()
-        );
-    }
-    Ok(outcome.exit_code())
+    Ok(super::print_outcome(ui, &outcome, args.json, json_document, report))
 }
 
 const SEP: &str = "============================================================";

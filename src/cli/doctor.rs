@@ -218,7 +218,7 @@ pub fn cmd_doctor(ui: &mut Ui, args: &DoctorArgs) -> Result<i32> {
     let healthy = checks.iter().all(|c| c.level != "fail");
     if args.json {
         let doc = serde_json::json!({ "healthy": healthy, "checks": checks });
-        ui.data(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        ui.json(&doc);
     } else {
         let mut out = String::new();
         for c in &checks {

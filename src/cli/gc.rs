@@ -45,10 +45,7 @@ pub fn cmd_gc(ui: &mut Ui, args: &GcArgs) -> Result<i32> {
     };
     let report = gc(&repo, &opts)?;
     if args.json {
-        ui.data(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ));
+        ui.json(&report);
         return Ok(0);
     }
     let verb = if args.dry_run { "would remove" } else { "removed" };

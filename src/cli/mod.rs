@@ -73,6 +73,28 @@ pub fn open_repo() -> Result<crate::git::Repo> {
     crate::git::Repo::discover(&cwd)
 }
 
+/// Print a finished run (its JSON document or its report, secrets redacted) and any failure to
+/// write its evidence to disk; the run's exit code.
+pub fn print_outcome(
+    ui: &mut Ui,
+    outcome: &crate::execution::coordinator::RunOutcome,
+    json: bool,
+    document: fn(&crate::execution::coordinator::RunOutcome) -> serde_json::Value,
+    report: fn(&crate::execution::coordinator::RunOutcome) -> String,
+) -> i32 {
+    let text = if json {
+        ui::json_text(&document(outcome))
+    } else {
+        report(outcome)
+    };
+    ui.data(&crate::execution::secrets::Redactor::from_env().redact(&text));
+    if let Some(e) = &outcome.disk_error {
+        let hint = format!("the evidence is kept in git: git show {}", outcome.git.evidence_ref);
+        eprint!("{}", e.clone().hint(hint).render());
+    }
+    outcome.exit_code()
+}
+
 /// A `  label       : value` line, as the reports print them (line breaks become spaces).
 pub fn field(out: &mut String, label: &str, value: &str) {
     out.push_str(&format!("  {label:<12}: {}\n", value.replace(['\n', '\r'], " ")));

@@ -8,7 +8,6 @@ use super::run::{Prepared, TaskArgs, prepare};
 use super::ui::Ui;
 use crate::contracts::prefix_chars;
 use crate::error::Result;
-use crate::policy::PolicyEngine;
 
 /// Show the proposal, routing decision and policy decision for a goal, without running anything
 ///
@@ -24,19 +23,18 @@ pub struct PlanArgs {
 
 pub fn cmd_plan(ui: &mut Ui, args: &PlanArgs) -> Result<i32> {
     let Prepared {
-        config,
+        policy,
+        routing,
         bundle,
         adapter,
         routed_by,
         ..
     } = prepare(&args.task, &[], false)?;
-    let policy = PolicyEngine::new(config.checked_policy()?);
     let decision = policy.evaluate(&bundle.proposal, &bundle.decision, None);
     let explanation = crate::policy::explain(&decision);
     let route_plan = if routed_by.starts_with("the rules router") {
-        let loaded = crate::routing::load_policy(&config)?;
         Some(crate::routing::rules::route_plan(
-            &loaded.policy,
+            &routing.policy,
             &crate::routing::rules::RoutingAttrs::from_proposal(&bundle.proposal),
         ))
     } else {
@@ -54,7 +52,7 @@ pub fn cmd_plan(ui: &mut Ui, args: &PlanArgs) -> Result<i32> {
             "explanation": explanation,
             "policy_digest": digest,
         });
-        ui.data(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        ui.json(&doc);
         return Ok(0);
     }
     let p = &bundle.proposal;

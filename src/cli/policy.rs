@@ -89,7 +89,7 @@ fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
                 "validate": config.validate.value,
             },
         });
-        ui.data(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        ui.json(&doc);
         return Ok(0);
     }
     let mut out = String::from("configuration files\n");
@@ -192,8 +192,9 @@ fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
 }
 
 fn cmd_check(ui: &mut Ui, args: &CheckArgs) -> Result<i32> {
-    let Prepared { config, bundle, .. } = prepare(&args.task, &[], false)?;
-    let engine = PolicyEngine::new(config.checked_policy()?);
+    let Prepared {
+        policy: engine, bundle, ..
+    } = prepare(&args.task, &[], false)?;
     let decision = engine.evaluate(&bundle.proposal, &bundle.decision, None);
     let explanation = crate::policy::explain(&decision);
     let code = if decision.is_allowed() { 0 } else { 1 };
@@ -205,7 +206,7 @@ fn cmd_check(ui: &mut Ui, args: &CheckArgs) -> Result<i32> {
             "lane": bundle.decision.selected_lane,
             "backend": bundle.decision.selected_backend,
         });
-        ui.data(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        ui.json(&doc);
         return Ok(code);
     }
     let mut out = String::new();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
+use super::field;
 use super::ui::Ui;
 use crate::config::Config;
 use crate::contracts::{BackendName, LaneName, Priority, ProposalDecisionBundle, RiskLevel, TaskType, prefix_chars};
@@ -148,6 +149,10 @@ fn expand_branch(template: &str, task_id: &str, suffix: &str) -> String {
 pub struct Prepared {
     pub repo: Repo,
     pub config: Config,
+    /// The checked policy the gates use.
+    pub policy: PolicyEngine,
+    /// The checked routing policy, for the rules router.
+    pub routing: crate::routing::LoadedPolicy,
     pub base: Option<gix::ObjectId>,
     pub bundle: ProposalDecisionBundle,
     pub adapter: AgentKind,
@@ -177,8 +182,8 @@ pub fn prepare(task: &TaskArgs, command_argv: &[String], for_run: bool) -> Resul
     let repo = Repo::discover(&cwd)?;
     let config = Config::load(repo.workdir())?;
     // Fail closed: an invalid policy or routing policy stops everything, even planning.
-    config.checked_policy()?;
-    crate::routing::load_policy(&config)?;
+    let policy = PolicyEngine::new(config.checked_policy()?);
+    let routing = crate::routing::load_policy(&config)?;
 
     let base = repo.resolve_base(&task.base)?;
     let base_branch = if task.base == "HEAD" {
@@ -266,7 +271,7 @@ pub fn prepare(task: &TaskArgs, command_argv: &[String], for_run: bool) -> Resul
         }
         (None, None, _) => {
             let router = task.routing.clone().unwrap_or_else(|| config.router.value.clone());
-            let decision = crate::routing::route_configured(&config, &router, &proposal)?;
+            let decision = crate::routing::route_configured(&config, &routing.policy, &router, &proposal)?;
             let kind =
                 crate::execution::agents::adapter_for(decision.selected_lane, decision.selected_backend, &config)?;
             (decision, kind, format!("the {router} router"))
@@ -283,6 +288,8 @@ pub fn prepare(task: &TaskArgs, command_argv: &[String], for_run: bool) -> Resul
     Ok(Prepared {
         repo,
         config,
+        policy,
+        routing,
         base,
         bundle: ProposalDecisionBundle::new(proposal, decision, "git oc run"),
         adapter,
@@ -337,6 +344,7 @@ pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
     let Prepared {
         repo,
         config,
+        policy,
         base,
         bundle,
         adapter: kind,
@@ -345,7 +353,6 @@ pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
     } = prepared;
     let timeout = args.timeout.unwrap_or(config.timeout.value);
     let validation_timeout = args.validation_timeout.unwrap_or(config.validation_timeout.value);
-    let policy = PolicyEngine::new(config.checked_policy()?);
     let adapter = build_adapter(kind, &config, timeout, &args.command);
 
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
@@ -383,37 +390,15 @@ pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
         plan.runtime.task_branch
     ));
     let outcome = coordinator::execute(&repo, plan, &policy, &adapter)?;
-    let redactor = crate::execution::secrets::Redactor::from_env();
-    if args.json {
-        let doc = serde_json::to_string_pretty(&json_document(&outcome)).unwrap_or_default();
-        ui.data(&redactor.redact(&format!("{doc}\n")));
-    } else {
-        ui.data(&redactor.redact(&report(&outcome)));
-    }
-    if let Some(e) = &outcome.disk_error {
-        eprint!(
-            "{}",
-            e.clone()
-                .hint(format!(
-                    "the evidence is kept in git: git show {}",
-                    outcome.git.evidence_ref
-                ))
-                .render()
-        );
-    }
-    Ok(outcome.exit_code())
-}
-
-fn line(out: &mut String, label: &str, value: &str) {
-    out.push_str(&format!("  {label:<12}: {value}\n"));
+    Ok(super::print_outcome(ui, &outcome, args.json, json_document, report))
 }
 
 /// The run report: what happened, where the change is, where the evidence is.
 pub fn report(o: &RunOutcome) -> String {
     let s = &o.summary;
     let mut out = format!("run {}\n", o.result.run_id);
-    line(&mut out, "headline", &o.trace.headline);
-    line(
+    field(&mut out, "headline", &o.trace.headline);
+    field(
         &mut out,
         "task",
         &format!(
@@ -421,7 +406,7 @@ pub fn report(o: &RunOutcome) -> String {
             o.proposal.task_id, o.proposal.task_type, o.proposal.risk_level, o.proposal.priority
         ),
     );
-    line(
+    field(
         &mut out,
         "routing",
         &format!(
@@ -436,7 +421,7 @@ pub fn report(o: &RunOutcome) -> String {
         .as_deref()
         .map(|p| format!(", after the run {}", p.to_uppercase()))
         .unwrap_or_default();
-    line(
+    field(
         &mut out,
         "policy",
         &format!("{}{post}", o.policy_decision.status.as_str().to_uppercase()),
@@ -448,10 +433,10 @@ pub fn report(o: &RunOutcome) -> String {
         .chain(o.post_policy.iter().flat_map(|p| p.violations.iter()))
     {
         let tag = if v.blocking { "[BLOCK]" } else { "[review]" };
-        line(&mut out, "violation", &format!("{tag} {}: {}", v.rule_id, v.message));
+        field(&mut out, "violation", &format!("{tag} {}: {}", v.rule_id, v.message));
     }
     for w in &o.policy_decision.warnings {
-        line(&mut out, "warning", &format!("{}: {}", w.rule_id, w.message));
+        field(&mut out, "warning", &format!("{}: {}", w.rule_id, w.message));
     }
     if let Some(c) = &o.command {
         let how = match (&c.spawn_error, c.timed_out, c.cancelled, c.exit_code, &c.signal) {
@@ -462,7 +447,7 @@ pub fn report(o: &RunOutcome) -> String {
             (_, _, _, None, Some(sig)) => format!("killed by {sig}"),
             _ => "ended".to_owned(),
         };
-        line(
+        field(
             &mut out,
             "agent",
             &format!("{} {how} in {:.1} s", c.argv[0], c.duration_ms as f64 / 1000.0),
@@ -476,15 +461,15 @@ pub fn report(o: &RunOutcome) -> String {
             .iter()
             .filter(|c| c.exit_code == Some(0) && !c.timed_out)
             .count();
-        line(
+        field(
             &mut out,
             "validation",
             &format!("{} ({passed} of {} commands passed)", v.status, v.commands.len()),
         );
     }
-    line(&mut out, "changes", s.diff_stat.as_deref().unwrap_or("none"));
+    field(&mut out, "changes", s.diff_stat.as_deref().unwrap_or("none"));
     match (&o.git.commit, &o.git.branch) {
-        (Some(c), Some(b)) => line(
+        (Some(c), Some(b)) => field(
             &mut out,
             "commit",
             &format!(
@@ -496,22 +481,22 @@ pub fn report(o: &RunOutcome) -> String {
                     .unwrap_or_default()
             ),
         ),
-        (None, Some(b)) => line(&mut out, "branch", &format!("{b} (no commit)")),
-        _ => line(&mut out, "branch", "none (the run never started)"),
+        (None, Some(b)) => field(&mut out, "branch", &format!("{b} (no commit)")),
+        _ => field(&mut out, "branch", "none (the run never started)"),
     }
     if let Some(wt) = &o.git.worktree {
-        line(&mut out, "worktree", &wt.display().to_string());
+        field(&mut out, "worktree", &wt.display().to_string());
     }
-    line(&mut out, "evidence", &o.git.evidence_ref);
+    field(&mut out, "evidence", &o.git.evidence_ref);
     for w in &s.warnings {
-        line(&mut out, "warning", w);
+        field(&mut out, "warning", w);
     }
     let outcome = match &s.reason {
         Some(r) if !s.success => format!("{}: {}", s.outcome_status, prefix_chars(r, 300)),
         _ if s.needs_review => format!("{} (needs review)", s.outcome_status),
         _ => s.outcome_status.to_owned(),
     };
-    line(&mut out, "outcome", &outcome.replace(['\n', '\r'], " "));
+    field(&mut out, "outcome", &outcome);
     out
 }
 

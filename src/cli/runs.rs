@@ -129,10 +129,7 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
         .take(args.max_count.unwrap_or(usize::MAX))
         .collect();
     if args.json {
-        ui.data(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&selected).unwrap_or_default()
-        ));
+        ui.json(&selected);
         return Ok(0);
     }
     let mut out = String::new();
@@ -199,7 +196,7 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
             "outcome": summary,
             "files": files,
         });
-        ui.data(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        ui.json(&doc);
         return Ok(0);
     }
     let mut out = format!("run {run_id}\n");

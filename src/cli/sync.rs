@@ -34,16 +34,10 @@ pub struct FetchArgs {
 
 pub fn cmd_push(ui: &mut Ui, args: &PushArgs) -> Result<i32> {
     let repo = super::open_repo()?;
-    let remote = match &args.remote {
-        Some(r) => r.clone(),
-        None => crate::publish::default_remote(&repo.repo)?,
-    };
+    let remote = remote_or_default(&repo, &args.remote)?;
     let report = crate::publish::push(&repo.repo, repo.workdir(), &remote)?;
     if args.json {
-        ui.data(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ));
+        ui.json(&report);
     } else {
         ui.data(&format!(
             "pushed to {}: {} new run(s), {} already there; notes {}\n",
@@ -55,16 +49,10 @@ pub fn cmd_push(ui: &mut Ui, args: &PushArgs) -> Result<i32> {
 
 pub fn cmd_fetch(ui: &mut Ui, args: &FetchArgs) -> Result<i32> {
     let repo = super::open_repo()?;
-    let remote = match &args.remote {
-        Some(r) => r.clone(),
-        None => crate::publish::default_remote(&repo.repo)?,
-    };
+    let remote = remote_or_default(&repo, &args.remote)?;
     let report = crate::publish::fetch(&repo.repo, repo.workdir(), &remote)?;
     if args.json {
-        ui.data(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ));
+        ui.json(&report);
     } else {
         let notes = match &report.notes {
             Some(n) => format!(
@@ -84,4 +72,12 @@ pub fn cmd_fetch(ui: &mut Ui, args: &FetchArgs) -> Result<i32> {
         ui.warning(&format!("not fetched, a different local ref exists: {r}"));
     }
     Ok(if report.rejected.is_empty() { 0 } else { 1 })
+}
+
+/// The remote named on the command line, or the one git would push to or fetch from.
+fn remote_or_default(repo: &crate::git::Repo, named: &Option<String>) -> Result<String> {
+    match named {
+        Some(r) => Ok(r.clone()),
+        None => crate::publish::default_remote(&repo.repo),
+    }
 }

@@ -25,17 +25,15 @@ impl Ui {
             return false;
         }
         let mut out = std::io::stdout().lock();
-        match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-            Ok(()) => true,
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.stdout_closed = true;
-                false
-            }
-            Err(_) => {
-                self.stdout_closed = true;
-                false
-            }
-        }
+        // A broken pipe and any other write failure alike: the reader cannot take more.
+        let written = out.write_all(text.as_bytes()).and_then(|_| out.flush()).is_ok();
+        self.stdout_closed = !written;
+        written
+    }
+
+    /// Write one pretty-printed JSON document to stdout (`--json`).
+    pub fn json(&mut self, doc: &impl serde::Serialize) -> bool {
+        self.data(&json_text(doc))
     }
 
     /// A progress line on stderr, for people watching a terminal (never with `-q`).
@@ -53,4 +51,9 @@ impl Ui {
     pub fn color_stderr() -> bool {
         std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
     }
+}
+
+/// A pretty-printed JSON document and its final line break.
+pub fn json_text(doc: &impl serde::Serialize) -> String {
+    format!("{}\n", serde_json::to_string_pretty(doc).unwrap_or_default())
 }

@@ -179,6 +179,8 @@ struct Executed {
     rejected: bool,
     warnings: Vec<String>,
     patch: Vec<u8>,
+    /// `goal.md` as the agent was given it.
+    goal: Option<Vec<u8>>,
 }
 
 pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn Adapter) -> Result<RunOutcome> {
@@ -239,6 +241,7 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
                     std::fs::create_dir_all(&run_dir).map_err(|e| Error::io("could not create the run directory", &e))
                 })
                 .and_then(|_| crate::evidence::write_atomic(&goal_file, prompt.as_bytes()))?;
+            ex.goal = Some(prompt.clone().into_bytes());
         }
         let ctx = AdapterContext {
             request: &request,
@@ -280,7 +283,7 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
             // A full disk must not lose the run: the same bytes still go into git.
             match write_capture(&run_dir, capture, adapter.display_name()) {
                 Ok(r) => result.runtime_invocation_ref = Some(r),
-                Err(e) => ex.warnings.push(format!("{}: {}", e.message, e.causes.join(": "))),
+                Err(e) => ex.warnings.push(e.summary_line()),
             }
         }
 
@@ -376,11 +379,12 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
             post_run: ex.post_policy.clone(),
         };
         set.push_json("policy_decision.json", &policy_record);
-        match &ex.capture {
+        // The outcome keeps only the command record: the output moves into the evidence.
+        match &mut ex.capture {
             Some(c) => {
                 set.push_json("command.json", &c.command);
-                set.push("stdout.txt", c.stdout.clone());
-                set.push("stderr.txt", c.stderr.clone());
+                set.push("stdout.txt", std::mem::take(&mut c.stdout));
+                set.push("stderr.txt", std::mem::take(&mut c.stderr));
             }
             None => {
                 set.push_json("command.json", &Value::Null);
@@ -401,10 +405,10 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
             stat.push_str(&format!("\n {short}\n"));
         }
         set.push("diff_stat.txt", stat.into_bytes());
-        set.push("diff.patch", ex.patch.clone());
+        set.push("diff.patch", std::mem::take(&mut ex.patch));
         set.push_json("summary.json", &summary);
-        if run_dir.join("goal.md").is_file() {
-            set.push("goal.md", std::fs::read(run_dir.join("goal.md")).unwrap_or_default());
+        if let Some(goal) = ex.goal.take() {
+            set.push("goal.md", goal);
         }
     }
 
@@ -433,7 +437,7 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
     };
 
     let anchor = git_record.commit.or(plan.base);
-    let message = evidence_commit_message(&trace, &result, &summary, &bundle.proposal, &git_record);
+    let message = evidence_commit_message(&trace, &result, &summary, &bundle.proposal, &git_record, &redactor);
     let (evidence_ref, evidence_commit) =
         git::evidence::write_evidence_ref(&repo.repo, &run_id, &set.files, anchor, &message)?;
     git_record.evidence_ref = evidence_ref.clone();
@@ -457,7 +461,7 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
         decision: bundle.decision.clone(),
         request,
         policy_decision,
-        post_policy: ex.post_policy.clone(),
+        post_policy: ex.post_policy,
         result,
         record,
         trace,
@@ -532,11 +536,7 @@ fn finish_success(
     git_record: &mut GitRecord,
 ) {
     let fail = |result: &mut ExecutionResult, ex: &mut Executed, e: Error| {
-        let reason = format!(
-            "{}{}",
-            e.message,
-            e.causes.iter().map(|c| format!(": {c}")).collect::<String>()
-        );
+        let reason = e.summary_line();
         result.status = ExecutionStatus::Failed;
         result.success = false;
         result.failure_category = Some(FailureReasonCategory::BackendError);
@@ -555,11 +555,14 @@ fn finish_success(
 
     // Validate what is about to be committed (the worktree as snapshotted).
     if plan.golden {
-        let must_pass = validation_must_pass(policy, &bundle.proposal);
+        // With no requirement that applies, a failure fails the run.
+        let requirement = policy.validation_requirement(&bundle.proposal);
+        let must_pass = requirement.is_none_or(|r| r.must_pass);
+        let profile = requirement.map_or("standard", |r| r.required_profile.as_str());
         let report = run_validation(
             &plan.validation_commands,
             &wt.path,
-            &policy_profile(policy, &bundle.proposal),
+            profile,
             must_pass,
             plan.validation_timeout,
             plan.stream,
@@ -599,7 +602,7 @@ fn finish_success(
 
     // Commit whatever is not committed yet; an agent may also have committed by itself.
     let commit = if tree != head_tree {
-        let message = run_commit_message(request, bundle, plan.command);
+        let message = run_commit_message(request, bundle, plan.command, redactor);
         match git::snapshot::commit_snapshot(&wt.repo, &message, tree, head) {
             Ok(c) => Some(c),
             Err(e) => return fail(result, ex, e),
@@ -629,11 +632,8 @@ fn finish_success(
     if plan.golden {
         match patch(repo, wt.base, commit) {
             Ok(p) => ex.patch = p,
-            Err(e) => ex.warnings.push(format!("{}: {}", e.message, e.causes.join(": "))),
+            Err(e) => ex.warnings.push(e.summary_line()),
         }
-    }
-
-    if plan.golden {
         if diff.is_empty() && ex.outcome.is_none() {
             ex.outcome = Some("no_op");
             ex.reason = Some("the agent changed nothing".into());
@@ -734,36 +734,7 @@ fn scope_check(post: &mut PolicyDecision, allowed: &[String], changed: &[String]
 fn add_blocking(post: &mut PolicyDecision, violation: PolicyViolation) {
     post.violations.push(violation);
     post.status = PolicyStatus::Block;
-    let ids: Vec<&str> = post.violations.iter().map(|v| v.rule_id.as_str()).collect();
-    let mut notes = format!("violations: {}", ids.join(", "));
-    if !post.warnings.is_empty() {
-        let w: Vec<&str> = post.warnings.iter().map(|w| w.rule_id.as_str()).collect();
-        notes.push_str(&format!("; warnings: {}", w.join(", ")));
-    }
-    post.notes = notes;
-}
-
-/// The first validation requirement that applies to the proposal decides whether validation
-/// must pass; with none, a failure fails the run.
-fn validation_must_pass(policy: &PolicyEngine, proposal: &TaskProposal) -> bool {
-    applicable_requirement(policy, proposal).is_none_or(|r| r.must_pass)
-}
-
-fn policy_profile(policy: &PolicyEngine, proposal: &TaskProposal) -> String {
-    applicable_requirement(policy, proposal).map_or_else(|| "standard".to_owned(), |r| r.required_profile.clone())
-}
-
-fn applicable_requirement<'a>(
-    policy: &'a PolicyEngine,
-    proposal: &TaskProposal,
-) -> Option<&'a crate::policy::ValidationRequirement> {
-    let repo_policy = policy.config().get_repo_policy(&proposal.target.repo_key);
-    let risk = proposal.risk_level.as_str().to_owned();
-    let task_type = proposal.task_type.as_str().to_owned();
-    repo_policy.validation_requirements.iter().find(|r| {
-        (r.applies_to_risk_levels.is_empty() || r.applies_to_risk_levels.contains(&risk))
-            && (r.applies_to_task_types.is_empty() || r.applies_to_task_types.contains(&task_type))
-    })
+    post.notes = crate::policy::decision_notes(&post.violations, &post.warnings);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -904,8 +875,12 @@ pub fn subject_from_goal(goal: &str) -> Option<String> {
     })
 }
 
-fn run_commit_message(request: &ExecutionRequest, bundle: &ProposalDecisionBundle, command: &str) -> String {
-    let redactor = Redactor::from_env();
+fn run_commit_message(
+    request: &ExecutionRequest,
+    bundle: &ProposalDecisionBundle,
+    command: &str,
+    redactor: &Redactor,
+) -> String {
     let subject = subject_from_goal(&redactor.redact(&request.goal_text))
         .unwrap_or_else(|| format!("git-oc run {}", prefix_chars(&request.run_id, 8)));
     let mut message = format!(
@@ -925,8 +900,9 @@ fn evidence_commit_message(
     summary: &Summary,
     proposal: &TaskProposal,
     git: &GitRecord,
+    redactor: &Redactor,
 ) -> String {
-    let goal = subject_from_goal(&Redactor::from_env().redact(&proposal.goal_text)).unwrap_or_default();
+    let goal = subject_from_goal(&redactor.redact(&proposal.goal_text)).unwrap_or_default();
     let none = || "none".to_owned();
     let lines = [
         ("Oc-Run", result.run_id.clone()),

@@ -286,10 +286,8 @@ fn remove_stale_locks(repo: &gix::Repository, dry_run: bool) -> Vec<String> {
         };
         if meta.is_dir() {
             stack.extend(std::fs::read_dir(&p).into_iter().flatten().flatten().map(|e| e.path()));
-        } else if p.extension().is_some_and(|e| e == "lock") {
-            if dry_run || std::fs::remove_file(&p).is_ok() {
-                removed.push(p.display().to_string());
-            }
+        } else if p.extension().is_some_and(|e| e == "lock") && (dry_run || std::fs::remove_file(&p).is_ok()) {
+            removed.push(p.display().to_string());
         }
     }
     removed.sort();

@@ -125,7 +125,7 @@ pub fn tune(repo: &mut gix::Repository) -> Result<()> {
     let mut snapshot = repo.config_snapshot_mut();
     for (key, value) in values {
         snapshot
-            .set_raw_value(&key, value)
+            .set_raw_value(key, value)
             .map_err(|e| Error::run("could not configure the repository handle").caused_by(e.to_string()))?;
     }
     snapshot

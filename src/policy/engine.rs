@@ -335,6 +335,12 @@ impl PolicyEngine {
         finish(found, policy, profile, changed_paths.to_vec())
     }
 
+    /// The validation requirement that applies to the proposal: the first whose risk and
+    /// task-type lists (empty = all) include it.
+    pub fn validation_requirement(&self, proposal: &TaskProposal) -> Option<&ValidationRequirement> {
+        first_applicable_requirement(self.config.get_repo_policy(&proposal.target.repo_key), proposal)
+    }
+
     /// A stable hex digest (SHA-1 of the configuration's JSON) naming the effective policy, so
     /// each decision can record which policy produced it.
     pub fn digest(&self) -> String {
@@ -458,6 +464,22 @@ fn finish(
     } else {
         "autonomous"
     };
+    let notes = decision_notes(&violations, &warnings);
+    PolicyDecision {
+        decision_id: new_id(),
+        status,
+        violations,
+        warnings,
+        effective_validation_profile,
+        effective_review_requirement: effective_review_requirement.into(),
+        effective_scope,
+        notes,
+        evaluated_at: Timestamp::now(),
+    }
+}
+
+/// A decision's `notes`: `violations: id, id; warnings: id`, either part only when non-empty.
+pub fn decision_notes(violations: &[PolicyViolation], warnings: &[PolicyWarning]) -> String {
     let mut parts = Vec::new();
     if !violations.is_empty() {
         let ids: Vec<&str> = violations.iter().map(|v| v.rule_id.as_str()).collect();
@@ -467,17 +489,7 @@ fn finish(
         let ids: Vec<&str> = warnings.iter().map(|w| w.rule_id.as_str()).collect();
         parts.push(format!("warnings: {}", ids.join(", ")));
     }
-    PolicyDecision {
-        decision_id: new_id(),
-        status,
-        violations,
-        warnings,
-        effective_validation_profile,
-        effective_review_requirement: effective_review_requirement.into(),
-        effective_scope,
-        notes: parts.join("; "),
-        evaluated_at: Timestamp::now(),
-    }
+    parts.join("; ")
 }
 
 #[cfg(test)]

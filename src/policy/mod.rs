@@ -13,7 +13,7 @@ mod pattern;
 mod repr;
 mod validate;
 
-pub use engine::PolicyEngine;
+pub use engine::{PolicyEngine, decision_notes};
 pub use explain::explain;
 pub use model::{
     BranchGuardrail, PathPolicy, PathScopeRule, PolicyConfig, RepoPolicy, ReviewRequirement, ToolGuardrail,

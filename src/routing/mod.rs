@@ -160,19 +160,20 @@ pub fn route_rules(policy: &rules::RoutingPolicy, proposal: &TaskProposal) -> cr
 /// Route `proposal` with the configured router (`rules` or `switchboard`).
 pub fn route_configured(
     config: &crate::config::Config,
+    routing_policy: &rules::RoutingPolicy,
     router: &str,
     proposal: &TaskProposal,
 ) -> crate::error::Result<LaneDecision> {
     use crate::error::Error;
     match router {
-        "rules" => route_rules(&load_policy(config)?.policy, proposal),
+        "rules" => route_rules(routing_policy, proposal),
         "switchboard" => {
             let url = &config.switchboard_url.value;
             let timeout = std::time::Duration::from_secs(config.switchboard_timeout.value);
             match switchboard::route(url, proposal, timeout) {
                 Ok(decision) => Ok(decision),
                 Err(switchboard::SwitchBoardError::Unavailable(why)) if config.fallback_to_rules.value => {
-                    let mut decision = route_rules(&load_policy(config)?.policy, proposal)?;
+                    let mut decision = route_rules(routing_policy, proposal)?;
                     decision.rationale = Some(format!(
                         "SwitchBoard unavailable ({why}); routed by the local rules router instead: {}",
                         decision.rationale.unwrap_or_default()
