@@ -158,9 +158,10 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
 pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
     let repo = super::open_repo()?;
     let run_id = store::resolve_run(&repo.repo, &args.run)?;
-    let (_, files) = store::run_files(&repo.repo, &run_id)?;
+    let evidence = store::RunEvidence::open(&repo.repo, &run_id)?;
+    let files = evidence.files()?;
     if let Some(file) = &args.file {
-        let Some(bytes) = store::read_file(&repo.repo, &run_id, file)? else {
+        let Some(bytes) = evidence.read(file)? else {
             return Err(Error::input(format!("run {run_id} has no evidence file {file:?}"))
                 .hint(format!("its files: {}", files.join(", "))));
         };
@@ -169,7 +170,7 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         return Ok(0);
     }
     let json = |name: &str| -> Result<Option<serde_json::Value>> {
-        match store::read_file(&repo.repo, &run_id, name)? {
+        match evidence.read(name)? {
             Some(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
             None => Ok(None),
         }
@@ -182,8 +183,7 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         .as_ref()
         .map(|p| p["pre_run"].clone())
         .unwrap_or_else(|| record["metadata"]["policy"].clone());
-    let (runs, _) = store::list_runs(&repo.repo)?;
-    let entry = runs.into_iter().find(|r| r.run_id == run_id);
+    let entry = evidence.entry;
     if args.json {
         let doc = serde_json::json!({
             "run_id": run_id,
@@ -200,7 +200,7 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         return Ok(0);
     }
     let mut out = format!("run {run_id}\n");
-    let mut line = |label: &str, value: &str| out.push_str(&format!("  {label:<12}: {value}\n"));
+    let mut line = |label: &str, value: &str| super::field(&mut out, label, value);
     line("headline", trace["headline"].as_str().unwrap_or(""));
     line("summary", trace["summary"].as_str().unwrap_or(""));
     for w in trace["warnings"].as_array().into_iter().flatten() {

@@ -235,35 +235,53 @@ pub fn resolve_run(repo: &gix::Repository, query: &str) -> Result<String> {
     }
 }
 
-/// The evidence commit of a run and the names of its files.
-pub fn run_files(repo: &gix::Repository, run_id: &str) -> Result<(gix::ObjectId, Vec<String>)> {
-    let name = format!("{RUNS_REF_PREFIX}{run_id}");
-    let ctx = |e| Error::git(format!("could not read {name}"), e);
-    let mut reference = repo.find_reference(name.as_str()).map_err(ctx)?;
-    let id = reference.peel_to_id().map_err(ctx)?.detach();
-    let commit = repo.find_commit(id).map_err(|e| {
-        Error::run(format!("{name} does not point at an evidence commit"))
-            .caused_by(e.to_string())
-            .hint("git-oc did not write this ref; inspect it with 'git cat-file -t' and delete it with 'git update-ref -d'")
-    })?;
-    let tree = commit.tree().map_err(ctx)?;
-    let mut files = Vec::new();
-    for entry in tree.iter() {
-        let entry =
-            entry.map_err(|e| Error::run(format!("could not read the tree of {name}")).caused_by(e.to_string()))?;
-        files.push(entry.filename().to_str_lossy().into_owned());
-    }
-    Ok((id, files))
+/// One run's evidence commit, opened once to list, describe and read its files.
+pub struct RunEvidence<'repo> {
+    pub commit: gix::ObjectId,
+    tree: gix::Tree<'repo>,
+    /// The run as `git oc runs` lists it; `None` when the commit message is not git-oc's.
+    pub entry: Option<RunEntry>,
 }
 
-/// One evidence file's exact bytes, or `None` when the run has no such file.
-pub fn read_file(repo: &gix::Repository, run_id: &str, file: &str) -> Result<Option<Vec<u8>>> {
-    let (id, _) = run_files(repo, run_id)?;
-    let ctx = |e| Error::git(format!("could not read {file} of run {run_id}"), e);
-    let tree = repo.find_commit(id).map_err(ctx)?.tree().map_err(ctx)?;
-    let Some(entry) = tree.find_entry(file) else {
-        return Ok(None);
-    };
-    let object = entry.object().map_err(ctx)?;
-    Ok(Some(object.data.clone()))
+impl<'repo> RunEvidence<'repo> {
+    pub fn open(repo: &'repo gix::Repository, run_id: &str) -> Result<Self> {
+        let name = format!("{RUNS_REF_PREFIX}{run_id}");
+        let ctx = |e| Error::git(format!("could not read {name}"), e);
+        let mut reference = repo.find_reference(name.as_str()).map_err(ctx)?;
+        let id = reference.peel_to_id().map_err(ctx)?.detach();
+        let commit = repo.find_commit(id).map_err(|e| {
+            Error::run(format!("{name} does not point at an evidence commit"))
+                .caused_by(e.to_string())
+                .hint("git-oc did not write this ref; inspect it with 'git cat-file -t' and delete it with 'git update-ref -d'")
+        })?;
+        let tree = commit.tree().map_err(ctx)?;
+        Ok(RunEvidence {
+            commit: id,
+            tree,
+            entry: decode_entry(repo, &name, run_id, id).ok(),
+        })
+    }
+
+    /// The names of the run's evidence files.
+    pub fn files(&self) -> Result<Vec<String>> {
+        self.tree
+            .iter()
+            .map(|entry| {
+                entry
+                    .map(|e| e.filename().to_str_lossy().into_owned())
+                    .map_err(|e| Error::run("could not read an evidence tree").caused_by(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// One evidence file's exact bytes, or `None` when the run has no such file.
+    pub fn read(&self, file: &str) -> Result<Option<Vec<u8>>> {
+        let Some(entry) = self.tree.find_entry(file) else {
+            return Ok(None);
+        };
+        let object = entry
+            .object()
+            .map_err(|e| Error::git(format!("could not read evidence file {file}"), e))?;
+        Ok(Some(object.data.clone()))
+    }
 }
