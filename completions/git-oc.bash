@@ -131,7 +131,7 @@ _git__oc() {
 
     case "${cmd}" in
         git__oc)
-            opts="-v -q -h -V --verbose --quiet --help --version demo run plan policy runs show push fetch gc doctor init completions man help"
+            opts="-v -q -h -V --verbose --quiet --json --help --version demo run plan policy runs show push fetch gc doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -145,7 +145,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__completions)
-            opts="-v -q -h -V --verbose --quiet --help --version bash zsh fish"
+            opts="-v -q -h -V --verbose --quiet --json --help --version bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -159,7 +159,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__demo)
-            opts="-v -q -h -V --goal --repo-key --workspace-path --backend --routing --blocked-policy --json --verbose --quiet --help --version"
+            opts="-v -q -h -V --goal --repo-key --workspace-path --backend --routing --blocked-policy --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,7 +193,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__doctor)
-            opts="-v -q -h -V --json --verbose --quiet --help --version"
+            opts="-v -q -h -V --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -207,7 +207,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__fetch)
-            opts="-v -q -h -V --json --verbose --quiet --help --version"
+            opts="-v -q -h -V --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -221,7 +221,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__gc)
-            opts="-v -q -h -V --older-than --dry-run --evidence --json --verbose --quiet --help --version"
+            opts="-v -q -h -V --older-than --dry-run --evidence --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -477,7 +477,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__init)
-            opts="-v -q -h -V --undo --verbose --quiet --help --version"
+            opts="-v -q -h -V --undo --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,7 +491,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__man)
-            opts="-v -q -h -V --verbose --quiet --help --version"
+            opts="-v -q -h -V --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -505,7 +505,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__plan)
-            opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --routing --base --repo-key --validate --json --verbose --quiet --help --version"
+            opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --routing --base --repo-key --validate --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -567,7 +567,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__policy)
-            opts="-v -q -h -V --verbose --quiet --help --version show check help"
+            opts="-v -q -h -V --verbose --quiet --json --help --version show check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -581,7 +581,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__policy__subcmd__check)
-            opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --routing --base --repo-key --validate --json --verbose --quiet --help --version"
+            opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --routing --base --repo-key --validate --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -699,7 +699,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__policy__subcmd__show)
-            opts="-v -q -h -V --json --verbose --quiet --help --version"
+            opts="-v -q -h -V --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -713,7 +713,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__push)
-            opts="-v -q -h -V --json --verbose --quiet --help --version"
+            opts="-v -q -h -V --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -727,7 +727,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__run)
-            opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --routing --base --repo-key --validate --branch --timeout --validation-timeout --workspace-path --json --verbose --quiet --help --version"
+            opts="-v -q -h -V --goal --task-type --risk --priority --label --path --backend --lane --routing --base --repo-key --validate --branch --timeout --validation-timeout --workspace-path --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -805,7 +805,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__runs)
-            opts="-n -v -q -h -V --status --backend --lane --since --until --max-count --json --verbose --quiet --help --version"
+            opts="-n -v -q -h -V --status --backend --lane --since --until --max-count --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -847,7 +847,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__show)
-            opts="-v -q -h -V --json --verbose --quiet --help --version"
+            opts="-v -q -h -V --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_git_oc_global_optspecs
-    string join \n v/verbose q/quiet h/help V/version
+    string join \n v/verbose q/quiet json h/help V/version
 end
 
 function __fish_git_oc_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c git-oc -n "__fish_git_oc_needs_command" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_needs_command" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_needs_command" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_needs_command" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_needs_command" -f -a "demo" -d 'Run the end-to-end demo: plan, stub routing, policy gate, stub backend on a real worktree'
@@ -48,9 +49,9 @@ complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l workspace-path -d
 complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l backend -d 'Backend (the demo only has the stub)' -r -f -a "stub\t''"
 complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l routing -d 'Routing (the demo only has the offline stub router)' -r -f -a "stub\t''"
 complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l blocked-policy -d 'Gate with a policy that requires human approval: the run is blocked, evidence is kept'
-complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l json -d 'Print one JSON document instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l goal -d 'What the agent should do' -r
@@ -89,9 +90,9 @@ complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l branch -d 'The run
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l timeout -d 'Seconds the agent may run before its process group is killed [default: run.timeout, else 1800]' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l validation-timeout -d 'Seconds each validation command may run [default: run.validation_timeout, else 600]' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l workspace-path -d 'Where to create the run\'s worktree [default: <git-dir>/oc/worktrees/<branch>-<8 hex>]' -r -F
-complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l json -d 'Print one JSON document instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand run" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand run" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l goal -d 'What the agent should do' -r
@@ -126,21 +127,22 @@ switchboard\t''"
 complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l base -d 'The commit to branch from' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l repo-key -d 'Repository key used as the policy key [default: from configuration, else the repository\'s name]' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l validate -d 'A validation command run in the worktree after the agent, with sh -c (repeatable) [default: run.validate from configuration]' -r
-complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l json -d 'Print one JSON document instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand plan" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -s h -l help -d 'Print help'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -f -a "show" -d 'Show the effective policy and routing configuration, and where each part came from'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -f -a "check" -d 'Evaluate a goal, task type, risk, labels and paths against the policy, without running'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and not __fish_seen_subcommand_from show check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON document'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l goal -d 'What the agent should do' -r
@@ -175,9 +177,9 @@ switchboard\t''"
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l base -d 'The commit to branch from' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l repo-key -d 'Repository key used as the policy key [default: from configuration, else the repository\'s name]' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l validate -d 'A validation command run in the worktree after the agent, with sh -c (repeatable) [default: run.validate from configuration]' -r
-complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON document'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show the effective policy and routing configuration, and where each part came from'
@@ -189,50 +191,53 @@ complete -c git-oc -n "__fish_git_oc_using_subcommand runs" -l lane -d 'Only run
 complete -c git-oc -n "__fish_git_oc_using_subcommand runs" -l since -d 'Only runs at or after this time: an RFC 3339 date or time, or an age like 2h, 3d, 1w' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand runs" -l until -d 'Only runs before this time (same forms as --since)' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand runs" -s n -l max-count -d 'At most this many runs' -r
-complete -c git-oc -n "__fish_git_oc_using_subcommand runs" -l json -d 'Print one JSON document'
 complete -c git-oc -n "__fish_git_oc_using_subcommand runs" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand runs" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand runs" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand runs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand runs" -s V -l version -d 'Print version'
-complete -c git-oc -n "__fish_git_oc_using_subcommand show" -l json -d 'Print the summary as one JSON document'
 complete -c git-oc -n "__fish_git_oc_using_subcommand show" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand show" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand show" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand show" -s V -l version -d 'Print version'
-complete -c git-oc -n "__fish_git_oc_using_subcommand push" -l json -d 'Print one JSON document'
 complete -c git-oc -n "__fish_git_oc_using_subcommand push" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand push" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand push" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand push" -s V -l version -d 'Print version'
-complete -c git-oc -n "__fish_git_oc_using_subcommand fetch" -l json -d 'Print one JSON document'
 complete -c git-oc -n "__fish_git_oc_using_subcommand fetch" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand fetch" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand fetch" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand fetch" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand gc" -l older-than -d 'Retention in days [default: gc.retention_days, else 7]' -r
 complete -c git-oc -n "__fish_git_oc_using_subcommand gc" -l dry-run -d 'Say what would be removed, remove nothing'
 complete -c git-oc -n "__fish_git_oc_using_subcommand gc" -l evidence -d 'Also delete evidence refs older than --older-than (which must then be given)'
-complete -c git-oc -n "__fish_git_oc_using_subcommand gc" -l json -d 'Print one JSON document'
 complete -c git-oc -n "__fish_git_oc_using_subcommand gc" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand gc" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand gc" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand gc" -s V -l version -d 'Print version'
-complete -c git-oc -n "__fish_git_oc_using_subcommand doctor" -l json -d 'Print one JSON document'
 complete -c git-oc -n "__fish_git_oc_using_subcommand doctor" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand doctor" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand doctor" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand init" -l undo -d 'Remove the values init adds'
 complete -c git-oc -n "__fish_git_oc_using_subcommand init" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand init" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand init" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-oc -n "__fish_git_oc_using_subcommand init" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c git-oc -n "__fish_git_oc_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s v -l verbose -d 'Print more detail on stderr (repeat for more)'
 complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s q -l quiet -d 'Print only data and errors'
+complete -c git-oc -n "__fish_git_oc_using_subcommand man" -l json -d 'Print one JSON document on stdout instead of the report'
 complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s h -l help -d 'Print help'
 complete -c git-oc -n "__fish_git_oc_using_subcommand man" -s V -l version -d 'Print version'
 complete -c git-oc -n "__fish_git_oc_using_subcommand help; and not __fish_seen_subcommand_from demo run plan policy runs show push fetch gc doctor init completions man help" -f -a "demo" -d 'Run the end-to-end demo: plan, stub routing, policy gate, stub backend on a real worktree'

@@ -1,22 +1,17 @@
-//! `git oc demo`: the seed's end-to-end demo, git-native. Stub routing and a stub backend, but a
-//! real linked worktree and branch, a diff computed from git objects, a real commit, and the
-//! evidence in files, in `refs/oc/runs/<run_id>` and in a note.
+//! `git oc demo`: the seed's end-to-end demo, git-native (see `crate::demo`): arguments and the
+//! seed's report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::{Value, json};
 
 use super::ui::Ui;
-use crate::contracts::{ProposalDecisionBundle, prefix_chars};
-use crate::error::{Error, Result};
-use crate::execution::coordinator::{self, RunOutcome, RunPlan};
-use crate::execution::{RuntimeContext, stub::DemoStubAdapter};
-use crate::git::{self, Repo};
-use crate::planning::{PlanningContext, build_proposal};
-use crate::policy::{PathPolicy, PolicyConfig, PolicyEngine, RepoPolicy, ReviewRequirement, default_repo_policy};
-
-pub const DEFAULT_GOAL: &str = "Write a tiny hello-world execution artifact";
+use crate::contracts::prefix_chars;
+use crate::demo::{DEFAULT_GOAL, DemoSpec};
+use crate::error::Result;
+use crate::git;
+use crate::pipeline::RunOutcome;
 
 /// Run the end-to-end demo: plan, stub routing, policy gate, stub backend on a real worktree
 ///
@@ -47,122 +42,18 @@ pub struct DemoArgs {
     /// Gate with a policy that requires human approval: the run is blocked, evidence is kept
     #[arg(long)]
     pub blocked_policy: bool,
-    /// Print one JSON document instead of the report
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// The demo's permissive policy: any repo key, no path rules, no validation requirement.
-/// Unlike the reference's, it passes `validate_config` (a real risk profile, a branch required).
-pub fn permissive_policy(repo_key: &str) -> PolicyConfig {
-    let mut policy = RepoPolicy::new(repo_key);
-    policy.path_policy = PathPolicy {
-        rules: Vec::new(),
-        default_mode: "allow".into(),
-    };
-    policy.validation_requirements = Vec::new();
-    policy.review_requirement = ReviewRequirement {
-        require_review_for_risk_levels: Vec::new(),
-        require_review_for_task_types: Vec::new(),
-        ..ReviewRequirement::default()
-    };
-    PolicyConfig {
-        repo_policies: vec![policy],
-        default_policy: Some(default_repo_policy()),
-    }
-}
-
-/// `--blocked-policy`: explicit human approval required, nothing else changed.
-pub fn blocking_policy(repo_key: &str) -> PolicyConfig {
-    let mut policy = RepoPolicy::new(repo_key);
-    policy.review_requirement = ReviewRequirement {
-        autonomous_allowed: false,
-        blocked_without_human: true,
-        ..ReviewRequirement::default()
-    };
-    PolicyConfig {
-        repo_policies: vec![policy],
-        default_policy: Some(default_repo_policy()),
-    }
-}
-
-/// The URL a clone would use: `origin`'s if configured, else the repository's own path.
-pub fn clone_url(repo: &Repo) -> String {
-    if let Ok(remote) = repo.repo.find_remote("origin")
-        && let Some(url) = remote.url(gix::remote::Direction::Fetch)
-    {
-        return url.to_bstring().to_string();
-    }
-    repo.workdir().display().to_string()
-}
-
-/// Python `Path`-style normalisation of a path as typed: no trailing `/`, no `//`, no `.`.
-fn normalize_display(path: &Path) -> String {
-    let s = path.components().collect::<PathBuf>().display().to_string();
-    if s.is_empty() { ".".to_owned() } else { s }
 }
 
 pub fn cmd_demo(ui: &mut Ui, args: &DemoArgs) -> Result<i32> {
     let repo = super::open_repo()?;
-
-    if args.goal.trim().is_empty() {
-        return Err(Error::input("the goal is empty")
-            .hint("pass --goal with a description of the change, e.g. --goal \"Fix the typo in README\""));
-    }
-    if args.repo_key.is_empty() {
-        return Err(Error::input("the repository key is empty")
-            .hint("pass --repo-key a name for this repository, e.g. --repo-key demo"));
-    }
-
-    let base = repo.resolve_base("HEAD")?;
-    let base_branch = repo
-        .current_branch()
-        .unwrap_or_else(|| base.map(|b| git::short(&b)).unwrap_or_else(|| "HEAD".to_owned()));
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    let branch = format!("demo/run-{suffix}");
-    let (workspace, workspace_display) = match &args.workspace_path {
-        Some(p) => (git::absolute(p), normalize_display(p)),
-        None => {
-            let p = repo.state_dir().join("worktrees").join(format!("demo-run-{suffix}"));
-            (p.clone(), p.display().to_string())
-        }
+    let spec = DemoSpec {
+        goal: args.goal.clone(),
+        repo_key: args.repo_key.clone(),
+        workspace: args.workspace_path.clone(),
+        blocked_policy: args.blocked_policy,
     };
-
-    let mut ctx = PlanningContext::new(args.goal.clone(), "simple_edit");
-    ctx.repo_key = args.repo_key.clone();
-    ctx.clone_url = clone_url(&repo);
-    ctx.base_branch = base_branch;
-    ctx.proposer = "operations-center-demo".into();
-    ctx.push_on_success = false;
-    ctx.open_pr = false;
-    let proposal = build_proposal(&ctx).map_err(|e| Error::input(e.to_string()))?;
-    let decision = crate::routing::stub_decision(&proposal);
-    let bundle = ProposalDecisionBundle::new(proposal, decision, "demo run — stub routing and stub backend");
-
-    let policy = PolicyEngine::new(if args.blocked_policy {
-        blocking_policy(&args.repo_key)
-    } else {
-        permissive_policy(&args.repo_key)
-    });
-    let plan = RunPlan {
-        bundle,
-        runtime: RuntimeContext {
-            workspace_path: workspace_display,
-            task_branch: branch,
-            goal_file_path: None,
-        },
-        workspace,
-        base,
-        base_label: "HEAD".into(),
-        command: "git oc demo",
-        golden: false,
-        validation_commands: Vec::new(),
-        validation_timeout: 300,
-        stream: false,
-    };
-    let outcome = coordinator::execute(&repo, plan, &policy, &DemoStubAdapter)?;
-
-    Ok(super::print_outcome(ui, &outcome, args.json, json_document, report))
+    let prepared = crate::demo::prepare(&repo, &spec)?;
+    super::run_and_print(ui, prepared, json_document, report)
 }
 
 const SEP: &str = "============================================================";

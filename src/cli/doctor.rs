@@ -8,17 +8,14 @@ use clap::Args;
 use super::ui::Ui;
 use crate::config::Config;
 use crate::error::Result;
+use crate::execution::agents::AgentKind;
 
 /// Check git, identity, configuration, policy, routing, backends, tokens and evidence
 ///
 /// Exit status: 0 when everything git-oc needs works, 1 when something is broken. Missing agent
 /// CLIs, tokens and unpublished evidence are reported as warnings. Token values are never printed.
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
-    /// Print one JSON document
-    #[arg(long)]
-    pub json: bool,
-}
+pub struct DoctorArgs {}
 
 #[derive(serde::Serialize)]
 struct Check {
@@ -28,7 +25,7 @@ struct Check {
     detail: String,
 }
 
-pub fn cmd_doctor(ui: &mut Ui, args: &DoctorArgs) -> Result<i32> {
+pub fn cmd_doctor(ui: &mut Ui, _args: &DoctorArgs) -> Result<i32> {
     let mut checks: Vec<Check> = Vec::new();
     let mut add = |level, name, detail: String| checks.push(Check { level, name, detail });
 
@@ -88,9 +85,9 @@ pub fn cmd_doctor(ui: &mut Ui, args: &DoctorArgs) -> Result<i32> {
                 "policy",
                 format!("valid; digest {}", crate::policy::PolicyEngine::new(p).digest()),
             ),
-            Err(e) => add("fail", "policy", format!("{}: {}", e.message, e.causes.join("; "))),
+            Err(e) => add("fail", "policy", format!("{}: {}", e.message, e.causes().join("; "))),
         }
-        match crate::routing::load_policy(config) {
+        match config.routing_policy() {
             Ok(p) => add(
                 "ok",
                 "routing policy",
@@ -99,11 +96,11 @@ pub fn cmd_doctor(ui: &mut Ui, args: &DoctorArgs) -> Result<i32> {
             Err(e) => add(
                 "fail",
                 "routing policy",
-                format!("{}: {}", e.message, e.causes.join("; ")),
+                format!("{}: {}", e.message, e.causes().join("; ")),
             ),
         }
-        if config.router.value == "switchboard" {
-            let url = config.switchboard_url.value.trim_end_matches('/').to_owned();
+        if config.routing.router() == crate::routing::Router::Switchboard {
+            let url = config.routing.switchboard_url().trim_end_matches('/').to_owned();
             let agent: ureq::Agent = ureq::Agent::config_builder()
                 .timeout_global(Some(Duration::from_secs(3)))
                 .http_status_as_error(false)
@@ -116,7 +113,7 @@ pub fn cmd_doctor(ui: &mut Ui, args: &DoctorArgs) -> Result<i32> {
                     "router",
                     format!("SwitchBoard at {url} answered {}", r.status()),
                 ),
-                Err(e) if config.fallback_to_rules.value => add(
+                Err(e) if config.routing.fallback_to_rules() => add(
                     "warn",
                     "router",
                     format!("SwitchBoard at {url} is unreachable ({e}); runs fall back to the rules router"),
@@ -128,8 +125,9 @@ pub fn cmd_doctor(ui: &mut Ui, args: &DoctorArgs) -> Result<i32> {
         }
         let mut found = Vec::new();
         let mut missing = Vec::new();
-        for name in ["claude", "codex", "aider", "kodo"] {
-            let program = config.backend_settings(name).program.unwrap_or_else(|| name.to_owned());
+        for kind in AgentKind::ALL.into_iter().filter(|k| *k != AgentKind::Command) {
+            let name = kind.name();
+            let program = config.backend_settings(kind).program.unwrap_or_else(|| name.to_owned());
             match crate::execution::agents::find_program(&program) {
                 Some(path) => found.push(format!("{name} ({})", path.display())),
                 None => missing.push(name),
@@ -216,7 +214,7 @@ pub fn cmd_doctor(ui: &mut Ui, args: &DoctorArgs) -> Result<i32> {
     }
 
     let healthy = checks.iter().all(|c| c.level != "fail");
-    if args.json {
+    if ui.is_json() {
         let doc = serde_json::json!({ "healthy": healthy, "checks": checks });
         ui.json(&doc);
     } else {

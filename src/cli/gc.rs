@@ -7,7 +7,7 @@ use clap::Args;
 use super::ui::Ui;
 use crate::config::Config;
 use crate::error::Result;
-use crate::git::cleanup::{GcOptions, gc};
+use crate::gc::{GcOptions, gc};
 
 /// Remove finished runs' worktrees and stale run branches
 ///
@@ -28,23 +28,20 @@ pub struct GcArgs {
     /// Also delete evidence refs older than --older-than (which must then be given)
     #[arg(long, requires = "older_than")]
     pub evidence: bool,
-    /// Print one JSON document
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub fn cmd_gc(ui: &mut Ui, args: &GcArgs) -> Result<i32> {
     let repo = super::open_repo()?;
     let config = Config::load(repo.workdir())?;
-    let days = args.older_than.unwrap_or(config.gc_retention_days.value);
+    let days = args.older_than.unwrap_or_else(|| config.gc.retention_days());
     let opts = GcOptions {
         retention: Duration::from_secs(days * 86_400),
         dry_run: args.dry_run,
         evidence: args.evidence,
-        disposable: config.gc_disposable_branches.value.clone(),
+        disposable: config.gc.disposable_branches(),
     };
     let report = gc(&repo, &opts)?;
-    if args.json {
+    if ui.is_json() {
         ui.json(&report);
         return Ok(0);
     }

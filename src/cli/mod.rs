@@ -8,6 +8,7 @@ pub mod gc;
 pub mod init;
 pub mod plan;
 pub mod policy;
+pub mod progress;
 pub mod run;
 pub mod runs;
 pub mod sync;
@@ -18,7 +19,8 @@ use std::ffi::OsString;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::error::{Error, ErrorKind, Result};
-use ui::Ui;
+use crate::pipeline::RunOutcome;
+use ui::{OutputFormat, Ui};
 
 const ABOUT: &str = "Plan, gate, run and record coding-agent work on isolated git worktrees";
 const LONG_ABOUT: &str = "\
@@ -45,6 +47,9 @@ pub struct Cli {
     /// Print only data and errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Print one JSON document on stdout instead of the report
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -68,36 +73,52 @@ pub enum Command {
 
 /// The repository the command runs in, found from the current directory as git finds it.
 pub fn open_repo() -> Result<crate::git::Repo> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
-    crate::git::Repo::discover(&cwd)
+    crate::git::Repo::discover(&current_dir()?)
 }
 
-/// Print a finished run (its JSON document or its report, secrets redacted) and any failure to
-/// write its evidence to disk; the run's exit code.
-pub fn print_outcome(
+/// The repository with its configuration and checked policies, for commands that plan runs.
+pub fn open_session() -> Result<crate::session::Session> {
+    crate::session::Session::open(&current_dir()?)
+}
+
+fn current_dir() -> Result<std::path::PathBuf> {
+    std::env::current_dir().map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))
+}
+
+/// Carry out a prepared run, showing its progress, then print it (its JSON document or its
+/// report) and any failure to write its evidence to disk; the run's exit code.
+pub fn run_and_print(
     ui: &mut Ui,
-    outcome: &crate::execution::coordinator::RunOutcome,
-    json: bool,
-    document: fn(&crate::execution::coordinator::RunOutcome) -> serde_json::Value,
-    report: fn(&crate::execution::coordinator::RunOutcome) -> String,
-) -> i32 {
-    let text = if json {
-        ui::json_text(&document(outcome))
-    } else {
-        report(outcome)
+    prepared: crate::session::PreparedRun,
+    document: fn(&RunOutcome) -> serde_json::Value,
+    report: fn(&RunOutcome) -> String,
+) -> Result<i32> {
+    let outcome = {
+        let observer = progress::Progress::new(ui);
+        let cx = crate::pipeline::RunContext::system(&observer);
+        prepared.execute(&cx)?
     };
-    ui.data(&crate::execution::secrets::Redactor::from_env().redact(&text));
+    // Every value in the outcome is redacted already; the final pass catches what rendering
+    // assembles from several values.
+    let redactor = crate::execution::secrets::Redactor::from_env();
+    if ui.is_json() {
+        let mut doc = document(&outcome);
+        redactor.redact_value(&mut doc);
+        ui.json(&doc);
+    } else {
+        ui.data(&redactor.redact(&report(&outcome)));
+    }
     if let Some(e) = &outcome.disk_error {
         let hint = format!("the evidence is kept in git: git show {}", outcome.git.evidence_ref);
-        eprint!("{}", e.clone().hint(hint).render());
+        ui.error(&e.clone().hint(hint));
     }
-    outcome.exit_code()
+    Ok(outcome.exit_code())
 }
 
-/// A `  label       : value` line, as the reports print them (line breaks become spaces).
+/// A `  label       : value` line, as the reports print them (control characters escaped).
 pub fn field(out: &mut String, label: &str, value: &str) {
-    out.push_str(&format!("  {label:<12}: {}\n", value.replace(['\n', '\r'], " ")));
+    let value = value.replace(['\n', '\r'], " ");
+    out.push_str(&format!("  {label:<12}: {}\n", crate::text::escape_controls(&value)));
 }
 
 /// A policy decision and the reasoning `explain()` gives for it.
@@ -133,30 +154,62 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Err(e) => return report_clap_error(&e),
     };
     init_tracing(cli.verbose);
+    install_panic_hook();
     // Ctrl-C sets a flag the run loop watches: the agent is stopped and the evidence recorded
     // before exiting with 130. A second Ctrl-C ends git-oc at once.
     let _interrupt_handler = gix::interrupt::init_handler_default(1).ok();
-    let mut ui = Ui::new(cli.quiet, cli.verbose);
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&mut ui, &cli.command)));
+    let format = if cli.json {
+        OutputFormat::Json
+    } else {
+        OutputFormat::Human
+    };
+    let mut ui = Ui::new(format, cli.quiet, cli.verbose);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let code = dispatch(&mut ui, &cli.command)?;
+        ui.finish()?;
+        Ok::<i32, Error>(code)
+    }));
     match outcome {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
-            eprint!("{}", e.render());
+            ui.error(&e);
             e.exit_code()
         }
-        Err(_) => {
-            eprint!(
-                "{}",
-                Error::run("git-oc hit an internal error and stopped")
-                    .hint("please report this with the command you ran and GIT_OC_LOG=debug output")
-                    .render()
-            );
-            ErrorKind::Run.exit_code()
-        }
+        // The panic hook has printed the one `error:` line.
+        Err(_) => ErrorKind::Internal.exit_code(),
     }
 }
 
+/// A panic prints one `error:` line and a hint, never Rust's panic text or a backtrace.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".to_owned());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(%what, location = %at, "panic");
+        let e = Error::internal(format!("git-oc hit an internal error and stopped: {what}{at}"));
+        eprint!("{}", e.render());
+    }));
+}
+
 fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
+    let text_only = match command {
+        Command::Completions(_) => Some("completions"),
+        Command::Man(_) => Some("man"),
+        _ => None,
+    };
+    if let (Some(name), true) = (text_only, ui.is_json()) {
+        return Err(
+            Error::input(format!("git oc {name} has no JSON output")).hint(format!("run git oc {name} without --json"))
+        );
+    }
     match command {
         Command::Demo(args) => demo::cmd_demo(ui, args),
         Command::Run(args) => run::cmd_run(ui, args),
@@ -212,8 +265,8 @@ fn report_clap_error(e: &clap::Error) -> i32 {
         Some(u) => err.hint(format!("usage: {u}; see 'git oc help' for more")),
         None => err.hint("see 'git oc help' for usage"),
     };
-    eprint!("{}", err.render());
-    2
+    Ui::new(OutputFormat::Human, false, 0).error(&err);
+    ErrorKind::Input.exit_code()
 }
 
 fn init_tracing(verbose: u8) {

@@ -4,10 +4,12 @@
 use clap::Args;
 use serde_json::json;
 
-use super::run::{Prepared, TaskArgs, prepare};
+use super::run::TaskArgs;
 use super::ui::Ui;
 use crate::contracts::prefix_chars;
 use crate::error::Result;
+use crate::routing::Router;
+use crate::session::{Planned, RoutedBy};
 
 /// Show the proposal, routing decision and policy decision for a goal, without running anything
 ///
@@ -16,32 +18,28 @@ use crate::error::Result;
 pub struct PlanArgs {
     #[command(flatten)]
     pub task: TaskArgs,
-    /// Print one JSON document instead of the report
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub fn cmd_plan(ui: &mut Ui, args: &PlanArgs) -> Result<i32> {
-    let Prepared {
-        policy,
-        routing,
+    let session = super::open_session()?;
+    let Planned {
         bundle,
         adapter,
         routed_by,
         ..
-    } = prepare(&args.task, &[], false)?;
+    } = session.plan(&args.task.spec())?;
+    let policy = &session.policy;
     let decision = policy.evaluate(&bundle.proposal, &bundle.decision, None);
     let explanation = crate::policy::explain(&decision);
-    let route_plan = if routed_by.starts_with("the rules router") {
-        Some(crate::routing::rules::route_plan(
-            &routing.policy,
+    let route_plan = (routed_by == RoutedBy::Router(Router::Rules)).then(|| {
+        crate::routing::rules::route_plan(
+            &session.routing.policy,
             &crate::routing::rules::RoutingAttrs::from_proposal(&bundle.proposal),
-        ))
-    } else {
-        None
-    };
+        )
+    });
     let digest = policy.digest();
-    if args.json {
+    let routed_by = routed_by.to_string();
+    if ui.is_json() {
         let doc = json!({
             "proposal": bundle.proposal,
             "decision": bundle.decision,

@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::run::{Prepared, TaskArgs, prepare};
+use super::run::TaskArgs;
 use super::ui::Ui;
 use crate::config::Config;
 use crate::error::Result;
@@ -28,19 +28,12 @@ pub enum PolicyCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ShowArgs {
-    /// Print one JSON document
-    #[arg(long)]
-    pub json: bool,
-}
+pub struct ShowArgs {}
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub task: TaskArgs,
-    /// Print one JSON document
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub fn cmd_policy(ui: &mut Ui, args: &PolicyArgs) -> Result<i32> {
@@ -54,39 +47,42 @@ fn line(out: &mut String, label: &str, value: &str) {
     out.push_str(&format!("  {label:<18}: {value}\n"));
 }
 
-fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
+fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
     let repo = super::open_repo()?;
     let config = Config::load(repo.workdir())?;
     let policy = config.checked_policy()?;
-    let routing = crate::routing::load_policy(&config)?;
+    let routing = config.routing_policy()?;
     let digest = PolicyEngine::new(policy.clone()).digest();
     let section = crate::config::PolicySection {
         repo_policies: Some(policy.repo_policies.clone()),
         default_policy: policy.default_policy.clone(),
     };
-    if args.json {
+    let run = &config.run;
+    let routing_settings = &config.routing;
+    let src = |key: &str| config.source(key);
+    if ui.is_json() {
         let doc = json!({
             "files": config.files.iter().map(|(s, p)| json!({"source": s, "path": p})).collect::<Vec<_>>(),
             "policy": policy,
             "policy_digest": digest,
             "sources": {
-                "repo_policies": config.repo_policies_source,
-                "default_policy": config.default_policy_source,
+                "repo_policies": src("policy.repo_policies"),
+                "default_policy": src("policy.default_policy"),
                 "routing_policy": routing.source,
-                "router": config.router.source,
-                "switchboard_url": config.switchboard_url.source,
+                "router": src("routing.router"),
+                "switchboard_url": src("routing.switchboard_url"),
             },
-            "router": config.router.value,
+            "router": routing_settings.router().as_str(),
             "routing_policy": routing.policy,
             "routing_policy_file": routing.file,
             "routing_warnings": routing.warnings,
-            "switchboard_url": config.switchboard_url.value,
+            "switchboard_url": routing_settings.switchboard_url(),
             "run": {
-                "backend": config.backend.as_ref().map(|b| &b.value),
-                "timeout": config.timeout.value,
-                "validation_timeout": config.validation_timeout.value,
-                "branch": config.branch.value,
-                "validate": config.validate.value,
+                "backend": run.backend,
+                "timeout": run.timeout(),
+                "validation_timeout": run.validation_timeout(),
+                "branch": run.branch(),
+                "validate": run.validate(),
             },
         });
         ui.json(&doc);
@@ -103,7 +99,7 @@ fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
     line(
         &mut out,
         "repo_policies",
-        &format!("{} (from {})", policy.repo_policies.len(), config.repo_policies_source),
+        &format!("{} (from {})", policy.repo_policies.len(), src("policy.repo_policies")),
     );
     line(
         &mut out,
@@ -111,7 +107,7 @@ fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         &format!(
             "{} (from {})",
             if policy.default_policy.is_some() { "set" } else { "none" },
-            config.default_policy_source
+            src("policy.default_policy")
         ),
     );
     line(&mut out, "digest", &digest);
@@ -120,7 +116,7 @@ fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
     line(
         &mut out,
         "router",
-        &format!("{} (from {})", config.router.value, config.router.source),
+        &format!("{} (from {})", routing_settings.router(), src("routing.router")),
     );
     line(
         &mut out,
@@ -138,7 +134,8 @@ fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         "switchboard_url",
         &format!(
             "{} (from {})",
-            config.switchboard_url.value, config.switchboard_url.source
+            routing_settings.switchboard_url(),
+            src("routing.switchboard_url")
         ),
     );
     line(
@@ -146,38 +143,36 @@ fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         "fallback_to_rules",
         &format!(
             "{} (from {})",
-            config.fallback_to_rules.value, config.fallback_to_rules.source
+            routing_settings.fallback_to_rules(),
+            src("routing.fallback_to_rules")
         ),
     );
     out.push_str("\nrun defaults\n");
-    match &config.backend {
-        Some(b) => line(&mut out, "backend", &format!("{} (from {})", b.value, b.source)),
+    match &run.backend {
+        Some(b) => line(&mut out, "backend", &format!("{b} (from {})", src("run.backend"))),
         None => line(&mut out, "backend", "(the router decides)"),
     }
     line(
         &mut out,
         "timeout",
-        &format!("{}s (from {})", config.timeout.value, config.timeout.source),
+        &format!("{}s (from {})", run.timeout(), src("run.timeout")),
     );
     line(
         &mut out,
         "validation_timeout",
-        &format!(
-            "{}s (from {})",
-            config.validation_timeout.value, config.validation_timeout.source
-        ),
+        &format!("{}s (from {})", run.validation_timeout(), src("run.validation_timeout")),
     );
     line(
         &mut out,
         "branch",
-        &format!("{} (from {})", config.branch.value, config.branch.source),
+        &format!("{} (from {})", run.branch(), src("run.branch")),
     );
     line(
         &mut out,
         "validate",
-        &format!("{:?} (from {})", config.validate.value, config.validate.source),
+        &format!("{:?} (from {})", run.validate(), src("run.validate")),
     );
-    for (key, adapter) in &config.adapters {
+    for (key, adapter) in &config.adapter_map() {
         line(
             &mut out,
             &format!("adapter {key}"),
@@ -192,13 +187,13 @@ fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
 }
 
 fn cmd_check(ui: &mut Ui, args: &CheckArgs) -> Result<i32> {
-    let Prepared {
-        policy: engine, bundle, ..
-    } = prepare(&args.task, &[], false)?;
+    let session = super::open_session()?;
+    let bundle = session.plan(&args.task.spec())?.bundle;
+    let engine = &session.policy;
     let decision = engine.evaluate(&bundle.proposal, &bundle.decision, None);
     let explanation = crate::policy::explain(&decision);
     let code = if decision.is_allowed() { 0 } else { 1 };
-    if args.json {
+    if ui.is_json() {
         let doc = json!({
             "policy_decision": decision,
             "explanation": explanation,

@@ -2,22 +2,20 @@
 //! real coding agent in its own worktree, with complete evidence.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
+use clap::builder::PossibleValue;
 use serde_json::json;
 
 use super::field;
 use super::ui::Ui;
-use crate::config::Config;
-use crate::contracts::{BackendName, LaneName, Priority, ProposalDecisionBundle, RiskLevel, TaskType, prefix_chars};
-use crate::error::{Error, Result};
-use crate::execution::RuntimeContext;
-use crate::execution::agents::{AgentAdapter, AgentKind};
-use crate::execution::coordinator::{self, RunOutcome, RunPlan};
-use crate::git::{self, Repo};
-use crate::planning::{PlanningContext, build_proposal};
-use crate::policy::PolicyEngine;
+use crate::contracts::{LaneName, Priority, RiskLevel, TaskType, prefix_chars};
+use crate::error::Result;
+use crate::execution::agents::AgentKind;
+use crate::git;
+use crate::pipeline::RunOutcome;
+use crate::routing::Router;
+use crate::session::TaskSpec;
 
 /// What a task is: the goal and its planning settings, shared by `run`, `plan` and
 /// `policy check`.
@@ -27,13 +25,13 @@ pub struct TaskArgs {
     #[arg(long)]
     pub goal: String,
     /// Task type
-    #[arg(long, default_value = "simple_edit", value_parser = task_types())]
+    #[arg(long, default_value = "simple_edit", value_parser = TaskType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>())]
     pub task_type: String,
     /// Risk level
-    #[arg(long, default_value = "low", value_parser = ["low", "medium", "high"])]
+    #[arg(long, default_value = "low", value_parser = RiskLevel::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>())]
     pub risk: String,
     /// Priority
-    #[arg(long, default_value = "normal", value_parser = ["low", "normal", "high", "critical"])]
+    #[arg(long, default_value = "normal", value_parser = Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>())]
     pub priority: String,
     /// A label for the proposal (repeatable), e.g. local_only
     #[arg(long = "label", value_name = "LABEL")]
@@ -42,13 +40,13 @@ pub struct TaskArgs {
     #[arg(long = "path", value_name = "PATTERN")]
     pub paths: Vec<String>,
     /// The agent backend (skips the router)
-    #[arg(long, value_enum)]
-    pub backend: Option<AgentKind>,
+    #[arg(long, value_parser = backends())]
+    pub backend: Option<String>,
     /// The lane (skips the router; the backend defaults from it)
-    #[arg(long, value_parser = ["claude_cli", "codex_cli", "aider_local"])]
+    #[arg(long, value_parser = LaneName::ALL.iter().map(|l| l.as_str()).collect::<Vec<_>>())]
     pub lane: Option<String>,
     /// The router when neither --backend nor --lane is given [default: from configuration, else rules]
-    #[arg(long, value_parser = ["rules", "switchboard"])]
+    #[arg(long, value_parser = Router::ALL.map(Router::as_str))]
     pub routing: Option<String>,
     /// The commit to branch from
     #[arg(long, default_value = "HEAD", value_name = "REV")]
@@ -60,6 +58,33 @@ pub struct TaskArgs {
     /// [default: run.validate from configuration]
     #[arg(long = "validate", value_name = "CMD")]
     pub validate: Vec<String>,
+}
+
+/// The backends, with the help each gives in completions and `--help`.
+fn backends() -> Vec<PossibleValue> {
+    AgentKind::ALL
+        .iter()
+        .map(|k| PossibleValue::new(k.name()).help(k.description()))
+        .collect()
+}
+
+impl TaskArgs {
+    /// The task as the library takes it. clap has checked every value against the same lists.
+    pub fn spec(&self) -> TaskSpec {
+        let mut spec = TaskSpec::new(self.goal.clone());
+        spec.task_type = self.task_type.parse().unwrap_or(TaskType::SimpleEdit);
+        spec.risk = self.risk.parse().unwrap_or(RiskLevel::Low);
+        spec.priority = self.priority.parse().unwrap_or(Priority::Normal);
+        spec.labels = self.labels.clone();
+        spec.paths = self.paths.clone();
+        spec.backend = self.backend.as_deref().and_then(AgentKind::parse);
+        spec.lane = self.lane.as_deref().and_then(|l| l.parse().ok());
+        spec.router = self.routing.as_deref().and_then(Router::parse);
+        spec.base = self.base.clone();
+        spec.repo_key = self.repo_key.clone();
+        spec.validate = self.validate.clone();
+        spec
+    }
 }
 
 /// Run a coding agent on a goal, in its own worktree and branch, and record the evidence
@@ -93,304 +118,21 @@ pub struct RunArgs {
     /// Where to create the run's worktree [default: <git-dir>/oc/worktrees/<branch>-<8 hex>]
     #[arg(long, value_name = "PATH")]
     pub workspace_path: Option<PathBuf>,
-    /// Print one JSON document instead of the report
-    #[arg(long)]
-    pub json: bool,
     /// For --backend command: the program and its arguments
     #[arg(last = true, value_name = "ARGV")]
     pub command: Vec<String>,
 }
 
-fn task_types() -> Vec<&'static str> {
-    TaskType::ALL.iter().map(|t| t.as_str()).collect()
-}
-
-/// The lane a backend runs in when --lane is not given.
-fn default_lane(kind: AgentKind) -> LaneName {
-    match kind {
-        AgentKind::Claude | AgentKind::Kodo => LaneName::ClaudeCli,
-        AgentKind::Codex => LaneName::CodexCli,
-        // `aider` and any local command run on this machine: the local lane.
-        AgentKind::Aider | AgentKind::Command => LaneName::AiderLocal,
-    }
-}
-
-fn default_backend(lane: LaneName) -> AgentKind {
-    match lane {
-        LaneName::ClaudeCli => AgentKind::Claude,
-        LaneName::CodexCli => AgentKind::Codex,
-        LaneName::AiderLocal => AgentKind::Aider,
-    }
-}
-
-fn backend_name(kind: AgentKind) -> BackendName {
-    match kind {
-        AgentKind::Command => BackendName::Command,
-        AgentKind::Kodo => BackendName::Kodo,
-        AgentKind::Claude => BackendName::Claude,
-        AgentKind::Codex => BackendName::Codex,
-        AgentKind::Aider => BackendName::Aider,
-    }
-}
-
-/// The repository's name: `origin`'s last path segment, else the work tree's directory name.
-pub fn repo_name(repo: &Repo) -> String {
-    let url = super::demo::clone_url(repo);
-    let trimmed = url.trim_end_matches('/').trim_end_matches(".git");
-    let name = trimmed.rsplit(['/', ':']).next().unwrap_or("").to_owned();
-    if name.is_empty() { "repo".to_owned() } else { name }
-}
-
-fn expand_branch(template: &str, task_id: &str, suffix: &str) -> String {
-    template.replace("{task_id}", task_id).replace("{run}", suffix)
-}
-
-/// A task planned and routed, ready to gate and run.
-pub struct Prepared {
-    pub repo: Repo,
-    pub config: Config,
-    /// The checked policy the gates use.
-    pub policy: PolicyEngine,
-    /// The checked routing policy, for the rules router.
-    pub routing: crate::routing::LoadedPolicy,
-    pub base: Option<gix::ObjectId>,
-    pub bundle: ProposalDecisionBundle,
-    pub adapter: AgentKind,
-    /// How the routing decision was made, for the report.
-    pub routed_by: String,
-    pub validate: Vec<String>,
-}
-
-/// Discover the repository, load the configuration, plan the task and route it.
-pub fn prepare(task: &TaskArgs, command_argv: &[String], for_run: bool) -> Result<Prepared> {
-    if task.goal.trim().is_empty() {
-        return Err(Error::input("the goal is empty").hint("pass --goal with a description of the change"));
-    }
-    if let Some(p) = task.paths.iter().find(|p| p.trim().is_empty()) {
-        return Err(Error::input(format!("empty --path pattern {p:?}")).hint("pass --path a pattern such as src/**"));
-    }
-    if let Some(v) = task.validate.iter().find(|v| v.trim().is_empty()) {
-        return Err(Error::input(format!("empty --validate command {v:?}"))
-            .hint("pass --validate a command such as \"cargo test\""));
-    }
-    if task.backend.is_some_and(|k| k != AgentKind::Command) && !command_argv.is_empty() {
-        return Err(Error::input("arguments after `--` are only for --backend command")
-            .hint("drop the arguments after `--`, or use --backend command"));
-    }
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))?;
-    let repo = Repo::discover(&cwd)?;
-    let config = Config::load(repo.workdir())?;
-    // Fail closed: an invalid policy or routing policy stops everything, even planning.
-    let policy = PolicyEngine::new(config.checked_policy()?);
-    let routing = crate::routing::load_policy(&config)?;
-
-    let base = repo.resolve_base(&task.base)?;
-    let base_branch = if task.base == "HEAD" {
-        repo.current_branch()
-            .unwrap_or_else(|| base.map(|b| git::short(&b)).unwrap_or_else(|| "HEAD".to_owned()))
-    } else {
-        task.base.clone()
-    };
-    let repo_key = match (&task.repo_key, &config.repo_key) {
-        (Some(k), _) => k.clone(),
-        (None, Some(k)) => k.value.clone(),
-        (None, None) => repo_name(&repo),
-    };
-    if repo_key.is_empty() {
-        return Err(Error::input("the repository key is empty").hint("pass --repo-key a name for this repository"));
-    }
-    let validate = if task.validate.is_empty() {
-        config.validate.value.clone()
-    } else {
-        task.validate.clone()
-    };
-
-    let mut ctx = PlanningContext::new(task.goal.clone(), task.task_type.clone());
-    ctx.repo_key = repo_key;
-    ctx.clone_url = super::demo::clone_url(&repo);
-    ctx.base_branch = base_branch;
-    ctx.risk_level = task
-        .risk
-        .parse::<RiskLevel>()
-        .map_err(Error::input)?
-        .as_str()
-        .to_owned();
-    ctx.priority = task
-        .priority
-        .parse::<Priority>()
-        .map_err(Error::input)?
-        .as_str()
-        .to_owned();
-    ctx.labels = task.labels.clone();
-    ctx.allowed_paths = task.paths.clone();
-    ctx.validation_commands = validate.clone();
-    ctx.proposer = "git-oc".into();
-    ctx.push_on_success = false;
-    let proposal = build_proposal(&ctx).map_err(|e| Error::input(e.to_string()))?;
-
-    let configured_backend = config
-        .backend
-        .as_ref()
-        .map(|b| crate::execution::agents::parse_adapter(&b.value).map(|k| (k, b.source.clone())))
-        .unwrap_or(None);
-    let (decision, adapter, routed_by) = match (task.backend, task.lane.as_deref(), &configured_backend) {
-        (Some(kind), lane, _) => {
-            let lane = match lane {
-                Some(l) => l.parse::<LaneName>().map_err(Error::input)?,
-                None => default_lane(kind),
-            };
-            let how = format!(
-                "--backend {}{}",
-                kind.name(),
-                task.lane.as_ref().map(|l| format!(" --lane {l}")).unwrap_or_default()
-            );
-            (
-                crate::routing::explicit_decision(&proposal, lane, backend_name(kind), &how),
-                kind,
-                how,
-            )
-        }
-        (None, Some(lane), _) => {
-            let lane = lane.parse::<LaneName>().map_err(Error::input)?;
-            let kind = default_backend(lane);
-            let how = format!("--lane {lane}");
-            (
-                crate::routing::explicit_decision(&proposal, lane, backend_name(kind), &how),
-                kind,
-                how,
-            )
-        }
-        (None, None, Some((kind, source))) if task.routing.is_none() => {
-            let how = format!("run.backend from {source}");
-            (
-                crate::routing::explicit_decision(&proposal, default_lane(*kind), backend_name(*kind), &how),
-                *kind,
-                how,
-            )
-        }
-        (None, None, _) => {
-            let router = task.routing.clone().unwrap_or_else(|| config.router.value.clone());
-            let decision = crate::routing::route_configured(&config, &routing.policy, &router, &proposal)?;
-            let kind =
-                crate::execution::agents::adapter_for(decision.selected_lane, decision.selected_backend, &config)?;
-            (decision, kind, format!("the {router} router"))
-        }
-    };
-    if for_run
-        && adapter == AgentKind::Command
-        && command_argv.is_empty()
-        && config.backend_settings("command").argv.is_none()
-    {
-        return Err(Error::input("the command backend needs the program to run")
-            .hint("put it after `--` (git oc run --goal \"…\" --backend command -- ./my-agent {goal_file}) or set backends.command.argv"));
-    }
-    Ok(Prepared {
-        repo,
-        config,
-        policy,
-        routing,
-        base,
-        bundle: ProposalDecisionBundle::new(proposal, decision, "git oc run"),
-        adapter,
-        routed_by,
-        validate,
-    })
-}
-
-/// The adapter with its program and settings from the configuration.
-pub fn build_adapter(kind: AgentKind, config: &Config, timeout: u64, command_argv: &[String]) -> AgentAdapter {
-    let mut adapter = AgentAdapter::new(kind, Duration::from_secs(timeout));
-    let settings = config.backend_settings(kind.name());
-    if let Some(p) = settings.program {
-        adapter.program = p;
-    }
-    if let Some(extra) = settings.extra_args {
-        adapter.extra_args = extra;
-    }
-    adapter.model = settings.model;
-    let k = &mut adapter.kodo;
-    if let Some(v) = settings.team {
-        k.team = v;
-    }
-    if let Some(v) = settings.cycles {
-        k.cycles = v;
-    }
-    if let Some(v) = settings.exchanges {
-        k.exchanges = v;
-    }
-    if let Some(v) = settings.orchestrator {
-        k.orchestrator = v;
-    }
-    if let Some(v) = settings.effort {
-        k.effort = v;
-    }
-    if kind == AgentKind::Command {
-        let argv = if command_argv.is_empty() {
-            settings.argv.unwrap_or_default()
-        } else {
-            command_argv.to_vec()
-        };
-        if let Some((program, args)) = argv.split_first() {
-            adapter.program = program.clone();
-            adapter.command_args = args.to_vec();
-        }
-    }
-    adapter
-}
-
 pub fn cmd_run(ui: &mut Ui, args: &RunArgs) -> Result<i32> {
-    let prepared = prepare(&args.task, &args.command, true)?;
-    let Prepared {
-        repo,
-        config,
-        policy,
-        base,
-        bundle,
-        adapter: kind,
-        validate,
-        ..
-    } = prepared;
-    let timeout = args.timeout.unwrap_or(config.timeout.value);
-    let validation_timeout = args.validation_timeout.unwrap_or(config.validation_timeout.value);
-    let adapter = build_adapter(kind, &config, timeout, &args.command);
-
-    let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let template = args.branch.clone().unwrap_or_else(|| config.branch.value.clone());
-    let branch = expand_branch(&template, &bundle.proposal.task_id, &suffix);
-    let (workspace, workspace_display) = match &args.workspace_path {
-        Some(p) => (git::absolute(p), p.display().to_string()),
-        None => {
-            let leaf = format!("{}-{suffix}", branch.replace('/', "-"));
-            let p = repo.state_dir().join("worktrees").join(leaf);
-            (p.clone(), p.display().to_string())
-        }
-    };
-    git::worktree::check_destination(&repo, &workspace)?;
-    git::worktree::validate_branch_name(&repo, &branch)?;
-    let plan = RunPlan {
-        bundle,
-        runtime: RuntimeContext {
-            workspace_path: workspace_display,
-            task_branch: branch,
-            goal_file_path: None,
-        },
-        workspace,
-        base,
-        base_label: args.task.base.clone(),
-        command: "git oc run",
-        golden: true,
-        validation_commands: validate,
-        validation_timeout,
-        stream: ui.verbose > 0 && !args.json,
-    };
-    ui.status(&format!(
-        "git-oc: running {} on {}",
-        kind.name(),
-        plan.runtime.task_branch
-    ));
-    let outcome = coordinator::execute(&repo, plan, &policy, &adapter)?;
-    Ok(super::print_outcome(ui, &outcome, args.json, json_document, report))
+    let mut spec = args.task.spec();
+    spec.branch = args.branch.clone();
+    spec.timeout = args.timeout;
+    spec.validation_timeout = args.validation_timeout;
+    spec.workspace = args.workspace_path.clone();
+    spec.command = args.command.clone();
+    let session = super::open_session()?;
+    let prepared = session.prepare(&spec)?;
+    super::run_and_print(ui, prepared, json_document, report)
 }
 
 /// The run report: what happened, where the change is, where the evidence is.
@@ -494,7 +236,7 @@ pub fn report(o: &RunOutcome) -> String {
     let outcome = match &s.reason {
         Some(r) if !s.success => format!("{}: {}", s.outcome_status, prefix_chars(r, 300)),
         _ if s.needs_review => format!("{} (needs review)", s.outcome_status),
-        _ => s.outcome_status.to_owned(),
+        _ => s.outcome_status.to_string(),
     };
     field(&mut out, "outcome", &outcome);
     out

@@ -1,7 +1,5 @@
 //! `git oc runs` and `git oc show`: reviewing recorded runs, read from the evidence refs.
 
-use std::io::Write;
-
 use clap::Args;
 
 use super::ui::Ui;
@@ -33,9 +31,6 @@ pub struct RunsArgs {
     /// At most this many runs
     #[arg(short = 'n', long = "max-count", value_name = "N")]
     pub max_count: Option<usize>,
-    /// Print one JSON document
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Show a run's summary, or one of its evidence files
@@ -49,9 +44,6 @@ pub struct ShowArgs {
     pub run: String,
     /// An evidence file, e.g. result.json or diff.patch
     pub file: Option<String>,
-    /// Print the summary as one JSON document
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Parse `--since`/`--until`: an RFC 3339 time, a date, or an age (`90m`, `2h`, `3d`, `1w`).
@@ -128,7 +120,7 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
         .filter(|r| until.is_none_or(|t| r.time < t))
         .take(args.max_count.unwrap_or(usize::MAX))
         .collect();
-    if args.json {
+    if ui.is_json() {
         ui.json(&selected);
         return Ok(0);
     }
@@ -165,8 +157,7 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
             return Err(Error::input(format!("run {run_id} has no evidence file {file:?}"))
                 .hint(format!("its files: {}", files.join(", "))));
         };
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&bytes).and_then(|_| out.flush());
+        ui.bytes(&bytes);
         return Ok(0);
     }
     let json = |name: &str| -> Result<Option<serde_json::Value>> {
@@ -184,7 +175,7 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         .map(|p| p["pre_run"].clone())
         .unwrap_or_else(|| record["metadata"]["policy"].clone());
     let entry = evidence.entry;
-    if args.json {
+    if ui.is_json() {
         let doc = serde_json::json!({
             "run_id": run_id,
             "run": entry,

@@ -14,9 +14,6 @@ use crate::error::Result;
 pub struct PushArgs {
     /// The remote [default: origin, or the only remote]
     pub remote: Option<String>,
-    /// Print one JSON document
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Fetch evidence refs and notes from a remote
@@ -27,16 +24,13 @@ pub struct PushArgs {
 pub struct FetchArgs {
     /// The remote [default: origin, or the only remote]
     pub remote: Option<String>,
-    /// Print one JSON document
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub fn cmd_push(ui: &mut Ui, args: &PushArgs) -> Result<i32> {
     let repo = super::open_repo()?;
     let remote = remote_or_default(&repo, &args.remote)?;
     let report = crate::publish::push(&repo.repo, repo.workdir(), &remote)?;
-    if args.json {
+    if ui.is_json() {
         ui.json(&report);
     } else {
         ui.data(&format!(
@@ -51,7 +45,7 @@ pub fn cmd_fetch(ui: &mut Ui, args: &FetchArgs) -> Result<i32> {
     let repo = super::open_repo()?;
     let remote = remote_or_default(&repo, &args.remote)?;
     let report = crate::publish::fetch(&repo.repo, repo.workdir(), &remote)?;
-    if args.json {
+    if ui.is_json() {
         ui.json(&report);
     } else {
         let notes = match &report.notes {

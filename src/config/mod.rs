@@ -2,6 +2,10 @@
 //! < repository file (`.oc/config.toml`, committed and shared by the team) < environment
 //! (`GIT_OC_*`) < command-line flags. Unknown keys are errors, not silently ignored, and every
 //! error names the file, line and column.
+//!
+//! Each `[section]` is one typed struct whose fields are all optional; its methods give the
+//! effective value with its default. Layers are merged key by key (`section.key`), and the layer
+//! each key came from is kept, so a new section or key is one struct field in one place.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,7 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::execution::agents::AgentKind;
 use crate::policy::{PolicyConfig, RepoPolicy, default_policy_config};
+use crate::routing::Router;
 
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -35,6 +41,13 @@ impl fmt::Display for Source {
     }
 }
 
+/// A value with the layer it came from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: Source,
+}
+
 /// `[run]`: defaults for `git oc run`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +64,29 @@ pub struct RunSection {
     pub repo_key: Option<String>,
 }
 
+impl RunSection {
+    /// The configured backend (checked when the configuration loads).
+    pub fn backend(&self) -> Option<AgentKind> {
+        self.backend.as_deref().and_then(AgentKind::parse)
+    }
+
+    pub fn timeout(&self) -> u64 {
+        self.timeout.unwrap_or(1800)
+    }
+
+    pub fn validation_timeout(&self) -> u64 {
+        self.validation_timeout.unwrap_or(600)
+    }
+
+    pub fn branch(&self) -> &str {
+        self.branch.as_deref().unwrap_or("oc/{task_id}")
+    }
+
+    pub fn validate(&self) -> &[String] {
+        self.validate.as_deref().unwrap_or_default()
+    }
+}
+
 /// `[routing]`: which router decides lane and backend, and with which policy.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -58,8 +94,8 @@ pub struct RoutingSection {
     /// `rules` (local, the default) or `switchboard` (HTTP).
     pub router: Option<String>,
     /// A SwitchBoard policy file (YAML, as SwitchBoard reads it, or TOML), relative to the file
-    /// that names it.
-    pub policy_file: Option<String>,
+    /// that names it; absolute once loaded.
+    pub policy_file: Option<PathBuf>,
     /// The same policy model inline, as TOML.
     pub policy: Option<toml::Value>,
     pub switchboard_url: Option<String>,
@@ -67,6 +103,26 @@ pub struct RoutingSection {
     pub timeout: Option<u64>,
     /// Route locally with the rules router when SwitchBoard cannot be reached.
     pub fallback_to_rules: Option<bool>,
+}
+
+pub const DEFAULT_SWITCHBOARD_URL: &str = "http://localhost:20401";
+
+impl RoutingSection {
+    pub fn router(&self) -> Router {
+        self.router.as_deref().and_then(Router::parse).unwrap_or(Router::Rules)
+    }
+
+    pub fn switchboard_url(&self) -> &str {
+        self.switchboard_url.as_deref().unwrap_or(DEFAULT_SWITCHBOARD_URL)
+    }
+
+    pub fn timeout(&self) -> u64 {
+        self.timeout.unwrap_or(10)
+    }
+
+    pub fn fallback_to_rules(&self) -> bool {
+        self.fallback_to_rules.unwrap_or(false)
+    }
 }
 
 /// `[backends.<name>]`: how each agent is invoked.
@@ -108,7 +164,19 @@ pub struct GcSection {
     pub disposable_branches: Option<Vec<String>>,
 }
 
-/// One configuration file as written.
+impl GcSection {
+    pub fn retention_days(&self) -> u64 {
+        self.retention_days.unwrap_or(7)
+    }
+
+    pub fn disposable_branches(&self) -> Vec<String> {
+        self.disposable_branches
+            .clone()
+            .unwrap_or_else(|| vec!["demo/*".into()])
+    }
+}
+
+/// A configuration file as written, and the effective configuration once the layers are merged.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -126,49 +194,25 @@ pub struct ConfigFile {
     pub gc: GcSection,
 }
 
-/// A value with the layer it came from.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Sourced<T> {
-    pub value: T,
-    pub source: Source,
-}
+/// `[adapters]` with the layer each entry came from.
+pub type AdapterMap = BTreeMap<String, Sourced<String>>;
 
-impl<T> Sourced<T> {
-    fn new(value: T, source: Source) -> Self {
-        Sourced { value, source }
-    }
-}
-
-/// The effective configuration after layering.
+/// The effective configuration after layering: the merged file (through `Deref`) and where each
+/// `section.key` came from.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Files read, in layer order.
     pub files: Vec<(Source, PathBuf)>,
-    pub backend: Option<Sourced<String>>,
-    pub timeout: Sourced<u64>,
-    pub validation_timeout: Sourced<u64>,
-    pub branch: Sourced<String>,
-    pub validate: Sourced<Vec<String>>,
-    pub repo_key: Option<Sourced<String>>,
-    pub router: Sourced<String>,
-    /// A routing policy file, absolute.
-    pub routing_policy_file: Option<Sourced<PathBuf>>,
-    pub routing_policy_inline: Option<Sourced<toml::Value>>,
-    pub switchboard_url: Sourced<String>,
-    pub switchboard_timeout: Sourced<u64>,
-    pub fallback_to_rules: Sourced<bool>,
-    pub backends: BTreeMap<String, Sourced<BackendSettings>>,
-    pub adapters: BTreeMap<String, Sourced<String>>,
-    pub policy: PolicyConfig,
-    pub repo_policies_source: Source,
-    pub default_policy_source: Source,
-    pub gc_retention_days: Sourced<u64>,
-    pub gc_disposable_branches: Sourced<Vec<String>>,
+    merged: ConfigFile,
+    sources: BTreeMap<String, Source>,
 }
 
-pub const DEFAULT_SWITCHBOARD_URL: &str = "http://localhost:20401";
-pub const ROUTERS: [&str; 2] = ["rules", "switchboard"];
-pub const BACKEND_SECTIONS: [&str; 5] = ["command", "kodo", "claude", "codex", "aider"];
+impl std::ops::Deref for Config {
+    type Target = ConfigFile;
+    fn deref(&self) -> &ConfigFile {
+        &self.merged
+    }
+}
 
 /// Parse one file, turning TOML and schema errors into `file:line:column` errors.
 pub fn parse_file(path: &Path, text: &str) -> Result<ConfigFile> {
@@ -231,23 +275,13 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-fn env_u64(name: &str) -> Result<Option<u64>> {
-    match env_var(name) {
-        None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| {
-                Error::input(format!(
-                    "environment variable {name}={v:?} is not a positive whole number of seconds"
-                ))
-                .hint(format!("unset {name} or set it to e.g. 600"))
-            }),
-    }
-}
+/// The environment variables that set configuration keys, and the keys they set.
+const ENVIRONMENT: [(&str, &str); 4] = [
+    ("GIT_OC_SWITCHBOARD_URL", "routing.switchboard_url"),
+    ("GIT_OC_ROUTER", "routing.router"),
+    ("GIT_OC_BACKEND", "run.backend"),
+    ("GIT_OC_TIMEOUT", "run.timeout"),
+];
 
 impl Config {
     /// Load the layers for a repository whose work tree is `workdir`.
@@ -266,161 +300,149 @@ impl Config {
     }
 
     pub fn from_layers(layers: Vec<(Source, PathBuf, ConfigFile)>) -> Result<Config> {
-        let mut c = Config {
-            files: layers.iter().map(|(s, p, _)| (s.clone(), p.clone())).collect(),
-            backend: None,
-            timeout: Sourced::new(1800, Source::Default),
-            validation_timeout: Sourced::new(600, Source::Default),
-            branch: Sourced::new("oc/{task_id}".into(), Source::Default),
-            validate: Sourced::new(Vec::new(), Source::Default),
-            repo_key: None,
-            router: Sourced::new("rules".into(), Source::Default),
-            routing_policy_file: None,
-            routing_policy_inline: None,
-            switchboard_url: Sourced::new(DEFAULT_SWITCHBOARD_URL.into(), Source::Default),
-            switchboard_timeout: Sourced::new(10, Source::Default),
-            fallback_to_rules: Sourced::new(false, Source::Default),
-            backends: BTreeMap::new(),
-            adapters: BTreeMap::new(),
-            policy: default_policy_config(),
-            repo_policies_source: Source::Default,
-            default_policy_source: Source::Default,
-            gc_retention_days: Sourced::new(7, Source::Default),
-            gc_disposable_branches: Sourced::new(vec!["demo/*".into()], Source::Default),
-        };
-        for (source, path, file) in layers {
-            c.apply(source, &path, file)?;
+        let mut merged = toml::Table::new();
+        let mut sources = BTreeMap::new();
+        let files = layers.iter().map(|(s, p, _)| (s.clone(), p.clone())).collect();
+        for (source, path, mut file) in layers {
+            // A policy file is relative to the file that names it.
+            if let Some(p) = &file.routing.policy_file {
+                file.routing.policy_file = Some(path.parent().unwrap_or(Path::new(".")).join(p));
+            }
+            let table = toml::Table::try_from(&file)
+                .map_err(|e| Error::internal("could not merge the configuration").caused_by(e.to_string()))?;
+            merge_layer(&mut merged, &mut sources, table, &source);
         }
-        c.apply_env()?;
-        c.validate_values()?;
-        Ok(c)
-    }
-
-    fn apply(&mut self, source: Source, path: &Path, file: ConfigFile) -> Result<()> {
-        let s = || source.clone();
-        let run = file.run;
-        if let Some(v) = run.backend {
-            self.backend = Some(Sourced::new(v, s()));
-        }
-        if let Some(v) = run.timeout {
-            self.timeout = Sourced::new(v, s());
-        }
-        if let Some(v) = run.validation_timeout {
-            self.validation_timeout = Sourced::new(v, s());
-        }
-        if let Some(v) = run.branch {
-            self.branch = Sourced::new(v, s());
-        }
-        if let Some(v) = run.validate {
-            self.validate = Sourced::new(v, s());
-        }
-        if let Some(v) = run.repo_key {
-            self.repo_key = Some(Sourced::new(v, s()));
-        }
-        let routing = file.routing;
-        if let Some(v) = routing.router {
-            self.router = Sourced::new(v, s());
-        }
-        if let Some(v) = routing.policy_file {
-            let base = path.parent().unwrap_or(Path::new("."));
-            self.routing_policy_file = Some(Sourced::new(base.join(v), s()));
-            self.routing_policy_inline = None;
-        }
-        if let Some(v) = routing.policy {
-            self.routing_policy_inline = Some(Sourced::new(v, s()));
-            self.routing_policy_file = None;
-        }
-        if let Some(v) = routing.switchboard_url {
-            self.switchboard_url = Sourced::new(v, s());
-        }
-        if let Some(v) = routing.timeout {
-            self.switchboard_timeout = Sourced::new(v, s());
-        }
-        if let Some(v) = routing.fallback_to_rules {
-            self.fallback_to_rules = Sourced::new(v, s());
-        }
-        for (name, settings) in file.backends {
-            if !BACKEND_SECTIONS.contains(&name.as_str()) {
-                return Err(
-                    Error::input(format!("unknown backend [backends.{name}] in {}", path.display()))
-                        .hint(format!("known backends: {}", BACKEND_SECTIONS.join(", "))),
+        for (var, key) in ENVIRONMENT {
+            if let Some(v) = env_var(var) {
+                let value = if key == "run.timeout" {
+                    let n = v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        Error::input(format!(
+                            "environment variable {var}={v:?} is not a positive whole number of seconds"
+                        ))
+                        .hint(format!("unset {var} or set it to e.g. 600"))
+                    })?;
+                    toml::Value::Integer(n.min(i64::MAX as u64) as i64)
+                } else {
+                    toml::Value::String(v)
+                };
+                let (section, name) = key.split_once('.').unwrap_or((key, ""));
+                let mut layer = toml::Table::new();
+                layer.insert(
+                    section.to_owned(),
+                    toml::Value::Table([(name.to_owned(), value)].into_iter().collect()),
                 );
-            }
-            self.backends.insert(name, Sourced::new(settings, s()));
-        }
-        for (key, adapter) in file.adapters {
-            self.adapters.insert(key, Sourced::new(adapter, s()));
-        }
-        if let Some(v) = file.gc.retention_days {
-            self.gc_retention_days = Sourced::new(v, s());
-        }
-        if let Some(v) = file.gc.disposable_branches {
-            self.gc_disposable_branches = Sourced::new(v, s());
-        }
-        if let Some(policy) = file.policy {
-            if let Some(list) = policy.repo_policies {
-                self.policy.repo_policies = list;
-                self.repo_policies_source = s();
-            }
-            if let Some(default) = policy.default_policy {
-                self.policy.default_policy = Some(default);
-                self.default_policy_source = s();
+                merge_layer(&mut merged, &mut sources, layer, &Source::Environment(var.to_owned()));
             }
         }
-        Ok(())
+        let merged: ConfigFile = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| {
+            Error::internal("could not merge the configuration").caused_by(e.to_string())
+        })?;
+        let config = Config { files, merged, sources };
+        config.validate_values()?;
+        Ok(config)
     }
 
-    fn apply_env(&mut self) -> Result<()> {
-        if let Some(v) = env_var("GIT_OC_SWITCHBOARD_URL") {
-            self.switchboard_url = Sourced::new(v, Source::Environment("GIT_OC_SWITCHBOARD_URL".into()));
+    /// Where `section.key` (or `section.key.sub`) came from.
+    pub fn source(&self, key: &str) -> Source {
+        let mut key = key;
+        loop {
+            if let Some(s) = self.sources.get(key) {
+                return s.clone();
+            }
+            match key.rsplit_once('.') {
+                Some((parent, _)) => key = parent,
+                None => return Source::Default,
+            }
         }
-        if let Some(v) = env_var("GIT_OC_ROUTER") {
-            self.router = Sourced::new(v, Source::Environment("GIT_OC_ROUTER".into()));
+    }
+
+    /// A value with where it came from.
+    pub fn sourced<T>(&self, key: &str, value: T) -> Sourced<T> {
+        Sourced {
+            value,
+            source: self.source(key),
         }
-        if let Some(v) = env_var("GIT_OC_BACKEND") {
-            self.backend = Some(Sourced::new(v, Source::Environment("GIT_OC_BACKEND".into())));
+    }
+
+    /// Where the routing policy (a file or inline) was set.
+    pub fn routing_policy_source(&self) -> Source {
+        self.source(if self.routing.policy_file.is_some() {
+            "routing.policy_file"
+        } else {
+            "routing.policy"
+        })
+    }
+
+    /// The routing policy the configuration names, loaded and checked.
+    pub fn routing_policy(&self) -> Result<crate::routing::LoadedPolicy> {
+        crate::routing::load_policy(&self.routing, &self.routing_policy_source())
+    }
+
+    /// `[adapters]` with the layer of each entry.
+    pub fn adapter_map(&self) -> AdapterMap {
+        self.adapters
+            .iter()
+            .map(|(k, v)| (k.clone(), self.sourced(&format!("adapters.{k}"), v.clone())))
+            .collect()
+    }
+
+    pub fn backend_settings(&self, kind: AgentKind) -> BackendSettings {
+        self.backends.get(kind.name()).cloned().unwrap_or_default()
+    }
+
+    /// The policy the configuration gives: the built-in one with the configured parts replacing
+    /// it, unchecked.
+    pub fn policy(&self) -> PolicyConfig {
+        let mut policy = default_policy_config();
+        if let Some(section) = &self.merged.policy {
+            if let Some(list) = &section.repo_policies {
+                policy.repo_policies = list.clone();
+            }
+            if let Some(default) = &section.default_policy {
+                policy.default_policy = Some(default.clone());
+            }
         }
-        if let Some(v) = env_u64("GIT_OC_TIMEOUT")? {
-            self.timeout = Sourced::new(v, Source::Environment("GIT_OC_TIMEOUT".into()));
-        }
-        Ok(())
+        policy
     }
 
     /// Values that parse but make no sense, named with their source.
     fn validate_values(&self) -> Result<()> {
-        let bad = |what: String, source: &Source, hint: String| {
-            Err(Error::input(format!("{what} (from {source})")).hint(hint))
+        let bad = |what: String, key: &str, hint: String| {
+            Err(Error::input(format!("{what} (from {})", self.source(key))).hint(hint))
         };
-        if !ROUTERS.contains(&self.router.value.as_str()) {
-            return bad(
-                format!("unknown router {:?}", self.router.value),
-                &self.router.source,
-                format!("known routers: {}", ROUTERS.join(", ")),
-            );
-        }
-        if let Some(b) = &self.backend
-            && !BACKEND_SECTIONS.contains(&b.value.as_str())
+        if let Some(r) = &self.routing.router
+            && Router::parse(r).is_none()
         {
             return bad(
-                format!("unknown backend {:?}", b.value),
-                &b.source,
-                format!("known backends: {}", BACKEND_SECTIONS.join(", ")),
+                format!("unknown router {r:?}"),
+                "routing.router",
+                format!("known routers: {}", Router::names()),
             );
         }
-        for (value, name) in [
-            (&self.timeout, "run.timeout"),
-            (&self.validation_timeout, "run.validation_timeout"),
-            (&self.switchboard_timeout, "routing.timeout"),
+        if let Some(b) = &self.run.backend
+            && AgentKind::parse(b).is_none()
+        {
+            return bad(
+                format!("unknown backend {b:?}"),
+                "run.backend",
+                format!("known backends: {}", AgentKind::names()),
+            );
+        }
+        for (value, key) in [
+            (self.run.timeout, "run.timeout"),
+            (self.run.validation_timeout, "run.validation_timeout"),
+            (self.routing.timeout, "routing.timeout"),
         ] {
-            if value.value == 0 {
+            if value == Some(0) {
                 return bad(
-                    format!("{name} must be at least 1 second"),
-                    &value.source,
+                    format!("{key} must be at least 1 second"),
+                    key,
                     "set it to e.g. 600".into(),
                 );
             }
         }
         for (key, adapter) in &self.adapters {
+            let at = format!("adapters.{key}");
             let (lane, backend) = match key.split_once('/') {
                 Some((l, b)) => (Some(l), b),
                 None => (None, key.as_str()),
@@ -430,27 +452,33 @@ impl Config {
             {
                 return bad(
                     format!("adapters.\"{key}\": unknown lane {l:?}"),
-                    &adapter.source,
+                    &at,
                     format!("known lanes: {}", crate::contracts::LaneName::known_values()),
                 );
             }
             if backend.parse::<crate::contracts::BackendName>().is_err() {
                 return bad(
                     format!("adapters.\"{key}\": unknown backend {backend:?}"),
-                    &adapter.source,
+                    &at,
                     format!("known backends: {}", crate::contracts::BackendName::known_values()),
                 );
             }
-            if !BACKEND_SECTIONS.contains(&adapter.value.as_str()) {
+            if AgentKind::parse(adapter).is_none() {
                 return bad(
-                    format!("adapters.{key} names unknown adapter {:?}", adapter.value),
-                    &adapter.source,
-                    format!("known adapters: {}", BACKEND_SECTIONS.join(", ")),
+                    format!("adapters.{key} names unknown adapter {adapter:?}"),
+                    &at,
+                    format!("known adapters: {}", AgentKind::names()),
                 );
             }
         }
-        for (name, settings) in &self.backends {
-            let v = &settings.value;
+        for (name, v) in &self.backends {
+            let at = format!("backends.{name}");
+            if AgentKind::parse(name).is_none() {
+                return Err(
+                    Error::input(format!("unknown backend [backends.{name}] in {}", self.source(&at)))
+                        .hint(format!("known backends: {}", AgentKind::names())),
+                );
+            }
             let kodo_only = v.team.is_some()
                 || v.cycles.is_some()
                 || v.exchanges.is_some()
@@ -459,29 +487,29 @@ impl Config {
             if kodo_only && name != "kodo" {
                 return bad(
                     format!("backends.{name} sets kodo-only keys (team, cycles, exchanges, orchestrator, effort)"),
-                    &settings.source,
+                    &at,
                     "move them to [backends.kodo]".into(),
                 );
             }
             if v.argv.is_some() && name != "command" {
                 return bad(
                     format!("backends.{name}.argv is only for the command backend"),
-                    &settings.source,
+                    &at,
                     "use program and extra_args".into(),
                 );
             }
             if v.argv.as_ref().is_some_and(|a| a.is_empty()) {
                 return bad(
                     "backends.command.argv is empty".into(),
-                    &settings.source,
+                    &at,
                     "give the program and its arguments".into(),
                 );
             }
         }
-        if self.validate.value.iter().any(|c| c.trim().is_empty()) {
+        if self.run.validate().iter().any(|c| c.trim().is_empty()) {
             return bad(
                 "run.validate has an empty command".into(),
-                &self.validate.source,
+                "run.validate",
                 "remove it".into(),
             );
         }
@@ -490,13 +518,15 @@ impl Config {
 
     /// The policy, checked the reference's way; an invalid policy stops every run (fail closed).
     pub fn checked_policy(&self) -> Result<PolicyConfig> {
-        let problems = crate::policy::validate_config(&self.policy);
+        let policy = self.policy();
+        let problems = crate::policy::validate_config(&policy);
         if problems.is_empty() {
-            return Ok(self.policy.clone());
+            return Ok(policy);
         }
-        let mut sources = vec![self.repo_policies_source.to_string()];
-        if self.default_policy_source != self.repo_policies_source {
-            sources.push(self.default_policy_source.to_string());
+        let mut sources = vec![self.source("policy.repo_policies").to_string()];
+        let default_source = self.source("policy.default_policy").to_string();
+        if !sources.contains(&default_source) {
+            sources.push(default_source);
         }
         let mut err = Error::input(format!(
             "the policy is invalid ({} problem{}); no run can start until it is fixed",
@@ -508,9 +538,40 @@ impl Config {
         }
         Err(err.hint(format!("fix the [policy] section of the {}", sources.join(" or "))))
     }
+}
 
-    pub fn backend_settings(&self, name: &str) -> BackendSettings {
-        self.backends.get(name).map(|s| s.value.clone()).unwrap_or_default()
+/// Merge one layer into `merged`, key by key: `section.key` values replace earlier ones whole
+/// (a table such as `[backends.claude]` or `policy.default_policy` included).
+fn merge_layer(merged: &mut toml::Table, sources: &mut BTreeMap<String, Source>, layer: toml::Table, source: &Source) {
+    for (section, value) in layer {
+        match value {
+            toml::Value::Table(keys) => {
+                let target = merged
+                    .entry(section.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let Some(target) = target.as_table_mut() else { continue };
+                for (key, value) in keys {
+                    // A routing policy is either a file or inline: setting one drops the other.
+                    if section == "routing" {
+                        let other = match key.as_str() {
+                            "policy_file" => Some("policy"),
+                            "policy" => Some("policy_file"),
+                            _ => None,
+                        };
+                        if let Some(other) = other {
+                            target.remove(other);
+                            sources.remove(&format!("routing.{other}"));
+                        }
+                    }
+                    sources.insert(format!("{section}.{key}"), source.clone());
+                    target.insert(key, value);
+                }
+            }
+            other => {
+                sources.insert(section.clone(), source.clone());
+                merged.insert(section, other);
+            }
+        }
     }
 }
 
@@ -563,11 +624,12 @@ mod tests {
             ),
         ];
         let c = Config::from_layers(layers).unwrap();
-        assert_eq!(c.timeout.value, 200);
-        assert_eq!(c.timeout.source, Source::Repository(repo));
-        assert_eq!(c.branch.value, "u/{task_id}");
-        assert_eq!(c.branch.source, Source::User(user));
-        assert_eq!(c.validation_timeout.source, Source::Default);
+        assert_eq!(c.run.timeout(), 200);
+        assert_eq!(c.source("run.timeout"), Source::Repository(repo));
+        assert_eq!(c.run.branch(), "u/{task_id}");
+        assert_eq!(c.source("run.branch"), Source::User(user));
+        assert_eq!(c.source("run.validation_timeout"), Source::Default);
+        assert_eq!(c.run.validation_timeout(), 600);
     }
 
     #[test]
@@ -576,9 +638,9 @@ mod tests {
             "[[policy.repo_policies]]\nrepo_key = \"svc\"\nblocked_task_types = [\"feature\"]\n",
         ))
         .unwrap();
-        assert_eq!(c.policy.repo_policies.len(), 1);
-        assert_eq!(c.policy.get_repo_policy("svc").blocked_task_types, ["feature"]);
-        assert!(matches!(c.repo_policies_source, Source::Repository(_)));
+        assert_eq!(c.policy().repo_policies.len(), 1);
+        assert_eq!(c.policy().get_repo_policy("svc").blocked_task_types, ["feature"]);
+        assert!(matches!(c.source("policy.repo_policies"), Source::Repository(_)));
         assert!(c.checked_policy().is_ok());
 
         let c = Config::from_layers(layer(
@@ -586,7 +648,7 @@ mod tests {
         ))
         .unwrap();
         let err = c.checked_policy().unwrap_err();
-        assert_eq!(err.causes.len(), 2, "{:?}", err.causes);
+        assert_eq!(err.causes().len(), 2, "{:?}", err.causes());
         assert!(err.hints[0].contains("/repo/.oc/config.toml"));
     }
 
@@ -613,7 +675,7 @@ mod tests {
     fn policy_file_paths_are_relative_to_the_file_naming_them() {
         let c = Config::from_layers(layer("[routing]\npolicy_file = \"sb/policy.yaml\"\n")).unwrap();
         assert_eq!(
-            c.routing_policy_file.unwrap().value,
+            c.routing.policy_file.clone().unwrap(),
             PathBuf::from("/repo/.oc/sb/policy.yaml")
         );
     }

@@ -1,6 +1,8 @@
 //! Evidence: the files of a run, written atomically under
 //! `<workspace>/.operations_center/runs/<run_id>/`, and the same bytes recorded in git.
 
+pub mod files;
+pub mod message;
 pub mod note;
 pub mod store;
 
@@ -8,18 +10,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::execution::secrets::Redactor;
 use crate::git::worktree::EVIDENCE_DIR;
-
-/// The seven files every run keeps, in the order they are written.
-pub const SEED_FILES: [&str; 7] = [
-    "proposal.json",
-    "decision.json",
-    "execution_request.json",
-    "result.json",
-    "execution_record.json",
-    "execution_trace.json",
-    "run_metadata.json",
-];
 
 /// The evidence of one run: file names and their exact bytes, in write order.
 #[derive(Clone, Debug, Default)]
@@ -32,8 +24,17 @@ impl EvidenceSet {
         self.files.push((name.to_owned(), bytes));
     }
 
-    pub fn push_json<T: serde::Serialize>(&mut self, name: &str, value: &T) {
-        self.push(name, crate::contracts::to_evidence_json(value));
+    /// A JSON file from a typed value. Secrets are replaced in the values before serialization,
+    /// so that JSON escaping cannot hide one and a replacement cannot break the JSON.
+    pub fn push_json<T: serde::Serialize>(&mut self, name: &str, value: &T, redactor: &Redactor) {
+        let mut value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        redactor.redact_value(&mut value);
+        self.push(name, crate::contracts::to_evidence_json(&value));
+    }
+
+    /// A text file, secrets replaced.
+    pub fn push_text(&mut self, name: &str, bytes: &[u8], redactor: &Redactor) {
+        self.push(name, redactor.redact_bytes(bytes));
     }
 }
 

@@ -11,6 +11,45 @@
 //!
 //! Blocks are separated by one blank line; a note holds one block per run on that commit.
 
+use super::message::{REJECTED_BY, single_line, trailer};
+
+/// What a run's note block says.
+pub struct RunNote<'a> {
+    pub headline: &'a str,
+    pub run_id: &'a str,
+    pub status: &'a str,
+    /// Written only when it says more than the status (not a plain `executed`).
+    pub outcome: Option<&'a str>,
+    pub policy: &'a str,
+    pub diff: Option<&'a str>,
+    pub evidence_ref: &'a str,
+    pub rejected: bool,
+}
+
+impl RunNote<'_> {
+    pub fn block(&self) -> NoteBlock {
+        let mut trailers = vec![
+            (trailer::RUN.to_owned(), self.run_id.to_owned()),
+            (trailer::STATUS.to_owned(), self.status.to_owned()),
+        ];
+        if let Some(outcome) = self.outcome {
+            trailers.push((trailer::OUTCOME.to_owned(), outcome.to_owned()));
+        }
+        trailers.extend([
+            (trailer::POLICY.to_owned(), self.policy.to_owned()),
+            (trailer::DIFF.to_owned(), self.diff.unwrap_or("none").to_owned()),
+            (trailer::EVIDENCE.to_owned(), self.evidence_ref.to_owned()),
+        ]);
+        if self.rejected {
+            trailers.push((trailer::REJECTED.to_owned(), REJECTED_BY.to_owned()));
+        }
+        NoteBlock {
+            headline: self.headline.to_owned(),
+            trailers,
+        }
+    }
+}
+
 /// A parsed block: its headline and its `Key: value` trailer lines, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoteBlock {
@@ -24,7 +63,7 @@ impl NoteBlock {
     }
 
     pub fn run_id(&self) -> Option<&str> {
-        self.trailer("Oc-Run")
+        self.trailer(trailer::RUN)
     }
 
     pub fn render(&self) -> String {
@@ -35,14 +74,6 @@ impl NoteBlock {
         }
         out
     }
-}
-
-/// Values never break the block structure: line breaks become spaces.
-fn single_line(s: &str) -> String {
-    s.split(['\n', '\r'])
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Split a note into blocks. Lines that are neither a headline nor a trailer are kept as part of

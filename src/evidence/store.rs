@@ -37,11 +37,7 @@ pub struct Skipped {
     pub why: String,
 }
 
-fn none_as_missing(v: Option<&str>) -> Option<String> {
-    v.filter(|v| *v != "none").map(str::to_owned)
-}
-
-/// Parse an evidence commit message written by the coordinator, in one pass over its lines.
+/// Parse an evidence commit message into the run it lists.
 pub fn parse_entry(
     run_id: &str,
     message: &str,
@@ -49,49 +45,25 @@ pub fn parse_entry(
     reference: &str,
     commit: &str,
 ) -> Result<RunEntry, String> {
-    let mut t: std::collections::HashMap<&str, &str> = std::collections::HashMap::with_capacity(12);
-    for line in message.lines() {
-        if let Some((key, value)) = line.split_once(": ")
-            && key.starts_with("Oc-")
-        {
-            t.insert(key, value.trim());
-        }
+    let m = super::message::EvidenceMessage::parse(message)?;
+    if m.run_id != run_id {
+        return Err(format!("its Oc-Run trailer names run {}", m.run_id));
     }
-    let get = |k: &str| t.get(k).copied();
-    let recorded = get("Oc-Run").ok_or("no Oc-Run trailer")?;
-    if recorded != run_id {
-        return Err(format!("its Oc-Run trailer names run {recorded}"));
-    }
-    let headline = message.lines().next().unwrap_or_default().to_owned();
-    let goal = message
-        .split("\n\n")
-        .nth(1)
-        .and_then(|p| p.lines().next())
-        .unwrap_or("")
-        .to_owned();
-    let status = get("Oc-Status").unwrap_or("unknown").to_owned();
-    let time = get("Oc-Recorded")
-        .and_then(crate::contracts::Timestamp::parse)
-        .unwrap_or(time);
     Ok(RunEntry {
-        run_id: run_id.to_owned(),
-        time,
-        goal: if goal.starts_with("Oc-") || goal == "(no goal)" {
-            String::new()
-        } else {
-            goal
-        },
-        task_id: get("Oc-Task").map(str::to_owned),
-        outcome: get("Oc-Outcome").unwrap_or(&status).to_owned(),
-        status,
-        policy: get("Oc-Policy").map(str::to_owned),
-        lane: get("Oc-Lane").unwrap_or("unknown").to_owned(),
-        backend: get("Oc-Backend").unwrap_or("unknown").to_owned(),
-        branch: none_as_missing(get("Oc-Branch")),
-        commit: none_as_missing(get("Oc-Commit")),
-        diff: none_as_missing(get("Oc-Diff")),
-        rejected: get("Oc-Rejected").is_some(),
-        headline,
+        run_id: m.run_id,
+        time: m.recorded.unwrap_or(time),
+        headline: m.headline,
+        goal: m.goal,
+        task_id: m.task_id,
+        status: m.status,
+        outcome: m.outcome,
+        policy: m.policy,
+        lane: m.lane,
+        backend: m.backend,
+        branch: m.branch,
+        commit: m.commit,
+        diff: m.diff,
+        rejected: m.rejected,
         evidence_ref: reference.to_owned(),
         evidence_commit: commit.to_owned(),
     })

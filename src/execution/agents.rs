@@ -9,28 +9,32 @@ use serde::Serialize;
 
 use super::process::{GIT_LOCATION_VARS, ProcessOutcome, ProcessSpec, run};
 use super::{Adapter, AdapterContext, AdapterRun, Capture};
+use crate::config::{AdapterMap, BackendSettings};
 use crate::contracts::{
-    ArtifactType, ExecutionArtifact, ExecutionResult, ExecutionStatus, FailureReasonCategory, Timestamp, new_id,
-    prefix_chars,
+    ArtifactType, BackendName, ExecutionArtifact, ExecutionResult, ExecutionStatus, FailureReasonCategory, LaneName,
+    Timestamp, new_id, prefix_chars,
 };
 
 /// The adapters git-oc can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AgentKind {
-    /// Any program: the argv after `--`, with {goal_file}, {worktree}, {run_id}, {task_id} and
-    /// {goal} placeholders; the goal is also in GIT_OC_GOAL
     Command,
-    /// kodo --goal-file … --project … --yes
     Kodo,
-    /// Claude Code: claude -p <prompt> --permission-mode acceptEdits
     Claude,
-    /// OpenAI Codex CLI: codex exec --sandbox workspace-write <prompt>
     Codex,
-    /// aider --message-file … --yes-always --no-auto-commits
     Aider,
 }
 
 impl AgentKind {
+    /// Every adapter, in the order help and errors list them.
+    pub const ALL: [AgentKind; 5] = [
+        AgentKind::Command,
+        AgentKind::Kodo,
+        AgentKind::Claude,
+        AgentKind::Codex,
+        AgentKind::Aider,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             AgentKind::Command => "command",
@@ -38,6 +42,59 @@ impl AgentKind {
             AgentKind::Claude => "claude",
             AgentKind::Codex => "codex",
             AgentKind::Aider => "aider",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// All names, comma separated, for errors and hints.
+    pub fn names() -> String {
+        Self::ALL.map(AgentKind::name).join(", ")
+    }
+
+    /// One line for help and completions.
+    pub fn description(self) -> &'static str {
+        match self {
+            AgentKind::Command => {
+                "Any program: the argv after `--`, with {goal_file}, {worktree}, {run_id}, {task_id} and {goal} \
+                 placeholders; the goal is also in GIT_OC_GOAL"
+            }
+            AgentKind::Kodo => "kodo --goal-file … --project … --yes",
+            AgentKind::Claude => "Claude Code: claude -p <prompt> --permission-mode acceptEdits",
+            AgentKind::Codex => "OpenAI Codex CLI: codex exec --sandbox workspace-write <prompt>",
+            AgentKind::Aider => "aider --message-file … --yes-always --no-auto-commits",
+        }
+    }
+
+    /// The lane a backend runs in when no lane is named.
+    pub fn default_lane(self) -> LaneName {
+        match self {
+            AgentKind::Claude | AgentKind::Kodo => LaneName::ClaudeCli,
+            AgentKind::Codex => LaneName::CodexCli,
+            // `aider` and any local command run on this machine: the local lane.
+            AgentKind::Aider | AgentKind::Command => LaneName::AiderLocal,
+        }
+    }
+
+    /// The backend that runs a lane when only the lane is named.
+    pub fn for_lane(lane: LaneName) -> Self {
+        match lane {
+            LaneName::ClaudeCli => AgentKind::Claude,
+            LaneName::CodexCli => AgentKind::Codex,
+            LaneName::AiderLocal => AgentKind::Aider,
+        }
+    }
+
+    /// The routing backend name recorded for this adapter.
+    pub fn backend(self) -> BackendName {
+        match self {
+            AgentKind::Command => BackendName::Command,
+            AgentKind::Kodo => BackendName::Kodo,
+            AgentKind::Claude => BackendName::Claude,
+            AgentKind::Codex => BackendName::Codex,
+            AgentKind::Aider => BackendName::Aider,
         }
     }
 }
@@ -93,6 +150,47 @@ impl AgentAdapter {
             timeout,
             capture_limit: 1024 * 1024,
         }
+    }
+
+    /// The adapter with its program and settings from the configuration; `command_argv` (the
+    /// argv after `--`) wins over `backends.command.argv`.
+    pub fn configured(kind: AgentKind, settings: &BackendSettings, timeout: Duration, command_argv: &[String]) -> Self {
+        let mut adapter = AgentAdapter::new(kind, timeout);
+        if let Some(p) = &settings.program {
+            adapter.program = p.clone();
+        }
+        if let Some(extra) = &settings.extra_args {
+            adapter.extra_args = extra.clone();
+        }
+        adapter.model = settings.model.clone();
+        let k = &mut adapter.kodo;
+        if let Some(v) = &settings.team {
+            k.team = v.clone();
+        }
+        if let Some(v) = settings.cycles {
+            k.cycles = v;
+        }
+        if let Some(v) = settings.exchanges {
+            k.exchanges = v;
+        }
+        if let Some(v) = &settings.orchestrator {
+            k.orchestrator = v.clone();
+        }
+        if let Some(v) = &settings.effort {
+            k.effort = v.clone();
+        }
+        if kind == AgentKind::Command {
+            let argv = if command_argv.is_empty() {
+                settings.argv.clone().unwrap_or_default()
+            } else {
+                command_argv.to_vec()
+            };
+            if let Some((program, args)) = argv.split_first() {
+                adapter.program = program.clone();
+                adapter.command_args = args.to_vec();
+            }
+        }
+        adapter
     }
 
     fn label(&self) -> &'static str {
@@ -324,7 +422,7 @@ fn kodo_failure_category(combined_lower: &str) -> FailureReasonCategory {
 
 /// `command.json`: what was run, where, for how long, and how it ended. Environment variables are
 /// listed by name only.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CommandRecord {
     pub backend: String,
     pub argv: Vec<String>,
@@ -379,11 +477,15 @@ impl Adapter for AgentAdapter {
             cwd: ctx.workspace.to_owned(),
             env: env.clone(),
             timeout: self.timeout,
-            stream: ctx.stream.then(|| ctx.redactor.clone()),
+            stream: ctx.output.is_some().then(|| ctx.redactor.clone()),
             capture_limit: self.capture_limit,
         };
         let started_at = Timestamp::now();
-        let outcome = run(&spec, ctx.interrupt);
+        let outcome = run(&spec, ctx.interrupt, &mut |line| {
+            if let Some(output) = ctx.output {
+                output(line)
+            }
+        });
         let finished_at = Timestamp::now();
         let redactor = ctx.redactor;
         let stdout = redactor.redact_tail(&outcome.stdout.tail, outcome.stdout.truncated());
@@ -506,8 +608,8 @@ pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
 /// The adapter that runs a routing decision's backend when the configuration says nothing:
 /// SwitchBoard's backends map onto the agents git-oc can run. `archon_then_kodo` (and its newer
 /// name `dag_executor`) wrap kodo in an Archon workflow git-oc does not have, so kodo runs alone.
-pub fn default_adapter(backend: crate::contracts::BackendName) -> Option<AgentKind> {
-    use crate::contracts::BackendName as B;
+pub fn default_adapter(backend: BackendName) -> Option<AgentKind> {
+    use BackendName as B;
     Some(match backend {
         B::Kodo | B::TeamExecutor | B::ArchonThenKodo | B::DagExecutor => AgentKind::Kodo,
         B::AiderLocal | B::DirectLocal | B::Aider => AgentKind::Aider,
@@ -518,29 +620,13 @@ pub fn default_adapter(backend: crate::contracts::BackendName) -> Option<AgentKi
     })
 }
 
-pub fn parse_adapter(name: &str) -> Option<AgentKind> {
-    [
-        AgentKind::Command,
-        AgentKind::Kodo,
-        AgentKind::Claude,
-        AgentKind::Codex,
-        AgentKind::Aider,
-    ]
-    .into_iter()
-    .find(|k| k.name() == name)
-}
-
 /// The adapter for `lane`/`backend`: the configuration's `[adapters]` entry for `"lane/backend"`,
 /// then for `"backend"`, then the default mapping.
-pub fn adapter_for(
-    lane: crate::contracts::LaneName,
-    backend: crate::contracts::BackendName,
-    config: &crate::config::Config,
-) -> crate::error::Result<AgentKind> {
+pub fn adapter_for(lane: LaneName, backend: BackendName, adapters: &AdapterMap) -> crate::error::Result<AgentKind> {
     use crate::error::Error;
     for key in [format!("{lane}/{backend}"), backend.to_string()] {
-        if let Some(entry) = config.adapters.get(&key) {
-            return parse_adapter(&entry.value).ok_or_else(|| {
+        if let Some(entry) = adapters.get(&key) {
+            return AgentKind::parse(&entry.value).ok_or_else(|| {
                 Error::input(format!(
                     "adapters.\"{key}\" names unknown adapter {:?} (from {})",
                     entry.value, entry.source

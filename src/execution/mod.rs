@@ -1,8 +1,8 @@
-//! Execution: the request an adapter receives, the adapters, and the coordinator that runs a
-//! proposal through the policy gate, a worktree, an adapter, the diff, the commit and evidence.
+//! Execution: the request an adapter receives, the adapters that run agents (and the demo's
+//! stub), the process runner, validation and secret redaction. The stages that drive them are in
+//! `pipeline`.
 
 pub mod agents;
-pub mod coordinator;
 pub mod inflight;
 pub mod process;
 pub mod secrets;
@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use crate::contracts::{
     BoundExecutionTargetMirror, ExecutionFailureKind, ExecutionRequest, ExecutionResult, ExecutionStatus,
     FailureReasonCategory, ProposalDecisionBundle, RecoveryActionSummary, RecoveryDecision, RecoveryMetadataSummary,
-    Timestamp, new_id,
+    Timestamp,
 };
 
 /// What an adapter gets to work with.
@@ -28,8 +28,8 @@ pub struct AdapterContext<'a> {
     pub goal_file: &'a Path,
     /// The goal file's text, for CLIs that take the prompt as an argument.
     pub prompt: String,
-    /// Copy the agent's output to stderr as it arrives (`-v`).
-    pub stream: bool,
+    /// Where the agent's output goes as it arrives (redacted, whole lines), if anyone watches.
+    pub output: Option<&'a dyn Fn(&[u8])>,
     pub redactor: &'a secrets::Redactor,
     pub interrupt: &'a AtomicBool,
 }
@@ -56,18 +56,15 @@ pub trait Adapter {
     fn execute(&self, ctx: &AdapterContext) -> AdapterRun;
 }
 
-/// Where and on which branch a request runs.
-#[derive(Clone, Debug)]
-pub struct RuntimeContext {
-    /// The workspace path as the user gave it (or git-oc chose it); written into the request.
-    pub workspace_path: String,
-    pub task_branch: String,
-    pub goal_file_path: Option<String>,
-}
-
-/// Build the request for a bundle. The reference builds a second request (and run id) after the
-/// gate; git-oc gates and executes the same request, so one run has one id.
-pub fn build_request(bundle: &ProposalDecisionBundle, runtime: &RuntimeContext) -> ExecutionRequest {
+/// The request for a bundle, with its run id. The reference builds a second request (and run id)
+/// after the gate; git-oc gates and executes the same request, so one run has one id.
+pub fn build_request(
+    bundle: &ProposalDecisionBundle,
+    workspace_path: &str,
+    task_branch: &str,
+    run_id: String,
+    requested_at: Timestamp,
+) -> ExecutionRequest {
     let proposal = &bundle.proposal;
     let allowed_paths = if !proposal.constraints.allowed_paths.is_empty() {
         proposal.constraints.allowed_paths.clone()
@@ -75,7 +72,7 @@ pub fn build_request(bundle: &ProposalDecisionBundle, runtime: &RuntimeContext) 
         proposal.target.allowed_paths.clone()
     };
     ExecutionRequest {
-        run_id: new_id(),
+        run_id,
         proposal_id: proposal.proposal_id.clone(),
         decision_id: bundle.decision.decision_id.clone(),
         goal_text: proposal.goal_text.clone(),
@@ -83,9 +80,9 @@ pub fn build_request(bundle: &ProposalDecisionBundle, runtime: &RuntimeContext) 
         repo_key: proposal.target.repo_key.clone(),
         clone_url: proposal.target.clone_url.clone(),
         base_branch: proposal.target.base_branch.clone(),
-        task_branch: runtime.task_branch.clone(),
-        workspace_path: runtime.workspace_path.clone(),
-        goal_file_path: runtime.goal_file_path.clone(),
+        task_branch: task_branch.to_owned(),
+        workspace_path: workspace_path.to_owned(),
+        goal_file_path: None,
         allowed_paths,
         max_changed_files: proposal.constraints.max_changed_files,
         timeout_seconds: proposal.constraints.timeout_seconds,
@@ -101,7 +98,7 @@ pub fn build_request(bundle: &ProposalDecisionBundle, runtime: &RuntimeContext) 
             provenance: None,
         }),
         lifecycle: None,
-        requested_at: Timestamp::now(),
+        requested_at,
     }
 }
 

@@ -3,7 +3,7 @@
 //! keeps the tail, optionally streamed live to our stderr.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -31,7 +31,7 @@ pub struct ProcessSpec {
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
-    /// Copy output to our stderr as it arrives (`-v`), line by line, secrets redacted.
+    /// Hand output to the caller as it arrives, whole lines, secrets redacted with this.
     pub stream: Option<super::secrets::Redactor>,
     /// Bytes kept of each stream (the tail).
     pub capture_limit: usize,
@@ -104,7 +104,7 @@ fn kill_group(pgid: i32, sig: i32) {
 fn reader(
     mut source: impl Read + Send + 'static,
     limit: usize,
-    stream: Option<super::secrets::Redactor>,
+    stream: Option<(super::secrets::Redactor, mpsc::Sender<Vec<u8>>)>,
     done: mpsc::Sender<(bool, Captured)>,
     is_stdout: bool,
 ) {
@@ -123,20 +123,20 @@ fn reader(
                         let drop = captured.tail.len() - limit;
                         captured.tail.drain(..drop);
                     }
-                    if let Some(redactor) = &stream {
+                    if let Some((redactor, lines)) = &stream {
                         pending.extend_from_slice(&buf[..n]);
                         if let Some(end) = pending.iter().rposition(|&b| b == b'\n') {
                             let line: Vec<u8> = pending.drain(..=end).collect();
-                            let _ = std::io::stderr().write_all(&redactor.redact_bytes(&line));
+                            let _ = lines.send(redactor.redact_bytes(&line));
                         }
                     }
                 }
             }
         }
-        if let Some(redactor) = &stream
+        if let Some((redactor, lines)) = &stream
             && !pending.is_empty()
         {
-            let _ = std::io::stderr().write_all(&redactor.redact_bytes(&pending));
+            let _ = lines.send(redactor.redact_bytes(&pending));
         }
         if captured.tail.len() > limit {
             let drop = captured.tail.len() - limit;
@@ -146,8 +146,9 @@ fn reader(
     });
 }
 
-/// Run `spec` to completion, timeout or interruption (`interrupt` becoming true).
-pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool) -> ProcessOutcome {
+/// Run `spec` to completion, timeout or interruption (`interrupt` becoming true). With
+/// `spec.stream`, `on_output` gets the output as it arrives, on this thread.
+pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool, on_output: &mut dyn FnMut(&[u8])) -> ProcessOutcome {
     let started = Instant::now();
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -174,20 +175,15 @@ pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool) -> ProcessOutcome {
     };
     let pgid = child.id() as i32;
     let (tx, rx) = mpsc::channel();
-    reader(
-        child.stdout.take().expect("piped"),
-        spec.capture_limit,
-        spec.stream.clone(),
-        tx.clone(),
-        true,
-    );
-    reader(
-        child.stderr.take().expect("piped"),
-        spec.capture_limit,
-        spec.stream.clone(),
-        tx,
-        false,
-    );
+    let (line_tx, line_rx) = mpsc::channel::<Vec<u8>>();
+    let stream = |spec: &ProcessSpec| spec.stream.clone().map(|r| (r, line_tx.clone()));
+    if let Some(stdout) = child.stdout.take() {
+        reader(stdout, spec.capture_limit, stream(spec), tx.clone(), true);
+    }
+    if let Some(stderr) = child.stderr.take() {
+        reader(stderr, spec.capture_limit, stream(spec), tx, false);
+    }
+    drop(line_tx);
 
     let mut outcome = ProcessOutcome::default();
     let deadline = started + spec.timeout;
@@ -211,6 +207,9 @@ pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool) -> ProcessOutcome {
             }
         } else if term_sent.is_some_and(|t| now.duration_since(t) >= TERM_GRACE) {
             kill_group(pgid, libc::SIGKILL);
+        }
+        while let Ok(line) = line_rx.try_recv() {
+            on_output(&line);
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -238,6 +237,9 @@ pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool) -> ProcessOutcome {
                 break;
             }
         }
+    }
+    while let Ok(line) = line_rx.try_recv() {
+        on_output(&line);
     }
     outcome.duration = started.elapsed();
     outcome

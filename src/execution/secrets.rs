@@ -69,6 +69,53 @@ impl Redactor {
         String::from_utf8_lossy(&self.redact_bytes(input.as_bytes())).into_owned()
     }
 
+    /// Replace secrets in every string of a JSON value (keys too), before it is serialized.
+    pub fn redact_value(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        if self.secrets.is_empty() {
+            return;
+        }
+        match value {
+            Value::String(s) => {
+                if self.contains_secret(s.as_bytes()) {
+                    *s = self.redact(s);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
+            Value::Object(map) => {
+                if map.keys().any(|k| self.contains_secret(k.as_bytes())) {
+                    let old = std::mem::take(map);
+                    for (k, mut v) in old {
+                        self.redact_value(&mut v);
+                        map.insert(self.redact(&k), v);
+                    }
+                } else {
+                    map.values_mut().for_each(|v| self.redact_value(v));
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// A copy of a typed value with secrets replaced in all its strings.
+    pub fn scrubbed<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(&self, value: &T) -> T {
+        if self.secrets.is_empty() {
+            return value.clone();
+        }
+        let Ok(mut json) = serde_json::to_value(value) else {
+            return value.clone();
+        };
+        self.redact_value(&mut json);
+        serde_json::from_value(json).unwrap_or_else(|_| value.clone())
+    }
+
+    /// Whether `input` holds the value of a secret.
+    pub fn contains_secret(&self, input: &[u8]) -> bool {
+        self.secrets
+            .iter()
+            .any(|(value, _)| input.windows(value.len()).any(|w| w == value.as_slice()))
+    }
+
     /// A kept tail of a stream may begin in the middle of a secret; drop the partial first line
     /// so that no fragment of a value survives.
     pub fn redact_tail(&self, tail: &[u8], truncated: bool) -> Vec<u8> {
@@ -118,6 +165,22 @@ mod tests {
             r.redact("token=ghp_secretvalue123 key sk-abcdefghij home /home/someone abc"),
             "token=[REDACTED:GITHUB_TOKEN] key [REDACTED:OPENAI_API_KEY] home /home/someone abc"
         );
+    }
+
+    #[test]
+    fn secrets_with_json_syntax_are_replaced_in_values() {
+        let r = Redactor::from_vars([("DB_PASSWORD".to_owned(), "pa\"ss\\word1".to_owned())]);
+        let mut v = serde_json::json!({"goal": "use pa\"ss\\word1 now", "n": 1, "list": ["pa\"ss\\word1"]});
+        r.redact_value(&mut v);
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(
+            text,
+            r#"{"goal":"use [REDACTED:DB_PASSWORD] now","n":1,"list":["[REDACTED:DB_PASSWORD]"]}"#
+        );
+        let r = Redactor::from_vars([("API_TOKEN".to_owned(), "{\"a\": [1]}".to_owned())]);
+        let mut v = serde_json::json!({"k": "x {\"a\": [1]} y"});
+        r.redact_value(&mut v);
+        assert_eq!(v["k"], "x [REDACTED:API_TOKEN] y");
     }
 
     #[test]

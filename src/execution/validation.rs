@@ -14,7 +14,7 @@ use crate::contracts::{ValidationStatus, ValidationSummary, prefix_chars};
 /// Bytes of each stream kept per validation command.
 const TAIL_BYTES: usize = 16 * 1024;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CommandReport {
     pub command: String,
     pub exit_code: Option<i32>,
@@ -26,7 +26,7 @@ pub struct CommandReport {
 }
 
 /// `validation.json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ValidationReport {
     pub status: ValidationStatus,
     /// Whether a failure fails the run (the policy's effective validation requirement).
@@ -92,20 +92,27 @@ impl ValidationReport {
     }
 }
 
+/// The validation of one run: its commands and how they are judged.
+pub struct Validation<'a> {
+    pub commands: &'a [String],
+    pub cwd: &'a Path,
+    pub profile: &'a str,
+    /// Whether a failure fails the run.
+    pub must_pass: bool,
+    pub timeout_seconds: u64,
+}
+
 /// Run every command with `sh -c` in `cwd`: validation commands are lines the user wrote for a
-/// shell (`cargo test && cargo clippy`), unlike agent invocations, which never use one.
-#[allow(clippy::too_many_arguments)]
+/// shell (`cargo test && cargo clippy`), unlike agent invocations, which never use one. With
+/// `on_output`, output lines are handed over as they arrive.
 pub fn run_validation(
-    commands: &[String],
-    cwd: &Path,
-    profile: &str,
-    must_pass: bool,
-    timeout_seconds: u64,
-    stream: bool,
+    v: &Validation,
     redactor: &Redactor,
     interrupt: &AtomicBool,
+    mut on_output: Option<&mut dyn FnMut(&[u8])>,
 ) -> ValidationReport {
-    let mut report = ValidationReport::skipped(profile, must_pass, timeout_seconds);
+    let (commands, cwd, timeout_seconds) = (v.commands, v.cwd, v.timeout_seconds);
+    let mut report = ValidationReport::skipped(v.profile, v.must_pass, timeout_seconds);
     if commands.is_empty() {
         return report;
     }
@@ -118,10 +125,15 @@ pub fn run_validation(
             cwd: cwd.to_owned(),
             env: Vec::new(),
             timeout: Duration::from_secs(timeout_seconds),
-            stream: stream.then(|| redactor.clone()),
+            stream: on_output.is_some().then(|| redactor.clone()),
             capture_limit: TAIL_BYTES,
         };
-        let outcome = run(&spec, interrupt);
+        let mut ignore = |_: &[u8]| {};
+        let sink: &mut dyn FnMut(&[u8]) = match on_output.as_mut() {
+            Some(f) => *f,
+            None => &mut ignore,
+        };
+        let outcome = run(&spec, interrupt, sink);
         let text = |bytes: &[u8], truncated: bool| {
             String::from_utf8_lossy(&redactor.redact_tail(bytes, truncated)).into_owned()
         };

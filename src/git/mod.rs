@@ -1,7 +1,7 @@
-//! The git layer: repository discovery, linked worktrees, snapshots and diffs, commits,
-//! evidence refs and notes. Everything goes through gix except `push`, which gix cannot do.
+//! The git layer: repository discovery, linked worktrees, snapshots and diffs, commits, refs and
+//! notes. Everything goes through gix except `push`, which gix cannot do. Nothing here knows what
+//! a run or its evidence means: that is `pipeline` and `evidence`, above.
 
-pub mod cleanup;
 pub mod diff;
 pub mod evidence;
 pub mod notes;
@@ -96,6 +96,34 @@ impl Repo {
                 .hint("pass --base a branch, tag or commit, e.g. --base main")
         })?;
         Ok(commit.id)
+    }
+
+    /// The URL a clone would use: `origin`'s if configured, else the repository's own path.
+    pub fn clone_url(&self) -> String {
+        if let Ok(remote) = self.repo.find_remote("origin")
+            && let Some(url) = remote.url(gix::remote::Direction::Fetch)
+        {
+            return url.to_bstring().to_string();
+        }
+        self.workdir().display().to_string()
+    }
+
+    /// The repository's name: `origin`'s last path segment, else the work tree's directory name.
+    pub fn name(&self) -> String {
+        let url = self.clone_url();
+        let trimmed = url.trim_end_matches('/').trim_end_matches(".git");
+        let name = trimmed.rsplit(['/', ':']).next().unwrap_or("").to_owned();
+        if name.is_empty() { "repo".to_owned() } else { name }
+    }
+
+    /// The branch `base` names for a proposal: the current branch for `HEAD`, else as given.
+    pub fn base_branch(&self, spec: &str, base: Option<gix::ObjectId>) -> String {
+        if spec == "HEAD" {
+            self.current_branch()
+                .unwrap_or_else(|| base.map(|b| short(&b)).unwrap_or_else(|| "HEAD".to_owned()))
+        } else {
+            spec.to_owned()
+        }
     }
 
     pub fn find_reference_target(&self, name: &str) -> Result<Option<gix::ObjectId>> {

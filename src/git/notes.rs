@@ -1,5 +1,5 @@
-//! Run notes in `refs/notes/oc`: one short block per run on the run's commit. Blocks are
-//! appended, never overwritten; concurrent writers retry on a lost compare-and-swap.
+//! Notes in `refs/notes/oc`, updated by compare-and-swap: concurrent writers retry, nothing is
+//! lost. What a note says is the evidence format's business (`evidence::note`).
 
 use std::time::Duration;
 
@@ -10,9 +10,14 @@ use crate::error::{Error, Result};
 
 const MAX_ATTEMPTS: u32 = 50;
 
-/// Append `block` to the note on `object` in `refs/notes/oc`, unless a block with the same
-/// first line is already there. Returns the notes commit written.
-pub fn append_note_block(repo: &gix::Repository, object: gix::ObjectId, block: &str) -> Result<gix::ObjectId> {
+/// Replace the note on `object` in `refs/notes/oc` with `update(existing text)`, by
+/// compare-and-swap, retrying when another writer got there first. `update` returns `None` when
+/// nothing needs to change. Returns the notes commit the note is in.
+pub fn update_note(
+    repo: &gix::Repository,
+    object: gix::ObjectId,
+    update: impl Fn(&str) -> Option<String>,
+) -> Result<gix::ObjectId> {
     let ctx = |e| Error::git("could not write the run note", e);
     let mut attempt = 0;
     loop {
@@ -41,7 +46,7 @@ pub fn append_note_block(repo: &gix::Repository, object: gix::ObjectId, block: &
             None => Vec::new(),
         };
         let text = String::from_utf8_lossy(&existing);
-        let Some(merged) = crate::evidence::note::append_block(&text, block) else {
+        let Some(merged) = update(&text) else {
             return parent.ok_or_else(|| Error::run("note block present without a notes ref"));
         };
         let blob = repo.write_blob(merged.as_bytes()).map_err(ctx)?.detach();

@@ -6,6 +6,40 @@ pub mod switchboard;
 
 use crate::contracts::{BackendName, LaneDecision, LaneName, TaskProposal, Timestamp, new_id};
 
+/// The routers a run can use (the demo's stub router is not one of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Router {
+    /// The local rules router with SwitchBoard's policy model.
+    Rules,
+    /// SwitchBoard over HTTP.
+    Switchboard,
+}
+
+impl Router {
+    pub const ALL: [Router; 2] = [Router::Rules, Router::Switchboard];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Router::Rules => "rules",
+            Router::Switchboard => "switchboard",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    pub fn names() -> String {
+        Self::ALL.map(Router::as_str).join(", ")
+    }
+}
+
+impl std::fmt::Display for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 pub const STUB_RULE: &str = "demo.stub_routing";
 pub const STUB_RATIONALE: &str = "Offline stub routing for demo mode — deterministic, no external services required";
 
@@ -57,16 +91,18 @@ pub struct LoadedPolicy {
 /// The routing policy the configuration names: a file (YAML as SwitchBoard reads it, or TOML),
 /// an inline `[routing.policy]` table, or SwitchBoard's built-in default. Checked the way
 /// SwitchBoard checks it; problems stop the run.
-pub fn load_policy(config: &crate::config::Config) -> crate::error::Result<LoadedPolicy> {
+/// `source` is where `routing.policy_file` or `routing.policy` was set.
+pub fn load_policy(
+    routing: &crate::config::RoutingSection,
+    source: &crate::config::Source,
+) -> crate::error::Result<LoadedPolicy> {
     use crate::config::Source;
     use crate::error::Error;
-    let (policy, source, file, warnings) = if let Some(file) = &config.routing_policy_file {
-        let path = &file.value;
+    let (policy, source, file, warnings) = if let Some(path) = &routing.policy_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::input(format!(
-                "cannot read routing policy {} (named by {})",
+                "cannot read routing policy {} (named by {source})",
                 path.display(),
-                file.source
             ))
             .caused_by(e.to_string())
             .hint("fix routing.policy_file: it is relative to the file that sets it")
@@ -89,17 +125,13 @@ pub fn load_policy(config: &crate::config::Config) -> crate::error::Result<Loade
                     .hint("the file must be a SwitchBoard policy (YAML) or the same model in TOML")
             })?
         };
-        (policy, file.source.clone(), Some(path.clone()), warnings)
-    } else if let Some(inline) = &config.routing_policy_inline {
-        let policy = inline.value.clone().try_into::<rules::RoutingPolicy>().map_err(|e| {
-            Error::input(format!(
-                "invalid [routing.policy] in {}: {}",
-                inline.source,
-                e.message().trim()
-            ))
-            .hint("the schema is SwitchBoard's policy model; see the README")
+        (policy, source.clone(), Some(path.clone()), warnings)
+    } else if let Some(inline) = &routing.policy {
+        let policy = inline.clone().try_into::<rules::RoutingPolicy>().map_err(|e| {
+            Error::input(format!("invalid [routing.policy] in {source}: {}", e.message().trim()))
+                .hint("the schema is SwitchBoard's policy model; see the README")
         })?;
-        (policy, inline.source.clone(), None, Vec::new())
+        (policy, source.clone(), None, Vec::new())
     } else {
         (
             rules::RoutingPolicy::builtin_default(),
@@ -157,22 +189,22 @@ pub fn route_rules(policy: &rules::RoutingPolicy, proposal: &TaskProposal) -> cr
     })
 }
 
-/// Route `proposal` with the configured router (`rules` or `switchboard`).
+/// Route `proposal` with `router`, SwitchBoard reached as `settings` say.
 pub fn route_configured(
-    config: &crate::config::Config,
+    settings: &crate::config::RoutingSection,
     routing_policy: &rules::RoutingPolicy,
-    router: &str,
+    router: Router,
     proposal: &TaskProposal,
 ) -> crate::error::Result<LaneDecision> {
     use crate::error::Error;
     match router {
-        "rules" => route_rules(routing_policy, proposal),
-        "switchboard" => {
-            let url = &config.switchboard_url.value;
-            let timeout = std::time::Duration::from_secs(config.switchboard_timeout.value);
+        Router::Rules => route_rules(routing_policy, proposal),
+        Router::Switchboard => {
+            let url = settings.switchboard_url();
+            let timeout = std::time::Duration::from_secs(settings.timeout());
             match switchboard::route(url, proposal, timeout) {
                 Ok(decision) => Ok(decision),
-                Err(switchboard::SwitchBoardError::Unavailable(why)) if config.fallback_to_rules.value => {
+                Err(switchboard::SwitchBoardError::Unavailable(why)) if settings.fallback_to_rules() => {
                     let mut decision = route_rules(routing_policy, proposal)?;
                     decision.rationale = Some(format!(
                         "SwitchBoard unavailable ({why}); routed by the local rules router instead: {}",
@@ -189,7 +221,5 @@ pub fn route_configured(
                 }
             }
         }
-        other => Err(Error::input(format!("unknown router {other:?}"))
-            .hint(format!("known routers: {}", crate::config::ROUTERS.join(", ")))),
     }
 }

@@ -217,20 +217,33 @@ fn each_backend_runs_its_cli_non_interactively() {
 }
 
 #[test]
-fn a_missing_backend_binary_fails_the_run() {
+fn a_missing_agent_program_is_refused_before_anything_is_created() {
     let env = TestEnv::new();
     let repo = env.repo("r");
-    let mut cmd = env.oc_cmd(&repo);
-    cmd.env("PATH", "/usr/bin:/bin");
-    let run = Run::from(
-        cmd.args(["run", "--json", "--goal", "x", "--backend", "claude"])
-            .output()
-            .unwrap(),
-    );
-    run.assert_code(1);
-    let doc = run.json();
-    assert_eq!(outcome(&doc), "failed");
-    assert_eq!(doc["result"]["failure_reason"], "[claude] binary not found: claude");
+    let before = env.state(&repo);
+    for (args, setting) in [
+        (&["--backend", "claude"][..], "backends.claude.program"),
+        (
+            &["--backend", "command", "--", "./no-such-agent"][..],
+            "backends.command.argv",
+        ),
+    ] {
+        let mut cmd = env.oc_cmd(&repo);
+        cmd.env("PATH", "/usr/bin:/bin");
+        let run = Run::from(cmd.args(["run", "--goal", "x"]).args(args).output().unwrap());
+        run.assert_clean_error(2);
+        assert!(run.stderr.contains("was not found"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(setting),
+            "the hint names the setting: {}",
+            run.stderr
+        );
+        assert_eq!(
+            env.state(&repo),
+            before,
+            "no branch, worktree, evidence or lock is left"
+        );
+    }
 }
 
 #[test]

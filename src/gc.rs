@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use gix::bstr::ByteSlice;
 
-use super::Repo;
 use crate::error::{Error, Result};
+use crate::git::Repo;
 
 pub struct GcOptions {
     /// Worktrees and branches younger than this are kept.
@@ -43,7 +43,7 @@ fn age_of(path: &std::path::Path) -> Option<Duration> {
 /// How long ago the worktree's newest run finished (the newest run directory), else its admin
 /// directory's age.
 fn worktree_age(base: &std::path::Path, admin: &std::path::Path) -> Option<Duration> {
-    let runs = base.join(super::worktree::EVIDENCE_DIR).join("runs");
+    let runs = base.join(crate::git::worktree::EVIDENCE_DIR).join("runs");
     let newest = std::fs::read_dir(&runs)
         .ok()
         .into_iter()
@@ -129,7 +129,7 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
             report.pruned_admin_entries.push(shown);
             continue;
         }
-        let is_run = base.join(super::worktree::EVIDENCE_DIR).is_dir();
+        let is_run = base.join(crate::git::worktree::EVIDENCE_DIR).is_dir();
         if !is_run {
             if let Some(b) = branch {
                 checked_out.push(b);
@@ -152,7 +152,7 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
             continue;
         }
         let dirty = match gix::open(&base) {
-            Ok(wt) => super::snapshot::worktree_changes(&wt)
+            Ok(wt) => crate::git::snapshot::worktree_changes(&wt)
                 .map(|c| !c.is_empty())
                 .unwrap_or(true),
             Err(_) => true,

@@ -1,0 +1,140 @@
+//! The agent stage: the adapter runs in the worktree. Its output is captured (redacted, bounded)
+//! and handed to the observer as it arrives; an agent that deletes its worktree, writes into the
+//! user's checkout, fails, times out or is cancelled ends the run here, recorded.
+
+use std::path::Path;
+
+use crate::contracts::{ExecutionResult, ExecutionStatus, FailureReasonCategory, RuntimeInvocationRef};
+use crate::error::{Error, Result};
+use crate::evidence::files;
+use crate::execution::{AdapterContext, Capture};
+use crate::pipeline::{Env, Event, Flow, Outcome, OutputSource, RunState, Stage, StageName};
+
+pub struct Agent {
+    /// Give the agent the goal as `goal.md` in the run's evidence directory.
+    pub goal_file: bool,
+    /// Notice an agent that changes the user's own checkout (costs a status of the checkout).
+    pub watch_checkout: bool,
+}
+
+impl Stage for Agent {
+    fn name(&self) -> StageName {
+        StageName::Agent
+    }
+
+    fn run(&self, state: &mut RunState, env: &Env) -> Result<Flow> {
+        let Some(wt) = &state.worktree else {
+            return Err(Error::internal("the agent stage ran without a worktree"));
+        };
+        let run_dir = crate::evidence::run_dir(&state.plan.workspace, &state.request.run_id);
+        let goal_file = run_dir.join(files::GOAL);
+        let prompt = crate::execution::agents::goal_file_text(&state.request.goal_text, &state.request.allowed_paths);
+        if self.goal_file {
+            crate::evidence::ensure_self_ignored(&state.plan.workspace)
+                .and_then(|_| {
+                    std::fs::create_dir_all(&run_dir).map_err(|e| Error::io("could not create the run directory", &e))
+                })
+                .and_then(|_| crate::evidence::write_atomic(&goal_file, prompt.as_bytes()))?;
+            state.goal_file = Some(prompt.clone().into_bytes());
+        }
+        let observer = env.cx.observer;
+        let forward = |bytes: &[u8]| {
+            observer.event(&Event::Output {
+                source: OutputSource::Agent,
+                bytes,
+            })
+        };
+        let ctx = AdapterContext {
+            request: &state.request,
+            task_id: state.plan.bundle.proposal.task_id.clone(),
+            workspace: &wt.path,
+            goal_file: &goal_file,
+            prompt,
+            output: observer.wants_output().then_some(&forward as &dyn Fn(&[u8])),
+            redactor: &env.cx.redactor,
+            interrupt: env.cx.interrupt,
+        };
+        // What the user's own checkout looks like before the agent runs, to notice an agent that
+        // writes outside its worktree.
+        let checkout_before = if self.watch_checkout {
+            crate::git::snapshot::worktree_changes(&env.repo.repo).ok()
+        } else {
+            None
+        };
+        let run = env.adapter.execute(&ctx);
+        state.executed = true;
+        state.workspace_gone = !wt.path.is_dir();
+        if let Some(before) = checkout_before
+            && let Ok(after) = crate::git::snapshot::worktree_changes(&env.repo.repo)
+        {
+            let new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
+            if !new.is_empty() {
+                let warning = format!(
+                    "the agent changed files in your checkout, outside its worktree: {}",
+                    new.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                );
+                env.cx.warn(&warning);
+                state.warnings.push(warning);
+            }
+        }
+        let mut result = run.result;
+        state.capture = run.capture;
+        if let Some(capture) = &state.capture
+            && !state.workspace_gone
+        {
+            // A full disk must not lose the run: the same bytes still go into git.
+            match write_capture(&run_dir, capture, env.adapter.display_name(), env.cx.ids.new_id()) {
+                Ok(r) => result.runtime_invocation_ref = Some(r),
+                Err(e) => state.warnings.push(e.summary_line()),
+            }
+        }
+        state.result = result;
+
+        if state.workspace_gone {
+            // Nothing may be written there any more: it would come back as an empty directory
+            // and look like "every file deleted".
+            let reason = format!("the worktree {} disappeared during the run", wt.path.display());
+            state.result = ExecutionResult::failed(
+                &state.request,
+                ExecutionStatus::Failed,
+                FailureReasonCategory::BackendError,
+                reason.clone(),
+            );
+            state.outcome = Some(Outcome::Failed);
+            state.reason = Some(reason);
+            return Ok(Flow::Stop);
+        }
+        if state.result.status == ExecutionStatus::Cancelled {
+            state.outcome = Some(Outcome::Cancelled);
+            state.reason = state.result.failure_reason.clone();
+            return Ok(Flow::Stop);
+        }
+        Ok(if state.result.success {
+            Flow::Continue
+        } else {
+            Flow::Stop
+        })
+    }
+}
+
+/// `stdout.txt` and `stderr.txt` in the run directory, as soon as the agent is done.
+fn write_capture(
+    run_dir: &Path,
+    capture: &Capture,
+    runtime: &str,
+    invocation_id: String,
+) -> Result<RuntimeInvocationRef> {
+    std::fs::create_dir_all(run_dir).map_err(|e| Error::io("could not create the run directory", &e))?;
+    let stdout = run_dir.join(files::STDOUT);
+    let stderr = run_dir.join(files::STDERR);
+    crate::evidence::write_atomic(&stdout, &capture.stdout)?;
+    crate::evidence::write_atomic(&stderr, &capture.stderr)?;
+    Ok(RuntimeInvocationRef {
+        invocation_id,
+        runtime_name: runtime.to_owned(),
+        runtime_kind: "subprocess".to_owned(),
+        stdout_path: Some(stdout.display().to_string()),
+        stderr_path: Some(stderr.display().to_string()),
+        artifact_directory: Some(run_dir.display().to_string()),
+    })
+}

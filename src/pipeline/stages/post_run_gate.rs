@@ -1,0 +1,92 @@
+//! The post-run gate: the policy judges the paths the agent really changed, the declared scope
+//! (`--path`) is enforced, and a change that holds the value of a secret is rejected. A rejected
+//! change keeps its commit on the local run branch for inspection only.
+
+use crate::contracts::{ExecutionStatus, FailureReasonCategory, PolicyDecision, PolicyStatus, PolicyViolation};
+use crate::error::{Error, Result};
+use crate::pipeline::{Env, Flow, Outcome, RunState, Stage, StageName};
+
+pub struct PostRunGate;
+
+impl Stage for PostRunGate {
+    fn name(&self) -> StageName {
+        StageName::PostRunGate
+    }
+
+    fn run(&self, state: &mut RunState, env: &Env) -> Result<Flow> {
+        if state.snapshot.is_none() {
+            return Err(Error::internal("the post-run gate ran without a snapshot"));
+        }
+        let changed = state.git.diff.paths();
+        let mut post = env.policy.evaluate_changed_paths(&state.plan.bundle.proposal, &changed);
+        scope_check(&mut post, &state.request.allowed_paths, &changed);
+        let patch = state.patch(env);
+        if env.cx.redactor.contains_secret(patch) {
+            // An agent wrote the value of a secret into the repository: never let it travel.
+            add_blocking(
+                &mut post,
+                PolicyViolation {
+                    rule_id: "secret.value_in_diff".into(),
+                    category: "path".into(),
+                    message: "The changes contain the value of a secret environment variable".into(),
+                    blocking: true,
+                    related_path: None,
+                    related_repo: None,
+                },
+            );
+        }
+        if post.status == PolicyStatus::Block {
+            state.rejected = true;
+            state.outcome = Some(Outcome::Blocked);
+            state.reason = Some(format!("the changes touch paths the policy blocks: {}", post.notes));
+            let result = &mut state.result;
+            result.success = false;
+            result.status = ExecutionStatus::Failed;
+            result.failure_category = Some(FailureReasonCategory::PolicyBlocked);
+            result.failure_reason = state.reason.clone();
+        } else if post.status == PolicyStatus::RequireReview {
+            state.needs_review = true;
+            if state.reason.is_none() {
+                state.reason = Some(format!("the changes need human review: {}", post.notes));
+            }
+        }
+        let stop = post.status == PolicyStatus::Block;
+        state.post_policy = Some(post);
+        Ok(if stop { Flow::Stop } else { Flow::Continue })
+    }
+}
+
+/// Changed paths outside the declared scope (`--path`) fail the post-run gate.
+fn scope_check(post: &mut PolicyDecision, allowed: &[String], changed: &[String]) {
+    if allowed.is_empty() {
+        return;
+    }
+    for path in changed
+        .iter()
+        .filter(|p| !allowed.iter().any(|pattern| crate::policy::path_matches(pattern, p)))
+    {
+        add_blocking(
+            post,
+            PolicyViolation {
+                rule_id: "scope.outside_allowed_paths".into(),
+                category: "path".into(),
+                message: format!(
+                    "Path {} is outside the declared scope {}",
+                    crate::policy::py_repr_str(path),
+                    crate::policy::py_repr_list(allowed)
+                ),
+                blocking: true,
+                related_path: Some(path.clone()),
+                related_repo: None,
+            },
+        );
+    }
+}
+
+/// Add a blocking violation found by git-oc's own post-run checks, keeping status and notes as
+/// the policy engine would have written them.
+fn add_blocking(post: &mut PolicyDecision, violation: PolicyViolation) {
+    post.violations.push(violation);
+    post.status = PolicyStatus::Block;
+    post.notes = crate::policy::decision_notes(&post.violations, &post.warnings);
+}

@@ -1,0 +1,300 @@
+//! The record stage: the run's evidence (the seed's seven files, plus the golden-path files for
+//! real backends) built from typed values with secrets redacted, written to the workspace, to
+//! `refs/oc/runs/<run_id>` and as a note block on the run's commit.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::contracts::{
+    ArtifactType, ExecutionArtifact, ExecutionRecord, PolicyDecision, ProposalDecisionBundle, RunMetadata,
+};
+use crate::error::{Error, Result};
+use crate::evidence::EvidenceSet;
+use crate::evidence::files::{self, PolicyRecord, Summary};
+use crate::evidence::message::{EvidenceMessage, subject_from_goal};
+use crate::evidence::note::RunNote;
+use crate::execution::validation::ValidationReport;
+use crate::pipeline::{Env, Flow, Outcome, Recorded, RunOutcome, RunState, Stage, StageName};
+
+pub struct Record {
+    /// Write the files of a run with a real backend: both policy decisions, the command and its
+    /// output, validation, the diff and its stat, the summary and the goal file.
+    pub golden_files: bool,
+}
+
+impl Stage for Record {
+    fn name(&self) -> StageName {
+        StageName::Record
+    }
+
+    fn always_runs(&self) -> bool {
+        true
+    }
+
+    fn run(&self, state: &mut RunState, env: &Env) -> Result<Flow> {
+        let cx = env.cx;
+        let redactor = &cx.redactor;
+        // The run is over: `git oc gc` may have the worktree once the evidence is in.
+        state.lock = None;
+        let Some(policy_decision) = state.policy_decision.clone() else {
+            return Err(Error::internal("the record stage ran before the pre-run gate"));
+        };
+        if state.result.completed_at < state.started_at {
+            state.result.completed_at = cx.clock.now();
+        }
+        if let Some(branch) = state.git.branch.clone().filter(|_| state.worktree.is_some()) {
+            state.result.branch_name = Some(branch);
+            state.result.recovery = Some(crate::execution::single_attempt_recovery(&state.result));
+        }
+        if self.golden_files && !state.git.diff.is_empty() {
+            state.result.artifacts.push(ExecutionArtifact {
+                artifact_id: cx.ids.new_id(),
+                artifact_type: ArtifactType::Patch,
+                label: "diff against the base".into(),
+                content: None,
+                uri: Some(files::DIFF_PATCH.into()),
+                size_bytes: None,
+                produced_at: cx.clock.now(),
+            });
+        }
+        let patch = if self.golden_files {
+            state.patch(env).to_vec()
+        } else {
+            Vec::new()
+        };
+        let bundle = &state.plan.bundle;
+        let record = observe(&state.result, &policy_decision, bundle);
+        let trace = crate::observability::build_trace(&record);
+        let run_metadata = RunMetadata {
+            run_id: state.request.run_id.clone(),
+            proposal_id: bundle.proposal.proposal_id.clone(),
+            decision_id: bundle.decision.decision_id.clone(),
+            selected_lane: bundle.decision.selected_lane.as_str().to_owned(),
+            selected_backend: bundle.decision.selected_backend.as_str().to_owned(),
+            policy_status: policy_decision.status.as_str().to_owned(),
+            result_status: state.result.status.as_str().to_owned(),
+            success: state.result.success,
+            executed: state.executed,
+        };
+        let summary = summarize(state, &policy_decision, env);
+
+        let mut set = EvidenceSet::default();
+        set.push_json(files::PROPOSAL, &bundle.proposal, redactor);
+        set.push_json(files::DECISION, &bundle.decision, redactor);
+        set.push_json(files::EXECUTION_REQUEST, &state.request, redactor);
+        set.push_json(files::RESULT, &state.result, redactor);
+        set.push_json(files::EXECUTION_RECORD, &record, redactor);
+        set.push_json(files::EXECUTION_TRACE, &trace, redactor);
+        set.push_json(files::RUN_METADATA, &run_metadata, redactor);
+        if self.golden_files {
+            let policy_record = PolicyRecord {
+                policy_digest: env.policy.digest(),
+                pre_run: policy_decision.clone(),
+                pre_run_explanation: crate::policy::explain(&policy_decision),
+                post_run: state.post_policy.clone(),
+            };
+            set.push_json(files::POLICY_DECISION, &policy_record, redactor);
+            set.push_json(files::COMMAND, &state.capture.as_ref().map(|c| &c.command), redactor);
+            let (stdout, stderr) = match &mut state.capture {
+                // The outcome keeps only the command record: the output moves into the evidence.
+                Some(c) => (std::mem::take(&mut c.stdout), std::mem::take(&mut c.stderr)),
+                None => (Vec::new(), Vec::new()),
+            };
+            set.push_text(files::STDOUT, &stdout, redactor);
+            set.push_text(files::STDERR, &stderr, redactor);
+            let validation = state.validation.clone().unwrap_or_else(|| {
+                ValidationReport::skipped(
+                    &policy_decision.effective_validation_profile,
+                    false,
+                    state.plan.validation_timeout,
+                )
+            });
+            set.push_json(files::VALIDATION, &validation, redactor);
+            let mut stat = state.git.diff.numstat();
+            if let Some(short) = state.git.diff.shortstat() {
+                stat.push_str(&format!("\n {short}\n"));
+            }
+            set.push_text(files::DIFF_STAT, stat.as_bytes(), redactor);
+            set.push_text(files::DIFF_PATCH, &patch, redactor);
+            set.push_json(files::SUMMARY, &summary, redactor);
+            if let Some(goal) = &state.goal_file {
+                set.push_text(files::GOAL, goal, redactor);
+            }
+        }
+
+        // Disk first (what the seed shows), then git, which holds the same bytes even when the
+        // workspace could not be written.
+        let run_id = state.request.run_id.clone();
+        let written = if state.workspace_gone {
+            Err(Error::run(format!(
+                "the workspace {} disappeared; the evidence is only in git",
+                state.plan.workspace.display()
+            )))
+        } else {
+            crate::evidence::write_to_disk(&state.plan.workspace, &run_id, &set)
+        };
+        let (evidence_files, disk_error) = match written {
+            Ok(_) => {
+                let dir = crate::evidence::run_dir(Path::new(&state.request.workspace_path), &run_id);
+                (set.files.iter().map(|(name, _)| dir.join(name)).collect(), None)
+            }
+            Err(e) => (Vec::new(), Some(e)),
+        };
+
+        let anchor = state.git.commit.or(state.plan.base);
+        let message = EvidenceMessage {
+            headline: trace.headline.clone(),
+            goal: subject_from_goal(&redactor.redact(&bundle.proposal.goal_text)).unwrap_or_default(),
+            run_id: run_id.clone(),
+            task_id: Some(bundle.proposal.task_id.clone()),
+            status: state.result.status.as_str().to_owned(),
+            outcome: summary.outcome_status.as_str().to_owned(),
+            policy: Some(summary.policy_status.clone()),
+            lane: summary.lane.clone(),
+            backend: summary.backend.clone(),
+            branch: state.git.branch.as_deref().map(|b| redactor.redact(b)),
+            commit: state.git.commit.map(|c| c.to_string()),
+            diff: state.git.diff.shortstat(),
+            recorded: Some(summary.finished_at),
+            rejected: summary.rejected,
+        };
+        let (evidence_ref, evidence_commit) =
+            crate::git::evidence::write_evidence_ref(&env.repo.repo, &run_id, &set.files, anchor, &message.render())?;
+        state.git.evidence_ref = evidence_ref.clone();
+        state.git.evidence_commit = Some(evidence_commit);
+
+        if let Some(target) = anchor {
+            let diff = state.git.diff.shortstat();
+            let outcome = summary.outcome_status;
+            let note = RunNote {
+                headline: &trace.headline,
+                run_id: &run_id,
+                status: state.result.status.as_str(),
+                outcome: (outcome != Outcome::Executed || summary.needs_review).then_some(outcome.as_str()),
+                policy: policy_decision.status.as_str(),
+                diff: diff.as_deref(),
+                evidence_ref: &evidence_ref,
+                rejected: summary.rejected,
+            };
+            crate::git::notes::update_note(&env.repo.repo, target, |existing| {
+                crate::evidence::note::append_block(existing, &note.block().render())
+            })?;
+            state.git.note_target = Some(target);
+        }
+        state.recorded = Some(Recorded {
+            record,
+            trace,
+            run_metadata,
+            summary,
+            evidence_files,
+            disk_error,
+        });
+        Ok(Flow::Continue)
+    }
+}
+
+fn summarize(state: &RunState, policy: &PolicyDecision, env: &Env) -> Summary {
+    let result = &state.result;
+    let outcome = state.current_outcome();
+    let success = outcome.is_success() && result.success && !state.needs_review;
+    let validation_passed = state
+        .validation
+        .as_ref()
+        .filter(|v| !v.commands.is_empty())
+        .map(|v| !v.failed());
+    let decision = &state.plan.bundle.decision;
+    Summary {
+        outcome_status: outcome,
+        success,
+        reason: state.reason.clone().or_else(|| result.failure_reason.clone()),
+        branch: state.git.branch.clone(),
+        commit: state.git.commit.map(|c| c.to_string()),
+        pr_url: None,
+        run_id: result.run_id.clone(),
+        task_id: state.plan.bundle.proposal.task_id.clone(),
+        base: state.plan.base.map(|b| b.to_string()),
+        lane: decision.selected_lane.as_str().to_owned(),
+        backend: decision.selected_backend.as_str().to_owned(),
+        adapter: if state.executed {
+            env.adapter.display_name().to_owned()
+        } else {
+            String::new()
+        },
+        policy_status: policy.status.as_str().to_owned(),
+        post_run_policy_status: state.post_policy.as_ref().map(|p| p.status.as_str().to_owned()),
+        needs_review: state.needs_review,
+        rejected: state.rejected,
+        validation_status: result.validation.status.as_str().to_owned(),
+        validation_passed,
+        diff_stat: state.git.diff.shortstat(),
+        changed_files: state.git.diff.files.len(),
+        worktree: state.git.worktree.as_ref().map(|p| p.display().to_string()),
+        warnings: state.warnings.clone(),
+        started_at: state.started_at,
+        finished_at: env.cx.clock.now(),
+    }
+}
+
+fn observe(
+    result: &crate::contracts::ExecutionResult,
+    policy: &PolicyDecision,
+    bundle: &ProposalDecisionBundle,
+) -> ExecutionRecord {
+    let d = &bundle.decision;
+    let mut routing = Map::new();
+    routing.insert("decision_id".into(), Value::from(d.decision_id.clone()));
+    routing.insert("selected_lane".into(), Value::from(d.selected_lane.as_str()));
+    routing.insert("selected_backend".into(), Value::from(d.selected_backend.as_str()));
+    routing.insert("policy_rule_matched".into(), d.policy_rule_matched.clone().into());
+    routing.insert("rationale".into(), d.rationale.clone().into());
+    routing.insert("switchboard_version".into(), d.switchboard_version.clone().into());
+    routing.insert("confidence".into(), Value::from(d.confidence));
+    routing.insert(
+        "alternatives_considered".into(),
+        Value::from(d.alternatives_considered.iter().map(|l| l.as_str()).collect::<Vec<_>>()),
+    );
+    let mut metadata = Map::new();
+    metadata.insert("policy".into(), serde_json::to_value(policy).unwrap_or(Value::Null));
+    metadata.insert("task_type".into(), Value::from(bundle.proposal.task_type.as_str()));
+    metadata.insert("risk_level".into(), Value::from(bundle.proposal.risk_level.as_str()));
+    metadata.insert("routing".into(), Value::Object(routing));
+    crate::observability::record(
+        result,
+        d.selected_backend.as_str(),
+        d.selected_lane.as_str(),
+        Vec::new(),
+        &policy.notes,
+        metadata,
+    )
+}
+
+/// The finished run, every value with secrets redacted, for the caller to render.
+pub fn into_outcome(state: RunState, env: &Env) -> Result<RunOutcome> {
+    let redactor = &env.cx.redactor;
+    let Some(recorded) = state.recorded else {
+        return Err(Error::internal("the run finished without recording its evidence"));
+    };
+    let Some(policy_decision) = state.policy_decision else {
+        return Err(Error::internal("the run finished without a pre-run gate"));
+    };
+    let bundle = &state.plan.bundle;
+    Ok(RunOutcome {
+        proposal: redactor.scrubbed(&bundle.proposal),
+        decision: redactor.scrubbed(&bundle.decision),
+        request: redactor.scrubbed(&state.request),
+        policy_decision: redactor.scrubbed(&policy_decision),
+        post_policy: redactor.scrubbed(&state.post_policy),
+        result: redactor.scrubbed(&state.result),
+        record: redactor.scrubbed(&recorded.record),
+        trace: redactor.scrubbed(&recorded.trace),
+        run_metadata: redactor.scrubbed(&recorded.run_metadata),
+        executed: state.executed,
+        summary: redactor.scrubbed(&recorded.summary),
+        validation: redactor.scrubbed(&state.validation),
+        command: state.capture.map(|c| redactor.scrubbed(&c.command)),
+        evidence_files: recorded.evidence_files,
+        git: state.git,
+        disk_error: recorded.disk_error,
+    })
+}

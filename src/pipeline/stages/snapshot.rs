@@ -1,0 +1,63 @@
+//! The snapshot stage: the worktree as `git add -A` would stage it, written as a tree, and its
+//! diff against the base computed from git objects.
+
+use crate::error::{Error, Result};
+use crate::git::worktree::RunWorktree;
+use crate::pipeline::{Env, Flow, RunState, Snapshot, Stage, StageName};
+
+pub struct SnapshotStage;
+
+impl Stage for SnapshotStage {
+    fn name(&self) -> StageName {
+        StageName::Snapshot
+    }
+
+    fn run(&self, state: &mut RunState, env: &Env) -> Result<Flow> {
+        let Some(wt) = &state.worktree else {
+            return Err(Error::internal("the snapshot stage ran without a worktree"));
+        };
+        if let Some(w) = crate::git::worktree::repair_git_link(env.repo, wt) {
+            state.warnings.push(w);
+        }
+        match take(wt) {
+            Ok(snapshot) => {
+                state.snapshot = Some(snapshot);
+                Ok(Flow::Continue)
+            }
+            Err(e) => {
+                state.fail(&e);
+                Ok(Flow::Stop)
+            }
+        }
+    }
+}
+
+fn take(wt: &RunWorktree) -> Result<Snapshot> {
+    // Reopen: the agent may have changed refs or the index behind our back.
+    let mut repo = gix::open(&wt.path).map_err(|e| Error::git("could not reopen the run worktree", e))?;
+    crate::git::tune(&mut repo)?;
+    // An unborn HEAD has no tree to compare the index with: always take the full path then.
+    let index_untouched = wt.base.is_some() && crate::git::snapshot::index_fingerprint(&repo) == wt.fingerprint;
+    let tree = crate::git::snapshot::snapshot_tree(&repo, index_untouched)?;
+    let base_tree = match wt.base {
+        Some(base) => Some(
+            repo.find_commit(base)
+                .and_then(|c| c.tree_id())
+                .map_err(|e| Error::git("could not read the base tree", e))?
+                .detach(),
+        ),
+        None => None,
+    };
+    let diff = crate::git::diff::diff_trees(&repo, base_tree, tree)?;
+    let head_tree = repo
+        .head_tree_id_or_empty()
+        .map_err(|e| Error::git("could not read the worktree HEAD", e))?
+        .detach();
+    let head = repo.head_id().ok().map(|id| id.detach());
+    Ok(Snapshot {
+        tree,
+        diff,
+        head_tree,
+        head,
+    })
+}

@@ -1,0 +1,301 @@
+//! The state one run carries through its stages, and what it leaves behind.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::contracts::{
+    ExecutionRecord, ExecutionRequest, ExecutionResult, ExecutionStatus, ExecutionTrace, FailureReasonCategory,
+    LaneDecision, PolicyDecision, ProposalDecisionBundle, RunMetadata, TaskProposal, Timestamp,
+};
+use crate::error::{Error, ErrorKind};
+use crate::evidence::files::Summary;
+use crate::execution::Capture;
+use crate::execution::agents::CommandRecord;
+use crate::execution::validation::ValidationReport;
+use crate::git::diff::DiffStat;
+use crate::git::worktree::RunWorktree;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The agent's change is committed and passed the gates.
+    Executed,
+    /// The agent changed nothing.
+    NoOp,
+    ValidationFailed,
+    /// A policy gate stopped the run, before or after the agent.
+    Blocked,
+    Failed,
+    TimedOut,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Executed => "executed",
+            Outcome::NoOp => "no_op",
+            Outcome::ValidationFailed => "validation_failed",
+            Outcome::Blocked => "blocked",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+
+    /// The outcome a result status implies when no stage decided otherwise.
+    pub fn from_status(status: ExecutionStatus) -> Self {
+        match status {
+            ExecutionStatus::TimedOut => Outcome::TimedOut,
+            ExecutionStatus::Cancelled => Outcome::Cancelled,
+            ExecutionStatus::Succeeded => Outcome::Executed,
+            _ => Outcome::Failed,
+        }
+    }
+
+    /// Outcomes that count as success when nothing needs review.
+    pub fn is_success(self) -> bool {
+        matches!(self, Outcome::Executed | Outcome::NoOp)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a run happens and what it starts from: fixed before the first stage.
+#[derive(Clone, Debug)]
+pub struct RunPlan {
+    pub bundle: ProposalDecisionBundle,
+    /// Absolute path of the workspace (the run's linked worktree).
+    pub workspace: PathBuf,
+    /// The workspace path as the user gave it (or git-oc chose it), written into the request.
+    pub workspace_display: String,
+    pub branch: String,
+    /// The commit the run branch starts from; `None` in a repository without commits.
+    pub base: Option<gix::ObjectId>,
+    /// How the base was named, for the branch reflog (`HEAD`, `main`, …).
+    pub base_label: String,
+    /// The command that made the run, named in the commit body.
+    pub command: &'static str,
+    pub validation_commands: Vec<String>,
+    pub validation_timeout: u64,
+}
+
+/// The tree the agent left and how it differs from the base.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub tree: gix::ObjectId,
+    pub diff: DiffStat,
+    /// The worktree HEAD's tree and commit after the agent (it may have committed by itself).
+    pub head_tree: gix::ObjectId,
+    pub head: Option<gix::ObjectId>,
+}
+
+/// What git holds for a run.
+#[derive(Clone, Debug, Default)]
+pub struct GitRecord {
+    pub branch: Option<String>,
+    pub worktree: Option<PathBuf>,
+    pub recycled: bool,
+    pub base: Option<gix::ObjectId>,
+    pub commit: Option<gix::ObjectId>,
+    pub diff: DiffStat,
+    pub evidence_ref: String,
+    pub evidence_commit: Option<gix::ObjectId>,
+    /// The commit carrying the note; `None` when there is no commit at all yet.
+    pub note_target: Option<gix::ObjectId>,
+}
+
+impl GitRecord {
+    /// The `git` part of `--json` output.
+    pub fn to_json(&self) -> serde_json::Value {
+        let files: Vec<serde_json::Value> = self
+            .diff
+            .files
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "path": f.path,
+                    "old_path": f.old_path,
+                    "change_type": f.change_type,
+                    "lines_added": f.added,
+                    "lines_removed": f.removed,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "branch": self.branch,
+            "worktree": self.worktree.as_ref().map(|p| p.display().to_string()),
+            "base": self.base.map(|b| b.to_string()),
+            "commit": self.commit.map(|c| c.to_string()),
+            "diff": { "shortstat": self.diff.shortstat(), "files": files },
+            "evidence_ref": self.evidence_ref,
+            "evidence_commit": self.evidence_commit.map(|c| c.to_string()),
+            "notes_ref": crate::git::NOTES_REF,
+            "note_target": self.note_target.map(|c| c.to_string()),
+        })
+    }
+}
+
+/// One run on its way through the stages.
+pub struct RunState {
+    pub plan: RunPlan,
+    pub request: ExecutionRequest,
+    pub started_at: Timestamp,
+    /// The pre-run gate's decision (set by the first stage).
+    pub policy_decision: Option<PolicyDecision>,
+    pub result: ExecutionResult,
+    /// True once the adapter was dispatched (not necessarily successfully).
+    pub executed: bool,
+    pub worktree: Option<RunWorktree>,
+    /// Keeps `git oc gc` away from the worktree until the run is recorded.
+    pub lock: Option<super::stages::workspace::WorktreeLock>,
+    /// An agent (or someone) deleted the whole worktree during the run.
+    pub workspace_gone: bool,
+    pub capture: Option<Capture>,
+    /// `goal.md` as the agent was given it.
+    pub goal_file: Option<Vec<u8>>,
+    pub snapshot: Option<Snapshot>,
+    pub validation: Option<ValidationReport>,
+    pub post_policy: Option<PolicyDecision>,
+    /// Set by the stage that decided how the run ends; otherwise derived from the result.
+    pub outcome: Option<Outcome>,
+    pub reason: Option<String>,
+    pub needs_review: bool,
+    /// The post-run gate rejected the changes.
+    pub rejected: bool,
+    pub warnings: Vec<String>,
+    /// `git diff --binary` of the run, made once when first needed.
+    pub patch: Option<Vec<u8>>,
+    pub git: GitRecord,
+    /// What the record stage wrote.
+    pub recorded: Option<Recorded>,
+    /// A later stage must not run: the run is decided (the record stage still runs).
+    pub stopped: bool,
+}
+
+/// The evidence the record stage produced, secrets redacted.
+pub struct Recorded {
+    pub record: ExecutionRecord,
+    pub trace: ExecutionTrace,
+    pub run_metadata: RunMetadata,
+    pub summary: Summary,
+    pub evidence_files: Vec<PathBuf>,
+    pub disk_error: Option<Error>,
+}
+
+impl RunState {
+    /// End the run as failed with `e` as the reason; the remaining stages but the record are
+    /// skipped.
+    pub fn fail(&mut self, e: &Error) {
+        let reason = e.summary_line();
+        self.result.status = ExecutionStatus::Failed;
+        self.result.success = false;
+        self.result.failure_category = Some(FailureReasonCategory::BackendError);
+        self.result.failure_reason = Some(reason.clone());
+        self.outcome = Some(Outcome::Failed);
+        self.reason = Some(reason);
+        self.stopped = true;
+    }
+
+    /// `git diff --binary` from the base to the run commit, made once: the exact patch
+    /// `git apply` takes. A failure to make it is a warning; the patch is then empty.
+    pub fn patch(&mut self, env: &super::Env) -> &[u8] {
+        if self.patch.is_none() {
+            let patch = match self.git.commit {
+                Some(commit) => match binary_patch(env.repo, self.git.base, commit) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.warnings.push(e.summary_line());
+                        Vec::new()
+                    }
+                },
+                None => Vec::new(),
+            };
+            self.patch = Some(patch);
+        }
+        self.patch.as_deref().unwrap_or_default()
+    }
+
+    /// The outcome as it stands.
+    pub fn current_outcome(&self) -> Outcome {
+        self.outcome.unwrap_or_else(|| Outcome::from_status(self.result.status))
+    }
+}
+
+/// A finished run: everything recorded, as the caller renders it. Secrets are already redacted
+/// from every value.
+pub struct RunOutcome {
+    pub proposal: TaskProposal,
+    pub decision: LaneDecision,
+    pub request: ExecutionRequest,
+    pub policy_decision: PolicyDecision,
+    pub post_policy: Option<PolicyDecision>,
+    pub result: ExecutionResult,
+    pub record: ExecutionRecord,
+    pub trace: ExecutionTrace,
+    pub run_metadata: RunMetadata,
+    /// True when the adapter was dispatched (not necessarily successfully).
+    pub executed: bool,
+    pub summary: Summary,
+    pub validation: Option<ValidationReport>,
+    pub command: Option<CommandRecord>,
+    pub evidence_files: Vec<PathBuf>,
+    pub git: GitRecord,
+    /// Evidence that could not be written to the workspace (it is still in git).
+    pub disk_error: Option<Error>,
+}
+
+impl RunOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.summary.success && self.disk_error.is_none()
+    }
+
+    /// The process exit code for this outcome (DESIGN §3).
+    pub fn exit_code(&self) -> i32 {
+        if self.summary.outcome_status == Outcome::Cancelled {
+            ErrorKind::Interrupted.exit_code()
+        } else if self.succeeded() {
+            0
+        } else {
+            ErrorKind::Run.exit_code()
+        }
+    }
+}
+
+fn binary_patch(
+    repo: &crate::git::Repo,
+    base: Option<gix::ObjectId>,
+    commit: gix::ObjectId,
+) -> crate::error::Result<Vec<u8>> {
+    let base = base.map_or_else(
+        || gix::ObjectId::empty_tree(repo.repo.object_hash()).to_string(),
+        |b| b.to_string(),
+    );
+    let out = crate::git::git_command(repo.workdir())
+        .args([
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--binary",
+            "--full-index",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+        ])
+        .arg(&base)
+        .arg(commit.to_string())
+        .arg("--")
+        .output()
+        .map_err(|e| Error::io("could not run git diff for diff.patch", &e))?;
+    if !out.status.success() {
+        return Err(Error::run("git diff failed while writing diff.patch")
+            .caused_by(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
+    }
+    Ok(out.stdout)
+}
