@@ -385,11 +385,10 @@ fn bench_in_process(s: &Sizes, rows: &mut Vec<Row>) {
         let bundle = ProposalDecisionBundle::new(proposal, decision, "bench");
         let request = git_oc::execution::build_request(
             &bundle,
-            &git_oc::execution::RuntimeContext {
-                workspace_path: "/tmp/ws".into(),
-                task_branch: "oc/x".into(),
-                goal_file_path: None,
-            },
+            "/tmp/ws",
+            "oc/x",
+            git_oc::contracts::new_id(),
+            git_oc::contracts::Timestamp::now(),
         );
         let decision = policy.evaluate(&bundle.proposal, &bundle.decision, Some(&request));
         let result = ExecutionResult::new(&request, ExecutionStatus::Succeeded, true);

@@ -18,6 +18,7 @@ pub struct PolicyArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum PolicyCommand {
     /// Show the effective policy and routing configuration, and where each part came from
     Show(ShowArgs),

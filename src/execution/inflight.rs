@@ -45,11 +45,14 @@ pub fn register(state_dir: &Path, entry: &Inflight) -> Result<Guard> {
     let hint = "git-oc writes its state under the repository's .git directory; it must be writable";
     std::fs::create_dir_all(&dir).map_err(|e| crate::error::Error::io("could not register the run", &e).hint(hint))?;
     let path = dir.join(format!("{}.json", entry.run_id));
-    // One small write, no temp file: this is on every run's path, and a registration cut short
-    // by a crash is simply unreadable (cleanup then removes it).
+    // Written aside and renamed: a registration that exists is complete, so a run killed right
+    // after registering still shows as interrupted.
     let bytes = serde_json::to_vec(entry)
         .map_err(|e| crate::error::Error::run("could not register the run").caused_by(e.to_string()))?;
-    std::fs::write(&path, bytes).map_err(|e| crate::error::Error::io("could not register the run", &e).hint(hint))?;
+    let tmp = dir.join(format!(".{}.tmp", entry.run_id));
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| crate::error::Error::io("could not register the run", &e).hint(hint))?;
     Ok(Guard { path })
 }
 
@@ -91,16 +94,25 @@ pub fn list_all(state_dir: &Path) -> Vec<(PathBuf, Option<Inflight>)> {
     out
 }
 
-/// Unreadable registrations older than a few seconds: written by a process killed mid-write.
+/// Unreadable registrations and half-written ones older than a few seconds: left by a process
+/// killed mid-write.
 pub fn stale_unreadable(state_dir: &Path) -> Vec<PathBuf> {
+    let old = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() >= 5))
+    };
+    let half_written = std::fs::read_dir(dir(state_dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tmp"));
     list_all(state_dir)
         .into_iter()
-        .filter(|(p, r)| {
-            r.is_none()
-                && std::fs::metadata(p)
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() >= 5))
-        })
+        .filter(|(_, r)| r.is_none())
         .map(|(p, _)| p)
+        .chain(half_written)
+        .filter(|p| old(p))
         .collect()
 }

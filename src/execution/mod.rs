@@ -18,6 +18,9 @@ use crate::contracts::{
     Timestamp,
 };
 
+/// Where output lines go as they arrive (redacted, whole lines).
+pub type OutputSink<'a> = dyn Fn(&[u8]) + 'a;
+
 /// What an adapter gets to work with.
 pub struct AdapterContext<'a> {
     pub request: &'a ExecutionRequest,
@@ -29,7 +32,7 @@ pub struct AdapterContext<'a> {
     /// The goal file's text, for CLIs that take the prompt as an argument.
     pub prompt: String,
     /// Where the agent's output goes as it arrives (redacted, whole lines), if anyone watches.
-    pub output: Option<&'a dyn Fn(&[u8])>,
+    pub output: Option<&'a OutputSink<'a>>,
     pub redactor: &'a secrets::Redactor,
     pub interrupt: &'a AtomicBool,
 }

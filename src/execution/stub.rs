@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use super::secrets::Redactor;
+
 use crate::contracts::{
     ArtifactType, ExecutionArtifact, ExecutionRequest, ExecutionResult, ExecutionStatus, FailureReasonCategory,
     Timestamp, new_id,
@@ -19,20 +21,21 @@ impl super::Adapter for DemoStubAdapter {
 
     fn execute(&self, ctx: &super::AdapterContext) -> super::AdapterRun {
         super::AdapterRun {
-            result: self.write_artifact(ctx.request, ctx.workspace),
+            result: self.write_artifact(ctx.request, ctx.workspace, ctx.redactor),
             capture: None,
         }
     }
 }
 
 impl DemoStubAdapter {
-    fn write_artifact(&self, request: &ExecutionRequest, workspace: &Path) -> ExecutionResult {
+    fn write_artifact(&self, request: &ExecutionRequest, workspace: &Path, redactor: &Redactor) -> ExecutionResult {
         let dir = workspace.join("artifacts");
         let file = workspace.join(ARTIFACT_PATH);
         let content = format!(
             "OperationsCenter demo execution\nrun_id:    {}\ngoal:      {}\nrepo_key:  {}\nbackend:   {}\ncompleted: {}\n",
             request.run_id,
-            request.goal_text,
+            // The artifact is committed: a secret typed into the goal must not be.
+            redactor.redact(&request.goal_text),
             request.repo_key,
             BACKEND_LABEL,
             Timestamp::now().isoformat()

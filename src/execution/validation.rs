@@ -92,6 +92,9 @@ impl ValidationReport {
     }
 }
 
+/// Where output lines go as they arrive.
+pub type LineSink<'a> = dyn FnMut(&[u8]) + 'a;
+
 /// The validation of one run: its commands and how they are judged.
 pub struct Validation<'a> {
     pub commands: &'a [String],
@@ -109,7 +112,7 @@ pub fn run_validation(
     v: &Validation,
     redactor: &Redactor,
     interrupt: &AtomicBool,
-    mut on_output: Option<&mut dyn FnMut(&[u8])>,
+    mut on_output: Option<&mut LineSink<'_>>,
 ) -> ValidationReport {
     let (commands, cwd, timeout_seconds) = (v.commands, v.cwd, v.timeout_seconds);
     let mut report = ValidationReport::skipped(v.profile, v.must_pass, timeout_seconds);

@@ -182,3 +182,6 @@ impl Pipeline {
         stages::record::into_outcome(state, env)
     }
 }
+
+#[cfg(test)]
+mod tests;

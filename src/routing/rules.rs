@@ -14,31 +14,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::contracts::{ExecutionMode, Priority, RiskLevel, TaskProposal, TaskType};
+use crate::contracts::{BackendName, ExecutionMode, LaneName, Priority, RiskLevel, TaskProposal, TaskType};
 
 /// SwitchBoard's built-in `DEFAULT_POLICY`, used when no policy file is configured.
 pub const DEFAULT_POLICY_YAML: &str = include_str!("switchboard-default-policy.yaml");
-
-/// Lanes SwitchBoard knows (`LaneName`); only these survive into `alternatives`.
-pub const KNOWN_LANES: &[&str] = &["claude_cli", "codex_cli", "aider_local"];
-
-/// Backends `validate` accepts: SwitchBoard's in both vocabularies plus git-oc's own.
-pub const KNOWN_BACKENDS: &[&str] = &[
-    "direct_local",
-    "aider_local",
-    "kodo",
-    "archon",
-    "archon_then_kodo",
-    "openclaw",
-    "demo_stub",
-    "team_executor",
-    "dag_executor",
-    "critique_executor",
-    "command",
-    "claude",
-    "codex",
-    "aider",
-];
 
 /// Keys a `when` map may use: the routing signals of §2.2 plus `max_risk_level`.
 pub const KNOWN_WHEN_KEYS: &[&str] = &[
@@ -335,20 +314,20 @@ impl RoutingPolicy {
             if !seen.insert(rule.name.as_str()) {
                 issues.push(format!("Duplicate rule name: '{}'", rule.name));
             }
-            if !KNOWN_LANES.contains(&rule.select_lane.as_str()) {
+            if rule.select_lane.parse::<LaneName>().is_err() {
                 issues.push(format!(
                     "Rule '{}': unknown lane '{}' (known: {})",
                     rule.name,
                     rule.select_lane,
-                    KNOWN_LANES.join(", ")
+                    LaneName::known_values()
                 ));
             }
-            if !KNOWN_BACKENDS.contains(&rule.select_backend.as_str()) {
+            if rule.select_backend.parse::<BackendName>().is_err() {
                 issues.push(format!(
                     "Rule '{}': unknown backend '{}' (known: {})",
                     rule.name,
                     rule.select_backend,
-                    KNOWN_BACKENDS.join(", ")
+                    BackendName::known_values()
                 ));
             }
             validate_conditions(&format!("Rule '{}'", rule.name), &rule.when, &mut issues);
@@ -356,10 +335,10 @@ impl RoutingPolicy {
         for rule in &self.backend_rules {
             validate_conditions(&format!("Backend rule '{}'", rule.name), &rule.when, &mut issues);
         }
-        if !KNOWN_LANES.contains(&self.fallback.lane.as_str()) {
+        if self.fallback.lane.parse::<LaneName>().is_err() {
             issues.push(format!("Fallback lane '{}' is not a known lane.", self.fallback.lane));
         }
-        if !KNOWN_BACKENDS.contains(&self.fallback.backend.as_str()) {
+        if self.fallback.backend.parse::<BackendName>().is_err() {
             issues.push(format!(
                 "Fallback backend '{}' is not a known backend.",
                 self.fallback.backend
@@ -691,7 +670,7 @@ pub fn route(policy: &RoutingPolicy, attrs: &RoutingAttrs) -> RouteOutcome {
         alternatives: selection
             .alternatives
             .into_iter()
-            .filter(|l| KNOWN_LANES.contains(&l.as_str()))
+            .filter(|l| l.parse::<LaneName>().is_ok())
             .collect(),
     }
 }
@@ -1053,7 +1032,7 @@ pub fn route_capability_class(lane: &str, backend: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::{BackendName, LaneName};
+    use crate::contracts::BackendName;
     use crate::planning::{PlanningContext, build_proposal};
     use serde_json::json;
 
@@ -1895,11 +1874,7 @@ mod tests {
     }
 
     #[test]
-    fn known_names_match_the_contract_enums() {
-        let backends: Vec<&str> = BackendName::ALL.iter().map(|b| b.as_str()).collect();
-        assert_eq!(KNOWN_BACKENDS, &backends[..]);
-        let lanes: Vec<&str> = LaneName::ALL.iter().map(|l| l.as_str()).collect();
-        assert_eq!(KNOWN_LANES, &lanes[..]);
+    fn when_values_are_the_reference_vocabularies() {
         assert_eq!(enum_values("task_type").unwrap(), TASK_TYPES);
         assert_eq!(enum_values("max_risk_level").unwrap(), ["low", "medium", "high"]);
         assert_eq!(enum_values("priority").unwrap(), ["low", "normal", "high", "critical"]);
@@ -2048,7 +2023,7 @@ mod tests {
             [
                 "Duplicate rule name: 'dup'".to_owned(),
                 format!("Rule 'dup': unknown lane 'gpu_lane' ({lanes})"),
-                format!("Rule 'dup': unknown backend 'mystery' (known: {})", KNOWN_BACKENDS.join(", ")),
+                format!("Rule 'dup': unknown backend 'mystery' (known: {})", BackendName::known_values()),
                 format!("Rule 'conditions': unknown when key 'color' (known: {})", KNOWN_WHEN_KEYS.join(", ")),
                 format!("Rule 'conditions': when.task_type value 'coding' is not one of: {}", TASK_TYPES.join(", ")),
                 "Rule 'conditions': when.execution_mode value 'sprint' is not one of: goal, fix_pr, test_campaign, improve_campaign".to_owned(),

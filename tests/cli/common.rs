@@ -475,3 +475,14 @@ pub fn write_config(repo: &Path, text: &str) {
     std::fs::create_dir_all(repo.join(".oc")).unwrap();
     std::fs::write(repo.join(".oc/config.toml"), text).unwrap();
 }
+
+/// Wait for an observable event (a file appearing, a ref being written): poll `cond` until it
+/// holds. The bound only keeps a broken build from hanging CI; no test depends on timing.
+#[track_caller]
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !cond() {
+        assert!(std::time::Instant::now() < give_up, "gave up waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
 
 use crate::common::*;
 
@@ -83,18 +82,50 @@ fn sixteen_concurrent_runs_lose_nothing() {
     assert!(lock_files(&repo.join(".git")).is_empty());
 }
 
+/// Where a trial kills git-oc: each point is an observed event, not a delay.
+#[derive(Clone, Copy, Debug)]
+enum KillPoint {
+    /// As soon as the process exists (before it has written anything, usually).
+    AtOnce,
+    /// Once the run is registered as in progress.
+    Registered,
+    /// Once the run's worktree is registered with git.
+    WorktreeAdded,
+    /// While the agent is running (it has written its marker).
+    AgentRunning,
+    /// Once the evidence ref is written (the note may or may not be).
+    EvidenceWritten,
+    /// Never: the run finishes.
+    Finished,
+}
+
 #[test]
-#[ignore = "slow: 60 runs killed at random points"]
-fn sigkill_at_random_points_leaves_a_valid_repository() {
+#[ignore = "slow: 60 runs killed at observed points"]
+fn sigkill_at_every_stage_leaves_a_valid_repository() {
+    use KillPoint::*;
     let env = TestEnv::new();
     let repo = env.repo("r");
-    let mut seed: u64 = 0x0c0ffee;
+    let git_dir = repo.join(".git");
+    let points = [
+        AtOnce,
+        Registered,
+        WorktreeAdded,
+        AgentRunning,
+        EvidenceWritten,
+        Finished,
+    ];
     let mut finished = 0;
+    let mut killed_in_flight = 0;
     for trial in 0..60 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis((seed >> 33) % 120);
+        let point = points[trial % points.len()];
+        let demo = trial % 4 == 3 && !matches!(point, AgentRunning);
+        let marker = env.root().join(format!("marker-{trial}"));
+        let release = env.root().join(format!("release-{trial}"));
+        let runs_before = env.run_ids(&repo).len();
+        let count = |dir: &str| std::fs::read_dir(git_dir.join(dir)).map_or(0, |d| d.count());
+        let (registered_before, worktrees_before) = (count("oc/inflight"), count("worktrees"));
         let mut cmd = env.oc_agents(&repo);
-        if trial % 3 == 0 {
+        if demo {
             cmd.args(["demo", "--goal", &format!("demo {trial}")]);
         } else {
             cmd.args([
@@ -104,17 +135,46 @@ fn sigkill_at_random_points_leaves_a_valid_repository() {
                 "--backend",
                 "command",
                 "--",
-                "fake-agent",
-                "edit",
-            ]);
+            ])
+            .args(["fake-agent", "mark-wait"])
+            .arg(&marker)
+            .arg(&release);
         }
         let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(delay);
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-        if child.wait().unwrap().success() {
-            finished += 1;
+        let mut exited = false;
+        let mut wait_for = |what: &str, cond: &dyn Fn() -> bool| {
+            wait_until(what, || {
+                exited = exited || child.try_wait().unwrap().is_some();
+                exited || cond()
+            });
+        };
+        match point {
+            AtOnce | Finished => {}
+            Registered => wait_for("the in-flight registration", &|| {
+                count("oc/inflight") > registered_before
+            }),
+            WorktreeAdded => wait_for("the worktree registration", &|| count("worktrees") > worktrees_before),
+            AgentRunning => wait_for("the agent's marker", &|| marker.exists()),
+            EvidenceWritten => {
+                // The agent must be let go for the run to reach its record stage.
+                std::fs::write(&release, "").unwrap();
+                wait_for("the evidence ref", &|| env.run_ids(&repo).len() > runs_before)
+            }
         }
+        if matches!(point, Finished) {
+            std::fs::write(&release, "").unwrap();
+        } else if !exited {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        }
+        let status = child.wait().unwrap();
+        if status.success() {
+            finished += 1;
+        } else if matches!(point, Registered | WorktreeAdded | AgentRunning) {
+            killed_in_flight += 1;
+        }
+        // Let an orphaned agent finish so that nothing lingers after the trial.
+        std::fs::write(&release, "").unwrap();
     }
     // The repository is valid right away, before any cleanup.
     fsck(&env, &repo);
@@ -133,9 +193,11 @@ fn sigkill_at_random_points_leaves_a_valid_repository() {
         .filter(|r| r["outcome"] == "interrupted")
         .count();
     eprintln!("{finished} runs finished, {recorded} recorded, {interrupted} interrupted mid-run");
+    assert!(finished >= 10, "the trials left to finish did: {finished}");
+    assert!(killed_in_flight >= 15, "only {killed_in_flight} kills landed mid-run");
     assert!(
-        interrupted > 0 && finished > 0,
-        "the kills should land both before and after runs finish"
+        interrupted >= killed_in_flight,
+        "every run killed mid-run shows as interrupted ({interrupted} of {killed_in_flight})"
     );
     // Cleanup: interrupted runs' worktrees and registrations, stale locks.
     let gc = env.oc(&repo, ["gc"]);
@@ -181,6 +243,7 @@ fn sigkill_at_random_points_leaves_a_valid_repository() {
 fn an_interrupted_run_shows_and_gc_cleans_up_after_it() {
     let env = TestEnv::new();
     let repo = env.repo("r");
+    let marker = env.root().join("agent-running");
     let mut child = env
         .oc_agents(&repo)
         .args([
@@ -191,21 +254,15 @@ fn an_interrupted_run_shows_and_gc_cleans_up_after_it() {
             "command",
             "--",
             "fake-agent",
-            "hang",
+            "mark-hang",
         ])
+        .arg(&marker)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the agent runs (the worktree exists), then kill git-oc itself.
-    let root = repo.join(".git/oc/worktrees");
-    for _ in 0..200 {
-        if std::fs::read_dir(&root).is_ok_and(|mut d| d.next().is_some()) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    // Wait until the agent runs, then kill git-oc itself.
+    wait_until("the agent's marker", || marker.exists());
     let running = env.oc(&repo, ["runs"]);
     assert!(running.stdout.contains("running"), "{}", running.stdout);
     // SAFETY: signalling our own child.
@@ -449,4 +506,69 @@ fn secrets_never_reach_the_logs() {
     run.assert_code(0);
     assert!(!run.stderr.contains(token), "secret in the logs");
     assert!(!run.stdout.contains(token));
+}
+
+#[test]
+fn secrets_with_quotes_backslashes_or_json_syntax_never_leave_the_process() {
+    for secret in [r#"pa"ss\word1"#, r#"{"key": ["v", 1]}"#] {
+        let env = TestEnv::new();
+        let repo = env.repo("r");
+        let escaped = serde_json::to_string(secret).unwrap();
+        let escaped = escaped[1..escaped.len() - 1].to_owned();
+        let goal = format!("Use the password {secret} in the config");
+        let mut outputs = Vec::new();
+        let mut ids = Vec::new();
+        for json in [true, false] {
+            let mut cmd = env.oc_agents(&repo);
+            cmd.env("DB_PASSWORD", secret).arg("-v").arg("run");
+            if json {
+                cmd.arg("--json");
+            }
+            cmd.args([
+                "--goal",
+                &goal,
+                "--branch",
+                "t/{run}",
+                "--backend",
+                "command",
+                "--",
+                "fake-agent",
+                "edit",
+            ]);
+            // The agent writes the goal, and so the secret, into a file: the gate rejects it.
+            let run = Run::from(cmd.output().unwrap());
+            run.assert_code(1);
+            outputs.push(format!("{}{}", run.stdout, run.stderr));
+            if json {
+                let doc = run.json();
+                assert_eq!(doc["summary"]["outcome_status"], "blocked");
+                assert_eq!(
+                    doc["post_run_policy_decision"]["violations"][0]["rule_id"],
+                    "secret.value_in_diff"
+                );
+                ids.push(doc["result"]["run_id"].as_str().unwrap().to_owned());
+            }
+        }
+        let id = &ids[0];
+        for file in env
+            .git(&repo, ["ls-tree", "--name-only", &format!("refs/oc/runs/{id}")])
+            .lines()
+        {
+            let bytes = env.evidence(&repo, id, file);
+            let text = String::from_utf8_lossy(&bytes);
+            outputs.push(text.to_string());
+            if file.ends_with(".json") {
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+            }
+        }
+        outputs.push(env.git(&repo, ["log", "--all", "--format=%B%n%N", "--notes=oc"]));
+        outputs.push(env.oc(&repo, ["runs", "--json"]).stdout);
+        outputs.push(env.oc(&repo, ["show", id]).stdout);
+        for text in &outputs {
+            assert!(
+                !text.contains(secret) && !text.contains(&escaped),
+                "the secret leaked:\n{text}"
+            );
+        }
+    }
 }

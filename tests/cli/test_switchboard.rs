@@ -156,13 +156,9 @@ fn a_timeout_is_bounded() {
         ..Reply::json(200, envelope("claude_cli", "kodo"))
     });
     write_config(&repo, "[routing]\ntimeout = 1\n");
-    let started = std::time::Instant::now();
+    // Without the timeout the answer would arrive and planning would succeed.
     let run = plan_with(&env, &repo, &server.url, &[]);
     run.assert_clean_error(1);
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "the request timeout was not applied"
-    );
     assert!(run.stderr.contains("timed out"), "{}", run.stderr);
 }
 
