@@ -209,8 +209,26 @@ pub fn report(o: &RunOutcome) -> String {
             &format!("{} ({passed} of {} commands passed)", v.status, v.commands.len()),
         );
     }
-    field(&mut out, "changes", s.diff_stat.as_deref().unwrap_or("none"));
+    let uncommitted = if o.git.commit.is_none() && s.diff_stat.is_some() {
+        " (left uncommitted in the worktree)"
+    } else {
+        ""
+    };
+    field(
+        &mut out,
+        "changes",
+        &format!("{}{uncommitted}", s.diff_stat.as_deref().unwrap_or("none")),
+    );
     match (&o.git.commit, &o.git.branch) {
+        (Some(c), Some(b)) if o.git.rejected_ref.is_some() => field(
+            &mut out,
+            "commit",
+            &format!(
+                "{} rejected: kept only here, at {}; {b} stays at the base",
+                git::short(c),
+                o.git.rejected_ref.as_deref().unwrap_or_default()
+            ),
+        ),
         (Some(c), Some(b)) => field(
             &mut out,
             "commit",

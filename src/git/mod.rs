@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod evidence;
 pub mod notes;
+pub mod refs;
 pub mod snapshot;
 pub mod worktree;
 
@@ -127,11 +128,7 @@ impl Repo {
     }
 
     pub fn find_reference_target(&self, name: &str) -> Result<Option<gix::ObjectId>> {
-        match self.repo.try_find_reference(name) {
-            Ok(Some(mut r)) => Ok(r.peel_to_id().ok().map(|id| id.detach())),
-            Ok(None) => Ok(None),
-            Err(e) => Err(Error::git(format!("could not read {name}"), e)),
-        }
+        refs::target(&self.repo, name)
     }
 }
 

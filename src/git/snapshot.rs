@@ -159,18 +159,49 @@ pub fn snapshot_tree(repo: &gix::Repository, index_matches_head: bool) -> Result
     Ok(editor.write().map_err(ctx)?.detach())
 }
 
-/// Commit `tree` on the worktree's branch (through HEAD) and rebuild the index from it, with
-/// fresh stat data so that `git status` is clean afterwards.
-pub fn commit_snapshot(
+/// `tree` with the entry at `path` (a top-level name) made what it is in `source`, or removed
+/// when `source` has none: git-oc's own directories never enter a run's change, whatever the
+/// agent did to them (deleted their `.gitignore`, staged or committed files there).
+pub fn with_entry_from(
+    repo: &gix::Repository,
+    tree: gix::ObjectId,
+    path: &str,
+    source: Option<gix::ObjectId>,
+) -> Result<gix::ObjectId> {
+    let ctx = |e| Error::git("could not write the snapshot tree", e);
+    let from_source = match source {
+        Some(id) => repo
+            .find_tree(id)
+            .map_err(ctx)?
+            .find_entry(path)
+            .map(|e| (e.mode().kind(), e.object_id())),
+        None => None,
+    };
+    let current = repo
+        .find_tree(tree)
+        .map_err(ctx)?
+        .find_entry(path)
+        .map(|e| (e.mode().kind(), e.object_id()));
+    if current == from_source {
+        return Ok(tree);
+    }
+    let mut editor = repo.edit_tree(tree).map_err(ctx)?;
+    editor.remove(path).map_err(ctx)?;
+    if let Some((kind, id)) = from_source {
+        editor.upsert(path, kind, id).map_err(ctx)?;
+    }
+    Ok(editor.write().map_err(ctx)?.detach())
+}
+
+/// Write a commit of `tree` on `parent`; no ref moves (the caller moves the branch it means).
+pub fn write_commit(
     repo: &gix::Repository,
     message: &str,
     tree: gix::ObjectId,
     parent: Option<gix::ObjectId>,
 ) -> Result<gix::ObjectId> {
     let ctx = |e| Error::git("could not commit the run's changes", e);
-    let id = repo.commit("HEAD", message, tree, parent).map_err(ctx)?.detach();
-    refresh_index(repo, tree)?;
-    Ok(id)
+    Ok(repo.new_commit(message, tree, parent).map_err(ctx)?.id)
 }
 
 /// Replace the worktree index with `tree`, stat data taken from the files on disk.

@@ -544,3 +544,26 @@ pub fn repair_git_link(_repo: &Repo, wt: &RunWorktree) -> Option<String> {
     std::fs::write(&link, format!("gitdir: {}\n", admin.display())).ok()?;
     Some("the agent removed the worktree's .git link; git-oc restored it".to_owned())
 }
+
+/// Make a run worktree match its HEAD commit again after validation commands wrote into it:
+/// tracked files restored, untracked files removed. Ignored files and git-oc's evidence
+/// directory stay.
+pub fn restore_committed(path: &Path) -> Result<()> {
+    let clean_pattern = format!("/{EVIDENCE_DIR}/");
+    for args in [
+        &["reset", "-q", "--hard", "HEAD"][..],
+        &["clean", "-q", "-f", "-d", "-e", &clean_pattern][..],
+    ] {
+        let out = super::git_command(path)
+            .args(args)
+            .output()
+            .map_err(|e| Error::io("could not run git to tidy the worktree", &e))?;
+        if !out.status.success() {
+            return Err(
+                Error::run("could not restore the worktree to the run's commit after validation")
+                    .caused_by(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+            );
+        }
+    }
+    Ok(())
+}

@@ -32,6 +32,9 @@ pub struct Env<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
     Continue,
+    /// The run failed; the stages that look at a failed run (the snapshot, so that its report
+    /// says what the agent left) and those that always run still run.
+    Failed,
     /// The run is decided; only the stages that always run (the record) still run.
     Stop,
 }
@@ -42,6 +45,11 @@ pub trait Stage {
     /// Stages that run even after an earlier stage stopped the run.
     fn always_runs(&self) -> bool {
         false
+    }
+
+    /// Stages that still run after an earlier stage reported a failure.
+    fn runs_after_failure(&self) -> bool {
+        self.always_runs()
     }
 
     /// Do the stage's work. An error aborts the run without evidence (nothing was recorded yet);
@@ -67,7 +75,7 @@ impl Pipeline {
             Box::new(Workspace { guard_from_gc: true }),
             Box::new(Agent {
                 goal_file: true,
-                watch_checkout: true,
+                watch_outside: true,
             }),
             Box::new(SnapshotStage),
             Box::new(Validation),
@@ -86,7 +94,7 @@ impl Pipeline {
             Box::new(Workspace { guard_from_gc: false }),
             Box::new(Agent {
                 goal_file: false,
-                watch_checkout: false,
+                watch_outside: false,
             }),
             Box::new(SnapshotStage),
             Box::new(Commit),
@@ -157,11 +165,14 @@ impl Pipeline {
             rejected: false,
             warnings: Vec::new(),
             patch: None,
+            new_commit: false,
+            refs_before: None,
             recorded: None,
+            failed: false,
             stopped: false,
         };
         for stage in &self.stages {
-            if state.stopped && !stage.always_runs() {
+            if (state.stopped && !stage.always_runs()) || (state.failed && !stage.runs_after_failure()) {
                 continue;
             }
             let name = stage.name();
@@ -175,8 +186,10 @@ impl Pipeline {
                 elapsed: began.elapsed(),
             });
             tracing::debug!(?flow, "stage finished");
-            if flow == Flow::Stop {
-                state.stopped = true;
+            match flow {
+                Flow::Continue => {}
+                Flow::Failed => state.failed = true,
+                Flow::Stop => state.stopped = true,
             }
         }
         stages::record::into_outcome(state, env)

@@ -94,6 +94,9 @@ pub struct Snapshot {
     /// The worktree HEAD's tree and commit after the agent (it may have committed by itself).
     pub head_tree: gix::ObjectId,
     pub head: Option<gix::ObjectId>,
+    /// The ref the worktree's HEAD names after the agent: the run branch, unless the agent
+    /// switched it (`None` when detached).
+    pub head_ref: Option<String>,
 }
 
 /// What git holds for a run.
@@ -109,6 +112,8 @@ pub struct GitRecord {
     pub evidence_commit: Option<gix::ObjectId>,
     /// The commit carrying the note; `None` when there is no commit at all yet.
     pub note_target: Option<gix::ObjectId>,
+    /// Where a commit the post-run gate rejected is kept: a local-only ref that no push sends.
+    pub rejected_ref: Option<String>,
 }
 
 impl GitRecord {
@@ -138,6 +143,7 @@ impl GitRecord {
             "evidence_commit": self.evidence_commit.map(|c| c.to_string()),
             "notes_ref": crate::git::NOTES_REF,
             "note_target": self.note_target.map(|c| c.to_string()),
+            "rejected_ref": self.rejected_ref,
         })
     }
 }
@@ -172,9 +178,15 @@ pub struct RunState {
     pub warnings: Vec<String>,
     /// `git diff --binary` of the run, made once when first needed.
     pub patch: Option<Vec<u8>>,
+    /// True when the commit stage wrote a commit that the record stage puts on the branch.
+    pub new_commit: bool,
+    /// Every ref before the agent ran, to notice the refs it changed.
+    pub refs_before: Option<std::collections::BTreeMap<String, String>>,
     pub git: GitRecord,
     /// What the record stage wrote.
     pub recorded: Option<Recorded>,
+    /// The run failed: only the stages that look at a failed run still run.
+    pub failed: bool,
     /// A later stage must not run: the run is decided (the record stage still runs).
     pub stopped: bool,
 }
@@ -220,6 +232,11 @@ impl RunState {
             self.patch = Some(patch);
         }
         self.patch.as_deref().unwrap_or_default()
+    }
+
+    /// The run branch as a full ref name.
+    pub fn branch_ref(&self) -> String {
+        format!("refs/heads/{}", self.plan.branch)
     }
 
     /// The outcome as it stands.

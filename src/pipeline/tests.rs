@@ -202,7 +202,7 @@ fn a_stage_that_stops_the_run_leaves_only_the_record_to_run() {
         Box::new(Workspace { guard_from_gc: true }),
         Box::new(stages::Agent {
             goal_file: true,
-            watch_checkout: false,
+            watch_outside: false,
         }),
         Box::new(SnapshotStage),
         Box::new(Refuse),

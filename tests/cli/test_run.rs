@@ -602,22 +602,35 @@ fn post_run_gate_rejects_blocked_paths_and_flags_review_paths() {
         doc["post_run_policy_decision"]["violations"][0]["rule_id"],
         "path.blocked"
     );
-    let commit = doc["git"]["commit"]
-        .as_str()
-        .expect("the commit stays on the local branch");
+    let commit = doc["git"]["commit"].as_str().expect("the rejected commit is named");
+    let id = run_id(&doc);
+    let base = env.git(&repo, ["rev-parse", "main"]);
+    assert_eq!(
+        env.git(&repo, ["rev-parse", &format!("refs/oc/rejected/{id}")]),
+        commit,
+        "the rejected commit is kept under a local-only ref"
+    );
     assert_eq!(
         env.git(&repo, ["rev-parse", doc["summary"]["branch"].as_str().unwrap()]),
-        commit
+        base,
+        "the run branch never holds the rejected commit"
     );
-    let id = run_id(&doc);
+    let evidence = format!("refs/oc/runs/{id}");
     assert!(
-        env.git(&repo, ["log", "-1", "--format=%B", &format!("refs/oc/runs/{id}")])
+        env.git(&repo, ["log", "-1", "--format=%B", &evidence])
             .contains("Oc-Rejected: post-run policy gate")
     );
+    assert_eq!(
+        env.git(&repo, ["rev-parse", &format!("{evidence}^")]),
+        base,
+        "the evidence hangs on the base"
+    );
     assert!(
-        env.git(&repo, ["notes", "--ref=oc", "show", commit])
+        env.git(&repo, ["notes", "--ref=oc", "show", &base])
             .contains("Oc-Rejected")
     );
+    let patch = String::from_utf8(env.evidence(&repo, &id, "diff.patch")).unwrap();
+    assert!(!patch.contains("KEY") && patch.contains("withheld"), "{patch}");
 
     let (run, doc) = env.run_json(
         &repo,
@@ -776,7 +789,7 @@ fn a_secret_written_into_the_repository_is_rejected() {
     assert_eq!(outcome(&doc), "blocked");
     assert_eq!(doc["summary"]["rejected"], true);
     let patch = String::from_utf8(env.evidence(&repo, &run_id(&doc), "diff.patch")).unwrap();
-    assert!(!patch.contains(token) && patch.contains("[REDACTED:GITHUB_TOKEN]"));
+    assert!(!patch.contains(token) && patch.contains("withheld"), "{patch}");
 }
 
 #[test]

@@ -13,8 +13,9 @@ use crate::pipeline::{Env, Event, Flow, Outcome, OutputSource, RunState, Stage, 
 pub struct Agent {
     /// Give the agent the goal as `goal.md` in the run's evidence directory.
     pub goal_file: bool,
-    /// Notice an agent that changes the user's own checkout (costs a status of the checkout).
-    pub watch_checkout: bool,
+    /// Notice an agent that changes the user's own checkout or refs outside its run (costs a
+    /// status of the checkout and a listing of the refs).
+    pub watch_outside: bool,
 }
 
 impl Stage for Agent {
@@ -56,7 +57,8 @@ impl Stage for Agent {
         };
         // What the user's own checkout looks like before the agent runs, to notice an agent that
         // writes outside its worktree.
-        let checkout_before = if self.watch_checkout {
+        let checkout_before = if self.watch_outside {
+            state.refs_before = crate::git::refs::all(&env.repo.repo).ok();
             crate::git::snapshot::worktree_changes(&env.repo.repo).ok()
         } else {
             None
@@ -72,6 +74,19 @@ impl Stage for Agent {
                 let warning = format!(
                     "the agent changed files in your checkout, outside its worktree: {}",
                     new.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                );
+                env.cx.warn(&warning);
+                state.warnings.push(warning);
+            }
+        }
+        if let Some(before) = &state.refs_before
+            && let Ok(after) = crate::git::refs::all(&env.repo.repo)
+        {
+            let changed = changed_refs(before, &after, &state.plan.branch);
+            if !changed.is_empty() {
+                let warning = format!(
+                    "refs outside the run changed while the agent ran (git-oc did not change them): {}",
+                    changed.join(", ")
                 );
                 env.cx.warn(&warning);
                 state.warnings.push(warning);
@@ -107,14 +122,45 @@ impl Stage for Agent {
         if state.result.status == ExecutionStatus::Cancelled {
             state.outcome = Some(Outcome::Cancelled);
             state.reason = state.result.failure_reason.clone();
-            return Ok(Flow::Stop);
         }
+        // A failed agent's partial work is still looked at, so that the report says what it left.
         Ok(if state.result.success {
             Flow::Continue
         } else {
-            Flow::Stop
+            Flow::Failed
         })
     }
+}
+
+/// Refs that differ between two listings, except the run's own branch and git-oc's refs (other
+/// runs may write theirs meanwhile).
+fn changed_refs(
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+    branch: &str,
+) -> Vec<String> {
+    let own = format!("refs/heads/{branch}");
+    let ours = |name: &str| {
+        name == own
+            || name.starts_with("refs/oc/")
+            || name.starts_with("refs/notes/")
+            || name.starts_with("refs/heads/oc/")
+            || name.starts_with("refs/heads/demo/")
+    };
+    let mut out: Vec<String> = before
+        .iter()
+        .filter(|(name, target)| !ours(name) && after.get(*name) != Some(*target))
+        .map(|(name, _)| name.clone())
+        .chain(
+            after
+                .keys()
+                .filter(|name| !ours(name) && !before.contains_key(*name))
+                .cloned(),
+        )
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `stdout.txt` and `stderr.txt` in the run directory, as soon as the agent is done.

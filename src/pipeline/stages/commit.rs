@@ -1,5 +1,8 @@
-//! The commit stage: the snapshot becomes a commit on the run branch with an `Oc-Run` trailer
-//! (or the agent's own commit is taken as it is), and the result learns what changed.
+//! The commit stage: the snapshot becomes a commit object with an `Oc-Run` trailer (or the
+//! agent's own commit is taken as it is). No ref moves here: the record stage moves the run
+//! branch by compare-and-swap once the post-run gate has judged the commit. An agent that
+//! switched the worktree to another branch or detached it fails the run, so that git-oc never
+//! commits anywhere but the run branch.
 
 use crate::error::{Error, Result};
 use crate::evidence::message::run_commit_message;
@@ -18,6 +21,19 @@ impl Stage for Commit {
                 "the commit stage ran without a worktree and a snapshot",
             ));
         };
+        let branch_ref = state.branch_ref();
+        if snapshot.head_ref.as_deref() != Some(branch_ref.as_str()) {
+            let now = snapshot
+                .head_ref
+                .clone()
+                .unwrap_or_else(|| "a detached commit".to_owned());
+            let e = Error::run(format!(
+                "the agent switched the worktree's HEAD from {branch_ref} to {now}; git-oc commits only to the \
+                 run branch, so nothing was committed"
+            ));
+            state.fail(&e);
+            return Ok(Flow::Stop);
+        }
         let commit = if snapshot.tree != snapshot.head_tree {
             let bundle = &state.plan.bundle;
             let made_by = format!(
@@ -29,8 +45,11 @@ impl Stage for Commit {
             );
             let goal = env.cx.redactor.redact(&state.request.goal_text);
             let message = run_commit_message(&goal, &state.request.run_id, &made_by);
-            match crate::git::snapshot::commit_snapshot(&wt.repo, &message, snapshot.tree, snapshot.head) {
-                Ok(c) => Some(c),
+            match crate::git::snapshot::write_commit(&wt.repo, &message, snapshot.tree, snapshot.head) {
+                Ok(c) => {
+                    state.new_commit = true;
+                    Some(c)
+                }
                 Err(e) => {
                     state.fail(&e);
                     return Ok(Flow::Stop);
@@ -42,17 +61,11 @@ impl Stage for Commit {
         } else {
             None
         };
-        let diff = &snapshot.diff;
         state.git.commit = commit;
-        state.result.changed_files = diff.changed_files();
-        state.result.changed_files_source = Some("git_diff".to_owned());
-        state.result.changed_files_confidence = Some(1.0);
-        state.result.diff_stat_excerpt = diff.shortstat();
-        if diff.is_empty() && state.outcome.is_none() {
+        if state.git.diff.is_empty() && state.outcome.is_none() {
             state.outcome = Some(Outcome::NoOp);
             state.reason = Some("the agent changed nothing".into());
         }
-        state.git.diff = diff.clone();
         Ok(Flow::Continue)
     }
 }

@@ -37,6 +37,7 @@ impl Stage for Record {
         let redactor = &cx.redactor;
         // The run is over: `git oc gc` may have the worktree once the evidence is in.
         state.lock = None;
+        land(state, env);
         let Some(policy_decision) = state.policy_decision.clone() else {
             return Err(Error::internal("the record stage ran before the pre-run gate"));
         };
@@ -58,10 +59,16 @@ impl Stage for Record {
                 produced_at: cx.clock.now(),
             });
         }
-        let patch = if self.golden_files {
-            state.patch(env).to_vec()
-        } else {
-            Vec::new()
+        let patch = match (&state.git.rejected_ref, self.golden_files) {
+            // The offending content stays local; the evidence says where it is.
+            (Some(kept), true) => format!(
+                "git-oc: the patch of a rejected run is withheld from the evidence. It is kept in this \
+                 repository only, at {kept}:\n  git diff {} {kept}\n",
+                state.plan.base.map_or_else(|| "--root".to_owned(), |b| b.to_string())
+            )
+            .into_bytes(),
+            (None, true) => state.patch(env).to_vec(),
+            (_, false) => Vec::new(),
         };
         let bundle = &state.plan.bundle;
         let record = observe(&state.result, &policy_decision, bundle);
@@ -142,7 +149,9 @@ impl Stage for Record {
             Err(e) => (Vec::new(), Some(e)),
         };
 
-        let anchor = state.git.commit.or(state.plan.base);
+        // A rejected commit stays out of everything git-oc publishes: the evidence and the note
+        // hang on the base instead.
+        let anchor = state.git.commit.filter(|_| !state.rejected).or(state.plan.base);
         let message = EvidenceMessage {
             headline: trace.headline.clone(),
             goal: subject_from_goal(&redactor.redact(&bundle.proposal.goal_text)).unwrap_or_default(),
@@ -191,6 +200,56 @@ impl Stage for Record {
             disk_error,
         });
         Ok(Flow::Continue)
+    }
+}
+
+/// Put the run's commit where it belongs, by compare-and-swap on exactly one ref: the run branch
+/// when the gates passed, `refs/oc/rejected/<run_id>` when the post-run gate rejected it (the
+/// branch then goes back to the base, so it never holds ungated work). A failure here fails the
+/// run; the branch is then left where it was.
+fn land(state: &mut RunState, env: &Env) {
+    let Some(commit) = state.git.commit else { return };
+    let repo = &env.repo.repo;
+    let branch_ref = state.branch_ref();
+    let base = state.plan.base;
+    let tip = state.snapshot.as_ref().and_then(|s| s.head);
+    let landed = if state.rejected {
+        let kept = format!("refs/oc/rejected/{}", state.request.run_id);
+        let result = crate::git::refs::create(repo, &kept, commit, "git-oc: rejected by the post-run gate").and_then(
+            |_| match (tip, base) {
+                // The agent committed on the branch itself: take it back to the base.
+                (Some(tip), Some(base)) if tip != base => {
+                    crate::git::refs::compare_and_swap(repo, &branch_ref, Some(tip), base, "git-oc: rejected run")
+                }
+                (Some(tip), None) => crate::git::refs::delete(repo, &branch_ref, tip),
+                _ => Ok(()),
+            },
+        );
+        if result.is_ok() {
+            state.git.rejected_ref = Some(kept);
+        }
+        result
+    } else if state.new_commit {
+        let message = format!("commit: {}", state.request.run_id);
+        crate::git::refs::compare_and_swap(repo, &branch_ref, tip, commit, &message).map(|_| {
+            if let (Some(wt), Some(snapshot)) = (&state.worktree, &state.snapshot) {
+                if let Err(e) = crate::git::snapshot::refresh_index(&wt.repo, snapshot.tree) {
+                    state.warnings.push(e.summary_line());
+                }
+                let validated = state.validation.as_ref().is_some_and(|v| !v.commands.is_empty());
+                if validated && let Err(e) = crate::git::worktree::restore_committed(&wt.path) {
+                    state.warnings.push(e.summary_line());
+                }
+            }
+        })
+    } else {
+        // The agent's own commit, already on the branch.
+        Ok(())
+    };
+    if let Err(e) = landed {
+        let e = Error::run("the run branch could not be moved to the run's commit").caused_by(e.summary_line());
+        state.fail(&e);
+        state.git.commit = None;
     }
 }
 

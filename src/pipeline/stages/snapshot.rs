@@ -2,7 +2,7 @@
 //! diff against the base computed from git objects.
 
 use crate::error::{Error, Result};
-use crate::git::worktree::RunWorktree;
+use crate::git::worktree::{EVIDENCE_DIR, RunWorktree};
 use crate::pipeline::{Env, Flow, RunState, Snapshot, Stage, StageName};
 
 pub struct SnapshotStage;
@@ -10,6 +10,10 @@ pub struct SnapshotStage;
 impl Stage for SnapshotStage {
     fn name(&self) -> StageName {
         StageName::Snapshot
+    }
+
+    fn runs_after_failure(&self) -> bool {
+        true
     }
 
     fn run(&self, state: &mut RunState, env: &Env) -> Result<Flow> {
@@ -21,6 +25,16 @@ impl Stage for SnapshotStage {
         }
         match take(wt) {
             Ok(snapshot) => {
+                // What changed, also for a run that failed: its report tells the truth. The
+                // result keeps the reference's contract (a failed backend's changes are unknown).
+                let diff = &snapshot.diff;
+                if !state.failed {
+                    state.result.changed_files = diff.changed_files();
+                    state.result.changed_files_source = Some("git_diff".to_owned());
+                    state.result.changed_files_confidence = Some(1.0);
+                    state.result.diff_stat_excerpt = diff.shortstat();
+                }
+                state.git.diff = diff.clone();
                 state.snapshot = Some(snapshot);
                 Ok(Flow::Continue)
             }
@@ -48,16 +62,23 @@ fn take(wt: &RunWorktree) -> Result<Snapshot> {
         ),
         None => None,
     };
+    // The evidence directory is git-oc's: it stays as the base has it, whatever the agent did.
+    let tree = crate::git::snapshot::with_entry_from(&repo, tree, EVIDENCE_DIR, base_tree)?;
     let diff = crate::git::diff::diff_trees(&repo, base_tree, tree)?;
     let head_tree = repo
         .head_tree_id_or_empty()
         .map_err(|e| Error::git("could not read the worktree HEAD", e))?
         .detach();
     let head = repo.head_id().ok().map(|id| id.detach());
+    let head_ref = repo
+        .head_name()
+        .map_err(|e| Error::git("could not read the worktree HEAD", e))?
+        .map(|name| name.as_bstr().to_string());
     Ok(Snapshot {
         tree,
         diff,
         head_tree,
         head,
+        head_ref,
     })
 }

@@ -1,0 +1,226 @@
+//! The trust boundary inside a run: what the gate rejects never leaves the machine, only the run
+//! branch moves, a failure after the agent leaves the branch at its base or a gated commit, and
+//! the evidence directory never enters the change. Each test is an agent that tries on purpose.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+const TOKEN: &str = "ghp_PLANTEDtoken0123456789abcdef";
+
+fn fsck(env: &TestEnv, repo: &Path) {
+    env.git(repo, ["fsck", "--strict", "--no-progress"]);
+}
+
+/// `git oc run --json … --backend command -- sh -c SCRIPT` with a token in the environment.
+fn run_sh(env: &TestEnv, repo: &Path, goal: &str, script: &str, extra: &[&str]) -> (Run, Value) {
+    let mut cmd = env.oc_agents(repo);
+    cmd.env("GITHUB_TOKEN", TOKEN)
+        .args(["run", "--json", "--goal", goal])
+        .args(extra)
+        .args(["--backend", "command", "--", "sh", "-c", script]);
+    let run = Run::from(cmd.output().unwrap());
+    let doc = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
+    (run, doc)
+}
+
+fn remote_with_origin(env: &TestEnv, repo: &Path) -> std::path::PathBuf {
+    let remote = env.root().join("remote.git");
+    env.git(env.root(), ["init", "-q", "--bare", remote.to_str().unwrap()]);
+    env.git(repo, ["remote", "add", "origin", remote.to_str().unwrap()]);
+    env.git(repo, ["push", "-q", "origin", "main"]);
+    remote
+}
+
+/// Every object the remote holds, as text, to search for what must never get there.
+fn remote_objects(env: &TestEnv, remote: &Path) -> String {
+    let out = env.git_output(remote, ["cat-file", "--batch-all-objects", "--batch"]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_rejected_commit_never_reaches_the_remote() {
+    for (goal, script) in [
+        ("leak", r#"echo "token=$GITHUB_TOKEN" > leaked.txt"#),
+        // The key's text is made by the script, so that the argv in command.json does not hold it.
+        ("key", "mkdir -p .ssh && printf 'PRIVATE%sMATERIAL' KEY > .ssh/id_rsa"),
+        // The agent commits the secret itself, on the run branch.
+        (
+            "self-commit",
+            r#"echo "token=$GITHUB_TOKEN" > leaked.txt && git add leaked.txt && git -c user.name=a -c user.email=a@x commit -qm leak"#,
+        ),
+    ] {
+        let env = TestEnv::new();
+        let repo = env.repo("r");
+        let remote = remote_with_origin(&env, &repo);
+        let base = env.git(&repo, ["rev-parse", "main"]);
+        let (run, doc) = run_sh(&env, &repo, goal, script, &[]);
+        run.assert_code(1);
+        assert_eq!(doc["summary"]["outcome_status"], "blocked", "{goal}");
+        assert_eq!(doc["summary"]["rejected"], true);
+        let commit = doc["git"]["commit"].as_str().unwrap();
+        let id = doc["summary"]["run_id"].as_str().unwrap();
+        assert_eq!(
+            env.git(&repo, ["rev-parse", doc["summary"]["branch"].as_str().unwrap()]),
+            base
+        );
+        assert_eq!(env.git(&repo, ["rev-parse", &format!("refs/oc/rejected/{id}")]), commit);
+
+        env.oc(&repo, ["push"]).assert_code(0);
+        assert_eq!(
+            env.git(&remote, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]),
+            format!("refs/oc/runs/{id}"),
+            "the evidence of the rejected run is published"
+        );
+        let objects = remote_objects(&env, &remote);
+        assert!(!objects.contains(TOKEN), "{goal}: the token reached the remote");
+        assert!(
+            !objects.contains("PRIVATEKEYMATERIAL"),
+            "{goal}: the key reached the remote"
+        );
+        assert!(
+            !env.git_output(&remote, ["cat-file", "-e", commit]).status.success(),
+            "{goal}: the rejected commit reached the remote"
+        );
+        assert!(
+            remote_objects(&env, &remote).contains("withheld"),
+            "the evidence says the patch is withheld"
+        );
+        fsck(&env, &repo);
+    }
+}
+
+#[test]
+fn only_the_run_branch_ever_moves() {
+    for script in [
+        "git checkout -q --ignore-other-worktrees main && echo evil > evil.txt",
+        "git checkout -q -b my-feature && echo evil > evil.txt",
+        "git checkout -q --detach && echo evil > evil.txt",
+        // Moves HEAD and commits there by itself.
+        "git checkout -q --ignore-other-worktrees main && echo evil > evil.txt && git add evil.txt && git -c user.name=a -c user.email=a@x commit -qm evil",
+    ] {
+        let env = TestEnv::new();
+        let repo = env.repo("r");
+        let before = env.checkout_state(&repo);
+        let refs_before = env.git(
+            &repo,
+            ["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/"],
+        );
+        let (run, doc) = run_sh(&env, &repo, "switch", script, &[]);
+        run.assert_code(1);
+        assert_eq!(doc["summary"]["outcome_status"], "failed", "{script}");
+        let reason = doc["summary"]["reason"].as_str().unwrap();
+        assert!(reason.contains("switched the worktree's HEAD"), "{script}: {reason}");
+        assert!(doc["git"]["commit"].is_null(), "{script}: nothing is committed");
+        assert!(doc["summary"]["run_id"].is_string(), "the evidence is complete");
+        let commits_on_main = env.git(&repo, ["rev-list", "--count", "main"]);
+        if script.ends_with("-qm evil") {
+            // The agent itself committed on main: git-oc cannot undo that, but it said so.
+            assert_eq!(commits_on_main, "2");
+            continue;
+        }
+        assert_eq!(
+            env.checkout_state(&repo),
+            before,
+            "{script}: the user's checkout is untouched"
+        );
+        let refs_after = env.git(
+            &repo,
+            ["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/"],
+        );
+        let new: Vec<&str> = refs_after.lines().filter(|l| !refs_before.contains(l)).collect();
+        assert!(
+            new.iter()
+                .all(|l| l.starts_with("refs/heads/oc/") || l.starts_with("refs/heads/my-feature")),
+            "{script}: git-oc moved {new:?}"
+        );
+        fsck(&env, &repo);
+    }
+}
+
+#[test]
+fn a_held_index_lock_leaves_the_branch_at_its_base_or_a_gated_commit() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let base = env.git(&repo, ["rev-parse", "main"]);
+    let script = r#"echo "token=$GITHUB_TOKEN" > t.txt && mkdir -p .ssh && echo k > .ssh/id_rsa && touch "$(git rev-parse --git-dir)/index.lock""#;
+    let (run, doc) = run_sh(&env, &repo, "lock", script, &[]);
+    run.assert_code(1);
+    let branch = doc["summary"]["branch"].as_str().unwrap();
+    assert_eq!(
+        env.git(&repo, ["rev-parse", branch]),
+        base,
+        "the ungated commit is not on the branch"
+    );
+    assert_eq!(doc["summary"]["rejected"], true);
+
+    // A harmless change with the lock held: the branch holds the gated commit.
+    let (run, doc) = run_sh(
+        &env,
+        &repo,
+        "lock harmless",
+        r#"echo fine > fine.txt && touch "$(git rev-parse --git-dir)/index.lock""#,
+        &[],
+    );
+    run.assert_code(0);
+    let commit = doc["git"]["commit"].as_str().unwrap();
+    assert_eq!(
+        env.git(&repo, ["rev-parse", doc["summary"]["branch"].as_str().unwrap()]),
+        commit
+    );
+}
+
+#[test]
+fn the_evidence_directory_never_enters_the_change() {
+    for script in [
+        "rm -f .operations_center/.gitignore && mkdir -p .operations_center/runs/forged && echo '{}' > .operations_center/runs/forged/result.json && echo ok > ok.txt",
+        "git clean -q -fdx && echo ok > ok.txt",
+        "mkdir -p .operations_center && echo forged > .operations_center/x && git add -f .operations_center/x && echo ok > ok.txt",
+    ] {
+        let env = TestEnv::new();
+        let repo = env.repo("r");
+        let (run, doc) = run_sh(&env, &repo, "forge", script, &[]);
+        let commit = doc["git"]["commit"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{script}: {}", run.stderr));
+        let files = env.git(&repo, ["ls-tree", "-r", "--name-only", commit]);
+        assert!(!files.contains(".operations_center"), "{script}: {files}");
+        assert!(files.contains("ok.txt"), "{script}");
+    }
+}
+
+#[test]
+fn reports_tell_the_truth_about_partial_changes_and_validation_leftovers() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let (run, doc) = run_sh(
+        &env,
+        &repo,
+        "slow",
+        "echo partial > p.txt; exec sleep 1000",
+        &["--timeout", "1"],
+    );
+    run.assert_code(1);
+    assert_eq!(doc["summary"]["outcome_status"], "timed_out");
+    assert_eq!(doc["summary"]["diff_stat"], "1 file changed, 1 insertion(+)");
+    assert!(doc["git"]["commit"].is_null());
+
+    let (run, doc) = run_sh(
+        &env,
+        &repo,
+        "built",
+        "echo src > src.txt",
+        &["--validate", "echo built > build.out && echo more >> src.txt"],
+    );
+    run.assert_code(0);
+    let worktree = doc["git"]["worktree"].as_str().unwrap();
+    assert_eq!(
+        env.git(Path::new(worktree), ["status", "--porcelain"]),
+        "",
+        "validation output is tidied away"
+    );
+    let commit = doc["git"]["commit"].as_str().unwrap();
+    assert_eq!(env.git(&repo, ["show", &format!("{commit}:src.txt")]), "src");
+}
