@@ -13,3 +13,4 @@ pub mod planning;
 pub mod policy;
 pub mod publish;
 pub mod routing;
+pub mod text;
