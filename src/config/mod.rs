@@ -358,14 +358,15 @@ impl Config {
             self.gc_disposable_branches = Sourced::new(v, s());
         }
         if let Some(policy) = file.policy {
-            if let Some(list) = policy.repo_policies {
-                self.policy.repo_policies = list;
+            // Layering (inheritance of the default protections, pattern normalisation) lives in
+            // the policy module.
+            if policy.repo_policies.is_some() {
                 self.repo_policies_source = s();
             }
-            if let Some(default) = policy.default_policy {
-                self.policy.default_policy = Some(default);
+            if policy.default_policy.is_some() {
                 self.default_policy_source = s();
             }
+            crate::policy::apply_layer(&mut self.policy, policy.repo_policies, policy.default_policy);
         }
         Ok(())
     }
