@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::policy::{PolicyConfig, RepoPolicy, default_policy_config};
 
+pub mod read;
+
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "path", rename_all = "snake_case")]
@@ -192,20 +194,10 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 fn read_layer(path: &Path) -> Result<Option<ConfigFile>> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|_| {
-                Error::input(format!("configuration file {} is not UTF-8", path.display()))
-                    .hint("save it as UTF-8 text")
-            })?;
-            parse_file(path, &text).map(Some)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(
-            Error::input(format!("cannot read configuration file {}", path.display()))
-                .caused_by(e.to_string())
-                .hint("check the file's permissions"),
-        ),
+    // Committed files are untrusted: regular files only, bounded in size and nesting.
+    match read::read_config_file(path, "configuration file", read::Syntax::Toml)? {
+        Some(text) => parse_file(path, &text).map(Some),
+        None => Ok(None),
     }
 }
 

@@ -62,16 +62,24 @@ pub fn load_policy(config: &crate::config::Config) -> crate::error::Result<Loade
     use crate::error::Error;
     let (policy, source, file, warnings) = if let Some(file) = &config.routing_policy_file {
         let path = &file.value;
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::input(format!(
-                "cannot read routing policy {} (named by {})",
-                path.display(),
-                file.source
-            ))
-            .caused_by(e.to_string())
-            .hint("fix routing.policy_file: it is relative to the file that sets it")
-        })?;
         let is_toml = path.extension().is_some_and(|e| e == "toml");
+        // The file may be committed: regular files only, bounded in size and nesting.
+        let syntax = if is_toml {
+            crate::config::read::Syntax::Toml
+        } else {
+            crate::config::read::Syntax::Yaml
+        };
+        let text = crate::config::read::read_config_file(path, "routing policy", syntax)
+            .map_err(|e| e.hint(format!("routing.policy_file is set in the {}", file.source)))?
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "cannot read routing policy {} (named by {})",
+                    path.display(),
+                    file.source
+                ))
+                .caused_by("No such file or directory")
+                .hint("fix routing.policy_file: it is relative to the file that sets it")
+            })?;
         let (policy, warnings) = if is_toml {
             let policy = toml::from_str::<rules::RoutingPolicy>(&text).map_err(|e| {
                 let at = e.span().map(|s| crate::config::line_col(&text, s.start));
