@@ -91,8 +91,12 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
         ui.warning(&format!("skipped {}: {}", s.reference, s.why));
     }
     // Runs without evidence yet: in progress, or interrupted when their process is gone.
-    for (_, run) in crate::execution::inflight::list(&repo.state_dir()) {
-        let outcome = if run.is_alive() { "running" } else { "interrupted" };
+    for (path, run) in crate::execution::inflight::list(&repo.state_dir()) {
+        let outcome = if crate::execution::inflight::is_live(&path) {
+            "running"
+        } else {
+            "interrupted"
+        };
         runs.push(RunEntry {
             run_id: run.run_id.clone(),
             time: run.started_at,

@@ -165,13 +165,19 @@ impl CreatedDirs {
         }
         let mut created = CreatedDirs(Vec::new());
         for d in missing.into_iter().rev() {
-            if let Err(e) = std::fs::create_dir(&d) {
-                created.undo();
-                return Err(
-                    Error::input(format!("cannot create workspace directory {}", d.display()))
-                        .caused_by(e.to_string())
-                        .hint("pass --workspace-path a location you can write to"),
-                );
+            match std::fs::create_dir(&d) {
+                Ok(()) => {}
+                // Another run made it first (two runs in a fresh repository): it is not ours
+                // to remove again.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => continue,
+                Err(e) => {
+                    created.undo();
+                    return Err(
+                        Error::input(format!("cannot create workspace directory {}", d.display()))
+                            .caused_by(e.to_string())
+                            .hint("pass --workspace-path a location you can write to"),
+                    );
+                }
             }
             created.0.push(d);
         }
@@ -275,17 +281,26 @@ fn add_fresh(
     full: &gix::refs::FullName,
     dest: &Path,
 ) -> Result<RunWorktree> {
-    let mut created = match dest.parent() {
-        Some(parent) => CreatedDirs::create(parent)?,
-        None => CreatedDirs(Vec::new()),
-    };
-    let dest_existed = dest.exists();
+    let mut created = CreatedDirs(Vec::new());
+    let mut dest_existed = false;
+    let mut branch_made = false;
     let mut admin: Option<PathBuf> = None;
     let outcome = (|| -> Result<RunWorktree> {
-        if let Some(base) = base {
-            create_branch(repo, full, base, base_label)?;
+        {
+            // The branch and the worktree that checks it out appear together under git-oc's
+            // worktree mutex, which `git oc gc` also holds: gc never sees the fresh branch
+            // without its worktree (and so never deletes it as merged).
+            let _mutex = StateMutex::lock(&repo.state_dir())?;
+            if let Some(parent) = dest.parent() {
+                created = CreatedDirs::create(parent)?;
+            }
+            dest_existed = dest.exists();
+            if let Some(base) = base {
+                create_branch(repo, full, base, base_label)?;
+                branch_made = true;
+            }
+            admin = Some(register_worktree(repo, full, dest)?);
         }
-        admin = Some(register_worktree(repo, full, dest)?);
         let wt = open_worktree(dest)?;
         // In a repository without commits the branch is unborn: there is nothing to check out,
         // and the run's first commit creates the branch.
@@ -306,6 +321,7 @@ fn add_fresh(
         ))
     })();
     if outcome.is_err() {
+        let _mutex = StateMutex::lock(&repo.state_dir());
         if let Some(admin) = admin {
             let _ = std::fs::remove_dir_all(admin);
         }
@@ -322,7 +338,8 @@ fn add_fresh(
         } else {
             let _ = std::fs::remove_dir_all(dest);
         }
-        if let Some(base) = base {
+        // Only a branch this run created: a name taken by someone else stays theirs.
+        if let (Some(base), true) = (base, branch_made) {
             delete_branch(&repo.repo, full, base);
         }
         created.undo();
@@ -332,13 +349,14 @@ fn add_fresh(
 
 /// Serializes worktree registration among git-oc processes: an advisory `flock` on a file in
 /// git-oc's state directory, released when the holder exits, however it exits.
-struct StateMutex {
+pub(crate) struct StateMutex {
     // Held for its lifetime: closing the file releases the lock.
     _file: std::fs::File,
 }
 
 impl StateMutex {
-    fn lock(state_dir: &Path) -> Result<StateMutex> {
+    /// Wait for and take the mutex (git-oc's worktree creation and `git oc gc` hold it).
+    pub(crate) fn lock(state_dir: &Path) -> Result<StateMutex> {
         use std::os::fd::AsRawFd;
         std::fs::create_dir_all(state_dir).map_err(|e| Error::io("could not create git-oc's state directory", &e))?;
         let file = std::fs::OpenOptions::new()
@@ -374,7 +392,7 @@ fn register_worktree(repo: &Repo, full: &gix::refs::FullName, dest: &Path) -> Re
     std::fs::create_dir_all(dest).map_err(|e| fail("cannot create the directory", &e))?;
     let dest = std::fs::canonicalize(dest).map_err(|e| fail("cannot resolve the directory", &e))?;
 
-    let _mutex = StateMutex::lock(&state)?;
+    // The caller holds the worktree mutex.
     let stem: String = dest
         .file_name()
         .map(|n| {
@@ -453,6 +471,8 @@ fn recycle(
         .hint("commit or discard them there, or pass --workspace-path a new directory"));
     }
     if let Some(base) = base {
+        // Under the mutex gc holds; gc also spares the branch of a run in progress.
+        let _mutex = StateMutex::lock(&repo.state_dir())?;
         create_branch(repo, full, base, base_label)?;
     }
     let switched = switch_tree(&wt, base, dest).and_then(|_| attach_head(wt.git_dir(), full));
