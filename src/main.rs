@@ -1,4 +1,6 @@
 fn main() {
+    // Before anything else, while the process has one thread.
+    git_oc::git::scrub_environment();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // git-oc re-executes itself as the supervisor of each agent process (see
     // execution::process): the agent then dies with git-oc, however git-oc ends.

@@ -247,6 +247,7 @@ pub fn create_run_worktree(
 ) -> Result<RunWorktree> {
     let full = validate_branch_name(repo, branch)?;
     let dest = super::absolute(dest);
+    check_placement(repo, &dest)?;
     match inspect_destination(repo, &dest)? {
         Destination::Fresh => add_fresh(repo, base, base_label, &full, &dest),
         Destination::Recycle => recycle(repo, base, base_label, &full, &dest),
@@ -547,7 +548,80 @@ fn switch_tree(wt: &gix::Repository, base: Option<gix::ObjectId>, dest: &Path) -
 
 /// Refuse a destination that git-oc could not use, before the run writes anything.
 pub fn check_destination(repo: &Repo, dest: &Path) -> Result<()> {
-    inspect_destination(repo, &super::absolute(dest)).map(|_| ())
+    let dest = super::absolute(dest);
+    check_placement(repo, &dest)?;
+    inspect_destination(repo, &dest).map(|_| ())
+}
+
+/// `path` with symlinks resolved as far as it exists, the rest appended as written.
+fn resolve(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return path.to_owned(),
+        }
+    }
+}
+
+/// A run's worktree may be neither inside a work tree of the repository (a worktree in
+/// `src/ws` shows up in `git status` and can be committed) nor inside its git directory (a
+/// worktree in `.git/refs/heads/x` or `.git/objects/zz` breaks `git fsck`). The one exception is
+/// git-oc's own location for worktrees, `<git-dir>/oc/worktrees/<name>`.
+fn check_placement(repo: &Repo, dest: &Path) -> Result<()> {
+    let real = resolve(dest);
+    let own_root = repo.state_dir().join("worktrees");
+    if real.parent() == Some(own_root.as_path()) {
+        return Ok(());
+    }
+    let git_dirs = [repo.common_dir().to_owned(), repo.repo.git_dir().to_owned()];
+    for git_dir in git_dirs {
+        let git_dir = resolve(&super::absolute(&git_dir));
+        if real.starts_with(&git_dir) {
+            return Err(Error::input(format!(
+                "workspace path {} is inside the repository's git directory {}",
+                dest.display(),
+                git_dir.display()
+            ))
+            .hint(format!(
+                "pass --workspace-path a directory outside it, or omit it (git-oc's own worktrees go under {})",
+                own_root.display()
+            )));
+        }
+    }
+    let main = repo
+        .repo
+        .main_repo()
+        .map_err(|e| Error::git("could not open the main repository", e))?;
+    let mut work_trees: Vec<PathBuf> = main.workdir().into_iter().map(Path::to_owned).collect();
+    work_trees.extend(repo.repo.workdir().map(Path::to_owned));
+    for proxy in main
+        .worktrees()
+        .map_err(|e| Error::git("could not list worktrees", e))?
+    {
+        if let Ok(base) = proxy.base() {
+            work_trees.push(base);
+        }
+    }
+    for tree in work_trees {
+        let tree = resolve(&super::absolute(&tree));
+        if real != tree && real.starts_with(&tree) {
+            return Err(Error::input(format!(
+                "workspace path {} is inside the work tree {}",
+                dest.display(),
+                tree.display()
+            ))
+            .hint("runs never write into a checkout: pass --workspace-path a directory outside it, or omit it"));
+        }
+    }
+    Ok(())
 }
 
 /// If the agent deleted the worktree's `.git` link while its administrative directory is still
