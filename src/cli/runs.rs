@@ -1,6 +1,6 @@
 //! `git oc runs` and `git oc show`: reviewing recorded runs, read from the evidence refs.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use clap::Args;
 
@@ -8,6 +8,46 @@ use super::ui::Ui;
 use crate::contracts::{Timestamp, prefix_chars};
 use crate::error::{Error, Result};
 use crate::evidence::store::{self, RunEntry};
+use crate::text::{escape_controls, escape_controls_keep_lines};
+
+/// `git oc show RUN FILE`: the file's exact bytes, for pipes and redirections. On a terminal,
+/// control characters other than line breaks and tabs are escaped (a fetched `stdout.txt` may
+/// hold escape sequences). A reader that went away (EPIPE) ends output quietly with exit 0, as
+/// `git show | head` does; any other write failure (ENOSPC, EIO) is an error: the file was not
+/// written whole.
+fn write_file_to_stdout(bytes: &[u8]) -> Result<i32> {
+    let stdout = std::io::stdout();
+    let shown: std::borrow::Cow<[u8]> = if stdout.is_terminal() {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => match escape_controls_keep_lines(text) {
+                std::borrow::Cow::Borrowed(_) => bytes.into(),
+                std::borrow::Cow::Owned(t) => t.into_bytes().into(),
+            },
+            Err(_) => String::from_utf8_lossy(bytes)
+                .chars()
+                .map(|c| {
+                    if c == '\n' || c == '\t' {
+                        c.to_string()
+                    } else {
+                        escape_controls(&c.to_string()).into_owned()
+                    }
+                })
+                .collect::<String>()
+                .into_bytes()
+                .into(),
+        }
+    } else {
+        bytes.into()
+    };
+    let mut out = stdout.lock();
+    match out.write_all(&shown).and_then(|_| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Error::run("could not write the evidence file to standard output")
+            .caused_by(e.to_string())
+            .hint("the output is incomplete; write it somewhere with free space")),
+    }
+}
 
 /// List recorded runs, newest first
 ///
@@ -88,7 +128,7 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
     let until = args.until.as_deref().map(|s| parse_when(s, now)).transpose()?;
     let (mut runs, skipped) = store::list_runs(&repo.repo)?;
     for s in &skipped {
-        ui.warning(&format!("skipped {}: {}", s.reference, s.why));
+        ui.warning(&escape_controls(&format!("skipped {}: {}", s.reference, s.why)));
     }
     // Runs without evidence yet: in progress, or interrupted when their process is gone.
     for (path, run) in crate::execution::inflight::list(&repo.state_dir()) {
@@ -137,22 +177,24 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
         return Ok(0);
     }
     let mut out = String::new();
+    // Everything here may come from a fetched evidence ref: escape control characters.
+    let esc = |s: &str| escape_controls(s).into_owned();
     for r in selected {
         let time = r.time.to_string();
         let time = time.get(..16).unwrap_or(&time).replace('T', " ");
         out.push_str(&format!(
             "{}  {}  {:<17} {:<24} {:<34} {:<40} {}\n",
-            prefix_chars(&r.run_id, 8),
+            esc(prefix_chars(&r.run_id, 8)),
             time,
-            if r.rejected {
+            esc(&if r.rejected {
                 format!("{} (rejected)", r.outcome)
             } else {
                 r.outcome.clone()
-            },
-            format!("{}@{}", r.backend, r.lane),
-            r.branch.as_deref().unwrap_or("-"),
-            r.diff.as_deref().unwrap_or("-"),
-            prefix_chars(&r.goal, 60)
+            }),
+            esc(&format!("{}@{}", r.backend, r.lane)),
+            esc(r.branch.as_deref().unwrap_or("-")),
+            esc(r.diff.as_deref().unwrap_or("-")),
+            esc(prefix_chars(&r.goal, 60))
         ));
     }
     ui.data(&out);
@@ -169,9 +211,7 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
             return Err(Error::input(format!("run {run_id} has no evidence file {file:?}"))
                 .hint(format!("its files: {}", files.join(", "))));
         };
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&bytes).and_then(|_| out.flush());
-        return Ok(0);
+        return write_file_to_stdout(&bytes);
     }
     let json = |name: &str| -> Result<Option<serde_json::Value>> {
         match evidence.read(name)? {
@@ -203,8 +243,9 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         ui.json(&doc);
         return Ok(0);
     }
-    let mut out = format!("run {run_id}\n");
-    let mut line = |label: &str, value: &str| super::field(&mut out, label, value);
+    let mut out = format!("run {}\n", escape_controls(&run_id));
+    // Evidence may have been fetched from anyone: escape control characters in every value.
+    let mut line = |label: &str, value: &str| super::field(&mut out, label, &escape_controls(value));
     line("headline", trace["headline"].as_str().unwrap_or(""));
     line("summary", trace["summary"].as_str().unwrap_or(""));
     for w in trace["warnings"].as_array().into_iter().flatten() {

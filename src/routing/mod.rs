@@ -176,9 +176,11 @@ pub fn route_configured(
     match router {
         "rules" => route_rules(routing_policy, proposal),
         "switchboard" => {
-            let url = &config.switchboard_url.value;
+            let target = &config.switchboard_url.value;
+            // For messages: credentials in the URL are never shown.
+            let url = crate::execution::secrets::redact_url(target);
             let timeout = std::time::Duration::from_secs(config.switchboard_timeout.value);
-            match switchboard::route(url, proposal, timeout) {
+            match switchboard::route(target, proposal, timeout) {
                 Ok(decision) => Ok(decision),
                 Err(switchboard::SwitchBoardError::Unavailable(why)) if config.fallback_to_rules.value => {
                     let mut decision = route_rules(routing_policy, proposal)?;
