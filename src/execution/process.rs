@@ -192,9 +192,19 @@ fn become_subreaper() {
     });
 }
 
-/// The pids whose parent is `parent`, from `/proc` (zombies included).
+/// The pids whose parent is `parent`, from `/proc` (zombies included). Empty when the `/proc`
+/// mounted here belongs to another PID namespace (its numbers would name other processes).
 fn children_of(parent: i32) -> Vec<i32> {
     let mut out = Vec::new();
+    // SAFETY: getpid(2) cannot fail.
+    let me = unsafe { libc::getpid() };
+    let own_proc = std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|p| p.parse::<i32>().ok()))
+        == Some(me);
+    if !own_proc {
+        return out;
+    }
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return out;
     };
