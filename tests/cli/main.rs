@@ -18,3 +18,4 @@ mod test_run_bad_input;
 mod test_run_diff;
 mod test_switchboard;
 mod test_sync;
+mod test_trust_periphery;
