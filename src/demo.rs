@@ -89,7 +89,7 @@ pub fn prepare<'a>(repo: &'a Repo, spec: &DemoSpec) -> Result<PreparedRun<'a>> {
 
     let mut ctx = PlanningContext::new(spec.goal.clone(), TaskType::SimpleEdit.as_str());
     ctx.repo_key = spec.repo_key.clone();
-    ctx.clone_url = repo.clone_url();
+    ctx.clone_url = crate::execution::secrets::redact_url(&repo.clone_url()).into_owned();
     ctx.base_branch = repo.base_branch("HEAD", base);
     ctx.proposer = "operations-center-demo".into();
     ctx.push_on_success = false;

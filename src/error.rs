@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn messages_stay_on_one_line() {
         let e = Error::input("bad\ngoal\u{1b}[31m");
-        assert_eq!(e.message, "bad\\ngoal\\u{1b}[31m");
+        assert_eq!(e.message, "bad\\ngoal\\x1b[31m");
         assert_eq!(Error::internal("x").exit_code(), 70);
     }
 }

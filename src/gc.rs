@@ -69,12 +69,32 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
         checked_out.push(head.as_bstr().to_str_lossy().into_owned());
     }
 
-    // Interrupted runs: their registration outlived their process.
+    // A starting run creates its branch and worktree under this mutex, after registering
+    // itself: holding it, gc either sees the run registered (and spares it) or runs before the
+    // branch exists.
     let state_dir = repo.state_dir();
-    let inflight = crate::execution::inflight::list(&state_dir);
-    let any_alive = inflight.iter().any(|(_, r)| r.is_alive());
+    let _mutex = crate::git::worktree::StateMutex::lock(&state_dir)?;
+
+    // Runs in progress are judged by their lock; interrupted runs' registrations outlived them.
+    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let inflight: Vec<_> = crate::execution::inflight::list(&state_dir)
+        .into_iter()
+        .map(|(path, run)| {
+            let live = crate::execution::inflight::is_live(&path);
+            (path, run, live)
+        })
+        .collect();
+    let any_alive = inflight.iter().any(|(_, _, live)| *live);
+    let live_workspaces: Vec<std::path::PathBuf> = inflight
+        .iter()
+        .filter(|(_, _, live)| *live)
+        .map(|(_, run, _)| canonical(&run.workspace))
+        .collect();
+    for (_, run, _) in inflight.iter().filter(|(_, _, live)| *live) {
+        checked_out.push(format!("refs/heads/{}", run.branch));
+    }
     let worktree_root = state_dir.join("worktrees");
-    for (path, run) in inflight.iter().filter(|(_, r)| !r.is_alive()) {
+    for (path, run, _) in inflight.iter().filter(|(_, _, live)| !*live) {
         if !opts.dry_run {
             let registered = main
                 .worktrees()
@@ -127,6 +147,15 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
                     .map_err(|e| Error::io(format!("could not prune {}", admin.display()), &e))?;
             }
             report.pruned_admin_entries.push(shown);
+            continue;
+        }
+        if live_workspaces.contains(&canonical(&base)) {
+            report
+                .kept_worktrees
+                .push((shown.clone(), "a run is in progress there".to_owned()));
+            if let Some(b) = branch {
+                checked_out.push(b);
+            }
             continue;
         }
         let is_run = base.join(crate::git::worktree::EVIDENCE_DIR).is_dir();

@@ -76,7 +76,8 @@ fn run_git(workdir: &Path, args: &[&str]) -> Result<GitOutput> {
     Ok(GitOutput {
         success: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        // git's messages quote remote URLs; credentials in them are never shown.
+        stderr: crate::execution::secrets::redact_urls(&String::from_utf8_lossy(&out.stderr)).into_owned(),
     })
 }
 
@@ -212,13 +213,15 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
         let mut notes_rejected = false;
         let mut rejected = Vec::new();
         for line in out.stdout.lines() {
+            // `<flag>\t<src>:<dst>\t<summary>`, where the flag of a fast-forward is a space: it
+            // must not be trimmed away.
             let mut fields = line.split('\t');
             let (Some(flag), Some(refs)) = (fields.next(), fields.next()) else {
                 continue;
             };
             let summary = fields.next().unwrap_or("");
             let dst = refs.split(':').next_back().unwrap_or(refs);
-            match flag.trim() {
+            match flag {
                 "*" if dst.starts_with(RUNS_REF_PREFIX) => report.new_runs += 1,
                 "=" if dst.starts_with(RUNS_REF_PREFIX) => report.up_to_date_runs += 1,
                 "*" | " " | "+" if dst == NOTES_REF => report.notes = "updated",
@@ -294,6 +297,28 @@ fn notes_in_tree(repo: &gix::Repository, tree: gix::ObjectId) -> Result<Vec<(gix
     Ok(out)
 }
 
+/// What moving the notes from `ours` (none: no notes yet) to `theirs` brings: notes on objects
+/// that had none, and notes that gained blocks.
+fn new_notes(repo: &gix::Repository, ours: Option<gix::ObjectId>, theirs: gix::ObjectId) -> Result<(usize, usize)> {
+    let ctx = |e| Error::git("could not read the notes", e);
+    let tree_of = |commit: gix::ObjectId| -> Result<gix::ObjectId> {
+        Ok(repo.find_commit(commit).map_err(ctx)?.tree_id().map_err(ctx)?.detach())
+    };
+    let before: std::collections::HashMap<gix::ObjectId, gix::ObjectId> = match ours {
+        Some(c) => notes_in_tree(repo, tree_of(c)?)?.into_iter().collect(),
+        None => Default::default(),
+    };
+    let (mut added, mut changed) = (0, 0);
+    for (object, blob) in notes_in_tree(repo, tree_of(theirs)?)? {
+        match before.get(&object) {
+            None => added += 1,
+            Some(b) if *b != blob => changed += 1,
+            Some(_) => {}
+        }
+    }
+    Ok((added, changed))
+}
+
 /// Merge the notes commit `theirs` into `refs/notes/oc`: a fast-forward when one side contains
 /// the other, else a merge commit in which every note holds the blocks of both sides.
 pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<NotesMerge> {
@@ -313,9 +338,11 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
                 "notes: fetched by 'git oc'",
             ) {
                 Ok(_) => {
+                    let (added, combined) = new_notes(repo, None, theirs)?;
                     return Ok(NotesMerge {
                         how: "created",
-                        ..NotesMerge::default()
+                        added,
+                        combined,
                     });
                 }
                 Err(_) => continue,
@@ -338,9 +365,11 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
         if base == Some(local) {
             match repo.reference(NOTES_REF, theirs, expected, "notes: fast-forward by 'git oc'") {
                 Ok(_) => {
+                    let (added, combined) = new_notes(repo, Some(local), theirs)?;
                     return Ok(NotesMerge {
                         how: "fast_forward",
-                        ..NotesMerge::default()
+                        added,
+                        combined,
                     });
                 }
                 Err(_) => continue,

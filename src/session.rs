@@ -162,7 +162,7 @@ impl Session {
     pub fn open(dir: &Path) -> Result<Session> {
         let repo = Repo::discover(dir)?;
         let config = Config::load(repo.workdir())?;
-        let policy = PolicyEngine::new(config.checked_policy()?);
+        let policy = PolicyEngine::new(config.checked_policy()?).ignore_case(repo.ignore_case());
         let routing = config.routing_policy()?;
         Ok(Session {
             repo,
@@ -194,7 +194,8 @@ impl Session {
 
         let mut ctx = PlanningContext::new(spec.goal.clone(), spec.task_type.as_str());
         ctx.repo_key = repo_key;
-        ctx.clone_url = repo.clone_url();
+        // Credentials in a remote URL never travel into proposals and evidence.
+        ctx.clone_url = crate::execution::secrets::redact_url(&repo.clone_url()).into_owned();
         ctx.base_branch = repo.base_branch(&spec.base, base);
         ctx.risk_level = spec.risk.as_str().to_owned();
         ctx.priority = spec.priority.as_str().to_owned();

@@ -83,7 +83,12 @@ pub fn cmd_doctor(ui: &mut Ui, _args: &DoctorArgs) -> Result<i32> {
             Ok(p) => add(
                 "ok",
                 "policy",
-                format!("valid; digest {}", crate::policy::PolicyEngine::new(p).digest()),
+                format!(
+                    "valid; digest {}",
+                    crate::policy::PolicyEngine::new(p)
+                        .ignore_case(repo.ignore_case())
+                        .digest()
+                ),
             ),
             Err(e) => add("fail", "policy", format!("{}: {}", e.message, e.causes().join("; "))),
         }
@@ -100,13 +105,16 @@ pub fn cmd_doctor(ui: &mut Ui, _args: &DoctorArgs) -> Result<i32> {
             ),
         }
         if config.routing.router() == crate::routing::Router::Switchboard {
-            let url = config.routing.switchboard_url().trim_end_matches('/').to_owned();
+            let target = config.routing.switchboard_url().trim_end_matches('/').to_owned();
+            // Credentials in the URL are used, never printed.
+            let url = crate::execution::secrets::redact_url(&target).into_owned();
+            let redact = |e: ureq::Error| crate::execution::secrets::redact_urls(&e.to_string()).into_owned();
             let agent: ureq::Agent = ureq::Agent::config_builder()
                 .timeout_global(Some(Duration::from_secs(3)))
                 .http_status_as_error(false)
                 .build()
                 .into();
-            match agent.get(format!("{url}/health")).call() {
+            match agent.get(format!("{target}/health")).call() {
                 Ok(r) if r.status().is_success() => add("ok", "router", format!("SwitchBoard at {url} answers")),
                 Ok(r) => add(
                     "fail",
@@ -116,9 +124,16 @@ pub fn cmd_doctor(ui: &mut Ui, _args: &DoctorArgs) -> Result<i32> {
                 Err(e) if config.routing.fallback_to_rules() => add(
                     "warn",
                     "router",
-                    format!("SwitchBoard at {url} is unreachable ({e}); runs fall back to the rules router"),
+                    format!(
+                        "SwitchBoard at {url} is unreachable ({}); runs fall back to the rules router",
+                        redact(e)
+                    ),
                 ),
-                Err(e) => add("fail", "router", format!("SwitchBoard at {url} is unreachable: {e}")),
+                Err(e) => add(
+                    "fail",
+                    "router",
+                    format!("SwitchBoard at {url} is unreachable: {}", redact(e)),
+                ),
             }
         } else {
             add("ok", "router", "rules (local)".into());
@@ -165,6 +180,34 @@ pub fn cmd_doctor(ui: &mut Ui, _args: &DoctorArgs) -> Result<i32> {
             "token",
             format!("{var} is {}", if set { "set" } else { "not set" }),
         );
+    }
+
+    // The notes ref must be a notes commit: a blob or tree there breaks every note write.
+    match repo.repo.try_find_reference(crate::git::NOTES_REF) {
+        Ok(None) => add("ok", "notes", format!("{} not created yet", crate::git::NOTES_REF)),
+        Ok(Some(mut r)) => match r.peel_to_id().ok().and_then(|id| id.object().ok().map(|o| o.kind)) {
+            Some(gix::object::Kind::Commit) => {
+                add("ok", "notes", format!("{} is a notes commit", crate::git::NOTES_REF))
+            }
+            Some(kind) => add(
+                "fail",
+                "notes",
+                format!(
+                    "{} points at a {kind}, not a notes commit; no run can record its note (inspect it with git cat-file -t {0}, then delete it with git update-ref -d {0})",
+                    crate::git::NOTES_REF
+                ),
+            ),
+            None => add(
+                "fail",
+                "notes",
+                format!("{} points at an object that is missing", crate::git::NOTES_REF),
+            ),
+        },
+        Err(e) => add(
+            "fail",
+            "notes",
+            format!("{} cannot be read: {}", crate::git::NOTES_REF, e),
+        ),
     }
 
     let (runs, skipped) = crate::evidence::store::list_runs(&repo.repo)?;
@@ -220,7 +263,9 @@ pub fn cmd_doctor(ui: &mut Ui, _args: &DoctorArgs) -> Result<i32> {
     } else {
         let mut out = String::new();
         for c in &checks {
-            out.push_str(&format!("{:<5} {:<15} {}\n", c.level, c.name, c.detail));
+            // Details quote paths, messages and configuration: never raw control characters.
+            let detail = crate::text::escape_controls(&c.detail);
+            out.push_str(&format!("{:<5} {:<15} {detail}\n", c.level, c.name));
         }
         out.push_str(if healthy { "healthy\n" } else { "not healthy\n" });
         ui.data(&out);

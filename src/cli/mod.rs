@@ -156,8 +156,9 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     init_tracing(cli.verbose);
     install_panic_hook();
     // Ctrl-C sets a flag the run loop watches: the agent is stopped and the evidence recorded
-    // before exiting with 130. A second Ctrl-C ends git-oc at once.
-    let _interrupt_handler = gix::interrupt::init_handler_default(1).ok();
+    // before exiting with 130. A second Ctrl-C kills the agent at once, and the evidence is
+    // still recorded; a third ends git-oc (see execution::process).
+    let _interrupt_handler = crate::execution::process::install_interrupt_handler();
     let format = if cli.json {
         OutputFormat::Json
     } else {

@@ -6,9 +6,12 @@ use serde_json::json;
 
 use super::run::TaskArgs;
 use super::ui::Ui;
-use crate::config::Config;
+use crate::config::{Config, Source};
 use crate::error::Result;
-use crate::policy::PolicyEngine;
+use crate::execution::secrets::redact_url;
+use crate::policy::layering::Selected;
+use crate::policy::{PolicyConfig, PolicyEngine, RepoPolicy, py_repr_list, py_repr_str};
+use crate::text::{escape_controls, escape_controls_keep_lines};
 
 /// Show the effective policy, or check a proposal against it
 #[derive(Debug, Args)]
@@ -17,8 +20,9 @@ pub struct PolicyArgs {
     pub command: PolicyCommand,
 }
 
+// Parsed once per process: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum PolicyCommand {
     /// Show the effective policy and routing configuration, and where each part came from
     Show(ShowArgs),
@@ -45,7 +49,86 @@ pub fn cmd_policy(ui: &mut Ui, args: &PolicyArgs) -> Result<i32> {
 }
 
 fn line(out: &mut String, label: &str, value: &str) {
-    out.push_str(&format!("  {label:<18}: {value}\n"));
+    // Values quote configuration and paths: never raw control characters.
+    out.push_str(&format!("  {label:<18}: {}\n", escape_controls(value)));
+}
+
+/// One layer of the policy that applies: a policy and where it came from.
+struct Layer<'a> {
+    policy: &'a RepoPolicy,
+    /// `repo_policies[0] (repo_key='svc')`, `default_policy` or `built-in default policy`.
+    name: String,
+    source: Source,
+}
+
+/// The policy that applies to `repo_key` and the policies it inherits, nearest first, each with
+/// the file it came from.
+fn layers<'a>(config: &Config, policy: &'a PolicyConfig, repo_key: &str) -> Vec<Layer<'a>> {
+    let default_source = config.source("policy.default_policy");
+    let selected = policy.get_repo_policy(repo_key);
+    let first_name = match crate::policy::layering::select(policy, repo_key) {
+        Selected::RepoPolicies(i) => (
+            format!("repo_policies[{i}] (repo_key={})", py_repr_str(&selected.repo_key)),
+            config.source("policy.repo_policies"),
+        ),
+        Selected::DefaultPolicy if default_source == Source::Default => {
+            ("built-in default".to_owned(), Source::Default)
+        }
+        Selected::DefaultPolicy => ("default_policy".to_owned(), default_source.clone()),
+        Selected::Builtin => ("built-in default".to_owned(), Source::Default),
+    };
+    let mut out = vec![Layer {
+        policy: selected,
+        name: first_name.0,
+        source: first_name.1,
+    }];
+    for inherited in selected.layers().skip(1) {
+        let configured_default = default_source != Source::Default && policy.default_policy.as_ref() == Some(inherited);
+        let (name, source) = if configured_default {
+            ("default_policy".to_owned(), default_source.clone())
+        } else {
+            ("built-in default".to_owned(), Source::Default)
+        };
+        out.push(Layer {
+            policy: inherited,
+            name,
+            source,
+        });
+    }
+    out
+}
+
+impl Layer<'_> {
+    /// `repo_policies[0] (repo_key='svc') from repository file …`, or `built-in default`.
+    fn describe(&self) -> String {
+        if self.source == Source::Default {
+            self.name.clone()
+        } else {
+            format!("{} from {}", self.name, self.source)
+        }
+    }
+}
+
+/// The repository key runs use without --repo-key, and where it comes from.
+fn effective_repo_key(repo: &crate::git::Repo, config: &Config) -> (String, String) {
+    match &config.run.repo_key {
+        Some(k) => (
+            k.clone(),
+            format!("run.repo_key in the {}", config.source("run.repo_key")),
+        ),
+        None => (
+            repo.name(),
+            "the origin remote's URL, else the work tree's name; --repo-key overrides it".to_owned(),
+        ),
+    }
+}
+
+fn list_or(items: &[String], empty: &str) -> String {
+    if items.is_empty() {
+        empty.to_owned()
+    } else {
+        py_repr_list(items)
+    }
 }
 
 fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
@@ -53,19 +136,57 @@ fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
     let config = Config::load(repo.workdir())?;
     let policy = config.checked_policy()?;
     let routing = config.routing_policy()?;
-    let digest = PolicyEngine::new(policy.clone()).digest();
-    let section = crate::config::PolicySection {
-        repo_policies: Some(policy.repo_policies.clone()),
-        default_policy: policy.default_policy.clone(),
-    };
     let run = &config.run;
-    let routing_settings = &config.routing;
+    let settings = &config.routing;
     let src = |key: &str| config.source(key);
+    let digest = PolicyEngine::new(policy.clone())
+        .ignore_case(repo.ignore_case())
+        .digest();
+    let (repo_key, repo_key_from) = effective_repo_key(&repo, &config);
+    let layers = layers(&config, &policy, &repo_key);
+    // Credentials in the SwitchBoard URL are used, never printed.
+    let switchboard_url = redact_url(settings.switchboard_url()).into_owned();
+    // The configuration as written: the inheritance links are shown as layers instead.
+    let strip = |p: &RepoPolicy| RepoPolicy {
+        inherits: None,
+        ..p.clone()
+    };
+    let section = crate::config::PolicySection {
+        repo_policies: Some(policy.repo_policies.iter().map(strip).collect()),
+        default_policy: policy.default_policy.as_ref().map(strip),
+    };
     if ui.is_json() {
+        let rules: Vec<_> = layers
+            .iter()
+            .flat_map(|l| {
+                l.policy.path_policy.rules.iter().map(move |r| {
+                    json!({
+                        "path_pattern": r.path_pattern,
+                        "access_mode": r.access_mode,
+                        "applies_to_task_types": r.applies_to_task_types,
+                        "notes": r.notes,
+                        "layer": l.name,
+                        "source": l.source,
+                    })
+                })
+            })
+            .collect();
         let doc = json!({
             "files": config.files.iter().map(|(s, p)| json!({"source": s, "path": p})).collect::<Vec<_>>(),
-            "policy": policy,
+            "policy": section,
             "policy_digest": digest,
+            "effective": {
+                "repo_key": repo_key,
+                "repo_key_from": repo_key_from,
+                "ignore_case": repo.ignore_case(),
+                "layers": layers.iter().map(|l| json!({
+                    "name": l.name,
+                    "source": l.source,
+                    "replace_defaults": l.policy.replace_defaults,
+                })).collect::<Vec<_>>(),
+                "path_rules": rules,
+                "policy": strip(layers[0].policy),
+            },
             "sources": {
                 "repo_policies": src("policy.repo_policies"),
                 "default_policy": src("policy.default_policy"),
@@ -73,11 +194,11 @@ fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
                 "router": src("routing.router"),
                 "switchboard_url": src("routing.switchboard_url"),
             },
-            "router": routing_settings.router().as_str(),
+            "router": settings.router().as_str(),
             "routing_policy": routing.policy,
             "routing_policy_file": routing.file,
             "routing_warnings": routing.warnings,
-            "switchboard_url": routing_settings.switchboard_url(),
+            "switchboard_url": switchboard_url,
             "run": {
                 "backend": run.backend,
                 "timeout": run.timeout(),
@@ -94,7 +215,7 @@ fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
         out.push_str("  (none: built-in defaults only)\n");
     }
     for (source, _) in &config.files {
-        out.push_str(&format!("  {source}\n"));
+        out.push_str(&format!("  {}\n", escape_controls(&source.to_string())));
     }
     out.push_str("\npolicy\n");
     line(
@@ -113,11 +234,120 @@ fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
     );
     line(&mut out, "digest", &digest);
     line(&mut out, "validation", "no problems (validate_config)");
+
+    out.push_str("\npolicy for this repository\n");
+    line(
+        &mut out,
+        "repository key",
+        &format!("{repo_key} (from {repo_key_from})"),
+    );
+    let own = &layers[0];
+    line(&mut out, "selected", &own.describe());
+    let inherited: Vec<String> = layers.iter().skip(1).map(Layer::describe).collect();
+    line(
+        &mut out,
+        "inherits",
+        &if inherited.is_empty() && own.policy.replace_defaults {
+            "nothing: replace_defaults = true".to_owned()
+        } else if inherited.is_empty() {
+            "nothing".to_owned()
+        } else {
+            inherited.join(", then ")
+        },
+    );
+    line(&mut out, "enabled", &own.policy.enabled.to_string());
+    line(
+        &mut out,
+        "path matching",
+        if repo.ignore_case() {
+            "case-insensitive (core.ignorecase)"
+        } else {
+            "case-sensitive"
+        },
+    );
+    out.push_str("  path rules (first match per layer; across layers the strictest wins):\n");
+    let mut any_rule = false;
+    for l in &layers {
+        for r in &l.policy.path_policy.rules {
+            any_rule = true;
+            let types = if r.applies_to_task_types.is_empty() {
+                String::new()
+            } else {
+                format!(" for {}", py_repr_list(&r.applies_to_task_types))
+            };
+            out.push_str(&format!(
+                "    {:<16} {:<24} {}{types}\n",
+                escape_controls(&r.access_mode),
+                escape_controls(&r.path_pattern),
+                escape_controls(&l.describe())
+            ));
+        }
+    }
+    if !any_rule {
+        out.push_str("    (none)\n");
+    }
+    let modes: Vec<String> = layers
+        .iter()
+        .map(|l| format!("{} ({})", l.policy.path_policy.default_mode, l.name))
+        .collect();
+    line(&mut out, "other paths", &modes.join(", "));
+    for l in &layers {
+        let r = &l.policy.review_requirement;
+        line(
+            &mut out,
+            "review",
+            &format!(
+                "autonomous {}, blocked without human {}, for risk {}, for task types {} ({})",
+                if r.autonomous_allowed { "allowed" } else { "not allowed" },
+                r.blocked_without_human,
+                list_or(&r.require_review_for_risk_levels, "none"),
+                list_or(&r.require_review_for_task_types, "none"),
+                l.name
+            ),
+        );
+    }
+    for l in &layers {
+        for v in &l.policy.validation_requirements {
+            line(
+                &mut out,
+                "validation",
+                &format!(
+                    "risk {} and task types {}: profile {}{}{} ({})",
+                    list_or(&v.applies_to_risk_levels, "any"),
+                    list_or(&v.applies_to_task_types, "any"),
+                    py_repr_str(&v.required_profile),
+                    if v.must_pass { ", must pass" } else { "" },
+                    if v.block_if_unavailable {
+                        ", blocks when no command"
+                    } else {
+                        ""
+                    },
+                    l.name
+                ),
+            );
+        }
+    }
+    line(
+        &mut out,
+        "task types",
+        &format!(
+            "allowed {}, blocked {}",
+            list_or(&own.policy.allowed_task_types, "any"),
+            list_or(&own.policy.blocked_task_types, "none")
+        ),
+    );
+    line(
+        &mut out,
+        "base branches",
+        &list_or(&own.policy.branch_guardrail.allowed_base_branches, "any"),
+    );
+    line(&mut out, "network", &own.policy.tool_guardrail.network_mode);
+
     out.push_str("\nrouting\n");
     line(
         &mut out,
         "router",
-        &format!("{} (from {})", routing_settings.router(), src("routing.router")),
+        &format!("{} (from {})", settings.router(), src("routing.router")),
     );
     line(
         &mut out,
@@ -133,18 +363,14 @@ fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
     line(
         &mut out,
         "switchboard_url",
-        &format!(
-            "{} (from {})",
-            routing_settings.switchboard_url(),
-            src("routing.switchboard_url")
-        ),
+        &format!("{switchboard_url} (from {})", src("routing.switchboard_url")),
     );
     line(
         &mut out,
         "fallback_to_rules",
         &format!(
             "{} (from {})",
-            routing_settings.fallback_to_rules(),
+            settings.fallback_to_rules(),
             src("routing.fallback_to_rules")
         ),
     );
@@ -180,9 +406,11 @@ fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
             &format!("{} (from {})", adapter.value, adapter.source),
         );
     }
-    out.push_str("\neffective policy (as it would be written in .oc/config.toml)\n\n");
+    out.push_str("\npolicy as configured (as it would be written in .oc/config.toml; inherited layers above)\n\n");
     let wrapped = json!({ "policy": section });
-    out.push_str(&toml::to_string_pretty(&wrapped).unwrap_or_default());
+    out.push_str(&escape_controls_keep_lines(
+        &toml::to_string_pretty(&wrapped).unwrap_or_default(),
+    ));
     ui.data(&out);
     Ok(0)
 }

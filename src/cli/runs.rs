@@ -6,6 +6,7 @@ use super::ui::Ui;
 use crate::contracts::{Timestamp, prefix_chars};
 use crate::error::{Error, Result};
 use crate::evidence::store::{self, RunEntry};
+use crate::text::escape_controls;
 
 /// List recorded runs, newest first
 ///
@@ -80,11 +81,15 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
     let until = args.until.as_deref().map(|s| parse_when(s, now)).transpose()?;
     let (mut runs, skipped) = store::list_runs(&repo.repo)?;
     for s in &skipped {
-        ui.warning(&format!("skipped {}: {}", s.reference, s.why));
+        ui.warning(&escape_controls(&format!("skipped {}: {}", s.reference, s.why)));
     }
     // Runs without evidence yet: in progress, or interrupted when their process is gone.
-    for (_, run) in crate::execution::inflight::list(&repo.state_dir()) {
-        let outcome = if run.is_alive() { "running" } else { "interrupted" };
+    for (path, run) in crate::execution::inflight::list(&repo.state_dir()) {
+        let outcome = if crate::execution::inflight::is_live(&path) {
+            "running"
+        } else {
+            "interrupted"
+        };
         runs.push(RunEntry {
             run_id: run.run_id.clone(),
             time: run.started_at,
@@ -125,22 +130,24 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
         return Ok(0);
     }
     let mut out = String::new();
+    // Everything here may come from a fetched evidence ref: escape control characters.
+    let esc = |s: &str| escape_controls(s).into_owned();
     for r in selected {
         let time = r.time.to_string();
         let time = time.get(..16).unwrap_or(&time).replace('T', " ");
         out.push_str(&format!(
             "{}  {}  {:<17} {:<24} {:<34} {:<40} {}\n",
-            prefix_chars(&r.run_id, 8),
+            esc(prefix_chars(&r.run_id, 8)),
             time,
-            if r.rejected {
+            esc(&if r.rejected {
                 format!("{} (rejected)", r.outcome)
             } else {
                 r.outcome.clone()
-            },
-            format!("{}@{}", r.backend, r.lane),
-            r.branch.as_deref().unwrap_or("-"),
-            r.diff.as_deref().unwrap_or("-"),
-            prefix_chars(&r.goal, 60)
+            }),
+            esc(&format!("{}@{}", r.backend, r.lane)),
+            esc(r.branch.as_deref().unwrap_or("-")),
+            esc(r.diff.as_deref().unwrap_or("-")),
+            esc(prefix_chars(&r.goal, 60))
         ));
     }
     ui.data(&out);
@@ -157,7 +164,7 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
             return Err(Error::input(format!("run {run_id} has no evidence file {file:?}"))
                 .hint(format!("its files: {}", files.join(", "))));
         };
-        ui.bytes(&bytes);
+        ui.file(&bytes);
         return Ok(0);
     }
     let json = |name: &str| -> Result<Option<serde_json::Value>> {
@@ -190,7 +197,8 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         ui.json(&doc);
         return Ok(0);
     }
-    let mut out = format!("run {run_id}\n");
+    let mut out = format!("run {}\n", escape_controls(&run_id));
+    // Evidence may have been fetched from anyone: escape control characters in every value.
     let mut line = |label: &str, value: &str| super::field(&mut out, label, value);
     line("headline", trace["headline"].as_str().unwrap_or(""));
     line("summary", trace["summary"].as_str().unwrap_or(""));

@@ -62,10 +62,21 @@ pub fn cmd_fetch(ui: &mut Ui, args: &FetchArgs) -> Result<i32> {
             report.remote, report.new_runs
         ));
     }
-    for r in &report.rejected {
-        ui.warning(&format!("not fetched, a different local ref exists: {r}"));
+    if !report.rejected.is_empty() {
+        // Recorded evidence is never overwritten: a conflicting ref is an error to look into,
+        // not a warning to scroll past.
+        return Err(crate::error::Error::run(format!(
+            "{} evidence ref(s) on {} differ from the local ones and were not fetched: {}",
+            report.rejected.len(),
+            report.remote,
+            crate::text::escape_controls(&report.rejected.join(", "))
+        ))
+        .hint(format!(
+            "git-oc never overwrites recorded evidence; compare with 'git fetch {} <ref>' and 'git diff <ref> FETCH_HEAD'",
+            report.remote
+        )));
     }
-    Ok(if report.rejected.is_empty() { 0 } else { 1 })
+    Ok(0)
 }
 
 /// The remote named on the command line, or the one git would push to or fetch from.

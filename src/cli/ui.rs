@@ -31,6 +31,7 @@ pub struct Ui {
     out: Box<dyn Write>,
     err: Box<dyn Write>,
     err_is_terminal: bool,
+    out_is_terminal: bool,
     sink: Sink,
 }
 
@@ -38,6 +39,7 @@ impl Ui {
     /// The process's own stdout and stderr.
     pub fn new(format: OutputFormat, quiet: bool, verbose: u8) -> Self {
         let err_is_terminal = std::io::stderr().is_terminal();
+        let out_is_terminal = std::io::stdout().is_terminal();
         Self::with_writers(
             format,
             quiet,
@@ -45,7 +47,7 @@ impl Ui {
             Box::new(std::io::stdout()),
             Box::new(std::io::stderr()),
         )
-        .terminal(err_is_terminal)
+        .terminal(out_is_terminal, err_is_terminal)
     }
 
     /// Any writers, for tests and embedding.
@@ -63,11 +65,13 @@ impl Ui {
             out,
             err,
             err_is_terminal: false,
+            out_is_terminal: false,
             sink: Sink::Open,
         }
     }
 
-    fn terminal(mut self, err_is_terminal: bool) -> Self {
+    fn terminal(mut self, out_is_terminal: bool, err_is_terminal: bool) -> Self {
+        self.out_is_terminal = out_is_terminal;
         self.err_is_terminal = err_is_terminal;
         self
     }
@@ -105,6 +109,17 @@ impl Ui {
                 false
             }
         }
+    }
+
+    /// A file's exact bytes for pipes and redirections; on a terminal, control characters other
+    /// than line breaks and tabs are escaped (a fetched `stdout.txt` may hold escape sequences).
+    pub fn file(&mut self, bytes: &[u8]) -> bool {
+        if !self.out_is_terminal {
+            return self.bytes(bytes);
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let shown = crate::text::escape_controls_keep_lines(&text).into_owned();
+        self.data(&shown)
     }
 
     /// One pretty-printed JSON document on stdout.

@@ -18,6 +18,8 @@ use crate::execution::agents::AgentKind;
 use crate::policy::{PolicyConfig, RepoPolicy, default_policy_config};
 use crate::routing::Router;
 
+pub mod read;
+
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "path", rename_all = "snake_case")]
@@ -236,20 +238,10 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 fn read_layer(path: &Path) -> Result<Option<ConfigFile>> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|_| {
-                Error::input(format!("configuration file {} is not UTF-8", path.display()))
-                    .hint("save it as UTF-8 text")
-            })?;
-            parse_file(path, &text).map(Some)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(
-            Error::input(format!("cannot read configuration file {}", path.display()))
-                .caused_by(e.to_string())
-                .hint("check the file's permissions"),
-        ),
+    // Committed files are untrusted: regular files only, bounded in size and nesting.
+    match read::read_config_file(path, "configuration file", read::Syntax::Toml)? {
+        Some(text) => parse_file(path, &text).map(Some),
+        None => Ok(None),
     }
 }
 
@@ -390,17 +382,16 @@ impl Config {
         self.backends.get(kind.name()).cloned().unwrap_or_default()
     }
 
-    /// The policy the configuration gives: the built-in one with the configured parts replacing
-    /// it, unchecked.
+    /// The policy the configuration gives, unchecked: the built-in one, with the configured
+    /// policies layered on it (they inherit its protections unless they say `replace_defaults`).
     pub fn policy(&self) -> PolicyConfig {
         let mut policy = default_policy_config();
         if let Some(section) = &self.merged.policy {
-            if let Some(list) = &section.repo_policies {
-                policy.repo_policies = list.clone();
-            }
-            if let Some(default) = &section.default_policy {
-                policy.default_policy = Some(default.clone());
-            }
+            crate::policy::apply_layer(
+                &mut policy,
+                section.repo_policies.clone(),
+                section.default_policy.clone(),
+            );
         }
         policy
     }
@@ -523,10 +514,15 @@ impl Config {
         if problems.is_empty() {
             return Ok(policy);
         }
-        let mut sources = vec![self.source("policy.repo_policies").to_string()];
-        let default_source = self.source("policy.default_policy").to_string();
-        if !sources.contains(&default_source) {
-            sources.push(default_source);
+        let mut sources: Vec<String> = Vec::new();
+        for key in ["policy.repo_policies", "policy.default_policy"] {
+            let source = self.source(key);
+            if source != Source::Default && !sources.contains(&source.to_string()) {
+                sources.push(source.to_string());
+            }
+        }
+        if sources.is_empty() {
+            sources.push("configuration".to_owned());
         }
         let mut err = Error::input(format!(
             "the policy is invalid ({} problem{}); no run can start until it is fixed",

@@ -1,14 +1,84 @@
 //! Secret values from the environment never reach evidence, notes, logs or the terminal: every
 //! captured byte is passed through a `Redactor` before it is kept.
 
-/// Whether an environment variable holds a secret, by name.
+/// Whether an environment variable holds a secret, by name: the tokens git-oc itself uses, and
+/// the names providers and frameworks commonly give credentials (`AWS_SECRET_ACCESS_KEY`,
+/// `STRIPE_SECRET_KEY`, `DEPLOY_PRIVATE_KEY`, `DB_PASSWORD`, `SECRET_KEY_BASE`, …).
 pub fn is_secret_name(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "PLANE_API_TOKEN",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "API_KEY",
+    ];
+    const SUFFIXES: &[&str] = &[
+        "_TOKEN",
+        "_API_KEY",
+        "_APIKEY",
+        "_SECRET",
+        "_PASSWORD",
+        "_PASSWD",
+        "_PASS",
+        "_PASSPHRASE",
+        "_PRIVATE_KEY",
+        "_SECRET_KEY",
+        "_ACCESS_KEY",
+        "_SIGNING_KEY",
+        "_ENCRYPTION_KEY",
+        "_MASTER_KEY",
+        "_CREDENTIALS",
+    ];
     let upper = name.to_ascii_uppercase();
-    matches!(upper.as_str(), "GITHUB_TOKEN" | "GH_TOKEN" | "PLANE_API_TOKEN")
-        || upper.ends_with("_TOKEN")
-        || upper.ends_with("_API_KEY")
-        || upper.ends_with("_SECRET")
-        || upper.ends_with("_PASSWORD")
+    EXACT.contains(&upper.as_str())
+        || SUFFIXES.iter().any(|s| upper.ends_with(s))
+        || upper.contains("_SECRET_")
+        || upper.starts_with("SECRET_")
+}
+
+/// `url` with any credentials (`user:password@`, or a token used as the user name) replaced by
+/// `[REDACTED]`, so that a URL can be printed: `http://[REDACTED]@host:1234/path`.
+pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
+    redact_urls(url)
+}
+
+/// Every `scheme://userinfo@host` in `text` with its userinfo replaced by `[REDACTED]`, for
+/// messages that quote a URL (errors from an HTTP client, say).
+pub fn redact_urls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("://") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        // The authority ends at the path, query, fragment, or where the quoted URL ends.
+        let end = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`' | ')' | ']') || c.is_whitespace()
+            })
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(userinfo_end) => {
+                out.push_str("[REDACTED]");
+                out.push_str(&authority[userinfo_end..]);
+                changed = true;
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    if changed {
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 /// Replaces the values of secret environment variables with `[REDACTED:<NAME>]`.
@@ -150,12 +220,62 @@ mod tests {
             "ANTHROPIC_API_KEY",
             "my_token",
             "DB_PASSWORD",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "STRIPE_SECRET_KEY",
+            "DEPLOY_PRIVATE_KEY",
+            "MINIO_ACCESS_KEY",
+            "AZURE_CLIENT_SECRET",
+            "GOOGLE_SECRET_VALUE",
+            "SECRET_KEY_BASE",
+            "JWT_SIGNING_KEY",
+            "SMTP_PASS",
+            "GPG_PASSPHRASE",
+            "NPM_CREDENTIALS",
+            "PASSWORD",
         ] {
             assert!(is_secret_name(name), "{name}");
         }
-        for name in ["HOME", "PATH", "TOKENIZER", "GIT_OC_LOG"] {
+        for name in [
+            "HOME",
+            "PATH",
+            "TOKENIZER",
+            "TOKENIZERS_PARALLELISM",
+            "GIT_OC_LOG",
+            "AWS_ACCESS_KEY_ID",
+            "SSH_AUTH_SOCK",
+            "BYPASS",
+            "SECRETARY",
+        ] {
             assert!(!is_secret_name(name), "{name}");
         }
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("http://user:pass@host:1234/x"),
+            "http://[REDACTED]@host:1234/x"
+        );
+        assert_eq!(
+            redact_url("https://ghp_abc@github.com"),
+            "https://[REDACTED]@github.com"
+        );
+        assert_eq!(redact_url("http://localhost:20401"), "http://localhost:20401");
+        assert!(matches!(
+            redact_url("http://localhost:20401"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            redact_urls("SwitchBoard unreachable at http://a:b@h:1: refused; see \"http://c@d/e\""),
+            "SwitchBoard unreachable at http://[REDACTED]@h:1: refused; see \"http://[REDACTED]@d/e\""
+        );
+        assert_eq!(
+            redact_urls("mailto-ish a@b and no scheme"),
+            "mailto-ish a@b and no scheme"
+        );
+        // An @ in the path is not a credential.
+        assert_eq!(redact_url("http://host/a@b"), "http://host/a@b");
     }
 
     #[test]

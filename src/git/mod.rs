@@ -33,13 +33,16 @@ pub struct Repo {
 impl Repo {
     /// Find the repository containing `dir` the way git does, honouring `GIT_DIR` and friends
     /// (git exports them to external subcommands). Bare repositories are refused: runs need a
-    /// work tree to branch from.
+    /// work tree to branch from. As git does, a repository owned by someone else is refused
+    /// unless `safe.directory` (in the global or system configuration) trusts it.
     pub fn discover(dir: &Path) -> Result<Repo> {
-        let mut repo = gix::discover_with_environment_overrides(dir).map_err(|e| {
-            Error::input(format!("not inside a git repository: {}", dir.display()))
-                .caused_by(crate::error::error_chain(&e).join(": "))
-                .hint("run git oc inside a git work tree, or create one with 'git init'")
-        })?;
+        let mut trust = gix::sec::trust::Mapping::<gix::open::Options>::default();
+        trust.reduced = trust.reduced.bail_if_untrusted(true);
+        let found = gix::ThreadSafeRepository::discover_with_environment_overrides_opts(dir, Default::default(), trust);
+        let mut repo: gix::Repository = match found {
+            Ok(repo) => repo.into(),
+            Err(e) => return Err(discovery_error(dir, &e)),
+        };
         if repo.workdir().is_none() {
             return Err(Error::input(format!(
                 "git-oc needs a work tree, but {} is a bare repository",
@@ -49,6 +52,12 @@ impl Repo {
         }
         tune(&mut repo)?;
         Ok(Repo { repo })
+    }
+
+    /// Whether the repository's file system ignores case (`core.ignorecase`), so that path
+    /// rules must match case-insensitively.
+    pub fn ignore_case(&self) -> bool {
+        self.repo.config_snapshot().boolean("core.ignorecase").unwrap_or(false)
     }
 
     pub fn workdir(&self) -> &Path {
@@ -129,6 +138,51 @@ impl Repo {
 
     pub fn find_reference_target(&self, name: &str) -> Result<Option<gix::ObjectId>> {
         refs::target(&self.repo, name)
+    }
+}
+
+/// Why discovery failed, in git's terms: a repository git would refuse for its ownership, a
+/// SHA-256 repository (gix is built for SHA-1 only here), or no repository at all.
+fn discovery_error(dir: &Path, err: &gix::Error) -> Error {
+    let chain = crate::error::error_chain(err).join(": ");
+    if chain.contains("considered unsafe") || chain.contains("not owned by the current user") {
+        // Find where the repository is to name it the way git does.
+        let at = gix::discover(dir)
+            .ok()
+            .and_then(|r| r.workdir().map(Path::to_owned).or_else(|| Some(r.git_dir().to_owned())))
+            .unwrap_or_else(|| dir.to_owned());
+        let at = std::fs::canonicalize(&at).unwrap_or(at);
+        return Error::input(format!(
+            "detected dubious ownership in repository at '{}'",
+            at.display()
+        ))
+        .caused_by("it is owned by another user and not listed in safe.directory")
+        .hint(format!(
+            "if you trust it, allow it as git does: git config --global --add safe.directory {}",
+            at.display()
+        ));
+    }
+    if chain.contains("extensions.objectFormat") || chain.contains("Object format") {
+        return Error::input(format!(
+            "the repository at {} uses an object format git-oc does not support (SHA-256)",
+            dir.display()
+        ))
+        .caused_by(chain)
+        .hint("git-oc works with SHA-1 repositories only; use it in a repository made with the default object format");
+    }
+    Error::input(format!("not inside a git repository: {}", dir.display()))
+        .caused_by(chain)
+        .hint("run git oc inside a git work tree, or create one with 'git init'")
+}
+
+/// Drop `GIT_INDEX_FILE` from git-oc's own environment. gix honours it for every repository it
+/// opens (the user's and each run worktree alike), so an index file exported by a hook or a
+/// script would receive git-oc's own index writes. Agents and `git` children never got it
+/// either. Must be called before any other thread starts (it changes the process environment).
+pub fn scrub_environment() {
+    if std::env::var_os("GIT_INDEX_FILE").is_some() {
+        // SAFETY: called first thing in `main`, while the process has a single thread.
+        unsafe { std::env::remove_var("GIT_INDEX_FILE") };
     }
 }
 

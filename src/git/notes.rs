@@ -18,6 +18,30 @@ pub fn update_note(
     object: gix::ObjectId,
     update: impl Fn(&str) -> Option<String>,
 ) -> Result<gix::ObjectId> {
+    // git-oc's note writers take turns; then a lock file on the notes ref that stays is either
+    // a plain git command's, held for milliseconds, or one a killed git-oc left behind.
+    let state_dir = repo.common_dir().join("oc");
+    let _mutex = super::worktree::StateMutex::lock_named(&state_dir, "notes.mutex")?;
+    let lock_file = repo.common_dir().join(format!("{}.lock", super::NOTES_REF));
+    // Present while a git-oc process updates the notes: found on taking the mutex, it means the
+    // last writer died in the middle, and the ref lock it may have left is its own.
+    let writing = state_dir.join("notes.writing");
+    if writing.exists() {
+        tracing::warn!(lock = %lock_file.display(), "a git-oc process died writing notes; removing its lock");
+        let _ = std::fs::remove_file(&lock_file);
+    }
+    let _ = std::fs::write(&writing, std::process::id().to_string());
+    let result = update_locked(repo, object, update, &lock_file);
+    let _ = std::fs::remove_file(&writing);
+    result
+}
+
+fn update_locked(
+    repo: &gix::Repository,
+    object: gix::ObjectId,
+    update: impl Fn(&str) -> Option<String>,
+    lock_file: &std::path::Path,
+) -> Result<gix::ObjectId> {
     let ctx = |e| Error::git("could not write the run note", e);
     let mut attempt = 0;
     loop {
@@ -66,7 +90,12 @@ pub fn update_note(
             Err(e) => {
                 // A lost compare-and-swap is retried at length; a lock someone holds is waited for
                 // about two seconds.
-                let lock_held = repo.common_dir().join(format!("{}.lock", super::NOTES_REF)).exists();
+                let lock_held = lock_file.exists();
+                if lock_held && left_behind(lock_file) {
+                    tracing::warn!(lock = %lock_file.display(), "removing a notes lock a killed process left behind");
+                    let _ = std::fs::remove_file(lock_file);
+                    continue;
+                }
                 if attempt >= if lock_held { 8 } else { MAX_ATTEMPTS } {
                     let err = ctx(e);
                     return Err(if lock_held {
@@ -80,6 +109,16 @@ pub fn update_note(
             }
         }
     }
+}
+
+/// A lock file untouched for this long, while no git-oc process writes notes, was left by a
+/// process that died holding it.
+const LEFT_BEHIND_AFTER: Duration = Duration::from_secs(5);
+
+fn left_behind(lock: &std::path::Path) -> bool {
+    std::fs::metadata(lock)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= LEFT_BEHIND_AFTER))
 }
 
 /// Jittered, growing pause between attempts (the jitter comes from the clock, not a crate).

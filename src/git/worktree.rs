@@ -165,13 +165,19 @@ impl CreatedDirs {
         }
         let mut created = CreatedDirs(Vec::new());
         for d in missing.into_iter().rev() {
-            if let Err(e) = std::fs::create_dir(&d) {
-                created.undo();
-                return Err(
-                    Error::input(format!("cannot create workspace directory {}", d.display()))
-                        .caused_by(e.to_string())
-                        .hint("pass --workspace-path a location you can write to"),
-                );
+            match std::fs::create_dir(&d) {
+                Ok(()) => {}
+                // Another run made it first (two runs in a fresh repository): it is not ours
+                // to remove again.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => continue,
+                Err(e) => {
+                    created.undo();
+                    return Err(
+                        Error::input(format!("cannot create workspace directory {}", d.display()))
+                            .caused_by(e.to_string())
+                            .hint("pass --workspace-path a location you can write to"),
+                    );
+                }
             }
             created.0.push(d);
         }
@@ -241,6 +247,7 @@ pub fn create_run_worktree(
 ) -> Result<RunWorktree> {
     let full = validate_branch_name(repo, branch)?;
     let dest = super::absolute(dest);
+    check_placement(repo, &dest)?;
     match inspect_destination(repo, &dest)? {
         Destination::Fresh => add_fresh(repo, base, base_label, &full, &dest),
         Destination::Recycle => recycle(repo, base, base_label, &full, &dest),
@@ -275,17 +282,26 @@ fn add_fresh(
     full: &gix::refs::FullName,
     dest: &Path,
 ) -> Result<RunWorktree> {
-    let mut created = match dest.parent() {
-        Some(parent) => CreatedDirs::create(parent)?,
-        None => CreatedDirs(Vec::new()),
-    };
-    let dest_existed = dest.exists();
+    let mut created = CreatedDirs(Vec::new());
+    let mut dest_existed = false;
+    let mut branch_made = false;
     let mut admin: Option<PathBuf> = None;
     let outcome = (|| -> Result<RunWorktree> {
-        if let Some(base) = base {
-            create_branch(repo, full, base, base_label)?;
+        {
+            // The branch and the worktree that checks it out appear together under git-oc's
+            // worktree mutex, which `git oc gc` also holds: gc never sees the fresh branch
+            // without its worktree (and so never deletes it as merged).
+            let _mutex = StateMutex::lock(&repo.state_dir())?;
+            if let Some(parent) = dest.parent() {
+                created = CreatedDirs::create(parent)?;
+            }
+            dest_existed = dest.exists();
+            if let Some(base) = base {
+                create_branch(repo, full, base, base_label)?;
+                branch_made = true;
+            }
+            admin = Some(register_worktree(repo, full, dest)?);
         }
-        admin = Some(register_worktree(repo, full, dest)?);
         let wt = open_worktree(dest)?;
         // In a repository without commits the branch is unborn: there is nothing to check out,
         // and the run's first commit creates the branch.
@@ -306,6 +322,7 @@ fn add_fresh(
         ))
     })();
     if outcome.is_err() {
+        let _mutex = StateMutex::lock(&repo.state_dir());
         if let Some(admin) = admin {
             let _ = std::fs::remove_dir_all(admin);
         }
@@ -322,7 +339,8 @@ fn add_fresh(
         } else {
             let _ = std::fs::remove_dir_all(dest);
         }
-        if let Some(base) = base {
+        // Only a branch this run created: a name taken by someone else stays theirs.
+        if let (Some(base), true) = (base, branch_made) {
             delete_branch(&repo.repo, full, base);
         }
         created.undo();
@@ -332,20 +350,26 @@ fn add_fresh(
 
 /// Serializes worktree registration among git-oc processes: an advisory `flock` on a file in
 /// git-oc's state directory, released when the holder exits, however it exits.
-struct StateMutex {
+pub(crate) struct StateMutex {
     // Held for its lifetime: closing the file releases the lock.
     _file: std::fs::File,
 }
 
 impl StateMutex {
-    fn lock(state_dir: &Path) -> Result<StateMutex> {
+    /// Wait for and take the mutex (git-oc's worktree creation and `git oc gc` hold it).
+    pub(crate) fn lock(state_dir: &Path) -> Result<StateMutex> {
+        Self::lock_named(state_dir, "worktrees.mutex")
+    }
+
+    /// Wait for and take the mutex kept in `state_dir/name`.
+    pub(crate) fn lock_named(state_dir: &Path, name: &str) -> Result<StateMutex> {
         use std::os::fd::AsRawFd;
         std::fs::create_dir_all(state_dir).map_err(|e| Error::io("could not create git-oc's state directory", &e))?;
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(state_dir.join("worktrees.mutex"))
-            .map_err(|e| Error::io("could not open git-oc's worktree mutex", &e))?;
+            .open(state_dir.join(name))
+            .map_err(|e| Error::io("could not open git-oc's mutex", &e))?;
         // SAFETY: flock(2) on a file descriptor we own; blocks until no other holder remains.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(Error::io(
@@ -374,7 +398,7 @@ fn register_worktree(repo: &Repo, full: &gix::refs::FullName, dest: &Path) -> Re
     std::fs::create_dir_all(dest).map_err(|e| fail("cannot create the directory", &e))?;
     let dest = std::fs::canonicalize(dest).map_err(|e| fail("cannot resolve the directory", &e))?;
 
-    let _mutex = StateMutex::lock(&state)?;
+    // The caller holds the worktree mutex.
     let stem: String = dest
         .file_name()
         .map(|n| {
@@ -453,6 +477,8 @@ fn recycle(
         .hint("commit or discard them there, or pass --workspace-path a new directory"));
     }
     if let Some(base) = base {
+        // Under the mutex gc holds; gc also spares the branch of a run in progress.
+        let _mutex = StateMutex::lock(&repo.state_dir())?;
         create_branch(repo, full, base, base_label)?;
     }
     let switched = switch_tree(&wt, base, dest).and_then(|_| attach_head(wt.git_dir(), full));
@@ -527,7 +553,80 @@ fn switch_tree(wt: &gix::Repository, base: Option<gix::ObjectId>, dest: &Path) -
 
 /// Refuse a destination that git-oc could not use, before the run writes anything.
 pub fn check_destination(repo: &Repo, dest: &Path) -> Result<()> {
-    inspect_destination(repo, &super::absolute(dest)).map(|_| ())
+    let dest = super::absolute(dest);
+    check_placement(repo, &dest)?;
+    inspect_destination(repo, &dest).map(|_| ())
+}
+
+/// `path` with symlinks resolved as far as it exists, the rest appended as written.
+fn resolve(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return path.to_owned(),
+        }
+    }
+}
+
+/// A run's worktree may be neither inside a work tree of the repository (a worktree in
+/// `src/ws` shows up in `git status` and can be committed) nor inside its git directory (a
+/// worktree in `.git/refs/heads/x` or `.git/objects/zz` breaks `git fsck`). The one exception is
+/// git-oc's own location for worktrees, `<git-dir>/oc/worktrees/<name>`.
+fn check_placement(repo: &Repo, dest: &Path) -> Result<()> {
+    let real = resolve(dest);
+    let own_root = repo.state_dir().join("worktrees");
+    if real.parent() == Some(own_root.as_path()) {
+        return Ok(());
+    }
+    let git_dirs = [repo.common_dir().to_owned(), repo.repo.git_dir().to_owned()];
+    for git_dir in git_dirs {
+        let git_dir = resolve(&super::absolute(&git_dir));
+        if real.starts_with(&git_dir) {
+            return Err(Error::input(format!(
+                "workspace path {} is inside the repository's git directory {}",
+                dest.display(),
+                git_dir.display()
+            ))
+            .hint(format!(
+                "pass --workspace-path a directory outside it, or omit it (git-oc's own worktrees go under {})",
+                own_root.display()
+            )));
+        }
+    }
+    let main = repo
+        .repo
+        .main_repo()
+        .map_err(|e| Error::git("could not open the main repository", e))?;
+    let mut work_trees: Vec<PathBuf> = main.workdir().into_iter().map(Path::to_owned).collect();
+    work_trees.extend(repo.repo.workdir().map(Path::to_owned));
+    for proxy in main
+        .worktrees()
+        .map_err(|e| Error::git("could not list worktrees", e))?
+    {
+        if let Ok(base) = proxy.base() {
+            work_trees.push(base);
+        }
+    }
+    for tree in work_trees {
+        let tree = resolve(&super::absolute(&tree));
+        if real != tree && real.starts_with(&tree) {
+            return Err(Error::input(format!(
+                "workspace path {} is inside the work tree {}",
+                dest.display(),
+                tree.display()
+            ))
+            .hint("runs never write into a checkout: pass --workspace-path a directory outside it, or omit it"));
+        }
+    }
+    Ok(())
 }
 
 /// If the agent deleted the worktree's `.git` link while its administrative directory is still

@@ -8,8 +8,8 @@ use crate::contracts::{
     TaskProposal, Timestamp, new_id,
 };
 
-use super::model::{PolicyConfig, RepoPolicy, ValidationRequirement, default_policy_config};
-use super::pattern::path_matches;
+use super::model::{PolicyConfig, RepoPolicy, ReviewRequirement, ValidationRequirement, default_policy_config};
+use super::pattern::path_matches_case;
 use super::repr::{py_repr_list, py_repr_str};
 
 /// Lanes that run on this machine; every other lane counts as remote.
@@ -22,9 +22,16 @@ const DESTRUCTIVE_INDICATORS: &[&str] = &["drop_table", "rm_rf", "force_push", "
 const TRUSTED_SOURCE_LABELS: &[&str] = &["source: autonomy", "source: spec-campaign", "source: board_worker"];
 
 /// Evaluates proposals against a [`PolicyConfig`].
+///
+/// A repository policy may inherit from another ([`RepoPolicy::inherits`], linked when the
+/// configuration is loaded): the path rules of every layer apply and the stricter decision wins,
+/// review requirements add up, and validation requirements are tried own first, then inherited.
+/// Everything else (enabled, task types, guardrails) is the repository policy's own.
 #[derive(Clone, Debug)]
 pub struct PolicyEngine {
     config: PolicyConfig,
+    /// Match paths case-insensitively (`core.ignorecase`).
+    ignore_case: bool,
 }
 
 /// Violations and warnings as they accumulate, in check order.
@@ -65,7 +72,27 @@ impl Findings {
 
 impl PolicyEngine {
     pub fn new(config: PolicyConfig) -> Self {
-        PolicyEngine { config }
+        PolicyEngine {
+            config,
+            ignore_case: false,
+        }
+    }
+
+    /// Match path patterns case-insensitively, as a repository with `core.ignorecase = true`
+    /// needs (`.SSH/id_rsa` is `.ssh/id_rsa` on its file system).
+    pub fn ignore_case(mut self, ignore_case: bool) -> Self {
+        self.ignore_case = ignore_case;
+        self
+    }
+
+    /// Whether path patterns are matched case-insensitively.
+    pub fn is_ignore_case(&self) -> bool {
+        self.ignore_case
+    }
+
+    /// Whether `path` is covered by `pattern`, in this engine's case mode (for scope checks).
+    pub fn path_matches(&self, pattern: &str, path: &str) -> bool {
+        path_matches_case(pattern, path, self.ignore_case)
     }
 
     /// An engine with the reference's `DEFAULT_POLICY_CONFIG`.
@@ -161,7 +188,7 @@ impl PolicyEngine {
 
         // 4. Paths.
         if scope.is_empty() {
-            match policy.path_policy.default_mode.as_str() {
+            match strictest_default_mode(policy) {
                 "block" => found.violation(
                     "path.unrestricted_writes_blocked",
                     "path",
@@ -180,7 +207,7 @@ impl PolicyEngine {
                 _ => {}
             }
         } else {
-            check_paths(&mut found, policy, task_type, &scope);
+            check_paths(&mut found, policy, task_type, &scope, self.ignore_case);
         }
 
         // 5. Branch.
@@ -210,7 +237,7 @@ impl PolicyEngine {
             found.violation(
                 "branch.pr_required",
                 "branch",
-                "Policy requires a PR, but proposal branch_policy.open_pr is False".into(),
+                "Policy requires a PR, but proposal branch_policy.open_pr is false".into(),
                 false,
             );
         }
@@ -284,7 +311,7 @@ impl PolicyEngine {
         }
 
         // 8. Review.
-        let review = &policy.review_requirement;
+        let review = &combined_review(policy);
         if review.blocked_without_human {
             found.violation(
                 "review.blocked_without_human",
@@ -329,7 +356,13 @@ impl PolicyEngine {
     pub fn evaluate_changed_paths(&self, proposal: &TaskProposal, changed_paths: &[String]) -> PolicyDecision {
         let policy = self.config.get_repo_policy(&proposal.target.repo_key);
         let mut found = Findings::default();
-        check_paths(&mut found, policy, proposal.task_type.as_str(), changed_paths);
+        check_paths(
+            &mut found,
+            policy,
+            proposal.task_type.as_str(),
+            changed_paths,
+            self.ignore_case,
+        );
         let profile = first_applicable_requirement(policy, proposal)
             .map_or_else(|| "standard".into(), |r| r.required_profile.clone());
         finish(found, policy, profile, changed_paths.to_vec())
@@ -345,6 +378,11 @@ impl PolicyEngine {
     /// each decision can record which policy produced it.
     pub fn digest(&self) -> String {
         let bytes = match serde_json::to_vec(&self.config) {
+            // The case mode changes decisions, so it is part of what the digest names.
+            Ok(mut bytes) if self.ignore_case => {
+                bytes.extend_from_slice(b"\nignore_case");
+                bytes
+            }
             Ok(bytes) => bytes,
             // Plain structs of strings, bools and vectors always serialize; keep the digest
             // distinct from any real one if that ever changes.
@@ -377,17 +415,66 @@ fn set_related_repo(found: &mut Findings, proposal: &TaskProposal) {
     }
 }
 
-/// Checks 4c-4f: for each path, the first rule for this task type that matches decides.
-fn check_paths(found: &mut Findings, policy: &RepoPolicy, task_type: &str, paths: &[String]) {
-    let path_policy = &policy.path_policy;
+/// How strict an access mode is: a path's decision across layers is the strictest one.
+fn strictness(mode: &str) -> u8 {
+    match mode {
+        "block" => 3,
+        "review_required" | "read_only" => 2,
+        _ => 1,
+    }
+}
+
+/// The strictest `default_mode` of the policy and the policies it inherits.
+fn strictest_default_mode(policy: &RepoPolicy) -> &str {
+    policy
+        .layers()
+        .map(|p| p.path_policy.default_mode.as_str())
+        .fold("allow", |a, b| if strictness(b) > strictness(a) { b } else { a })
+}
+
+/// The review requirement of a policy and the policies it inherits, added up: review is needed
+/// when any layer asks for it, autonomy only when every layer allows it.
+fn combined_review(policy: &RepoPolicy) -> ReviewRequirement {
+    let mut review = policy.review_requirement.clone();
+    for inherited in policy.layers().skip(1) {
+        let r = &inherited.review_requirement;
+        review.autonomous_allowed &= r.autonomous_allowed;
+        review.blocked_without_human |= r.blocked_without_human;
+        for level in &r.require_review_for_risk_levels {
+            if !contains(&review.require_review_for_risk_levels, level) {
+                review.require_review_for_risk_levels.push(level.clone());
+            }
+        }
+        for task_type in &r.require_review_for_task_types {
+            if !contains(&review.require_review_for_task_types, task_type) {
+                review.require_review_for_task_types.push(task_type.clone());
+            }
+        }
+    }
+    review
+}
+
+/// Checks 4c-4f: for each path, the first rule for this task type that matches decides, within
+/// each layer; across layers the strictest decision wins (the nearest layer on a tie).
+fn check_paths(found: &mut Findings, policy: &RepoPolicy, task_type: &str, paths: &[String], ignore_case: bool) {
     for path in paths {
-        let rule = path_policy.rules.iter().find(|rule| {
-            (rule.applies_to_task_types.is_empty() || contains(&rule.applies_to_task_types, task_type))
-                && path_matches(&rule.path_pattern, path)
-        });
+        // (mode, matching rule) per layer; `None` rule means the layer's default mode.
+        let mut verdict: Option<(&str, Option<&super::model::PathScopeRule>)> = None;
+        for layer in policy.layers() {
+            let path_policy = &layer.path_policy;
+            let rule = path_policy.rules.iter().find(|rule| {
+                (rule.applies_to_task_types.is_empty() || contains(&rule.applies_to_task_types, task_type))
+                    && path_matches_case(&rule.path_pattern, path, ignore_case)
+            });
+            let mode = rule.map_or(path_policy.default_mode.as_str(), |r| r.access_mode.as_str());
+            if verdict.is_none_or(|(m, _)| strictness(mode) > strictness(m)) {
+                verdict = Some((mode, rule));
+            }
+        }
+        let Some((mode, rule)) = verdict else { continue };
         let p = py_repr_str(path);
         match rule {
-            None => match path_policy.default_mode.as_str() {
+            None => match mode {
                 "block" => found.path_violation(
                     "path.default_blocked",
                     format!("Path {p} is not covered by any allow rule and default mode is 'block'"),
@@ -428,17 +515,23 @@ fn check_paths(found: &mut Findings, policy: &RepoPolicy, task_type: &str, paths
     }
 }
 
-/// The first requirement whose risk and task-type lists (empty = all) include the proposal's.
+/// The first requirement whose risk and task-type lists (empty = all) include the proposal's,
+/// looking at the policy's own requirements before the inherited ones.
 fn first_applicable_requirement<'p>(
     policy: &'p RepoPolicy,
     proposal: &TaskProposal,
 ) -> Option<&'p ValidationRequirement> {
     let risk = proposal.risk_level.as_str();
     let task_type = proposal.task_type.as_str();
-    policy.validation_requirements.iter().find(|req| {
-        (req.applies_to_risk_levels.is_empty() || contains(&req.applies_to_risk_levels, risk))
-            && (req.applies_to_task_types.is_empty() || contains(&req.applies_to_task_types, task_type))
-    })
+    // Own requirements first, then the inherited ones: a layer's list only fills the cases the
+    // nearer layers leave open.
+    policy
+        .layers()
+        .flat_map(|layer| layer.validation_requirements.iter())
+        .find(|req| {
+            (req.applies_to_risk_levels.is_empty() || contains(&req.applies_to_risk_levels, risk))
+                && (req.applies_to_task_types.is_empty() || contains(&req.applies_to_task_types, task_type))
+        })
 }
 
 /// Status aggregation, effective fields and notes, shared by both gates.
@@ -459,7 +552,8 @@ fn finish(
         PolicyStatus::Allow
     };
     let review_violation = violations.iter().any(|v| v.category == "review" && !v.blocking);
-    let effective_review_requirement = if review_violation || !policy.review_requirement.autonomous_allowed {
+    let autonomous_allowed = policy.layers().all(|p| p.review_requirement.autonomous_allowed);
+    let effective_review_requirement = if review_violation || !autonomous_allowed {
         "required"
     } else {
         "autonomous"

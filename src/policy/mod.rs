@@ -8,6 +8,7 @@
 
 mod engine;
 mod explain;
+pub mod layering;
 mod model;
 mod pattern;
 mod repr;
@@ -15,10 +16,11 @@ mod validate;
 
 pub use engine::{PolicyEngine, decision_notes};
 pub use explain::explain;
+pub use layering::apply_layer;
 pub use model::{
     BranchGuardrail, PathPolicy, PathScopeRule, PolicyConfig, RepoPolicy, ReviewRequirement, ToolGuardrail,
     ValidationRequirement, default_policy_config, default_repo_policy,
 };
-pub use pattern::path_matches;
+pub use pattern::{normalize_path, normalize_pattern, path_matches, path_matches_case};
 pub use repr::{py_repr_list, py_repr_str};
 pub use validate::validate_config;

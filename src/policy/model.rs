@@ -176,10 +176,23 @@ pub struct RepoPolicy {
     pub allowed_task_types: Vec<String>,
     #[serde(default)]
     pub blocked_task_types: Vec<String>,
+    /// A repository policy from a configuration file adds to the policy below it (the configured
+    /// `default_policy`, else the built-in default): its path rules, review and validation
+    /// requirements keep applying. `true` drops them, and must be written explicitly.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub replace_defaults: bool,
+    /// The policy this one adds to, linked when the configuration is loaded (see
+    /// [`super::layering`]); never read from a file.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub inherits: Option<Box<RepoPolicy>>,
 }
 
 fn default_true() -> bool {
     true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_risk_profile() -> String {
@@ -200,7 +213,14 @@ impl RepoPolicy {
             review_requirement: ReviewRequirement::default(),
             allowed_task_types: Vec::new(),
             blocked_task_types: Vec::new(),
+            replace_defaults: false,
+            inherits: None,
         }
+    }
+
+    /// This policy and the policies it inherits from, nearest first.
+    pub fn layers(&self) -> impl Iterator<Item = &RepoPolicy> {
+        std::iter::successors(Some(self), |p| p.inherits.as_deref())
     }
 }
 
@@ -367,6 +387,11 @@ mod tests {
         let rule = r#"{"path_pattern": "a", "access_mode": "block", "mode": "x"}"#;
         assert!(serde_json::from_str::<PathScopeRule>(rule).is_err());
         assert!(serde_json::from_str::<PolicyConfig>(r#"{"policies": []}"#).is_err());
+        // The inheritance link is made by git-oc, never read from a file.
+        let inherits = r#"{"repo_key": "r", "inherits": {"repo_key": "x"}}"#;
+        assert!(serde_json::from_str::<RepoPolicy>(inherits).is_err());
+        let replace: RepoPolicy = serde_json::from_str(r#"{"repo_key": "r", "replace_defaults": true}"#).unwrap();
+        assert!(replace.replace_defaults);
     }
 
     #[test]

@@ -6,53 +6,95 @@
 //! with a slash is anchored at the repository root, `**` spans directories, and a matched
 //! directory covers everything below it.
 
+use std::borrow::Cow;
+
 use gix::glob::{Pattern, pattern::Case, wildmatch};
 
 /// Whether the repository-relative `path` is covered by `pattern`, as git would decide whether
-/// it is ignored by that single `.gitignore` line (without negation).
+/// it is ignored by that single `.gitignore` line (without negation). Case-sensitive.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    path_matches_case(pattern, path, false)
+}
+
+/// [`path_matches`], case-insensitive when `ignore_case` is true (a repository with
+/// `core.ignorecase`, where `.SSH/id_rsa` and `.ssh/id_rsa` are the same file).
 ///
 /// The path matches when the path itself matches, or when one of its leading directories does.
 /// An empty or blank pattern matches nothing. A path with a trailing slash is taken as a
-/// directory; leading `./` and `/` are ignored, so a declared scope of `/.ssh/x` or `./.ssh/x`
-/// cannot slip past a rule for `.ssh`.
-pub fn path_matches(pattern: &str, path: &str) -> bool {
+/// directory. Pattern and path are normalised first ([`normalize_path`]): `./`, `//` and `/./`
+/// are dropped and `a/../b` is resolved, so `./.ssh/x` or `x/../.ssh/x` cannot slip past a rule
+/// for `.ssh`; a pattern that still climbs out of the repository (`../x`) matches nothing.
+pub fn path_matches_case(pattern: &str, path: &str, ignore_case: bool) -> bool {
+    let Some(pattern) = normalize_pattern(pattern) else {
+        return false;
+    };
     let Some(pattern) = Pattern::from_bytes_without_negation(pattern.as_bytes()) else {
         return false;
     };
-    let path = normalize(path);
+    let Some(path) = normalize_path(path) else {
+        return false;
+    };
+    let path = path.as_ref();
     if path.is_empty() {
         return false;
     }
-    if matches_one(&pattern, path, path.ends_with('/')) {
+    let case = if ignore_case { Case::Fold } else { Case::Sensitive };
+    if matches_one(&pattern, path, path.ends_with('/'), case) {
         return true;
     }
     path.match_indices('/')
         .map(|(at, _)| &path[..at])
         .filter(|dir| !dir.is_empty() && !dir.ends_with('/'))
-        .any(|dir| matches_one(&pattern, dir, true))
+        .any(|dir| matches_one(&pattern, dir, true, case))
 }
 
-fn matches_one(pattern: &Pattern, path: &str, is_dir: bool) -> bool {
+fn matches_one(pattern: &Pattern, path: &str, is_dir: bool, case: Case) -> bool {
     pattern.matches_repo_relative_path(
         path.into(),
         path.rfind('/').map(|p| p + 1),
         Some(is_dir),
-        Case::Sensitive,
+        case,
         wildmatch::Mode::NO_MATCH_SLASH_LITERAL,
     )
 }
 
-/// Drop leading `/` and `./` components: gix requires a relative path, and both spellings name
-/// the same repository path.
-fn normalize(mut path: &str) -> &str {
-    loop {
-        if let Some(rest) = path.strip_prefix('/') {
-            path = rest;
-        } else if let Some(rest) = path.strip_prefix("./") {
-            path = rest;
-        } else {
-            return path;
+/// A repository path in canonical form: leading `/` and `./` dropped, `//` and `/./` collapsed,
+/// `dir/..` resolved; a trailing `/` (a directory) is kept. `None` when the path climbs above
+/// the repository root. Borrowed when already canonical.
+pub fn normalize_path(path: &str) -> Option<Cow<'_, str>> {
+    let trimmed = path.trim_start_matches('/');
+    let trailing = trimmed.ends_with('/');
+    let needs_work = trimmed.contains("//") || trimmed.split('/').any(|c| c == "." || c == "..");
+    if !needs_work {
+        return Some(Cow::Borrowed(trimmed));
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for component in trimmed.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
         }
+    }
+    let mut out = parts.join("/");
+    if trailing && !out.is_empty() {
+        out.push('/');
+    }
+    Some(Cow::Owned(out))
+}
+
+/// A path pattern in canonical form, as [`normalize_path`] does for paths but keeping one
+/// leading `/` (it anchors the pattern at the root, as in `.gitignore`). `None` for a pattern
+/// that climbs out of the repository.
+pub fn normalize_pattern(pattern: &str) -> Option<Cow<'_, str>> {
+    let anchored = pattern.starts_with('/') && !pattern.starts_with("//");
+    match normalize_path(pattern)? {
+        Cow::Borrowed(p) if anchored => Some(Cow::Borrowed(&pattern[..p.len() + 1])),
+        Cow::Borrowed(p) if p.len() == pattern.len() => Some(Cow::Borrowed(p)),
+        p if anchored || pattern.starts_with("//") => Some(Cow::Owned(format!("/{p}"))),
+        p => Some(Cow::Owned(p.into_owned())),
     }
 }
 
@@ -117,6 +159,50 @@ mod tests {
     fn matching_is_case_sensitive() {
         no("*.env", "A.ENV");
         no("Dockerfile*", "dockerfile");
+    }
+
+    #[test]
+    fn ignore_case_folds_pattern_and_path() {
+        assert!(path_matches_case("**/.ssh/**", ".SSH/id_rsa", true));
+        assert!(path_matches_case(
+            ".github/workflows/**",
+            ".GitHub/Workflows/ci.yml",
+            true
+        ));
+        assert!(path_matches_case("Dockerfile*", "svc/DOCKERFILE", true));
+        assert!(!path_matches_case("**/.ssh/**", ".SSH/id_rsa", false));
+        assert!(!path_matches_case("**/.ssh/**", "ssh/id_rsa", true));
+    }
+
+    #[test]
+    fn patterns_are_normalised_before_matching() {
+        yes("./secret/**", "secret/a");
+        yes("secret//**", "secret/a");
+        yes("secret/./**", "secret/a");
+        yes("x/../secret/**", "secret/a");
+        no("./secret/**", "x/secret/a");
+        no("../secret/**", "secret/a");
+        yes("/secret", "secret/a");
+        no("/secret", "x/secret/a");
+        assert_eq!(normalize_pattern("./secret/**").as_deref(), Some("secret/**"));
+        assert_eq!(normalize_pattern("secret//**").as_deref(), Some("secret/**"));
+        assert_eq!(normalize_pattern("secret/./**").as_deref(), Some("secret/**"));
+        assert_eq!(normalize_pattern("x/../secret/**").as_deref(), Some("secret/**"));
+        assert_eq!(normalize_pattern("/secret/./x").as_deref(), Some("/secret/x"));
+        assert_eq!(normalize_pattern("//secret").as_deref(), Some("/secret"));
+        assert_eq!(normalize_pattern("build/").as_deref(), Some("build/"));
+        assert_eq!(normalize_pattern("../x"), None);
+        assert!(matches!(normalize_pattern("**/.ssh/**"), Some(Cow::Borrowed(_))));
+        assert!(matches!(normalize_pattern("/x/y"), Some(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn paths_are_normalised_before_matching() {
+        yes(".github/workflows/**", "x/../.github/workflows/ci.yml");
+        yes(".github/workflows/**", ".github//workflows/./ci.yml");
+        no("**/.ssh/**", "../.ssh/id_rsa");
+        assert_eq!(normalize_path("a//b/./c/../d/").as_deref(), Some("a/b/d/"));
+        assert_eq!(normalize_path("a/.."), Some(Cow::Owned(String::new())));
     }
 
     #[test]

@@ -57,8 +57,13 @@ fn check_policy(errors: &mut Vec<String>, context: &str, policy: &RepoPolicy) {
         if let Some(message) = check_value(&field, &rule.access_mode, ACCESS_MODES) {
             err(message);
         }
-        if rule.path_pattern.is_empty() {
+        if rule.path_pattern.trim().is_empty() {
             err(format!("path_policy.rules[{j}].path_pattern must not be empty"));
+        } else if let Some(problem) = pattern_problem(&rule.path_pattern) {
+            err(format!(
+                "path_policy.rules[{j}].path_pattern {} {problem}",
+                py_repr_str(&rule.path_pattern)
+            ));
         }
     }
 
@@ -110,6 +115,80 @@ fn check_policy(errors: &mut Vec<String>, context: &str, policy: &RepoPolicy) {
                 .into(),
         );
     }
+
+    // Beyond the reference: values the engine compares exactly and would silently never match.
+    let task_type_lists = [
+        ("allowed_task_types".to_owned(), &policy.allowed_task_types),
+        ("blocked_task_types".to_owned(), &policy.blocked_task_types),
+        (
+            "review_requirement.require_review_for_task_types".to_owned(),
+            &policy.review_requirement.require_review_for_task_types,
+        ),
+    ];
+    let rule_lists = path_policy.rules.iter().enumerate().map(|(j, r)| {
+        (
+            format!("path_policy.rules[{j}].applies_to_task_types"),
+            &r.applies_to_task_types,
+        )
+    });
+    let requirement_lists = policy.validation_requirements.iter().enumerate().map(|(j, r)| {
+        (
+            format!("validation_requirements[{j}].applies_to_task_types"),
+            &r.applies_to_task_types,
+        )
+    });
+    for (field, list) in task_type_lists.into_iter().chain(rule_lists).chain(requirement_lists) {
+        for task_type in list {
+            if let Some(message) = check_value(&field, task_type, &task_types()) {
+                err(message);
+            }
+        }
+    }
+    for branch in &policy.branch_guardrail.allowed_base_branches {
+        if let Some(problem) = base_branch_problem(branch) {
+            err(format!(
+                "branch_guardrail.allowed_base_branches entry {} can never match a base branch: {problem}",
+                py_repr_str(branch)
+            ));
+        }
+    }
+}
+
+fn task_types() -> Vec<&'static str> {
+    crate::contracts::TaskType::ALL.iter().map(|t| t.as_str()).collect()
+}
+
+/// Why a path pattern would never match what its author meant, if it would not.
+fn pattern_problem(pattern: &str) -> Option<String> {
+    if pattern.split('/').any(|c| c == "..") {
+        return Some("contains '..'; write the repository path it means (paths never leave the repository)".into());
+    }
+    if pattern.starts_with('!') {
+        return Some(
+            "starts with '!': negation is not supported; put an allow rule before the broader rule instead".into(),
+        );
+    }
+    match super::pattern::normalize_pattern(pattern) {
+        Some(p) if p.trim_matches('/').trim().is_empty() => Some("names no path and matches nothing".into()),
+        _ => None,
+    }
+}
+
+/// Why `branch` can never equal a proposal's base branch (a short branch name such as `main`).
+fn base_branch_problem(branch: &str) -> Option<&'static str> {
+    if branch.trim().is_empty() {
+        return Some("it is empty");
+    }
+    if branch.starts_with("refs/") {
+        return Some("base branches are short names (main), not full ref names (refs/heads/main)");
+    }
+    if branch.contains(['*', '?', '[']) {
+        return Some("entries are exact branch names, not patterns");
+    }
+    if gix::refs::FullName::try_from(format!("refs/heads/{branch}")).is_err() || branch.starts_with('-') {
+        return Some("it is not a valid branch name");
+    }
+    None
 }
 
 /// `None` when `value` is one of `allowed`, else the error naming the field and the value.
@@ -321,5 +400,71 @@ mod tests {
         assert!(errors[1].contains("risk_profile"));
         assert!(errors[2].contains("default_mode"));
         assert!(errors[3].contains("network_mode"));
+    }
+
+    #[test]
+    fn unknown_task_types_are_errors() {
+        let mut policy = RepoPolicy::new("r");
+        policy.blocked_task_types = vec!["dependency_updat".into()];
+        policy.allowed_task_types = vec!["bug_fix".into(), "featur".into()];
+        policy.review_requirement.require_review_for_task_types = vec!["Feature".into()];
+        policy.path_policy.rules = vec![PathScopeRule {
+            applies_to_task_types: vec!["lint".into()],
+            ..PathScopeRule::new("a", "allow", "")
+        }];
+        policy.validation_requirements = vec![ValidationRequirement {
+            applies_to_task_types: vec!["tests".into()],
+            ..ValidationRequirement::default()
+        }];
+        let errors = validate_config(&config_of(policy));
+        let fields: Vec<&str> = errors.iter().map(|e| e.split(' ').nth(3).unwrap_or("")).collect();
+        assert_eq!(
+            fields,
+            [
+                "allowed_task_types",
+                "blocked_task_types",
+                "review_requirement.require_review_for_task_types",
+                "path_policy.rules[0].applies_to_task_types",
+                "validation_requirements[0].applies_to_task_types",
+            ],
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].contains("'dependency_updat' (expected one of: lint_fix, bug_fix,"),
+            "{}",
+            errors[1]
+        );
+    }
+
+    #[test]
+    fn patterns_that_would_never_match_are_errors() {
+        let mut policy = RepoPolicy::new("r");
+        policy.path_policy.rules = ["x/../secret/**", "../x", "!keep/**", "   ", "./", "./secret/**"]
+            .iter()
+            .map(|p| PathScopeRule::new(p, "block", ""))
+            .collect();
+        let errors = validate_config(&config_of(policy));
+        assert_eq!(errors.len(), 5, "{errors:#?}");
+        assert!(errors[0].contains("rules[0].path_pattern 'x/../secret/**' contains '..'"));
+        assert!(errors[1].contains("rules[1].path_pattern '../x' contains '..'"));
+        assert!(errors[2].contains("rules[2].path_pattern '!keep/**' starts with '!'"));
+        assert!(errors[3].contains("rules[3].path_pattern must not be empty"));
+        assert!(errors[4].contains("rules[4].path_pattern './' names no path"));
+    }
+
+    #[test]
+    fn base_branches_that_can_never_match_are_errors() {
+        let mut policy = RepoPolicy::new("r");
+        policy.branch_guardrail.allowed_base_branches =
+            ["main", "refs/heads/main", "release/*", "", "bad..name", "feature/x"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        let errors = validate_config(&config_of(policy));
+        assert_eq!(errors.len(), 4, "{errors:#?}");
+        assert!(errors[0].contains("'refs/heads/main' can never match a base branch: base branches are short"));
+        assert!(errors[1].contains("'release/*' can never match a base branch: entries are exact"));
+        assert!(errors[2].contains("'' can never match a base branch: it is empty"));
+        assert!(errors[3].contains("'bad..name' can never match a base branch: it is not a valid"));
     }
 }

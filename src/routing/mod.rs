@@ -99,15 +99,23 @@ pub fn load_policy(
     use crate::config::Source;
     use crate::error::Error;
     let (policy, source, file, warnings) = if let Some(path) = &routing.policy_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::input(format!(
-                "cannot read routing policy {} (named by {source})",
-                path.display(),
-            ))
-            .caused_by(e.to_string())
-            .hint("fix routing.policy_file: it is relative to the file that sets it")
-        })?;
         let is_toml = path.extension().is_some_and(|e| e == "toml");
+        // The file may be committed: regular files only, bounded in size and nesting.
+        let syntax = if is_toml {
+            crate::config::read::Syntax::Toml
+        } else {
+            crate::config::read::Syntax::Yaml
+        };
+        let text = crate::config::read::read_config_file(path, "routing policy", syntax)
+            .map_err(|e| e.hint(format!("routing.policy_file is set in the {source}")))?
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "cannot read routing policy {} (named by {source})",
+                    path.display()
+                ))
+                .caused_by("No such file or directory")
+                .hint("fix routing.policy_file: it is relative to the file that sets it")
+            })?;
         let (policy, warnings) = if is_toml {
             let policy = toml::from_str::<rules::RoutingPolicy>(&text).map_err(|e| {
                 let at = e.span().map(|s| crate::config::line_col(&text, s.start));
@@ -200,9 +208,11 @@ pub fn route_configured(
     match router {
         Router::Rules => route_rules(routing_policy, proposal),
         Router::Switchboard => {
-            let url = settings.switchboard_url();
+            let target = settings.switchboard_url();
+            // For messages: credentials in the URL are never shown.
+            let url = crate::execution::secrets::redact_url(target);
             let timeout = std::time::Duration::from_secs(settings.timeout());
-            match switchboard::route(url, proposal, timeout) {
+            match switchboard::route(target, proposal, timeout) {
                 Ok(decision) => Ok(decision),
                 Err(switchboard::SwitchBoardError::Unavailable(why)) if settings.fallback_to_rules() => {
                     let mut decision = route_rules(routing_policy, proposal)?;

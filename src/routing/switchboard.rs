@@ -24,8 +24,17 @@ impl std::fmt::Display for SwitchBoardError {
     }
 }
 
-/// Ask SwitchBoard at `base_url` to route `proposal`.
+/// Ask SwitchBoard at `base_url` to route `proposal`. Credentials in the URL are sent, never
+/// shown: every message has them replaced by `[REDACTED]`.
 pub fn route(base_url: &str, proposal: &TaskProposal, timeout: Duration) -> Result<LaneDecision, SwitchBoardError> {
+    let redact = |m: String| crate::execution::secrets::redact_urls(&m).into_owned();
+    request(base_url, proposal, timeout).map_err(|e| match e {
+        SwitchBoardError::Unavailable(m) => SwitchBoardError::Unavailable(redact(m)),
+        SwitchBoardError::Rejected(m) => SwitchBoardError::Rejected(redact(m)),
+    })
+}
+
+fn request(base_url: &str, proposal: &TaskProposal, timeout: Duration) -> Result<LaneDecision, SwitchBoardError> {
     let base = base_url.trim_end_matches('/');
     let url = format!("{base}/route");
     let body = serde_json::to_string(proposal).map_err(|e| SwitchBoardError::Rejected(e.to_string()))?;

@@ -19,3 +19,4 @@ mod test_run_diff;
 mod test_switchboard;
 mod test_sync;
 mod test_trust;
+mod test_trust_periphery;

@@ -268,8 +268,10 @@ fn an_interrupted_run_shows_and_gc_cleans_up_after_it() {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     child.wait().unwrap();
-    let listed = env.oc(&repo, ["runs"]);
-    assert!(listed.stdout.contains("interrupted"), "{}", listed.stdout);
+    // The agent's supervisor tears the agent down and then lets go of the run's lock.
+    wait_until("the run to show as interrupted", || {
+        env.oc(&repo, ["runs"]).stdout.contains("interrupted")
+    });
     let gc = env.oc(&repo, ["gc"]);
     gc.assert_code(0);
     assert!(gc.stdout.contains("what interrupted run"), "{}", gc.stdout);

@@ -19,7 +19,7 @@ impl Stage for PostRunGate {
         }
         let changed = state.git.diff.paths();
         let mut post = env.policy.evaluate_changed_paths(&state.plan.bundle.proposal, &changed);
-        scope_check(&mut post, &state.request.allowed_paths, &changed);
+        scope_check(env.policy, &mut post, &state.request.allowed_paths, &changed);
         let patch = state.patch(env);
         if env.cx.redactor.contains_secret(patch) {
             // An agent wrote the value of a secret into the repository: never let it travel.
@@ -57,13 +57,18 @@ impl Stage for PostRunGate {
 }
 
 /// Changed paths outside the declared scope (`--path`) fail the post-run gate.
-fn scope_check(post: &mut PolicyDecision, allowed: &[String], changed: &[String]) {
+fn scope_check(
+    policy: &crate::policy::PolicyEngine,
+    post: &mut PolicyDecision,
+    allowed: &[String],
+    changed: &[String],
+) {
     if allowed.is_empty() {
         return;
     }
     for path in changed
         .iter()
-        .filter(|p| !allowed.iter().any(|pattern| crate::policy::path_matches(pattern, p)))
+        .filter(|p| !allowed.iter().any(|pattern| policy.path_matches(pattern, p)))
     {
         add_blocking(
             post,

@@ -529,7 +529,7 @@ fn rule_branch_pr_required() {
         "branch.pr_required",
         "branch",
         false,
-        "Policy requires a PR, but proposal branch_policy.open_pr is False",
+        "Policy requires a PR, but proposal branch_policy.open_pr is false",
     );
     assert_eq!(d.status, PolicyStatus::RequireReview);
     let mut with_pr = plain();
@@ -1060,4 +1060,160 @@ fn explain_fallbacks_without_matching_findings() {
     assert_eq!(explain(&d).summary, "REVIEW REQUIRED by policy");
     d.status = PolicyStatus::AllowWithWarnings;
     assert_eq!(explain(&d).summary, "ALLOWED WITH WARNINGS");
+}
+
+/// An engine loaded the way a configuration file is: `policy` layered over the defaults.
+fn layered(edit: impl FnOnce(&mut RepoPolicy)) -> PolicyEngine {
+    let mut policy = RepoPolicy::new("demo");
+    edit(&mut policy);
+    let mut config = default_policy_config();
+    crate::policy::apply_layer(&mut config, Some(vec![policy]), None);
+    PolicyEngine::new(config)
+}
+
+fn changed(engine: &PolicyEngine, task_type: &str, paths: &[&str]) -> PolicyDecision {
+    let paths: Vec<String> = paths.iter().map(|s| s.to_string()).collect();
+    engine.evaluate_changed_paths(&proposal(task_type, "low", &[], &[]), &paths)
+}
+
+#[test]
+fn a_small_repository_policy_keeps_the_default_protections() {
+    // The issue's reproduction: one `[[policy.repo_policies]]` entry with only
+    // blocked_task_types made .ssh/id_rsa ALLOW.
+    let engine = layered(|p| p.blocked_task_types = vec!["documentation".into()]);
+    let d = changed(&engine, "bug_fix", &[".ssh/id_rsa"]);
+    assert_eq!(d.status, PolicyStatus::Block);
+    assert_eq!(d.violations[0].rule_id, "path.blocked");
+    let d = changed(&engine, "bug_fix", &[".github/workflows/ci.yml"]);
+    assert_eq!(d.status, PolicyStatus::RequireReview);
+    // Review and validation requirements are inherited too.
+    let d = engine.evaluate(&proposal("feature", "low", &[], &[]), &local(), None);
+    assert!(d.violations.iter().any(|v| v.rule_id == "review.required"), "{d:?}");
+    let high = engine.evaluate(&proposal("bug_fix", "high", &[], &[]), &local(), None);
+    assert!(
+        high.violations
+            .iter()
+            .any(|v| v.rule_id == "validation.required_unavailable"),
+        "{high:?}"
+    );
+    assert_eq!(high.effective_validation_profile, "strict");
+    // The repository's own settings still apply.
+    let docs = engine.evaluate(&proposal("documentation", "low", &[], &[]), &local(), None);
+    assert_eq!(docs.violations[0].rule_id, "task_type.blocked");
+}
+
+#[test]
+fn an_own_allow_rule_cannot_open_an_inherited_block() {
+    let engine = layered(|p| p.path_policy.rules = vec![PathScopeRule::new("**", "allow", "")]);
+    assert_eq!(
+        changed(&engine, "bug_fix", &["home/.ssh/id_rsa"]).status,
+        PolicyStatus::Block
+    );
+    assert_eq!(
+        changed(&engine, "bug_fix", &["src/main.rs"]).status,
+        PolicyStatus::Allow
+    );
+    // The stricter own rule wins over a milder inherited one.
+    let engine = layered(|p| p.path_policy.rules = vec![PathScopeRule::new("**/migrations/**", "block", "")]);
+    let d = changed(&engine, "bug_fix", &["db/migrations/1.sql"]);
+    assert_eq!(d.status, PolicyStatus::Block);
+    assert!(d.violations[0].message.contains("'**/migrations/**'"));
+}
+
+#[test]
+fn replacing_the_defaults_is_explicit() {
+    let engine = layered(|p| {
+        p.replace_defaults = true;
+        p.blocked_task_types = vec!["documentation".into()];
+    });
+    assert_eq!(
+        changed(&engine, "bug_fix", &[".ssh/id_rsa"]).status,
+        PolicyStatus::Allow
+    );
+    let d = engine.evaluate(&proposal("feature", "low", &[], &[]), &local(), None);
+    assert_eq!(d.status, PolicyStatus::Allow, "{d:?}");
+}
+
+#[test]
+fn own_validation_requirements_come_before_inherited_ones() {
+    let engine = layered(|p| {
+        p.validation_requirements = vec![ValidationRequirement {
+            applies_to_task_types: vec!["documentation".into()],
+            required_profile: "docs".into(),
+            ..ValidationRequirement::default()
+        }]
+    });
+    let docs = engine.evaluate(&proposal("documentation", "high", &[], &[]), &local(), None);
+    assert_eq!(docs.effective_validation_profile, "docs");
+    let fix = engine.evaluate(&proposal("bug_fix", "high", &[], &[]), &local(), None);
+    assert_eq!(fix.effective_validation_profile, "strict");
+}
+
+#[test]
+fn inherited_review_requirements_add_up() {
+    let engine = layered(|p| {
+        p.review_requirement = ReviewRequirement {
+            require_review_for_task_types: vec!["dependency_update".into()],
+            ..ReviewRequirement::default()
+        }
+    });
+    for task_type in ["dependency_update", "feature", "refactor"] {
+        let d = engine.evaluate(&proposal(task_type, "low", &[], &[]), &local(), None);
+        assert_eq!(d.status, PolicyStatus::RequireReview, "{task_type}");
+    }
+    let engine = layered(|p| p.review_requirement.autonomous_allowed = false);
+    let d = engine.evaluate(&plain(), &local(), None);
+    assert_eq!(d.effective_review_requirement, "required");
+}
+
+#[test]
+fn ignore_case_matches_paths_as_a_case_insensitive_file_system_would() {
+    let sensitive = PolicyEngine::from_defaults();
+    let folded = PolicyEngine::from_defaults().ignore_case(true);
+    assert_eq!(
+        changed(&sensitive, "bug_fix", &[".SSH/id_rsa"]).status,
+        PolicyStatus::Allow
+    );
+    let d = changed(&folded, "bug_fix", &[".SSH/id_rsa"]);
+    assert_eq!(d.status, PolicyStatus::Block);
+    assert_eq!(d.violations[0].related_path.as_deref(), Some(".SSH/id_rsa"));
+    assert_eq!(
+        changed(&folded, "bug_fix", &[".GitHub/Workflows/x.yml"]).status,
+        PolicyStatus::RequireReview
+    );
+    assert!(folded.path_matches("SRC/**", "src/a.rs"));
+    assert!(!sensitive.path_matches("SRC/**", "src/a.rs"));
+    assert_ne!(
+        sensitive.digest(),
+        folded.digest(),
+        "the case mode is part of the digest"
+    );
+}
+
+#[test]
+fn spelled_differently_block_patterns_still_block() {
+    for pattern in ["./secret/**", "secret//**", "secret/./**"] {
+        let engine = layered(|p| p.path_policy.rules = vec![PathScopeRule::new(pattern, "block", "")]);
+        let d = changed(&engine, "bug_fix", &["secret/key.pem"]);
+        assert_eq!(d.status, PolicyStatus::Block, "{pattern}");
+        assert!(d.violations[0].message.contains("'secret/**'"), "{pattern}: {d:?}");
+    }
+}
+
+#[test]
+fn no_message_speaks_python() {
+    let engine = engine_with(|p| p.branch_guardrail.require_pr = true);
+    let d = engine.evaluate(&plain(), &local(), None);
+    for text in d
+        .violations
+        .iter()
+        .map(|v| &v.message)
+        .chain(d.warnings.iter().map(|w| &w.message))
+    {
+        assert!(
+            !text.contains("False") && !text.contains("True") && !text.contains("None"),
+            "{text}"
+        );
+    }
+    assert!(d.violations.iter().any(|v| v.rule_id == "branch.pr_required"));
 }
