@@ -111,6 +111,7 @@ pub fn prepare<'a>(repo: &'a Repo, spec: &DemoSpec) -> Result<PreparedRun<'a>> {
             workspace,
             workspace_display,
             branch,
+            branch_exact: false,
             base,
             base_label: "HEAD".into(),
             command: "git oc demo",

@@ -299,7 +299,13 @@ impl Session {
             }
         };
         git::worktree::check_destination(&self.repo, &workspace)?;
-        git::worktree::validate_branch_name(&self.repo, &branch)?;
+        // A name the user wrote out is used as it is; a template's result gets a suffix if taken.
+        let branch_exact = spec.branch.as_deref().is_some_and(|b| !b.contains('{'));
+        if branch_exact {
+            git::worktree::validate_branch_name(&self.repo, &branch)?;
+        } else {
+            git::worktree::branch_ref_name(&branch)?;
+        }
         Ok(PreparedRun {
             repo: &self.repo,
             policy: self.policy.clone(),
@@ -309,6 +315,7 @@ impl Session {
                 workspace,
                 workspace_display,
                 branch,
+                branch_exact,
                 base: planned.base,
                 base_label: spec.base.clone(),
                 command: "git oc run",

@@ -118,6 +118,21 @@ pub struct Guard {
     file: std::fs::File,
 }
 
+impl Guard {
+    /// Say more about the run (its final branch name, say), in place: the file stays the one
+    /// whose lock says the run is alive.
+    pub fn update(&mut self, entry: &Inflight) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let bytes = serde_json::to_vec(entry)
+            .map_err(|e| Error::run("could not update the run's registration").caused_by(e.to_string()))?;
+        self.file
+            .set_len(0)
+            .and_then(|_| self.file.seek(SeekFrom::Start(0)))
+            .and_then(|_| self.file.write_all(&bytes))
+            .map_err(|e| Error::io("could not update the run's registration", &e))
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
         // Remove first, then unlock (when the file closes): nobody sees an unlocked registration.

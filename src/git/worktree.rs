@@ -45,24 +45,62 @@ impl RunWorktree {
 
 /// Check that `branch` is a valid new local branch name.
 pub fn validate_branch_name(repo: &Repo, branch: &str) -> Result<gix::refs::FullName> {
+    let full = branch_ref_name(branch)?;
+    if let Some(why) = branch_taken(repo, &full) {
+        return Err(Error::input(format!("branch {branch:?} {why}"))
+            .hint("git-oc never reuses a branch: pass another --branch, or put {run} in it for a unique name"));
+    }
+    Ok(full)
+}
+
+/// `refs/heads/<branch>`, if git accepts `branch` as a branch name.
+pub fn branch_ref_name(branch: &str) -> Result<gix::refs::FullName> {
     let hint = "branch names follow git's rules (see 'git check-ref-format --branch'), e.g. oc/fix-lint";
     // git refuses these as branch names even though they are valid ref components.
     if branch.is_empty() || branch.starts_with('-') || branch == "HEAD" || branch == "@" || branch.contains("@{") {
         return Err(Error::input(format!("invalid branch name {branch:?}")).hint(hint));
     }
-    let full = gix::refs::FullName::try_from(format!("refs/heads/{branch}")).map_err(|e| {
+    gix::refs::FullName::try_from(format!("refs/heads/{branch}")).map_err(|e| {
         Error::input(format!("invalid branch name {branch:?}"))
             .caused_by(e.to_string())
             .hint(hint)
-    })?;
-    if repo
-        .find_reference_target(full.as_bstr().to_str_lossy().as_ref())?
-        .is_some()
-    {
-        return Err(Error::input(format!("branch {branch:?} already exists"))
-            .hint("git-oc never reuses a branch: pass another --branch, or delete it with 'git branch -D'"));
+    })
+}
+
+/// Why a branch name cannot be used for a new run: it exists, or a worktree has it checked out
+/// (in a repository without commits a branch lives only in a worktree's HEAD until its first
+/// commit).
+pub fn branch_taken(repo: &Repo, full: &gix::refs::FullName) -> Option<String> {
+    let name = full.as_bstr().to_str_lossy();
+    if repo.find_reference_target(&name).ok().flatten().is_some() {
+        return Some("already exists".to_owned());
     }
-    Ok(full)
+    let head = format!("ref: {name}");
+    let admin = repo.common_dir().join("worktrees");
+    for entry in std::fs::read_dir(admin).into_iter().flatten().flatten() {
+        if std::fs::read_to_string(entry.path().join("HEAD")).is_ok_and(|h| h.trim() == head) {
+            let at = std::fs::read_to_string(entry.path().join("gitdir")).unwrap_or_default();
+            let at = at.trim().trim_end_matches("/.git");
+            return Some(format!("is checked out in the worktree {at}"));
+        }
+    }
+    None
+}
+
+/// The first of `candidates` no branch or worktree uses; called under the worktree mutex, so
+/// that concurrent runs never pick the same one.
+fn pick_branch(repo: &Repo, candidates: &[String]) -> Result<gix::refs::FullName> {
+    let mut last = None;
+    for candidate in candidates {
+        let full = branch_ref_name(candidate)?;
+        match branch_taken(repo, &full) {
+            None => return Ok(full),
+            Some(why) => last = Some((candidate, why)),
+        }
+    }
+    let (name, why) = last.ok_or_else(|| Error::internal("no branch name to choose from"))?;
+    Err(Error::input(format!("branch {name:?} {why}"))
+        .hint("git-oc never reuses a branch: pass another --branch, or put {run} in it for a unique name"))
 }
 
 enum Destination {
@@ -238,19 +276,23 @@ fn open_worktree(path: &Path) -> Result<gix::Repository> {
 
 /// Create (or recycle) the linked worktree at `dest` on the new branch `branch` from `base`.
 /// On failure nothing is left behind: no branch, no registration, no directories it created.
+/// The branch is the first of `branches` that no branch or worktree uses, chosen under the
+/// worktree mutex.
 pub fn create_run_worktree(
     repo: &Repo,
     base: Option<gix::ObjectId>,
     base_label: &str,
-    branch: &str,
+    branches: &[String],
     dest: &Path,
 ) -> Result<RunWorktree> {
-    let full = validate_branch_name(repo, branch)?;
+    for b in branches {
+        branch_ref_name(b)?;
+    }
     let dest = super::absolute(dest);
     check_placement(repo, &dest)?;
     match inspect_destination(repo, &dest)? {
-        Destination::Fresh => add_fresh(repo, base, base_label, &full, &dest),
-        Destination::Recycle => recycle(repo, base, base_label, &full, &dest),
+        Destination::Fresh => add_fresh(repo, base, base_label, branches, &dest),
+        Destination::Recycle => recycle(repo, base, base_label, branches, &dest),
         Destination::EvidenceOnly => {
             // Park the evidence beside the destination while gix fills the empty directory.
             let parked = dest.with_file_name(format!(
@@ -262,7 +304,7 @@ pub fn create_run_worktree(
             ));
             let evidence = dest.join(EVIDENCE_DIR);
             std::fs::rename(&evidence, &parked).map_err(|e| Error::io("could not set aside earlier evidence", &e))?;
-            let outcome = add_fresh(repo, base, base_label, &full, &dest);
+            let outcome = add_fresh(repo, base, base_label, branches, &dest);
             let _ = std::fs::create_dir_all(&dest);
             std::fs::rename(&parked, &evidence).map_err(|e| {
                 Error::io(
@@ -279,9 +321,10 @@ fn add_fresh(
     repo: &Repo,
     base: Option<gix::ObjectId>,
     base_label: &str,
-    full: &gix::refs::FullName,
+    branches: &[String],
     dest: &Path,
 ) -> Result<RunWorktree> {
+    let mut chosen: Option<gix::refs::FullName> = None;
     let mut created = CreatedDirs(Vec::new());
     let mut dest_existed = false;
     let mut branch_made = false;
@@ -292,6 +335,7 @@ fn add_fresh(
             // worktree mutex, which `git oc gc` also holds: gc never sees the fresh branch
             // without its worktree (and so never deletes it as merged).
             let _mutex = StateMutex::lock(&repo.state_dir())?;
+            let full = chosen.insert(pick_branch(repo, branches)?);
             if let Some(parent) = dest.parent() {
                 created = CreatedDirs::create(parent)?;
             }
@@ -302,6 +346,7 @@ fn add_fresh(
             }
             admin = Some(register_worktree(repo, full, dest)?);
         }
+        let full = chosen.as_ref().ok_or_else(|| Error::internal("no branch was chosen"))?;
         let wt = open_worktree(dest)?;
         // In a repository without commits the branch is unborn: there is nothing to check out,
         // and the run's first commit creates the branch.
@@ -340,7 +385,7 @@ fn add_fresh(
             let _ = std::fs::remove_dir_all(dest);
         }
         // Only a branch this run created: a name taken by someone else stays theirs.
-        if let (Some(base), true) = (base, branch_made) {
+        if let (Some(base), true, Some(full)) = (base, branch_made, &chosen) {
             delete_branch(&repo.repo, full, base);
         }
         created.undo();
@@ -449,7 +494,7 @@ fn recycle(
     repo: &Repo,
     base: Option<gix::ObjectId>,
     base_label: &str,
-    full: &gix::refs::FullName,
+    branches: &[String],
     dest: &Path,
 ) -> Result<RunWorktree> {
     let wt = open_worktree(dest)?;
@@ -476,12 +521,14 @@ fn recycle(
         ))
         .hint("commit or discard them there, or pass --workspace-path a new directory"));
     }
+    // Under the mutex gc holds; gc also spares the branch of a run in progress.
+    let mutex = StateMutex::lock(&repo.state_dir())?;
+    let full = &pick_branch(repo, branches)?;
     if let Some(base) = base {
-        // Under the mutex gc holds; gc also spares the branch of a run in progress.
-        let _mutex = StateMutex::lock(&repo.state_dir())?;
         create_branch(repo, full, base, base_label)?;
     }
     let switched = switch_tree(&wt, base, dest).and_then(|_| attach_head(wt.git_dir(), full));
+    drop(mutex);
     if let Err(e) = switched {
         if let Some(base) = base {
             delete_branch(&repo.repo, full, base);

@@ -111,7 +111,11 @@ impl Pipeline {
     pub fn execute(&self, plan: RunPlan, env: &Env) -> Result<RunOutcome> {
         let cx = env.cx;
         crate::git::worktree::check_destination(env.repo, &plan.workspace)?;
-        crate::git::worktree::validate_branch_name(env.repo, &plan.branch)?;
+        if plan.branch_exact {
+            crate::git::worktree::validate_branch_name(env.repo, &plan.branch)?;
+        } else {
+            crate::git::worktree::branch_ref_name(&plan.branch)?;
+        }
         let started_at = cx.clock.now();
         let request = crate::execution::build_request(
             &plan.bundle,
@@ -121,19 +125,17 @@ impl Pipeline {
             started_at,
         );
         let decision = &plan.bundle.decision;
-        let _inflight = crate::execution::inflight::register(
-            &env.repo.state_dir(),
-            &crate::execution::inflight::Inflight {
-                run_id: request.run_id.clone(),
-                pid: std::process::id(),
-                started_at,
-                workspace: plan.workspace.clone(),
-                branch: plan.branch.clone(),
-                goal: crate::contracts::prefix_chars(&cx.redactor.redact(&request.goal_text), 200).to_owned(),
-                lane: decision.selected_lane.as_str().to_owned(),
-                backend: decision.selected_backend.as_str().to_owned(),
-            },
-        )?;
+        let registration = crate::execution::inflight::Inflight {
+            run_id: request.run_id.clone(),
+            pid: std::process::id(),
+            started_at,
+            workspace: plan.workspace.clone(),
+            branch: plan.branch.clone(),
+            goal: crate::contracts::prefix_chars(&cx.redactor.redact(&request.goal_text), 200).to_owned(),
+            lane: decision.selected_lane.as_str().to_owned(),
+            backend: decision.selected_backend.as_str().to_owned(),
+        };
+        let guard = crate::execution::inflight::register(&env.repo.state_dir(), &registration)?;
         cx.observer.event(&Event::Started {
             run_id: &request.run_id,
             branch: &plan.branch,
@@ -152,6 +154,7 @@ impl Pipeline {
             result,
             executed: false,
             worktree: None,
+            registration: Some((registration, guard)),
             lock: None,
             workspace_gone: false,
             capture: None,

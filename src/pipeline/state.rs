@@ -76,6 +76,9 @@ pub struct RunPlan {
     /// The workspace path as the user gave it (or git-oc chose it), written into the request.
     pub workspace_display: String,
     pub branch: String,
+    /// The branch was named exactly by the user: it is used as it is or the run is refused. A
+    /// templated name that is taken gets a suffix (`-2`, `-3`, …) instead.
+    pub branch_exact: bool,
     /// The commit the run branch starts from; `None` in a repository without commits.
     pub base: Option<gix::ObjectId>,
     /// How the base was named, for the branch reflog (`HEAD`, `main`, …).
@@ -159,6 +162,8 @@ pub struct RunState {
     /// True once the adapter was dispatched (not necessarily successfully).
     pub executed: bool,
     pub worktree: Option<RunWorktree>,
+    /// The run's in-flight registration and its lock, held until the evidence is in git.
+    pub registration: Option<(crate::execution::inflight::Inflight, crate::execution::inflight::Guard)>,
     /// Keeps `git oc gc` away from the worktree until the run is recorded.
     pub lock: Option<super::stages::workspace::WorktreeLock>,
     /// An agent (or someone) deleted the whole worktree during the run.
@@ -232,6 +237,17 @@ impl RunState {
             self.patch = Some(patch);
         }
         self.patch.as_deref().unwrap_or_default()
+    }
+
+    /// The names the run branch may take, in order of preference.
+    pub fn branch_candidates(&self) -> Vec<String> {
+        let name = &self.plan.branch;
+        if self.plan.branch_exact {
+            return vec![name.clone()];
+        }
+        std::iter::once(name.clone())
+            .chain((2..=100).map(|n| format!("{name}-{n}")))
+            .collect()
     }
 
     /// The run branch as a full ref name.

@@ -793,56 +793,92 @@ fn a_secret_written_into_the_repository_is_rejected() {
 }
 
 #[test]
-fn an_existing_branch_is_never_reused() {
+fn an_existing_branch_is_never_reused_and_a_rerun_gets_its_own() {
     let env = TestEnv::new();
     let repo = env.repo("r");
-    env.run_agent(
-        &repo,
-        [
-            "run",
-            "--goal",
-            "Same",
-            "--backend",
-            "command",
-            "--",
-            "fake-agent",
-            "edit",
-        ],
-    )
-    .assert_code(0);
+    let run_same = |extra: &[&str]| {
+        let mut args = vec!["run", "--json", "--goal", "Same"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--backend", "command", "--", "fake-agent", "edit"]);
+        env.run_agent(&repo, args)
+    };
+    let first = run_same(&[]);
+    first.assert_code(0);
+    let branch = first.json()["summary"]["branch"].as_str().unwrap().to_owned();
+    // The same task again: its own branch, with a suffix, and the first run's branch untouched.
+    let tip = env.git(&repo, ["rev-parse", &branch]);
+    let again = run_same(&[]);
+    again.assert_code(0);
+    assert_eq!(again.json()["summary"]["branch"], format!("{branch}-2"));
+    assert_eq!(env.git(&repo, ["rev-parse", &branch]), tip);
+    // A name written out exactly is used as it is, or the run is refused before anything exists.
     let before = env.state(&repo);
-    let run = env.run_agent(
-        &repo,
-        [
-            "run",
-            "--goal",
-            "Same",
-            "--backend",
-            "command",
-            "--",
-            "fake-agent",
-            "edit",
-        ],
-    );
-    run.assert_clean_error(2);
-    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    let exact = run_same(&["--branch", &branch]);
+    exact.assert_clean_error(2);
+    assert!(exact.stderr.contains("already exists"), "{}", exact.stderr);
+    assert!(!exact.stderr.contains("git branch -D"), "{}", exact.stderr);
     assert_eq!(env.state(&repo), before);
-    env.run_agent(
-        &repo,
-        [
-            "run",
-            "--goal",
-            "Same",
-            "--branch",
-            "oc/{task_id}-{run}",
-            "--backend",
-            "command",
-            "--",
-            "fake-agent",
-            "edit",
-        ],
-    )
-    .assert_code(0);
+    let main = run_same(&["--branch", "main"]);
+    main.assert_clean_error(2);
+    assert_eq!(env.state(&repo), before, "never main, never a hint to delete it");
+}
+
+#[test]
+fn concurrent_runs_of_one_goal_get_one_branch_each() {
+    let env = TestEnv::new();
+    // In a repository without commits the branches exist only in worktrees' HEADs until then.
+    for repo in [env.repo("r"), env.empty_repo("empty")] {
+        env.run_agent(
+            &repo,
+            [
+                "run",
+                "--goal",
+                "Twelve",
+                "--backend",
+                "command",
+                "--",
+                "fake-agent",
+                "edit",
+            ],
+        )
+        .assert_code(0);
+        let children: Vec<_> = (0..12)
+            .map(|_| {
+                env.oc_agents(&repo)
+                    .args([
+                        "run",
+                        "--json",
+                        "--goal",
+                        "Twelve",
+                        "--backend",
+                        "command",
+                        "--",
+                        "fake-agent",
+                        "edit",
+                    ])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut branches = Vec::new();
+        for child in children {
+            let run = Run::from(child.wait_with_output().unwrap());
+            run.assert_code(0);
+            branches.push(run.json()["summary"]["branch"].as_str().unwrap().to_owned());
+        }
+        branches.sort();
+        branches.dedup();
+        assert_eq!(branches.len(), 12, "{branches:?}");
+        let list = env.git(&repo, ["worktree", "list", "--porcelain"]);
+        let mut checked_out: Vec<&str> = list.lines().filter_map(|l| l.strip_prefix("branch ")).collect();
+        let n = checked_out.len();
+        checked_out.sort();
+        checked_out.dedup();
+        assert_eq!(checked_out.len(), n, "one worktree per branch: {list}");
+        env.git(&repo, ["fsck", "--strict", "--no-progress"]);
+    }
 }
 
 #[test]

@@ -22,9 +22,18 @@ impl Stage for Workspace {
             env.repo,
             plan.base,
             &plan.base_label,
-            &plan.branch,
+            &state.branch_candidates(),
             &plan.workspace,
         )?;
+        if wt.branch != state.plan.branch {
+            // The name was taken (an earlier run of the same task): the run goes by the one it got.
+            state.plan.branch = wt.branch.clone();
+            state.request.task_branch = wt.branch.clone();
+            if let Some((entry, guard)) = &mut state.registration {
+                entry.branch = wt.branch.clone();
+                guard.update(entry)?;
+            }
+        }
         state.git.branch = Some(wt.branch.clone());
         state.git.worktree = Some(wt.path.clone());
         state.git.recycled = wt.recycled;
