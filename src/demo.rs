@@ -115,6 +115,7 @@ pub fn prepare<'a>(repo: &'a Repo, spec: &DemoSpec) -> Result<PreparedRun<'a>> {
             base,
             base_label: "HEAD".into(),
             command: "git oc demo",
+            namespace: crate::evidence::Namespace::Demo,
             validation_commands: Vec::new(),
             validation_timeout: 300,
         },

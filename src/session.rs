@@ -319,6 +319,7 @@ impl Session {
                 base: planned.base,
                 base_label: spec.base.clone(),
                 command: "git oc run",
+                namespace: crate::evidence::Namespace::Runs,
                 validation_commands: planned.validate,
                 validation_timeout: spec
                     .validation_timeout

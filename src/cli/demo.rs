@@ -197,7 +197,7 @@ pub fn report(o: &RunOutcome) -> String {
     }
     line(&mut out, "evidence", &o.git.evidence_ref);
     match o.git.note_target {
-        Some(t) => line(&mut out, "note", &format!("{} on {}", git::NOTES_REF, git::short(&t))),
+        Some(t) => line(&mut out, "note", &format!("{} on {}", o.git.notes_ref, git::short(&t))),
         None => line(&mut out, "note", "none (the repository has no commit to annotate)"),
     }
 

@@ -210,12 +210,14 @@ pub fn cmd_doctor(ui: &mut Ui, _args: &DoctorArgs) -> Result<i32> {
         ),
     }
 
-    let (runs, skipped) = crate::evidence::store::list_runs(&repo.repo)?;
+    let (mut runs, skipped) = crate::evidence::store::list_runs(&repo.repo)?;
+    // Demo runs stay local by design; only real runs count as unpublished.
+    runs.retain(|r| r.evidence_ref.starts_with(crate::git::RUNS_REF_PREFIX));
     if !skipped.is_empty() {
         add(
             "warn",
             "evidence",
-            format!("{} ref(s) under refs/oc/runs/ are not git-oc evidence", skipped.len()),
+            format!("{} ref(s) under refs/oc/ are not git-oc evidence", skipped.len()),
         );
     }
     match crate::publish::default_remote(&repo.repo) {

@@ -132,6 +132,13 @@ pub fn cmd_init(ui: &mut Ui, args: &InitArgs) -> Result<i32> {
     if remotes.is_empty() && !args.undo {
         out.push_str("no remotes yet: run git oc init again after adding one\n");
     }
+    if !args.undo {
+        out.push_str(
+            "note: a run that makes no commit (blocked, failed, no change) notes the commit it started from, so \
+             git log shows those notes on your own commits; demo runs keep theirs in refs/notes/oc-demo and \
+             refs/oc/demo/, which git oc push never publishes\n",
+        );
+    }
     ui.data(&out);
     Ok(0)
 }

@@ -13,6 +13,39 @@ use crate::error::{Error, Result};
 use crate::execution::secrets::Redactor;
 use crate::git::worktree::EVIDENCE_DIR;
 
+/// Where a run's evidence and note go. Demo runs are kept apart from real runs, so that
+/// `git oc push` never publishes them; plain git reads both the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Namespace {
+    /// `refs/oc/runs/<run_id>` and `refs/notes/oc`.
+    Runs,
+    /// `refs/oc/demo/<run_id>` and `refs/notes/oc-demo`.
+    Demo,
+}
+
+impl Namespace {
+    pub const ALL: [Namespace; 2] = [Namespace::Runs, Namespace::Demo];
+
+    pub fn ref_prefix(self) -> &'static str {
+        match self {
+            Namespace::Runs => crate::git::RUNS_REF_PREFIX,
+            Namespace::Demo => crate::git::DEMO_REF_PREFIX,
+        }
+    }
+
+    pub fn notes_ref(self) -> &'static str {
+        match self {
+            Namespace::Runs => crate::git::NOTES_REF,
+            Namespace::Demo => crate::git::DEMO_NOTES_REF,
+        }
+    }
+
+    /// The namespace an evidence ref belongs to.
+    pub fn of_ref(name: &str) -> Option<Namespace> {
+        Self::ALL.into_iter().find(|n| name.starts_with(n.ref_prefix()))
+    }
+}
+
 /// The evidence of one run: file names and their exact bytes, in write order.
 #[derive(Clone, Debug, Default)]
 pub struct EvidenceSet {

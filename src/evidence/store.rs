@@ -5,7 +5,6 @@
 use gix::bstr::ByteSlice;
 
 use crate::error::{Error, Result};
-use crate::git::RUNS_REF_PREFIX;
 
 /// One run as listed from its evidence commit.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -81,7 +80,11 @@ pub fn list_runs(repo: &gix::Repository) -> Result<(Vec<RunEntry>, Vec<Skipped>)
     let platform = repo.references().map_err(ctx)?;
     let mut skipped = Vec::new();
     let mut targets: Vec<(String, String, gix::ObjectId)> = Vec::new();
-    for reference in platform.prefixed(RUNS_REF_PREFIX).map_err(ctx)? {
+    let mut references = Vec::new();
+    for namespace in super::Namespace::ALL {
+        references.extend(platform.prefixed(namespace.ref_prefix()).map_err(ctx)?);
+    }
+    for reference in references {
         let mut reference = match reference {
             Ok(r) => r,
             Err(e) => {
@@ -93,7 +96,8 @@ pub fn list_runs(repo: &gix::Repository) -> Result<(Vec<RunEntry>, Vec<Skipped>)
             }
         };
         let name = reference.name().as_bstr().to_str_lossy().into_owned();
-        let run_id = name.trim_start_matches(RUNS_REF_PREFIX).to_owned();
+        let prefix = super::Namespace::of_ref(&name).map_or("", |n| n.ref_prefix());
+        let run_id = name.trim_start_matches(prefix).to_owned();
         if !is_run_id(&run_id) {
             skipped.push(Skipped {
                 reference: name,
@@ -175,20 +179,26 @@ pub fn resolve_run(repo: &gix::Repository, query: &str) -> Result<String> {
     }
     let ctx = |e| Error::git("could not list the evidence refs", e);
     let platform = repo.references().map_err(ctx)?;
-    let mut matches: Vec<String> = platform
-        .prefixed(RUNS_REF_PREFIX)
-        .map_err(ctx)?
-        .filter_map(|r| r.ok())
+    let mut references = Vec::new();
+    for namespace in super::Namespace::ALL {
+        references.extend(
+            platform
+                .prefixed(namespace.ref_prefix())
+                .map_err(ctx)?
+                .filter_map(|r| r.ok()),
+        );
+    }
+    let mut matches: Vec<String> = references
+        .into_iter()
         .map(|r| {
-            r.name()
-                .as_bstr()
-                .to_str_lossy()
-                .trim_start_matches(RUNS_REF_PREFIX)
-                .to_owned()
+            let name = r.name().as_bstr().to_str_lossy().into_owned();
+            let prefix = super::Namespace::of_ref(&name).map_or("", |n| n.ref_prefix());
+            name.trim_start_matches(prefix).to_owned()
         })
         .filter(|id| id.starts_with(&query.to_ascii_lowercase()))
         .collect();
     matches.sort();
+    matches.dedup();
     match matches.len() {
         0 => Err(Error::input(format!("no run {query}")).hint(hint)),
         1 => Ok(matches.remove(0)),
@@ -217,7 +227,12 @@ pub struct RunEvidence<'repo> {
 
 impl<'repo> RunEvidence<'repo> {
     pub fn open(repo: &'repo gix::Repository, run_id: &str) -> Result<Self> {
-        let name = format!("{RUNS_REF_PREFIX}{run_id}");
+        // A demo run's evidence is apart from real runs'; a run id names one run either way.
+        let name = super::Namespace::ALL
+            .into_iter()
+            .map(|n| format!("{}{run_id}", n.ref_prefix()))
+            .find(|name| repo.try_find_reference(name.as_str()).ok().flatten().is_some())
+            .unwrap_or_else(|| format!("{}{run_id}", super::Namespace::Runs.ref_prefix()));
         let ctx = |e| Error::git(format!("could not read {name}"), e);
         let mut reference = repo.find_reference(name.as_str()).map_err(ctx)?;
         let id = reference.peel_to_id().map_err(ctx)?.detach();

@@ -100,8 +100,9 @@ pub fn register(state_dir: &Path, entry: &Inflight) -> Result<Guard> {
         .open(&tmp)
         .map_err(|e| fail(&e))?;
     let registered = (|| {
-        // A fresh file nobody else has opened: the lock is ours at once, where locks exist.
-        let _ = try_lock(&file);
+        // Waits only while someone probes the fresh file (gc checking liveness) and lets go.
+        // SAFETY: flock(2) on a descriptor we own.
+        let _ = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
         file.write_all(&bytes)?;
         std::fs::rename(&tmp, &path)
     })();
@@ -179,7 +180,11 @@ pub fn stale_unreadable(state_dir: &Path) -> Vec<PathBuf> {
         .collect();
     for entry in std::fs::read_dir(dir(state_dir)).into_iter().flatten().flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "tmp") && !is_live(&path) {
+        // A run that is registering right now has a fresh temporary file it has yet to lock.
+        let old = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() >= 10));
+        if path.extension().is_some_and(|e| e == "tmp") && old && !is_live(&path) {
             out.push(path);
         }
     }

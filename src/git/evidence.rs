@@ -1,21 +1,23 @@
 //! Evidence in git: a commit per run whose tree holds the evidence files, at
-//! `refs/oc/runs/<run_id>`, its parent the run's commit (or the base when there is none).
+//! `refs/oc/runs/<run_id>` (the demo's at `refs/oc/demo/<run_id>`), its parent the run's commit
+//! (or the base when there is none).
 
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
 
-/// Write the evidence files as a tree and commit it under `refs/oc/runs/<run_id>`.
+/// Write the evidence files as a tree and commit it under `<prefix><run_id>`.
 /// The ref must not exist yet: a run id names exactly one run.
 pub fn write_evidence_ref(
     repo: &gix::Repository,
+    prefix: &str,
     run_id: &str,
     files: &[(String, Vec<u8>)],
     parent: Option<gix::ObjectId>,
     message: &str,
 ) -> Result<(String, gix::ObjectId)> {
     let ctx = |e| Error::git("could not record the evidence in git", e);
-    let name = format!("{}{run_id}", super::RUNS_REF_PREFIX);
+    let name = format!("{prefix}{run_id}");
     let full = gix::refs::FullName::try_from(name.as_str())
         .map_err(|e| Error::run(format!("invalid evidence ref {name}")).caused_by(e.to_string()))?;
     let mut editor = repo

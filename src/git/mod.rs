@@ -24,6 +24,10 @@ pub const FALLBACK_EMAIL: &str = "git-oc@localhost";
 pub const RUNS_REF_PREFIX: &str = "refs/oc/runs/";
 /// The notes ref holding one block per run on the run's commit.
 pub const NOTES_REF: &str = "refs/notes/oc";
+/// The demo's evidence refs: apart from real runs, so that `git oc push` never publishes them.
+pub const DEMO_REF_PREFIX: &str = "refs/oc/demo/";
+/// The demo's notes, apart from real runs' for the same reason.
+pub const DEMO_NOTES_REF: &str = "refs/notes/oc-demo";
 
 /// The repository git-oc was started in.
 pub struct Repo {

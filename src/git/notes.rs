@@ -15,6 +15,7 @@ const MAX_ATTEMPTS: u32 = 50;
 /// nothing needs to change. Returns the notes commit the note is in.
 pub fn update_note(
     repo: &gix::Repository,
+    notes_ref: &str,
     object: gix::ObjectId,
     update: impl Fn(&str) -> Option<String>,
 ) -> Result<gix::ObjectId> {
@@ -22,22 +23,26 @@ pub fn update_note(
     // a plain git command's, held for milliseconds, or one a killed git-oc left behind.
     let state_dir = repo.common_dir().join("oc");
     let _mutex = super::worktree::StateMutex::lock_named(&state_dir, "notes.mutex")?;
-    let lock_file = repo.common_dir().join(format!("{}.lock", super::NOTES_REF));
+    let lock_file = repo.common_dir().join(format!("{notes_ref}.lock"));
     // Present while a git-oc process updates the notes: found on taking the mutex, it means the
     // last writer died in the middle, and the ref lock it may have left is its own.
     let writing = state_dir.join("notes.writing");
-    if writing.exists() {
-        tracing::warn!(lock = %lock_file.display(), "a git-oc process died writing notes; removing its lock");
-        let _ = std::fs::remove_file(&lock_file);
+    if let Ok(dead_writer_ref) = std::fs::read_to_string(&writing) {
+        let left = repo.common_dir().join(format!("{}.lock", dead_writer_ref.trim()));
+        if dead_writer_ref.trim().starts_with("refs/notes/") && !dead_writer_ref.contains("..") {
+            tracing::warn!(lock = %left.display(), "a git-oc process died writing notes; removing its lock");
+            let _ = std::fs::remove_file(&left);
+        }
     }
-    let _ = std::fs::write(&writing, std::process::id().to_string());
-    let result = update_locked(repo, object, update, &lock_file);
+    let _ = std::fs::write(&writing, notes_ref);
+    let result = update_locked(repo, notes_ref, object, update, &lock_file);
     let _ = std::fs::remove_file(&writing);
     result
 }
 
 fn update_locked(
     repo: &gix::Repository,
+    notes_ref: &str,
     object: gix::ObjectId,
     update: impl Fn(&str) -> Option<String>,
     lock_file: &std::path::Path,
@@ -47,7 +52,7 @@ fn update_locked(
     loop {
         attempt += 1;
         let current = repo
-            .try_find_reference(super::NOTES_REF)
+            .try_find_reference(notes_ref)
             .map_err(ctx)?
             .map(|mut r| r.peel_to_id())
             .transpose()
@@ -85,7 +90,7 @@ fn update_locked(
             Some(p) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(p)),
             None => PreviousValue::MustNotExist,
         };
-        match repo.reference(super::NOTES_REF, commit, expected, "notes: Notes added by 'git oc'") {
+        match repo.reference(notes_ref, commit, expected, "notes: Notes added by 'git oc'") {
             Ok(_) => return Ok(commit),
             Err(e) => {
                 // A lost compare-and-swap is retried at length; a lock someone holds is waited for
@@ -132,9 +137,9 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// The note text on `object`, if any.
-pub fn read_note(repo: &gix::Repository, object: gix::ObjectId) -> Result<Option<String>> {
+pub fn read_note(repo: &gix::Repository, notes_ref: &str, object: gix::ObjectId) -> Result<Option<String>> {
     let ctx = |e| Error::git("could not read the run note", e);
-    let Some(mut reference) = repo.try_find_reference(super::NOTES_REF).map_err(ctx)? else {
+    let Some(mut reference) = repo.try_find_reference(notes_ref).map_err(ctx)? else {
         return Ok(None);
     };
     let commit = reference.peel_to_id().map_err(ctx)?.detach();

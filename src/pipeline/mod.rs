@@ -145,6 +145,7 @@ impl Pipeline {
         let mut state = RunState {
             git: GitRecord {
                 base: plan.base,
+                notes_ref: plan.namespace.notes_ref(),
                 ..GitRecord::default()
             },
             plan,

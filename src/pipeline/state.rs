@@ -85,6 +85,8 @@ pub struct RunPlan {
     pub base_label: String,
     /// The command that made the run, named in the commit body.
     pub command: &'static str,
+    /// Where the evidence and the note go.
+    pub namespace: crate::evidence::Namespace,
     pub validation_commands: Vec<String>,
     pub validation_timeout: u64,
 }
@@ -115,6 +117,8 @@ pub struct GitRecord {
     pub evidence_commit: Option<gix::ObjectId>,
     /// The commit carrying the note; `None` when there is no commit at all yet.
     pub note_target: Option<gix::ObjectId>,
+    /// The notes ref the note is in.
+    pub notes_ref: &'static str,
     /// Where a commit the post-run gate rejected is kept: a local-only ref that no push sends.
     pub rejected_ref: Option<String>,
 }
@@ -144,7 +148,7 @@ impl GitRecord {
             "diff": { "shortstat": self.diff.shortstat(), "files": files },
             "evidence_ref": self.evidence_ref,
             "evidence_commit": self.evidence_commit.map(|c| c.to_string()),
-            "notes_ref": crate::git::NOTES_REF,
+            "notes_ref": self.notes_ref,
             "note_target": self.note_target.map(|c| c.to_string()),
             "rejected_ref": self.rejected_ref,
         })

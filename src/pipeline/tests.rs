@@ -135,11 +135,7 @@ fn the_demo_passes_its_stages_in_order_with_the_injected_clock_and_ids() {
     assert_eq!(outcome.summary.finished_at, clock.0);
     let evidence = git(
         &dir,
-        &[
-            "cat-file",
-            "-p",
-            &format!("refs/oc/runs/{}:result.json", outcome.request.run_id),
-        ],
+        &["cat-file", "-p", &format!("{}:result.json", outcome.git.evidence_ref)],
     );
     assert!(evidence.contains("\"run_id\": \"00000000-0000-4000-8000-000000000001\""));
     assert_eq!(
@@ -242,7 +238,7 @@ fn secrets_that_look_like_json_never_reach_evidence_and_every_file_stays_valid()
         let outcome = prepared
             .execute(&context(&clock, &ids, &events, redactor))
             .expect("run");
-        let run_ref = format!("refs/oc/runs/{}", outcome.request.run_id);
+        let run_ref = outcome.git.evidence_ref.clone();
         let names = git(&dir, &["ls-tree", "--name-only", &run_ref]);
         let escaped = serde_json::to_string(secret).expect("json");
         let escaped = &escaped[1..escaped.len() - 1];
@@ -258,8 +254,7 @@ fn secrets_that_look_like_json_never_reach_evidence_and_every_file_stays_valid()
         }
         let everything = [
             git(&dir, &["log", "--all", "-p", "--format=%B"]),
-            git(&dir, &["notes", "--ref=oc", "list"]),
-            git(&dir, &["log", "--notes=oc", "--all", "--format=%N"]),
+            git(&dir, &["log", "--notes=oc-demo", "--all", "--format=%N"]),
         ]
         .join("\n");
         assert!(!everything.contains(secret), "a commit, patch or note holds the secret");

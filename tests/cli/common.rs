@@ -230,7 +230,16 @@ impl TestEnv {
     }
 
     pub fn run_ids(&self, repo: &Path) -> Vec<String> {
-        let out = self.git(repo, ["for-each-ref", "--format=%(refname:lstrip=3)", "refs/oc/runs/"]);
+        // Real runs and demo runs alike.
+        let out = self.git(
+            repo,
+            [
+                "for-each-ref",
+                "--format=%(refname:lstrip=3)",
+                "refs/oc/runs/",
+                "refs/oc/demo/",
+            ],
+        );
         out.lines().map(str::to_owned).collect()
     }
 }
@@ -366,8 +375,13 @@ impl TestEnv {
 
     /// One file of a run's evidence, read from git.
     pub fn evidence(&self, repo: &Path, run_id: &str, file: &str) -> Vec<u8> {
-        let out = self.git_output(repo, ["cat-file", "blob", &format!("refs/oc/runs/{run_id}:{file}")]);
-        assert!(out.status.success(), "no {file} in refs/oc/runs/{run_id}");
+        let out = ["refs/oc/runs", "refs/oc/demo"]
+            .iter()
+            .map(|ns| self.git_output(repo, ["cat-file", "blob", &format!("{ns}/{run_id}:{file}")]))
+            .find(|out| out.status.success());
+        let Some(out) = out else {
+            panic!("no {file} in the evidence of run {run_id}")
+        };
         out.stdout
     }
 

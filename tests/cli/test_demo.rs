@@ -334,8 +334,8 @@ OperationsCenter Demo Run
   branch      : demo/run-<hex8> (from <hex7>)
   worktree    : <ws>
   commit      : <hex7> (1 file changed, 6 insertions(+))
-  evidence    : refs/oc/runs/<uuid>
-  note        : refs/notes/oc on <hex7>
+  evidence    : refs/oc/demo/<uuid>
+  note        : refs/notes/oc-demo on <hex7>
 
 ============================================================
 Demo completed successfully.

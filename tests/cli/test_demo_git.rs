@@ -100,7 +100,7 @@ fn evidence_is_in_git_with_the_same_bytes_and_a_note() {
     let d = demo_json(&env, &repo, &["--workspace-path", ws.to_str().unwrap()]);
     d.run.assert_code(0);
     let id = d.run_id();
-    let evidence_ref = format!("refs/oc/runs/{id}");
+    let evidence_ref = format!("refs/oc/demo/{id}");
     assert_eq!(d.git_field("evidence_ref"), evidence_ref);
     let listed = env.git(&repo, ["ls-tree", "--name-only", &evidence_ref]);
     let mut expected: Vec<&str> = SEED_FILES.to_vec();
@@ -117,7 +117,7 @@ fn evidence_is_in_git_with_the_same_bytes_and_a_note() {
         commit,
         "parent is the run commit"
     );
-    let note = env.git(&repo, ["notes", "--ref=oc", "show", &commit]);
+    let note = env.git(&repo, ["notes", "--ref=oc-demo", "show", &commit]);
     let lines: Vec<&str> = note.lines().collect();
     assert_eq!(lines[0], d.doc["execution_trace"]["headline"]);
     assert!(lines.contains(&format!("Oc-Run: {id}").as_str()), "{note}");
@@ -125,8 +125,8 @@ fn evidence_is_in_git_with_the_same_bytes_and_a_note() {
     assert!(lines.contains(&"Oc-Policy: allow"));
     assert!(lines.contains(&"Oc-Diff: 1 file changed, 6 insertions(+)"));
     assert!(lines.contains(&format!("Oc-Evidence: {evidence_ref}").as_str()));
-    let log = env.git(&repo, ["log", "--notes=oc", "-1", &commit]);
-    assert!(log.contains("Notes (oc):"), "{log}");
+    let log = env.git(&repo, ["log", "--notes=oc-demo", "-1", &commit]);
+    assert!(log.contains("Notes (oc-demo):"), "{log}");
     // The evidence directory ignores itself.
     assert_eq!(
         env.git(&ws, ["status", "--porcelain", "--ignored=no", "--untracked-files=all"]),
@@ -155,14 +155,14 @@ fn blocked_run_leaves_no_branch_and_notes_the_base() {
     );
     let base = env.git(&repo, ["rev-parse", "HEAD"]);
     let id = d.run_id();
-    assert_eq!(env.git(&repo, ["rev-parse", &format!("refs/oc/runs/{id}^")]), base);
-    let note = env.git(&repo, ["notes", "--ref=oc", "show", &base]);
+    assert_eq!(env.git(&repo, ["rev-parse", &format!("refs/oc/demo/{id}^")]), base);
+    let note = env.git(&repo, ["notes", "--ref=oc-demo", "show", &base]);
     assert!(
         note.contains(&format!("Oc-Run: {id}")) && note.contains("Oc-Policy: block"),
         "{note}"
     );
     assert_eq!(d.doc["git"]["commit"], serde_json::Value::Null);
-    let files = env.git(&repo, ["ls-tree", "--name-only", &format!("refs/oc/runs/{id}")]);
+    let files = env.git(&repo, ["ls-tree", "--name-only", &format!("refs/oc/demo/{id}")]);
     assert_eq!(files.lines().count(), 7);
 }
 
@@ -172,7 +172,7 @@ fn notes_of_several_runs_on_one_commit_are_appended() {
     let repo = env.repo("r");
     let a = demo_json(&env, &repo, &["--blocked-policy"]);
     let b = demo_json(&env, &repo, &["--blocked-policy"]);
-    let note = env.git(&repo, ["notes", "--ref=oc", "show", "HEAD"]);
+    let note = env.git(&repo, ["notes", "--ref=oc-demo", "show", "HEAD"]);
     assert!(note.contains(&format!("Oc-Run: {}", a.run_id())));
     assert!(note.contains(&format!("Oc-Run: {}", b.run_id())));
     assert_eq!(
@@ -226,7 +226,7 @@ fn works_in_a_repository_without_commits() {
         "6\t0\tartifacts/demo_result.txt"
     );
     assert!(
-        env.git(&repo, ["notes", "--ref=oc", "show", &commit])
+        env.git(&repo, ["notes", "--ref=oc-demo", "show", &commit])
             .contains(&d.run_id())
     );
     env.git(&repo, ["fsck", "--strict", "--no-progress"]);
@@ -309,7 +309,7 @@ fn goals_with_newlines_unicode_or_ten_thousand_characters_work() {
     assert!(goal_line.contains("9500 more characters"));
     let ws_run = run.field("run_id");
     let id = ws_run.trim();
-    let proposal = env.git(&repo, ["cat-file", "blob", &format!("refs/oc/runs/{id}:proposal.json")]);
+    let proposal = env.git(&repo, ["cat-file", "blob", &format!("refs/oc/demo/{id}:proposal.json")]);
     assert!(proposal.contains(&long), "the evidence keeps the whole goal");
 }
 

@@ -46,6 +46,8 @@ fn a_rejected_commit_never_reaches_the_remote() {
         ("leak", r#"echo "token=$GITHUB_TOKEN" > leaked.txt"#),
         // The key's text is made by the script, so that the argv in command.json does not hold it.
         ("key", "mkdir -p .ssh && printf 'PRIVATE%sMATERIAL' KEY > .ssh/id_rsa"),
+        // In a binary file, where the patch shows it encoded.
+        ("binary", r#"printf '\000\001%s\000\377' "$GITHUB_TOKEN" > blob.bin"#),
         // The agent commits the secret itself, on the run branch.
         (
             "self-commit",
@@ -223,4 +225,45 @@ fn reports_tell_the_truth_about_partial_changes_and_validation_leftovers() {
     );
     let commit = doc["git"]["commit"].as_str().unwrap();
     assert_eq!(env.git(&repo, ["show", &format!("{commit}:src.txt")]), "src");
+}
+
+#[test]
+fn demo_runs_stay_local_and_real_runs_are_published() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    env.oc(&repo, ["init"]).assert_code(0);
+    let demo = env.oc(&repo, ["demo", "--json"]);
+    demo.assert_code(0);
+    let demo_id = demo.json()["result"]["run_id"].as_str().unwrap().to_owned();
+    env.oc(&repo, ["demo", "--blocked-policy"]).assert_code(1);
+    let (run, doc) = run_sh(&env, &repo, "real", "echo real > real.txt", &[]);
+    run.assert_code(0);
+    let run_id = doc["summary"]["run_id"].as_str().unwrap().to_owned();
+
+    // Both are readable here, with git oc and with plain git.
+    let listed = env.oc(&repo, ["runs", "--json"]).json();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    env.oc(&repo, ["show", &demo_id]).assert_code(0);
+    assert!(
+        env.git(&repo, ["log", "--notes=oc-demo", "--all", "--format=%N"])
+            .contains(&demo_id)
+    );
+
+    env.oc(&repo, ["push"]).assert_code(0);
+    let published = env.git(&remote, ["for-each-ref", "--format=%(refname)"]);
+    assert!(published.contains(&format!("refs/oc/runs/{run_id}")), "{published}");
+    assert!(
+        !published.contains("refs/oc/demo") && !published.contains("oc-demo"),
+        "{published}"
+    );
+    let remote_notes = env.git(&remote, ["log", "--notes=oc", "--format=%N", "main"]);
+    assert!(
+        !remote_notes.contains("demo_stub"),
+        "demo note blocks reached the remote: {remote_notes}"
+    );
+    assert!(
+        !remote_objects(&env, &remote).contains(&demo_id),
+        "the demo run id reached the remote"
+    );
 }

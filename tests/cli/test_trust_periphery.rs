@@ -794,7 +794,7 @@ fn gc_racing_starting_runs_never_deletes_their_branches() {
                 "x",
             ])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         // gc as often as it can while the run starts, works and commits.
@@ -803,7 +803,9 @@ fn gc_racing_starting_runs_never_deletes_their_branches() {
         }
         let mut out = String::new();
         child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-        let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("run {i}: {out}"));
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("run {i}: {out}{err}"));
         assert_eq!(doc["summary"]["outcome_status"], "executed", "run {i}: {out}");
         let branch = doc["summary"]["branch"].as_str().unwrap();
         let commit = doc["summary"]["commit"].as_str().unwrap();

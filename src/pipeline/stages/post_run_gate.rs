@@ -20,8 +20,9 @@ impl Stage for PostRunGate {
         let changed = state.git.diff.paths();
         let mut post = env.policy.evaluate_changed_paths(&state.plan.bundle.proposal, &changed);
         scope_check(env.policy, &mut post, &state.request.allowed_paths, &changed);
+        let in_files = changed_file_holds_secret(state, env);
         let patch = state.patch(env);
-        if env.cx.redactor.contains_secret(patch) {
+        if in_files || env.cx.redactor.contains_secret(patch) {
             // An agent wrote the value of a secret into the repository: never let it travel.
             add_blocking(
                 &mut post,
@@ -54,6 +55,28 @@ impl Stage for PostRunGate {
         state.post_policy = Some(post);
         Ok(if stop { Flow::Stop } else { Flow::Continue })
     }
+}
+
+/// Whether a file the change adds or modifies holds a secret's value, binary files included
+/// (the patch shows those encoded, where no value can be found).
+fn changed_file_holds_secret(state: &RunState, env: &Env) -> bool {
+    let redactor = &env.cx.redactor;
+    let Some(snapshot) = &state.snapshot else { return false };
+    if redactor.is_empty() {
+        return false;
+    }
+    let repo = &env.repo.repo;
+    let Ok(tree) = repo.find_tree(snapshot.tree) else {
+        return false;
+    };
+    state.git.diff.files.iter().any(|f| {
+        tree.lookup_entry_by_path(&f.path)
+            .ok()
+            .flatten()
+            .filter(|e| e.mode().is_blob())
+            .and_then(|e| e.object().ok())
+            .is_some_and(|blob| redactor.contains_secret(&blob.data))
+    })
 }
 
 /// Changed paths outside the declared scope (`--path`) fail the post-run gate.

@@ -168,8 +168,14 @@ impl Stage for Record {
             recorded: Some(summary.finished_at),
             rejected: summary.rejected,
         };
-        let (evidence_ref, evidence_commit) =
-            crate::git::evidence::write_evidence_ref(&env.repo.repo, &run_id, &set.files, anchor, &message.render())?;
+        let (evidence_ref, evidence_commit) = crate::git::evidence::write_evidence_ref(
+            &env.repo.repo,
+            state.plan.namespace.ref_prefix(),
+            &run_id,
+            &set.files,
+            anchor,
+            &message.render(),
+        )?;
         state.git.evidence_ref = evidence_ref.clone();
         state.git.evidence_commit = Some(evidence_commit);
 
@@ -186,7 +192,9 @@ impl Stage for Record {
                 evidence_ref: &evidence_ref,
                 rejected: summary.rejected,
             };
-            crate::git::notes::update_note(&env.repo.repo, target, |existing| {
+            let notes_ref = state.plan.namespace.notes_ref();
+            state.git.notes_ref = notes_ref;
+            crate::git::notes::update_note(&env.repo.repo, notes_ref, target, |existing| {
                 crate::evidence::note::append_block(existing, &note.block().render())
             })?;
             state.git.note_target = Some(target);
