@@ -267,3 +267,34 @@ fn demo_runs_stay_local_and_real_runs_are_published() {
         "the demo run id reached the remote"
     );
 }
+
+#[test]
+fn secrets_never_reach_branch_names_or_clone_urls() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let before = env.state(&repo);
+    let mut cmd = env.oc_agents(&repo);
+    cmd.env("GITHUB_TOKEN", TOKEN)
+        .args(["run", "--goal", "x", "--branch", &format!("leak/{TOKEN}")])
+        .args(["--backend", "command", "--", "fake-agent", "edit"]);
+    let run = Run::from(cmd.output().unwrap());
+    run.assert_clean_error(2);
+    assert!(!run.stderr.contains(TOKEN), "{}", run.stderr);
+    assert_eq!(env.state(&repo), before, "nothing was created");
+
+    env.git(
+        &repo,
+        [
+            "remote",
+            "add",
+            "origin",
+            "https://someone:hunter2secret@example.com/team/r.git",
+        ],
+    );
+    let (run, doc) = run_sh(&env, &repo, "url", "echo x > x.txt", &[]);
+    run.assert_code(0);
+    let id = doc["summary"]["run_id"].as_str().unwrap();
+    let proposal = String::from_utf8(env.evidence(&repo, id, "proposal.json")).unwrap();
+    assert!(!proposal.contains("hunter2secret"), "{proposal}");
+    assert!(proposal.contains("example.com/team/r.git"), "{proposal}");
+}
