@@ -5,7 +5,7 @@ use clap::Args;
 use super::ui::Ui;
 use crate::contracts::{Timestamp, prefix_chars};
 use crate::error::{Error, Result};
-use crate::evidence::store::{self, RunEntry};
+use crate::evidence::store;
 use crate::text::escape_controls;
 
 /// List recorded runs, newest first
@@ -79,52 +79,18 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
     let now = Timestamp::now();
     let since = args.since.as_deref().map(|s| parse_when(s, now)).transpose()?;
     let until = args.until.as_deref().map(|s| parse_when(s, now)).transpose()?;
-    let (mut runs, skipped) = store::list_runs(&repo.repo)?;
+    let filter = crate::runs::RunFilter {
+        status: args.status.clone(),
+        backend: args.backend.clone(),
+        lane: args.lane.clone(),
+        since,
+        until,
+        max_count: args.max_count,
+    };
+    let (selected, skipped) = crate::runs::list(&repo, &filter)?;
     for s in &skipped {
         ui.warning(&escape_controls(&format!("skipped {}: {}", s.reference, s.why)));
     }
-    // Runs without evidence yet: in progress, or interrupted when their process is gone.
-    for (path, run) in crate::execution::inflight::list(&repo.state_dir()) {
-        let outcome = if crate::execution::inflight::is_live(&path) {
-            "running"
-        } else {
-            "interrupted"
-        };
-        runs.push(RunEntry {
-            run_id: run.run_id.clone(),
-            time: run.started_at,
-            headline: format!(
-                "{} | {} @ {} | run={}",
-                outcome.to_uppercase(),
-                run.backend,
-                run.lane,
-                prefix_chars(&run.run_id, 8)
-            ),
-            goal: run.goal.clone(),
-            task_id: None,
-            status: outcome.to_owned(),
-            outcome: outcome.to_owned(),
-            policy: None,
-            lane: run.lane.clone(),
-            backend: run.backend.clone(),
-            branch: Some(run.branch.clone()),
-            commit: None,
-            diff: None,
-            rejected: false,
-            evidence_ref: String::new(),
-            evidence_commit: String::new(),
-        });
-    }
-    runs.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.run_id.cmp(&a.run_id)));
-    let selected: Vec<&RunEntry> = runs
-        .iter()
-        .filter(|r| args.status.as_deref().is_none_or(|s| r.outcome == s || r.status == s))
-        .filter(|r| args.backend.as_deref().is_none_or(|b| r.backend == b))
-        .filter(|r| args.lane.as_deref().is_none_or(|l| r.lane == l))
-        .filter(|r| since.is_none_or(|t| r.time >= t))
-        .filter(|r| until.is_none_or(|t| r.time < t))
-        .take(args.max_count.unwrap_or(usize::MAX))
-        .collect();
     if ui.is_json() {
         ui.json(&selected);
         return Ok(0);

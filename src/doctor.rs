@@ -1,0 +1,259 @@
+//! `git oc doctor`: is this repository ready for runs? git, identity, configuration, policy,
+//! routing, backends, tokens, the notes ref and unpublished evidence.
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::execution::agents::AgentKind;
+use crate::git::Repo;
+
+#[derive(serde::Serialize)]
+pub struct Check {
+    /// `ok`, `warn` or `fail`.
+    pub level: &'static str,
+    pub name: &'static str,
+    pub detail: String,
+}
+
+/// Every check, in the order they are shown. The repository is the one `repo` names; the git
+/// binary is checked first because push and fetch need it.
+pub fn checks(repo: &Repo) -> Result<Vec<Check>> {
+    let mut checks: Vec<Check> = Vec::new();
+    let mut add = |level, name, detail: String| checks.push(Check { level, name, detail });
+
+    match std::process::Command::new("git").arg("--version").output() {
+        Ok(out) if out.status.success() => add("ok", "git", String::from_utf8_lossy(&out.stdout).trim().to_owned()),
+        _ => add(
+            "fail",
+            "git",
+            "the git binary was not found on PATH; push and fetch need it".into(),
+        ),
+    }
+
+    // A second handle without git-oc's fallback identity, to see what is configured.
+    let plain = gix::discover(repo.workdir()).ok();
+    let configured = plain.as_ref().and_then(|r| {
+        r.committer()
+            .and_then(|c| c.ok())
+            .map(|c| format!("{} <{}>", c.name, c.email))
+    });
+    match configured {
+        Some(who) => add("ok", "identity", format!("commits are made by {who}")),
+        None => add(
+            "warn",
+            "identity",
+            format!(
+                "no user.name/user.email configured; commits will be made by {} <{}>",
+                crate::git::FALLBACK_NAME,
+                crate::git::FALLBACK_EMAIL
+            ),
+        ),
+    }
+
+    let config = match Config::load(repo.workdir()) {
+        Ok(c) => {
+            let files: Vec<String> = c.files.iter().map(|(s, _)| s.to_string()).collect();
+            add(
+                "ok",
+                "config",
+                if files.is_empty() {
+                    "no configuration files; built-in defaults".into()
+                } else {
+                    files.join("; ")
+                },
+            );
+            Some(c)
+        }
+        Err(e) => {
+            add("fail", "config", e.message.clone());
+            None
+        }
+    };
+    if let Some(config) = &config {
+        match config.checked_policy() {
+            Ok(p) => add(
+                "ok",
+                "policy",
+                format!(
+                    "valid; digest {}",
+                    crate::policy::PolicyEngine::new(p)
+                        .ignore_case(repo.ignore_case())
+                        .digest()
+                ),
+            ),
+            Err(e) => add("fail", "policy", format!("{}: {}", e.message, e.causes().join("; "))),
+        }
+        match config.routing_policy() {
+            Ok(p) => add(
+                "ok",
+                "routing policy",
+                format!("{} rules from {}", p.policy.rules.len(), p.source),
+            ),
+            Err(e) => add(
+                "fail",
+                "routing policy",
+                format!("{}: {}", e.message, e.causes().join("; ")),
+            ),
+        }
+        if config.routing.router() == crate::routing::Router::Switchboard {
+            let target = config.routing.switchboard_url().trim_end_matches('/').to_owned();
+            // Credentials in the URL are used, never printed.
+            let url = crate::execution::secrets::redact_url(&target).into_owned();
+            let redact = |e: ureq::Error| crate::execution::secrets::redact_urls(&e.to_string()).into_owned();
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(3)))
+                .http_status_as_error(false)
+                .build()
+                .into();
+            match agent.get(format!("{target}/health")).call() {
+                Ok(r) if r.status().is_success() => add("ok", "router", format!("SwitchBoard at {url} answers")),
+                Ok(r) => add(
+                    "fail",
+                    "router",
+                    format!("SwitchBoard at {url} answered {}", r.status()),
+                ),
+                Err(e) if config.routing.fallback_to_rules() => add(
+                    "warn",
+                    "router",
+                    format!(
+                        "SwitchBoard at {url} is unreachable ({}); runs fall back to the rules router",
+                        redact(e)
+                    ),
+                ),
+                Err(e) => add(
+                    "fail",
+                    "router",
+                    format!("SwitchBoard at {url} is unreachable: {}", redact(e)),
+                ),
+            }
+        } else {
+            add("ok", "router", "rules (local)".into());
+        }
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for kind in AgentKind::ALL.into_iter().filter(|k| *k != AgentKind::Command) {
+            let name = kind.name();
+            let program = config.backend_settings(kind).program.unwrap_or_else(|| name.to_owned());
+            match crate::execution::agents::find_program(&program) {
+                Some(path) => found.push(format!("{name} ({})", path.display())),
+                None => missing.push(name),
+            }
+        }
+        if found.is_empty() {
+            add(
+                "warn",
+                "backends",
+                format!(
+                    "none of {} is on PATH; only --backend command can run",
+                    missing.join(", ")
+                ),
+            );
+        } else {
+            add(
+                "ok",
+                "backends",
+                format!(
+                    "{}{}",
+                    found.join(", "),
+                    if missing.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; not found: {}", missing.join(", "))
+                    }
+                ),
+            );
+        }
+    }
+    for var in ["GITHUB_TOKEN", "GH_TOKEN", "PLANE_API_TOKEN"] {
+        let set = std::env::var_os(var).is_some_and(|v| !v.is_empty());
+        add(
+            if set { "ok" } else { "warn" },
+            "token",
+            format!("{var} is {}", if set { "set" } else { "not set" }),
+        );
+    }
+
+    // The notes ref must be a notes commit: a blob or tree there breaks every note write.
+    match repo.repo.try_find_reference(crate::git::NOTES_REF) {
+        Ok(None) => add("ok", "notes", format!("{} not created yet", crate::git::NOTES_REF)),
+        Ok(Some(mut r)) => match r.peel_to_id().ok().and_then(|id| id.object().ok().map(|o| o.kind)) {
+            Some(gix::object::Kind::Commit) => {
+                add("ok", "notes", format!("{} is a notes commit", crate::git::NOTES_REF))
+            }
+            Some(kind) => add(
+                "fail",
+                "notes",
+                format!(
+                    "{} points at a {kind}, not a notes commit; no run can record its note (inspect it with git cat-file -t {0}, then delete it with git update-ref -d {0})",
+                    crate::git::NOTES_REF
+                ),
+            ),
+            None => add(
+                "fail",
+                "notes",
+                format!("{} points at an object that is missing", crate::git::NOTES_REF),
+            ),
+        },
+        Err(e) => add(
+            "fail",
+            "notes",
+            format!("{} cannot be read: {}", crate::git::NOTES_REF, e),
+        ),
+    }
+
+    let (mut runs, skipped) = crate::evidence::store::list_runs(&repo.repo)?;
+    // Demo runs stay local by design; only real runs count as unpublished.
+    runs.retain(|r| r.evidence_ref.starts_with(crate::git::RUNS_REF_PREFIX));
+    if !skipped.is_empty() {
+        add(
+            "warn",
+            "evidence",
+            format!("{} ref(s) under refs/oc/ are not git-oc evidence", skipped.len()),
+        );
+    }
+    match crate::publish::default_remote(&repo.repo) {
+        Ok(remote) => {
+            let out = crate::git::git_command(repo.workdir())
+                .args(["ls-remote", "--refs", "--end-of-options", &remote, "refs/oc/runs/*"])
+                .output();
+            match out {
+                Ok(out) if out.status.success() => {
+                    let text = String::from_utf8_lossy(&out.stdout);
+                    let remote_ids: std::collections::HashSet<&str> =
+                        text.lines().filter_map(|l| l.split('\t').nth(1)).collect();
+                    let unpublished = runs
+                        .iter()
+                        .filter(|r| !remote_ids.contains(r.evidence_ref.as_str()))
+                        .count();
+                    let level = if unpublished == 0 { "ok" } else { "warn" };
+                    add(
+                        level,
+                        "evidence",
+                        format!(
+                            "{} run(s); {unpublished} not on {remote} (git oc push {remote})",
+                            runs.len()
+                        ),
+                    );
+                }
+                _ => add(
+                    "warn",
+                    "evidence",
+                    format!("{} run(s); could not reach {remote} to compare", runs.len()),
+                ),
+            }
+        }
+        Err(_) => add(
+            "warn",
+            "evidence",
+            format!("{} run(s), only in this repository (no remote)", runs.len()),
+        ),
+    }
+
+    Ok(checks)
+}
+
+/// Healthy when no check failed (warnings are fine).
+pub fn healthy(checks: &[Check]) -> bool {
+    checks.iter().all(|c| c.level != "fail")
+}
