@@ -4,6 +4,7 @@
 
 use crate::contracts::{Timestamp, prefix_chars};
 use crate::error::Result;
+use crate::evidence::message::EvidenceMessage;
 use crate::evidence::store::{self, RunEntry, Skipped};
 use crate::git::Repo;
 
@@ -41,26 +42,29 @@ pub fn list(repo: &Repo, filter: &RunFilter) -> Result<(Vec<RunEntry>, Vec<Skipp
             "interrupted"
         };
         runs.push(RunEntry {
-            run_id: run.run_id.clone(),
             time: run.started_at,
-            headline: format!(
-                "{} | {} @ {} | run={}",
-                outcome.to_uppercase(),
-                run.backend,
-                run.lane,
-                prefix_chars(&run.run_id, 8)
-            ),
-            goal: run.goal,
-            task_id: None,
-            status: outcome.to_owned(),
-            outcome: outcome.to_owned(),
-            policy: None,
-            lane: run.lane,
-            backend: run.backend,
-            branch: Some(run.branch),
-            commit: None,
-            diff: None,
-            rejected: false,
+            message: EvidenceMessage {
+                headline: format!(
+                    "{} | {} @ {} | run={}",
+                    outcome.to_uppercase(),
+                    run.backend,
+                    run.lane,
+                    prefix_chars(&run.run_id, 8)
+                ),
+                run_id: run.run_id,
+                goal: run.goal,
+                task_id: None,
+                status: outcome.to_owned(),
+                outcome: outcome.to_owned(),
+                policy: None,
+                lane: run.lane,
+                backend: run.backend,
+                branch: Some(run.branch),
+                commit: None,
+                diff: None,
+                recorded: None,
+                rejected: false,
+            },
             evidence_ref: String::new(),
             evidence_commit: String::new(),
         });

@@ -30,13 +30,13 @@ pub const REJECTED_BY: &str = "post-run policy gate";
 const NO_GOAL: &str = "(no goal)";
 
 /// What an evidence commit message says about its run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct EvidenceMessage {
+    pub run_id: String,
     /// The trace headline, e.g. `SUCCEEDED | demo_stub @ aider_local | run=1b11d569`.
     pub headline: String,
     /// The goal's subject line; empty when there is none.
     pub goal: String,
-    pub run_id: String,
     pub task_id: Option<String>,
     /// The result status (`succeeded`, `failed`, `skipped`, …).
     pub status: String,
@@ -48,6 +48,8 @@ pub struct EvidenceMessage {
     pub branch: Option<String>,
     pub commit: Option<String>,
     pub diff: Option<String>,
+    /// Listed as the run's `time`.
+    #[serde(skip)]
     pub recorded: Option<Timestamp>,
     pub rejected: bool,
 }

@@ -6,27 +6,21 @@ use gix::bstr::ByteSlice;
 
 use crate::error::{Error, Result};
 
-/// One run as listed from its evidence commit.
+/// One run as listed from its evidence commit: what its message says, when, and where.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RunEntry {
-    pub run_id: String,
     pub time: crate::contracts::Timestamp,
-    pub headline: String,
-    pub goal: String,
-    pub task_id: Option<String>,
-    /// The result status (`succeeded`, `failed`, `skipped`, …).
-    pub status: String,
-    /// The outcome (`executed`, `no_op`, `blocked`, …).
-    pub outcome: String,
-    pub policy: Option<String>,
-    pub lane: String,
-    pub backend: String,
-    pub branch: Option<String>,
-    pub commit: Option<String>,
-    pub diff: Option<String>,
-    pub rejected: bool,
+    #[serde(flatten)]
+    pub message: super::message::EvidenceMessage,
     pub evidence_ref: String,
     pub evidence_commit: String,
+}
+
+impl std::ops::Deref for RunEntry {
+    type Target = super::message::EvidenceMessage;
+    fn deref(&self) -> &Self::Target {
+        &self.message
+    }
 }
 
 /// A ref under `refs/oc/runs/` that is not a run git-oc recorded.
@@ -49,20 +43,8 @@ pub fn parse_entry(
         return Err(format!("its Oc-Run trailer names run {}", m.run_id));
     }
     Ok(RunEntry {
-        run_id: m.run_id,
         time: m.recorded.unwrap_or(time),
-        headline: m.headline,
-        goal: m.goal,
-        task_id: m.task_id,
-        status: m.status,
-        outcome: m.outcome,
-        policy: m.policy,
-        lane: m.lane,
-        backend: m.backend,
-        branch: m.branch,
-        commit: m.commit,
-        diff: m.diff,
-        rejected: m.rejected,
+        message: m,
         evidence_ref: reference.to_owned(),
         evidence_commit: commit.to_owned(),
     })
