@@ -60,6 +60,7 @@ fn commit_age(repo: &gix::Repository, id: gix::ObjectId) -> Option<Duration> {
     Some(Duration::from_secs((now - seconds).max(0) as u64))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
     let ctx = |e| Error::git("could not inspect the worktrees", e);
     let main = repo.repo.main_repo().map_err(ctx)?;

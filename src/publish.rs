@@ -124,6 +124,7 @@ pub struct PushReport {
 }
 
 /// Fetch the remote's evidence refs (never overwriting a local one) and merge its notes.
+#[tracing::instrument(level = "debug", skip(repo, workdir))]
 pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<FetchReport> {
     validate_remote(repo, remote)?;
     let before = count_runs(repo)?;
@@ -173,6 +174,7 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
 
 /// Push every evidence ref and the notes, after merging the remote's notes so that the notes
 /// push is a fast-forward. The push is atomic: all refs or none.
+#[tracing::instrument(level = "debug", skip(repo, workdir))]
 pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<PushReport> {
     validate_remote(repo, remote)?;
     let mut last_error = None;

@@ -159,6 +159,7 @@ pub struct Session {
 
 impl Session {
     /// The repository containing `dir`, as git finds it.
+    #[tracing::instrument(level = "debug")]
     pub fn open(dir: &Path) -> Result<Session> {
         let repo = Repo::discover(dir)?;
         let config = Config::load(repo.workdir())?;
@@ -253,6 +254,7 @@ impl Session {
 
     /// Plan a task and make everything ready to run it: the adapter found, the branch named, the
     /// workspace chosen. Nothing is written yet.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn prepare(&self, spec: &TaskSpec) -> Result<PreparedRun<'_>> {
         let planned = self.plan(spec)?;
         let config = &self.config;

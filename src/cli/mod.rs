@@ -280,10 +280,13 @@ fn init_tracing(verbose: u8) {
             _ => "git_oc=debug",
         }),
     };
+    // Each stage and each git or process operation is a span; its closing line says how long it
+    // took, so `-vv` (or GIT_OC_LOG=debug) shows what git-oc did, in order.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(Ui::color_stderr())
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .without_time()
         .try_init();
 }

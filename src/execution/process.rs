@@ -287,6 +287,7 @@ fn kill_descendants(keep: &[i32], deadline: Instant) {
 ///
 /// The parent-death signal fires when the *thread* that forked exits: this function forks and
 /// does not return before the process has been reaped, so that thread outlives it.
+#[tracing::instrument(level = "debug", skip_all, fields(program = ?spec.program, cwd = %spec.cwd.display()))]
 pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool, on_output: &mut dyn FnMut(&[u8])) -> ProcessOutcome {
     let started = Instant::now();
     become_subreaper();

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 
 /// Write the evidence files as a tree and commit it under `<prefix><run_id>`.
 /// The ref must not exist yet: a run id names exactly one run.
+#[tracing::instrument(level = "debug", skip(repo, files, message), fields(files = files.len()))]
 pub fn write_evidence_ref(
     repo: &gix::Repository,
     prefix: &str,
