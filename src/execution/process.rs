@@ -612,8 +612,9 @@ pub fn supervise(args: &[std::ffi::OsString]) -> i32 {
             libc::sigtimedwait(&signals, &mut info, &tick)
         };
         if parent_gone() || sig == libc::SIGUSR2 {
-            // git-oc is gone: nothing of the run may survive it.
-            kill_all(Instant::now() + Duration::from_secs(5));
+            // git-oc is gone: nothing of the run may survive it. The loop ends as soon as nothing
+            // is left; the long bound is for a machine so loaded that killing takes rounds.
+            kill_all(Instant::now() + Duration::from_secs(30));
             break;
         }
         match sig {
