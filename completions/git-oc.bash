@@ -16,11 +16,17 @@ _git__oc() {
             ",$1")
                 cmd="git__oc"
                 ;;
+            git__oc,apply)
+                cmd="git__oc__subcmd__apply"
+                ;;
             git__oc,completions)
                 cmd="git__oc__subcmd__completions"
                 ;;
             git__oc,demo)
                 cmd="git__oc__subcmd__demo"
+                ;;
+            git__oc,discard)
+                cmd="git__oc__subcmd__discard"
                 ;;
             git__oc,doctor)
                 cmd="git__oc__subcmd__doctor"
@@ -49,6 +55,9 @@ _git__oc() {
             git__oc,push)
                 cmd="git__oc__subcmd__push"
                 ;;
+            git__oc,retry)
+                cmd="git__oc__subcmd__retry"
+                ;;
             git__oc,run)
                 cmd="git__oc__subcmd__run"
                 ;;
@@ -58,11 +67,17 @@ _git__oc() {
             git__oc,show)
                 cmd="git__oc__subcmd__show"
                 ;;
+            git__oc__subcmd__help,apply)
+                cmd="git__oc__subcmd__help__subcmd__apply"
+                ;;
             git__oc__subcmd__help,completions)
                 cmd="git__oc__subcmd__help__subcmd__completions"
                 ;;
             git__oc__subcmd__help,demo)
                 cmd="git__oc__subcmd__help__subcmd__demo"
+                ;;
+            git__oc__subcmd__help,discard)
+                cmd="git__oc__subcmd__help__subcmd__discard"
                 ;;
             git__oc__subcmd__help,doctor)
                 cmd="git__oc__subcmd__help__subcmd__doctor"
@@ -90,6 +105,9 @@ _git__oc() {
                 ;;
             git__oc__subcmd__help,push)
                 cmd="git__oc__subcmd__help__subcmd__push"
+                ;;
+            git__oc__subcmd__help,retry)
+                cmd="git__oc__subcmd__help__subcmd__retry"
                 ;;
             git__oc__subcmd__help,run)
                 cmd="git__oc__subcmd__help__subcmd__run"
@@ -131,8 +149,22 @@ _git__oc() {
 
     case "${cmd}" in
         git__oc)
-            opts="-v -q -h -V --verbose --quiet --json --help --version demo run plan policy runs show push fetch gc doctor init completions man help"
+            opts="-v -q -h -V --verbose --quiet --json --help --version demo run apply discard retry plan policy runs show push fetch gc doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__apply)
+            opts="-v -q -h -V --squash --merge --cherry-pick --reviewed --dry-run --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -192,6 +224,20 @@ _git__oc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__oc__subcmd__discard)
+            opts="-v -q -h -V --evidence --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__oc__subcmd__doctor)
             opts="-v -q -h -V --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -239,8 +285,22 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__help)
-            opts="demo run plan policy runs show push fetch gc doctor init completions man help"
+            opts="demo run apply discard retry plan policy runs show push fetch gc doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -267,6 +327,20 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__discard)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -421,6 +495,20 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__retry)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -713,6 +801,20 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__push)
+            opts="-v -q -h -V --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__retry)
             opts="-v -q -h -V --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -16,6 +16,7 @@ pub mod evidence;
 pub mod execution;
 pub mod gc;
 pub mod git;
+pub mod land;
 pub mod observability;
 pub mod pipeline;
 pub mod planning;

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod doctor;
 pub mod gc;
 pub mod init;
+pub mod land;
 pub mod plan;
 pub mod policy;
 pub mod progress;
@@ -58,6 +59,9 @@ pub struct Cli {
 pub enum Command {
     Demo(demo::DemoArgs),
     Run(run::RunArgs),
+    Apply(land::ApplyArgs),
+    Discard(land::DiscardArgs),
+    Retry(land::RetryArgs),
     Plan(plan::PlanArgs),
     Policy(policy::PolicyArgs),
     Runs(runs::RunsArgs),
@@ -214,6 +218,9 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
     match command {
         Command::Demo(args) => demo::cmd_demo(ui, args),
         Command::Run(args) => run::cmd_run(ui, args),
+        Command::Apply(args) => land::cmd_apply(ui, args),
+        Command::Discard(args) => land::cmd_discard(ui, args),
+        Command::Retry(args) => land::cmd_retry(ui, args),
         Command::Plan(args) => plan::cmd_plan(ui, args),
         Command::Policy(args) => policy::cmd_policy(ui, args),
         Command::Runs(args) => runs::cmd_runs(ui, args),

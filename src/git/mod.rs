@@ -250,6 +250,14 @@ pub fn git_command(dir: &Path) -> std::process::Command {
     cmd
 }
 
+/// A commit's message, as text.
+pub fn commit_message(repo: &gix::Repository, id: gix::ObjectId) -> Result<String> {
+    let commit = repo
+        .find_commit(id)
+        .map_err(|e| Error::git(format!("could not read commit {}", short(&id)), e))?;
+    Ok(commit.message_raw_sloppy().to_str_lossy().into_owned())
+}
+
 /// Short hex form of an object id, as `git log --oneline` shows it.
 pub fn short(id: &gix::oid) -> String {
     id.to_hex_with_len(7).to_string()

@@ -167,6 +167,7 @@ impl Stage for Record {
             diff: state.git.diff.shortstat(),
             recorded: Some(summary.finished_at),
             rejected: summary.rejected,
+            landed: None,
         };
         let (evidence_ref, evidence_commit) = crate::git::evidence::write_evidence_ref(
             &env.repo.repo,
