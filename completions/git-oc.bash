@@ -25,6 +25,9 @@ _git__oc() {
             git__oc,demo)
                 cmd="git__oc__subcmd__demo"
                 ;;
+            git__oc,diff)
+                cmd="git__oc__subcmd__diff"
+                ;;
             git__oc,discard)
                 cmd="git__oc__subcmd__discard"
                 ;;
@@ -75,6 +78,9 @@ _git__oc() {
                 ;;
             git__oc__subcmd__help,demo)
                 cmd="git__oc__subcmd__help__subcmd__demo"
+                ;;
+            git__oc__subcmd__help,diff)
+                cmd="git__oc__subcmd__help__subcmd__diff"
                 ;;
             git__oc__subcmd__help,discard)
                 cmd="git__oc__subcmd__help__subcmd__discard"
@@ -149,7 +155,7 @@ _git__oc() {
 
     case "${cmd}" in
         git__oc)
-            opts="-v -q -h -V --verbose --quiet --json --help --version demo run apply discard retry plan policy runs show push fetch gc doctor init completions man help"
+            opts="-v -q -h -V --verbose --quiet --json --help --version demo run diff apply discard retry plan policy runs show push fetch gc doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -224,6 +230,20 @@ _git__oc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__oc__subcmd__diff)
+            opts="-v -q -h -V --stat --name-only --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__oc__subcmd__discard)
             opts="-v -q -h -V --evidence --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -285,7 +305,7 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__help)
-            opts="demo run apply discard retry plan policy runs show push fetch gc doctor init completions man help"
+            opts="demo run diff apply discard retry plan policy runs show push fetch gc doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -327,6 +347,20 @@ _git__oc() {
             return 0
             ;;
         git__oc__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__oc__subcmd__help__subcmd__diff)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

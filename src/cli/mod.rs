@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod demo;
+pub mod diff;
 pub mod doctor;
 pub mod gc;
 pub mod init;
@@ -59,6 +60,7 @@ pub struct Cli {
 pub enum Command {
     Demo(demo::DemoArgs),
     Run(run::RunArgs),
+    Diff(diff::DiffArgs),
     Apply(land::ApplyArgs),
     Discard(land::DiscardArgs),
     Retry(land::RetryArgs),
@@ -218,6 +220,7 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
     match command {
         Command::Demo(args) => demo::cmd_demo(ui, args),
         Command::Run(args) => run::cmd_run(ui, args),
+        Command::Diff(args) => diff::cmd_diff(ui, args),
         Command::Apply(args) => land::cmd_apply(ui, args),
         Command::Discard(args) => land::cmd_discard(ui, args),
         Command::Retry(args) => land::cmd_retry(ui, args),

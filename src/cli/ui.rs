@@ -193,6 +193,11 @@ impl Ui {
         }
     }
 
+    /// Whether data on stdout may be coloured: a terminal, and no `NO_COLOR`.
+    pub fn color(&self) -> bool {
+        self.out_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+
     /// Colour is for terminals only, and never with `NO_COLOR`.
     pub fn color_stderr() -> bool {
         std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()

@@ -229,3 +229,131 @@ fn retry_runs_the_same_task_again_on_a_new_branch() {
         .to_owned();
     env.oc(&repo, ["retry", &demo]).assert_clean_error(2);
 }
+
+/// The `+`/`-` lines of a unified diff, without headers.
+fn changed_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| (l.starts_with('+') && !l.starts_with("+++")) || (l.starts_with('-') && !l.starts_with("---")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn diff_shows_the_change_as_git_does_in_every_form() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let doc = run_edit(&env, &repo, "Mixed", &["edit"]);
+    let run = id(&doc);
+    let base = doc["summary"]["base"].as_str().unwrap();
+    let commit = doc["summary"]["commit"].as_str().unwrap();
+    let shown = env.oc(&repo, ["diff", &run]);
+    shown.assert_code(0);
+    let git_patch = env.git(&repo, ["diff", base, commit]);
+    assert_eq!(
+        changed_lines(&shown.stdout),
+        changed_lines(&git_patch),
+        "{}",
+        shown.stdout
+    );
+    assert!(shown.stdout.contains("@@ -1,1 +1,2 @@"), "{}", shown.stdout);
+    assert!(!shown.stdout.contains('\x1b'), "no colour off a terminal");
+
+    let names = env.oc(&repo, ["diff", &run, "--name-only"]);
+    assert_eq!(
+        names.stdout.trim(),
+        env.git(&repo, ["diff", "--name-only", base, commit])
+    );
+    let stat = env.oc(&repo, ["diff", &run, "--stat"]);
+    let shortstat = env.git(&repo, ["diff", "--shortstat", base, commit]);
+    assert!(
+        stat.stdout.ends_with(&format!("{shortstat}\n")),
+        "{}\n{shortstat}",
+        stat.stdout
+    );
+    let json = env.oc(&repo, ["diff", &run, "--json"]).json();
+    let files: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["README.md", "hello.txt"]);
+    assert_eq!(json["files"][1]["hunks"][0]["lines"][0]["kind"], "added");
+}
+
+#[test]
+fn diff_of_two_runs_shows_what_one_did_that_the_other_did_not() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let a = id(&run_edit(
+        &env,
+        &repo,
+        "Same goal",
+        &["write", "answer.txt", "forty-one"],
+    ));
+    let b = id(&run_edit(
+        &env,
+        &repo,
+        "Same goal",
+        &["write", "answer.txt", "forty-two"],
+    ));
+    let shown = env.oc(&repo, ["diff", &a, &b]);
+    shown.assert_code(0);
+    assert_eq!(
+        changed_lines(&shown.stdout),
+        ["-forty-one", "+forty-two"],
+        "{}",
+        shown.stdout
+    );
+}
+
+#[test]
+fn diff_works_on_another_clone_and_colours_a_terminal() {
+    let env = TestEnv::new();
+    let origin = env.repo("origin-src");
+    let remote = env.root().join("remote.git");
+    env.git(
+        env.root(),
+        [
+            "clone",
+            "-q",
+            "--bare",
+            origin.to_str().unwrap(),
+            remote.to_str().unwrap(),
+        ],
+    );
+    let a = env.root().join("a");
+    let b = env.root().join("b");
+    for dir in [&a, &b] {
+        env.git(
+            env.root(),
+            ["clone", "-q", remote.to_str().unwrap(), dir.to_str().unwrap()],
+        );
+    }
+    let run = id(&run_edit(
+        &env,
+        &a,
+        "Words",
+        &["write", "README.md", "# test repository changed"],
+    ));
+    env.oc(&a, ["push"]).assert_code(0);
+    env.oc(&b, ["fetch"]).assert_code(0);
+    let shown = env.oc(&b, ["diff", &run]);
+    shown.assert_code(0);
+    assert_eq!(
+        changed_lines(&shown.stdout),
+        ["-# test repository", "+# test repository changed"]
+    );
+    // On a terminal: colour, and the changed word highlighted inside the changed line.
+    let mut cmd = std::process::Command::new("script");
+    scrub(&mut cmd, &env.home());
+    let out = cmd
+        .current_dir(&b)
+        .env("TERM", "xterm")
+        .args(["-qec", &format!("{BIN} diff {run}"), "/dev/null"])
+        .output()
+        .unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(tty.contains("\x1b[32m"), "{tty:?}");
+    assert!(tty.contains("\x1b[7m"), "the changed word is highlighted: {tty:?}");
+}
