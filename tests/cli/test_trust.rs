@@ -45,7 +45,10 @@ fn a_rejected_commit_never_reaches_the_remote() {
     for (goal, script) in [
         ("leak", r#"echo "token=$GITHUB_TOKEN" > leaked.txt"#),
         // The key's text is made by the script, so that the argv in command.json does not hold it.
-        ("key", "mkdir -p .ssh && printf 'PRIVATE%sMATERIAL' KEY > .ssh/id_rsa"),
+        (
+            "key",
+            "mkdir -p .ssh && printf 'PRIVATE%sMATERIAL' KEY > .ssh/id_rsa && cat .ssh/id_rsa",
+        ),
         // In a binary file, where the patch shows it encoded.
         ("binary", r#"printf '\000\001%s\000\377' "$GITHUB_TOKEN" > blob.bin"#),
         // The agent commits the secret itself, on the run branch.
