@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod evidence;
 pub mod notes;
+pub mod reach;
 pub mod refs;
 pub mod snapshot;
 pub mod worktree;
