@@ -402,9 +402,9 @@ pub fn execute(repo: &Repo, plan: RunPlan, policy: &PolicyEngine, adapter: &dyn 
         set.push_json("validation.json", &validation);
         let mut stat = git_record.diff.numstat();
         if let Some(short) = git_record.diff.shortstat() {
-            stat.push_str(&format!("\n {short}\n"));
+            stat.extend_from_slice(format!("\n {short}\n").as_bytes());
         }
-        set.push("diff_stat.txt", stat.into_bytes());
+        set.push("diff_stat.txt", stat);
         set.push("diff.patch", std::mem::take(&mut ex.patch));
         set.push_json("summary.json", &summary);
         if let Some(goal) = ex.goal.take() {
