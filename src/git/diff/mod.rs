@@ -6,6 +6,7 @@
 //! (gitlinks) count as git counts them: one `Subproject commit <id>` line per side.
 
 pub mod delta;
+mod patch;
 pub mod quote;
 pub mod rename;
 
@@ -14,6 +15,8 @@ use gix::diff::blob::ResourceKind;
 use gix::diff::blob::platform::prepare_diff::Operation;
 use gix::diff::blob::platform::resource::Data;
 use gix::object::tree::EntryKind;
+
+pub use patch::binary_patch;
 
 use crate::contracts::ChangedFileRef;
 use crate::error::{Error, Result};
