@@ -9,6 +9,7 @@ mod test_config;
 mod test_demo;
 mod test_demo_bad_input;
 mod test_demo_git;
+mod test_diff_parity;
 mod test_gc;
 mod test_properties;
 mod test_reliability;
