@@ -10,7 +10,7 @@
 #   stats  the run's diff_stat.txt equals `git diff --numstat C^ R` then `--shortstat`, byte
 #          for byte, and summary.json's diff_stat equals the shortstat
 #   tree   R's tree is C's tree
-#   patch  diff.patch, applied with `git apply --cached` on C^, gives C's tree
+#   patch  diff.patch, applied with `git apply --cached` on C^, gives R's tree
 # Each --config is set in the scratch clone (e.g. core.quotepath=false, diff.renames=copies).
 # Prints the agreement counts and every mismatch; exits 1 when anything disagrees.
 set -uo pipefail
@@ -110,7 +110,7 @@ while [ "$n" -lt "$count" ] && read -r c; do
   rm -f "$scratch/index"
   if GIT_INDEX_FILE=$scratch/index git read-tree "$p" &&
     GIT_INDEX_FILE=$scratch/index git apply --cached --binary "$scratch/patch" 2>/dev/null &&
-    [ "$(GIT_INDEX_FILE=$scratch/index git write-tree)" = "$(git rev-parse "$c^{tree}")" ]; then
+    [ "$(GIT_INDEX_FILE=$scratch/index git write-tree)" = "$(git rev-parse "$r^{tree}")" ]; then
     patches=$((patches + 1))
   else
     mismatches+=("$c patch does not apply")
