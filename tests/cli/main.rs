@@ -10,6 +10,7 @@ mod test_daily;
 mod test_demo;
 mod test_demo_bad_input;
 mod test_demo_git;
+mod test_diff_parity;
 mod test_gc;
 mod test_properties;
 mod test_reliability;

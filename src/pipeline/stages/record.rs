@@ -147,9 +147,9 @@ impl Stage for Record {
             set.push_json(files::VALIDATION, &validation, redactor);
             let mut stat = state.git.diff.numstat();
             if let Some(short) = state.git.diff.shortstat() {
-                stat.push_str(&format!("\n {short}\n"));
+                stat.extend_from_slice(format!("\n {short}\n").as_bytes());
             }
-            set.push_text(files::DIFF_STAT, stat.as_bytes(), redactor);
+            set.push_text(files::DIFF_STAT, &stat, redactor);
             set.push_text(files::DIFF_PATCH, &patch, redactor);
             set.push_json(files::SUMMARY, &summary, redactor);
             if let Some(goal) = &state.goal_file {
