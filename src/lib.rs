@@ -7,6 +7,7 @@
 //! `config` → `git` (repositories, worktrees, snapshots, diffs, refs, notes) → `contracts`.
 
 pub mod cli;
+pub mod completion;
 pub mod config;
 pub mod contracts;
 pub mod demo;
