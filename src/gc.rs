@@ -151,6 +151,7 @@ fn holds_only_recorded_evidence(repo: &gix::Repository, dir: &Path) -> bool {
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
     let ctx = |e| Error::git("could not inspect the worktrees", e);
     let main = repo.repo.main_repo().map_err(ctx)?;

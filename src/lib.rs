@@ -6,6 +6,7 @@
 //! validation, redaction), `evidence` (the evidence formats), `policy`, `routing`, `planning`,
 //! `config` → `git` (repositories, worktrees, snapshots, diffs, refs, notes) → `contracts`.
 
+pub mod changes;
 pub mod cli;
 pub mod completion;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod evidence;
 pub mod execution;
 pub mod gc;
 pub mod git;
+pub mod land;
 pub mod observability;
 pub mod pipeline;
 pub mod planning;

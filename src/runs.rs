@@ -120,6 +120,7 @@ pub fn list(repo: &Repo, filter: &RunFilter) -> Result<(Vec<RunEntry>, Vec<Skipp
                 diff: None,
                 recorded: None,
                 rejected: false,
+                landed: None,
             },
             evidence_ref: String::new(),
             evidence_commit: String::new(),

@@ -159,6 +159,7 @@ pub struct Session {
 
 impl Session {
     /// The repository containing `dir`, as git finds it.
+    #[tracing::instrument(level = "debug")]
     pub fn open(dir: &Path) -> Result<Session> {
         let repo = Repo::discover(dir)?;
         let config = Config::load(repo.workdir())?;
@@ -253,6 +254,7 @@ impl Session {
 
     /// Plan a task and make everything ready to run it: the adapter found, the branch named, the
     /// workspace chosen. Nothing is written yet.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub fn prepare(&self, spec: &TaskSpec) -> Result<PreparedRun<'_>> {
         let planned = self.plan(spec)?;
         let config = &self.config;
@@ -351,4 +353,81 @@ impl PreparedRun<'_> {
         };
         self.pipeline.execute(self.plan, &env)
     }
+}
+
+/// The specification of a recorded run, to run its task again (`git oc retry`): the same goal,
+/// task type, risk, priority, labels, declared paths, repository key, lane and backend (with the
+/// same program for the command backend), validation commands, timeouts and base commit. The
+/// new run gets a new branch.
+pub fn retry_spec(repo: &Repo, run: &crate::land::RecordedRun) -> Result<TaskSpec> {
+    use crate::evidence::files;
+    if run.summary.is_none() {
+        return Err(
+            Error::input(format!("run {} is a demo run", run.run_id)).hint("run the demo again with git oc demo")
+        );
+    }
+    let evidence = crate::evidence::store::RunEvidence::open(&repo.repo, &run.run_id)?;
+    let json = |name: &str| -> Result<serde_json::Value> {
+        evidence
+            .read(name)?
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| Error::run(format!("run {} has no readable {name}", run.run_id)))
+    };
+    let proposal: crate::contracts::TaskProposal = serde_json::from_value(json(files::PROPOSAL)?).map_err(|e| {
+        Error::run(format!("run {}'s proposal.json cannot be read", run.run_id)).caused_by(e.to_string())
+    })?;
+    if proposal.goal_text.contains("[REDACTED:") {
+        return Err(
+            Error::input(format!("run {}'s goal held a secret, recorded redacted", run.run_id))
+                .hint("run it again with git oc run and the goal written out"),
+        );
+    }
+    let decision: crate::contracts::LaneDecision = serde_json::from_value(json(files::DECISION)?).map_err(|e| {
+        Error::run(format!("run {}'s decision.json cannot be read", run.run_id)).caused_by(e.to_string())
+    })?;
+    let command = json(files::COMMAND)?;
+    let validation = json(files::VALIDATION)?;
+    let summary = run
+        .summary
+        .as_ref()
+        .ok_or_else(|| Error::internal("a run without its summary"))?;
+    let mut spec = TaskSpec::new(proposal.goal_text.clone());
+    spec.task_type = proposal.task_type;
+    spec.risk = proposal.risk_level;
+    spec.priority = proposal.priority;
+    spec.labels = proposal.labels.clone();
+    spec.paths = proposal.constraints.allowed_paths.clone();
+    spec.repo_key = Some(proposal.target.repo_key.clone());
+    spec.lane = Some(decision.selected_lane);
+    spec.backend = AgentKind::parse(&summary.adapter);
+    if spec.backend.is_none() {
+        return Err(Error::input(format!(
+            "run {} never ran an agent, so there is no backend to retry",
+            run.run_id
+        ))
+        .hint("run the task again with git oc run and a --backend"));
+    }
+    spec.base = summary.base.clone().unwrap_or_else(|| "HEAD".to_owned());
+    spec.validate = proposal.validation_profile.commands.clone();
+    spec.timeout = command["timeout_seconds"].as_u64();
+    spec.validation_timeout = validation["timeout_seconds"].as_u64();
+    if spec.backend == Some(AgentKind::Command) {
+        let recorded = if command["argv_template"].is_array() {
+            &command["argv_template"]
+        } else {
+            &command["argv"]
+        };
+        let argv: Vec<String> = recorded
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        if argv.iter().any(|a| a.contains("[REDACTED:")) {
+            return Err(
+                Error::input(format!("run {}'s command held a secret, recorded redacted", run.run_id))
+                    .hint("run it again with git oc run and the command written out"),
+            );
+        }
+        spec.command = argv;
+    }
+    Ok(spec)
 }

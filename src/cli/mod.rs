@@ -3,9 +3,11 @@
 
 pub mod assets;
 pub mod demo;
+pub mod diff;
 pub mod doctor;
 pub mod gc;
 pub mod init;
+pub mod land;
 pub mod plan;
 pub mod policy;
 pub mod progress;
@@ -62,6 +64,10 @@ pub struct Cli {
 pub enum Command {
     Demo(demo::DemoArgs),
     Run(run::RunArgs),
+    Diff(diff::DiffArgs),
+    Apply(land::ApplyArgs),
+    Discard(land::DiscardArgs),
+    Retry(land::RetryArgs),
     Plan(plan::PlanArgs),
     Policy(policy::PolicyArgs),
     Runs(runs::RunsArgs),
@@ -225,6 +231,10 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
     match command {
         Command::Demo(args) => demo::cmd_demo(ui, args),
         Command::Run(args) => run::cmd_run(ui, args),
+        Command::Diff(args) => diff::cmd_diff(ui, args),
+        Command::Apply(args) => land::cmd_apply(ui, args),
+        Command::Discard(args) => land::cmd_discard(ui, args),
+        Command::Retry(args) => land::cmd_retry(ui, args),
         Command::Plan(args) => plan::cmd_plan(ui, args),
         Command::Policy(args) => policy::cmd_policy(ui, args),
         Command::Runs(args) => runs::cmd_runs(ui, args),
@@ -300,10 +310,13 @@ fn init_tracing(verbose: u8) {
             _ => "git_oc=debug",
         }),
     };
+    // Each stage and each git or process operation is a span; its closing line says how long it
+    // took, so `-vv` (or GIT_OC_LOG=debug) shows what git-oc did, in order.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(Ui::color_stderr())
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .without_time()
         .try_init();
 }

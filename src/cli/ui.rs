@@ -147,6 +147,23 @@ impl Ui {
         }
     }
 
+    /// Whether a live, redrawn status line can be shown: stderr is a terminal.
+    pub fn live_status(&self) -> bool {
+        self.err_is_terminal
+    }
+
+    /// Draw (or redraw) the one live status line, cut to fit an 80-column line.
+    pub fn status_line(&mut self, text: &str) {
+        let text = crate::text::escape_controls(text);
+        let cut = crate::contracts::prefix_chars(&text, 79);
+        let _ = write!(self.err, "\r\x1b[2K{cut}").and_then(|_| self.err.flush());
+    }
+
+    /// Remove the live status line.
+    pub fn clear_status_line(&mut self) {
+        let _ = write!(self.err, "\r\x1b[2K").and_then(|_| self.err.flush());
+    }
+
     /// Raw output of a running agent or validation command (`-v`), already redacted.
     pub fn stream(&mut self, bytes: &[u8]) {
         let _ = self.err.write_all(bytes).and_then(|_| self.err.flush());
@@ -199,6 +216,11 @@ impl Ui {
                 .hint("check where stdout goes (a full disk, a closed file)")),
             _ => Ok(()),
         }
+    }
+
+    /// Whether data on stdout may be coloured: a terminal, and no `NO_COLOR`.
+    pub fn color(&self) -> bool {
+        self.out_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
     }
 
     /// Colour is for terminals only, and never with `NO_COLOR`.

@@ -22,6 +22,8 @@ pub const DIFF_STAT: &str = "diff_stat.txt";
 pub const DIFF_PATCH: &str = "diff.patch";
 pub const SUMMARY: &str = "summary.json";
 pub const GOAL: &str = "goal.md";
+/// Appended when `git oc apply` lands the run.
+pub const LANDING: &str = "landing.json";
 
 /// The seven files every run keeps, in the order they are written.
 pub const SEED_FILES: [&str; 7] = [

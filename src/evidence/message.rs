@@ -21,6 +21,8 @@ pub mod trailer {
     pub const RECORDED: &str = "Oc-Recorded";
     pub const REJECTED: &str = "Oc-Rejected";
     pub const EVIDENCE: &str = "Oc-Evidence";
+    /// Added by a later event: the run's change landed (`<commit> on <branch>`).
+    pub const LANDED: &str = "Oc-Landed";
 }
 
 /// The value written for a fact that does not exist (no branch, no commit, no change).
@@ -52,6 +54,8 @@ pub struct EvidenceMessage {
     #[serde(skip)]
     pub recorded: Option<Timestamp>,
     pub rejected: bool,
+    /// Where the change landed, when `git oc apply` landed it.
+    pub landed: Option<String>,
 }
 
 impl EvidenceMessage {
@@ -76,6 +80,9 @@ impl EvidenceMessage {
         }
         if self.rejected {
             lines.push((trailer::REJECTED, REJECTED_BY.to_owned()));
+        }
+        if let Some(landed) = &self.landed {
+            lines.push((trailer::LANDED, landed.clone()));
         }
         for (key, value) in lines {
             out.push_str(&format!("{key}: {}\n", single_line(&value)));
@@ -122,6 +129,7 @@ impl EvidenceMessage {
             diff: present(trailer::DIFF),
             recorded: get(trailer::RECORDED).and_then(Timestamp::parse),
             rejected: get(trailer::REJECTED).is_some(),
+            landed: present(trailer::LANDED),
         })
     }
 }
@@ -191,6 +199,7 @@ mod tests {
             diff: Some("1 file changed, 6 insertions(+)".into()),
             recorded: Timestamp::parse("2026-01-02T03:04:05.123456Z"),
             rejected: true,
+            landed: Some("0123456789abcdef0123456789abcdef01234567 on main".into()),
         }
     }
 
@@ -199,7 +208,8 @@ mod tests {
         let m = message();
         let text = m.render();
         assert!(text.contains("\nOc-Commit: none\n"));
-        assert!(text.ends_with("Oc-Rejected: post-run policy gate\n"));
+        assert!(text.contains("\nOc-Rejected: post-run policy gate\n"));
+        assert!(text.ends_with(" on main\n"));
         assert_eq!(EvidenceMessage::parse(&text).unwrap(), m);
         let no_goal = EvidenceMessage {
             goal: String::new(),

@@ -201,6 +201,8 @@ pub fn resolve_run(repo: &gix::Repository, query: &str) -> Result<String> {
 
 /// One run's evidence commit, opened once to list, describe and read its files.
 pub struct RunEvidence<'repo> {
+    /// The evidence ref, e.g. `refs/oc/runs/<run_id>`.
+    pub name: String,
     pub commit: gix::ObjectId,
     tree: gix::Tree<'repo>,
     /// The run as `git oc runs` lists it; `None` when the commit message is not git-oc's.
@@ -225,6 +227,7 @@ impl<'repo> RunEvidence<'repo> {
         })?;
         let tree = commit.tree().map_err(ctx)?;
         Ok(RunEvidence {
+            name: name.clone(),
             commit: id,
             tree,
             entry: decode_entry(repo, &name, run_id, id).ok(),

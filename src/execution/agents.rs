@@ -444,6 +444,9 @@ pub struct CommandRecord {
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     pub output_incomplete: bool,
+    /// For the command backend: the argv as given, placeholders unexpanded (`git oc retry`
+    /// runs it again).
+    pub argv_template: Option<Vec<String>>,
 }
 
 /// The first and last halves of `text` when it is longer than `limit` characters.
@@ -549,6 +552,12 @@ impl Adapter for AgentAdapter {
             stdout_truncated: outcome.stdout.truncated(),
             stderr_truncated: outcome.stderr.truncated(),
             output_incomplete: outcome.output_incomplete,
+            argv_template: (self.kind == AgentKind::Command).then(|| {
+                std::iter::once(self.program.clone())
+                    .chain(self.command_args.iter().cloned())
+                    .map(|a| redactor.redact(&a))
+                    .collect()
+            }),
         };
         AdapterRun {
             result,

@@ -287,6 +287,7 @@ fn kill_descendants(keep: &[i32], deadline: Instant) {
 ///
 /// The parent-death signal fires when the *thread* that forked exits: this function forks and
 /// does not return before the process has been reaped, so that thread outlives it.
+#[tracing::instrument(level = "debug", skip_all, fields(program = ?spec.program, cwd = %spec.cwd.display()))]
 pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool, on_output: &mut dyn FnMut(&[u8])) -> ProcessOutcome {
     let started = Instant::now();
     become_subreaper();
@@ -611,8 +612,9 @@ pub fn supervise(args: &[std::ffi::OsString]) -> i32 {
             libc::sigtimedwait(&signals, &mut info, &tick)
         };
         if parent_gone() || sig == libc::SIGUSR2 {
-            // git-oc is gone: nothing of the run may survive it.
-            kill_all(Instant::now() + Duration::from_secs(5));
+            // git-oc is gone: nothing of the run may survive it. The loop ends as soon as nothing
+            // is left; the long bound is for a machine so loaded that killing takes rounds.
+            kill_all(Instant::now() + Duration::from_secs(30));
             break;
         }
         match sig {

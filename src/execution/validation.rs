@@ -92,8 +92,16 @@ impl ValidationReport {
     }
 }
 
-/// Where output lines go as they arrive.
-pub type LineSink<'a> = dyn FnMut(&[u8]) + 'a;
+/// What a validation run reports as it goes.
+pub enum Progress<'a> {
+    /// A command starts (redacted).
+    Started(&'a str),
+    /// Output lines of the running command, redacted (only when streaming was asked for).
+    Output(&'a [u8]),
+}
+
+/// Where progress goes.
+pub type ProgressSink<'a> = dyn FnMut(Progress<'_>) + 'a;
 
 /// The validation of one run: its commands and how they are judged.
 pub struct Validation<'a> {
@@ -106,13 +114,14 @@ pub struct Validation<'a> {
 }
 
 /// Run every command with `sh -c` in `cwd`: validation commands are lines the user wrote for a
-/// shell (`cargo test && cargo clippy`), unlike agent invocations, which never use one. With
-/// `on_output`, output lines are handed over as they arrive.
+/// shell (`cargo test && cargo clippy`), unlike agent invocations, which never use one. Each
+/// command's start goes to `progress`, and with `stream` its output lines as they arrive.
 pub fn run_validation(
     v: &Validation,
     redactor: &Redactor,
     interrupt: &AtomicBool,
-    mut on_output: Option<&mut LineSink<'_>>,
+    stream: bool,
+    progress: &mut ProgressSink<'_>,
 ) -> ValidationReport {
     let (commands, cwd, timeout_seconds) = (v.commands, v.cwd, v.timeout_seconds);
     let mut report = ValidationReport::skipped(v.profile, v.must_pass, timeout_seconds);
@@ -128,15 +137,11 @@ pub fn run_validation(
             cwd: cwd.to_owned(),
             env: Vec::new(),
             timeout: Duration::from_secs(timeout_seconds),
-            stream: on_output.is_some().then(|| redactor.clone()),
+            stream: stream.then(|| redactor.clone()),
             capture_limit: TAIL_BYTES,
         };
-        let mut ignore = |_: &[u8]| {};
-        let sink: &mut dyn FnMut(&[u8]) = match on_output.as_mut() {
-            Some(f) => *f,
-            None => &mut ignore,
-        };
-        let outcome = run(&spec, interrupt, sink);
+        progress(Progress::Started(&redactor.redact(command)));
+        let outcome = run(&spec, interrupt, &mut |line| progress(Progress::Output(line)));
         let text = |bytes: &[u8], truncated: bool| {
             String::from_utf8_lossy(&redactor.redact_tail(bytes, truncated)).into_owned()
         };

@@ -6,8 +6,35 @@ use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
 
+/// Record a later event of a run: a commit on top of the evidence ref's `tip`, whose tree is
+/// the tip's with `files` added, and the ref moved to it only if it still points at `tip`
+/// (fast-forward only: nothing recorded is rewritten).
+#[tracing::instrument(level = "debug", skip(repo, files, message), fields(tip = %tip))]
+pub fn append_evidence_commit(
+    repo: &gix::Repository,
+    name: &str,
+    tip: gix::ObjectId,
+    files: &[(String, Vec<u8>)],
+    message: &str,
+) -> Result<gix::ObjectId> {
+    let ctx = |e| Error::git("could not record the event in git", e);
+    let tree = repo.find_commit(tip).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
+    let mut editor = repo.edit_tree(tree).map_err(ctx)?;
+    for (file, bytes) in files {
+        let blob = repo.write_blob(bytes).map_err(ctx)?;
+        editor
+            .upsert(file.as_str(), gix::object::tree::EntryKind::Blob, blob)
+            .map_err(ctx)?;
+    }
+    let tree = editor.write().map_err(ctx)?.detach();
+    let commit = repo.new_commit(message, tree, Some(tip)).map_err(ctx)?.id;
+    super::refs::compare_and_swap(repo, name, Some(tip), commit, "git-oc: record an event of the run")?;
+    Ok(commit)
+}
+
 /// Write the evidence files as a tree and commit it under `<prefix><run_id>`.
 /// The ref must not exist yet: a run id names exactly one run.
+#[tracing::instrument(level = "debug", skip(repo, files, message), fields(files = files.len()))]
 pub fn write_evidence_ref(
     repo: &gix::Repository,
     prefix: &str,

@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod evidence;
 pub mod notes;
+pub mod reach;
 pub mod refs;
 pub mod snapshot;
 pub mod worktree;
@@ -298,6 +299,14 @@ pub fn git_command(dir: &Path) -> std::process::Command {
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C");
     cmd
+}
+
+/// A commit's message, as text.
+pub fn commit_message(repo: &gix::Repository, id: gix::ObjectId) -> Result<String> {
+    let commit = repo
+        .find_commit(id)
+        .map_err(|e| Error::git(format!("could not read commit {}", short(&id)), e))?;
+    Ok(commit.message_raw_sloppy().to_str_lossy().into_owned())
 }
 
 /// Short hex form of an object id, as `git log --oneline` shows it.

@@ -13,6 +13,7 @@ const MAX_ATTEMPTS: u32 = 50;
 /// Replace the note on `object` in `refs/notes/oc` with `update(existing text)`, by
 /// compare-and-swap, retrying when another writer got there first. `update` returns `None` when
 /// nothing needs to change. Returns the notes commit the note is in.
+#[tracing::instrument(level = "debug", skip(repo, update), fields(object = %object))]
 pub fn update_note(
     repo: &gix::Repository,
     notes_ref: &str,

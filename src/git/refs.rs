@@ -6,6 +6,7 @@ use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use crate::error::{Error, Result};
 
 /// Point `name` at `new`, if it holds `expected` now (`None`: it must not exist).
+#[tracing::instrument(level = "debug", skip(repo, log_message), fields(expected = ?expected.map(|e| e.to_string()), new = %new))]
 pub fn compare_and_swap(
     repo: &gix::Repository,
     name: &str,
@@ -41,6 +42,7 @@ pub fn create(repo: &gix::Repository, name: &str, target: gix::ObjectId, log_mes
 }
 
 /// Delete `name` if it holds `expected`.
+#[tracing::instrument(level = "debug", skip(repo))]
 pub fn delete(repo: &gix::Repository, name: &str, expected: gix::ObjectId) -> Result<()> {
     let full = full_name(name)?;
     repo.edit_reference(RefEdit {

@@ -278,6 +278,7 @@ fn open_worktree(path: &Path) -> Result<gix::Repository> {
 /// On failure nothing is left behind: no branch, no registration, no directories it created.
 /// The branch is the first of `branches` that no branch or worktree uses, chosen under the
 /// worktree mutex.
+#[tracing::instrument(level = "debug", skip(repo, branches), fields(branch = ?branches.first(), base = ?base.map(|b| b.to_string())))]
 pub fn create_run_worktree(
     repo: &Repo,
     base: Option<gix::ObjectId>,
@@ -694,6 +695,7 @@ pub fn repair_git_link(_repo: &Repo, wt: &RunWorktree) -> Option<String> {
 /// Make a run worktree match its HEAD commit again after validation commands wrote into it:
 /// tracked files restored, untracked files removed. Ignored files and git-oc's evidence
 /// directory stay.
+#[tracing::instrument(level = "debug")]
 pub fn restore_committed(path: &Path) -> Result<()> {
     let clean_pattern = format!("/{EVIDENCE_DIR}/");
     for args in [

@@ -87,6 +87,11 @@ pub enum Event<'a> {
         stage: StageName,
         elapsed: Duration,
     },
+    /// A process starts: the agent (its program) or a validation command (its line).
+    Running {
+        source: OutputSource,
+        what: &'a str,
+    },
     /// Output of the agent or a validation command, already redacted, whole lines.
     Output {
         source: OutputSource,

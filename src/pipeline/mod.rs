@@ -180,7 +180,7 @@ impl Pipeline {
                 continue;
             }
             let name = stage.name();
-            let span = tracing::info_span!("stage", name = name.as_str());
+            let span = tracing::debug_span!("stage", name = name.as_str());
             let _entered = span.enter();
             cx.observer.event(&Event::StageStarted(name));
             let began = Instant::now();

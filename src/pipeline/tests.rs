@@ -41,6 +41,7 @@ impl Observer for Recorder {
             Event::StageStarted(s) => format!("> {}", s.as_str()),
             Event::StageFinished { stage, .. } => format!("< {}", stage.as_str()),
             Event::Output { bytes, .. } => format!("output {}", String::from_utf8_lossy(bytes)),
+            Event::Running { what, .. } => format!("running {what}"),
             Event::Warning(w) => format!("warning {w}"),
         };
         self.0.borrow_mut().push(line);

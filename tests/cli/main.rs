@@ -7,6 +7,7 @@ mod test_assets;
 mod test_bad_input_battery;
 mod test_completions;
 mod test_config;
+mod test_daily;
 mod test_demo;
 mod test_demo_bad_input;
 mod test_demo_git;

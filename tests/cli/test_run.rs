@@ -916,3 +916,78 @@ fn verbose_streams_the_agent_output() {
     );
     assert!(!quiet.stderr.contains("edited 2 files"));
 }
+
+/// Run git-oc in a pseudo-terminal (util-linux `script`), returning what the terminal showed.
+fn on_a_terminal(env: &TestEnv, repo: &std::path::Path, args: &[&str]) -> String {
+    let quoted: Vec<String> = std::iter::once(BIN.to_owned())
+        .chain(args.iter().map(|a| a.to_string()))
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let mut cmd = std::process::Command::new("script");
+    crate::common::scrub(&mut cmd, &env.home());
+    let path = format!(
+        "{}:{}",
+        fixtures_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = cmd
+        .env("PATH", path)
+        .env("TERM", "xterm")
+        .current_dir(repo)
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .output()
+        .expect("script(1) from util-linux runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_terminal_shows_one_live_progress_line_and_quiet_shows_none() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let shown = on_a_terminal(
+        &env,
+        &repo,
+        &[
+            "run",
+            "--goal",
+            "Live",
+            "--validate",
+            "echo checking",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "edit",
+        ],
+    );
+    for stage in ["git-oc: agent", "git-oc: validation", "git-oc: record"] {
+        assert!(shown.contains(stage), "no {stage:?} in {shown:?}");
+    }
+    assert!(
+        shown.contains("edited 2 files"),
+        "the agent's last line is shown: {shown:?}"
+    );
+    assert!(
+        shown.contains("echo checking"),
+        "the validation command is shown: {shown:?}"
+    );
+    assert!(shown.contains("\r\x1b[2K"), "the line is redrawn in place");
+    assert!(shown.contains("outcome     : executed"), "{shown}");
+    let quiet = on_a_terminal(
+        &env,
+        &repo,
+        &[
+            "-q",
+            "run",
+            "--goal",
+            "Quiet",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "edit",
+        ],
+    );
+    assert!(!quiet.contains("git-oc: agent"), "{quiet:?}");
+}

@@ -63,6 +63,10 @@ impl Stage for Agent {
         } else {
             None
         };
+        observer.event(&Event::Running {
+            source: OutputSource::Agent,
+            what: env.adapter.display_name(),
+        });
         let run = env.adapter.execute(&ctx);
         state.executed = true;
         state.workspace_gone = !wt.path.is_dir();

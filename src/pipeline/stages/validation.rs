@@ -5,7 +5,7 @@
 use crate::contracts::{ArtifactType, ExecutionArtifact, ExecutionStatus, FailureReasonCategory, prefix_chars};
 use crate::error::{Error, Result};
 use crate::evidence::files;
-use crate::execution::validation::{Validation as Commands, run_validation};
+use crate::execution::validation::{Progress, Validation as Commands, run_validation};
 use crate::pipeline::{Env, Event, Flow, Outcome, OutputSource, RunState, Stage, StageName};
 
 pub struct Validation;
@@ -23,11 +23,15 @@ impl Stage for Validation {
         let must_pass = requirement.is_none_or(|r| r.must_pass);
         let profile = requirement.map_or("standard", |r| r.required_profile.as_str());
         let observer = env.cx.observer;
-        let mut forward = |bytes: &[u8]| {
-            observer.event(&Event::Output {
+        let mut forward = |progress: Progress| match progress {
+            Progress::Started(command) => observer.event(&Event::Running {
+                source: OutputSource::Validation,
+                what: command,
+            }),
+            Progress::Output(bytes) => observer.event(&Event::Output {
                 source: OutputSource::Validation,
                 bytes,
-            })
+            }),
         };
         let report = run_validation(
             &Commands {
@@ -39,7 +43,8 @@ impl Stage for Validation {
             },
             &env.cx.redactor,
             env.cx.interrupt,
-            observer.wants_output().then_some(&mut forward as &mut dyn FnMut(&[u8])),
+            observer.wants_output(),
+            &mut forward,
         );
         let result = &mut state.result;
         result.validation = report.summary();
