@@ -14,7 +14,8 @@ function __git_oc_words_after_oc
             case '-*'
             case oc
                 set -e tokens[1]
-                printf '%s\n' $tokens
+                set -q tokens[1]
+                and printf '%s\n' $tokens
                 return 0
             case '*'
                 return 1
