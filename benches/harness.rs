@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench harness` runs the full set and prints a Markdown table (the one in the
 //! README); names after `--` pick measurements (`demo`, `in-process`, `runs`, `run`,
-//! `diff-stat`). `cargo bench --bench harness -- --smoke` runs every measurement once on small
+//! `diff-stat`, `completion`). `cargo bench --bench harness -- --smoke` runs every measurement once on small
 //! inputs, so that CI keeps the harness working; it asserts nothing about time.
 //!
 //! Whole-process pairs are interleaved (A, B, A, B, …) after a warm-up, and medians are reported.
@@ -593,6 +593,9 @@ fn main() {
     if wanted("diff-stat") {
         bench_diff_stat(&home, tmp.path(), &sizes, &mut rows);
     }
+    if wanted("completion") {
+        bench_completion(&home, tmp.path(), &sizes, &mut rows);
+    }
 
     let git_version = Command::new("git")
         .arg("--version")
@@ -617,5 +620,106 @@ fn main() {
             "| {} | {} | {} | {} | {} |",
             r.what, r.git_oc, r.reference, r.ratio, r.target
         );
+    }
+}
+
+/// Completion over many runs, as a shell asks for it on Tab (`git-oc complete`), beside
+/// `git for-each-ref refs/oc/runs` on the same refs: every run id for `git oc show <Tab>`, a
+/// prefix matching 16 runs (described by outcome and goal), and a run's evidence files.
+/// Self-contained: it makes its own repository of evidence commits.
+fn bench_completion(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
+    let repo = root.join("completion-runs");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(home, &repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "x\n").unwrap();
+    git(home, &repo, &["add", "-A"]);
+    git(home, &repo, &["commit", "-q", "-m", "init"]);
+    let mut stream = String::new();
+    for i in 0..s.runs {
+        let id = format!("{i:08x}-0000-4000-8000-{i:012x}");
+        let msg = format!(
+            "SUCCEEDED | command @ aider_local | run={}\n\nCompletion run {i}\n\nOc-Run: {id}\nOc-Task: auto-simple-edit-{i:08x}\nOc-Status: succeeded\nOc-Outcome: executed\nOc-Policy: allow\nOc-Lane: aider_local\nOc-Backend: command\nOc-Branch: oc/auto-simple-edit-{i:08x}\nOc-Commit: none\nOc-Diff: 1 file changed, 6 insertions(+)\nOc-Recorded: 2026-11-25T00:00:00.{:06}Z\n",
+            &id[..8],
+            i % 1_000_000
+        );
+        stream.push_str(&format!(
+            "commit refs/oc/runs/{id}\ncommitter Bench <bench@example.com> {} +0000\ndata {}\n{}\nfrom refs/heads/main\nM 644 inline summary.json\ndata 3\n{{}}\n\n",
+            1_767_000_000 + i,
+            msg.len(),
+            msg
+        ));
+    }
+    let mut child = scrub(&mut Command::new("git"), home)
+        .current_dir(&repo)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stream.as_bytes()).unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+
+    let spread = |mut v: Vec<Duration>| {
+        v.sort();
+        format!(
+            "{} (min–max {}–{})",
+            ms(v[v.len() / 2]),
+            ms(v[0]).trim_end_matches(" ms"),
+            ms(v[v.len() - 1])
+        )
+    };
+    let described = format!("{:07x}", (s.runs / 2) >> 4);
+    let one_run = format!("{:08x}", s.runs / 2);
+    let cases: [(String, Vec<&str>); 3] = [
+        (
+            "`git oc show <Tab>` in zsh: every run id".to_owned(),
+            vec!["git-oc", "show", ""],
+        ),
+        (
+            format!("`git oc show {described}<Tab>` in zsh: 16 runs, with outcome and goal"),
+            vec!["git-oc", "show", described.as_str()],
+        ),
+        (
+            "`git oc show RUN <Tab>` in zsh: the run's evidence files".to_owned(),
+            vec!["git-oc", "show", one_run.as_str(), ""],
+        ),
+    ];
+    for (what, words) in cases {
+        let index = (words.len() - 1).to_string();
+        let complete = || {
+            timed(
+                scrub(&mut Command::new(BIN), home)
+                    .current_dir(&repo)
+                    .args(["complete", "--shell", "zsh", "--index", &index, "--"])
+                    .args(&words),
+            )
+            .0
+        };
+        let for_each_ref = || {
+            timed(
+                scrub(&mut Command::new("git"), home)
+                    .current_dir(&repo)
+                    .args(["for-each-ref", "refs/oc/runs"]),
+            )
+            .0
+        };
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for i in 0..=s.repeats * 4 {
+            let (o, t) = (complete(), for_each_ref());
+            if i > 0 {
+                ours.push(o);
+                theirs.push(t);
+            }
+        }
+        let ratio = median(ours.clone()).as_secs_f64() / median(theirs.clone()).as_secs_f64();
+        rows.push(Row {
+            what: format!("{what}, {} runs", s.runs),
+            git_oc: spread(ours),
+            reference: format!("{} (`git for-each-ref refs/oc/runs`)", spread(theirs)),
+            ratio: format!("{ratio:.2}×"),
+            target: "≤ 50 ms".into(),
+        });
     }
 }
