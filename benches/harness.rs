@@ -18,6 +18,8 @@ struct Sizes {
     dirs: usize,
     subdirs: usize,
     runs: usize,
+    /// The larger count of runs `git oc runs` is measured on too.
+    many_runs: usize,
     repeats: usize,
     inproc_iters: usize,
 }
@@ -429,63 +431,129 @@ fn bench_diff_stat(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
     });
 }
 
-fn bench_runs_listing(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
-    let repo = root.join("many-runs");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(home, &repo, &["init", "-q", "-b", "main"]);
+/// A repository holding `runs` runs' evidence as git-oc writes it. Twenty runs are real
+/// (`git oc run` with the `command` backend); the others repeat them through git-oc's own
+/// evidence format: each a new run id, its message rendered by `EvidenceMessage`, a loose commit
+/// object on the seed run's tree and parent, a loose ref under `refs/oc/runs/` with a reflog,
+/// as `write_evidence_ref` does. Only the evidence blobs are shared with the seed runs.
+fn real_evidence_repo(home: &Path, repo: &Path, runs: usize) {
+    use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+    std::fs::create_dir_all(repo).unwrap();
+    git(home, repo, &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("README.md"), "x\n").unwrap();
-    git(home, &repo, &["add", "-A"]);
-    git(home, &repo, &["commit", "-q", "-m", "init"]);
-    // Evidence commits in git-oc's own message format, written in one go by fast-import.
-    let mut stream = String::new();
-    for i in 0..s.runs {
-        let id = format!("{:08x}-0000-4000-8000-{:012x}", i, i);
-        let msg = format!(
-            "SUCCEEDED | command @ aider_local | run={}\n\nBench run {i}\n\nOc-Run: {id}\nOc-Task: auto-simple-edit-{:08x}\nOc-Status: succeeded\nOc-Outcome: executed\nOc-Policy: allow\nOc-Lane: aider_local\nOc-Backend: command\nOc-Branch: oc/auto-simple-edit-{:08x}\nOc-Commit: none\nOc-Diff: 1 file changed, 6 insertions(+)\nOc-Recorded: 2026-11-25T00:00:00.{:06}Z\n",
-            &id[..8],
-            i,
-            i,
-            i % 1_000_000
+    git(home, repo, &["add", "-A"]);
+    git(home, repo, &["commit", "-q", "-m", "init"]);
+    let seeds = runs.min(20);
+    for k in 0..seeds {
+        let status = scrub(&mut Command::new(BIN), home)
+            .current_dir(repo)
+            .args(["run", "--goal", &format!("Bench seed {k}: note the step in notes.txt")])
+            .args([
+                "--backend",
+                "command",
+                "--",
+                "sh",
+                "-c",
+                &format!("echo step {k} >> notes.txt"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git oc run failed while making seed runs");
+    }
+    let r = gix::open(repo).unwrap();
+    let mut seed_runs = Vec::new();
+    for reference in r.references().unwrap().prefixed("refs/oc/runs/").unwrap() {
+        let mut reference = reference.unwrap();
+        let commit = reference.peel_to_commit().unwrap();
+        let message =
+            git_oc::evidence::message::EvidenceMessage::parse(&commit.message_raw_sloppy().to_string()).unwrap();
+        let parent = commit.parent_ids().next().map(|p| p.detach());
+        seed_runs.push((commit.tree_id().unwrap().detach(), parent, message));
+    }
+    assert_eq!(seed_runs.len(), seeds);
+    let mut state: u64 = 0x0c0f_fee5;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 16
+    };
+    for i in seeds..runs {
+        let (tree, parent, seed) = &seed_runs[i % seeds];
+        let id = format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            next() & 0xffff_ffff,
+            next() & 0xffff,
+            next() & 0xfff,
+            next() & 0xfff,
+            next() & 0xffff_ffff_ffff
         );
-        stream.push_str(&format!(
-            "commit refs/oc/runs/{id}\ncommitter Bench <bench@example.com> {} +0000\ndata {}\n{}\nfrom refs/heads/main\nM 644 inline summary.json\ndata 3\n{{}}\n\n",
-            1_767_000_000 + i,
-            msg.len(),
-            msg
-        ));
-    }
-    let mut child = scrub(&mut Command::new("git"), home)
-        .current_dir(&repo)
-        .args(["fast-import", "--quiet"])
-        .stdin(Stdio::piped())
-        .spawn()
+        let mut message = seed.clone();
+        message.headline = message.headline.replace(&seed.run_id[..8], &id[..8]);
+        message.goal = format!("Bench run {i}: note the step in notes.txt");
+        message.run_id = id.clone();
+        let commit = r.new_commit(message.render(), *tree, *parent).unwrap().id;
+        r.edit_reference(RefEdit {
+            change: Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: true,
+                    message: format!("git-oc: record run {id}").into(),
+                },
+                expected: PreviousValue::MustNotExist,
+                new: gix::refs::Target::Object(commit),
+            },
+            name: format!("refs/oc/runs/{id}").try_into().unwrap(),
+            deref: false,
+        })
         .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(stream.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-    let mut ours = Vec::new();
-    let mut theirs = Vec::new();
-    for i in 0..=s.repeats * 2 {
-        let o = timed(scrub(&mut Command::new(BIN), home).current_dir(&repo).arg("runs")).0;
-        let t = timed(
-            scrub(&mut Command::new("git"), home)
-                .current_dir(&repo)
-                .args(["for-each-ref", "refs/oc/runs"]),
-        )
-        .0;
-        if i > 0 {
-            ours.push(o);
-            theirs.push(t);
-        }
     }
-    let (o, t) = (median(ours), median(theirs));
-    rows.push(Row {
-        what: format!("`git oc runs` over {} runs", s.runs),
-        git_oc: ms(o),
-        reference: format!("{} (`git for-each-ref refs/oc/runs`)", ms(t)),
-        ratio: format!("{:.2}×", o.as_secs_f64() / t.as_secs_f64()),
-        target: "≤ 100 ms".into(),
-    });
+}
+
+fn bench_runs_listing(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
+    for runs in [s.runs, s.many_runs] {
+        let repo = root.join(format!("runs-{runs}"));
+        real_evidence_repo(home, &repo, runs);
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for i in 0..=s.repeats * 2 {
+            let o = timed(scrub(&mut Command::new(BIN), home).current_dir(&repo).arg("runs")).0;
+            let t = timed(scrub(&mut Command::new("git"), home).current_dir(&repo).args([
+                "for-each-ref",
+                "--format=%(contents)",
+                "refs/oc/runs",
+            ]))
+            .0;
+            if i > 0 {
+                ours.push(o);
+                theirs.push(t);
+            }
+        }
+        let ratio = median(ours.clone()).as_secs_f64() / median(theirs.clone()).as_secs_f64();
+        rows.push(Row {
+            what: format!("`git oc runs` over {runs} runs recorded as git-oc records them (loose objects and refs)"),
+            git_oc: spread(ours),
+            reference: format!(
+                "{} (`git for-each-ref --format='%(contents)' refs/oc/runs`)",
+                spread(theirs)
+            ),
+            ratio: format!("{ratio:.2}×"),
+            target: "≤ 1.0×".into(),
+        });
+    }
+}
+
+/// The median and the range of a set of timings.
+fn spread(mut v: Vec<Duration>) -> String {
+    v.sort();
+    format!(
+        "{} (min–max {}–{})",
+        ms(v[v.len() / 2]),
+        ms(v[0]).trim_end_matches(" ms"),
+        ms(v[v.len() - 1])
+    )
 }
 
 /// Planning, routing, policy, record, trace and serialisation of one run, in process.
@@ -558,6 +626,7 @@ fn main() {
             dirs: 20,
             subdirs: 10,
             runs: 100,
+            many_runs: 200,
             repeats: 1,
             inproc_iters: 10,
         }
@@ -567,11 +636,17 @@ fn main() {
             dirs: 20,
             subdirs: 10,
             runs: 10_000,
+            many_runs: 100_000,
             repeats: 5,
             inproc_iters: 1000,
         }
     };
-    let tmp = tempfile::Builder::new().prefix("git-oc-bench-").tempdir().unwrap();
+    let mut tmp = tempfile::Builder::new().prefix("git-oc-bench-").tempdir().unwrap();
+    // GIT_OC_BENCH_KEEP=1 keeps the generated repositories, to profile git-oc on them.
+    if std::env::var_os("GIT_OC_BENCH_KEEP").is_some() {
+        tmp.disable_cleanup(true);
+        eprintln!("keeping {}", tmp.path().display());
+    }
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     // Names after the flags pick measurements (`cargo bench --bench harness -- diff-stat`).
@@ -629,56 +704,25 @@ fn main() {
 /// Self-contained: it makes its own repository of evidence commits.
 fn bench_completion(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
     let repo = root.join("completion-runs");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(home, &repo, &["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join("README.md"), "x\n").unwrap();
-    git(home, &repo, &["add", "-A"]);
-    git(home, &repo, &["commit", "-q", "-m", "init"]);
-    let mut stream = String::new();
-    for i in 0..s.runs {
-        let id = format!("{i:08x}-0000-4000-8000-{i:012x}");
-        let msg = format!(
-            "SUCCEEDED | command @ aider_local | run={}\n\nCompletion run {i}\n\nOc-Run: {id}\nOc-Task: auto-simple-edit-{i:08x}\nOc-Status: succeeded\nOc-Outcome: executed\nOc-Policy: allow\nOc-Lane: aider_local\nOc-Backend: command\nOc-Branch: oc/auto-simple-edit-{i:08x}\nOc-Commit: none\nOc-Diff: 1 file changed, 6 insertions(+)\nOc-Recorded: 2026-11-25T00:00:00.{:06}Z\n",
-            &id[..8],
-            i % 1_000_000
-        );
-        stream.push_str(&format!(
-            "commit refs/oc/runs/{id}\ncommitter Bench <bench@example.com> {} +0000\ndata {}\n{}\nfrom refs/heads/main\nM 644 inline summary.json\ndata 3\n{{}}\n\n",
-            1_767_000_000 + i,
-            msg.len(),
-            msg
-        ));
-    }
-    let mut child = scrub(&mut Command::new("git"), home)
-        .current_dir(&repo)
-        .args(["fast-import", "--quiet"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(stream.as_bytes()).unwrap();
-    }
-    assert!(child.wait().unwrap().success());
+    real_evidence_repo(home, &repo, s.runs);
 
-    let spread = |mut v: Vec<Duration>| {
-        v.sort();
-        format!(
-            "{} (min–max {}–{})",
-            ms(v[v.len() / 2]),
-            ms(v[0]).trim_end_matches(" ms"),
-            ms(v[v.len() - 1])
-        )
-    };
-    let described = format!("{:07x}", (s.runs / 2) >> 4);
-    let one_run = format!("{:08x}", s.runs / 2);
+    let ids = git(
+        home,
+        &repo,
+        &["for-each-ref", "--format=%(refname:lstrip=3)", "refs/oc/runs"],
+    );
+    let ids: Vec<&str> = ids.lines().collect();
+    let one_run = ids[ids.len() / 2][..8].to_owned();
+    // A two-character prefix: a few dozen runs at 10,000, all described.
+    let described = ids[ids.len() / 2][..2].to_owned();
+    let matching = ids.iter().filter(|id| id.starts_with(described.as_str())).count();
     let cases: [(String, Vec<&str>); 3] = [
         (
             "`git oc show <Tab>` in zsh: every run id".to_owned(),
             vec!["git-oc", "show", ""],
         ),
         (
-            format!("`git oc show {described}<Tab>` in zsh: 16 runs, with outcome and goal"),
+            format!("`git oc show {described}<Tab>` in zsh: {matching} runs, with outcome and goal"),
             vec!["git-oc", "show", described.as_str()],
         ),
         (

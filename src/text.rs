@@ -122,6 +122,10 @@ pub fn char_width(c: char) -> usize {
 
 /// Columns `text` takes on a terminal (see [`char_width`]).
 pub fn display_width(text: &str) -> usize {
+    // Tables of thousands of runs are mostly ASCII: one column per byte.
+    if text.is_ascii() {
+        return text.len();
+    }
     text.chars().map(char_width).sum()
 }
 

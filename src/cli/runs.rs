@@ -62,12 +62,9 @@ fn statuses() -> Vec<clap::builder::PossibleValue> {
 }
 
 /// A time as the local clock shows it (`TZ` is honoured), to the minute.
-fn local_time(t: Timestamp) -> String {
+fn local_time(t: Timestamp, tz: &jiff::tz::TimeZone) -> String {
     match jiff::Timestamp::from_microsecond(t.as_micros()) {
-        Ok(ts) => ts
-            .to_zoned(jiff::tz::TimeZone::system())
-            .strftime("%Y-%m-%d %H:%M")
-            .to_string(),
+        Ok(ts) => ts.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
         Err(_) => t.to_string(),
     }
 }
@@ -164,12 +161,13 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
     }
     // Everything here may come from a fetched evidence ref: escape control characters.
     let esc = |s: &str| escape_controls(s).into_owned();
+    let tz = jiff::tz::TimeZone::system();
     let rows: Vec<Vec<String>> = selected
         .iter()
         .map(|r| {
             vec![
                 esc(prefix_chars(&r.run_id, 8)),
-                local_time(r.time),
+                local_time(r.time, &tz),
                 esc(&if r.rejected {
                     format!("{} ({})", r.outcome, crate::runs::REJECTED)
                 } else {

@@ -55,75 +55,69 @@ pub fn is_run_id(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok_and(|u| u.hyphenated().to_string() == s)
 }
 
-/// Every run, newest first, and the refs that were skipped. The evidence commits are decoded on
-/// all cores: with thousands of runs, decompressing their messages is the cost.
+/// Every run, newest first, and the refs that were skipped. With thousands of runs, reading
+/// the loose refs and decompressing the evidence commits' messages is the cost: the refs are
+/// read on this thread while the other cores decode the commits of the refs read so far.
 pub fn list_runs(repo: &gix::Repository) -> Result<(Vec<RunEntry>, Vec<Skipped>)> {
+    type Target = (String, String, gix::ObjectId);
+    const BATCH: usize = 256;
     let ctx = |e| Error::git("could not list the evidence refs", e);
     let platform = repo.references().map_err(ctx)?;
     let mut skipped = Vec::new();
-    let mut targets: Vec<(String, String, gix::ObjectId)> = Vec::new();
-    let mut references = Vec::new();
-    for namespace in super::Namespace::ALL {
-        references.extend(platform.prefixed(namespace.ref_prefix()).map_err(ctx)?);
-    }
-    for reference in references {
-        let mut reference = match reference {
-            Ok(r) => r,
-            Err(e) => {
-                skipped.push(Skipped {
-                    reference: "(unreadable)".into(),
-                    why: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let name = reference.name().as_bstr().to_str_lossy().into_owned();
-        let prefix = super::Namespace::of_ref(&name).map_or("", |n| n.ref_prefix());
-        let run_id = name.trim_start_matches(prefix).to_owned();
-        if !is_run_id(&run_id) {
-            skipped.push(Skipped {
-                reference: name,
-                why: "its name is not a run id".into(),
-            });
-            continue;
-        }
-        // Evidence refs point straight at commits; only a symbolic ref needs peeling.
-        let id = match reference.target().try_id().map(|id| id.to_owned()) {
-            Some(id) => id,
-            None => match reference.peel_to_id() {
-                Ok(id) => id.detach(),
-                Err(e) => {
-                    skipped.push(Skipped {
-                        reference: name,
-                        why: format!("it cannot be resolved: {e}"),
-                    });
-                    continue;
-                }
-            },
-        };
-        targets.push((name, run_id, id));
-    }
-
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let chunk = targets.len().div_ceil(threads.max(1)).max(1);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let shared = repo.clone().into_sync();
-    let decoded: Vec<Vec<Result<RunEntry, Skipped>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = targets
-            .chunks(chunk)
-            .map(|part| {
-                let shared = shared.clone();
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Target>>(threads * 4);
+    let receiver = std::sync::Mutex::new(receiver);
+    let decoded: Result<Vec<Vec<Result<RunEntry, Skipped>>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (shared, receiver) = (shared.clone(), &receiver);
                 scope.spawn(move || {
                     let repo = shared.to_thread_local();
-                    part.iter()
-                        .map(|(name, run_id, id)| decode_entry(&repo, name, run_id, *id))
-                        .collect::<Vec<_>>()
+                    let objects = crate::git::loose::LooseFirst::new(&repo);
+                    let mut buf = Vec::new();
+                    let mut out = Vec::new();
+                    loop {
+                        // The lock is held only to take the next batch.
+                        let batch = match receiver.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok(batch) = batch else { break };
+                        out.extend(batch.iter().map(|t| decode_entry(&repo, &objects, &mut buf, t)));
+                    }
+                    out
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut read_refs = || -> Result<()> {
+            for namespace in super::Namespace::ALL {
+                for reference in platform.prefixed(namespace.ref_prefix()).map_err(ctx)? {
+                    if let Some(target) = target_of(reference, namespace, &mut skipped) {
+                        batch.push(target);
+                        if batch.len() == BATCH
+                            && sender
+                                .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                                .is_err()
+                        {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = sender.send(std::mem::take(&mut batch));
+            }
+            Ok(())
+        };
+        let listed = read_refs();
+        drop(sender);
+        let decoded = workers.into_iter().map(|h| h.join().unwrap_or_default()).collect();
+        listed.map(|()| decoded)
     });
-    let mut runs = Vec::with_capacity(targets.len());
-    for result in decoded.into_iter().flatten() {
+    let mut runs = Vec::new();
+    for result in decoded?.into_iter().flatten() {
         match result {
             Ok(entry) => runs.push(entry),
             Err(s) => skipped.push(s),
@@ -133,21 +127,71 @@ pub fn list_runs(repo: &gix::Repository) -> Result<(Vec<RunEntry>, Vec<Skipped>)
     Ok((runs, skipped))
 }
 
-fn decode_entry(repo: &gix::Repository, name: &str, run_id: &str, id: gix::ObjectId) -> Result<RunEntry, Skipped> {
+/// The name, run id and commit of one evidence ref, or why it is skipped.
+fn target_of(
+    reference: std::result::Result<gix::Reference<'_>, gix::error::Error>,
+    namespace: super::Namespace,
+    skipped: &mut Vec<Skipped>,
+) -> Option<(String, String, gix::ObjectId)> {
+    let mut reference = match reference {
+        Ok(r) => r,
+        Err(e) => {
+            skipped.push(Skipped {
+                reference: "(unreadable)".into(),
+                why: e.to_string(),
+            });
+            return None;
+        }
+    };
+    let name = reference.name().as_bstr().to_str_lossy().into_owned();
+    let run_id = name.trim_start_matches(namespace.ref_prefix()).to_owned();
+    if !is_run_id(&run_id) {
+        skipped.push(Skipped {
+            reference: name,
+            why: "its name is not a run id".into(),
+        });
+        return None;
+    }
+    // Evidence refs point straight at commits; only a symbolic ref needs peeling.
+    let id = match reference.target().try_id().map(|id| id.to_owned()) {
+        Some(id) => id,
+        None => match reference.peel_to_id() {
+            Ok(id) => id.detach(),
+            Err(e) => {
+                skipped.push(Skipped {
+                    reference: name,
+                    why: format!("it cannot be resolved: {e}"),
+                });
+                return None;
+            }
+        },
+    };
+    Some((name, run_id, id))
+}
+
+fn decode_entry(
+    repo: &gix::Repository,
+    objects: &crate::git::loose::LooseFirst,
+    buf: &mut Vec<u8>,
+    (name, run_id, id): &(String, String, gix::ObjectId),
+) -> Result<RunEntry, Skipped> {
     let skip = |why: String| Skipped {
         reference: name.to_owned(),
         why,
     };
-    let commit = repo
-        .find_object(id)
-        .ok()
-        .and_then(|o| o.try_into_commit().ok())
-        .ok_or_else(|| skip(format!("it does not point at a commit ({id})")))?;
+    let data = match objects.find(repo, id, buf) {
+        Ok(Some((gix::object::Kind::Commit, data))) => data,
+        _ => return Err(skip(format!("it does not point at a commit ({id})"))),
+    };
+    let commit = gix::objs::CommitRefIter::from_bytes(data, id.kind());
     let time = commit
-        .time()
+        .committer()
+        .ok()
+        .and_then(|c| c.time().ok())
         .map(|t| crate::contracts::Timestamp::from_micros(t.seconds * 1_000_000))
         .unwrap_or(crate::contracts::Timestamp::from_micros(0));
-    let message = commit.message_raw_sloppy().to_str_lossy();
+    // The message follows the first empty line, as gix's `message_raw_sloppy` finds it.
+    let message = data.find(b"\n\n").map_or(&b""[..], |at| &data[at + 2..]).to_str_lossy();
     parse_entry(run_id, &message, time, name, &id.to_string())
         .map_err(|why| skip(format!("it is not a git-oc evidence commit: {why}")))
 }
@@ -230,7 +274,13 @@ impl<'repo> RunEvidence<'repo> {
             name: name.clone(),
             commit: id,
             tree,
-            entry: decode_entry(repo, &name, run_id, id).ok(),
+            entry: decode_entry(
+                repo,
+                &crate::git::loose::LooseFirst::new(repo),
+                &mut Vec::new(),
+                &(name.clone(), run_id.to_owned(), id),
+            )
+            .ok(),
         })
     }
 

@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod evidence;
+pub mod loose;
 pub mod notes;
 pub mod reach;
 pub mod refs;

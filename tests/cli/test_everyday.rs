@@ -478,3 +478,55 @@ fn doctor_runs_outside_a_repository_and_asks_for_no_token_nothing_uses() {
     assert!(run.stdout.contains("ok    notes"), "{}", run.stdout);
     assert!(!run.stdout.contains("warn  repository"), "{}", run.stdout);
 }
+
+#[test]
+fn runs_read_evidence_loose_and_packed_alike() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let (_, first) = env.run_json(
+        &repo,
+        &[
+            "--goal",
+            "First",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "bench-edit",
+        ],
+    );
+    let before = env.oc(&repo, ["runs", "--json"]).json();
+    // git gc packs the evidence commits and refs; a later run's evidence stays loose.
+    env.git(&repo, ["gc", "-q", "--prune=now"]);
+    assert_eq!(env.git(&repo, ["count-objects"]).trim(), "0 objects, 0 kilobytes");
+    let (_, second) = env.run_json(
+        &repo,
+        &[
+            "--goal",
+            "Second",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "bench-edit",
+        ],
+    );
+    let after = env.oc(&repo, ["runs", "--json"]).json();
+    let ids: Vec<&str> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            second["summary"]["run_id"].as_str().unwrap(),
+            first["summary"]["run_id"].as_str().unwrap()
+        ]
+    );
+    assert_eq!(after[1], before[0], "a packed run lists as it did loose");
+    let run = env.oc(&repo, ["show", &ids[1][..8]]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("First"), "{}", run.stdout);
+}
