@@ -84,7 +84,7 @@ pub fn list_runs(repo: &gix::Repository) -> Result<(Vec<RunEntry>, Vec<Skipped>)
                             Err(_) => break,
                         };
                         let Ok(batch) = batch else { break };
-                        out.extend(batch.iter().map(|t| decode_entry(&repo, &objects, &mut buf, t)));
+                        out.extend(batch.iter().map(|t| decode_entry(&objects, &mut buf, t)));
                     }
                     out
                 })
@@ -170,8 +170,7 @@ fn target_of(
 }
 
 fn decode_entry(
-    repo: &gix::Repository,
-    objects: &crate::git::loose::LooseFirst,
+    objects: &crate::git::loose::LooseFirst<'_>,
     buf: &mut Vec<u8>,
     (name, run_id, id): &(String, String, gix::ObjectId),
 ) -> Result<RunEntry, Skipped> {
@@ -179,8 +178,8 @@ fn decode_entry(
         reference: name.to_owned(),
         why,
     };
-    let data = match objects.find(repo, id, buf) {
-        Ok(Some((gix::object::Kind::Commit, data))) => data,
+    let data = match gix::objs::Find::try_find(objects, id, buf) {
+        Ok(Some(data)) if data.kind == gix::object::Kind::Commit => data.data,
         _ => return Err(skip(format!("it does not point at a commit ({id})"))),
     };
     let commit = gix::objs::CommitRefIter::from_bytes(data, id.kind());
@@ -275,7 +274,6 @@ impl<'repo> RunEvidence<'repo> {
             commit: id,
             tree,
             entry: decode_entry(
-                repo,
                 &crate::git::loose::LooseFirst::new(repo),
                 &mut Vec::new(),
                 &(name.clone(), run_id.to_owned(), id),

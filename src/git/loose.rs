@@ -1,40 +1,45 @@
 //! Reading loose objects with one system call fewer. gix's object store checks that a loose
-//! object exists (a `stat`) before opening it; evidence commits and a run's new objects are
-//! loose, and listing thousands of runs reads thousands of them, so this reader opens the file
-//! straight away and falls back to the whole store (packs, alternates) when it is not there.
+//! object exists (a `stat`) before opening it. Evidence commits and the objects a run has just
+//! written are loose, and listing thousands of runs or diffing a run's change reads thousands
+//! of them, so this reader opens the file straight away and falls back to the repository's
+//! store (packs, alternates) when it is not there. Use it where objects are likely loose: for
+//! packed ones it costs a failed `open` each.
 
-use crate::error::{Error, Result};
+use gix::objs::{Data, FindHeader};
 
-pub struct LooseFirst {
+pub struct LooseFirst<'r> {
     loose: gix::odb::loose::Store,
+    repo: &'r gix::Repository,
 }
 
-impl LooseFirst {
-    pub fn new(repo: &gix::Repository) -> Self {
+impl<'r> LooseFirst<'r> {
+    pub fn new(repo: &'r gix::Repository) -> Self {
         LooseFirst {
             loose: gix::odb::loose::Store::at(repo.objects.store_ref().path(), repo.object_hash()),
+            repo,
         }
     }
+}
 
-    /// The object `id` (its kind and bytes, in `buf`), or `None` when the repository has no
-    /// such object.
-    pub fn find<'a>(
-        &self,
-        repo: &gix::Repository,
-        id: &gix::oid,
-        buf: &'a mut Vec<u8>,
-    ) -> Result<Option<(gix::object::Kind, &'a [u8])>> {
-        let ctx = |e| Error::git(format!("could not read object {id}"), e);
-        // Probing first keeps the borrow of `buf` out of the fallback.
-        let loose_kind = self.loose.try_find(id, buf).map_err(ctx)?.map(|data| data.kind);
-        if let Some(kind) = loose_kind {
-            return Ok(Some((kind, buf.as_slice())));
+impl gix::objs::Find for LooseFirst<'_> {
+    fn try_find<'a>(&self, id: &gix::oid, buffer: &'a mut Vec<u8>) -> gix::Result<Option<Data<'a>>> {
+        // Taking the kind alone keeps the borrow of `buffer` out of the fallback.
+        if let Some(kind) = self.loose.try_find(id, buffer)?.map(|data| data.kind) {
+            return Ok(Some(Data {
+                kind,
+                object_hash: id.kind(),
+                data: buffer.as_slice(),
+            }));
         }
-        use gix::prelude::Find;
-        Ok(repo
-            .objects
-            .try_find(id, buf)
-            .map_err(|e| Error::git(format!("could not read object {id}"), e))?
-            .map(|data| (data.kind, data.data)))
+        self.repo.objects.try_find(id, buffer)
+    }
+}
+
+impl FindHeader for LooseFirst<'_> {
+    fn try_header(&self, id: &gix::oid) -> gix::Result<Option<gix::objs::Header>> {
+        if let Some((size, kind)) = self.loose.try_header(id)? {
+            return Ok(Some(gix::objs::Header { kind, size }));
+        }
+        self.repo.objects.try_header(id)
     }
 }

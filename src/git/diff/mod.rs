@@ -221,9 +221,13 @@ pub fn diff_trees(repo: &gix::Repository, old: Option<gix::ObjectId>, new: gix::
             _ => {}
         }
     }
+    // The new side's blobs are the ones a run has just written: loose.
+    let fresh = crate::git::loose::LooseFirst::new(repo);
     let outcome = {
         let mut content = BlobContent {
             repo,
+            fresh: &fresh,
+            destinations: dests.iter().map(|d| d.id).collect(),
             cache: &mut cache,
         };
         rename::detect(&sources, &dests, settings.renames, &mut content)?
@@ -257,6 +261,7 @@ pub fn diff_trees(repo: &gix::Repository, old: Option<gix::ObjectId>, new: gix::
         };
         let (added, removed) = count_lines(
             repo,
+            &fresh,
             &mut cache,
             (old_path.as_ref().unwrap_or(&p.path).as_bstr(), old),
             (p.path.as_bstr(), p.new),
@@ -328,27 +333,44 @@ fn tree_changes(repo: &gix::Repository, old: Option<gix::ObjectId>, new: gix::Ob
 /// binary (attributes, NUL bytes, size), as git's `diff_filespec_is_binary`.
 struct BlobContent<'a> {
     repo: &'a gix::Repository,
+    fresh: &'a crate::git::loose::LooseFirst<'a>,
+    destinations: std::collections::HashSet<gix::ObjectId>,
     cache: &'a mut gix::diff::blob::Platform,
+}
+
+impl BlobContent<'_> {
+    /// Where to read `id` from: the new side's blobs are likely loose.
+    fn objects(&self, id: &gix::ObjectId) -> &dyn gix::objs::FindObjectOrHeader {
+        if self.destinations.contains(id) {
+            self.fresh
+        } else {
+            &self.repo.objects
+        }
+    }
 }
 
 impl rename::Content for BlobContent<'_> {
     fn size(&mut self, entry: &rename::Entry<'_>) -> Result<u64> {
+        let ctx = |e| Error::git("could not read a blob for rename detection", e);
         Ok(self
-            .repo
-            .find_header(entry.id)
-            .map_err(|e| Error::git("could not read a blob for rename detection", e))?
-            .size())
+            .objects(&entry.id)
+            .try_header(&entry.id)
+            .map_err(ctx)?
+            .ok_or_else(|| Error::run(format!("blob {} is missing", entry.id)))?
+            .size)
     }
 
     fn spans(&mut self, entry: &rename::Entry<'_>) -> Result<delta::SpanHash> {
-        let blob = self
-            .repo
-            .find_blob(entry.id)
-            .map_err(|e| Error::git("could not read a blob for rename detection", e))?;
+        let ctx = |e| Error::git("could not read a blob for rename detection", e);
+        let mut data = Vec::new();
+        self.objects(&entry.id)
+            .try_find(&entry.id, &mut data)
+            .map_err(ctx)?
+            .ok_or_else(|| Error::run(format!("blob {} is missing", entry.id)))?;
         // Only a CR before an LF hashes differently in text and binary content: ask the diff
         // cache (attributes, NUL bytes, size) only then.
-        if !blob.data.windows(2).any(|w| w == b"\r\n") {
-            return Ok(delta::SpanHash::new(&blob.data, true));
+        if !data.windows(2).any(|w| w == b"\r\n") {
+            return Ok(delta::SpanHash::new(&data, true));
         }
         self.cache
             .set_resource(
@@ -364,7 +386,7 @@ impl rename::Content for BlobContent<'_> {
             Some(Data::Binary { .. })
         );
         self.cache.clear_resource_cache_keep_allocation();
-        Ok(delta::SpanHash::new(&blob.data, is_text))
+        Ok(delta::SpanHash::new(&data, is_text))
     }
 }
 
@@ -373,6 +395,7 @@ impl rename::Content for BlobContent<'_> {
 /// the one line `Subproject commit <id>`.
 fn count_lines(
     repo: &gix::Repository,
+    fresh: &crate::git::loose::LooseFirst<'_>,
     cache: &mut gix::diff::blob::Platform,
     old: (&BStr, Option<Side>),
     new: (&BStr, Option<Side>),
@@ -384,9 +407,11 @@ fn count_lines(
             Some(s) if s.kind != EntryKind::Commit => (s.id, s.kind),
             _ => (null, EntryKind::Blob),
         };
-        cache
-            .set_resource(id, mode, path, kind, &repo.objects)
-            .map_err(|e| Error::run("could not read a blob for the diff").caused_by(e.to_string()))?;
+        let set = match kind {
+            ResourceKind::NewOrDestination => cache.set_resource(id, mode, path, kind, fresh),
+            ResourceKind::OldOrSource => cache.set_resource(id, mode, path, kind, &repo.objects),
+        };
+        set.map_err(|e| Error::run("could not read a blob for the diff").caused_by(e.to_string()))?;
     }
     let same_blob = matches!((old.1, new.1), (Some(a), Some(b)) if a.id == b.id);
     let gitlink = |side: Option<Side>| side.filter(|s| s.kind == EntryKind::Commit);
