@@ -1,8 +1,9 @@
 //! git-oc's benchmarks, side by side with the git CLI doing the same work.
 //!
 //! `cargo bench --bench harness` runs the full set and prints a Markdown table (the one in the
-//! README). `cargo bench --bench harness -- --smoke` runs every measurement once on small inputs,
-//! so that CI keeps the harness working; it asserts nothing about time.
+//! README); names after `--` pick measurements (`demo`, `in-process`, `runs`, `run`,
+//! `diff-stat`, `completion`). `cargo bench --bench harness -- --smoke` runs every measurement once on small
+//! inputs, so that CI keeps the harness working; it asserts nothing about time.
 //!
 //! Whole-process pairs are interleaved (A, B, A, B, …) after a warm-up, and medians are reported.
 
@@ -310,6 +311,124 @@ fn bench_run(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
     });
 }
 
+/// Diff statistics alone, on a commit with every kind of change (edits, renames with and
+/// without edits, deletions, additions, binaries, a gitlink): `diff_trees` and the numstat
+/// bytes, in process, against `git diff --numstat` on the same two commits.
+fn bench_diff_stat(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
+    let repo = root.join("diff-repo");
+    generate_repo(home, &repo, s);
+    let base = git(home, &repo, &["rev-parse", "HEAD"]);
+    let files = s.dirs * s.subdirs * s.files_per_dir;
+    // One change per 100 files of each kind (20,000 files: 200 edits, 200 renames, …).
+    let per_kind = (files / 100).max(4);
+    let path = |i: usize| {
+        let f = i % s.files_per_dir;
+        let sd = (i / s.files_per_dir) % s.subdirs;
+        let d = i / (s.files_per_dir * s.subdirs);
+        format!("d{d:02}/s{sd:02}/f{f:03}.txt")
+    };
+    let stride = files / (per_kind * 6);
+    std::fs::create_dir_all(repo.join("moved")).unwrap();
+    std::fs::create_dir_all(repo.join("assets")).unwrap();
+    for k in 0..per_kind {
+        let pick = |kind: usize| path((k * 6 + kind) * stride);
+        let read = |p: &str| std::fs::read_to_string(repo.join(p)).unwrap();
+        // An edit of two lines in twenty.
+        let edited = |text: String| {
+            text.lines()
+                .enumerate()
+                .map(|(i, l)| {
+                    if i % 10 == 3 {
+                        format!("{l} (edited)\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect::<String>()
+        };
+        std::fs::write(repo.join(pick(0)), edited(read(&pick(0)))).unwrap();
+        // Renamed with an edit, under a new name: scored in the similarity matrix.
+        let text = edited(read(&pick(1)));
+        std::fs::remove_file(repo.join(pick(1))).unwrap();
+        std::fs::write(repo.join(format!("moved/r{k}-{}", pick(1).replace('/', "-"))), text).unwrap();
+        // Renamed as it is.
+        std::fs::rename(repo.join(pick(2)), repo.join(format!("moved/x{k}.txt"))).unwrap();
+        std::fs::remove_file(repo.join(pick(3))).unwrap();
+        std::fs::write(repo.join(format!("moved/new{k}.txt")), format!("new file {k}\n")).unwrap();
+        let mut binary = vec![0u8; 512];
+        binary[k % 512] = k as u8;
+        std::fs::write(repo.join(format!("assets/b{k}.bin")), binary).unwrap();
+    }
+    git(home, &repo, &["add", "-A"]);
+    git(
+        home,
+        &repo,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            "160000,1111111111111111111111111111111111111111,ext/sub",
+        ],
+    );
+    git(home, &repo, &["commit", "-q", "-m", "every kind of change"]);
+    let commit = git(home, &repo, &["rev-parse", "HEAD"]);
+    let tree = |rev: &str| {
+        gix::ObjectId::from_hex(git(home, &repo, &["rev-parse", &format!("{rev}^{{tree}}")]).as_bytes()).unwrap()
+    };
+    let (base_tree, new_tree) = (tree(&base), tree(&commit));
+    let expected = scrub(&mut Command::new("git"), home)
+        .current_dir(&repo)
+        .args(["diff", "--numstat", &base, &commit])
+        .output()
+        .unwrap()
+        .stdout;
+    let changed = expected.iter().filter(|&&b| b == b'\n').count();
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    let mut starts = Vec::new();
+    for i in 0..=s.repeats * 4 {
+        let start = Instant::now();
+        let mut r = gix::open(&repo).unwrap();
+        git_oc::git::tune(&mut r).unwrap();
+        let stat = git_oc::git::diff::diff_trees(&r, Some(base_tree), new_tree).unwrap();
+        let numstat = std::hint::black_box(stat.numstat());
+        let o = start.elapsed();
+        assert!(numstat == expected, "git-oc's numstat differs from git's");
+        let t =
+            timed(
+                scrub(&mut Command::new("git"), home)
+                    .current_dir(&repo)
+                    .args(["diff", "--numstat", &base, &commit]),
+            )
+            .0;
+        let start = timed(
+            scrub(&mut Command::new("git"), home)
+                .current_dir(&repo)
+                .args(["--version"]),
+        )
+        .0;
+        if i > 0 {
+            ours.push(o);
+            theirs.push(t);
+            starts.push(start);
+        }
+    }
+    let (o, t) = (median(ours), median(theirs));
+    rows.push(Row {
+        what: format!(
+            "diff statistics alone ({files} files, {changed} changed: edits, renames with and without edits, binaries, a gitlink): open + `diff_trees` + numstat bytes, in process"
+        ),
+        git_oc: ms(o),
+        reference: format!(
+            "{} (`git diff --numstat`, whole process; `git --version` alone takes {})",
+            ms(t),
+            ms(median(starts))
+        ),
+        ratio: format!("{:.2}×", o.as_secs_f64() / t.as_secs_f64()),
+        target: "≤ 1.0×".into(),
+    });
+}
+
 fn bench_runs_listing(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
     let repo = root.join("many-runs");
     std::fs::create_dir_all(&repo).unwrap();
@@ -455,11 +574,28 @@ fn main() {
     let tmp = tempfile::Builder::new().prefix("git-oc-bench-").tempdir().unwrap();
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
+    // Names after the flags pick measurements (`cargo bench --bench harness -- diff-stat`).
+    let picked: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted = |name: &str| picked.is_empty() || picked.iter().any(|p| p == name);
     let mut rows = Vec::new();
-    bench_demo(&home, tmp.path(), &sizes, &mut rows);
-    bench_in_process(&sizes, &mut rows);
-    bench_runs_listing(&home, tmp.path(), &sizes, &mut rows);
-    bench_run(&home, tmp.path(), &sizes, &mut rows);
+    if wanted("demo") {
+        bench_demo(&home, tmp.path(), &sizes, &mut rows);
+    }
+    if wanted("in-process") {
+        bench_in_process(&sizes, &mut rows);
+    }
+    if wanted("runs") {
+        bench_runs_listing(&home, tmp.path(), &sizes, &mut rows);
+    }
+    if wanted("run") {
+        bench_run(&home, tmp.path(), &sizes, &mut rows);
+    }
+    if wanted("diff-stat") {
+        bench_diff_stat(&home, tmp.path(), &sizes, &mut rows);
+    }
+    if wanted("completion") {
+        bench_completion(&home, tmp.path(), &sizes, &mut rows);
+    }
 
     let git_version = Command::new("git")
         .arg("--version")
@@ -484,5 +620,106 @@ fn main() {
             "| {} | {} | {} | {} | {} |",
             r.what, r.git_oc, r.reference, r.ratio, r.target
         );
+    }
+}
+
+/// Completion over many runs, as a shell asks for it on Tab (`git-oc complete`), beside
+/// `git for-each-ref refs/oc/runs` on the same refs: every run id for `git oc show <Tab>`, a
+/// prefix matching 16 runs (described by outcome and goal), and a run's evidence files.
+/// Self-contained: it makes its own repository of evidence commits.
+fn bench_completion(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
+    let repo = root.join("completion-runs");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(home, &repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "x\n").unwrap();
+    git(home, &repo, &["add", "-A"]);
+    git(home, &repo, &["commit", "-q", "-m", "init"]);
+    let mut stream = String::new();
+    for i in 0..s.runs {
+        let id = format!("{i:08x}-0000-4000-8000-{i:012x}");
+        let msg = format!(
+            "SUCCEEDED | command @ aider_local | run={}\n\nCompletion run {i}\n\nOc-Run: {id}\nOc-Task: auto-simple-edit-{i:08x}\nOc-Status: succeeded\nOc-Outcome: executed\nOc-Policy: allow\nOc-Lane: aider_local\nOc-Backend: command\nOc-Branch: oc/auto-simple-edit-{i:08x}\nOc-Commit: none\nOc-Diff: 1 file changed, 6 insertions(+)\nOc-Recorded: 2026-11-25T00:00:00.{:06}Z\n",
+            &id[..8],
+            i % 1_000_000
+        );
+        stream.push_str(&format!(
+            "commit refs/oc/runs/{id}\ncommitter Bench <bench@example.com> {} +0000\ndata {}\n{}\nfrom refs/heads/main\nM 644 inline summary.json\ndata 3\n{{}}\n\n",
+            1_767_000_000 + i,
+            msg.len(),
+            msg
+        ));
+    }
+    let mut child = scrub(&mut Command::new("git"), home)
+        .current_dir(&repo)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stream.as_bytes()).unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+
+    let spread = |mut v: Vec<Duration>| {
+        v.sort();
+        format!(
+            "{} (min–max {}–{})",
+            ms(v[v.len() / 2]),
+            ms(v[0]).trim_end_matches(" ms"),
+            ms(v[v.len() - 1])
+        )
+    };
+    let described = format!("{:07x}", (s.runs / 2) >> 4);
+    let one_run = format!("{:08x}", s.runs / 2);
+    let cases: [(String, Vec<&str>); 3] = [
+        (
+            "`git oc show <Tab>` in zsh: every run id".to_owned(),
+            vec!["git-oc", "show", ""],
+        ),
+        (
+            format!("`git oc show {described}<Tab>` in zsh: 16 runs, with outcome and goal"),
+            vec!["git-oc", "show", described.as_str()],
+        ),
+        (
+            "`git oc show RUN <Tab>` in zsh: the run's evidence files".to_owned(),
+            vec!["git-oc", "show", one_run.as_str(), ""],
+        ),
+    ];
+    for (what, words) in cases {
+        let index = (words.len() - 1).to_string();
+        let complete = || {
+            timed(
+                scrub(&mut Command::new(BIN), home)
+                    .current_dir(&repo)
+                    .args(["complete", "--shell", "zsh", "--index", &index, "--"])
+                    .args(&words),
+            )
+            .0
+        };
+        let for_each_ref = || {
+            timed(
+                scrub(&mut Command::new("git"), home)
+                    .current_dir(&repo)
+                    .args(["for-each-ref", "refs/oc/runs"]),
+            )
+            .0
+        };
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for i in 0..=s.repeats * 4 {
+            let (o, t) = (complete(), for_each_ref());
+            if i > 0 {
+                ours.push(o);
+                theirs.push(t);
+            }
+        }
+        let ratio = median(ours.clone()).as_secs_f64() / median(theirs.clone()).as_secs_f64();
+        rows.push(Row {
+            what: format!("{what}, {} runs", s.runs),
+            git_oc: spread(ours),
+            reference: format!("{} (`git for-each-ref refs/oc/runs`)", spread(theirs)),
+            ratio: format!("{ratio:.2}×"),
+            target: "≤ 50 ms".into(),
+        });
     }
 }

@@ -1,5 +1,6 @@
-//! `git oc doctor`: is this repository ready for runs? git, identity, configuration, policy,
-//! routing, backends, tokens, the notes ref and unpublished evidence.
+//! `git oc doctor`: is this machine, and this repository, ready for runs? git, identity,
+//! configuration, policy, routing, backends and tokens need no repository; the notes ref and
+//! unpublished evidence do, and are checked when there is one.
 
 use std::time::Duration;
 
@@ -16,9 +17,59 @@ pub struct Check {
     pub detail: String,
 }
 
-/// Every check, in the order they are shown. The repository is the one `repo` names; the git
-/// binary is checked first because push and fetch need it.
-pub fn checks(repo: &Repo) -> Result<Vec<Check>> {
+/// Tokens git-oc reads from the environment, and the feature each is for. A missing token is a
+/// warning only when its feature is configured; neither feature can be configured yet (pull
+/// requests and the Plane board come with publishing and boards), so today a token is only
+/// reported when it is set. Values are never printed.
+const TOKENS: [(&str, &str); 3] = [
+    ("GITHUB_TOKEN", "GitHub pull requests"),
+    ("GH_TOKEN", "GitHub pull requests"),
+    ("PLANE_API_TOKEN", "the Plane board"),
+];
+
+/// `git config --get <key>` as git itself reads it (outside a repository: the global and system
+/// files).
+fn git_config(key: &str) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["config", "--get", key])
+        .output()
+        .ok()?;
+    let value = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !value.is_empty()).then_some(value)
+}
+
+/// The committer identity configured for commits: from the repository's configuration when
+/// there is a repository, else from the environment and the global configuration.
+fn configured_identity(repo: Option<&Repo>) -> Option<String> {
+    match repo {
+        Some(repo) => {
+            // A second handle without git-oc's fallback identity, to see what is configured.
+            let plain = gix::discover(repo.workdir()).ok()?;
+            plain
+                .committer()
+                .and_then(|c| c.ok())
+                .map(|c| format!("{} <{}>", c.name, c.email))
+        }
+        None => {
+            let get = |var: &str, key: &str| {
+                std::env::var(var)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .or_else(|| git_config(key))
+            };
+            Some(format!(
+                "{} <{}>",
+                get("GIT_COMMITTER_NAME", "user.name")?,
+                get("GIT_COMMITTER_EMAIL", "user.email")?
+            ))
+        }
+    }
+}
+
+/// Every check, in the order they are shown. Without a repository (`None`), the checks that
+/// need one are skipped, and that is said. The git binary is checked first because push and
+/// fetch need it.
+pub fn checks(repo: Option<&Repo>) -> Result<Vec<Check>> {
     let mut checks: Vec<Check> = Vec::new();
     let mut add = |level, name, detail: String| checks.push(Check { level, name, detail });
 
@@ -31,14 +82,7 @@ pub fn checks(repo: &Repo) -> Result<Vec<Check>> {
         ),
     }
 
-    // A second handle without git-oc's fallback identity, to see what is configured.
-    let plain = gix::discover(repo.workdir()).ok();
-    let configured = plain.as_ref().and_then(|r| {
-        r.committer()
-            .and_then(|c| c.ok())
-            .map(|c| format!("{} <{}>", c.name, c.email))
-    });
-    match configured {
+    match configured_identity(repo) {
         Some(who) => add("ok", "identity", format!("commits are made by {who}")),
         None => add(
             "warn",
@@ -51,7 +95,11 @@ pub fn checks(repo: &Repo) -> Result<Vec<Check>> {
         ),
     }
 
-    let config = match Config::load(repo.workdir()) {
+    let loaded = match repo {
+        Some(repo) => Config::load(repo.workdir()),
+        None => Config::load_user(),
+    };
+    let config = match loaded {
         Ok(c) => {
             let files: Vec<String> = c.files.iter().map(|(s, _)| s.to_string()).collect();
             add(
@@ -78,7 +126,7 @@ pub fn checks(repo: &Repo) -> Result<Vec<Check>> {
                 format!(
                     "valid; digest {}",
                     crate::policy::PolicyEngine::new(p)
-                        .ignore_case(repo.ignore_case())
+                        .ignore_case(repo.is_some_and(Repo::ignore_case))
                         .digest()
                 ),
             ),
@@ -165,14 +213,25 @@ pub fn checks(repo: &Repo) -> Result<Vec<Check>> {
             );
         }
     }
-    for var in ["GITHUB_TOKEN", "GH_TOKEN", "PLANE_API_TOKEN"] {
-        let set = std::env::var_os(var).is_some_and(|v| !v.is_empty());
-        add(
-            if set { "ok" } else { "warn" },
-            "token",
-            format!("{var} is {}", if set { "set" } else { "not set" }),
-        );
+    let set: Vec<_> = TOKENS
+        .iter()
+        .filter(|(var, _)| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+        .collect();
+    for (var, feature) in &set {
+        add("ok", "token", format!("{var} is set (for {feature})"));
     }
+    if set.is_empty() {
+        add("ok", "tokens", "none set; no configured feature needs one".into());
+    }
+
+    let Some(repo) = repo else {
+        add(
+            "warn",
+            "repository",
+            "not inside a git repository: the repository's configuration, notes and evidence were not checked".into(),
+        );
+        return Ok(checks);
+    };
 
     let settings = config.as_ref().map(|c| c.github.clone()).unwrap_or_default();
     let (level, detail) = github_check(repo, &settings);

@@ -2,6 +2,7 @@
 //! administrative entries of worktrees deleted by hand, and run branches that are merged or
 //! disposable. Evidence refs are removed only when asked explicitly.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use gix::bstr::ByteSlice;
@@ -26,23 +27,72 @@ pub struct GcReport {
     pub pruned_admin_entries: Vec<String>,
     pub removed_branches: Vec<String>,
     pub removed_evidence: Vec<String>,
+    /// Directories git-oc made under `<git-dir>/oc/worktrees/` for runs that never got a worktree
+    /// (stopped by the pre-run gate): they hold only evidence files, which are also in git.
+    pub removed_evidence_dirs: Vec<String>,
     /// Interrupted runs cleaned up after (their process is gone).
     pub interrupted_runs: Vec<String>,
     /// Lock files left by a killed git-oc process.
     pub removed_stale_locks: Vec<String>,
+    /// Run registrations nobody holds that cannot be read (left by a git-oc killed mid-write).
+    pub removed_stale_registrations: Vec<String>,
+}
+
+/// One thing gc removes. Everything is decided first and then removed in this order, so that a
+/// dry run reports exactly what a real one removes.
+enum Removal {
+    /// What an interrupted run left: its worktree (registered, or a directory of git-oc's own
+    /// that was never registered) and its registration.
+    Interrupted {
+        run_id: String,
+        registration: PathBuf,
+        workspace: PathBuf,
+        registered: bool,
+        own_dir: bool,
+    },
+    StaleRegistration(PathBuf),
+    StaleLock(PathBuf),
+    /// The administrative entry of a worktree whose directory is gone (or was never written).
+    AdminEntry {
+        admin: PathBuf,
+        shown: String,
+    },
+    Worktree {
+        base: PathBuf,
+        shown: String,
+    },
+    EvidenceDir(PathBuf),
+    Branch {
+        name: String,
+        short: String,
+        tip: gix::ObjectId,
+    },
+    Evidence {
+        reference: String,
+        id: gix::ObjectId,
+    },
+}
+
+/// Whether gc keeps a worktree, and whether it says why.
+#[derive(Clone, Copy)]
+enum Keep {
+    No,
+    Because(&'static str),
+    /// Not a run's worktree.
+    Silently,
 }
 
 /// Branch prefixes git-oc creates.
 pub const RUN_BRANCH_PREFIXES: [&str; 2] = ["refs/heads/oc/", "refs/heads/demo/"];
 
-fn age_of(path: &std::path::Path) -> Option<Duration> {
+fn age_of(path: &Path) -> Option<Duration> {
     let meta = std::fs::metadata(path).ok()?;
     SystemTime::now().duration_since(meta.modified().ok()?).ok()
 }
 
 /// How long ago the worktree's newest run finished (the newest run directory), else its admin
 /// directory's age.
-fn worktree_age(base: &std::path::Path, admin: &std::path::Path) -> Option<Duration> {
+fn worktree_age(base: &Path, admin: &Path) -> Option<Duration> {
     let runs = base.join(crate::git::worktree::EVIDENCE_DIR).join("runs");
     let newest = std::fs::read_dir(&runs)
         .ok()
@@ -60,25 +110,97 @@ fn commit_age(repo: &gix::Repository, id: gix::ObjectId) -> Option<Duration> {
     Some(Duration::from_secs((now - seconds).max(0) as u64))
 }
 
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned())
+}
+
+fn names_in(dir: &Path) -> Option<Vec<String>> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    Some(
+        entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+    )
+}
+
+/// Whether `dir` holds nothing but the evidence of runs whose evidence refs exist: the files of
+/// a run that never got a worktree, safe to remove because git has the same bytes.
+fn holds_only_recorded_evidence(repo: &gix::Repository, dir: &Path) -> bool {
+    let evidence = crate::git::worktree::EVIDENCE_DIR;
+    if names_in(dir).is_none_or(|names| names != [evidence]) {
+        return false;
+    }
+    let Some(names) = names_in(&dir.join(evidence)) else {
+        return false;
+    };
+    if names.iter().any(|n| n != ".gitignore" && n != "runs") {
+        return false;
+    }
+    let Some(runs) = names_in(&dir.join(evidence).join("runs")) else {
+        return names.iter().all(|n| n == ".gitignore");
+    };
+    runs.iter().all(|run_id| {
+        crate::evidence::store::is_run_id(run_id)
+            && crate::evidence::Namespace::ALL.into_iter().any(|n| {
+                repo.try_find_reference(format!("{}{run_id}", n.ref_prefix()).as_str())
+                    .ok()
+                    .flatten()
+                    .is_some()
+            })
+    })
+}
+
 #[tracing::instrument(level = "debug", skip_all)]
 pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
     let ctx = |e| Error::git("could not inspect the worktrees", e);
     let main = repo.repo.main_repo().map_err(ctx)?;
-    let mut report = GcReport::default();
+    // A starting run creates its branch and worktree under this mutex, after registering
+    // itself: holding it, gc either sees the run registered (and spares it) or runs before the
+    // branch exists. It is held while deciding and while removing.
+    let state_dir = repo.state_dir();
+    let _mutex = crate::git::worktree::StateMutex::lock(&state_dir)?;
+    let (removals, kept) = plan(&main, &state_dir, opts)?;
+    if !opts.dry_run {
+        for removal in &removals {
+            remove(&main, removal)?;
+        }
+    }
+    let mut report = GcReport {
+        kept_worktrees: kept,
+        ..GcReport::default()
+    };
+    for removal in removals {
+        match removal {
+            Removal::Interrupted { run_id, .. } => report.interrupted_runs.push(run_id),
+            Removal::StaleRegistration(p) => report.removed_stale_registrations.push(p.display().to_string()),
+            Removal::StaleLock(p) => report.removed_stale_locks.push(p.display().to_string()),
+            Removal::AdminEntry { shown, .. } => report.pruned_admin_entries.push(shown),
+            Removal::Worktree { shown, .. } => report.removed_worktrees.push(shown),
+            Removal::EvidenceDir(p) => report.removed_evidence_dirs.push(p.display().to_string()),
+            Removal::Branch { short, .. } => report.removed_branches.push(short),
+            Removal::Evidence { reference, .. } => report.removed_evidence.push(reference),
+        }
+    }
+    Ok(report)
+}
+
+/// A worktree gc keeps: its path and the reason.
+type Kept = (String, String);
+
+/// Everything gc would remove, in order, and the worktrees it keeps.
+fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(Vec<Removal>, Vec<Kept>)> {
+    let ctx = |e| Error::git("could not inspect the worktrees", e);
+    let mut removals = Vec::new();
+    let mut kept: Vec<Kept> = Vec::new();
     let mut checked_out: Vec<String> = Vec::new();
     if let Ok(Some(head)) = main.head_name() {
         checked_out.push(head.as_bstr().to_str_lossy().into_owned());
     }
-
-    // A starting run creates its branch and worktree under this mutex, after registering
-    // itself: holding it, gc either sees the run registered (and spares it) or runs before the
-    // branch exists.
-    let state_dir = repo.state_dir();
-    let _mutex = crate::git::worktree::StateMutex::lock(&state_dir)?;
+    let worktrees = main.worktrees().map_err(ctx)?;
 
     // Runs in progress are judged by their lock; interrupted runs' registrations outlived them.
-    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
-    let inflight: Vec<_> = crate::execution::inflight::list(&state_dir)
+    let inflight: Vec<_> = crate::execution::inflight::list(state_dir)
         .into_iter()
         .map(|(path, run)| {
             let live = crate::execution::inflight::is_live(&path);
@@ -86,7 +208,7 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
         })
         .collect();
     let any_alive = inflight.iter().any(|(_, _, live)| *live);
-    let live_workspaces: Vec<std::path::PathBuf> = inflight
+    let live_workspaces: Vec<PathBuf> = inflight
         .iter()
         .filter(|(_, _, live)| *live)
         .map(|(_, run, _)| canonical(&run.workspace))
@@ -95,114 +217,102 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
         checked_out.push(format!("refs/heads/{}", run.branch));
     }
     let worktree_root = state_dir.join("worktrees");
+    let mut interrupted_workspaces = Vec::new();
     for (path, run, _) in inflight.iter().filter(|(_, _, live)| !*live) {
-        if !opts.dry_run {
-            let registered = main
-                .worktrees()
-                .map_err(ctx)?
-                .into_iter()
-                .any(|p| p.base().is_ok_and(|b| b == run.workspace));
-            if registered {
-                main.remove_worktree(
-                    &run.workspace,
-                    gix::worktree::remove::Force::OverrideLock,
-                    gix::progress::Discard,
-                )
-                .map_err(|e| Error::git(format!("could not remove worktree {}", run.workspace.display()), e))?;
-            } else if run.workspace.starts_with(&worktree_root) && run.workspace.exists() {
-                // A checkout cut short before it was registered; the directory is git-oc's own.
-                std::fs::remove_dir_all(&run.workspace)
-                    .map_err(|e| Error::io(format!("could not remove {}", run.workspace.display()), &e))?;
-            }
-            let _ = std::fs::remove_file(path);
-        }
-        report.interrupted_runs.push(run.run_id.clone());
+        let registered = worktrees.iter().any(|p| p.base().is_ok_and(|b| b == run.workspace));
+        let own_dir = !registered && run.workspace.starts_with(&worktree_root) && run.workspace.exists();
+        interrupted_workspaces.push(canonical(&run.workspace));
+        removals.push(Removal::Interrupted {
+            run_id: run.run_id.clone(),
+            registration: path.clone(),
+            workspace: run.workspace.clone(),
+            registered,
+            own_dir,
+        });
     }
-    for path in crate::execution::inflight::stale_unreadable(&state_dir) {
-        if !opts.dry_run {
-            let _ = std::fs::remove_file(&path);
-        }
+    for path in crate::execution::inflight::stale_unreadable(state_dir) {
+        removals.push(Removal::StaleRegistration(path));
     }
     if !any_alive {
-        report.removed_stale_locks = remove_stale_locks(&main, opts.dry_run);
+        removals.extend(stale_locks(main).into_iter().map(Removal::StaleLock));
     }
 
-    for proxy in main.worktrees().map_err(ctx)? {
+    let mut registered_bases = Vec::new();
+    for proxy in &worktrees {
         let Ok(base) = proxy.base() else {
             // An entry without a readable gitdir file: cut short while being created.
-            if !opts.dry_run {
-                let _ = std::fs::remove_dir_all(proxy.git_dir());
-            }
-            report.pruned_admin_entries.push(proxy.git_dir().display().to_string());
+            removals.push(Removal::AdminEntry {
+                admin: proxy.git_dir().to_owned(),
+                shown: proxy.git_dir().display().to_string(),
+            });
             continue;
         };
+        registered_bases.push(canonical(&base));
         let shown = base.display().to_string();
         let admin = proxy.git_dir().to_owned();
         let branch = std::fs::read_to_string(admin.join("HEAD"))
             .ok()
             .and_then(|h| h.strip_prefix("ref: ").map(|r| r.trim().to_owned()));
+        if interrupted_workspaces.contains(&canonical(&base)) {
+            // Removed with its interrupted run, above.
+            continue;
+        }
         if !base.exists() {
             // Deleted by hand: only the administrative entry is left.
-            if !opts.dry_run {
-                std::fs::remove_dir_all(&admin)
-                    .map_err(|e| Error::io(format!("could not prune {}", admin.display()), &e))?;
-            }
-            report.pruned_admin_entries.push(shown);
+            removals.push(Removal::AdminEntry { admin, shown });
             continue;
         }
-        if live_workspaces.contains(&canonical(&base)) {
-            report
-                .kept_worktrees
-                .push((shown.clone(), "a run is in progress there".to_owned()));
-            if let Some(b) = branch {
-                checked_out.push(b);
+        let decision = if live_workspaces.contains(&canonical(&base)) {
+            Keep::Because("a run is in progress there")
+        } else if !base.join(crate::git::worktree::EVIDENCE_DIR).is_dir() {
+            // Not a run's worktree: never touched, and its branch counts as checked out.
+            Keep::Silently
+        } else if proxy.is_locked() {
+            Keep::Because("locked: a run may be in progress")
+        } else if worktree_age(&base, &admin).is_some_and(|age| age < opts.retention) {
+            Keep::Because("younger than the retention")
+        } else {
+            let dirty = match gix::open(&base) {
+                Ok(wt) => crate::git::snapshot::worktree_changes(&wt)
+                    .map(|c| !c.is_empty())
+                    .unwrap_or(true),
+                Err(_) => true,
+            };
+            if dirty {
+                Keep::Because("has uncommitted changes")
+            } else {
+                Keep::No
             }
-            continue;
-        }
-        let is_run = base.join(crate::git::worktree::EVIDENCE_DIR).is_dir();
-        if !is_run {
-            if let Some(b) = branch {
-                checked_out.push(b);
-            }
-            continue;
-        }
-        let keep = |report: &mut GcReport, why: &str| report.kept_worktrees.push((shown.clone(), why.to_owned()));
-        if proxy.is_locked() {
-            keep(&mut report, "locked: a run may be in progress");
-            if let Some(b) = branch {
-                checked_out.push(b);
-            }
-            continue;
-        }
-        if worktree_age(&base, &admin).is_some_and(|age| age < opts.retention) {
-            keep(&mut report, "younger than the retention");
-            if let Some(b) = branch {
-                checked_out.push(b);
-            }
-            continue;
-        }
-        let dirty = match gix::open(&base) {
-            Ok(wt) => crate::git::snapshot::worktree_changes(&wt)
-                .map(|c| !c.is_empty())
-                .unwrap_or(true),
-            Err(_) => true,
         };
-        if dirty {
-            keep(&mut report, "has uncommitted changes");
-            if let Some(b) = branch {
-                checked_out.push(b);
-            }
+        if let Keep::Because(why) = decision {
+            kept.push((shown.clone(), why.to_owned()));
+        }
+        match decision {
+            Keep::No => removals.push(Removal::Worktree { base, shown }),
+            Keep::Because(_) | Keep::Silently => checked_out.extend(branch),
+        }
+    }
+
+    // Directories of runs that never got a worktree, holding only evidence that git has too.
+    let mut own_dirs: Vec<PathBuf> = std::fs::read_dir(&worktree_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    own_dirs.sort();
+    for dir in own_dirs {
+        let c = canonical(&dir);
+        if registered_bases.contains(&c) || live_workspaces.contains(&c) || interrupted_workspaces.contains(&c) {
             continue;
         }
-        if !opts.dry_run {
-            main.remove_worktree(
-                &base,
-                gix::worktree::remove::Force::DiscardChanges,
-                gix::progress::Discard,
-            )
-            .map_err(|e| Error::git(format!("could not remove worktree {shown}"), e))?;
+        if worktree_age(&dir, &dir).is_some_and(|age| age < opts.retention) {
+            continue;
         }
-        report.removed_worktrees.push(shown);
+        if holds_only_recorded_evidence(main, &dir) {
+            removals.push(Removal::EvidenceDir(dir));
+        }
     }
 
     // Run branches: merged into a branch that is not a run branch, or disposable and old.
@@ -231,63 +341,104 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
                 .flatten()
                 .is_some_and(|b| b.detach() == tip)
         });
-        let old = commit_age(&main, tip).is_some_and(|age| age >= opts.retention);
+        let old = commit_age(main, tip).is_some_and(|age| age >= opts.retention);
         let disposable = old && opts.disposable.iter().any(|p| crate::policy::path_matches(p, &short));
-        if !(merged || disposable) {
-            continue;
+        if merged || disposable {
+            removals.push(Removal::Branch { name, short, tip });
         }
-        if !opts.dry_run {
-            main.edit_reference(gix::refs::transaction::RefEdit {
-                change: gix::refs::transaction::Change::Delete {
-                    expected: gix::refs::transaction::PreviousValue::MustExistAndMatch(gix::refs::Target::Object(tip)),
-                    log: gix::refs::transaction::RefLog::AndReference,
-                },
-                name: name
-                    .as_str()
-                    .try_into()
-                    .map_err(|e: gix::refs::name::Error| Error::run(e.to_string()))?,
-                deref: false,
-            })
-            .map_err(|e| Error::git(format!("could not delete branch {short}"), e))?;
-        }
-        report.removed_branches.push(short);
     }
 
     if opts.evidence {
-        let (runs, _) = crate::evidence::store::list_runs(&main)?;
+        let (runs, _) = crate::evidence::store::list_runs(main)?;
         for run in runs {
             let Ok(id) = gix::ObjectId::from_hex(run.evidence_commit.as_bytes()) else {
                 continue;
             };
-            if commit_age(&main, id).is_some_and(|age| age >= opts.retention) {
-                if !opts.dry_run {
-                    main.edit_reference(gix::refs::transaction::RefEdit {
-                        change: gix::refs::transaction::Change::Delete {
-                            expected: gix::refs::transaction::PreviousValue::MustExistAndMatch(
-                                gix::refs::Target::Object(id),
-                            ),
-                            log: gix::refs::transaction::RefLog::AndReference,
-                        },
-                        name: run
-                            .evidence_ref
-                            .as_str()
-                            .try_into()
-                            .map_err(|e: gix::refs::name::Error| Error::run(e.to_string()))?,
-                        deref: false,
-                    })
-                    .map_err(|e| Error::git(format!("could not delete {}", run.evidence_ref), e))?;
-                }
-                report.removed_evidence.push(run.evidence_ref);
+            if commit_age(main, id).is_some_and(|age| age >= opts.retention) {
+                removals.push(Removal::Evidence {
+                    reference: run.evidence_ref,
+                    id,
+                });
             }
         }
     }
-    Ok(report)
+    Ok((removals, kept))
+}
+
+fn delete_ref(main: &gix::Repository, name: &str, expected: gix::ObjectId, what: &str) -> Result<()> {
+    main.edit_reference(gix::refs::transaction::RefEdit {
+        change: gix::refs::transaction::Change::Delete {
+            expected: gix::refs::transaction::PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
+            log: gix::refs::transaction::RefLog::AndReference,
+        },
+        name: name
+            .try_into()
+            .map_err(|e: gix::refs::name::Error| Error::run(e.to_string()))?,
+        deref: false,
+    })
+    .map_err(|e| Error::git(format!("could not delete {what}"), e))?;
+    Ok(())
+}
+
+/// Remove a directory; one that is already gone is fine.
+fn remove_dir(path: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::io(format!("could not remove {}", path.display()), &e))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn remove(main: &gix::Repository, removal: &Removal) -> Result<()> {
+    match removal {
+        Removal::Interrupted {
+            registration,
+            workspace,
+            registered,
+            own_dir,
+            ..
+        } => {
+            if *registered {
+                main.remove_worktree(
+                    workspace,
+                    gix::worktree::remove::Force::OverrideLock,
+                    gix::progress::Discard,
+                )
+                .map_err(|e| Error::git(format!("could not remove worktree {}", workspace.display()), e))?;
+            } else if *own_dir {
+                // A checkout cut short before it was registered; the directory is git-oc's own.
+                remove_dir(workspace)?;
+            }
+            let _ = std::fs::remove_file(registration);
+        }
+        Removal::StaleRegistration(path) | Removal::StaleLock(path) => {
+            if let Err(e) = std::fs::remove_file(path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(Error::io(format!("could not remove {}", path.display()), &e));
+            }
+        }
+        Removal::AdminEntry { admin, .. } => remove_dir(admin)?,
+        Removal::Worktree { base, shown } => {
+            main.remove_worktree(
+                base,
+                gix::worktree::remove::Force::DiscardChanges,
+                gix::progress::Discard,
+            )
+            .map_err(|e| Error::git(format!("could not remove worktree {shown}"), e))?;
+        }
+        Removal::EvidenceDir(dir) => remove_dir(dir)?,
+        Removal::Branch { name, short, tip } => delete_ref(main, name, *tip, &format!("branch {short}"))?,
+        Removal::Evidence { reference, id } => delete_ref(main, reference, *id, reference)?,
+    }
+    Ok(())
 }
 
 /// Lock files in git-oc's own namespaces (`refs/oc/`, `refs/notes/oc`, run branches, run
-/// worktrees' admin entries) left by a git-oc process that was killed. Only called when no
+/// worktrees' admin entries) left by a git-oc process that was killed. Only removed when no
 /// git-oc run is alive; other git programs' locks elsewhere are never touched.
-fn remove_stale_locks(repo: &gix::Repository, dry_run: bool) -> Vec<String> {
+fn stale_locks(repo: &gix::Repository) -> Vec<PathBuf> {
     let common = repo.common_dir().to_owned();
     let mut roots = vec![
         common.join("refs/oc"),
@@ -316,8 +467,8 @@ fn remove_stale_locks(repo: &gix::Repository, dry_run: bool) -> Vec<String> {
         };
         if meta.is_dir() {
             stack.extend(std::fs::read_dir(&p).into_iter().flatten().flatten().map(|e| e.path()));
-        } else if p.extension().is_some_and(|e| e == "lock") && (dry_run || std::fs::remove_file(&p).is_ok()) {
-            removed.push(p.display().to_string());
+        } else if p.extension().is_some_and(|e| e == "lock") {
+            removed.push(p);
         }
     }
     removed.sort();

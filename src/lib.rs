@@ -8,6 +8,7 @@
 
 pub mod changes;
 pub mod cli;
+pub mod completion;
 pub mod config;
 pub mod contracts;
 pub mod demo;

@@ -11,6 +11,29 @@ use gix::refs::transaction::PreviousValue;
 use crate::error::{Error, Result};
 use crate::git::{NOTES_REF, RUNS_REF_PREFIX, git_command};
 
+/// Refuse to publish refs from which a commit of a rejected run (its own, or one the agent made
+/// on the run branch) can be reached. git-oc never makes such a ref, but an agent runs with the
+/// user's rights and could forge one, e.g. an evidence ref whose parent is the rejected commit.
+pub fn refuse_rejected_content(workdir: &Path, published: &[&str]) -> Result<()> {
+    let rejected = crate::git::reach::beyond_branches(workdir, &["refs/oc/rejected/*"])?;
+    if rejected.is_empty() {
+        return Ok(());
+    }
+    for reference in published {
+        let reached = crate::git::reach::beyond_branches(workdir, &[reference])?;
+        if let Some(object) = reached.intersection(&rejected).next() {
+            return Err(Error::run(format!(
+                "refusing to publish {reference}: it reaches commit {object}, which the post-run gate rejected"
+            ))
+            .hint(
+                "git-oc never writes such a ref (an agent may have): find it with git for-each-ref and delete it, \
+                 or git oc discard the rejected run",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `refs/notes/remotes/<remote>/oc`: where a remote's notes are fetched to before merging.
 pub fn notes_tracking_ref(remote: &str) -> String {
     format!("refs/notes/remotes/{remote}/oc")
@@ -227,6 +250,9 @@ pub fn push_with_notes(
     hint: &dyn Fn(&[PushedRef]) -> String,
 ) -> Result<Pushed> {
     validate_remote(repo, remote)?;
+    let mut published: Vec<&str> = refspecs.iter().map(|r| r.split(':').next().unwrap_or(r)).collect();
+    published.push(NOTES_REF);
+    refuse_rejected_content(workdir, &published)?;
     let mut last_error = None;
     for _attempt in 0..3 {
         let mut pushed = Pushed::default();

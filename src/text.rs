@@ -68,6 +68,84 @@ pub fn escape_controls_keep_lines(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Columns `c` takes on a terminal: 0 for combining marks and zero-width characters, 2 for East
+/// Asian wide and fullwidth characters and emoji, else 1. An approximation of `wcwidth` that is
+/// right for the scripts goals and branch names are written in; controls are escaped before
+/// text is measured.
+pub fn char_width(c: char) -> usize {
+    let u = u32::from(c);
+    match u {
+        0x0300..=0x036f
+        | 0x0483..=0x0489
+        | 0x0591..=0x05bd
+        | 0x0610..=0x061a
+        | 0x064b..=0x065f
+        | 0x200b..=0x200f
+        | 0x20d0..=0x20ff
+        | 0xfe00..=0xfe0f
+        | 0xfe20..=0xfe2f
+        | 0xfeff => 0,
+        0x1100..=0x115f
+        | 0x231a..=0x231b
+        | 0x2329..=0x232a
+        | 0x23e9..=0x23ec
+        | 0x2614..=0x2615
+        | 0x2648..=0x2653
+        | 0x26aa..=0x26ab
+        | 0x26bd..=0x26be
+        | 0x26c4..=0x26c5
+        | 0x2705
+        | 0x270a..=0x270b
+        | 0x274c
+        | 0x2753..=0x2755
+        | 0x2795..=0x2797
+        | 0x2e80..=0x303e
+        | 0x3041..=0x33ff
+        | 0x3400..=0x4dbf
+        | 0x4e00..=0x9fff
+        | 0xa000..=0xa4cf
+        | 0xa960..=0xa97f
+        | 0xac00..=0xd7a3
+        | 0xf900..=0xfaff
+        | 0xfe10..=0xfe19
+        | 0xfe30..=0xfe6f
+        | 0xff00..=0xff60
+        | 0xffe0..=0xffe6
+        | 0x1f300..=0x1f64f
+        | 0x1f680..=0x1f6ff
+        | 0x1f900..=0x1f9ff
+        | 0x1fa70..=0x1faff
+        | 0x20000..=0x3fffd => 2,
+        _ => 1,
+    }
+}
+
+/// Columns `text` takes on a terminal (see [`char_width`]).
+pub fn display_width(text: &str) -> usize {
+    text.chars().map(char_width).sum()
+}
+
+/// `text` cut to at most `width` columns, ending with `…` when something was cut.
+pub fn truncate_to_width(text: &str, width: usize) -> Cow<'_, str> {
+    if display_width(text) <= width {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = char_width(c);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +162,17 @@ mod tests {
         assert_eq!(escape_controls("a\nb\tc\rd\x7f"), "a\\nb\\tc\\rd\\x7f");
         assert_eq!(escape_controls("\u{9b}31m"), "\\u{009b}31m");
         assert_eq!(escape_controls("abc\u{202e}txt.exe"), "abc\\u{202e}txt.exe");
+    }
+
+    #[test]
+    fn widths_count_terminal_columns() {
+        assert_eq!(display_width("abc"), 3);
+        assert_eq!(display_width("日本"), 4);
+        assert_eq!(display_width("e\u{301}"), 1);
+        assert_eq!(truncate_to_width("abcdef", 4), "abc…");
+        assert_eq!(truncate_to_width("abc", 4), "abc");
+        assert_eq!(truncate_to_width("日本語", 4), "日…");
+        assert!(display_width(&truncate_to_width("日本語です", 5)) <= 5);
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! Shell completions and man pages, generated from the clap definition. The checked-in copies
-//! in `completions/` and `man/` are kept equal to these by a test.
+//! Shell completion scripts and man pages. The pages are generated from the clap definition; the
+//! scripts call `git-oc complete`, which walks it (see `complete`). The checked-in copies in
+//! `completions/` and `man/` are kept equal to these by a test; man pages are also installed
+//! where man finds them (`git oc man --install`, and on first use).
 
 use std::path::PathBuf;
 
@@ -23,65 +25,27 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Write man pages (git-oc.1 and git-oc-<command>.1) into DIR
+/// Write the man pages, into DIR or where man finds them
+///
+/// The pages are git-oc.1 and one git-oc-<command>.1 per command. With --install they go to
+/// <prefix>/share/man/man1, where <prefix>/bin is the directory on PATH that holds git-oc
+/// (~/.cargo for cargo install): man finds pages there for a program on PATH, so `git help oc`
+/// and `git oc --help` show them. git-oc installs them there by itself the first time it runs
+/// from such a directory and finds them missing or from another version.
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("destination").required(true).args(["dir", "install"]))]
 pub struct ManArgs {
     /// Directory to write the pages into (created if missing)
-    pub dir: PathBuf,
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub dir: Option<PathBuf>,
+    /// Install the pages beside the installed binary, where man finds them
+    #[arg(long)]
+    pub install: bool,
 }
 
-/// git's bash completion calls `_git_<name>` for `git <name> …`: hand the words after `oc` to
-/// the generated `git-oc` completer.
-const BASH_GIT_SHIM: &str = r#"
-# `git oc <TAB>`: git's completion (git-completion.bash) calls _git_oc.
-_git_oc() {
-    local i oc_at=-1
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        if [[ "${COMP_WORDS[i]}" == "oc" ]]; then
-            oc_at=$i
-            break
-        fi
-    done
-    ((oc_at < 0)) && return 0
-    local COMP_WORDS=("git-oc" "${COMP_WORDS[@]:oc_at+1}")
-    local COMP_CWORD=$((COMP_CWORD - oc_at))
-    _git__oc "git-oc" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-}
-"#;
-
-const FISH_GIT_SHIM: &str = r#"
-# `git oc <TAB>`: complete the words after `git oc` as `git-oc` would.
-function __git_oc_complete
-    set -l tokens (commandline -opc)
-    set -l at (contains -i -- oc $tokens)
-    set -l rest $tokens[(math $at + 1)..-1]
-    complete -C "git-oc $rest "(commandline -ct)
-end
-complete -c git -n '__fish_seen_subcommand_from oc' -f -a '(__git_oc_complete)'
-"#;
-
-/// The completion script for `shell`, fixed up for a hyphenated binary name.
+/// The completion script for `shell` (see `cli::complete`).
 pub fn completion_script(shell: Shell) -> String {
-    let mut cmd = super::command();
-    let mut buf = Vec::new();
-    let generator = match shell {
-        Shell::Bash => clap_complete::Shell::Bash,
-        Shell::Zsh => clap_complete::Shell::Zsh,
-        Shell::Fish => clap_complete::Shell::Fish,
-    };
-    clap_complete::generate(generator, &mut cmd, "git-oc", &mut buf);
-    let mut script = String::from_utf8_lossy(&buf).into_owned();
-    match shell {
-        Shell::Bash => {
-            // clap_complete labels the states of a hyphenated binary inconsistently
-            // (clap-rs/clap#6421): without this, subcommand options never complete.
-            script = script.replace("git__subcmd__oc", "git__oc");
-            script.push_str(BASH_GIT_SHIM);
-        }
-        Shell::Fish => script.push_str(FISH_GIT_SHIM),
-        Shell::Zsh => {}
-    }
-    script
+    super::complete::script(shell)
 }
 
 /// File name of the checked-in completion script for `shell`.
@@ -127,16 +91,73 @@ pub fn cmd_completions(ui: &mut Ui, args: &CompletionsArgs) -> Result<i32> {
 }
 
 pub fn cmd_man(ui: &mut Ui, args: &ManArgs) -> Result<i32> {
-    let pages = man_pages()?;
-    std::fs::create_dir_all(&args.dir).map_err(|e| {
-        Error::input(format!("cannot create {}", args.dir.display()))
-            .caused_by(e.to_string())
-            .hint("pass a directory you can write to")
-    })?;
-    for (name, bytes) in pages {
-        let path = args.dir.join(&name);
-        crate::evidence::write_atomic(&path, &bytes)?;
+    let dir = match (&args.dir, args.install) {
+        (Some(dir), _) => dir.clone(),
+        (None, _) => installed_man_dir().map(|d| d.join("man1")).ok_or_else(|| {
+            let exe = std::env::current_exe()
+                .map(|e| e.display().to_string())
+                .unwrap_or_default();
+            Error::input(format!("git-oc ({exe}) is not installed in a bin directory on PATH"))
+                .hint("write the pages into a directory man reads instead: git oc man ~/.local/share/man/man1")
+        })?,
+    };
+    for path in write_man_pages(&dir)? {
         ui.data(&format!("{}\n", path.display()));
     }
     Ok(0)
+}
+
+/// Write every man page into `dir` (created if missing); the paths written.
+fn write_man_pages(dir: &std::path::Path) -> Result<Vec<PathBuf>> {
+    let pages = man_pages()?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::input(format!("cannot create {}", dir.display()))
+            .caused_by(e.to_string())
+            .hint("pass a directory you can write to")
+    })?;
+    let mut written = Vec::new();
+    for (name, bytes) in pages {
+        let path = dir.join(&name);
+        crate::evidence::write_atomic(&path, &bytes)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// `<prefix>/share/man` for the running git-oc, where `<prefix>/bin` is the directory on PATH
+/// that holds it (man-db looks there for the pages of programs in `<prefix>/bin`); `None` when
+/// git-oc does not run from a `bin` directory (from a build directory, say).
+pub fn installed_man_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let this = std::fs::canonicalize(&exe).ok()?;
+    // git runs `git oc` by looking git-oc up on PATH: the directory man sees is that one, which
+    // may hold a symbolic link to the binary.
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path).find(|dir| std::fs::canonicalize(dir.join("git-oc")).is_ok_and(|p| p == this))
+    });
+    let bin = on_path.or_else(|| exe.parent().map(std::path::Path::to_owned))?;
+    if bin.file_name()? != "bin" {
+        return None;
+    }
+    Some(bin.parent()?.join("share").join("man"))
+}
+
+/// On first use from an installed binary, put the man pages where man finds them, so that
+/// `git help oc` and `git oc --help` work: when they are missing, or written by another version.
+/// Quiet, and never a reason for a command to fail.
+pub fn install_man_pages_on_first_use() {
+    let Some(dir) = installed_man_dir().map(|d| d.join("man1")) else {
+        return;
+    };
+    let current = std::fs::read(dir.join("git-oc.1")).ok().is_some_and(|page| {
+        let head = String::from_utf8_lossy(&page[..page.len().min(512)]).into_owned();
+        head.contains(&format!("\"git-oc {}\"", env!("CARGO_PKG_VERSION")))
+    });
+    if current {
+        return;
+    }
+    match write_man_pages(&dir) {
+        Ok(_) => tracing::debug!(dir = %dir.display(), "installed the man pages"),
+        Err(e) => tracing::debug!(dir = %dir.display(), error = %e.message, "could not install the man pages"),
+    }
 }

@@ -7,14 +7,17 @@ use crate::error::Result;
 
 /// Check git, identity, configuration, policy, routing, backends, tokens and evidence
 ///
-/// Exit status: 0 when everything git-oc needs works, 1 when something is broken. Missing agent
-/// CLIs, tokens and unpublished evidence are reported as warnings. Token values are never printed.
+/// Outside a repository, the checks that need none run (git, identity from the global
+/// configuration, the user configuration, backends on PATH, tokens). Exit status: 0 when
+/// everything git-oc needs works, 1 when something is broken. Missing agent CLIs and unpublished
+/// evidence are reported as warnings; a missing token only when a configured feature needs it.
+/// Token values are never printed.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {}
 
 pub fn cmd_doctor(ui: &mut Ui, _args: &DoctorArgs) -> Result<i32> {
-    let repo = super::open_repo()?;
-    let checks = crate::doctor::checks(&repo)?;
+    let repo = crate::git::Repo::discover_optional(&super::current_dir()?)?;
+    let checks = crate::doctor::checks(repo.as_ref())?;
     let healthy = crate::doctor::healthy(&checks);
     let doc = serde_json::json!({ "healthy": healthy, "checks": checks });
     ui.emit(&doc, || {

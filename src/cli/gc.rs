@@ -15,8 +15,13 @@ use crate::gc::{GcOptions, gc};
 /// 7), prunes the administrative entries of worktrees deleted by hand, and deletes run branches
 /// (oc/*, demo/*) that are merged into another branch, or disposable (gc.disposable_branches,
 /// default demo/*) and older than the retention. Never removes a locked worktree (a run in
-/// progress) or one with uncommitted changes. Evidence refs are kept unless --evidence is given
-/// together with --older-than.
+/// progress) or one with uncommitted changes. Also removes what interrupted runs left, and the
+/// directories of runs that never got a worktree (stopped by the policy), which hold only
+/// evidence files that git has too. Evidence refs are kept unless --evidence is given together
+/// with --older-than.
+///
+/// What is removed is printed on stdout (--dry-run prints the same lines, with "would remove");
+/// what is kept, and why, on stderr.
 #[derive(Debug, Args)]
 pub struct GcArgs {
     /// Retention in days [default: gc.retention_days, else 7]
@@ -45,32 +50,46 @@ pub fn cmd_gc(ui: &mut Ui, args: &GcArgs) -> Result<i32> {
         ui.json(&report);
         return Ok(0);
     }
+    // What is (or would be) removed is the data, one line each, the same words with and
+    // without --dry-run; what is kept, and why, is a diagnostic.
     let verb = if args.dry_run { "would remove" } else { "removed" };
     let mut out = String::new();
-    for w in &report.removed_worktrees {
-        out.push_str(&format!("{verb} worktree {w}\n"));
-    }
-    for w in &report.pruned_admin_entries {
-        out.push_str(&format!("{verb} the entry of deleted worktree {w}\n"));
-    }
-    for b in &report.removed_branches {
-        out.push_str(&format!("{verb} branch {b}\n"));
-    }
-    for e in &report.removed_evidence {
-        out.push_str(&format!("{verb} evidence {e}\n"));
-    }
+    let mut line = |what: &str, item: &str| out.push_str(&format!("{verb} {what}{item}\n"));
     for r in &report.interrupted_runs {
-        out.push_str(&format!("{verb} what interrupted run {r} left\n"));
+        line("what interrupted run ", &format!("{r} left"));
+    }
+    for r in &report.removed_stale_registrations {
+        line("stale run registration ", r);
     }
     for l in &report.removed_stale_locks {
-        out.push_str(&format!("{verb} stale lock {l}\n"));
+        line("stale lock ", l);
     }
+    for w in &report.pruned_admin_entries {
+        line("the entry of deleted worktree ", w);
+    }
+    for w in &report.removed_worktrees {
+        line("worktree ", w);
+    }
+    for d in &report.removed_evidence_dirs {
+        line("evidence-only directory ", d);
+    }
+    for b in &report.removed_branches {
+        line("branch ", b);
+    }
+    for e in &report.removed_evidence {
+        line("evidence ", e);
+    }
+    let removed_nothing = out.is_empty();
+    ui.data(&crate::text::escape_controls_keep_lines(&out));
     for (w, why) in &report.kept_worktrees {
-        out.push_str(&format!("kept worktree {w}: {why}\n"));
+        ui.note(&format!("kept worktree {w}: {why}"));
     }
-    if out.is_empty() {
-        out.push_str("nothing to remove\n");
+    if removed_nothing {
+        ui.note(if args.dry_run {
+            "nothing would be removed"
+        } else {
+            "nothing to remove"
+        });
     }
-    ui.data(&out);
     Ok(0)
 }

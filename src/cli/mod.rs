@@ -17,6 +17,10 @@ pub mod runs;
 pub mod sync;
 pub mod ui;
 
+// Everyday shell use: the hidden `complete` subcommand behind the completion scripts, tables.
+pub mod complete;
+pub mod table;
+
 use std::ffi::OsString;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -76,6 +80,9 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     Init(init::InitArgs),
     Completions(assets::CompletionsArgs),
+    // Called by the completion scripts on every Tab.
+    #[command(hide = true)]
+    Complete(complete::CompleteArgs),
     Man(assets::ManArgs),
 }
 
@@ -173,6 +180,10 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     // before exiting with 130. A second Ctrl-C kills the agent at once, and the evidence is
     // still recorded; a third ends git-oc (see execution::process).
     let _interrupt_handler = crate::execution::process::install_interrupt_handler();
+    // `git help oc` and `git oc --help` need the man pages where man looks; Tab needs speed.
+    if !matches!(cli.command, Command::Man(_) | Command::Complete(_)) {
+        assets::install_man_pages_on_first_use();
+    }
     let format = if cli.json {
         OutputFormat::Json
     } else {
@@ -243,6 +254,7 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::Doctor(args) => doctor::cmd_doctor(ui, args),
         Command::Init(args) => init::cmd_init(ui, args),
         Command::Completions(args) => assets::cmd_completions(ui, args),
+        Command::Complete(args) => complete::cmd_complete(ui, args),
         Command::Man(args) => assets::cmd_man(ui, args),
     }
 }
@@ -264,7 +276,13 @@ fn report_clap_error(e: &clap::Error) -> i32 {
     let rendered = e.render().to_string();
     let mut lines = rendered.lines();
     let first = lines.next().unwrap_or("invalid arguments");
-    let message = first.strip_prefix("error: ").unwrap_or(first);
+    let mut message = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    // clap lists what is missing on the lines after the first; the one `error:` line names them.
+    if let Some(clap::error::ContextValue::Strings(missing)) = e.get(clap::error::ContextKind::InvalidArg)
+        && e.kind() == K::MissingRequiredArgument
+    {
+        message = format!("{} {}", message.trim_end(), missing.join(", "));
+    }
     let mut err = Error::input(message);
     for line in lines {
         let line = line.trim();
@@ -277,10 +295,12 @@ fn report_clap_error(e: &clap::Error) -> i32 {
             err = err.hint(format!("possible values: {values}"));
         }
     }
-    let usage = rendered
-        .lines()
-        .find_map(|l| l.strip_prefix("Usage: "))
-        .map(|u| u.trim().to_owned());
+    let usage = rendered.lines().find_map(|l| l.strip_prefix("Usage: ")).map(|u| {
+        // Subcommands' usage lines name the binary; people type `git oc`.
+        let u = u.trim();
+        u.strip_prefix("git-oc ")
+            .map_or_else(|| u.to_owned(), |rest| format!("git oc {rest}"))
+    });
     err = match usage {
         Some(u) => err.hint(format!("usage: {u}; see 'git oc help' for more")),
         None => err.hint("see 'git oc help' for usage"),

@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+use super::table::{self, Column};
 use super::ui::Ui;
 use crate::contracts::{Timestamp, prefix_chars};
 use crate::error::{Error, Result};
@@ -10,18 +11,20 @@ use crate::text::escape_controls;
 
 /// List recorded runs, newest first
 ///
-/// One line per run: short run id, time, outcome, backend@lane, branch, diff stat and goal.
-/// Read from refs/oc/runs/*, so it works on any clone that has fetched the evidence.
+/// A table with one line per run: short run id, local time (TZ is honoured), outcome,
+/// backend@lane, branch, diff stat and goal. On a terminal the columns are fitted to its width.
+/// Read from refs/oc/runs/* and refs/oc/demo/*, so it works on any clone that has fetched the
+/// evidence.
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    /// Only runs with this outcome or result status (executed, no_op, blocked, failed, succeeded, …)
-    #[arg(long)]
+    /// Only runs with this outcome or result status, running, interrupted or rejected runs
+    #[arg(long, value_parser = statuses())]
     pub status: Option<String>,
     /// Only runs routed to this backend
-    #[arg(long)]
+    #[arg(long, value_name = "BACKEND")]
     pub backend: Option<String>,
     /// Only runs in this lane
-    #[arg(long)]
+    #[arg(long, value_name = "LANE")]
     pub lane: Option<String>,
     /// Only runs at or after this time: an RFC 3339 date or time, or an age like 2h, 3d, 1w
     #[arg(long, value_name = "WHEN")]
@@ -37,14 +40,76 @@ pub struct RunsArgs {
 /// Show a run's summary, or one of its evidence files
 ///
 /// RUN is a full run id or a unique prefix. Without FILE: the trace's headline, summary and
-/// warnings, the policy decision, the commit and the branch. With FILE: that evidence file's exact
-/// bytes. Works after the worktree is gone and on another clone after `git oc fetch`.
+/// warnings, the policy decision, the commit, the branch and the worktree. With FILE: that
+/// evidence file's exact bytes. Works after the worktree is gone and on another clone after
+/// `git oc fetch`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Run id or unique prefix
+    #[arg(value_name = "RUN")]
     pub run: String,
     /// An evidence file, e.g. result.json or diff.patch
+    #[arg(value_name = "FILE")]
     pub file: Option<String>,
+}
+
+/// The `--status` values, with what each selects (in `--help` and completions).
+fn statuses() -> Vec<clap::builder::PossibleValue> {
+    crate::runs::known_statuses()
+        .into_iter()
+        .map(|(name, help)| clap::builder::PossibleValue::new(name).help(help))
+        .collect()
+}
+
+/// A time as the local clock shows it (`TZ` is honoured), to the minute.
+fn local_time(t: Timestamp) -> String {
+    match jiff::Timestamp::from_microsecond(t.as_micros()) {
+        Ok(ts) => ts
+            .to_zoned(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string(),
+        Err(_) => t.to_string(),
+    }
+}
+
+/// The columns of `git oc runs`; on a narrow terminal the routing is cut first, then the
+/// branch, the goal, the diff stat and the outcome.
+const RUN_COLUMNS: [Column; 7] = [
+    Column::fixed("RUN"),
+    Column::fixed("TIME"),
+    Column::shrinks("OUTCOME", 4, 8),
+    Column::shrinks("BACKEND@LANE", 0, 8),
+    Column::shrinks("BRANCH", 1, 10),
+    Column::shrinks("CHANGES", 3, 6),
+    Column::shrinks("GOAL", 2, 10),
+];
+
+/// A diff stat as the table shows it: `1 file changed, 6 insertions(+), 2 deletions(-)` becomes
+/// `1 file +6 -2`; anything else is shown as it is.
+fn compact_diff(stat: &str) -> String {
+    let mut files = None;
+    let mut parts = Vec::new();
+    for part in stat.split(", ") {
+        let Some((n, what)) = part.split_once(' ') else {
+            return stat.to_owned();
+        };
+        if n.parse::<u64>().is_err() {
+            return stat.to_owned();
+        }
+        if what.starts_with("file") {
+            files = Some(format!("{n} {}", if n == "1" { "file" } else { "files" }));
+        } else if what.starts_with("insertion") {
+            parts.push(format!("+{n}"));
+        } else if what.starts_with("deletion") {
+            parts.push(format!("-{n}"));
+        } else {
+            return stat.to_owned();
+        }
+    }
+    match files {
+        Some(f) => std::iter::once(f).chain(parts).collect::<Vec<_>>().join(" "),
+        None => stat.to_owned(),
+    }
 }
 
 /// Parse `--since`/`--until`: an RFC 3339 time, a date, or an age (`90m`, `2h`, `3d`, `1w`).
@@ -79,6 +144,8 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
     let now = Timestamp::now();
     let since = args.since.as_deref().map(|s| parse_when(s, now)).transpose()?;
     let until = args.until.as_deref().map(|s| parse_when(s, now)).transpose()?;
+    let filtered =
+        args.status.is_some() || args.backend.is_some() || args.lane.is_some() || since.is_some() || until.is_some();
     let filter = crate::runs::RunFilter {
         status: args.status.clone(),
         backend: args.backend.clone(),
@@ -95,30 +162,37 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
         ui.json(&selected);
         return Ok(0);
     }
-    let mut out = String::new();
     // Everything here may come from a fetched evidence ref: escape control characters.
     let esc = |s: &str| escape_controls(s).into_owned();
-    for r in selected {
-        let time = r.time.to_string();
-        let time = time.get(..16).unwrap_or(&time).replace('T', " ");
-        out.push_str(&format!(
-            "{}  {}  {:<17} {:<24} {:<34} {:<40} {}\n",
-            esc(prefix_chars(&r.run_id, 8)),
-            time,
-            esc(&if r.rejected {
-                format!("{} (rejected)", r.outcome)
-            } else if let Some(pr) = &r.pr {
-                format!("{} (PR #{})", r.outcome, pr.rsplit('/').next().unwrap_or(pr))
-            } else {
-                r.outcome.clone()
-            }),
-            esc(&format!("{}@{}", r.backend, r.lane)),
-            esc(r.branch.as_deref().unwrap_or("-")),
-            esc(r.diff.as_deref().unwrap_or("-")),
-            esc(prefix_chars(&r.goal, 60))
-        ));
+    let rows: Vec<Vec<String>> = selected
+        .iter()
+        .map(|r| {
+            vec![
+                esc(prefix_chars(&r.run_id, 8)),
+                local_time(r.time),
+                esc(&if r.rejected {
+                    format!("{} ({})", r.outcome, crate::runs::REJECTED)
+                } else if let Some(pr) = &r.pr {
+                    format!("{} (PR #{})", r.outcome, pr.rsplit('/').next().unwrap_or(pr))
+                } else {
+                    r.outcome.clone()
+                }),
+                esc(&format!("{}@{}", r.backend, r.lane)),
+                esc(r.branch.as_deref().unwrap_or("-")),
+                esc(&r.diff.as_deref().map_or_else(|| "-".to_owned(), compact_diff)),
+                esc(&r.goal),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        ui.note(if filtered {
+            "no run matches"
+        } else {
+            "no runs recorded yet"
+        });
+        return Ok(0);
     }
-    ui.data(&out);
+    ui.data(&table::render(&RUN_COLUMNS, &rows, ui.terminal_width()));
     Ok(0)
 }
 
@@ -150,6 +224,19 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         .as_ref()
         .map(|p| p["pre_run"].clone())
         .unwrap_or_else(|| record["metadata"]["policy"].clone());
+    // Where the run's worktree is (or was): summary.json says for real runs; a demo that ran has
+    // its worktree at the request's workspace path.
+    let worktree = match &summary {
+        Some(s) => s["worktree"].as_str().map(str::to_owned),
+        None => {
+            let ran = json("run_metadata.json")?.is_some_and(|m| m["executed"].as_bool() == Some(true));
+            match ran {
+                true => json("execution_request.json")?.and_then(|r| r["workspace_path"].as_str().map(str::to_owned)),
+                false => None,
+            }
+        }
+    };
+    let worktree_exists = worktree.as_deref().is_some_and(|w| std::path::Path::new(w).is_dir());
     let entry = evidence.entry;
     if ui.is_json() {
         let doc = serde_json::json!({
@@ -162,6 +249,8 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
             "post_run_policy_decision": policy_file.as_ref().map(|p| p["post_run"].clone()),
             "outcome": summary,
             "publication": publication,
+            "worktree": worktree,
+            "worktree_exists": worktree_exists,
             "files": files,
         });
         ui.json(&doc);
@@ -241,10 +330,31 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
             line("landed", landed);
         }
     }
+    match &worktree {
+        Some(w) if worktree_exists => line("worktree", w),
+        Some(w) => line("worktree", &format!("{w} (no longer there)")),
+        None => line("worktree", "none (the run stopped before it had one)"),
+    }
     if let Some(reason) = summary.as_ref().and_then(|s| s["reason"].as_str()) {
         line("reason", reason);
     }
     line("files", &files.join(", "));
     ui.data(&out);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compact_diff;
+
+    #[test]
+    fn diff_stats_are_compacted_for_the_table() {
+        assert_eq!(compact_diff("1 file changed, 6 insertions(+)"), "1 file +6");
+        assert_eq!(
+            compact_diff("3 files changed, 1 insertion(+), 2 deletions(-)"),
+            "3 files +1 -2"
+        );
+        assert_eq!(compact_diff("2 files changed, 5 deletions(-)"), "2 files -5");
+        assert_eq!(compact_diff("something else"), "something else");
+    }
 }

@@ -169,6 +169,31 @@ impl Ui {
         let _ = self.err.write_all(bytes).and_then(|_| self.err.flush());
     }
 
+    /// A diagnostic on stderr (what was kept and why, say): not data, so never on stdout, and
+    /// not shown with `-q`.
+    pub fn note(&mut self, text: &str) {
+        if !self.quiet {
+            let _ = writeln!(self.err, "{}", crate::text::escape_controls(text));
+        }
+    }
+
+    /// The width of the terminal stdout goes to; `None` when stdout is not a terminal (a pipe or
+    /// a file gets whole lines).
+    pub fn terminal_width(&self) -> Option<usize> {
+        if !self.out_is_terminal {
+            return None;
+        }
+        // SAFETY: TIOCGWINSZ fills in a winsize; an all-zero one is a valid value to start from.
+        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+        // SAFETY: the ioctl only writes into `size`, which outlives the call.
+        let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+        let from_env = || std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok());
+        match (ok, size.ws_col) {
+            (true, cols) if cols > 0 => Some(usize::from(cols)),
+            _ => Some(from_env().unwrap_or(80)),
+        }
+    }
+
     pub fn warning(&mut self, text: &str) {
         let _ = writeln!(self.err, "warning: {}", crate::text::escape_controls(text));
     }

@@ -383,6 +383,18 @@ impl Config {
         Self::from_layers(layers)
     }
 
+    /// The configuration outside any repository: built-in defaults, the user file and the
+    /// environment.
+    pub fn load_user() -> Result<Config> {
+        let mut layers = Vec::new();
+        if let Some(path) = user_config_path()
+            && let Some(file) = read_layer(&path)?
+        {
+            layers.push((Source::User(path.clone()), path, file));
+        }
+        Self::from_layers(layers)
+    }
+
     pub fn from_layers(layers: Vec<(Source, PathBuf, ConfigFile)>) -> Result<Config> {
         let mut merged = toml::Table::new();
         let mut sources = BTreeMap::new();

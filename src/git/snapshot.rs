@@ -77,7 +77,7 @@ pub fn worktree_changes(repo: &gix::Repository) -> Result<Vec<String>> {
 
 /// Write the worktree's current state as a tree, the tree `git add -A && git write-tree` would
 /// produce, honouring `.gitignore`, attributes filters, the executable bit and symlinks.
-/// Embedded repositories (an untracked directory with its own `.git`) are left out.
+/// Embedded repositories and checked-out submodules enter as gitlinks to their HEAD commit.
 /// `index_matches_head`: see [`status_items`]; pass `false` when unsure.
 pub fn snapshot_tree(repo: &gix::Repository, index_matches_head: bool) -> Result<gix::ObjectId> {
     let ctx = |e| Error::git("could not snapshot the worktree", e);
@@ -148,15 +148,53 @@ pub fn snapshot_tree(repo: &gix::Repository, index_matches_head: bool) -> Result
     for path in &removals {
         editor.remove(path.as_bstr()).map_err(ctx)?;
     }
+    // An untracked directory holding a repository with a commit checked out becomes a gitlink
+    // to that commit, as `git add -A` stages it; one without a commit is left out (git refuses).
     for path in &from_disk {
         if let Some((id, kind, _)) = pipeline.worktree_file_to_object(path.as_bstr(), &index).map_err(ctx)? {
-            if kind == gix::object::tree::EntryKind::Commit {
-                continue;
-            }
             editor.upsert(path.as_bstr(), kind, id).map_err(ctx)?;
         }
     }
+    for (path, id) in moved_submodules(repo, &index, &removals) {
+        editor
+            .upsert(path.as_bstr(), gix::object::tree::EntryKind::Commit, id)
+            .map_err(ctx)?;
+    }
     Ok(editor.write().map_err(ctx)?.detach())
+}
+
+/// Tracked submodules whose checkout is at another commit than the index records: `git add -A`
+/// stages the commit checked out. Status does not look into submodules (that would cost a
+/// status of each), so their HEADs are read here; an empty directory (a submodule that was
+/// never checked out) stays as it is.
+fn moved_submodules(
+    repo: &gix::Repository,
+    index: &gix::index::State,
+    removed: &[BString],
+) -> Vec<(BString, gix::ObjectId)> {
+    let Some(workdir) = repo.workdir() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in index.entries() {
+        if entry.mode != gix::index::entry::Mode::COMMIT || entry.stage_raw() != 0 {
+            continue;
+        }
+        let path = entry.path(index);
+        if removed.iter().any(|r| r.as_bstr() == path) {
+            continue;
+        }
+        let Ok(rela) = gix::path::from_bstr(path) else { continue };
+        let Ok(sub) = gix::open_opts(workdir.join(rela), repo.open_options().clone()) else {
+            continue;
+        };
+        if let Ok(head) = sub.head_id()
+            && head.detach() != entry.id
+        {
+            out.push((path.to_owned(), head.detach()));
+        }
+    }
+    out
 }
 
 /// `tree` with the entry at `path` (a top-level name) made what it is in `source`, or removed

@@ -235,7 +235,12 @@ impl RunState {
     pub fn patch(&mut self, env: &super::Env) -> &[u8] {
         if self.patch.is_none() {
             let patch = match self.git.commit {
-                Some(commit) => match binary_patch(env.repo, self.git.base, commit) {
+                Some(commit) => match crate::git::diff::binary_patch(
+                    env.repo.workdir(),
+                    self.git.base,
+                    commit,
+                    env.repo.repo.object_hash(),
+                ) {
                     Ok(p) => p,
                     Err(e) => {
                         self.warnings.push(e.summary_line());
@@ -313,36 +318,4 @@ impl RunOutcome {
             ErrorKind::Run.exit_code()
         }
     }
-}
-
-fn binary_patch(
-    repo: &crate::git::Repo,
-    base: Option<gix::ObjectId>,
-    commit: gix::ObjectId,
-) -> crate::error::Result<Vec<u8>> {
-    let base = base.map_or_else(
-        || gix::ObjectId::empty_tree(repo.repo.object_hash()).to_string(),
-        |b| b.to_string(),
-    );
-    let out = crate::git::git_command(repo.workdir())
-        .args([
-            "-c",
-            "core.quotepath=off",
-            "diff",
-            "--binary",
-            "--full-index",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-        ])
-        .arg(&base)
-        .arg(commit.to_string())
-        .arg("--")
-        .output()
-        .map_err(|e| Error::io("could not run git diff for diff.patch", &e))?;
-    if !out.status.success() {
-        return Err(Error::run("git diff failed while writing diff.patch")
-            .caused_by(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
-    }
-    Ok(out.stdout)
 }

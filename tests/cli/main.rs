@@ -2,6 +2,7 @@
 //! repositories made in temporary directories, with a scrubbed environment.
 
 mod common;
+mod pty;
 mod test_assets;
 mod test_bad_input_battery;
 mod test_completions;
@@ -10,6 +11,8 @@ mod test_daily;
 mod test_demo;
 mod test_demo_bad_input;
 mod test_demo_git;
+mod test_diff_parity;
+mod test_everyday;
 mod test_gc;
 mod test_properties;
 mod test_reliability;

@@ -23,7 +23,8 @@ fn removes_finished_worktrees_and_merged_or_disposable_branches() {
     // Within the retention: nothing goes.
     let kept = env.oc(&repo, ["gc"]);
     kept.assert_code(0);
-    assert!(kept.stdout.contains("younger than the retention"), "{}", kept.stdout);
+    assert!(kept.stderr.contains("younger than the retention"), "{}", kept.stderr);
+    assert_eq!(kept.stdout, "", "what is kept is a diagnostic, not data");
     assert!(wt.is_dir());
 
     let dry = env.oc(&repo, ["gc", "--older-than", "0", "--dry-run"]);
@@ -84,8 +85,8 @@ fn never_removes_a_locked_or_dirty_worktree() {
     let run = env.oc(&repo, ["gc", "--older-than", "0"]);
     run.assert_code(0);
     assert!(wa.is_dir() && wb.is_dir());
-    assert!(run.stdout.contains("locked"), "{}", run.stdout);
-    assert!(run.stdout.contains("uncommitted changes"), "{}", run.stdout);
+    assert!(run.stderr.contains("locked"), "{}", run.stderr);
+    assert!(run.stderr.contains("uncommitted changes"), "{}", run.stderr);
 }
 
 #[test]

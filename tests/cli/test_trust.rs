@@ -45,7 +45,10 @@ fn a_rejected_commit_never_reaches_the_remote() {
     for (goal, script) in [
         ("leak", r#"echo "token=$GITHUB_TOKEN" > leaked.txt"#),
         // The key's text is made by the script, so that the argv in command.json does not hold it.
-        ("key", "mkdir -p .ssh && printf 'PRIVATE%sMATERIAL' KEY > .ssh/id_rsa"),
+        (
+            "key",
+            "mkdir -p .ssh && printf 'PRIVATE%sMATERIAL' KEY > .ssh/id_rsa && cat .ssh/id_rsa",
+        ),
         // In a binary file, where the patch shows it encoded.
         ("binary", r#"printf '\000\001%s\000\377' "$GITHUB_TOKEN" > blob.bin"#),
         // The agent commits the secret itself, on the run branch.
@@ -297,4 +300,23 @@ fn secrets_never_reach_branch_names_or_clone_urls() {
     let proposal = String::from_utf8(env.evidence(&repo, id, "proposal.json")).unwrap();
     assert!(!proposal.contains("hunter2secret"), "{proposal}");
     assert!(proposal.contains("example.com/team/r.git"), "{proposal}");
+}
+
+#[test]
+fn push_refuses_a_forged_ref_that_reaches_a_rejected_commit() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    // The agent commits the secret itself, then forges an evidence ref on top of its commit.
+    let script = r#"echo "token=$GITHUB_TOKEN" > leaked.txt && git add leaked.txt && git -c user.name=a -c user.email=a@x commit -qm leak && c=$(git -c user.name=a -c user.email=a@x commit-tree -p HEAD -m "Oc-Run: 11111111-1111-4111-8111-111111111111" "$(git rev-parse HEAD^{tree})") && git update-ref refs/oc/runs/11111111-1111-4111-8111-111111111111 "$c""#;
+    let (run, doc) = run_sh(&env, &repo, "forge", script, &[]);
+    run.assert_code(1);
+    assert_eq!(doc["summary"]["rejected"], true);
+    let push = env.oc(&repo, ["push"]);
+    push.assert_clean_error(1);
+    assert!(push.stderr.contains("rejected"), "{}", push.stderr);
+    assert!(
+        !remote_objects(&env, &remote).contains(TOKEN),
+        "the token reached the remote"
+    );
 }

@@ -611,7 +611,7 @@ fn agents_die_with_git_oc_and_gc_then_cleans_up() {
     // gc leaves a live run alone, whatever its age.
     let gc = env.oc(&repo, ["gc", "--older-than", "0"]);
     gc.assert_code(0);
-    assert!(gc.stdout.contains("a run is in progress there"), "{}", gc.stdout);
+    assert!(gc.stderr.contains("a run is in progress there"), "{}", gc.stderr);
     assert_eq!(worktree_count(&env, &repo), 2);
 
     // SIGKILL git-oc itself (as the OOM killer would).

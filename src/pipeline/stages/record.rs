@@ -48,6 +48,12 @@ impl Stage for Record {
             state.result.branch_name = Some(branch);
             state.result.recovery = Some(crate::execution::single_attempt_recovery(&state.result));
         }
+        if state.rejected {
+            // The run log excerpt may quote the rejected content: it stays on this machine too.
+            for artifact in state.result.artifacts.iter_mut().filter(|a| a.content.is_some()) {
+                artifact.content = Some("withheld: the run's change was rejected".to_owned());
+            }
+        }
         if self.golden_files && !state.git.diff.is_empty() {
             state.result.artifacts.push(ExecutionArtifact {
                 artifact_id: cx.ids.new_id(),
@@ -59,16 +65,23 @@ impl Stage for Record {
                 produced_at: cx.clock.now(),
             });
         }
-        let patch = match (&state.git.rejected_ref, self.golden_files) {
+        let patch = if !self.golden_files {
+            Vec::new()
+        } else if state.rejected {
             // The offending content stays local; the evidence says where it is.
-            (Some(kept), true) => format!(
+            let kept = state
+                .git
+                .rejected_ref
+                .as_deref()
+                .unwrap_or("nowhere: it could not be kept");
+            format!(
                 "git-oc: the patch of a rejected run is withheld from the evidence. It is kept in this \
                  repository only, at {kept}:\n  git diff {} {kept}\n",
                 state.plan.base.map_or_else(|| "--root".to_owned(), |b| b.to_string())
             )
-            .into_bytes(),
-            (None, true) => state.patch(env).to_vec(),
-            (_, false) => Vec::new(),
+            .into_bytes()
+        } else {
+            state.patch(env).to_vec()
         };
         let bundle = &state.plan.bundle;
         let record = observe(&state.result, &policy_decision, bundle);
@@ -104,6 +117,20 @@ impl Stage for Record {
             set.push_json(files::POLICY_DECISION, &policy_record, redactor);
             set.push_json(files::COMMAND, &state.capture.as_ref().map(|c| &c.command), redactor);
             let (stdout, stderr) = match &mut state.capture {
+                // A rejected change's content may be in what the agent printed too: the output
+                // stays in the run's directory on this machine.
+                Some(_) if state.rejected => {
+                    let here = crate::evidence::run_dir(&state.plan.workspace, &state.request.run_id);
+                    let note = |name: &str| {
+                        format!(
+                            "git-oc: the output of a rejected run is withheld from the evidence; it is kept on the \
+                             machine that ran it, at {}\n",
+                            here.join(name).display()
+                        )
+                        .into_bytes()
+                    };
+                    (note(files::STDOUT), note(files::STDERR))
+                }
                 // The outcome keeps only the command record: the output moves into the evidence.
                 Some(c) => (std::mem::take(&mut c.stdout), std::mem::take(&mut c.stderr)),
                 None => (Vec::new(), Vec::new()),
@@ -120,9 +147,9 @@ impl Stage for Record {
             set.push_json(files::VALIDATION, &validation, redactor);
             let mut stat = state.git.diff.numstat();
             if let Some(short) = state.git.diff.shortstat() {
-                stat.push_str(&format!("\n {short}\n"));
+                stat.extend_from_slice(format!("\n {short}\n").as_bytes());
             }
-            set.push_text(files::DIFF_STAT, stat.as_bytes(), redactor);
+            set.push_text(files::DIFF_STAT, &stat, redactor);
             set.push_text(files::DIFF_PATCH, &patch, redactor);
             set.push_json(files::SUMMARY, &summary, redactor);
             if let Some(goal) = &state.goal_file {
@@ -139,7 +166,15 @@ impl Stage for Record {
                 state.plan.workspace.display()
             )))
         } else {
-            crate::evidence::write_to_disk(&state.plan.workspace, &run_id, &set)
+            // The output withheld from git for a rejected run stays on disk as the agent stage
+            // wrote it.
+            let mut on_disk = set.clone();
+            if state.rejected && state.capture.is_some() {
+                on_disk
+                    .files
+                    .retain(|(name, _)| name != files::STDOUT && name != files::STDERR);
+            }
+            crate::evidence::write_to_disk(&state.plan.workspace, &run_id, &on_disk)
         };
         let (evidence_files, disk_error) = match written {
             Ok(_) => {
