@@ -325,9 +325,19 @@ pub fn healthy(checks: &[Check]) -> bool {
 /// push there. The token is sent only to github.com's API or to an API configured in `[github]`,
 /// never to a host merely guessed from a remote URL.
 fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'static str, String) {
-    let remote = match settings.remote.clone().map(Ok).unwrap_or_else(|| crate::publish::default_remote(&repo.repo)) {
+    let remote = match settings
+        .remote
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(|| crate::publish::default_remote(&repo.repo))
+    {
         Ok(r) => r,
-        Err(_) => return ("warn", "no remote: --push and --pr need one (git remote add origin <url>)".into()),
+        Err(_) => {
+            return (
+                "warn",
+                "no remote: --push and --pr need one (git remote add origin <url>)".into(),
+            );
+        }
     };
     let url = repo
         .repo
@@ -347,7 +357,9 @@ fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'stat
         (None, None) => {
             return (
                 "ok",
-                format!("remote {remote} ({shown}) is not on a GitHub host; --pr needs [github] repository and api_url"),
+                format!(
+                    "remote {remote} ({shown}) is not on a GitHub host; --pr needs [github] repository and api_url"
+                ),
             );
         }
     };
@@ -357,7 +369,9 @@ fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'stat
         (None, None) => {
             return (
                 "warn",
-                format!("[github] repository is {owner}/{name} but no api_url is set and remote {remote} names no host"),
+                format!(
+                    "[github] repository is {owner}/{name} but no api_url is set and remote {remote} names no host"
+                ),
             );
         }
     };
@@ -383,7 +397,9 @@ fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'stat
     let Some(token) = crate::github::token::find(&host) else {
         return (
             "warn",
-            format!("{owner}/{name} at {shown_api}: no token (GITHUB_TOKEN, GH_TOKEN or gh auth token), so --pr cannot open pull requests"),
+            format!(
+                "{owner}/{name} at {shown_api}: no token (GITHUB_TOKEN, GH_TOKEN or gh auth token), so --pr cannot open pull requests"
+            ),
         );
     };
     let client = crate::github::Client::new(
@@ -401,7 +417,9 @@ fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'stat
     match access {
         Ok(a) => {
             let classic_without_repo = a.scopes.as_deref().is_some_and(|s| {
-                !s.split(',').map(str::trim).any(|x| x == "repo" || (x == "public_repo" && !a.private))
+                !s.split(',')
+                    .map(str::trim)
+                    .any(|x| x == "repo" || (x == "public_repo" && !a.private))
             });
             if classic_without_repo {
                 (

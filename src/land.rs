@@ -76,7 +76,13 @@ impl RecordedRun {
     }
 
     /// Record an event: `file` added to the evidence, the message gaining what `update` sets.
-    pub(crate) fn append(&self, repo: &Repo, file: &str, bytes: Vec<u8>, update: impl FnOnce(&mut EvidenceMessage)) -> Result<()> {
+    pub(crate) fn append(
+        &self,
+        repo: &Repo,
+        file: &str,
+        bytes: Vec<u8>,
+        update: impl FnOnce(&mut EvidenceMessage),
+    ) -> Result<()> {
         let mut message = self.message.clone();
         update(&mut message);
         crate::git::evidence::append_evidence_commit(

@@ -14,8 +14,8 @@ use crate::contracts::{Timestamp, prefix_chars};
 use crate::error::{Error, Result};
 use crate::evidence::files;
 use crate::execution::secrets::Redactor;
-use crate::github::{self, ApiError, ApiErrorKind, NewPullRequest, PullRequest, Token};
 use crate::git::{NOTES_REF, Repo};
+use crate::github::{self, ApiError, ApiErrorKind, NewPullRequest, PullRequest, Token};
 use crate::land::RecordedRun;
 use crate::publish::PushedRef;
 
@@ -104,7 +104,9 @@ pub enum Report {
     /// Publishing was asked for, and the run may not or need not be published.
     Skipped(Refusal),
     /// Publishing failed; the error is the run's.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// How long to wait for GitHub, and what to wait with.
@@ -263,10 +265,7 @@ pub fn refusal(run: &RecordedRun, settings: &GithubSection) -> Option<Refusal> {
         }
         "blocked" => return refuse("the policy stopped it before it ran".into(), show),
         "no_op" => {
-            return refuse(
-                "the agent changed nothing, so there is nothing to publish".into(),
-                show,
-            );
+            return refuse("the agent changed nothing, so there is nothing to publish".into(), show);
         }
         other => return refuse(format!("it did not finish (outcome {other})"), show),
     }
@@ -316,10 +315,7 @@ pub fn publish(repo: &Repo, run: &RecordedRun, plan: &PublishPlan, options: &Opt
 
     // 1. One atomic push: the branch at the gated commit, the evidence, the notes.
     let branch_ref = format!("refs/heads/{branch}");
-    let refspecs = [
-        format!("{commit}:{branch_ref}"),
-        format!("{0}:{0}", run.evidence_ref),
-    ];
+    let refspecs = [format!("{commit}:{branch_ref}"), format!("{0}:{0}", run.evidence_ref)];
     let branch_for_hint = branch_ref.clone();
     let remote_for_hint = remote.clone();
     crate::publish::push_with_notes(&repo.repo, repo.workdir(), remote, &refspecs, &move |lines: &[PushedRef]| {
@@ -442,13 +438,19 @@ fn open_or_update(
                     if open.draft { "a draft" } else { "ready for review" }
                 ));
             }
-            (client.update_pull_request(open.number, &new.title, &new.body)?, "updated")
+            (
+                client.update_pull_request(open.number, &new.title, &new.body)?,
+                "updated",
+            )
         }
         None => match client.create_pull_request(&new) {
             Ok(pr) => (pr, "created"),
             // Opened by someone else in between: update that one.
             Err(e) if e.kind == ApiErrorKind::Validation && e.mentions("already exists") => match find()? {
-                Some(open) => (client.update_pull_request(open.number, &new.title, &new.body)?, "updated"),
+                Some(open) => (
+                    client.update_pull_request(open.number, &new.title, &new.body)?,
+                    "updated",
+                ),
                 None => return Err(e),
             },
             Err(e) => return Err(e),
@@ -463,10 +465,16 @@ fn open_or_update(
         extra("add the labels", client.add_labels(pr.number, settings.labels()));
     }
     if !settings.reviewers().is_empty() {
-        extra("request the reviewers", client.request_reviewers(pr.number, settings.reviewers()));
+        extra(
+            "request the reviewers",
+            client.request_reviewers(pr.number, settings.reviewers()),
+        );
     }
     if !settings.assignees().is_empty() {
-        extra("add the assignees", client.add_assignees(pr.number, settings.assignees()));
+        extra(
+            "add the assignees",
+            client.add_assignees(pr.number, settings.assignees()),
+        );
     }
     Ok((
         PullRequestRecord {
@@ -498,7 +506,10 @@ fn api_error(e: ApiError, gh: &GithubTarget, branch: &str, remote: &str) -> Erro
                 gh.base
             ))
         } else if e.mentions("no commits between") {
-            Some(format!("the run's commit is already in {}: there is nothing to review", gh.base))
+            Some(format!(
+                "the run's commit is already in {}: there is nothing to review",
+                gh.base
+            ))
         } else if e.mentions("draft pull requests are not supported") {
             Some("this repository does not take draft pull requests: set [github] draft = \"never\"".to_owned())
         } else {

@@ -299,7 +299,9 @@ pub fn push_with_notes(
                 "*" | " " | "+" if dst == NOTES_REF => pushed.notes = "updated",
                 "=" if dst == NOTES_REF => pushed.notes = "up to date",
                 "!" => {
-                    if dst == NOTES_REF && !summary.contains("atomic") {
+                    // Only a non-fast-forward means someone pushed notes in between; a hook
+                    // declining ("[remote rejected]") would decline again.
+                    if dst == NOTES_REF && summary.starts_with("[rejected]") {
                         notes_rejected = true;
                     }
                     rejected.push(format!("{dst} ({summary})"));

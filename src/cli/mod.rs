@@ -127,6 +127,12 @@ pub fn run_and_print(
         let hint = format!("the evidence is kept in git: git show {}", outcome.git.evidence_ref);
         ui.error(&e.clone().hint(hint));
     }
+    // Publication warnings go to stderr after the report, whatever the progress mode.
+    if let Some(crate::publication::Report::Published(p)) = &outcome.publication {
+        for w in &p.warnings {
+            ui.warning(&redactor.redact(w));
+        }
+    }
     if let Some(e) = &outcome.publish_error {
         ui.error(e);
     }

@@ -432,24 +432,64 @@ fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
         Some(v) => format!("{v} (from {})", src(key)),
         None => format!("{default} ({})", Source::Default),
     };
-    line(&mut out, "remote", &shown(g.remote.clone(), "the base branch's push remote, else origin", "github.remote"));
-    line(&mut out, "repository", &shown(g.repository.clone(), "from the remote's URL", "github.repository"));
+    line(
+        &mut out,
+        "remote",
+        &shown(
+            g.remote.clone(),
+            "the base branch's push remote, else origin",
+            "github.remote",
+        ),
+    );
+    line(
+        &mut out,
+        "repository",
+        &shown(g.repository.clone(), "from the remote's URL", "github.repository"),
+    );
     line(
         &mut out,
         "api_url",
-        &shown(g.api_url.as_deref().map(|u| redact_url(u).into_owned()), "from the remote's host", "github.api_url"),
+        &shown(
+            g.api_url.as_deref().map(|u| redact_url(u).into_owned()),
+            "from the remote's host",
+            "github.api_url",
+        ),
     );
-    line(&mut out, "base", &shown(g.base.clone(), "the run's base branch", "github.base"));
-    line(&mut out, "draft", &format!("{} (from {})", g.draft().as_str(), src("github.draft")));
+    line(
+        &mut out,
+        "base",
+        &shown(g.base.clone(), "the run's base branch", "github.base"),
+    );
+    line(
+        &mut out,
+        "draft",
+        &format!("{} (from {})", g.draft().as_str(), src("github.draft")),
+    );
     line(
         &mut out,
         "push_on_validation_failure",
-        &format!("{} (from {})", g.push_on_validation_failure(), src("github.push_on_validation_failure")),
+        &format!(
+            "{} (from {})",
+            g.push_on_validation_failure(),
+            src("github.push_on_validation_failure")
+        ),
     );
-    for (key, values) in [("labels", g.labels()), ("reviewers", g.reviewers()), ("assignees", g.assignees())] {
-        line(&mut out, key, &format!("{} (from {})", list_or(values, "none"), src(&format!("github.{key}"))));
+    for (key, values) in [
+        ("labels", g.labels()),
+        ("reviewers", g.reviewers()),
+        ("assignees", g.assignees()),
+    ] {
+        line(
+            &mut out,
+            key,
+            &format!("{} (from {})", list_or(values, "none"), src(&format!("github.{key}"))),
+        );
     }
-    line(&mut out, "timeout", &format!("{}s (from {})", g.timeout(), src("github.timeout")));
+    line(
+        &mut out,
+        "timeout",
+        &format!("{}s (from {})", g.timeout(), src("github.timeout")),
+    );
     line(
         &mut out,
         "rate_limit_wait",

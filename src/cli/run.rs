@@ -289,12 +289,7 @@ pub fn publication_fields(out: &mut String, report: Option<&crate::publication::
                 field(
                     out,
                     "pull request",
-                    &format!(
-                        "{} ({}{})",
-                        pr.url,
-                        pr.action,
-                        if pr.draft { ", draft" } else { "" }
-                    ),
+                    &format!("{} ({}{})", pr.url, pr.action, if pr.draft { ", draft" } else { "" }),
                 );
             }
         }

@@ -239,7 +239,10 @@ impl DraftRule {
 
 impl GithubSection {
     pub fn draft(&self) -> DraftRule {
-        self.draft.as_deref().and_then(DraftRule::parse).unwrap_or(DraftRule::Auto)
+        self.draft
+            .as_deref()
+            .and_then(DraftRule::parse)
+            .unwrap_or(DraftRule::Auto)
     }
 
     pub fn push_on_validation_failure(&self) -> bool {
@@ -632,7 +635,10 @@ impl Config {
             && !is_repository_name(r)
         {
             return bad(
-                format!("github.repository {:?} is not owner/name", crate::text::escape_controls(r)),
+                format!(
+                    "github.repository {:?} is not owner/name",
+                    crate::text::escape_controls(r)
+                ),
                 "github.repository",
                 "write it as on GitHub, e.g. repository = \"octo-org/widgets\"",
             );
@@ -668,7 +674,10 @@ impl Config {
             && (remote.is_empty() || remote.starts_with('-') || remote.contains(char::is_whitespace))
         {
             return bad(
-                format!("github.remote {:?} is not a remote name", crate::text::escape_controls(remote)),
+                format!(
+                    "github.remote {:?} is not a remote name",
+                    crate::text::escape_controls(remote)
+                ),
                 "github.remote",
                 "name a remote from 'git remote -v', e.g. remote = \"origin\"",
             );
@@ -677,7 +686,10 @@ impl Config {
             && (base.starts_with('-') || gix::refs::FullName::try_from(format!("refs/heads/{base}")).is_err())
         {
             return bad(
-                format!("github.base {:?} is not a branch name", crate::text::escape_controls(base)),
+                format!(
+                    "github.base {:?} is not a branch name",
+                    crate::text::escape_controls(base)
+                ),
                 "github.base",
                 "give the pull request's base branch, e.g. base = \"main\"",
             );
@@ -689,7 +701,10 @@ impl Config {
         ] {
             if let Some(v) = values.iter().find(|v| v.trim().is_empty() || v.contains(['\n', '\r'])) {
                 return bad(
-                    format!("{key} has an empty or multi-line entry {:?}", crate::text::escape_controls(v)),
+                    format!(
+                        "{key} has an empty or multi-line entry {:?}",
+                        crate::text::escape_controls(v)
+                    ),
                     key,
                     "remove it",
                 );
@@ -699,7 +714,11 @@ impl Config {
             let team_ok = key == "github.reviewers";
             if let Some(v) = values.iter().find(|v| !is_login(v, team_ok)) {
                 return bad(
-                    format!("{key} entry {:?} is not a GitHub login{}", crate::text::escape_controls(v), if team_ok { " or org/team" } else { "" }),
+                    format!(
+                        "{key} entry {:?} is not a GitHub login{}",
+                        crate::text::escape_controls(v),
+                        if team_ok { " or org/team" } else { "" }
+                    ),
                     key,
                     "logins are letters, digits and hyphens (teams as org/team-slug)",
                 );
@@ -739,13 +758,21 @@ impl Config {
 
 /// `owner/name`, as GitHub spells repositories.
 pub fn is_repository_name(s: &str) -> bool {
-    let part = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
     matches!(s.split_once('/'), Some((owner, name)) if part(owner) && part(name) && !name.contains('/') && name != "." && name != "..")
 }
 
 /// A GitHub login (letters, digits, hyphens), or with `team_ok` an `org/team-slug`.
 fn is_login(s: &str, team_ok: bool) -> bool {
-    let login = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let login = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
     match s.split_once('/') {
         Some((org, team)) => team_ok && login(org) && login(team),
         None => login(s),

@@ -274,16 +274,24 @@ const MAX_PAGES: usize = 50;
 
 impl Client {
     /// A client for `owner/name` at `api_url`, authenticated with `token` when there is one.
-    pub fn new(api_url: &str, owner: &str, name: &str, token: Option<&Token>, options: Options) -> Result<Self, ApiError> {
+    pub fn new(
+        api_url: &str,
+        owner: &str,
+        name: &str,
+        token: Option<&Token>,
+        options: Options,
+    ) -> Result<Self, ApiError> {
         let mut redactor = Redactor::from_env();
         if let Some(t) = token {
             redactor = redactor.with_secret(t.redaction_name(), t.expose());
         }
         let fail = |message: String| ApiError::new(ApiErrorKind::Other, "connect to GitHub", message);
-        let base: http::Uri = api_url
-            .trim_end_matches('/')
-            .parse()
-            .map_err(|e| fail(format!("invalid GitHub API URL {}: {e}", crate::execution::secrets::redact_url(api_url))))?;
+        let base: http::Uri = api_url.trim_end_matches('/').parse().map_err(|e| {
+            fail(format!(
+                "invalid GitHub API URL {}: {e}",
+                crate::execution::secrets::redact_url(api_url)
+            ))
+        })?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| fail(format!("could not start the runtime for GitHub calls: {e}")))?;
@@ -301,7 +309,9 @@ impl Client {
             let _inside = runtime.enter();
             octocrab::OctocrabBuilder::new_empty()
                 .with_service(transport::Transport::new(options.timeout, options.rate_limits))
-                .with_layer(&octocrab::service::middleware::base_uri::BaseUriLayer::new(base.clone()))
+                .with_layer(&octocrab::service::middleware::base_uri::BaseUriLayer::new(
+                    base.clone(),
+                ))
                 .with_layer(&octocrab::service::middleware::auth_header::AuthHeaderLayer::new(
                     auth,
                     base.clone(),
@@ -350,7 +360,10 @@ impl Client {
             if next.is_none() {
                 break;
             }
-            match self.block_on(action, self.octo.get_page::<octocrab::models::pulls::PullRequest>(&next))? {
+            match self.block_on(
+                action,
+                self.octo.get_page::<octocrab::models::pulls::PullRequest>(&next),
+            )? {
                 Some(p) => page = p,
                 None => break,
             }
@@ -400,10 +413,7 @@ impl Client {
             .iter()
             .filter_map(|t| t.split_once('/').map(|(_, slug)| slug))
             .collect();
-        let route = format!(
-            "/repos/{}/{}/pulls/{number}/requested_reviewers",
-            self.owner, self.name
-        );
+        let route = format!("/repos/{}/{}/pulls/{number}/requested_reviewers", self.owner, self.name);
         let body = serde_json::json!({ "reviewers": users, "team_reviewers": teams });
         // GitHub answers with the pull request; octocrab's `request_reviews` expects a review.
         self.block_on(

@@ -44,7 +44,10 @@ pub fn parse_remote_url(url: &str) -> Option<RemoteRepo> {
     let url = url.trim();
     let (scheme, host_port, path) = if let Some((scheme, rest)) = url.split_once("://") {
         let scheme = scheme.to_ascii_lowercase();
-        if !matches!(scheme.as_str(), "ssh" | "git+ssh" | "ssh+git" | "https" | "http" | "git") {
+        if !matches!(
+            scheme.as_str(),
+            "ssh" | "git+ssh" | "ssh+git" | "https" | "http" | "git"
+        ) {
             return None;
         }
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -112,19 +115,37 @@ mod tests {
 
     #[test]
     fn every_remote_form_names_owner_and_repository() {
-        let gh = |n: &str| ("github.com".to_owned(), n.to_owned(), "https://api.github.com".to_owned());
+        let gh = |n: &str| {
+            (
+                "github.com".to_owned(),
+                n.to_owned(),
+                "https://api.github.com".to_owned(),
+            )
+        };
         assert_eq!(parsed("git@github.com:octo-org/widgets.git"), gh("octo-org/widgets"));
         assert_eq!(parsed("git@github.com:octo-org/widgets"), gh("octo-org/widgets"));
         assert_eq!(parsed("github.com:octo-org/widgets.git"), gh("octo-org/widgets"));
-        assert_eq!(parsed("ssh://git@github.com/octo-org/widgets.git"), gh("octo-org/widgets"));
-        assert_eq!(parsed("ssh://git@ssh.github.com:443/octo-org/widgets.git").2, "https://api.github.com");
+        assert_eq!(
+            parsed("ssh://git@github.com/octo-org/widgets.git"),
+            gh("octo-org/widgets")
+        );
+        assert_eq!(
+            parsed("ssh://git@ssh.github.com:443/octo-org/widgets.git").2,
+            "https://api.github.com"
+        );
         assert_eq!(parsed("https://github.com/octo-org/widgets"), gh("octo-org/widgets"));
-        assert_eq!(parsed("https://github.com/octo-org/widgets.git/"), gh("octo-org/widgets"));
+        assert_eq!(
+            parsed("https://github.com/octo-org/widgets.git/"),
+            gh("octo-org/widgets")
+        );
         assert_eq!(
             parsed("https://x-access-token:ghp_secret@github.com/octo-org/widgets.git"),
             gh("octo-org/widgets")
         );
-        assert_eq!(parsed("git://github.com/octo-org/w.i_d-g.e.t.s.git").1, "octo-org/w.i_d-g.e.t.s");
+        assert_eq!(
+            parsed("git://github.com/octo-org/w.i_d-g.e.t.s.git").1,
+            "octo-org/w.i_d-g.e.t.s"
+        );
     }
 
     #[test]
@@ -142,8 +163,14 @@ mod tests {
             "https://ghe.example.com:8443/api/v3"
         );
         assert_eq!(parsed("http://10.0.0.5/team/service.git").2, "http://10.0.0.5/api/v3");
-        assert_eq!(parsed("git@ghe.example.com:team/service.git").2, "https://ghe.example.com/api/v3");
-        assert_eq!(parsed("https://octo.ghe.com/team/service").2, "https://api.octo.ghe.com");
+        assert_eq!(
+            parsed("git@ghe.example.com:team/service.git").2,
+            "https://ghe.example.com/api/v3"
+        );
+        assert_eq!(
+            parsed("https://octo.ghe.com/team/service").2,
+            "https://api.octo.ghe.com"
+        );
     }
 
     #[test]

@@ -180,10 +180,12 @@ impl Transport {
             if let Some(h) = out.headers_mut() {
                 *h = headers;
             }
-            return out.body(Full::new(Bytes::from(bytes))).map_err(|e| TransportError::Other {
-                url: url.clone(),
-                cause: e.to_string(),
-            });
+            return out
+                .body(Full::new(Bytes::from(bytes)))
+                .map_err(|e| TransportError::Other {
+                    url: url.clone(),
+                    cause: e.to_string(),
+                });
         }
     }
 
@@ -268,7 +270,13 @@ mod tests {
             None
         );
         // Retry-After wins.
-        let r = rate_limited(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "7")]), b"{}", now).unwrap();
+        let r = rate_limited(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[("retry-after", "7")]),
+            b"{}",
+            now,
+        )
+        .unwrap();
         assert_eq!(r.wait, Duration::from_secs(7));
         assert!(r.secondary);
         // The hourly quota spent: until X-RateLimit-Reset.

@@ -20,11 +20,7 @@ const MAX_LINES: usize = 60;
 
 /// `text` in a fenced block whose fence no line of `text` can close.
 fn fenced(info: &str, text: &str) -> String {
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}{info}\n{}\n{fence}\n", text.trim_end_matches('\n'))
 }
@@ -129,7 +125,10 @@ pub fn pull_request_body(repo: &Repo, run: &RecordedRun, draft: bool) -> String 
     row("run", code(id));
 
     out.push_str("\n### Policy decisions\n\n");
-    for (when, decision) in [("Before the run", &policy["pre_run"]), ("After the run", &policy["post_run"])] {
+    for (when, decision) in [
+        ("Before the run", &policy["pre_run"]),
+        ("After the run", &policy["post_run"]),
+    ] {
         if decision.is_null() {
             continue;
         }

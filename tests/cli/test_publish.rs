@@ -31,7 +31,10 @@ fn setup_with(flavor: Flavor, config: &str) -> Setup {
         ["clone", "-q", "--bare", src.to_str().unwrap(), remote.to_str().unwrap()],
     );
     let repo = env.root().join("work");
-    env.git(env.root(), ["clone", "-q", remote.to_str().unwrap(), repo.to_str().unwrap()]);
+    env.git(
+        env.root(),
+        ["clone", "-q", remote.to_str().unwrap(), repo.to_str().unwrap()],
+    );
     let gh = FakeGitHub::start(flavor, "acme", "widgets", &remote, TOKEN);
     write_config(
         &repo,
@@ -73,14 +76,17 @@ impl Setup {
     }
 
     fn remote_ref(&self, name: &str) -> Option<String> {
-        let out = self.env.git_output(&self.remote, ["rev-parse", "--verify", "--quiet", name]);
+        let out = self
+            .env
+            .git_output(&self.remote, ["rev-parse", "--verify", "--quiet", name]);
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
     fn remote_refs(&self) -> String {
-        self.env.git(&self.remote, ["for-each-ref", "--format=%(refname) %(objectname)"])
+        self.env
+            .git(&self.remote, ["for-each-ref", "--format=%(refname) %(objectname)"])
     }
 
     fn local(&self, args: &[&str]) -> String {
@@ -89,46 +95,100 @@ impl Setup {
 }
 
 fn run_id(doc: &Value) -> String {
-    doc["summary"]["run_id"].as_str().unwrap_or_else(|| panic!("no run id in {doc}")).to_owned()
+    doc["summary"]["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no run id in {doc}"))
+        .to_owned()
 }
 
 /// Nothing git-oc printed or recorded holds the token.
 fn assert_no_token(s: &Setup, runs: &[&Run]) {
     for r in runs {
-        assert!(!r.stdout.contains(TOKEN) && !r.stderr.contains(TOKEN), "the token leaked:\n{r:?}");
+        assert!(
+            !r.stdout.contains(TOKEN) && !r.stderr.contains(TOKEN),
+            "the token leaked:\n{r:?}"
+        );
     }
     let everything = s.local(&["log", "--all", "-p", "--format=%B"]);
     assert!(!everything.contains(TOKEN), "the token is in git");
     let remote = s.env.git(&s.remote, ["log", "--all", "-p", "--format=%B"]);
     assert!(!remote.contains(TOKEN), "the token was pushed");
+    // Sent in the Authorization header only, never in a title, a body or a label.
+    assert!(
+        s.gh.seen().iter().all(|r| !r.body.contains(TOKEN)),
+        "the token was sent to GitHub in a body"
+    );
+    // Nor in any file git-oc wrote: the clone, its .git, worktrees and state beside it.
+    let leaked = files_holding(s.env.root(), TOKEN.as_bytes(), &[s.env.root().join("bin")]);
+    assert!(leaked.is_empty(), "the token is written in {leaked:?}");
+}
+
+/// The files under `dir` (but not under `skip`) whose bytes contain `needle`.
+fn files_holding(dir: &Path, needle: &[u8], skip: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else { continue };
+            if skip.contains(&path) {
+                continue;
+            }
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() && std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
 
 #[test]
 fn run_with_pr_pushes_atomically_opens_the_pull_request_and_records_it() {
-    let s = setup("labels = [\"git-oc\", \"automated\"]\nreviewers = [\"alice\", \"acme/core\"]\nassignees = [\"bob\"]\n");
-    let (run, doc) = s.run(&["--pr", "--goal", "Say hello to @octocat\n\nKeep it short."], &["edit"]);
+    let s =
+        setup("labels = [\"git-oc\", \"automated\"]\nreviewers = [\"alice\", \"acme/core\"]\nassignees = [\"bob\"]\n");
+    let (run, doc) = s.run(
+        &["--pr", "--goal", "Say hello to @octocat\n\nKeep it short."],
+        &["edit"],
+    );
     run.assert_code(0);
     let id = run_id(&doc);
     let branch = doc["summary"]["branch"].as_str().unwrap().to_owned();
     let commit = doc["summary"]["commit"].as_str().unwrap().to_owned();
 
     // One push: the branch at the gated commit, the evidence, the notes.
-    assert_eq!(s.remote_ref(&format!("refs/heads/{branch}")).as_deref(), Some(commit.as_str()));
+    assert_eq!(
+        s.remote_ref(&format!("refs/heads/{branch}")).as_deref(),
+        Some(commit.as_str())
+    );
     let evidence = format!("refs/oc/runs/{id}");
     assert_eq!(s.remote_ref(&evidence), Some(s.local(&["rev-parse", &evidence])));
-    assert_eq!(s.remote_ref("refs/notes/oc"), Some(s.local(&["rev-parse", "refs/notes/oc"])));
+    assert_eq!(
+        s.remote_ref("refs/notes/oc"),
+        Some(s.local(&["rev-parse", "refs/notes/oc"]))
+    );
 
     // The pull request.
     let pulls = s.gh.pulls();
     assert_eq!(pulls.len(), 1);
     let pr = &pulls[0];
-    assert_eq!((pr.head.as_str(), pr.base.as_str(), pr.draft), (branch.as_str(), "main", false));
+    assert_eq!(
+        (pr.head.as_str(), pr.base.as_str(), pr.draft),
+        (branch.as_str(), "main", false)
+    );
     assert_eq!(pr.title, s.local(&["log", "-1", "--format=%s", &commit]));
-    assert!(pr.body.starts_with(&format!("<!-- git-oc:run={id} -->\n")), "{}", pr.body);
+    assert!(
+        pr.body.starts_with(&format!("<!-- git-oc:run={id} -->\n")),
+        "{}",
+        pr.body
+    );
     for needle in [
         "Say hello to @octocat",
         "| outcome | `executed` |",
-        "| policy before the run | `allow` |",
+        "| policy before the run | `allow_with_warnings` |",
         "| policy after the run | `allow` |",
         "2 files changed",
         &format!("git oc fetch && git oc show {id}"),
@@ -136,13 +196,27 @@ fn run_with_pr_pushes_atomically_opens_the_pull_request_and_records_it() {
     ] {
         assert!(pr.body.contains(needle), "no {needle:?} in the body:\n{}", pr.body);
     }
-    assert!(pr.body.contains("```text\nSay hello to @octocat\n\nKeep it short.\n```"), "the goal is fenced: {}", pr.body);
+    assert!(
+        pr.body
+            .contains("```text\nSay hello to @octocat\n\nKeep it short.\n```"),
+        "the goal is fenced: {}",
+        pr.body
+    );
     assert_eq!(pr.labels, ["git-oc", "automated"]);
-    assert_eq!((pr.reviewers.as_slice(), pr.teams.as_slice()), (&["alice".to_owned()][..], &["core".to_owned()][..]));
+    assert_eq!(
+        (pr.reviewers.as_slice(), pr.teams.as_slice()),
+        (&["alice".to_owned()][..], &["core".to_owned()][..])
+    );
     assert_eq!(pr.assignees, ["bob"]);
     let seen = s.gh.seen();
-    assert!(seen.iter().all(|r| r.headers.get("authorization") == Some(&format!("Bearer {TOKEN}"))));
-    assert!(seen.iter().all(|r| r.headers.get("x-github-api-version").map(String::as_str) == Some("2022-11-28")));
+    assert!(
+        seen.iter()
+            .all(|r| r.headers.get("authorization") == Some(&format!("Bearer {TOKEN}")))
+    );
+    assert!(
+        seen.iter()
+            .all(|r| r.headers.get("x-github-api-version").map(String::as_str) == Some("2022-11-28"))
+    );
     assert!(seen[0].headers["user-agent"].starts_with("git-oc/"));
 
     // Recorded: summary's pr_url, publish.json appended, Oc-PR trailer and note line.
@@ -155,15 +229,26 @@ fn run_with_pr_pushes_atomically_opens_the_pull_request_and_records_it() {
     assert_eq!(publish["pull_request"]["action"], "created");
     assert_eq!(publish["commit"], commit.as_str());
     assert_eq!(publish["remote"], "origin");
-    assert_eq!(doc["git"]["evidence_commit"].as_str().unwrap(), s.local(&["rev-parse", &format!("{evidence}^")]), "appended, not rewritten");
+    assert_eq!(
+        doc["git"]["evidence_commit"].as_str().unwrap(),
+        s.local(&["rev-parse", &format!("{evidence}^")]),
+        "appended, not rewritten"
+    );
     assert_eq!(
         s.local(&["log", "-1", "--format=%(trailers:key=Oc-PR,valueonly)", &evidence]),
         url
     );
     let note = s.local(&["notes", "--ref=oc", "show", &commit]);
-    assert!(note.contains(&format!("Oc-Run: {id}")) && note.contains(&format!("Oc-PR: {url}")), "{note}");
+    assert!(
+        note.contains(&format!("Oc-Run: {id}")) && note.contains(&format!("Oc-PR: {url}")),
+        "{note}"
+    );
     // The remote has the publication too (git oc fetch on another clone shows the pull request).
-    assert!(s.env.git(&s.remote, ["show", &format!("{evidence}:publish.json")]).contains(url));
+    assert!(
+        s.env
+            .git(&s.remote, ["show", &format!("{evidence}:publish.json")])
+            .contains(url)
+    );
 
     let listed = s.oc(&["runs"]);
     assert!(listed.stdout.contains("executed (PR #1)"), "{}", listed.stdout);
@@ -181,19 +266,43 @@ fn run_with_pr_pushes_atomically_opens_the_pull_request_and_records_it() {
 #[test]
 fn the_human_report_says_where_it_went() {
     let s = setup("");
-    let run = s.oc(&["run", "--push", "--goal", "Push only", "--backend", "command", "--", "fake-agent", "edit"]);
+    let run = s.oc(&[
+        "run",
+        "--push",
+        "--goal",
+        "Push only",
+        "--backend",
+        "command",
+        "--",
+        "fake-agent",
+        "edit",
+    ]);
     run.assert_code(0);
     assert!(run.field("pushed").contains(" to origin at "), "{}", run.stdout);
-    assert!(!run.stdout.contains("pull request"), "--push alone opens no pull request");
+    assert!(
+        !run.stdout.contains("pull request"),
+        "--push alone opens no pull request"
+    );
     assert!(s.gh.seen().is_empty(), "--push alone never talks to GitHub");
-    let branch = run.field("commit").split(" on ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+    let branch = run
+        .field("commit")
+        .split(" on ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
     assert!(s.remote_ref(&format!("refs/heads/{branch}")).is_some());
 }
 
 #[test]
 fn git_oc_pr_opens_then_updates_the_same_pull_request() {
     let s = setup("");
-    let (run, doc) = s.run(&["--push", "--goal", "Add a greeting"], &["write", "greeting.txt", "hi"]);
+    let (run, doc) = s.run(
+        &["--push", "--goal", "Add a greeting"],
+        &["write", "greeting.txt", "hi"],
+    );
     run.assert_code(0);
     let id = run_id(&doc);
     let evidence = format!("refs/oc/runs/{id}");
@@ -201,7 +310,11 @@ fn git_oc_pr_opens_then_updates_the_same_pull_request() {
 
     let first = s.oc(&["pr", &id[..8]]);
     first.assert_code(0);
-    assert!(first.field("pull request").contains("/pull/1 (created)"), "{}", first.stdout);
+    assert!(
+        first.field("pull request").contains("/pull/1 (created)"),
+        "{}",
+        first.stdout
+    );
     // The body changes between two calls only if the evidence does; make the update visible.
     s.gh.state.lock().unwrap().pulls[0].body = "edited by hand".into();
     let second = s.oc(&["pr", &id, "--json"]);
@@ -216,7 +329,8 @@ fn git_oc_pr_opens_then_updates_the_same_pull_request() {
     // Each publication appended a commit; the earlier ones are still there.
     let history = s.local(&["rev-list", &evidence]);
     assert!(history.lines().any(|c| c == before), "nothing recorded is rewritten");
-    assert_eq!(s.local(&["rev-list", "--count", &format!("{before}..{evidence}")]), "3");
+    // `before` already holds the --push publication; each `git oc pr` appended one more.
+    assert_eq!(s.local(&["rev-list", "--count", &format!("{before}..{evidence}")]), "2");
     let note = s.local(&["notes", "--ref=oc", "show", doc["commit"].as_str().unwrap()]);
     assert_eq!(note.matches("Oc-PR: ").count(), 1, "{note}");
 }
@@ -268,28 +382,41 @@ fn pagination_finds_the_pull_request_on_a_later_page() {
     out.assert_code(0);
     assert_eq!(out.json()["pull_request"]["number"], ours);
     assert_eq!(out.json()["pull_request"]["action"], "updated");
-    let lists: Vec<String> = s
-        .gh
-        .seen()
-        .into_iter()
-        .filter(|r| r.method == "GET")
-        .map(|r| r.target)
-        .collect();
+    let lists: Vec<String> =
+        s.gh.seen()
+            .into_iter()
+            .filter(|r| r.method == "GET")
+            .map(|r| r.target)
+            .collect();
     assert_eq!(lists.len(), 3, "{lists:?}");
     assert!(lists[1].contains("page=2") && lists[2].contains("page=3"), "{lists:?}");
     assert!(lists[0].contains("head=acme%3A"), "filtered by head: {lists:?}");
-    assert!(s.gh.pulls().iter().filter(|p| p.number != ours).all(|p| p.body.is_empty()), "only ours was updated");
+    assert!(
+        s.gh.pulls()
+            .iter()
+            .filter(|p| p.number != ours)
+            .all(|p| p.body.is_empty()),
+        "only ours was updated"
+    );
 }
 
 #[test]
 fn drafts_for_failed_validation_and_for_review() {
     // A validation failure is published only with push_on_validation_failure, as a draft.
     let s = setup("");
-    let (run, doc) = s.run(&["--pr", "--risk", "medium", "--validate", "false", "--goal", "Broken"], &["edit"]);
+    let (run, doc) = s.run(
+        &["--pr", "--risk", "medium", "--validate", "false", "--goal", "Broken"],
+        &["edit"],
+    );
     run.assert_code(1);
     assert_eq!(doc["summary"]["outcome_status"], "validation_failed");
     assert_eq!(doc["publication"]["status"], "skipped");
-    assert!(doc["publication"]["hint"].as_str().unwrap().contains("push_on_validation_failure"));
+    assert!(
+        doc["publication"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("push_on_validation_failure")
+    );
     let branch = doc["summary"]["branch"].as_str().unwrap().to_owned();
     assert_eq!(s.remote_ref(&format!("refs/heads/{branch}")), None);
     assert!(s.gh.seen().is_empty());
@@ -298,15 +425,25 @@ fn drafts_for_failed_validation_and_for_review() {
     assert!(refused.stderr.contains("validation failed"), "{}", refused.stderr);
 
     let s = setup("push_on_validation_failure = true\n");
-    let (run, doc) = s.run(&["--pr", "--risk", "medium", "--validate", "false", "--goal", "Broken"], &["edit"]);
+    let (run, doc) = s.run(
+        &["--pr", "--risk", "medium", "--validate", "false", "--goal", "Broken"],
+        &["edit"],
+    );
     run.assert_code(1);
     assert_eq!(doc["publication"]["pull_request"]["draft"], true);
     assert!(s.gh.pulls()[0].draft);
-    assert!(s.gh.pulls()[0].body.contains("FAILED  false"), "{}", s.gh.pulls()[0].body);
+    assert!(
+        s.gh.pulls()[0].body.contains("FAILED  false"),
+        "{}",
+        s.gh.pulls()[0].body
+    );
 
     // The policy sends the change to review: a draft, and the run still exits 1.
     let s = setup("");
-    let (run, doc) = s.run(&["--pr", "--goal", "CI"], &["write", ".github/workflows/ci.yml", "on: push"]);
+    let (run, doc) = s.run(
+        &["--pr", "--goal", "CI"],
+        &["write", ".github/workflows/ci.yml", "on: push"],
+    );
     run.assert_code(1);
     assert_eq!(doc["summary"]["needs_review"], true);
     assert_eq!(doc["publication"]["pull_request"]["draft"], true);
@@ -314,7 +451,10 @@ fn drafts_for_failed_validation_and_for_review() {
 
     // draft = "never" opens it ready for review; GitHub cannot turn it into a draft later.
     let s = setup("draft = \"never\"\n");
-    let (run, doc) = s.run(&["--pr", "--goal", "CI"], &["write", ".github/workflows/ci.yml", "on: push"]);
+    let (run, doc) = s.run(
+        &["--pr", "--goal", "CI"],
+        &["write", ".github/workflows/ci.yml", "on: push"],
+    );
     run.assert_code(1);
     assert_eq!(doc["publication"]["pull_request"]["draft"], false);
     let mut cfg = std::fs::read_to_string(s.repo.join(".oc/config.toml")).unwrap();
@@ -340,9 +480,25 @@ fn rejected_and_blocked_runs_are_never_pushed() {
     let refused = s.oc(&["pr", &id]);
     refused.assert_clean_error(2);
     assert!(refused.stderr.contains("rejected"), "{}", refused.stderr);
-    let human = s.oc(&["run", "--pr", "--goal", "Keys", "--backend", "command", "--", "fake-agent", "write", ".ssh/id_rsa", "KEY"]);
+    let human = s.oc(&[
+        "run",
+        "--pr",
+        "--goal",
+        "Keys",
+        "--backend",
+        "command",
+        "--",
+        "fake-agent",
+        "write",
+        ".ssh/id_rsa",
+        "KEY",
+    ]);
     human.assert_code(1);
-    assert!(human.field("published").starts_with("no: the post-run gate rejected"), "{}", human.stdout);
+    assert!(
+        human.field("published").starts_with("no: the post-run gate rejected"),
+        "{}",
+        human.stdout
+    );
     assert_eq!(s.remote_refs(), before);
 
     // Blocked before the run (a blocked path in the declared scope).
@@ -355,7 +511,12 @@ fn rejected_and_blocked_runs_are_never_pushed() {
     // A run that changed nothing has nothing to publish, and is not a failure.
     let (run, doc) = s.run(&["--pr", "--goal", "Nothing"], &["noop"]);
     run.assert_code(0);
-    assert!(doc["publication"]["reason"].as_str().unwrap().contains("changed nothing"));
+    assert!(
+        doc["publication"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("changed nothing")
+    );
     assert_eq!(s.remote_refs(), before);
 }
 
@@ -365,20 +526,43 @@ fn require_pr_is_satisfied_by_pr_and_the_gate_says_what_to_add() {
     let policy = "\n[[policy.repo_policies]]\nrepo_key = \"remote\"\n[policy.repo_policies.branch_guardrail]\nrequire_pr = true\n";
     let config = std::fs::read_to_string(s.repo.join(".oc/config.toml")).unwrap();
     std::fs::write(s.repo.join(".oc/config.toml"), format!("{config}{policy}")).unwrap();
-    let blocked = s.oc(&["run", "--goal", "Needs a PR", "--backend", "command", "--", "fake-agent", "edit"]);
+    let blocked = s.oc(&[
+        "run",
+        "--goal",
+        "Needs a PR",
+        "--backend",
+        "command",
+        "--",
+        "fake-agent",
+        "edit",
+    ]);
     blocked.assert_code(1);
     assert!(blocked.stdout.contains("branch.pr_required"), "{}", blocked.stdout);
-    assert_eq!(blocked.field("hint"), "add --pr: the policy requires a pull request (branch_guardrail.require_pr)");
+    assert_eq!(
+        blocked.field("hint"),
+        "add --pr: the policy requires a pull request (branch_guardrail.require_pr)"
+    );
     let check = s.oc(&["policy", "check", "--goal", "Needs a PR"]);
     check.assert_code(1);
     assert!(check.field("hint").starts_with("add --pr"));
-    s.oc(&["policy", "check", "--goal", "Needs a PR", "--pr"]).assert_code(0);
+    s.oc(&["policy", "check", "--goal", "Needs a PR", "--pr"])
+        .assert_code(0);
     let plan = s.oc(&["plan", "--json", "--goal", "Needs a PR"]).json();
-    assert_eq!(plan["hints"][0], "add --pr: the policy requires a pull request (branch_guardrail.require_pr)");
+    assert_eq!(
+        plan["hints"][0],
+        "add --pr: the policy requires a pull request (branch_guardrail.require_pr)"
+    );
 
     let (run, doc) = s.run(&["--pr", "--goal", "Needs a PR"], &["edit"]);
     run.assert_code(0);
-    assert_eq!(doc["policy_decision"]["status"], "allow");
+    // Allowed: the only remark left is that no validation is configured.
+    assert_eq!(
+        doc["policy_decision"]["violations"],
+        json!([]),
+        "{}",
+        doc["policy_decision"]
+    );
+    assert_eq!(doc["policy_decision"]["status"], "allow_with_warnings");
     assert_eq!(doc["proposal"]["branch_policy"]["open_pr"], true);
     assert_eq!(doc["publication"]["pull_request"]["number"], 1);
 }
@@ -399,13 +583,23 @@ fn pr_fails_then_finishes(s: &Setup, fault: Option<Fault>, expect: &[&str]) {
     for needle in expect {
         assert!(out.stderr.contains(needle), "no {needle:?} in:\n{}", out.stderr);
     }
-    assert!(out.stderr.contains(&format!("git oc pr {}", &id[..8])), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("git oc pr {}", &id[..8])),
+        "{}",
+        out.stderr
+    );
     let branch = doc["summary"]["branch"].as_str().unwrap();
-    assert!(s.remote_ref(&format!("refs/heads/{branch}")).is_some(), "the branch stays pushed");
+    assert!(
+        s.remote_ref(&format!("refs/heads/{branch}")).is_some(),
+        "the branch stays pushed"
+    );
     // The evidence is intact: the failed attempt is appended, with its error.
     assert_eq!(s.local(&["rev-parse", &format!("{evidence}^")]), tip);
     let publish = s.env.evidence_json(&s.repo, &id, "publish.json");
-    assert!(publish["pull_request"].is_null() && publish["error"].is_string(), "{publish}");
+    assert!(
+        publish["pull_request"].is_null() && publish["error"].is_string(),
+        "{publish}"
+    );
     assert_no_token(s, &[&out]);
 }
 
@@ -416,8 +610,19 @@ fn github_errors_are_clean_and_leave_the_branch_pushed() {
     s.gh.fault(
         Fault::new("POST", "/pulls", 401, json!({"message": format!("Bad credentials: {TOKEN}"), "documentation_url": "https://docs.github.com/rest", "status": "401"})),
     );
-    pr_fails_then_finishes(&s, None, &["401 Unauthorized", "[REDACTED:GITHUB_TOKEN]", "hint: the token is missing, expired or revoked"]);
-    let fixed = s.oc(&["pr", &s.local(&["for-each-ref", "--format=%(refname:lstrip=3)", "refs/oc/runs/"])]);
+    pr_fails_then_finishes(
+        &s,
+        None,
+        &[
+            "401 Unauthorized",
+            "[REDACTED:GITHUB_TOKEN]",
+            "hint: the token is missing, expired or revoked",
+        ],
+    );
+    let fixed = s.oc(&[
+        "pr",
+        &s.local(&["for-each-ref", "--format=%(refname:lstrip=3)", "refs/oc/runs/"]),
+    ]);
     fixed.assert_code(0);
 
     // 403 naming the permission GitHub wants.
@@ -429,20 +634,53 @@ fn github_errors_are_clean_and_leave_the_branch_pushed() {
         json!({"message": "Resource not accessible by personal access token", "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request", "status": "403"}),
     )
     .header("x-accepted-github-permissions", "pull_requests=write");
-    pr_fails_then_finishes(&s, Some(forbidden), &["403 Forbidden", "needs pull_requests=write", "hint: give the token the pull_requests=write permission"]);
+    pr_fails_then_finishes(
+        &s,
+        Some(forbidden),
+        &[
+            "403 Forbidden",
+            "needs pull_requests=write",
+            "hint: give the token the pull_requests=write permission",
+        ],
+    );
 
     // 404: a repository the token cannot see.
     let s = setup("");
     let cfg = std::fs::read_to_string(s.repo.join(".oc/config.toml")).unwrap();
-    std::fs::write(s.repo.join(".oc/config.toml"), cfg.replace("acme/widgets", "acme/secret")).unwrap();
-    pr_fails_then_finishes(&s, None, &["404 Not Found", "acme/secret", "hint: check [github] repository"]);
+    std::fs::write(
+        s.repo.join(".oc/config.toml"),
+        cfg.replace("acme/widgets", "acme/secret"),
+    )
+    .unwrap();
+    pr_fails_then_finishes(
+        &s,
+        None,
+        &["404 Not Found", "acme/secret", "hint: check [github] repository"],
+    );
 
     // 422: the head branch is not in the repository GitHub has (the remote is another one).
     let s = setup("");
     let elsewhere = s.env.root().join("elsewhere.git");
-    s.env.git(s.env.root(), ["clone", "-q", "--bare", s.remote.to_str().unwrap(), elsewhere.to_str().unwrap()]);
+    s.env.git(
+        s.env.root(),
+        [
+            "clone",
+            "-q",
+            "--bare",
+            s.remote.to_str().unwrap(),
+            elsewhere.to_str().unwrap(),
+        ],
+    );
     s.gh.state.lock().unwrap().bare = elsewhere;
-    pr_fails_then_finishes(&s, None, &["422 Unprocessable Entity", "PullRequest.head invalid", "GitHub does not see branch"]);
+    pr_fails_then_finishes(
+        &s,
+        None,
+        &[
+            "422 Unprocessable Entity",
+            "PullRequest.head invalid",
+            "GitHub does not see branch",
+        ],
+    );
 
     // 422: a base branch the repository does not have.
     let s = setup("base = \"no-such-base\"\n");
@@ -451,7 +689,14 @@ fn github_errors_are_clean_and_leave_the_branch_pushed() {
     // 422 with GitHub's own message quoted: no draft pull requests in this repository.
     let s = setup("draft = \"always\"\n");
     s.gh.state.lock().unwrap().draft_supported = false;
-    pr_fails_then_finishes(&s, None, &["Draft pull requests are not supported in this repository.", "draft = \"never\""]);
+    pr_fails_then_finishes(
+        &s,
+        None,
+        &[
+            "Draft pull requests are not supported in this repository.",
+            "draft = \"never\"",
+        ],
+    );
 
     // 5xx.
     let s = setup("");
@@ -467,22 +712,43 @@ fn a_reviewer_github_refuses_is_a_warning_not_a_failure() {
     let s = setup("reviewers = [\"mallory\"]\n");
     let (run, doc) = s.run(&["--pr", "--goal", "Review me"], &["edit"]);
     run.assert_code(0);
-    assert!(run.stderr.contains("warning: could not request the reviewers on pull request #1"), "{}", run.stderr);
-    assert!(run.stderr.contains("not a collaborator"), "the 422 is quoted: {}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("warning: could not request the reviewers on pull request #1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("not a collaborator"),
+        "the 422 is quoted: {}",
+        run.stderr
+    );
     assert_eq!(doc["publication"]["warnings"].as_array().unwrap().len(), 1);
 }
 
 #[test]
 fn rate_limits_are_waited_out_within_bounds() {
     let limited = |status: u16, message: &str| {
-        Fault::new("POST", "/pulls", status, json!({"message": message, "documentation_url": "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"}))
+        Fault::new(
+            "POST",
+            "/pulls",
+            status,
+            json!({"message": message, "documentation_url": "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"}),
+        )
     };
     // 429 with Retry-After, a secondary limit (403) with Retry-After, and the hourly quota
     // spent (403 with X-RateLimit-Remaining: 0 until X-RateLimit-Reset): each waited out.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     for fault in [
         limited(429, "Too many requests").header("retry-after", "0"),
-        limited(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.").header("retry-after", "1"),
+        limited(
+            403,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        )
+        .header("retry-after", "1"),
         limited(403, "API rate limit exceeded for user ID 1.")
             .header("x-ratelimit-limit", "5000")
             .header("x-ratelimit-remaining", "0")
@@ -497,11 +763,19 @@ fn rate_limits_are_waited_out_within_bounds() {
     }
     // Limited every time: three retries, then an error.
     let s = setup("");
-    pr_fails_then_finishes(&s, Some(limited(429, "Too many requests").header("retry-after", "0").times(10)), &["429 Too Many Requests", "GitHub asks to wait 0 s"]);
+    pr_fails_then_finishes(
+        &s,
+        Some(limited(429, "Too many requests").header("retry-after", "0").times(10)),
+        &["429 Too Many Requests", "GitHub asks to wait 0 s"],
+    );
     assert_eq!(s.gh.count("POST", "/pulls"), 4, "1 + 3 retries");
     // A wait longer than github.rate_limit_wait gives up at once.
     let s = setup("rate_limit_wait = 5\n");
-    pr_fails_then_finishes(&s, Some(limited(429, "Too many requests").header("retry-after", "3600")), &["wait 3600 s"]);
+    pr_fails_then_finishes(
+        &s,
+        Some(limited(429, "Too many requests").header("retry-after", "3600")),
+        &["wait 3600 s"],
+    );
     assert_eq!(s.gh.count("POST", "/pulls"), 1);
 }
 
@@ -509,10 +783,22 @@ fn rate_limits_are_waited_out_within_bounds() {
 fn timeouts_and_refused_connections_are_clean_errors() {
     // Nothing listens at the API URL.
     let s = setup("");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let cfg = std::fs::read_to_string(s.repo.join(".oc/config.toml")).unwrap();
-    std::fs::write(s.repo.join(".oc/config.toml"), cfg.replace(&s.gh.api_url, &format!("http://127.0.0.1:{port}"))).unwrap();
-    pr_fails_then_finishes(&s, None, &["could not connect to http://127.0.0.1:", "hint: check github.api_url"]);
+    std::fs::write(
+        s.repo.join(".oc/config.toml"),
+        cfg.replace(&s.gh.api_url, &format!("http://127.0.0.1:{port}")),
+    )
+    .unwrap();
+    pr_fails_then_finishes(
+        &s,
+        None,
+        &["could not connect to http://127.0.0.1:", "hint: check github.api_url"],
+    );
 
     // GitHub accepts the connection and never answers: github.timeout ends the wait.
     let s = setup("timeout = 1\n");
@@ -539,7 +825,11 @@ fn a_rejected_push_publishes_nothing() {
     assert!(s.gh.seen().is_empty());
     let id = run_id(&doc);
     assert!(
-        s.env.git_output(&s.repo, ["cat-file", "-e", &format!("refs/oc/runs/{id}:publish.json")]).status.code() != Some(0),
+        s.env
+            .git_output(&s.repo, ["cat-file", "-e", &format!("refs/oc/runs/{id}:publish.json")])
+            .status
+            .code()
+            != Some(0),
         "nothing was pushed, so nothing is recorded"
     );
     std::fs::remove_file(&hook).unwrap();
@@ -550,7 +840,17 @@ fn a_rejected_push_publishes_nothing() {
     run.assert_code(0);
     let branch = doc["summary"]["branch"].as_str().unwrap();
     let other = s.env.root().join("other");
-    s.env.git(s.env.root(), ["clone", "-q", "-b", branch, s.remote.to_str().unwrap(), other.to_str().unwrap()]);
+    s.env.git(
+        s.env.root(),
+        [
+            "clone",
+            "-q",
+            "-b",
+            branch,
+            s.remote.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
     std::fs::write(other.join("more.txt"), "more\n").unwrap();
     s.env.git(&other, ["add", "more.txt"]);
     s.env.git(&other, ["commit", "-q", "-m", "more"]);
@@ -575,11 +875,25 @@ fn enterprise_server_keeps_the_api_v3_prefix_and_pages_through_it() {
     out.assert_code(0);
     let doc = out.json();
     assert_eq!(doc["pull_request"]["number"], 2);
-    assert!(doc["pull_request"]["url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(
+        doc["pull_request"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
     let seen = s.gh.seen();
-    assert!(seen.iter().all(|r| r.target.starts_with("/api/v3/repos/acme/widgets")), "{seen:?}");
-    assert!(seen.iter().any(|r| r.target.contains("page=2")), "the next page, under /api/v3");
-    assert!(seen.iter().all(|r| r.headers.contains_key("authorization")), "the token goes to every page");
+    assert!(
+        seen.iter().all(|r| r.target.starts_with("/api/v3/repos/acme/widgets")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|r| r.target.contains("page=2")),
+        "the next page, under /api/v3"
+    );
+    assert!(
+        seen.iter().all(|r| r.headers.contains_key("authorization")),
+        "the token goes to every page"
+    );
 }
 
 /// `git daemon` on 127.0.0.1 serving the bare remote; killed when dropped.
@@ -599,8 +913,15 @@ fn pushes_through_git_daemon_and_names_the_repository_from_its_url() {
     let base = env.root().join("served");
     let remote = base.join("acme/widgets.git");
     std::fs::create_dir_all(remote.parent().unwrap()).unwrap();
-    env.git(env.root(), ["clone", "-q", "--bare", src.to_str().unwrap(), remote.to_str().unwrap()]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    env.git(
+        env.root(),
+        ["clone", "-q", "--bare", src.to_str().unwrap(), remote.to_str().unwrap()],
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut cmd = std::process::Command::new("git");
     scrub(&mut cmd, &env.home());
     let daemon = Daemon(
@@ -631,7 +952,18 @@ fn pushes_through_git_daemon_and_names_the_repository_from_its_url() {
     let run = Run::from(
         env.oc_agents(&repo)
             .env("GITHUB_TOKEN", TOKEN)
-            .args(["run", "--json", "--pr", "--goal", "Over the wire", "--backend", "command", "--", "fake-agent", "edit"])
+            .args([
+                "run",
+                "--json",
+                "--pr",
+                "--goal",
+                "Over the wire",
+                "--backend",
+                "command",
+                "--",
+                "fake-agent",
+                "edit",
+            ])
             .output()
             .unwrap(),
     );
@@ -653,7 +985,17 @@ fn token_sources_and_a_missing_token() {
     let out = Run::from(
         s.env
             .oc_agents(&s.repo)
-            .args(["run", "--pr", "--goal", "No token", "--backend", "command", "--", "fake-agent", "edit"])
+            .args([
+                "run",
+                "--pr",
+                "--goal",
+                "No token",
+                "--backend",
+                "command",
+                "--",
+                "fake-agent",
+                "edit",
+            ])
             .output()
             .unwrap(),
     );
@@ -667,13 +1009,12 @@ fn token_sources_and_a_missing_token() {
     let gh = bin.join("gh");
     std::fs::write(
         &gh,
-        format!("#!/bin/sh\n[ \"$1 $2 $3 $4\" = \"auth token --hostname github.com\" ] || exit 1\necho '{TOKEN}'\n"),
+        format!("#!/bin/sh\n[ \"$1 $2 $3 $4\" = \"auth token --hostname 127.0.0.1\" ] || exit 1\necho '{TOKEN}'\n"),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
-    // The repository names github.com, so `gh auth token --hostname github.com` is asked.
-    s.env.git(&s.repo, ["remote", "set-url", "--push", "origin", s.remote.to_str().unwrap()]);
+    // The remote is a path, so the host `gh auth token` is asked about is the API's.
     for (var, value) in [("GH_TOKEN", Some(TOKEN)), ("PATH", None)] {
         let mut cmd = s.env.oc_agents(&s.repo);
         match value {
@@ -681,16 +1022,30 @@ fn token_sources_and_a_missing_token() {
                 cmd.env(var, v);
             }
             None => {
-                let path = format!("{}:{}:{}", bin.display(), fixtures_bin().display(), std::env::var("PATH").unwrap());
+                let path = format!(
+                    "{}:{}:{}",
+                    bin.display(),
+                    fixtures_bin().display(),
+                    std::env::var("PATH").unwrap()
+                );
                 cmd.env("PATH", path);
-                // The fake GitHub's repository lives at github.com for the token lookup.
-                cmd.env("GIT_OC_GITHUB_API_URL", &s.gh.api_url);
             }
         }
         let out = Run::from(
-            cmd.args(["run", "--json", "--pr", "--goal", &format!("Token from {var}"), "--backend", "command", "--", "fake-agent", "edit"])
-                .output()
-                .unwrap(),
+            cmd.args([
+                "run",
+                "--json",
+                "--pr",
+                "--goal",
+                &format!("Token from {var}"),
+                "--backend",
+                "command",
+                "--",
+                "fake-agent",
+                "edit",
+            ])
+            .output()
+            .unwrap(),
         );
         out.assert_code(0);
         assert_no_token(&s, &[&out]);
@@ -703,16 +1058,27 @@ fn doctor_checks_the_token_and_what_it_may_do() {
     let s = setup("");
     let doctor = |s: &Setup| {
         let out = s.oc(&["doctor"]);
-        let line = out.stdout.lines().find(|l| l.contains(" github ")).unwrap_or_default().to_owned();
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(" github "))
+            .unwrap_or_default()
+            .to_owned();
         (out, line)
     };
     let (out, line) = doctor(&s);
     out.assert_code(0);
-    assert!(line.starts_with("ok") && line.contains("the token from GITHUB_TOKEN can push to acme/widgets"), "{line}");
+    assert!(
+        line.starts_with("ok") && line.contains("the token from GITHUB_TOKEN can push to acme/widgets"),
+        "{line}"
+    );
     s.gh.state.lock().unwrap().push = false;
     let (out, line) = doctor(&s);
     out.assert_code(1);
-    assert!(line.starts_with("fail") && line.contains("cannot push to acme/widgets"), "{line}");
+    assert!(
+        line.starts_with("fail") && line.contains("cannot push to acme/widgets"),
+        "{line}"
+    );
     s.gh.state.lock().unwrap().push = true;
     s.gh.state.lock().unwrap().scopes = Some("read:org, gist".into());
     let (_, line) = doctor(&s);
@@ -720,40 +1086,86 @@ fn doctor_checks_the_token_and_what_it_may_do() {
     s.gh.state.lock().unwrap().token = "another".into();
     let (out, line) = doctor(&s);
     out.assert_code(1);
-    assert!(line.contains("401 Unauthorized") && line.contains("Bad credentials"), "{line}");
+    assert!(
+        line.contains("401 Unauthorized") && line.contains("Bad credentials"),
+        "{line}"
+    );
     assert_no_token(&s, &[&out]);
     let without = Run::from(s.env.oc_agents(&s.repo).args(["doctor"]).output().unwrap());
-    assert!(without.stdout.contains("no token (GITHUB_TOKEN, GH_TOKEN or gh auth token)"), "{}", without.stdout);
+    assert!(
+        without
+            .stdout
+            .contains("no token (GITHUB_TOKEN, GH_TOKEN or gh auth token)"),
+        "{}",
+        without.stdout
+    );
 }
 
 #[test]
 fn bad_publishing_input_changes_nothing() {
     let s = setup("");
-    let cases: Vec<(Vec<&str>, &str, Box<dyn Fn(&Path)>)> = vec![
-        (vec!["--pr"], "is not a branch", Box::new(|_: &Path| {})),
-        (vec!["--push"], "no remote named", Box::new(|_: &Path| {})),
-        (vec!["--pr"], "cannot tell which GitHub repository", Box::new(|_: &Path| {})),
-        (vec!["--pr"], "github.draft \"sometimes\"", Box::new(|_: &Path| {})),
-    ];
     let config = std::fs::read_to_string(s.repo.join(".oc/config.toml")).unwrap();
-    for (i, (flags, expect, _)) in cases.iter().enumerate() {
-        std::fs::write(s.repo.join(".oc/config.toml"), &config).unwrap();
-        let mut extra: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
-        match i {
-            0 => extra.extend(["--base".into(), s.local(&["rev-parse", "HEAD"])]),
-            1 => std::fs::write(s.repo.join(".oc/config.toml"), format!("{config}remote = \"upstream\"\n")).unwrap(),
-            2 => std::fs::write(s.repo.join(".oc/config.toml"), "").unwrap(),
-            _ => std::fs::write(s.repo.join(".oc/config.toml"), format!("{config}draft = \"sometimes\"\n")).unwrap(),
-        }
+    let head = s.local(&["rev-parse", "HEAD"]);
+    // (flags, the configuration file, what the error says)
+    let cases: Vec<(Vec<&str>, String, &str)> = vec![
+        (vec!["--pr", "--base", &head], config.clone(), "is not a branch"),
+        (
+            vec!["--push"],
+            format!("{config}remote = \"upstream\"\n"),
+            "no remote named",
+        ),
+        (vec!["--pr"], String::new(), "cannot tell which GitHub repository"),
+        (
+            vec!["--pr"],
+            format!("{config}draft = \"sometimes\"\n"),
+            "github.draft \"sometimes\"",
+        ),
+        (
+            vec!["--pr"],
+            config.replace("acme/widgets", "acme"),
+            "github.repository \"acme\" is not owner/name",
+        ),
+        (
+            vec!["--pr"],
+            config.replace(&s.gh.api_url, "ftp://example.com"),
+            "is not an http(s) URL",
+        ),
+        (
+            vec!["--pr"],
+            config.replace(&s.gh.api_url, &format!("http://user:{TOKEN}@example.com")),
+            "holds credentials",
+        ),
+        (
+            vec!["--pr"],
+            format!("{config}reviewers = [\"not a login\"]\n"),
+            "is not a GitHub login",
+        ),
+        (vec!["--pr"], format!("{config}timeout = 0\n"), "github.timeout"),
+        (vec!["--pr"], format!("{config}surprise = 1\n"), "surprise"),
+    ];
+    for (i, (flags, file, expect)) in cases.iter().enumerate() {
+        std::fs::write(s.repo.join(".oc/config.toml"), file).unwrap();
         let before = s.env.state(&s.repo);
         let mut args = vec!["run", "--goal", "Bad"];
-        args.extend(extra.iter().map(String::as_str));
+        args.extend(flags.iter().copied());
         args.extend(["--backend", "command", "--", "fake-agent", "edit"]);
         let out = s.oc(&args);
         out.assert_clean_error(2);
         assert!(out.stderr.contains(expect), "case {i}: {}", out.stderr);
         assert_eq!(s.env.state(&s.repo), before, "case {i} changed something");
+        assert!(
+            !out.stderr.contains(TOKEN),
+            "case {i} printed the token: {}",
+            out.stderr
+        );
     }
+    std::fs::write(s.repo.join(".oc/config.toml"), &config).unwrap();
+    // `git oc pr` with a run that does not exist, and without a run.
+    let out = s.oc(&["pr", "deadbeef"]);
+    out.assert_clean_error(2);
+    let out = s.oc(&["pr"]);
+    out.assert_code(2);
+    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
     assert!(s.gh.seen().is_empty());
     // Demo runs are never published.
     let demo = s.oc(&["demo", "--json"]);

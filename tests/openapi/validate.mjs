@@ -32,15 +32,15 @@ function checker(specName) {
   addFormats(ajv);
   // GitHub's own formats that JSON Schema does not define.
   ajv.addFormat("repo.nwo", /^[^/\s]+\/[^/\s]+$/);
-  ajv.addSchema({ $id: "gh", components: spec.components });
+  ajv.addSchema({ $id: "gh", components: openapiNullable(spec.components) });
   const compiled = new Map();
   const c = {
     spec,
     // Compile a schema from the description: `#/components/...` references resolve in it.
     compile(key, schema) {
       if (!compiled.has(key)) {
-        const rewritten = JSON.parse(
-          JSON.stringify(schema).replaceAll('"$ref":"#/components/', '"$ref":"gh#/components/'),
+        const rewritten = openapiNullable(
+          JSON.parse(JSON.stringify(schema).replaceAll('"$ref":"#/components/', '"$ref":"gh#/components/')),
         );
         compiled.set(key, ajv.compile(rewritten));
       }
@@ -49,6 +49,24 @@ function checker(specName) {
   };
   checkers.set(specName, c);
   return c;
+}
+
+// OpenAPI 3.0's `nullable` without a `type` (beside `allOf`, `anyOf`, `$ref`...) is not JSON
+// Schema, and Ajv refuses it: such a schema becomes "this, or null", which is what it means.
+function openapiNullable(node) {
+  if (Array.isArray(node)) return node.map(openapiNullable);
+  if (node === null || typeof node !== "object") return node;
+  const out = {};
+  for (const [k, v] of Object.entries(node)) out[k] = openapiNullable(v);
+  if (out.nullable === true && out.type === undefined) {
+    delete out.nullable;
+    return { anyOf: [out, { type: "null" }] };
+  }
+  // Nullable with an `enum`: OpenAPI 3.0 allows null, JSON Schema only if the enum lists it.
+  if (out.nullable === true && Array.isArray(out.enum) && !out.enum.includes(null)) {
+    out.enum = [...out.enum, null];
+  }
+  return out;
 }
 
 function deref(spec, obj) {

@@ -40,11 +40,6 @@ impl Stage for Publish {
                 {
                     recorded.summary.pr_url = Some(pr.url.clone());
                 }
-                if let Report::Published(p) = &report {
-                    for w in &p.warnings {
-                        env.cx.warn(w);
-                    }
-                }
                 state.publication = Some(report);
             }
             Err(e) => {

@@ -128,7 +128,6 @@ pub struct State {
 pub struct FakeGitHub {
     /// The API base git-oc is pointed at.
     pub api_url: String,
-    pub flavor: Flavor,
     pub state: Arc<Mutex<State>>,
 }
 
@@ -163,7 +162,7 @@ impl FakeGitHub {
                 std::thread::spawn(move || serve(stream, &shared, &api, flavor));
             }
         });
-        FakeGitHub { api_url, flavor, state }
+        FakeGitHub { api_url, state }
     }
 
     pub fn fault(&self, fault: Fault) {
@@ -352,7 +351,11 @@ fn serve(stream: std::net::TcpStream, shared: &Arc<Mutex<State>>, api: &str, fla
         return;
     };
     let prefix = flavor.prefix();
-    let path = request.path.strip_prefix(prefix).unwrap_or("/not-under-the-api-prefix").to_owned();
+    let path = request
+        .path
+        .strip_prefix(prefix)
+        .unwrap_or("/not-under-the-api-prefix")
+        .to_owned();
     let (answer, hang) = {
         let mut s = shared.lock().unwrap();
         s.seen.push(Seen {
@@ -490,7 +493,8 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
     match (r.method.as_str(), template) {
         ("GET", "/repos/{owner}/{repo}") => {
             let mut repo = repository(s, api, true);
-            repo["permissions"] = json!({"admin": false, "maintain": false, "push": s.push, "triage": true, "pull": true});
+            repo["permissions"] =
+                json!({"admin": false, "maintain": false, "push": s.push, "triage": true, "pull": true});
             let mut a = ok(200, repo, template);
             if let Some(scopes) = &s.scopes {
                 a.headers.push(("x-oauth-scopes".into(), scopes.clone()));
@@ -546,18 +550,33 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
             let head = body["head"].as_str().unwrap_or("").to_owned();
             let base = body["base"].as_str().unwrap_or("").to_owned();
             if !branch_exists(&s.bare, &head) {
-                return invalid(template, json!([{"resource": "PullRequest", "field": "head", "code": "invalid"}]));
+                return invalid(
+                    template,
+                    json!([{"resource": "PullRequest", "field": "head", "code": "invalid"}]),
+                );
             }
             if !branch_exists(&s.bare, &base) {
-                return invalid(template, json!([{"resource": "PullRequest", "field": "base", "code": "invalid"}]));
+                return invalid(
+                    template,
+                    json!([{"resource": "PullRequest", "field": "base", "code": "invalid"}]),
+                );
             }
-            if s.pulls.iter().any(|p| p.state == "open" && p.head == head && p.base == base) {
+            if s.pulls
+                .iter()
+                .any(|p| p.state == "open" && p.head == head && p.base == base)
+            {
                 let message = format!("A pull request already exists for {}:{head}.", s.owner);
-                return invalid(template, json!([{"resource": "PullRequest", "code": "custom", "message": message}]));
+                return invalid(
+                    template,
+                    json!([{"resource": "PullRequest", "code": "custom", "message": message}]),
+                );
             }
             if commits_between(&s.bare, &base, &head) == 0 {
                 let message = format!("No commits between {base} and {head}");
-                return invalid(template, json!([{"resource": "PullRequest", "code": "custom", "message": message}]));
+                return invalid(
+                    template,
+                    json!([{"resource": "PullRequest", "code": "custom", "message": message}]),
+                );
             }
             let draft = body["draft"].as_bool().unwrap_or(false);
             if draft && !s.draft_supported {
@@ -583,8 +602,10 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
             let out = pull(s, &p, api, false);
             s.pulls.push(p);
             let mut a = ok(201, out, template);
-            a.headers
-                .push(("location".into(), format!("{api}/repos/{}/{}/pulls/{number}", s.owner, s.repo)));
+            a.headers.push((
+                "location".into(),
+                format!("{api}/repos/{}/{}/pulls/{number}", s.owner, s.repo),
+            ));
             a
         }
         ("GET" | "PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}") => {
@@ -594,7 +615,10 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
             if r.method == "PATCH" {
                 if let Some(base) = body["base"].as_str() {
                     if !branch_exists(&s.bare, base) {
-                        return invalid(template, json!([{"resource": "PullRequest", "field": "base", "code": "invalid"}]));
+                        return invalid(
+                            template,
+                            json!([{"resource": "PullRequest", "field": "base", "code": "invalid"}]),
+                        );
                     }
                     s.pulls[i].base = base.to_owned();
                 }
@@ -617,14 +641,22 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
                 .or(body.as_array())
                 .into_iter()
                 .flatten()
-                .filter_map(|l| l.as_str().map(str::to_owned).or_else(|| l["name"].as_str().map(str::to_owned)))
+                .filter_map(|l| {
+                    l.as_str()
+                        .map(str::to_owned)
+                        .or_else(|| l["name"].as_str().map(str::to_owned))
+                })
                 .collect();
             for n in names {
                 if !s.pulls[i].labels.contains(&n) {
                     s.pulls[i].labels.push(n);
                 }
             }
-            let labels: Vec<Value> = s.pulls[i].labels.iter().map(|l| label(l, api, &s.owner, &s.repo)).collect();
+            let labels: Vec<Value> = s.pulls[i]
+                .labels
+                .iter()
+                .map(|l| label(l, api, &s.owner, &s.repo))
+                .collect();
             ok(200, Value::Array(labels), template)
         }
         ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers") => {
@@ -633,10 +665,12 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
             };
             let users: Vec<String> = strings(&body["reviewers"]);
             if users.iter().any(|u| !s.collaborators.contains(u)) {
-                return invalid(
-                    template,
-                    json!([format!("Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {}/{} repository.", s.owner, s.repo)]),
+                // GitHub says this in the message alone, with no `errors` list.
+                let message = format!(
+                    "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {}/{} repository.",
+                    s.owner, s.repo
                 );
+                return error(422, &message, template);
             }
             s.pulls[i].reviewers.extend(users);
             s.pulls[i].teams.extend(strings(&body["team_reviewers"]));
@@ -691,9 +725,17 @@ fn git_bare(bare: &Path, args: &[&str]) -> std::process::Output {
 
 fn branch_exists(bare: &Path, branch: &str) -> bool {
     !branch.is_empty()
-        && git_bare(bare, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}^{{commit}}")])
-            .status
-            .success()
+        && git_bare(
+            bare,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/heads/{branch}^{{commit}}"),
+            ],
+        )
+        .status
+        .success()
 }
 
 fn commits_between(bare: &Path, base: &str, head: &str) -> usize {
@@ -741,7 +783,10 @@ fn repository(s: &State, api: &str, full: bool) -> Value {
     let (o, r) = (&s.owner, &s.repo);
     let web = web(api);
     let u = format!("{api}/repos/{o}/{r}");
-    let host = web.trim_start_matches("https://").trim_start_matches("http://").to_owned();
+    let host = web
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .to_owned();
     let mut v = json!({
         "id": 4242, "node_id": "R_kgDOAAAQkg", "name": r, "full_name": format!("{o}/{r}"),
         "owner": user(o, api), "private": true, "html_url": format!("{web}/{o}/{r}"),
@@ -786,7 +831,8 @@ fn label(name: &str, api: &str, owner: &str, repo: &str) -> Value {
     json!({
         "id": 208045946 + name.len() as u64, "node_id": "MDU6TGFiZWwyMDgwNDU5NDY=",
         "url": format!("{api}/repos/{owner}/{repo}/labels/{}", encode(name)),
-        "name": name, "description": null, "color": "ededed", "default": false,
+        // `pull-request-simple` (the reviewers answer) allows no null description.
+        "name": name, "description": "", "color": "ededed", "default": false,
     })
 }
 
