@@ -83,13 +83,23 @@ impl RecordedRun {
         bytes: Vec<u8>,
         update: impl FnOnce(&mut EvidenceMessage),
     ) -> Result<()> {
+        self.append_files(repo, &[(file.to_owned(), bytes)], update)
+    }
+
+    /// Record an event that adds (or supersedes, in the new commit only) several files.
+    pub(crate) fn append_files(
+        &self,
+        repo: &Repo,
+        files: &[(String, Vec<u8>)],
+        update: impl FnOnce(&mut EvidenceMessage),
+    ) -> Result<()> {
         let mut message = self.message.clone();
         update(&mut message);
         crate::git::evidence::append_evidence_commit(
             &repo.repo,
             &self.evidence_ref,
             self.evidence_commit,
-            &[(file.to_owned(), bytes)],
+            files,
             &message.render(),
         )?;
         Ok(())

@@ -527,7 +527,15 @@ fn record(repo: &Repo, run: &RecordedRun, publication: &Publication) -> Result<(
     let bytes = crate::contracts::to_evidence_json(publication);
     let pushed = format!("{} {} {}", publication.remote, publication.branch, publication.commit);
     let pr = publication.pull_request.as_ref().map(|p| p.url.clone());
-    run.append(repo, files::PUBLISH, bytes, |m| {
+    let mut added = vec![(files::PUBLISH.to_owned(), bytes)];
+    // summary.json's pr_url: the new commit carries the summary with only that field set; the
+    // summary as the run recorded it stays in the commit before.
+    if let Some(url) = &pr
+        && let Some(summary) = summary_with_pr(repo, run, url)?
+    {
+        added.push((files::SUMMARY.to_owned(), summary));
+    }
+    run.append_files(repo, &added, |m| {
         m.pushed = Some(pushed);
         if pr.is_some() {
             m.pr = pr.clone();
@@ -539,6 +547,26 @@ fn record(repo: &Repo, run: &RecordedRun, publication: &Publication) -> Result<(
         })?;
     }
     Ok(())
+}
+
+/// The run's summary.json with `pr_url` set, its other bytes' meaning untouched (the JSON is
+/// edited as a value, keys in their order); `None` when there is none or it already says so.
+fn summary_with_pr(repo: &Repo, run: &RecordedRun, url: &str) -> Result<Option<Vec<u8>>> {
+    let evidence = crate::evidence::store::RunEvidence::open(&repo.repo, &run.run_id)?;
+    let Some(bytes) = evidence.read(files::SUMMARY)? else {
+        return Ok(None);
+    };
+    let Ok(mut summary) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Ok(None);
+    };
+    let Some(fields) = summary.as_object_mut() else {
+        return Ok(None);
+    };
+    if fields.get("pr_url").and_then(|v| v.as_str()) == Some(url) {
+        return Ok(None);
+    }
+    fields.insert("pr_url".to_owned(), serde_json::Value::String(url.to_owned()));
+    Ok(Some(crate::contracts::to_evidence_json(&summary)))
 }
 
 /// `git oc pr RUN`: open or update the pull request of an earlier run, pushing it first.

@@ -256,6 +256,13 @@ fn run_with_pr_pushes_atomically_opens_the_pull_request_and_records_it() {
     assert_eq!(shown.field("pull request"), url);
     let shown = s.oc(&["show", &id, "--json"]).json();
     assert_eq!(shown["publication"]["pull_request"]["number"], 1);
+    // summary.json's pr_url, set in the appended commit; the recorded one is kept before it.
+    assert_eq!(shown["outcome"]["pr_url"], url);
+    let recorded: Value = serde_json::from_str(&s.local(&["show", &format!("{evidence}^:summary.json")])).unwrap();
+    assert_eq!(recorded["pr_url"], Value::Null);
+    let mut recorded = recorded;
+    recorded["pr_url"] = json!(url);
+    assert_eq!(recorded, shown["outcome"], "only pr_url differs");
     assert_eq!(shown["run"]["pr"], url);
     let report = s.oc(&["runs", "--json"]).json();
     assert_eq!(report[0]["pr"], url);
@@ -294,6 +301,33 @@ fn the_human_report_says_where_it_went() {
         .unwrap()
         .to_owned();
     assert!(s.remote_ref(&format!("refs/heads/{branch}")).is_some());
+}
+
+#[test]
+fn push_goes_to_the_base_branch_upstream_remote_then_origin() {
+    // The clone's main tracks a remote that is not called origin.
+    let s = setup("");
+    s.local(&["remote", "rename", "origin", "upstream"]);
+    let (run, doc) = s.run(&["--push", "--goal", "Upstream"], &["write", "up.txt", "x"]);
+    run.assert_code(0);
+    assert_eq!(doc["publication"]["remote"], "upstream");
+    let branch = doc["summary"]["branch"].as_str().unwrap();
+    assert!(s.remote_ref(&format!("refs/heads/{branch}")).is_some());
+    // From a detached base there is no upstream: origin, and here there is none.
+    s.local(&["checkout", "-q", "--detach"]);
+    let out = s.oc(&[
+        "run",
+        "--push",
+        "--goal",
+        "Detached",
+        "--backend",
+        "command",
+        "--",
+        "fake-agent",
+        "edit",
+    ]);
+    out.assert_clean_error(2);
+    assert!(out.stderr.contains("no remote named \"origin\""), "{}", out.stderr);
 }
 
 #[test]
@@ -1172,4 +1206,38 @@ fn bad_publishing_input_changes_nothing() {
     demo.assert_code(0);
     let out = s.oc(&["pr", demo.json()["run_id"].as_str().unwrap_or("0")]);
     out.assert_clean_error(2);
+}
+
+#[test]
+fn the_openapi_check_rejects_what_github_would_not_send_and_fails_without_the_description() {
+    let entry = |body: Value| {
+        json!({"spec": "api.github.com", "kind": "response", "method": "post",
+               "path": "/repos/{owner}/{repo}/pulls", "status": 201, "body": body})
+    };
+    // A pull request without most of its required fields.
+    let said = github::validate(&[entry(json!({"number": 1, "html_url": "x"}))], &github::checker_dir())
+        .expect_err("a body GitHub would never send must fail the check");
+    assert!(
+        said.contains("FAIL api.github.com: response POST /repos/{owner}/{repo}/pulls 201"),
+        "{said}"
+    );
+    assert!(said.contains("must have required property"), "{said}");
+    // An operation GitHub does not have.
+    let mut unknown = entry(json!({}));
+    unknown["path"] = json!("/repos/{owner}/{repo}/pull-requests");
+    let said = github::validate(&[unknown], &github::checker_dir()).unwrap_err();
+    assert!(said.contains("has no such operation"), "{said}");
+    // A request body git-oc could not send (draft must be a boolean).
+    let request = json!({"spec": "ghes-3.19", "kind": "request", "method": "post",
+        "path": "/repos/{owner}/{repo}/pulls", "body": {"title": "t", "head": "h", "base": "main", "draft": "yes"}});
+    assert!(github::validate(&[request], &github::checker_dir()).is_err());
+    // Without the description installed the check fails: it is never skipped.
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        github::checker_dir().join("validate.mjs"),
+        empty.path().join("validate.mjs"),
+    )
+    .unwrap();
+    let said = github::validate(&[entry(json!({}))], empty.path()).unwrap_err();
+    assert!(said.contains("is not installed"), "{said}");
 }
