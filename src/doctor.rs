@@ -347,7 +347,8 @@ fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'stat
         .unwrap_or_default();
     let shown = crate::execution::secrets::redact_url(&url).into_owned();
     let parsed = crate::github::parse_remote_url(&url);
-    let configured = settings.api_url.is_some() || settings.repository.is_some();
+    // As for --pr: a token goes to api.github.com or to a configured API only.
+    let configured = settings.api_url.is_some();
     let (owner, name) = match (&settings.repository, &parsed) {
         (Some(full), _) => {
             let (o, n) = full.split_once('/').unwrap_or((full, ""));
@@ -375,7 +376,7 @@ fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'stat
             );
         }
     };
-    let on_github_com = api_url == "https://api.github.com";
+    let on_github_com = api_url == crate::github::remote::GITHUB_API;
     if !configured && !on_github_com {
         return (
             "ok",

@@ -190,10 +190,23 @@ pub fn resolve(repo: &Repo, settings: &GithubSection, base_branch: &str, pull_re
             .hint("pass --base with a branch (e.g. --base main), or set [github] base")
         })?,
     };
-    let token = github::token::find(&host).ok_or_else(|| {
-        Error::input(format!("--pr needs a GitHub token for {host}, and none was found"))
-            .hint("set GITHUB_TOKEN or GH_TOKEN, or log in with 'gh auth login'; git oc doctor checks it")
-    })?;
+    // GITHUB_TOKEN and GH_TOKEN go to api.github.com or to an API someone configured, never to
+    // a host merely read from a remote URL (that may not be GitHub at all); there only the
+    // token `gh` keeps for that very host is used.
+    let guessed = settings.api_url.is_none() && api_url != github::remote::GITHUB_API;
+    let token = if guessed {
+        github::token::from_gh_cli(&host).ok_or_else(|| {
+            Error::input(format!("--pr needs a GitHub token for {host}, and none was found")).hint(format!(
+                "git-oc sends GITHUB_TOKEN or GH_TOKEN only to {} or to a configured API: if {host} is a GitHub Enterprise Server, set [github] api_url = \"{api_url}\", or log in with 'gh auth login --hostname {host}'",
+                github::remote::GITHUB_API
+            ))
+        })?
+    } else {
+        github::token::find(&host).ok_or_else(|| {
+            Error::input(format!("--pr needs a GitHub token for {host}, and none was found"))
+                .hint("set GITHUB_TOKEN or GH_TOKEN, or log in with 'gh auth login'; git oc doctor checks it")
+        })?
+    };
     target.github = Some(GithubTarget {
         api_url,
         owner,

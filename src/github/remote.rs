@@ -15,6 +15,9 @@ pub struct RemoteRepo {
     pub name: String,
 }
 
+/// github.com's REST API.
+pub const GITHUB_API: &str = "https://api.github.com";
+
 impl RemoteRepo {
     /// `owner/name`.
     pub fn full_name(&self) -> String {
@@ -27,7 +30,7 @@ impl RemoteRepo {
     pub fn api_url(&self) -> String {
         let host = self.host.to_ascii_lowercase();
         if matches!(host.as_str(), "github.com" | "www.github.com" | "ssh.github.com") {
-            return "https://api.github.com".to_owned();
+            return GITHUB_API.to_owned();
         }
         if host.ends_with(".ghe.com") && !host.starts_with("api.") {
             return format!("https://api.{host}");

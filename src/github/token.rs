@@ -78,7 +78,7 @@ pub fn find(host: &str) -> Option<Token> {
 }
 
 /// `gh auth token --hostname <host>`; a missing `gh`, no login or any failure is "no token".
-fn from_gh_cli(host: &str) -> Option<Token> {
+pub fn from_gh_cli(host: &str) -> Option<Token> {
     let out = std::process::Command::new("gh")
         .args(["auth", "token", "--hostname", host])
         .env("GH_PROMPT_DISABLED", "1")

@@ -1088,6 +1088,55 @@ fn token_sources_and_a_missing_token() {
 }
 
 #[test]
+fn a_token_from_the_environment_never_goes_to_a_host_read_from_a_remote_url() {
+    // The remote names a host that may not be GitHub at all, and no api_url says it is.
+    let s = setup("");
+    write_config(&s.repo, "");
+    s.local(&[
+        "remote",
+        "set-url",
+        "origin",
+        "https://git.example.invalid/acme/widgets.git",
+    ]);
+    let before = s.env.state(&s.repo);
+    let out = s.oc(&[
+        "run",
+        "--pr",
+        "--goal",
+        "Where to?",
+        "--backend",
+        "command",
+        "--",
+        "fake-agent",
+        "edit",
+    ]);
+    out.assert_clean_error(2);
+    assert!(
+        out.stderr.contains("needs a GitHub token for git.example.invalid"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("only to https://api.github.com or to a configured API")
+            && out.stderr.contains("api_url = \"https://git.example.invalid/api/v3\""),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.env.state(&s.repo), before, "nothing was created");
+    // doctor does not send it there either: it says how to configure the API.
+    let doctor = s.oc(&["doctor"]);
+    let line = doctor
+        .stdout
+        .lines()
+        .find(|l| l.contains(" github "))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(line.contains("set [github] api_url"), "{line}");
+    assert_no_token(&s, &[&out, &doctor]);
+}
+
+#[test]
 fn doctor_checks_the_token_and_what_it_may_do() {
     let s = setup("");
     let doctor = |s: &Setup| {
