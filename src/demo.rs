@@ -118,6 +118,7 @@ pub fn prepare<'a>(repo: &'a Repo, spec: &DemoSpec) -> Result<PreparedRun<'a>> {
             namespace: crate::evidence::Namespace::Demo,
             validation_commands: Vec::new(),
             validation_timeout: 300,
+            publish: None,
         },
         pipeline: Pipeline::demo(),
     })

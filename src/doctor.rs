@@ -233,6 +233,10 @@ pub fn checks(repo: Option<&Repo>) -> Result<Vec<Check>> {
         return Ok(checks);
     };
 
+    let settings = config.as_ref().map(|c| c.github.clone()).unwrap_or_default();
+    let (level, detail) = github_check(repo, &settings);
+    add(level, "github", detail);
+
     // The notes ref must be a notes commit: a blob or tree there breaks every note write.
     match repo.repo.try_find_reference(crate::git::NOTES_REF) {
         Ok(None) => add("ok", "notes", format!("{} not created yet", crate::git::NOTES_REF)),
@@ -315,4 +319,138 @@ pub fn checks(repo: Option<&Repo>) -> Result<Vec<Check>> {
 /// Healthy when no check failed (warnings are fine).
 pub fn healthy(checks: &[Check]) -> bool {
     checks.iter().all(|c| c.level != "fail")
+}
+
+/// Publishing to GitHub: which repository and API `--pr` would use, the token, and whether it may
+/// push there. The token is sent only to github.com's API or to an API configured in `[github]`,
+/// never to a host merely guessed from a remote URL.
+fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'static str, String) {
+    let remote = match settings
+        .remote
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(|| crate::publish::default_remote(&repo.repo))
+    {
+        Ok(r) => r,
+        Err(_) => {
+            return (
+                "warn",
+                "no remote: --push and --pr need one (git remote add origin <url>)".into(),
+            );
+        }
+    };
+    let url = repo
+        .repo
+        .find_remote(remote.as_str())
+        .ok()
+        .and_then(|r| r.url(gix::remote::Direction::Push).map(|u| u.to_bstring().to_string()))
+        .unwrap_or_default();
+    let shown = crate::execution::secrets::redact_url(&url).into_owned();
+    let parsed = crate::github::parse_remote_url(&url);
+    // As for --pr: a token goes to api.github.com or to a configured API only.
+    let configured = settings.api_url.is_some();
+    let (owner, name) = match (&settings.repository, &parsed) {
+        (Some(full), _) => {
+            let (o, n) = full.split_once('/').unwrap_or((full, ""));
+            (o.to_owned(), n.to_owned())
+        }
+        (None, Some(p)) => (p.owner.clone(), p.name.clone()),
+        (None, None) => {
+            return (
+                "ok",
+                format!(
+                    "remote {remote} ({shown}) is not on a GitHub host; --pr needs [github] repository and api_url"
+                ),
+            );
+        }
+    };
+    let api_url = match (&settings.api_url, &parsed) {
+        (Some(u), _) => u.trim_end_matches('/').to_owned(),
+        (None, Some(p)) => p.api_url(),
+        (None, None) => {
+            return (
+                "warn",
+                format!(
+                    "[github] repository is {owner}/{name} but no api_url is set and remote {remote} names no host"
+                ),
+            );
+        }
+    };
+    let on_github_com = api_url == crate::github::remote::GITHUB_API;
+    if !configured && !on_github_com {
+        return (
+            "ok",
+            format!(
+                "remote {remote} is on {}; for pull requests there (GitHub Enterprise) set [github] api_url, e.g. {api_url}",
+                parsed.as_ref().map_or("another host", |p| p.host.as_str())
+            ),
+        );
+    }
+    let host = parsed.as_ref().map(|p| p.host.clone()).unwrap_or_else(|| {
+        let h = api_url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.host().map(str::to_owned))
+            .unwrap_or_default();
+        h.strip_prefix("api.").map(str::to_owned).unwrap_or(h)
+    });
+    let shown_api = crate::execution::secrets::redact_url(&api_url).into_owned();
+    let Some(token) = crate::github::token::find(&host) else {
+        return (
+            "warn",
+            format!(
+                "{owner}/{name} at {shown_api}: no token (GITHUB_TOKEN, GH_TOKEN or gh auth token), so --pr cannot open pull requests"
+            ),
+        );
+    };
+    let client = crate::github::Client::new(
+        &api_url,
+        &owner,
+        &name,
+        Some(&token),
+        crate::github::Options {
+            timeout: Duration::from_secs(settings.timeout().min(10)),
+            rate_limits: crate::github::RateLimits::system(Duration::ZERO),
+        },
+    );
+    let access = client.and_then(|c| c.repository());
+    let from = format!("the token from {}", token.source);
+    match access {
+        Ok(a) => {
+            let classic_without_repo = a.scopes.as_deref().is_some_and(|s| {
+                !s.split(',')
+                    .map(str::trim)
+                    .any(|x| x == "repo" || (x == "public_repo" && !a.private))
+            });
+            if classic_without_repo {
+                (
+                    "fail",
+                    format!(
+                        "{from} can read {owner}/{name} but lacks the repo scope (it has: {}); --pr needs it",
+                        a.scopes.as_deref().unwrap_or("")
+                    ),
+                )
+            } else if a.push == Some(false) {
+                (
+                    "fail",
+                    format!(
+                        "{from} cannot push to {owner}/{name}: --push and --pr need write access (a fine-grained token needs Contents and Pull requests: read and write)"
+                    ),
+                )
+            } else {
+                ("ok", format!("{from} can push to {owner}/{name} at {shown_api}"))
+            }
+        }
+        Err(e) => {
+            let level = match e.kind {
+                crate::github::ApiErrorKind::Unreachable | crate::github::ApiErrorKind::Timeout => "warn",
+                _ => "fail",
+            };
+            let mut detail = format!("{owner}/{name} at {shown_api}, {from}: {e}");
+            if let Some(h) = e.hint() {
+                detail.push_str(&format!(" ({h})"));
+            }
+            (level, detail)
+        }
+    }
 }

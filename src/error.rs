@@ -162,23 +162,27 @@ impl std::error::Error for Error {
     }
 }
 
-/// The hint a typed cause calls for: a held lock, a read-only repository.
-fn hint_for(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+/// The hint a typed cause calls for: a held lock, a read-only repository, GitHub's answer.
+fn hint_for(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut current = Some(err);
     while let Some(e) = current {
+        if let Some(api) = e.downcast_ref::<crate::github::ApiError>() {
+            return api.hint();
+        }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 // gix reports a lock file someone else holds as the `AlreadyExists` of its creation.
                 std::io::ErrorKind::AlreadyExists => {
                     return Some(
                         "another git process holds a lock; if none is running, delete the .lock file named above \
-                         (git oc gc removes git-oc's own stale locks)",
+                         (git oc gc removes git-oc's own stale locks)"
+                            .to_owned(),
                     );
                 }
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-                    return Some("git-oc needs to write to the repository's .git directory");
+                    return Some("git-oc needs to write to the repository's .git directory".to_owned());
                 }
-                std::io::ErrorKind::StorageFull => return Some("free some disk space and run again"),
+                std::io::ErrorKind::StorageFull => return Some("free some disk space and run again".to_owned()),
                 _ => {}
             }
         }

@@ -76,14 +76,30 @@ impl RecordedRun {
     }
 
     /// Record an event: `file` added to the evidence, the message gaining what `update` sets.
-    fn append(&self, repo: &Repo, file: &str, bytes: Vec<u8>, update: impl FnOnce(&mut EvidenceMessage)) -> Result<()> {
+    pub(crate) fn append(
+        &self,
+        repo: &Repo,
+        file: &str,
+        bytes: Vec<u8>,
+        update: impl FnOnce(&mut EvidenceMessage),
+    ) -> Result<()> {
+        self.append_files(repo, &[(file.to_owned(), bytes)], update)
+    }
+
+    /// Record an event that adds (or supersedes, in the new commit only) several files.
+    pub(crate) fn append_files(
+        &self,
+        repo: &Repo,
+        files: &[(String, Vec<u8>)],
+        update: impl FnOnce(&mut EvidenceMessage),
+    ) -> Result<()> {
         let mut message = self.message.clone();
         update(&mut message);
         crate::git::evidence::append_evidence_commit(
             &repo.repo,
             &self.evidence_ref,
             self.evidence_commit,
-            &[(file.to_owned(), bytes)],
+            files,
             &message.render(),
         )?;
         Ok(())

@@ -200,13 +200,62 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
 #[tracing::instrument(level = "debug", skip(repo, workdir))]
 pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<PushReport> {
     validate_remote(repo, remote)?;
-    refuse_rejected_content(workdir, &[&format!("{RUNS_REF_PREFIX}*"), NOTES_REF])?;
+    let runs_spec = format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*");
+    let pushed = push_with_notes(repo, workdir, remote, &[runs_spec], &|_| {
+        "check the remote's permissions and hooks for refs/oc/* and refs/notes/oc".to_owned()
+    })?;
+    let mut report = PushReport {
+        remote: remote.to_owned(),
+        notes_merge: pushed.notes_merge,
+        ..PushReport::default()
+    };
+    for line in &pushed.lines {
+        match line.flag.as_str() {
+            "*" if line.dst.starts_with(RUNS_REF_PREFIX) => report.new_runs += 1,
+            "=" if line.dst.starts_with(RUNS_REF_PREFIX) => report.up_to_date_runs += 1,
+            _ => {}
+        }
+    }
+    report.notes = pushed.notes;
+    Ok(report)
+}
+
+/// One ref as `git push --porcelain` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PushedRef {
+    /// `*` new, ` ` fast-forward, `+` forced, `-` deleted, `=` up to date, `!` rejected.
+    pub flag: String,
+    pub dst: String,
+    pub summary: String,
+}
+
+/// What one atomic push did.
+#[derive(Debug, Default)]
+pub struct Pushed {
+    pub lines: Vec<PushedRef>,
+    /// `updated`, `up to date` or `none` (no notes to push).
+    pub notes: &'static str,
+    pub notes_merge: Option<NotesMerge>,
+}
+
+/// Push `refspecs` (each a fully qualified `src:dst`) and `refs/notes/oc` in one atomic push,
+/// without force, after fetching the remote's notes and merging them into the local ones, so
+/// that no note block is lost on either side. When someone pushes notes in between, the merge
+/// and the push are tried again. `hint` says what to check when the remote refuses.
+pub fn push_with_notes(
+    repo: &gix::Repository,
+    workdir: &Path,
+    remote: &str,
+    refspecs: &[String],
+    hint: &dyn Fn(&[PushedRef]) -> String,
+) -> Result<Pushed> {
+    validate_remote(repo, remote)?;
+    let mut published: Vec<&str> = refspecs.iter().map(|r| r.split(':').next().unwrap_or(r)).collect();
+    published.push(NOTES_REF);
+    refuse_rejected_content(workdir, &published)?;
     let mut last_error = None;
     for _attempt in 0..3 {
-        let mut report = PushReport {
-            remote: remote.to_owned(),
-            ..PushReport::default()
-        };
+        let mut pushed = Pushed::default();
         let notes = remote_refs(workdir, remote, NOTES_REF)?;
         if !notes.is_empty() {
             let out = run_git(
@@ -225,13 +274,12 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
                     .caused_by(out.stderr.trim().to_owned()));
             }
             let tracking = tracked_notes(repo, remote)?;
-            report.notes_merge = Some(merge_notes(repo, tracking)?);
+            pushed.notes_merge = Some(merge_notes(repo, tracking)?);
         }
         let has_notes = repo.try_find_reference(NOTES_REF).ok().flatten().is_some();
         let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
-        let runs_spec = format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*");
         let notes_spec = format!("{NOTES_REF}:{NOTES_REF}");
-        args.push(&runs_spec);
+        args.extend(refspecs.iter().map(String::as_str));
         if has_notes {
             args.push(&notes_spec);
         }
@@ -248,24 +296,29 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
             let summary = fields.next().unwrap_or("");
             let dst = refs.split(':').next_back().unwrap_or(refs);
             match flag {
-                "*" if dst.starts_with(RUNS_REF_PREFIX) => report.new_runs += 1,
-                "=" if dst.starts_with(RUNS_REF_PREFIX) => report.up_to_date_runs += 1,
-                "*" | " " | "+" if dst == NOTES_REF => report.notes = "updated",
-                "=" if dst == NOTES_REF => report.notes = "up to date",
+                "*" | " " | "+" if dst == NOTES_REF => pushed.notes = "updated",
+                "=" if dst == NOTES_REF => pushed.notes = "up to date",
                 "!" => {
-                    if dst == NOTES_REF && !summary.contains("atomic") {
+                    // Only a non-fast-forward means someone pushed notes in between; a hook
+                    // declining ("[remote rejected]") would decline again.
+                    if dst == NOTES_REF && summary.starts_with("[rejected]") {
                         notes_rejected = true;
                     }
                     rejected.push(format!("{dst} ({summary})"));
                 }
                 _ => {}
             }
+            pushed.lines.push(PushedRef {
+                flag: flag.to_owned(),
+                dst: dst.to_owned(),
+                summary: summary.to_owned(),
+            });
         }
         if out.success {
-            if report.notes.is_empty() {
-                report.notes = if has_notes { "up to date" } else { "none" };
+            if pushed.notes.is_empty() {
+                pushed.notes = if has_notes { "up to date" } else { "none" };
             }
-            return Ok(report);
+            return Ok(pushed);
         }
         let err = Error::run(format!(
             "the remote {remote:?} refused the push; nothing was changed there"
@@ -281,14 +334,14 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
                 Some(h) => err.caused_by(h),
                 None => err,
             }
-            .hint("check the remote's permissions and hooks for refs/oc/* and refs/notes/oc"));
+            .hint(hint(&pushed.lines)));
         }
         // Someone pushed notes in between: fetch, merge and try again.
         last_error = Some(err);
     }
     Err(last_error
         .unwrap_or_else(|| Error::run("the push did not succeed"))
-        .hint("run git oc push again"))
+        .hint("run the command again"))
 }
 
 fn count_runs(repo: &gix::Repository) -> Result<usize> {

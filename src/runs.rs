@@ -121,6 +121,8 @@ pub fn list(repo: &Repo, filter: &RunFilter) -> Result<(Vec<RunEntry>, Vec<Skipp
                 recorded: None,
                 rejected: false,
                 landed: None,
+                pushed: None,
+                pr: None,
             },
             evidence_ref: String::new(),
             evidence_commit: String::new(),

@@ -18,7 +18,8 @@ use crate::planning::{PlanningContext, build_proposal};
 use crate::policy::PolicyEngine;
 use crate::routing::{LoadedPolicy, Router};
 
-/// What to publish after a run passes both gates (nothing, until publishing exists).
+/// What to publish after a run passes both gates: its branch, evidence and notes (`push`), and
+/// a pull request (`pull_request`, which implies `push`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PublishOptions {
     pub push: bool,
@@ -204,7 +205,7 @@ impl Session {
         ctx.allowed_paths = spec.paths.clone();
         ctx.validation_commands = validate.clone();
         ctx.proposer = "git-oc".into();
-        ctx.push_on_success = spec.publish.push;
+        ctx.push_on_success = spec.publish.push || spec.publish.pull_request;
         ctx.open_pr = spec.publish.pull_request;
         let proposal = build_proposal(&ctx).map_err(|e| Error::input(e.to_string()))?;
 
@@ -308,6 +309,23 @@ impl Session {
         } else {
             git::worktree::branch_ref_name(&branch)?;
         }
+        // Where the run will be published is settled now: a missing remote, repository or
+        // token stops the run before anything is created.
+        let publish = if spec.publish.push || spec.publish.pull_request {
+            let base_branch = &planned.bundle.proposal.target.base_branch;
+            Some(crate::publication::PublishPlan {
+                pull_request: spec.publish.pull_request,
+                target: crate::publication::resolve(
+                    &self.repo,
+                    &config.github,
+                    base_branch,
+                    spec.publish.pull_request,
+                )?,
+                settings: config.github.clone(),
+            })
+        } else {
+            None
+        };
         Ok(PreparedRun {
             repo: &self.repo,
             policy: self.policy.clone(),
@@ -326,6 +344,7 @@ impl Session {
                 validation_timeout: spec
                     .validation_timeout
                     .unwrap_or_else(|| config.run.validation_timeout()),
+                publish,
             },
             pipeline: Pipeline::run(),
         })
@@ -409,6 +428,11 @@ pub fn retry_spec(repo: &Repo, run: &crate::land::RecordedRun) -> Result<TaskSpe
     }
     spec.base = summary.base.clone().unwrap_or_else(|| "HEAD".to_owned());
     spec.validate = proposal.validation_profile.commands.clone();
+    // The same publishing: a run made with --pr is retried with --pr.
+    spec.publish = PublishOptions {
+        push: proposal.branch_policy.push_on_success,
+        pull_request: proposal.branch_policy.open_pr,
+    };
     spec.timeout = command["timeout_seconds"].as_u64();
     spec.validation_timeout = validation["timeout_seconds"].as_u64();
     if spec.backend == Some(AgentKind::Command) {

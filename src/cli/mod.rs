@@ -10,6 +10,7 @@ pub mod init;
 pub mod land;
 pub mod plan;
 pub mod policy;
+pub mod pr;
 pub mod progress;
 pub mod run;
 pub mod runs;
@@ -72,6 +73,7 @@ pub enum Command {
     Policy(policy::PolicyArgs),
     Runs(runs::RunsArgs),
     Show(runs::ShowArgs),
+    Pr(pr::PrArgs),
     Push(sync::PushArgs),
     Fetch(sync::FetchArgs),
     Gc(gc::GcArgs),
@@ -125,6 +127,15 @@ pub fn run_and_print(
         let hint = format!("the evidence is kept in git: git show {}", outcome.git.evidence_ref);
         ui.error(&e.clone().hint(hint));
     }
+    // Publication warnings go to stderr after the report, whatever the progress mode.
+    if let Some(crate::publication::Report::Published(p)) = &outcome.publication {
+        for w in &p.warnings {
+            ui.warning(&redactor.redact(w));
+        }
+    }
+    if let Some(e) = &outcome.publish_error {
+        ui.error(e);
+    }
     Ok(outcome.exit_code())
 }
 
@@ -147,6 +158,9 @@ pub fn policy_fields(
     }
     for w in &decision.warnings {
         field(out, "warning", &format!("{}: {}", w.rule_id, w.message));
+    }
+    for remedy in crate::policy::remedies(decision) {
+        field(out, "hint", &remedy);
     }
     field(out, "summary", &explanation.summary);
     field(out, "review", &explanation.review_reasoning);
@@ -239,6 +253,7 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::Policy(args) => policy::cmd_policy(ui, args),
         Command::Runs(args) => runs::cmd_runs(ui, args),
         Command::Show(args) => runs::cmd_show(ui, args),
+        Command::Pr(args) => pr::cmd_pr(ui, args),
         Command::Push(args) => sync::cmd_push(ui, args),
         Command::Fetch(args) => sync::cmd_fetch(ui, args),
         Command::Gc(args) => gc::cmd_gc(ui, args),

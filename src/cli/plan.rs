@@ -48,6 +48,7 @@ pub fn cmd_plan(ui: &mut Ui, args: &PlanArgs) -> Result<i32> {
             "route_plan": route_plan,
             "policy_decision": decision,
             "explanation": explanation,
+            "hints": crate::policy::remedies(&decision),
             "policy_digest": digest,
         });
         ui.json(&doc);

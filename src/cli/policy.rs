@@ -199,6 +199,26 @@ fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
             "routing_policy_file": routing.file,
             "routing_warnings": routing.warnings,
             "switchboard_url": switchboard_url,
+            "github": {
+                "remote": config.github.remote,
+                "repository": config.github.repository,
+                "api_url": config.github.api_url.as_deref().map(|u| redact_url(u).into_owned()),
+                "base": config.github.base,
+                "labels": config.github.labels(),
+                "reviewers": config.github.reviewers(),
+                "assignees": config.github.assignees(),
+                "draft": config.github.draft(),
+                "push_on_validation_failure": config.github.push_on_validation_failure(),
+                "timeout": config.github.timeout(),
+                "rate_limit_wait": config.github.rate_limit_wait(),
+                "sources": {
+                    "remote": src("github.remote"),
+                    "repository": src("github.repository"),
+                    "api_url": src("github.api_url"),
+                    "base": src("github.base"),
+                    "draft": src("github.draft"),
+                },
+            },
             "run": {
                 "backend": run.backend,
                 "timeout": run.timeout(),
@@ -406,6 +426,75 @@ fn cmd_show(ui: &mut Ui, _args: &ShowArgs) -> Result<i32> {
             &format!("{} (from {})", adapter.value, adapter.source),
         );
     }
+    let g = &config.github;
+    out.push_str("\npublishing (--push, --pr, git oc pr)\n");
+    let shown = |v: Option<String>, default: &str, key: &str| match v {
+        Some(v) => format!("{v} (from {})", src(key)),
+        None => format!("{default} ({})", Source::Default),
+    };
+    line(
+        &mut out,
+        "remote",
+        &shown(
+            g.remote.clone(),
+            "the base branch's push remote, else origin",
+            "github.remote",
+        ),
+    );
+    line(
+        &mut out,
+        "repository",
+        &shown(g.repository.clone(), "from the remote's URL", "github.repository"),
+    );
+    line(
+        &mut out,
+        "api_url",
+        &shown(
+            g.api_url.as_deref().map(|u| redact_url(u).into_owned()),
+            "from the remote's host",
+            "github.api_url",
+        ),
+    );
+    line(
+        &mut out,
+        "base",
+        &shown(g.base.clone(), "the run's base branch", "github.base"),
+    );
+    line(
+        &mut out,
+        "draft",
+        &format!("{} (from {})", g.draft().as_str(), src("github.draft")),
+    );
+    line(
+        &mut out,
+        "push_on_validation_failure",
+        &format!(
+            "{} (from {})",
+            g.push_on_validation_failure(),
+            src("github.push_on_validation_failure")
+        ),
+    );
+    for (key, values) in [
+        ("labels", g.labels()),
+        ("reviewers", g.reviewers()),
+        ("assignees", g.assignees()),
+    ] {
+        line(
+            &mut out,
+            key,
+            &format!("{} (from {})", list_or(values, "none"), src(&format!("github.{key}"))),
+        );
+    }
+    line(
+        &mut out,
+        "timeout",
+        &format!("{}s (from {})", g.timeout(), src("github.timeout")),
+    );
+    line(
+        &mut out,
+        "rate_limit_wait",
+        &format!("{}s (from {})", g.rate_limit_wait(), src("github.rate_limit_wait")),
+    );
     out.push_str("\npolicy as configured (as it would be written in .oc/config.toml; inherited layers above)\n\n");
     let wrapped = json!({ "policy": section });
     out.push_str(&escape_controls_keep_lines(
@@ -426,6 +515,7 @@ fn cmd_check(ui: &mut Ui, args: &CheckArgs) -> Result<i32> {
         let doc = json!({
             "policy_decision": decision,
             "explanation": explanation,
+            "hints": crate::policy::remedies(&decision),
             "policy_digest": engine.digest(),
             "lane": bundle.decision.selected_lane,
             "backend": bundle.decision.selected_backend,

@@ -58,6 +58,13 @@ pub struct TaskArgs {
     /// [default: run.validate from configuration]
     #[arg(long = "validate", value_name = "CMD")]
     pub validate: Vec<String>,
+    /// Push the run branch, its evidence and the notes to the remote once the run passes its gates
+    #[arg(long)]
+    pub push: bool,
+    /// Open (or update) the run's pull request on GitHub; implies --push and satisfies a
+    /// policy's branch_guardrail.require_pr
+    #[arg(long)]
+    pub pr: bool,
 }
 
 /// The backends, with the help each gives in completions and `--help`.
@@ -83,6 +90,10 @@ impl TaskArgs {
         spec.base = self.base.clone();
         spec.repo_key = self.repo_key.clone();
         spec.validate = self.validate.clone();
+        spec.publish = crate::session::PublishOptions {
+            push: self.push || self.pr,
+            pull_request: self.pr,
+        };
         spec
     }
 }
@@ -180,6 +191,9 @@ pub fn report(o: &RunOutcome) -> String {
     for w in &o.policy_decision.warnings {
         field(&mut out, "warning", &format!("{}: {}", w.rule_id, w.message));
     }
+    for remedy in crate::policy::remedies(&o.policy_decision) {
+        field(&mut out, "hint", &remedy);
+    }
     if let Some(c) = &o.command {
         let how = match (&c.spawn_error, c.timed_out, c.cancelled, c.exit_code, &c.signal) {
             (Some(e), ..) => format!("could not start: {e}"),
@@ -248,6 +262,7 @@ pub fn report(o: &RunOutcome) -> String {
         field(&mut out, "worktree", &wt.display().to_string());
     }
     field(&mut out, "evidence", &o.git.evidence_ref);
+    publication_fields(&mut out, o.publication.as_ref());
     for w in &s.warnings {
         field(&mut out, "warning", w);
     }
@@ -258,6 +273,30 @@ pub fn report(o: &RunOutcome) -> String {
     };
     field(&mut out, "outcome", &outcome);
     out
+}
+
+/// What publishing did: the push and the pull request, or why the run was not published.
+pub fn publication_fields(out: &mut String, report: Option<&crate::publication::Report>) {
+    use crate::publication::Report;
+    match report {
+        Some(Report::Published(p)) => {
+            field(
+                out,
+                "pushed",
+                &format!("{} to {} at {}", p.branch, p.remote, prefix_chars(&p.commit, 7)),
+            );
+            if let Some(pr) = &p.pull_request {
+                field(
+                    out,
+                    "pull request",
+                    &format!("{} ({}{})", pr.url, pr.action, if pr.draft { ", draft" } else { "" }),
+                );
+            }
+        }
+        Some(Report::Skipped(r)) => field(out, "published", &format!("no: {}; {}", r.reason, r.hint)),
+        Some(Report::Failed { error }) => field(out, "published", &format!("failed: {error}")),
+        None => {}
+    }
 }
 
 pub fn json_document(o: &RunOutcome) -> serde_json::Value {
@@ -275,6 +314,7 @@ pub fn json_document(o: &RunOutcome) -> serde_json::Value {
         "validation": o.validation,
         "command": o.command,
         "git": o.git.to_json(),
+        "publication": o.publication,
         "evidence_files": o.evidence_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     })
 }

@@ -170,6 +170,8 @@ pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {
                 local_time(r.time, &tz),
                 esc(&if r.rejected {
                     format!("{} ({})", r.outcome, crate::runs::REJECTED)
+                } else if let Some(pr) = &r.pr {
+                    format!("{} (PR #{})", r.outcome, pr.rsplit('/').next().unwrap_or(pr))
                 } else {
                     r.outcome.clone()
                 }),
@@ -215,6 +217,7 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
     let summary = json("summary.json")?;
     let record = json("execution_record.json")?.unwrap_or_default();
     let policy_file = json("policy_decision.json")?;
+    let publication = json(crate::evidence::files::PUBLISH)?;
     let policy = policy_file
         .as_ref()
         .map(|p| p["pre_run"].clone())
@@ -243,6 +246,7 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
             "policy_decision": policy,
             "post_run_policy_decision": policy_file.as_ref().map(|p| p["post_run"].clone()),
             "outcome": summary,
+            "publication": publication,
             "worktree": worktree,
             "worktree_exists": worktree_exists,
             "files": files,
@@ -314,6 +318,15 @@ pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<i32> {
         line("commit", e.commit.as_deref().unwrap_or("none"));
         line("changes", e.diff.as_deref().unwrap_or("none"));
         line("evidence", &e.evidence_ref);
+        if let Some(pushed) = &e.pushed {
+            line("pushed", pushed);
+        }
+        if let Some(pr) = &e.pr {
+            line("pull request", pr);
+        }
+        if let Some(landed) = &e.landed {
+            line("landed", landed);
+        }
     }
     match &worktree {
         Some(w) if worktree_exists => line("worktree", w),

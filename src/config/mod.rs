@@ -178,6 +178,98 @@ impl GcSection {
     }
 }
 
+/// `[github]`: publishing runs (`git oc run --push --pr`, `git oc pr RUN`). Tokens never come
+/// from here: `GITHUB_TOKEN`, `GH_TOKEN` or `gh auth token`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSection {
+    /// The remote to push to [default: the base branch's upstream remote, else `origin`].
+    pub remote: Option<String>,
+    /// `owner/name` on GitHub [default: from the remote's URL].
+    pub repository: Option<String>,
+    /// The REST API base [default: `https://api.github.com` for github.com, else
+    /// `https://<host>/api/v3` (GitHub Enterprise Server)].
+    pub api_url: Option<String>,
+    /// The pull request's base branch [default: the run's base branch].
+    pub base: Option<String>,
+    pub labels: Option<Vec<String>>,
+    /// Users, or teams as `org/team`, asked to review.
+    pub reviewers: Option<Vec<String>>,
+    pub assignees: Option<Vec<String>>,
+    /// `auto` (a draft when validation failed or review is required), `always` or `never`.
+    pub draft: Option<String>,
+    /// Push (and open a draft for) a run whose validation failed, for inspection.
+    pub push_on_validation_failure: Option<bool>,
+    /// Seconds for each API request.
+    pub timeout: Option<u64>,
+    /// Seconds git-oc waits in all for GitHub's rate limits before giving up.
+    pub rate_limit_wait: Option<u64>,
+}
+
+/// When a pull request is opened as a draft.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftRule {
+    /// A draft when validation failed or the policy requires review.
+    Auto,
+    Always,
+    Never,
+}
+
+impl DraftRule {
+    pub const NAMES: [&str; 3] = ["auto", "always", "never"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftRule::Auto => "auto",
+            DraftRule::Always => "always",
+            DraftRule::Never => "never",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(DraftRule::Auto),
+            "always" => Some(DraftRule::Always),
+            "never" => Some(DraftRule::Never),
+            _ => None,
+        }
+    }
+}
+
+impl GithubSection {
+    pub fn draft(&self) -> DraftRule {
+        self.draft
+            .as_deref()
+            .and_then(DraftRule::parse)
+            .unwrap_or(DraftRule::Auto)
+    }
+
+    pub fn push_on_validation_failure(&self) -> bool {
+        self.push_on_validation_failure.unwrap_or(false)
+    }
+
+    pub fn labels(&self) -> &[String] {
+        self.labels.as_deref().unwrap_or_default()
+    }
+
+    pub fn reviewers(&self) -> &[String] {
+        self.reviewers.as_deref().unwrap_or_default()
+    }
+
+    pub fn assignees(&self) -> &[String] {
+        self.assignees.as_deref().unwrap_or_default()
+    }
+
+    pub fn timeout(&self) -> u64 {
+        self.timeout.unwrap_or(30)
+    }
+
+    pub fn rate_limit_wait(&self) -> u64 {
+        self.rate_limit_wait.unwrap_or(60)
+    }
+}
+
 /// A configuration file as written, and the effective configuration once the layers are merged.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -194,6 +286,8 @@ pub struct ConfigFile {
     pub policy: Option<PolicySection>,
     #[serde(default)]
     pub gc: GcSection,
+    #[serde(default)]
+    pub github: GithubSection,
 }
 
 /// `[adapters]` with the layer each entry came from.
@@ -268,8 +362,9 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 /// The environment variables that set configuration keys, and the keys they set.
-const ENVIRONMENT: [(&str, &str); 4] = [
+const ENVIRONMENT: [(&str, &str); 5] = [
     ("GIT_OC_SWITCHBOARD_URL", "routing.switchboard_url"),
+    ("GIT_OC_GITHUB_API_URL", "github.api_url"),
     ("GIT_OC_ROUTER", "routing.router"),
     ("GIT_OC_BACKEND", "run.backend"),
     ("GIT_OC_TIMEOUT", "run.timeout"),
@@ -435,6 +530,7 @@ impl Config {
             (self.run.timeout, "run.timeout"),
             (self.run.validation_timeout, "run.validation_timeout"),
             (self.routing.timeout, "routing.timeout"),
+            (self.github.timeout, "github.timeout"),
         ] {
             if value == Some(0) {
                 return bad(
@@ -509,12 +605,124 @@ impl Config {
                 );
             }
         }
+        self.validate_github()?;
         if self.run.validate().iter().any(|c| c.trim().is_empty()) {
             return bad(
                 "run.validate has an empty command".into(),
                 "run.validate",
                 "remove it".into(),
             );
+        }
+        Ok(())
+    }
+
+    /// `[github]` values that parse but could never work.
+    fn validate_github(&self) -> Result<()> {
+        let g = &self.github;
+        let bad = |what: String, key: &str, hint: &str| {
+            Err(Error::input(format!("{what} (from {})", self.source(key))).hint(hint.to_owned()))
+        };
+        if let Some(d) = &g.draft
+            && DraftRule::parse(d).is_none()
+        {
+            return bad(
+                format!("github.draft {d:?} is not one of {}", DraftRule::NAMES.join(", ")),
+                "github.draft",
+                "set github.draft to auto, always or never",
+            );
+        }
+        if let Some(r) = &g.repository
+            && !is_repository_name(r)
+        {
+            return bad(
+                format!(
+                    "github.repository {:?} is not owner/name",
+                    crate::text::escape_controls(r)
+                ),
+                "github.repository",
+                "write it as on GitHub, e.g. repository = \"octo-org/widgets\"",
+            );
+        }
+        if let Some(url) = &g.api_url {
+            let shown = crate::execution::secrets::redact_url(url).into_owned();
+            let parsed = url.parse::<http::Uri>().ok().filter(|u| {
+                matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty())
+            });
+            let Some(parsed) = parsed else {
+                return bad(
+                    format!("github.api_url {shown:?} is not an http(s) URL"),
+                    "github.api_url",
+                    "e.g. https://api.github.com, or https://github.example.com/api/v3 for GitHub Enterprise",
+                );
+            };
+            if parsed.authority().is_some_and(|a| a.as_str().contains('@')) {
+                return bad(
+                    format!("github.api_url {shown:?} holds credentials"),
+                    "github.api_url",
+                    "remove them: the token comes from GITHUB_TOKEN, GH_TOKEN or gh auth token",
+                );
+            }
+            if parsed.query().is_some() {
+                return bad(
+                    format!("github.api_url {shown:?} has a query"),
+                    "github.api_url",
+                    "give the API base only, e.g. https://github.example.com/api/v3",
+                );
+            }
+        }
+        if let Some(remote) = &g.remote
+            && (remote.is_empty() || remote.starts_with('-') || remote.contains(char::is_whitespace))
+        {
+            return bad(
+                format!(
+                    "github.remote {:?} is not a remote name",
+                    crate::text::escape_controls(remote)
+                ),
+                "github.remote",
+                "name a remote from 'git remote -v', e.g. remote = \"origin\"",
+            );
+        }
+        if let Some(base) = &g.base
+            && (base.starts_with('-') || gix::refs::FullName::try_from(format!("refs/heads/{base}")).is_err())
+        {
+            return bad(
+                format!(
+                    "github.base {:?} is not a branch name",
+                    crate::text::escape_controls(base)
+                ),
+                "github.base",
+                "give the pull request's base branch, e.g. base = \"main\"",
+            );
+        }
+        for (key, values) in [
+            ("github.labels", g.labels()),
+            ("github.reviewers", g.reviewers()),
+            ("github.assignees", g.assignees()),
+        ] {
+            if let Some(v) = values.iter().find(|v| v.trim().is_empty() || v.contains(['\n', '\r'])) {
+                return bad(
+                    format!(
+                        "{key} has an empty or multi-line entry {:?}",
+                        crate::text::escape_controls(v)
+                    ),
+                    key,
+                    "remove it",
+                );
+            }
+        }
+        for (key, values) in [("github.reviewers", g.reviewers()), ("github.assignees", g.assignees())] {
+            let team_ok = key == "github.reviewers";
+            if let Some(v) = values.iter().find(|v| !is_login(v, team_ok)) {
+                return bad(
+                    format!(
+                        "{key} entry {:?} is not a GitHub login{}",
+                        crate::text::escape_controls(v),
+                        if team_ok { " or org/team" } else { "" }
+                    ),
+                    key,
+                    "logins are letters, digits and hyphens (teams as org/team-slug)",
+                );
+            }
         }
         Ok(())
     }
@@ -545,6 +753,29 @@ impl Config {
             err = err.caused_by(p);
         }
         Err(err.hint(format!("fix the [policy] section of the {}", sources.join(" or "))))
+    }
+}
+
+/// `owner/name`, as GitHub spells repositories.
+pub fn is_repository_name(s: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    matches!(s.split_once('/'), Some((owner, name)) if part(owner) && part(name) && !name.contains('/') && name != "." && name != "..")
+}
+
+/// A GitHub login (letters, digits, hyphens), or with `team_ok` an `org/team-slug`.
+fn is_login(s: &str, team_ok: bool) -> bool {
+    let login = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match s.split_once('/') {
+        Some((org, team)) => team_ok && login(org) && login(team),
+        None => login(s),
     }
 }
 

@@ -24,6 +24,8 @@ pub const SUMMARY: &str = "summary.json";
 pub const GOAL: &str = "goal.md";
 /// Appended when `git oc apply` lands the run.
 pub const LANDING: &str = "landing.json";
+/// Appended when the run is pushed, and its pull request opened (`--push`, `--pr`, `git oc pr`).
+pub const PUBLISH: &str = "publish.json";
 
 /// The seven files every run keeps, in the order they are written.
 pub const SEED_FILES: [&str; 7] = [

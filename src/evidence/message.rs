@@ -23,6 +23,10 @@ pub mod trailer {
     pub const EVIDENCE: &str = "Oc-Evidence";
     /// Added by a later event: the run's change landed (`<commit> on <branch>`).
     pub const LANDED: &str = "Oc-Landed";
+    /// Added by a later event: the run branch was pushed (`<remote> <branch> <commit>`).
+    pub const PUSHED: &str = "Oc-Pushed";
+    /// Added by a later event: the run's pull request (its URL).
+    pub const PR: &str = "Oc-PR";
 }
 
 /// The value written for a fact that does not exist (no branch, no commit, no change).
@@ -56,6 +60,10 @@ pub struct EvidenceMessage {
     pub rejected: bool,
     /// Where the change landed, when `git oc apply` landed it.
     pub landed: Option<String>,
+    /// Where the run branch was pushed (`<remote> <branch> <commit>`), once it was.
+    pub pushed: Option<String>,
+    /// The run's pull request, once one was opened.
+    pub pr: Option<String>,
 }
 
 impl EvidenceMessage {
@@ -83,6 +91,12 @@ impl EvidenceMessage {
         }
         if let Some(landed) = &self.landed {
             lines.push((trailer::LANDED, landed.clone()));
+        }
+        if let Some(pushed) = &self.pushed {
+            lines.push((trailer::PUSHED, pushed.clone()));
+        }
+        if let Some(pr) = &self.pr {
+            lines.push((trailer::PR, pr.clone()));
         }
         for (key, value) in lines {
             out.push_str(&format!("{key}: {}\n", single_line(&value)));
@@ -130,6 +144,8 @@ impl EvidenceMessage {
             recorded: get(trailer::RECORDED).and_then(Timestamp::parse),
             rejected: get(trailer::REJECTED).is_some(),
             landed: present(trailer::LANDED),
+            pushed: present(trailer::PUSHED),
+            pr: present(trailer::PR),
         })
     }
 }
@@ -200,6 +216,8 @@ mod tests {
             recorded: Timestamp::parse("2026-01-02T03:04:05.123456Z"),
             rejected: true,
             landed: Some("0123456789abcdef0123456789abcdef01234567 on main".into()),
+            pushed: Some("origin demo/run-1234abcd 0123456789abcdef0123456789abcdef01234567".into()),
+            pr: Some("https://github.com/octo-org/widgets/pull/7".into()),
         }
     }
 
@@ -209,7 +227,7 @@ mod tests {
         let text = m.render();
         assert!(text.contains("\nOc-Commit: none\n"));
         assert!(text.contains("\nOc-Rejected: post-run policy gate\n"));
-        assert!(text.ends_with(" on main\n"));
+        assert!(text.ends_with("\nOc-PR: https://github.com/octo-org/widgets/pull/7\n"));
         assert_eq!(EvidenceMessage::parse(&text).unwrap(), m);
         let no_goal = EvidenceMessage {
             goal: String::new(),

@@ -141,9 +141,50 @@ pub fn merge_notes(ours: &str, theirs: &str) -> String {
         }
         if let Some(next) = append_block(&merged, &rendered) {
             merged = next;
+        } else if let Some(run) = block.run_id() {
+            // Both sides have the run's block: keep ours, plus what only theirs says (a pull
+            // request recorded on the other clone, say).
+            for (key, value) in block.trailers.iter().filter(|(k, _)| !k.is_empty()) {
+                let ours = parse_blocks(&merged)
+                    .into_iter()
+                    .find(|b| b.run_id() == Some(run))
+                    .is_some_and(|b| b.trailer(key).is_some());
+                if !ours && let Some(next) = set_trailer(&merged, run, key, value) {
+                    merged = next;
+                }
+            }
         }
     }
     merged
+}
+
+/// `existing` with the block of run `run_id` saying `key: value` (replacing what it said for
+/// `key` before), or `None` when the note has no block for the run or it says so already. The
+/// other blocks are kept byte for byte.
+pub fn set_trailer(existing: &str, run_id: &str, key: &str, value: &str) -> Option<String> {
+    let prefix = format!("{key}: ");
+    let line = format!("{key}: {}", single_line(value));
+    let mut changed = false;
+    let chunks: Vec<String> = existing
+        .trim_end_matches('\n')
+        .split("\n\n")
+        .map(|chunk| {
+            let blocks = parse_blocks(chunk);
+            match blocks.as_slice() {
+                [b] if b.run_id() == Some(run_id) && b.trailer(key) != Some(value) => {
+                    changed = true;
+                    let mut lines: Vec<&str> = chunk.lines().filter(|l| !l.starts_with(&prefix)).collect();
+                    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+                        lines.pop();
+                    }
+                    lines.push(&line);
+                    lines.join("\n")
+                }
+                _ => chunk.to_owned(),
+            }
+        })
+        .collect();
+    changed.then(|| format!("{}\n", chunks.join("\n\n")))
 }
 
 #[cfg(test)]
@@ -183,6 +224,25 @@ mod tests {
             .collect();
         assert_eq!(runs, ["aaaaaaaa-1", "bbbbbbbb-2", "cccccccc-3"]);
         assert_eq!(merge_notes(&merged, &ours), merged);
+    }
+
+    #[test]
+    fn a_later_event_sets_a_line_in_its_run_block_only() {
+        let a = block("aaaaaaaa-1");
+        let b = block("bbbbbbbb-2");
+        let note = append_block(&append_block("", &a).unwrap(), &b).unwrap();
+        let url = "https://github.com/o/r/pull/3";
+        let with_pr = set_trailer(&note, "aaaaaaaa-1", "Oc-PR", url).unwrap();
+        let blocks = parse_blocks(&with_pr);
+        assert_eq!(blocks[0].trailer("Oc-PR"), Some(url));
+        assert_eq!(blocks[1].render(), b, "the other block is untouched");
+        assert_eq!(set_trailer(&with_pr, "aaaaaaaa-1", "Oc-PR", url), None, "said already");
+        assert_eq!(set_trailer(&with_pr, "cccccccc-3", "Oc-PR", url), None, "no such run");
+        let updated = set_trailer(&with_pr, "aaaaaaaa-1", "Oc-PR", "https://github.com/o/r/pull/4").unwrap();
+        assert_eq!(updated.matches("Oc-PR: ").count(), 1);
+        // Notes merged from a clone that recorded the pull request keep it.
+        assert_eq!(merge_notes(&note, &with_pr), with_pr);
+        assert_eq!(merge_notes(&with_pr, &note), with_pr);
     }
 
     #[test]

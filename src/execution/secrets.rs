@@ -112,6 +112,17 @@ impl Redactor {
         self.secrets.is_empty()
     }
 
+    /// Also replace `value` (a secret git-oc holds that is not in its environment, such as a
+    /// token from `gh auth token`), shown as `[REDACTED:<name>]`.
+    pub fn with_secret(mut self, name: &str, value: &str) -> Self {
+        if value.trim().len() >= MIN_SECRET_LEN && !self.secrets.iter().any(|(v, _)| v == value.as_bytes()) {
+            self.secrets.push((value.as_bytes().to_vec(), name.to_owned()));
+            self.secrets
+                .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
+        }
+        self
+    }
+
     pub fn redact_bytes(&self, input: &[u8]) -> Vec<u8> {
         if self.secrets.is_empty() {
             return input.to_vec();

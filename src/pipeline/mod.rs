@@ -172,6 +172,8 @@ impl Pipeline {
             new_commit: false,
             refs_before: None,
             recorded: None,
+            publication: None,
+            publish_error: None,
             failed: false,
             stopped: false,
         };

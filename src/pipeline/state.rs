@@ -89,6 +89,8 @@ pub struct RunPlan {
     pub namespace: crate::evidence::Namespace,
     pub validation_commands: Vec<String>,
     pub validation_timeout: u64,
+    /// Push the run and open its pull request once it has passed its gates (`--push`, `--pr`).
+    pub publish: Option<crate::publication::PublishPlan>,
 }
 
 /// The tree the agent left and how it differs from the base.
@@ -194,6 +196,10 @@ pub struct RunState {
     pub git: GitRecord,
     /// What the record stage wrote.
     pub recorded: Option<Recorded>,
+    /// What the publish stage did, when publishing was asked for.
+    pub publication: Option<crate::publication::Report>,
+    /// Why publishing failed: the run's evidence is intact, and its exit code is 1.
+    pub publish_error: Option<Error>,
     /// The run failed: only the stages that look at a failed run still run.
     pub failed: bool,
     /// A later stage must not run: the run is decided (the record stage still runs).
@@ -291,11 +297,15 @@ pub struct RunOutcome {
     pub git: GitRecord,
     /// Evidence that could not be written to the workspace (it is still in git).
     pub disk_error: Option<Error>,
+    /// What publishing did, when it was asked for.
+    pub publication: Option<crate::publication::Report>,
+    /// Why publishing failed (the run itself is recorded).
+    pub publish_error: Option<Error>,
 }
 
 impl RunOutcome {
     pub fn succeeded(&self) -> bool {
-        self.summary.success && self.disk_error.is_none()
+        self.summary.success && self.disk_error.is_none() && self.publish_error.is_none()
     }
 
     /// The process exit code for this outcome (DESIGN §3).

@@ -4,6 +4,22 @@ use crate::contracts::{PolicyDecision, PolicyExplanation, PolicyStatus};
 
 use super::repr::{py_repr_list, py_repr_str};
 
+/// What the person running git-oc can add to satisfy the rules that fired, where a flag does it:
+/// `branch.pr_required` is satisfied by a run with `--pr`. The rule messages stay the reference's.
+pub fn remedies(decision: &PolicyDecision) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in &decision.violations {
+        let remedy = match v.rule_id.as_str() {
+            "branch.pr_required" => "add --pr: the policy requires a pull request (branch_guardrail.require_pr)",
+            _ => continue,
+        };
+        if !out.iter().any(|r| r == remedy) {
+            out.push(remedy.to_owned());
+        }
+    }
+    out
+}
+
 /// Summarise `decision` for a person: the headline reason, the rules that fired and the
 /// reasoning per area (review, validation, scope, routing).
 pub fn explain(decision: &PolicyDecision) -> PolicyExplanation {

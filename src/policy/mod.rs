@@ -15,7 +15,7 @@ mod repr;
 mod validate;
 
 pub use engine::{PolicyEngine, decision_notes};
-pub use explain::explain;
+pub use explain::{explain, remedies};
 pub use layering::apply_layer;
 pub use model::{
     BranchGuardrail, PathPolicy, PathScopeRule, PolicyConfig, RepoPolicy, ReviewRequirement, ToolGuardrail,

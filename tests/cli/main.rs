@@ -1,5 +1,7 @@
 //! One integration-test binary: every test runs the real `git-oc` binary against real git
 //! repositories made in temporary directories, with a scrubbed environment.
+// The fake GitHub writes GitHub's large repository objects with one `json!` each.
+#![recursion_limit = "256"]
 
 mod common;
 mod pty;
@@ -15,6 +17,7 @@ mod test_diff_parity;
 mod test_everyday;
 mod test_gc;
 mod test_properties;
+mod test_publish;
 mod test_reliability;
 mod test_review;
 mod test_run;

@@ -203,6 +203,8 @@ impl Stage for Record {
             recorded: Some(summary.finished_at),
             rejected: summary.rejected,
             landed: None,
+            pushed: None,
+            pr: None,
         };
         let (evidence_ref, evidence_commit) = crate::git::evidence::write_evidence_ref(
             &env.repo.repo,
@@ -399,5 +401,7 @@ pub fn into_outcome(state: RunState, env: &Env) -> Result<RunOutcome> {
         evidence_files: recorded.evidence_files,
         git: state.git,
         disk_error: recorded.disk_error,
+        publication: state.publication,
+        publish_error: state.publish_error,
     })
 }
