@@ -1,13 +1,15 @@
-//! Publishing evidence: `git oc push` and `git oc fetch` move the evidence refs and the notes
-//! between repositories. gix cannot push, so the git binary does the transfer (an argv, no
-//! shell); notes are fetched into a remote-tracking ref and merged block by block, so that the
-//! blocks of both sides survive, and are pushed without force.
+//! Publishing evidence: `git oc push` and `git oc fetch` move the evidence refs, the notes and
+//! the git board's tasks between repositories. gix cannot push, so the git binary does the
+//! transfer (an argv, no shell); notes are fetched into a remote-tracking ref and merged block by
+//! block, and tasks into `refs/oc/remotes/<remote>/tasks/` and merged task by task
+//! (`board::git`), so that the changes of both sides survive; both are pushed without force.
 
 use std::path::Path;
 
 use gix::bstr::ByteSlice;
 use gix::refs::transaction::PreviousValue;
 
+use crate::board::git::{TASKS_REF_PREFIX, TasksMerge, merge_fetched, tracking_prefix};
 use crate::error::{Error, Result};
 use crate::git::{NOTES_REF, RUNS_REF_PREFIX, git_command};
 
@@ -104,9 +106,11 @@ fn run_git(workdir: &Path, args: &[&str]) -> Result<GitOutput> {
     })
 }
 
-/// The refs the remote has under `prefix` (one network round trip).
-fn remote_refs(workdir: &Path, remote: &str, pattern: &str) -> Result<Vec<(String, String)>> {
-    let out = run_git(workdir, &["ls-remote", "--refs", "--end-of-options", remote, pattern])?;
+/// The refs the remote has matching `patterns` (one network round trip).
+fn remote_refs(workdir: &Path, remote: &str, patterns: &[&str]) -> Result<Vec<(String, String)>> {
+    let mut args = vec!["ls-remote", "--refs", "--end-of-options", remote];
+    args.extend_from_slice(patterns);
+    let out = run_git(workdir, &args)?;
     if !out.success {
         return Err(Error::run(format!("could not reach remote {remote:?}"))
             .caused_by(out.stderr.trim().to_owned())
@@ -134,6 +138,8 @@ pub struct FetchReport {
     pub remote: String,
     pub new_runs: usize,
     pub notes: Option<NotesMerge>,
+    /// The board's tasks, when the remote has any.
+    pub tasks: Option<TasksMerge>,
     pub rejected: Vec<String>,
 }
 
@@ -144,6 +150,11 @@ pub struct PushReport {
     pub up_to_date_runs: usize,
     pub notes: &'static str,
     pub notes_merge: Option<NotesMerge>,
+    /// Tasks the remote did not have, and tasks it had older versions of.
+    pub new_tasks: usize,
+    pub updated_tasks: usize,
+    /// The remote's tasks merged here before pushing, when it has any.
+    pub tasks_merge: Option<TasksMerge>,
 }
 
 /// Fetch the remote's evidence refs (never overwriting a local one) and merge its notes.
@@ -151,11 +162,16 @@ pub struct PushReport {
 pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<FetchReport> {
     validate_remote(repo, remote)?;
     let before = count_runs(repo)?;
-    let theirs = remote_refs(workdir, remote, "refs/oc/*")?;
-    let notes = remote_refs(workdir, remote, NOTES_REF)?;
+    let theirs = remote_refs(workdir, remote, &["refs/oc/*", NOTES_REF])?;
+    let notes: Vec<_> = theirs.iter().filter(|(n, _)| n == NOTES_REF).collect();
+    let has_tasks = theirs.iter().any(|(n, _)| n.starts_with(TASKS_REF_PREFIX));
     let mut refspecs = Vec::new();
     if theirs.iter().any(|(n, _)| n.starts_with(RUNS_REF_PREFIX)) {
         refspecs.push(format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*"));
+    }
+    if has_tasks {
+        // Forced, but into remote-tracking refs: local tasks are merged, never replaced.
+        refspecs.push(format!("+{TASKS_REF_PREFIX}*:{}*", tracking_prefix(remote)));
     }
     if !notes.is_empty() {
         // Forced, but into a remote-tracking ref: the local notes are merged, never replaced.
@@ -191,6 +207,9 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
         let tracking = tracked_notes(repo, remote)?;
         report.notes = Some(merge_notes(repo, tracking)?);
     }
+    if has_tasks {
+        report.tasks = Some(merge_fetched(repo, &tracking_prefix(remote), &board_states(workdir))?);
+    }
     report.new_runs = count_runs(repo)?.saturating_sub(before);
     Ok(report)
 }
@@ -200,40 +219,55 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
 #[tracing::instrument(level = "debug", skip(repo, workdir))]
 pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<PushReport> {
     validate_remote(repo, remote)?;
-    refuse_rejected_content(workdir, &[&format!("{RUNS_REF_PREFIX}*"), NOTES_REF])?;
+    refuse_rejected_content(
+        workdir,
+        &[&format!("{RUNS_REF_PREFIX}*"), NOTES_REF, &format!("{TASKS_REF_PREFIX}*")],
+    )?;
     let mut last_error = None;
     for _attempt in 0..3 {
         let mut report = PushReport {
             remote: remote.to_owned(),
             ..PushReport::default()
         };
-        let notes = remote_refs(workdir, remote, NOTES_REF)?;
-        if !notes.is_empty() {
-            let out = run_git(
-                workdir,
-                &[
-                    "fetch",
-                    "--no-tags",
-                    "--no-write-fetch-head",
-                    "--end-of-options",
-                    remote,
-                    &format!("+{NOTES_REF}:{}", notes_tracking_ref(remote)),
-                ],
-            )?;
+        let tasks_pattern = format!("{TASKS_REF_PREFIX}*");
+        let theirs = remote_refs(workdir, remote, &[NOTES_REF, &tasks_pattern])?;
+        let their_notes = theirs.iter().any(|(n, _)| n == NOTES_REF);
+        let their_tasks = theirs.iter().any(|(n, _)| n.starts_with(TASKS_REF_PREFIX));
+        let notes_fetch = format!("+{NOTES_REF}:{}", notes_tracking_ref(remote));
+        let tasks_fetch = format!("+{TASKS_REF_PREFIX}*:{}*", tracking_prefix(remote));
+        if their_notes || their_tasks {
+            let mut args = vec!["fetch", "--no-tags", "--no-write-fetch-head", "--end-of-options", remote];
+            if their_notes {
+                args.push(&notes_fetch);
+            }
+            if their_tasks {
+                args.push(&tasks_fetch);
+            }
+            let out = run_git(workdir, &args)?;
             if !out.success {
-                return Err(Error::run(format!("could not fetch the notes of {remote:?}"))
+                return Err(Error::run(format!("could not fetch the notes and tasks of {remote:?}"))
                     .caused_by(out.stderr.trim().to_owned()));
             }
+        }
+        if their_notes {
             let tracking = tracked_notes(repo, remote)?;
             report.notes_merge = Some(merge_notes(repo, tracking)?);
         }
+        if their_tasks {
+            report.tasks_merge = Some(merge_fetched(repo, &tracking_prefix(remote), &board_states(workdir))?);
+        }
         let has_notes = repo.try_find_reference(NOTES_REF).ok().flatten().is_some();
+        let has_tasks = !crate::board::git::task_ids(repo).is_empty();
         let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
         let runs_spec = format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*");
         let notes_spec = format!("{NOTES_REF}:{NOTES_REF}");
+        let tasks_spec = format!("{TASKS_REF_PREFIX}*:{TASKS_REF_PREFIX}*");
         args.push(&runs_spec);
         if has_notes {
             args.push(&notes_spec);
+        }
+        if has_tasks {
+            args.push(&tasks_spec);
         }
         let out = run_git(workdir, &args)?;
         let mut notes_rejected = false;
@@ -252,8 +286,11 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
                 "=" if dst.starts_with(RUNS_REF_PREFIX) => report.up_to_date_runs += 1,
                 "*" | " " | "+" if dst == NOTES_REF => report.notes = "updated",
                 "=" if dst == NOTES_REF => report.notes = "up to date",
+                "*" if dst.starts_with(TASKS_REF_PREFIX) => report.new_tasks += 1,
+                " " if dst.starts_with(TASKS_REF_PREFIX) => report.updated_tasks += 1,
                 "!" => {
-                    if dst == NOTES_REF && !summary.contains("atomic") {
+                    // Notes or a task someone pushed in between: fetch, merge and try again.
+                    if (dst == NOTES_REF || dst.starts_with(TASKS_REF_PREFIX)) && !summary.contains("atomic") {
                         notes_rejected = true;
                     }
                     rejected.push(format!("{dst} ({summary})"));
@@ -283,12 +320,21 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
             }
             .hint("check the remote's permissions and hooks for refs/oc/* and refs/notes/oc"));
         }
-        // Someone pushed notes in between: fetch, merge and try again.
+        // Someone pushed notes or tasks in between: fetch, merge and try again.
         last_error = Some(err);
     }
     Err(last_error
         .unwrap_or_else(|| Error::run("the push did not succeed"))
         .hint("run git oc push again"))
+}
+
+/// The configured state names, for the merge rule; the original's when the configuration
+/// cannot be read (fetching evidence does not depend on it).
+fn board_states(workdir: &Path) -> crate::board::States {
+    crate::config::Config::load(workdir)
+        .ok()
+        .and_then(|c| crate::board::States::from_config(&c.board).ok())
+        .unwrap_or_default()
 }
 
 fn count_runs(repo: &gix::Repository) -> Result<usize> {
