@@ -221,7 +221,11 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
     validate_remote(repo, remote)?;
     refuse_rejected_content(
         workdir,
-        &[&format!("{RUNS_REF_PREFIX}*"), NOTES_REF, &format!("{TASKS_REF_PREFIX}*")],
+        &[
+            &format!("{RUNS_REF_PREFIX}*"),
+            NOTES_REF,
+            &format!("{TASKS_REF_PREFIX}*"),
+        ],
     )?;
     let mut last_error = None;
     for _attempt in 0..3 {
@@ -236,7 +240,13 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
         let notes_fetch = format!("+{NOTES_REF}:{}", notes_tracking_ref(remote));
         let tasks_fetch = format!("+{TASKS_REF_PREFIX}*:{}*", tracking_prefix(remote));
         if their_notes || their_tasks {
-            let mut args = vec!["fetch", "--no-tags", "--no-write-fetch-head", "--end-of-options", remote];
+            let mut args = vec![
+                "fetch",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--end-of-options",
+                remote,
+            ];
             if their_notes {
                 args.push(&notes_fetch);
             }

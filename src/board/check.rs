@@ -191,7 +191,10 @@ pub fn smoke(board: &dyn Board, workdir: &Path, options: &SmokeOptions) -> Resul
                 "timestamp": Timestamp::now(),
             });
             let _ = write_json(&dir, "failure.json", &failure, &mut artifacts);
-            Err(e.hint(format!("what the smoke test did is in {}", dir.display())))
+            Err(e.hint(format!(
+                "failure.json in {} says where the smoke test stopped",
+                dir.display()
+            )))
         }
     }
 }

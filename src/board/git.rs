@@ -59,7 +59,7 @@ impl GitBoard {
         let (tip, _) = self.read(id)?;
         let ctx = |e| Error::git(format!("could not read the history of task {id}"), e);
         let walk = self.repo.rev_walk([tip]).all().map_err(ctx)?;
-        let mut out = Vec::new();
+        let mut pending = Vec::new();
         for info in walk {
             let info = info.map_err(ctx)?;
             let commit = self.repo.find_commit(info.id).map_err(ctx)?;
@@ -75,15 +75,34 @@ impl GitBoard {
                 .author()
                 .map(|a| format!("{} <{}>", a.name, a.email))
                 .unwrap_or_default();
-            out.push(HistoryEntry {
-                commit: Some(info.id.to_string()),
-                time: Timestamp::from_micros(seconds * 1_000_000),
-                event,
-                subject,
-                author,
-            });
+            let parents: Vec<gix::ObjectId> = info.parent_ids.to_vec();
+            pending.push((
+                info.id,
+                parents,
+                HistoryEntry {
+                    commit: Some(info.id.to_string()),
+                    time: Timestamp::from_micros(seconds * 1_000_000),
+                    event,
+                    subject,
+                    author,
+                },
+            ));
         }
-        out.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.commit.cmp(&b.commit)));
+        // Parents before children (commit times can tie, or lie), then oldest first.
+        let mut done = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(pending.len());
+        while !pending.is_empty() {
+            let next = pending
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, parents, _))| parents.iter().all(|p| done.contains(p)))
+                .min_by(|(_, a), (_, b)| a.2.time.cmp(&b.2.time).then_with(|| a.0.cmp(&b.0)))
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            let (id, _, entry) = pending.swap_remove(next);
+            done.insert(id);
+            out.push(entry);
+        }
         Ok(out)
     }
 
@@ -166,7 +185,12 @@ pub fn read_task_at(repo: &gix::Repository, commit: gix::ObjectId) -> Result<Tas
 }
 
 /// Write the objects of a task commit (nothing is referenced yet).
-fn write_commit(repo: &gix::Repository, task: &Task, event: &Event, parents: &[gix::ObjectId]) -> Result<gix::ObjectId> {
+fn write_commit(
+    repo: &gix::Repository,
+    task: &Task,
+    event: &Event,
+    parents: &[gix::ObjectId],
+) -> Result<gix::ObjectId> {
     let ctx = |e| Error::git(format!("could not record task {}", task.id), e);
     let blob = repo.write_blob(task.to_file()).map_err(ctx)?.detach();
     let mut editor = repo
@@ -269,7 +293,9 @@ pub fn list_summaries(repo: &gix::Repository) -> Result<(Vec<TaskSummary>, Vec<S
                 let shared = shared.clone();
                 scope.spawn(move || {
                     let repo = shared.to_thread_local();
-                    part.iter().map(|(name, id)| decode_summary(&repo, name, *id)).collect::<Vec<_>>()
+                    part.iter()
+                        .map(|(name, id)| decode_summary(&repo, name, *id))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -297,7 +323,8 @@ fn decode_summary(repo: &gix::Repository, name: &str, id: gix::ObjectId) -> Resu
         .try_into_commit()
         .map_err(|_| skip(format!("it does not point at a commit ({id})")))?;
     let message = commit.message_raw_sloppy().to_str_lossy();
-    let summary = task::parse_message(&message).map_err(|why| skip(format!("it is not a git-oc task commit: {why}")))?;
+    let summary =
+        task::parse_message(&message).map_err(|why| skip(format!("it is not a git-oc task commit: {why}")))?;
     if name.strip_prefix(TASKS_REF_PREFIX) != Some(summary.id.as_str()) {
         return Err(skip(format!("its commit is for task {}", summary.id)));
     }
@@ -434,7 +461,10 @@ impl Board for GitBoard {
 
     fn set_labels(&self, id: &str, add: &[String], remove: &[String]) -> Result<Task> {
         let add = add.iter().map(|l| task::check_label(l)).collect::<Result<Vec<_>>>()?;
-        let remove = remove.iter().map(|l| task::check_label(l)).collect::<Result<Vec<_>>>()?;
+        let remove = remove
+            .iter()
+            .map(|l| task::check_label(l))
+            .collect::<Result<Vec<_>>>()?;
         if add.is_empty() && remove.is_empty() {
             return Err(Error::input("no label to add or remove").hint("give --add LABEL or --remove LABEL"));
         }
@@ -556,7 +586,8 @@ pub fn merge_fetched(repo: &gix::Repository, prefix: &str, states: &States) -> R
     let platform = repo.references().map_err(ctx)?;
     let mut theirs = Vec::new();
     for reference in platform.prefixed(prefix).map_err(ctx)? {
-        let mut reference = reference.map_err(|e| Error::run("could not read a fetched task").caused_by(e.to_string()))?;
+        let mut reference =
+            reference.map_err(|e| Error::run("could not read a fetched task").caused_by(e.to_string()))?;
         let name = reference.name().as_bstr().to_str_lossy().into_owned();
         let id = reference.peel_to_id().map_err(ctx)?.detach();
         if let Some(task_id) = name.strip_prefix(prefix) {
@@ -650,8 +681,20 @@ pub fn merge_tasks_with(base: &Task, ours: &Task, theirs: &Task, states: &States
     let mut notes = Vec::new();
     // Comments and labels.
     out.comments = ours.comments.iter().chain(&theirs.comments).cloned().collect();
-    let added = |side: &Task| -> Vec<String> { side.labels.iter().filter(|l| !base.labels.contains(l)).cloned().collect() };
-    let removed = |side: &Task| -> Vec<String> { base.labels.iter().filter(|l| !side.labels.contains(l)).cloned().collect() };
+    let added = |side: &Task| -> Vec<String> {
+        side.labels
+            .iter()
+            .filter(|l| !base.labels.contains(l))
+            .cloned()
+            .collect()
+    };
+    let removed = |side: &Task| -> Vec<String> {
+        base.labels
+            .iter()
+            .filter(|l| !side.labels.contains(l))
+            .cloned()
+            .collect()
+    };
     let (gone_o, gone_t) = (removed(ours), removed(theirs));
     out.labels.retain(|l| !gone_o.contains(l) && !gone_t.contains(l));
     out.labels.extend(added(ours));
@@ -669,7 +712,11 @@ pub fn merge_tasks_with(base: &Task, ours: &Task, theirs: &Task, states: &States
                     t.state.clone(),
                 )
             };
-            let (win, lose) = if key(ours) >= key(theirs) { (ours, theirs) } else { (theirs, ours) };
+            let (win, lose) = if key(ours) >= key(theirs) {
+                (ours, theirs)
+            } else {
+                (theirs, ours)
+            };
             notes.push((
                 win.state_changed_at.max(lose.state_changed_at),
                 format!(
@@ -687,10 +734,21 @@ pub fn merge_tasks_with(base: &Task, ours: &Task, theirs: &Task, states: &States
     let (win, lose) = match (text(ours) == text(base), text(theirs) == text(base)) {
         (true, _) => (theirs, None),
         (_, true) => (ours, None),
-        _ if text(ours) == text(theirs) => (if ours.edited_at >= theirs.edited_at { ours } else { theirs }, None),
+        _ if text(ours) == text(theirs) => (
+            if ours.edited_at >= theirs.edited_at {
+                ours
+            } else {
+                theirs
+            },
+            None,
+        ),
         _ => {
             let key = |t: &Task| (t.edited_at, t.title.clone(), t.description.clone());
-            if key(ours) >= key(theirs) { (ours, Some(theirs)) } else { (theirs, Some(ours)) }
+            if key(ours) >= key(theirs) {
+                (ours, Some(theirs))
+            } else {
+                (theirs, Some(ours))
+            }
         }
     };
     out.title = win.title.clone();
@@ -721,9 +779,9 @@ pub fn merge_tasks_with(base: &Task, ours: &Task, theirs: &Task, states: &States
 
 /// A small stable hash (FNV-1a, 64 bits) for ids derived from content.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -742,7 +800,11 @@ mod tests {
             created_by: "x".into(),
             updated_at: ts,
             edited_at: if title == "T" { Timestamp::from_micros(0) } else { ts },
-            state_changed_at: if state == "Backlog" { Timestamp::from_micros(0) } else { ts },
+            state_changed_at: if state == "Backlog" {
+                Timestamp::from_micros(0)
+            } else {
+                ts
+            },
             comments: comments
                 .iter()
                 .map(|c| Comment {

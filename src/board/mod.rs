@@ -113,7 +113,10 @@ pub struct States {
 impl Default for States {
     fn default() -> Self {
         States {
-            names: StateKind::ALL.iter().map(|k| (*k, k.default_name().to_owned())).collect(),
+            names: StateKind::ALL
+                .iter()
+                .map(|k| (*k, k.default_name().to_owned()))
+                .collect(),
         }
     }
 }
@@ -210,9 +213,10 @@ impl Filter {
                 .labels
                 .iter()
                 .all(|l| t.labels.iter().any(|have| have.eq_ignore_ascii_case(l)))
-            && self.repo.as_deref().is_none_or(|r| {
-                task::label_value(&t.labels, "repo").is_some_and(|v| v.eq_ignore_ascii_case(r))
-            })
+            && self
+                .repo
+                .as_deref()
+                .is_none_or(|r| task::label_value(&t.labels, "repo").is_some_and(|v| v.eq_ignore_ascii_case(r)))
     }
 }
 

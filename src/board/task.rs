@@ -107,9 +107,15 @@ pub struct TaskSummary {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     Created,
-    Moved { from: String, to: String },
+    Moved {
+        from: String,
+        to: String,
+    },
     Commented,
-    Labels { added: Vec<String>, removed: Vec<String> },
+    Labels {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
     Edited,
     /// Two chains joined by `git oc fetch` or `push`.
     Merged,
@@ -168,7 +174,9 @@ pub fn parse_message(message: &str) -> Result<TaskSummary, String> {
     let (mut id, mut title, mut state, mut comments, mut updated) = (None, None, None, None, None);
     let mut labels = Vec::new();
     for line in trailers.lines() {
-        let Some((key, value)) = line.split_once(": ") else { continue };
+        let Some((key, value)) = line.split_once(": ") else {
+            continue;
+        };
         match key {
             "Oc-Task" => id = Some(value.to_owned()),
             "Oc-Title" => title = Some(value.to_owned()),
@@ -200,8 +208,10 @@ pub fn check_title(title: &str) -> Result<String> {
         return Err(Error::input("the task title is empty").hint("give the task a one-line title"));
     }
     if t.chars().any(char::is_control) {
-        return Err(Error::input(format!("the task title {t:?} has a line break or control character"))
-            .hint("a title is one line; put the rest in the description (--body)"));
+        return Err(
+            Error::input(format!("the task title {t:?} has a line break or control character"))
+                .hint("a title is one line; put the rest in the description (--body)"),
+        );
     }
     if t.chars().count() > 255 {
         return Err(Error::input("the task title is longer than 255 characters")
@@ -212,7 +222,10 @@ pub fn check_title(title: &str) -> Result<String> {
 
 /// `key: value` labels whose values the original constrains (§9.3).
 const LABEL_VALUES: [(&str, &[&str]); 2] = [
-    ("task-kind", &["goal", "test", "improve", "test_campaign", "improve_campaign"]),
+    (
+        "task-kind",
+        &["goal", "test", "improve", "test_campaign", "improve_campaign"],
+    ),
     ("complexity", &["small", "medium", "large"]),
 ];
 /// `key: value` labels that need a value (§9.3).
@@ -371,13 +384,6 @@ pub fn parse(task: &Task) -> Result<ParsedTask> {
             Some(_) => Err(execution_error(&format!("'{key}' must be a single value"))),
         }
     };
-    let repo = match get("repo")?.filter(|r| !r.is_empty()) {
-        Some(r) => r,
-        None => task.label_value("repo").map(str::to_owned).ok_or_else(|| {
-            Error::input("Missing '## Execution' section and no 'repo: <key>' label found on the task")
-                .hint("add 'repo: <key>' under '## Execution', or label the task 'repo: <key>'")
-        })?,
-    };
     let mode = match get("mode")?.filter(|m| !m.is_empty()).as_deref() {
         None => "goal".to_owned(),
         Some("test") => "test_campaign".to_owned(),
@@ -405,6 +411,14 @@ pub fn parse(task: &Task) -> Result<ParsedTask> {
         Some(serde_norway::Value::Bool(b)) => *b,
         Some(_) => return Err(execution_error("open_pr must be true or false")),
     };
+    // Checked after the block's own fields, so that a malformed block is named first.
+    let repo = match get("repo")?.filter(|r| !r.is_empty()) {
+        Some(r) => r,
+        None => task.label_value("repo").map(str::to_owned).ok_or_else(|| {
+            Error::input("Missing '## Execution' section and no 'repo: <key>' label found on the task")
+                .hint("add 'repo: <key>' under '## Execution', or label the task 'repo: <key>'")
+        })?,
+    };
     // An empty `## Goal` section is no goal: the original then took the rest of the
     // description, headings and all, as the goal.
     let goal = match sections.get("goal") {
@@ -412,10 +426,10 @@ pub fn parse(task: &Task) -> Result<ParsedTask> {
         None => without_execution(&task.description),
     };
     if goal.trim().is_empty() {
-        return Err(
-            Error::input("Missing goal text. Add a '## Goal' section or write the goal as the task description.")
-                .hint("edit the task's description, e.g. with git oc task add --edit"),
-        );
+        return Err(Error::input(
+            "Missing goal text. Add a '## Goal' section or write the goal as the task description.",
+        )
+        .hint("edit the task's description, e.g. with git oc task add --edit"));
     }
     Ok(ParsedTask {
         task_id: task.id.clone(),
@@ -452,8 +466,8 @@ fn parse_execution(text: &str) -> Result<BTreeMap<String, serde_norway::Value>> 
     if body.trim().is_empty() {
         return Ok(BTreeMap::new());
     }
-    let value: serde_norway::Value = serde_norway::from_str(&body)
-        .map_err(|e| execution_error("it is not valid YAML").caused_by(e.to_string()))?;
+    let value: serde_norway::Value =
+        serde_norway::from_str(&body).map_err(|e| execution_error("it is not valid YAML").caused_by(e.to_string()))?;
     match value {
         serde_norway::Value::Null => Ok(BTreeMap::new()),
         serde_norway::Value::Mapping(map) => map
@@ -552,7 +566,11 @@ mod tests {
         assert_eq!(p.execution.base_branch.as_deref(), Some("main"));
 
         // No Goal section: the description minus the Execution block; repo from the label.
-        let p = parse(&task("Do the thing.\n## Execution\nallowed_paths: src/\n", &["repo: api"])).unwrap();
+        let p = parse(&task(
+            "Do the thing.\n## Execution\nallowed_paths: src/\n",
+            &["repo: api"],
+        ))
+        .unwrap();
         assert_eq!((p.goal.as_str(), p.execution.repo.as_str()), ("Do the thing.", "api"));
         assert_eq!(p.execution.allowed_paths, ["src/"]);
 

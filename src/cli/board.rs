@@ -66,7 +66,11 @@ pub fn cmd_board(ui: &mut Ui, args: &BoardArgs) -> Result<i32> {
                         Status::Warn => "warn",
                         Status::Fail => "FAIL",
                     };
-                    out.push_str(&format!("  [{mark}] {:<12} {}\n", c.name, crate::text::escape_controls(&c.detail)));
+                    out.push_str(&format!(
+                        "  [{mark}] {:<12} {}\n",
+                        c.name,
+                        crate::text::escape_controls(&c.detail)
+                    ));
                 }
                 out
             });

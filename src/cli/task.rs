@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::field;
 use super::table::{Column, render};
 use super::ui::Ui;
-use super::field;
 use crate::board::{Board, Filter, NewTask, Task, task};
 use crate::error::{Error, Result};
 use crate::text::escape_controls;
@@ -251,12 +251,18 @@ fn edit_text(repo: &crate::git::Repo, start: &str) -> Result<String> {
         .map_err(|e| Error::io("could not start the editor", &e))?;
     if !status.success() {
         let _ = std::fs::remove_file(&path);
-        return Err(Error::input(format!("the editor {editor:?} failed ({status}); no task was added"))
-            .hint("set GIT_EDITOR or EDITOR to an editor that works, or give the title and --body"));
+        return Err(
+            Error::input(format!("the editor {editor:?} failed ({status}); no task was added"))
+                .hint("set GIT_EDITOR or EDITOR to an editor that works, or give the title and --body"),
+        );
     }
     let text = std::fs::read_to_string(&path);
     let _ = std::fs::remove_file(&path);
-    text.map_err(|e| Error::input("could not read the edited task").caused_by(e.to_string()).hint("write UTF-8 text"))
+    text.map_err(|e| {
+        Error::input("could not read the edited task")
+            .caused_by(e.to_string())
+            .hint("write UTF-8 text")
+    })
 }
 
 fn list(ui: &mut Ui, board: &dyn Board, a: &ListArgs) -> Result<i32> {
@@ -265,7 +271,11 @@ fn list(ui: &mut Ui, board: &dyn Board, a: &ListArgs) -> Result<i32> {
         .iter()
         .map(|s| board.states().resolve(s))
         .collect::<Result<Vec<_>>>()?;
-    let labels = a.labels.iter().map(|l| task::check_label(l)).collect::<Result<Vec<_>>>()?;
+    let labels = a
+        .labels
+        .iter()
+        .map(|l| task::check_label(l))
+        .collect::<Result<Vec<_>>>()?;
     let tasks = board.list(&Filter {
         states,
         labels,
@@ -342,7 +352,7 @@ fn show(ui: &mut Ui, board: &dyn Board, a: &ShowArgs) -> Result<i32> {
         _ => {}
     }
     if !t.description.is_empty() {
-        out.push_str("\n");
+        out.push('\n');
         for line in t.description.lines() {
             out.push_str(&format!("    {}\n", escape_controls(line)));
         }

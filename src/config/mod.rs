@@ -554,7 +554,11 @@ impl Config {
             );
         }
         if let Err(why) = crate::board::States::from_config(&self.board) {
-            return bad(why, "board.states", "give each state its own non-empty one-line name".into());
+            return bad(
+                why,
+                "board.states",
+                "give each state its own non-empty one-line name".into(),
+            );
         }
         if self.run.validate().iter().any(|c| c.trim().is_empty()) {
             return bad(

@@ -5,6 +5,7 @@ mod common;
 mod pty;
 mod test_assets;
 mod test_bad_input_battery;
+mod test_board;
 mod test_completions;
 mod test_config;
 mod test_daily;
