@@ -309,6 +309,35 @@ pub fn checks(repo: Option<&Repo>) -> Result<Vec<Check>> {
         ),
     }
 
+    // The board: the kind configured, and its own checks (`git oc board doctor` has detail).
+    match Config::load(repo.workdir()).and_then(|c| crate::board::open(repo, &c)) {
+        Ok(board) => {
+            let report = crate::board::check::doctor(board.as_ref(), None);
+            let failed: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect();
+            let tasks = report
+                .checks
+                .iter()
+                .find(|c| c.name == "tasks")
+                .map(|c| c.detail.clone())
+                .unwrap_or_default();
+            if failed.is_empty() {
+                add("ok", "board", format!("{} board; {tasks}", report.kind));
+            } else {
+                add(
+                    "fail",
+                    "board",
+                    format!("{} board: {} (git oc board doctor)", report.kind, failed.join("; ")),
+                );
+            }
+        }
+        Err(e) => add("fail", "board", e.summary_line()),
+    }
+
     Ok(checks)
 }
 

@@ -283,32 +283,85 @@ pub fn list_summaries(repo: &gix::Repository) -> Result<(Vec<TaskSummary>, Vec<S
         };
         targets.push((name, id));
     }
+    // Task commits never change: their summaries are kept by commit id, and only the commits
+    // not seen before are read (after a fetch, say).
+    let cache_path = repo.common_dir().join("oc").join(SUMMARY_CACHE);
+    let cache = load_summaries(&cache_path);
+    let mut found: Vec<(gix::ObjectId, TaskSummary)> = Vec::with_capacity(targets.len());
+    let mut misses = Vec::new();
+    for (name, id) in targets {
+        match cache.get(&id) {
+            Some(summary) if name.strip_prefix(TASKS_REF_PREFIX) == Some(summary.id.as_str()) => {
+                found.push((id, summary.clone()));
+            }
+            _ => misses.push((name, id)),
+        }
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let chunk = targets.len().div_ceil(threads.max(1)).max(1);
+    let chunk = misses.len().div_ceil(threads.max(1)).max(1);
     let shared = repo.clone().into_sync();
-    let decoded: Vec<Vec<Result<TaskSummary, Skipped>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = targets
+    let decoded: Vec<Vec<(gix::ObjectId, Result<TaskSummary, Skipped>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = misses
             .chunks(chunk)
             .map(|part| {
                 let shared = shared.clone();
                 scope.spawn(move || {
-                    let repo = shared.to_thread_local();
+                    let mut repo = shared.to_thread_local();
+                    // The refs name existing objects: a miss in the packs (every loose object)
+                    // need not look for new packs on disk each time.
+                    repo.objects.refresh_never();
                     part.iter()
-                        .map(|(name, id)| decode_summary(&repo, name, *id))
+                        .map(|(name, id)| (*id, decode_summary(&repo, name, *id)))
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
-    let mut tasks = Vec::with_capacity(targets.len());
-    for result in decoded.into_iter().flatten() {
+    let fresh = !misses.is_empty();
+    for (id, result) in decoded.into_iter().flatten() {
         match result {
-            Ok(t) => tasks.push(t),
+            Ok(t) => found.push((id, t)),
             Err(s) => skipped.push(s),
         }
     }
-    Ok((tasks, skipped))
+    if fresh || cache.len() != found.len() {
+        save_summaries(&cache_path, &found);
+    }
+    Ok((found.into_iter().map(|(_, t)| t).collect(), skipped))
+}
+
+/// `<git-dir>/oc/task-summaries`: `<commit id> <summary as JSON>` per line.
+const SUMMARY_CACHE: &str = "task-summaries";
+
+/// The cached summaries; an unreadable or damaged file is as good as none.
+fn load_summaries(path: &std::path::Path) -> std::collections::HashMap<gix::ObjectId, TaskSummary> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Default::default();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let (id, json) = line.split_once(' ')?;
+            let id = gix::ObjectId::from_hex(id.as_bytes()).ok()?;
+            Some((id, serde_json::from_str(json).ok()?))
+        })
+        .collect()
+}
+
+/// Rewrite the cache with the summaries of the current tasks; best effort (a read-only
+/// repository still lists).
+fn save_summaries(path: &std::path::Path, entries: &[(gix::ObjectId, TaskSummary)]) {
+    let mut text = String::with_capacity(entries.len() * 200);
+    for (id, summary) in entries {
+        if let Ok(json) = serde_json::to_string(summary) {
+            text.push_str(&format!("{id} {json}\n"));
+        }
+    }
+    if let Some(dir) = path.parent()
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        let _ = crate::evidence::write_atomic(path, text.as_bytes());
+    }
 }
 
 fn decode_summary(repo: &gix::Repository, name: &str, id: gix::ObjectId) -> Result<TaskSummary, Skipped> {
@@ -457,6 +510,30 @@ impl Board for GitBoard {
             .into_iter()
             .find(|c| c.id == comment_id)
             .ok_or_else(|| Error::internal("the comment written is not in the task"))
+    }
+
+    fn edit(&self, id: &str, title: Option<&str>, description: Option<&str>) -> Result<Task> {
+        let title = title.map(task::check_title).transpose()?;
+        if title.is_none() && description.is_none() {
+            return Err(Error::input("nothing to edit").hint("give --title, --body, --body-file or --edit"));
+        }
+        let id = self.resolve_id(id)?;
+        self.update(&id, |t, now, _| {
+            let mut changed = t.clone();
+            if let Some(title) = &title {
+                changed.title = title.clone();
+            }
+            if let Some(d) = description {
+                changed.description = d.trim_end().to_owned();
+            }
+            task::check_text(&changed)?;
+            if changed.title == t.title && changed.description == t.description {
+                return Ok(None);
+            }
+            *t = changed;
+            t.edited_at = now;
+            Ok(Some(Event::Edited))
+        })
     }
 
     fn set_labels(&self, id: &str, add: &[String], remove: &[String]) -> Result<Task> {
@@ -817,6 +894,41 @@ mod tests {
         };
         task.normalize();
         task
+    }
+
+    #[test]
+    fn a_write_based_on_a_stale_read_is_refused_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = crate::git::git_command(dir.path())
+            .args(["init", "-q"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let repo = crate::git::Repo::discover(dir.path()).unwrap();
+        let board = GitBoard::new(repo.repo.clone(), States::default());
+        let t = board
+            .create(&NewTask {
+                title: "Claim me".into(),
+                state: Some("ready".into()),
+                ..NewTask::default()
+            })
+            .unwrap();
+        let name = format!("{TASKS_REF_PREFIX}{}", t.id);
+        let (seen, _) = board.read(&t.id).unwrap();
+        // Someone else moves the task after our read.
+        board.transition(&t.id, "running", Some("ready")).unwrap();
+        let (now, _) = board.read(&t.id).unwrap();
+        // Our commit, built on what we read, cannot replace theirs: the ref transaction's
+        // compare-and-swap refuses it.
+        let mut ours = read_task_at(&repo.repo, seen).unwrap();
+        ours.state = "Done".into();
+        let commit = write_commit(&repo.repo, &ours, &Event::Created, &[seen]).unwrap();
+        assert!(crate::git::refs::compare_and_swap(&repo.repo, &name, Some(seen), commit, "x").is_err());
+        assert_eq!(crate::git::refs::target(&repo.repo, &name).unwrap(), Some(now));
+        // The board's transition re-reads, and refuses a move from a state the task left.
+        let e = board.transition(&t.id, "done", Some("ready")).unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(board.read(&t.id).unwrap().1.state, "Running");
     }
 
     #[test]

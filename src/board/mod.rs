@@ -263,6 +263,8 @@ pub trait Board {
     /// Move a task to the state `to`; with `expected`, only if it is in that state now.
     fn transition(&self, id: &str, to: &str, expected: Option<&str>) -> Result<Transition>;
     fn comment(&self, id: &str, body: &str) -> Result<Comment>;
+    /// Replace the title, the description, or both.
+    fn edit(&self, id: &str, title: Option<&str>, description: Option<&str>) -> Result<Task>;
     /// Add and remove labels in one change; the labels after it.
     fn set_labels(&self, id: &str, add: &[String], remove: &[String]) -> Result<Task>;
     /// The task's events, oldest first.

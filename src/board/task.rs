@@ -93,7 +93,7 @@ pub fn label_value<'a>(labels: &'a [String], key: &str) -> Option<&'a str> {
 }
 
 /// A task as a listing shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSummary {
     pub id: String,
     pub title: String,

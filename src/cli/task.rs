@@ -1,4 +1,4 @@
-//! `git oc task add | list | show | move | comment | label`: the board's tasks.
+//! `git oc task add | list | show | move | comment | label | edit`: the board's tasks.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,7 @@ pub enum TaskCommand {
     Move(MoveArgs),
     Comment(CommentArgs),
     Label(LabelArgs),
+    Edit(EditArgs),
 }
 
 /// Add a task to the board
@@ -130,6 +131,26 @@ pub struct LabelArgs {
     pub remove: Vec<String>,
 }
 
+/// Change a task's title or description
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The task id, or a unique prefix
+    #[arg(value_name = "TASK")]
+    pub task: String,
+    /// The new title
+    #[arg(long, value_name = "TITLE")]
+    pub title: Option<String>,
+    /// The new description
+    #[arg(short = 'm', long, value_name = "TEXT")]
+    pub body: Option<String>,
+    /// Read the new description from a file ('-' for stdin)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, conflicts_with = "body")]
+    pub body_file: Option<PathBuf>,
+    /// Edit the title and description in $EDITOR
+    #[arg(long, conflicts_with_all = ["title", "body", "body_file"])]
+    pub edit: bool,
+}
+
 pub fn cmd_task(ui: &mut Ui, args: &TaskArgs) -> Result<i32> {
     let (repo, board) = crate::board::open_in(&super::current_dir()?)?;
     match &args.command {
@@ -156,6 +177,28 @@ pub fn cmd_task(ui: &mut Ui, args: &TaskArgs) -> Result<i32> {
             let id = board.get(&a.task)?.id;
             let comment = board.comment(&id, &text)?;
             ui.emit(&comment, || format!("commented on task {id}\n"));
+            Ok(0)
+        }
+        TaskCommand::Edit(a) => {
+            let (title, description) = if a.edit {
+                let t = board.get(&a.task)?;
+                let start = format!(
+                    "{}\n\n{}\n\n# The first line is the title; the rest is the task's description. Lines starting\n\
+                     # with '# ' are dropped. An empty title aborts.\n",
+                    t.title, t.description
+                );
+                let (title, description) = task::from_edited(&edit_text(&repo, &start)?)?;
+                (Some(title), Some(description))
+            } else {
+                let description = match (&a.body, &a.body_file) {
+                    (Some(b), _) => Some(b.clone()),
+                    (None, Some(f)) => Some(read_text(f)?),
+                    (None, None) => None,
+                };
+                (a.title.clone(), description)
+            };
+            let t = board.edit(&a.task, title.as_deref(), description.as_deref())?;
+            ui.emit(&t, || format!("edited task {}: {}\n", t.id, escape_controls(&t.title)));
             Ok(0)
         }
         TaskCommand::Label(a) => {

@@ -557,6 +557,13 @@ fn board_doctor_checks_the_board_and_a_task() {
     let list = env.oc(&repo, ["--json", "task", "list"]);
     list.assert_code(0);
     assert_eq!(list.json().as_array().unwrap().len(), 1);
+    // The summaries kept by commit id are a cache only: damaged, it is rebuilt.
+    let cache = repo.join(".git/oc/task-summaries");
+    assert!(cache.exists());
+    std::fs::write(&cache, "not a cache\n0000 {\n").unwrap();
+    let again = env.oc(&repo, ["--json", "task", "list"]);
+    again.assert_code(0);
+    assert_eq!(again.json(), list.json());
 }
 
 #[test]
@@ -646,4 +653,57 @@ fn board_smoke_reads_parses_comments_and_moves_a_task_and_back() {
         .collect();
     assert_eq!(failures.len(), 1);
     assert_eq!(read_json(&failures[0])["phase"], "smoke");
+}
+
+#[test]
+fn edits_are_one_commit_and_concurrent_edits_keep_both_versions() {
+    let t = trio();
+    let env = &t.env;
+    let id = add(env, &t.a, &["Original", "--body", "## Goal\nfirst"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.oc(&t.a, ["push"]).assert_code(0);
+    env.oc(&t.b, ["fetch"]).assert_code(0);
+    let edited = env.oc(
+        &t.a,
+        [
+            "--json",
+            "task",
+            "edit",
+            &id,
+            "--title",
+            "Title A",
+            "--body",
+            "## Goal\nfrom A",
+        ],
+    );
+    edited.assert_code(0);
+    assert_eq!(edited.json()["title"], "Title A");
+    env.oc(&t.b, ["task", "edit", &id, "--title", "Title B"]).assert_code(0);
+    // A malformed edit changes nothing.
+    let before = env.state(&t.b);
+    env.oc(&t.b, ["task", "edit", &id, "--body", "## Execution\nrepo: [x\n"])
+        .assert_clean_error(2);
+    env.oc(&t.b, ["task", "edit", &id]).assert_clean_error(2);
+    assert_eq!(env.state(&t.b).refs, before.refs);
+
+    env.oc(&t.a, ["push"]).assert_code(0);
+    env.oc(&t.b, ["push"]).assert_code(0);
+    env.oc(&t.a, ["fetch"]).assert_code(0);
+    assert_eq!(task_refs(env, &t.a), task_refs(env, &t.b));
+    let task = &show(env, &t.a, &id)["task"];
+    // Same time on both sides: the rule falls back to the text, and the other version is kept.
+    assert_eq!(task["title"], "Title B");
+    let kept: Vec<&str> = task["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap())
+        .collect();
+    assert!(
+        kept.iter()
+            .any(|b| b.contains("Title: Title A") && b.contains("from A")),
+        "{kept:?}"
+    );
 }
