@@ -794,7 +794,32 @@ fn bench_board(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
             theirs.push(t);
         }
     }
+    // Without the summaries kept by commit id (a first listing, or after `rm .git/oc/task-summaries`):
+    // every task commit is read.
+    let mut cold = Vec::new();
+    for _ in 0..s.repeats.max(1) {
+        let _ = std::fs::remove_file(repo.join(".git/oc/task-summaries"));
+        cold.push(
+            timed(
+                scrub(&mut Command::new(BIN), home)
+                    .current_dir(&repo)
+                    .args(["task", "list"]),
+            )
+            .0,
+        );
+    }
     let (o, t) = (median(ours), median(theirs));
+    let c = median(cold);
+    rows.push(Row {
+        what: format!(
+            "`git oc task list` over {} tasks (git board), no summary cache: every task commit read",
+            s.runs
+        ),
+        git_oc: ms(c),
+        reference: format!("{} (`git for-each-ref refs/oc/tasks`)", ms(t)),
+        ratio: format!("{:.2}×", c.as_secs_f64() / t.as_secs_f64()),
+        target: "≤ 1.5×".into(),
+    });
     rows.push(Row {
         what: format!("`git oc task list` over {} tasks (git board)", s.runs),
         git_oc: ms(o),

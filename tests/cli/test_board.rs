@@ -707,3 +707,21 @@ fn edits_are_one_commit_and_concurrent_edits_keep_both_versions() {
         "{kept:?}"
     );
 }
+
+#[test]
+fn unrelated_tasks_under_one_id_are_not_merged() {
+    let t = trio();
+    let env = &t.env;
+    let id = add(env, &t.a, &["From A"])["id"].as_str().unwrap().to_owned();
+    env.oc(&t.a, ["push"]).assert_code(0);
+    // B holds another chain under the same id (ids are random; this one is forged).
+    let other = add(env, &t.b, &["From B"])["id"].as_str().unwrap().to_owned();
+    let forged = env.git(&t.b, ["rev-parse", &format!("refs/oc/tasks/{other}")]);
+    env.git(&t.b, ["update-ref", &format!("refs/oc/tasks/{id}"), &forged]);
+    let before = task_refs(env, &t.b);
+    let run = env.oc(&t.b, ["fetch"]);
+    run.assert_clean_error(1);
+    assert!(run.stderr.contains("unrelated"), "{}", run.stderr);
+    assert!(run.stderr.contains(&id), "{}", run.stderr);
+    assert_eq!(task_refs(env, &t.b), before, "the local task is kept as it was");
+}
