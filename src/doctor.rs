@@ -17,10 +17,9 @@ pub struct Check {
     pub detail: String,
 }
 
-/// Tokens git-oc reads from the environment, and the feature each is for. A missing token is a
-/// warning only when its feature is configured; neither feature can be configured yet (pull
-/// requests and the Plane board come with publishing and boards), so today a token is only
-/// reported when it is set. Values are never printed.
+/// Tokens git-oc reads from the environment, and the feature each is for; a token is reported
+/// when it is set. Values are never printed. (Pull requests cannot be configured yet; a Plane
+/// board without its token fails the `board` check below, which opens the board.)
 const TOKENS: [(&str, &str); 3] = [
     ("GITHUB_TOKEN", "GitHub pull requests"),
     ("GH_TOKEN", "GitHub pull requests"),

@@ -1,10 +1,11 @@
 //! Task boards: one interface ([`Board`]) over where tasks live. The git board (the default) keeps
 //! each task in the repository as a chain of commits under `refs/oc/tasks/`, shared through the
-//! same remote as the evidence; a hosted board (Plane) is one more implementation. The kind is
+//! same remote as the evidence; the Plane board (`plane.rs`) is one more implementation. The kind is
 //! chosen from the configuration in one place, [`open`].
 
 pub mod check;
 pub mod git;
+pub mod plane;
 pub mod task;
 
 use crate::config::{BoardSection, Config};
@@ -285,11 +286,7 @@ pub fn open(repo: &crate::git::Repo, config: &Config) -> Result<Box<dyn Board>> 
         .unwrap_or(BoardKind::Git);
     match kind {
         BoardKind::Git => Ok(Box::new(git::GitBoard::new(repo.repo.clone(), states))),
-        BoardKind::Plane => Err(Error::input(format!(
-            "the Plane board is not available in this version of git-oc ([board] kind = \"plane\" in {})",
-            config.source("board.kind")
-        ))
-        .hint("use the git board: remove [board] kind, or set kind = \"git\"")),
+        BoardKind::Plane => Ok(Box::new(plane::PlaneBoard::from_config(&config.plane, states)?)),
     }
 }
 

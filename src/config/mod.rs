@@ -207,6 +207,9 @@ pub struct PlaneSection {
     pub url: Option<String>,
     pub workspace: Option<String>,
     pub project_id: Option<String>,
+    /// The pause before the n-th retry of a request is n times this many milliseconds
+    /// (default 2000, as the original).
+    pub retry_unit_ms: Option<u64>,
 }
 
 /// A configuration file as written, and the effective configuration once the layers are merged.

@@ -2,6 +2,7 @@
 //! repositories made in temporary directories, with a scrubbed environment.
 
 mod common;
+mod plane_fake;
 mod pty;
 mod test_assets;
 mod test_bad_input_battery;
@@ -15,6 +16,7 @@ mod test_demo_git;
 mod test_diff_parity;
 mod test_everyday;
 mod test_gc;
+mod test_plane;
 mod test_properties;
 mod test_reliability;
 mod test_review;
