@@ -514,13 +514,20 @@ fn board_configuration_names_states_and_chooses_the_kind() {
     let run = env.oc(&repo, ["task", "list"]);
     run.assert_clean_error(2);
     assert!(run.stderr.contains("unknown board kind"), "{}", run.stderr);
-    write_config(
-        &repo,
-        "[board]\nkind = \"plane\"\n[plane]\nurl = \"http://127.0.0.1:9\"\nworkspace = \"w\"\nproject_id = \"p\"\n",
-    );
-    let run = env.oc(&repo, ["task", "list"]);
-    run.assert_clean_error(2);
-    assert!(run.stderr.contains("Plane board"), "{}", run.stderr);
+    // The Plane board's settings are checked before any request.
+    for (plane, needle) in [
+        ("workspace = \"w\"\nproject_id = \"4af68566-94a4-4eb3-94aa-50dc9427067b\"\n", "needs plane.url"),
+        ("url = \"http://127.0.0.1:9\"\nworkspace = \"w\"\nproject_id = \"p\"\n", "is not a UUID"),
+        (
+            "url = \"http://127.0.0.1:9\"\nworkspace = \"w\"\nproject_id = \"4af68566-94a4-4eb3-94aa-50dc9427067b\"\n",
+            "needs an API token in PLANE_API_TOKEN",
+        ),
+    ] {
+        write_config(&repo, &format!("[board]\nkind = \"plane\"\n[plane]\n{plane}"));
+        let run = env.oc(&repo, ["task", "list"]);
+        run.assert_clean_error(2);
+        assert!(run.stderr.contains(needle), "{}", run.stderr);
+    }
 }
 
 #[test]
