@@ -516,8 +516,14 @@ fn board_configuration_names_states_and_chooses_the_kind() {
     assert!(run.stderr.contains("unknown board kind"), "{}", run.stderr);
     // The Plane board's settings are checked before any request.
     for (plane, needle) in [
-        ("workspace = \"w\"\nproject_id = \"4af68566-94a4-4eb3-94aa-50dc9427067b\"\n", "needs plane.url"),
-        ("url = \"http://127.0.0.1:9\"\nworkspace = \"w\"\nproject_id = \"p\"\n", "is not a UUID"),
+        (
+            "workspace = \"w\"\nproject_id = \"4af68566-94a4-4eb3-94aa-50dc9427067b\"\n",
+            "needs plane.url",
+        ),
+        (
+            "url = \"http://127.0.0.1:9\"\nworkspace = \"w\"\nproject_id = \"p\"\n",
+            "is not a UUID",
+        ),
         (
             "url = \"http://127.0.0.1:9\"\nworkspace = \"w\"\nproject_id = \"4af68566-94a4-4eb3-94aa-50dc9427067b\"\n",
             "needs an API token in PLANE_API_TOKEN",
