@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench harness` runs the full set and prints a Markdown table (the one in the
 //! README); names after `--` pick measurements (`demo`, `in-process`, `runs`, `run`,
-//! `diff-stat`, `completion`). `cargo bench --bench harness -- --smoke` runs every measurement once on small
+//! `diff-stat`, `completion`, `board`). `cargo bench --bench harness -- --smoke` runs every measurement once on small
 //! inputs, so that CI keeps the harness working; it asserts nothing about time.
 //!
 //! Whole-process pairs are interleaved (A, B, A, B, …) after a warm-up, and medians are reported.
@@ -754,6 +754,9 @@ fn main() {
     if wanted("completion") {
         bench_completion(&home, tmp.path(), &sizes, &mut rows);
     }
+    if wanted("board") {
+        bench_board(&home, tmp.path(), &sizes, &mut rows);
+    }
 
     let git_version = Command::new("git")
         .arg("--version")
@@ -849,4 +852,137 @@ fn bench_completion(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
             target: "≤ 50 ms".into(),
         });
     }
+}
+
+/// The git board: `git oc task list` over as many tasks as runs elsewhere (10,000), beside
+/// `git for-each-ref refs/oc/tasks` on the same refs; and one transition (`git oc task move`) on
+/// a small repository, as a whole process and in process. The tasks are made through git-oc's
+/// own library, so that refs, commits and trees have the real shape (a third of them moved, a
+/// fifth commented, as a board in use).
+fn bench_board(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
+    use git_oc::board::{Board, NewTask, States, git::GitBoard};
+    let make = |name: &str, n: usize| -> (PathBuf, Vec<String>) {
+        let repo = root.join(name);
+        std::fs::create_dir_all(&repo).unwrap();
+        git(home, &repo, &["init", "-q", "-b", "main"]);
+        std::fs::write(repo.join("README.md"), "x\n").unwrap();
+        git(home, &repo, &["add", "-A"]);
+        git(home, &repo, &["commit", "-q", "-m", "init"]);
+        let opened = git_oc::git::Repo::discover(&repo).unwrap();
+        let board = GitBoard::new(opened.repo.clone(), States::default());
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let t = board
+                .create(&NewTask {
+                    title: format!("Bench task {i}: make the parser accept empty input"),
+                    description: format!(
+                        "## Execution\nrepo: svc\nmode: goal\nallowed_paths:\n  - src/\n\n## Goal\nTask {i}.\n"
+                    ),
+                    state: Some("ready".into()),
+                    labels: vec!["repo: svc".into(), "task-kind: goal".into(), "source: manual".into()],
+                })
+                .unwrap();
+            if i % 3 == 0 {
+                board.transition(&t.id, "running", Some("ready")).unwrap();
+            }
+            if i % 5 == 0 {
+                board.comment(&t.id, "Started.").unwrap();
+            }
+            ids.push(t.id);
+        }
+        (repo, ids)
+    };
+    let (repo, _) = make("many-tasks", s.runs);
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for i in 0..=s.repeats * 2 {
+        let o = timed(
+            scrub(&mut Command::new(BIN), home)
+                .current_dir(&repo)
+                .args(["task", "list"]),
+        )
+        .0;
+        let t = timed(
+            scrub(&mut Command::new("git"), home)
+                .current_dir(&repo)
+                .args(["for-each-ref", "refs/oc/tasks"]),
+        )
+        .0;
+        if i > 0 {
+            ours.push(o);
+            theirs.push(t);
+        }
+    }
+    // Without the summaries kept by commit id (a first listing, or after `rm .git/oc/task-summaries`):
+    // every task commit is read.
+    let mut cold = Vec::new();
+    for _ in 0..s.repeats.max(1) {
+        let _ = std::fs::remove_file(repo.join(".git/oc/task-summaries"));
+        cold.push(
+            timed(
+                scrub(&mut Command::new(BIN), home)
+                    .current_dir(&repo)
+                    .args(["task", "list"]),
+            )
+            .0,
+        );
+    }
+    let (o, t) = (median(ours), median(theirs));
+    let c = median(cold);
+    rows.push(Row {
+        what: format!(
+            "`git oc task list` over {} tasks (git board), no summary cache: every task commit read",
+            s.runs
+        ),
+        git_oc: ms(c),
+        reference: format!("{} (`git for-each-ref refs/oc/tasks`)", ms(t)),
+        ratio: format!("{:.2}×", c.as_secs_f64() / t.as_secs_f64()),
+        target: "≤ 1.5×".into(),
+    });
+    rows.push(Row {
+        what: format!("`git oc task list` over {} tasks (git board)", s.runs),
+        git_oc: ms(o),
+        reference: format!("{} (`git for-each-ref refs/oc/tasks`)", ms(t)),
+        ratio: format!("{:.2}×", o.as_secs_f64() / t.as_secs_f64()),
+        target: "≤ 1.5×".into(),
+    });
+
+    // One transition on a small repository: the whole process, and the library call alone.
+    let (small, ids) = make("few-tasks", 10);
+    let id = ids[1].clone();
+    let states = ["running", "ready"];
+    let mut whole = Vec::new();
+    let mut start_only = Vec::new();
+    for i in 0..(s.repeats * 4).max(4) {
+        let (from, to) = (states[(i + 1) % 2], states[i % 2]);
+        let d = timed(
+            scrub(&mut Command::new(BIN), home)
+                .current_dir(&small)
+                .args(["task", "move", &id, to, "--expect", from]),
+        )
+        .0;
+        let v = timed(scrub(&mut Command::new(BIN), home).current_dir(&small).arg("--version")).0;
+        if i > 0 {
+            whole.push(d);
+            start_only.push(v);
+        }
+    }
+    let opened = git_oc::git::Repo::discover(&small).unwrap();
+    let board = GitBoard::new(opened.repo.clone(), States::default());
+    let mut inproc = Vec::new();
+    for i in 0..(s.repeats * 20).max(20) {
+        let start = Instant::now();
+        board.transition(&id, states[i % 2], None).unwrap();
+        inproc.push(start.elapsed());
+    }
+    rows.push(Row {
+        what: "one task transition (`git oc task move --expect`, compare-and-swap), 10 tasks".into(),
+        git_oc: format!("{} ({} in process)", ms(median(whole)), ms(median(inproc))),
+        reference: format!(
+            "{} (`git oc --version`: starting the process alone)",
+            ms(median(start_only))
+        ),
+        ratio: "".into(),
+        target: "≤ 10 ms".into(),
+    });
 }

@@ -1,5 +1,6 @@
 //! What shell completion offers from the repository: run ids as their shortest unique prefixes
-//! (described by outcome and goal), the evidence files of a run, branches and remotes. Called on
+//! (described by outcome and goal), the evidence files of a run, the board's task ids (described
+//! by state and title), branches and remotes. Called on
 //! every Tab, so it reads as little as it can: run ids come from ref names alone, and evidence
 //! commits are read only for the runs shown with a description.
 
@@ -128,6 +129,35 @@ pub fn evidence_files(repo: &Repo, run: &str) -> Vec<Candidate> {
         .into_iter()
         .map(|f| Candidate::new(f, None))
         .collect()
+}
+
+/// The board's task ids that start with `typed`, described by state and title when few enough
+/// match (read from the task commits' messages). The git board's only: a hosted board is not
+/// asked on every Tab.
+pub fn task_ids(repo: &Repo, typed: &str, describe: bool) -> Vec<Candidate> {
+    let typed = typed.to_ascii_lowercase();
+    let ids: Vec<String> = crate::board::git::task_ids(&repo.repo)
+        .into_iter()
+        .filter(|id| id.starts_with(&typed))
+        .collect();
+    let described = describe && ids.len() <= DESCRIBED_AT_MOST;
+    ids.into_iter()
+        .map(|id| {
+            let help = described.then(|| describe_task(&repo.repo, &id)).flatten();
+            Candidate::new(id, help)
+        })
+        .collect()
+}
+
+/// `state: title`, from the task commit's message.
+fn describe_task(repo: &gix::Repository, id: &str) -> Option<String> {
+    let mut reference = repo
+        .try_find_reference(format!("{}{id}", crate::board::git::TASKS_REF_PREFIX).as_str())
+        .ok()??;
+    let commit = reference.peel_to_commit().ok()?;
+    let summary = crate::board::task::parse_message(&commit.message_raw_sloppy().to_str_lossy()).ok()?;
+    let text = format!("{}: {}", summary.state, summary.title);
+    Some(truncate_to_width(&escape_controls(&text), HELP_WIDTH).into_owned())
 }
 
 /// Local branches; run branches (`oc/…`, `demo/…`) are described as such.

@@ -17,10 +17,9 @@ pub struct Check {
     pub detail: String,
 }
 
-/// Tokens git-oc reads from the environment, and the feature each is for. A missing token is a
-/// warning only when its feature is configured; neither feature can be configured yet (pull
-/// requests and the Plane board come with publishing and boards), so today a token is only
-/// reported when it is set. Values are never printed.
+/// Tokens git-oc reads from the environment, and the feature each is for; a token is reported
+/// when it is set. Values are never printed. (Pull requests cannot be configured yet; a Plane
+/// board without its token fails the `board` check below, which opens the board.)
 const TOKENS: [(&str, &str); 3] = [
     ("GITHUB_TOKEN", "GitHub pull requests"),
     ("GH_TOKEN", "GitHub pull requests"),
@@ -311,6 +310,35 @@ pub fn checks(repo: Option<&Repo>) -> Result<Vec<Check>> {
             "evidence",
             format!("{} run(s), only in this repository (no remote)", runs.len()),
         ),
+    }
+
+    // The board: the kind configured, and its own checks (`git oc board doctor` has detail).
+    match Config::load(repo.workdir()).and_then(|c| crate::board::open(repo, &c)) {
+        Ok(board) => {
+            let report = crate::board::check::doctor(board.as_ref(), None);
+            let failed: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect();
+            let tasks = report
+                .checks
+                .iter()
+                .find(|c| c.name == "tasks")
+                .map(|c| c.detail.clone())
+                .unwrap_or_default();
+            if failed.is_empty() {
+                add("ok", "board", format!("{} board; {tasks}", report.kind));
+            } else {
+                add(
+                    "fail",
+                    "board",
+                    format!("{} board: {} (git oc board doctor)", report.kind, failed.join("; ")),
+                );
+            }
+        }
+        Err(e) => add("fail", "board", e.summary_line()),
     }
 
     Ok(checks)

@@ -1,13 +1,15 @@
-//! Publishing evidence: `git oc push` and `git oc fetch` move the evidence refs and the notes
-//! between repositories. gix cannot push, so the git binary does the transfer (an argv, no
-//! shell); notes are fetched into a remote-tracking ref and merged block by block, so that the
-//! blocks of both sides survive, and are pushed without force.
+//! Publishing evidence: `git oc push` and `git oc fetch` move the evidence refs, the notes and
+//! the git board's tasks between repositories. gix cannot push, so the git binary does the
+//! transfer (an argv, no shell); notes are fetched into a remote-tracking ref and merged block by
+//! block, and tasks into `refs/oc/remotes/<remote>/tasks/` and merged task by task
+//! (`board::git`), so that the changes of both sides survive; both are pushed without force.
 
 use std::path::Path;
 
 use gix::bstr::ByteSlice;
 use gix::refs::transaction::PreviousValue;
 
+use crate::board::git::{TASKS_REF_PREFIX, TasksMerge, merge_fetched, tracking_prefix};
 use crate::error::{Error, Result};
 use crate::git::{NOTES_REF, RUNS_REF_PREFIX, git_command};
 
@@ -104,9 +106,11 @@ fn run_git(workdir: &Path, args: &[&str]) -> Result<GitOutput> {
     })
 }
 
-/// The refs the remote has under `prefix` (one network round trip).
-fn remote_refs(workdir: &Path, remote: &str, pattern: &str) -> Result<Vec<(String, String)>> {
-    let out = run_git(workdir, &["ls-remote", "--refs", "--end-of-options", remote, pattern])?;
+/// The refs the remote has matching `patterns` (one network round trip).
+fn remote_refs(workdir: &Path, remote: &str, patterns: &[&str]) -> Result<Vec<(String, String)>> {
+    let mut args = vec!["ls-remote", "--refs", "--end-of-options", remote];
+    args.extend_from_slice(patterns);
+    let out = run_git(workdir, &args)?;
     if !out.success {
         return Err(Error::run(format!("could not reach remote {remote:?}"))
             .caused_by(out.stderr.trim().to_owned())
@@ -134,6 +138,8 @@ pub struct FetchReport {
     pub remote: String,
     pub new_runs: usize,
     pub notes: Option<NotesMerge>,
+    /// The board's tasks, when the remote has any.
+    pub tasks: Option<TasksMerge>,
     pub rejected: Vec<String>,
 }
 
@@ -144,6 +150,11 @@ pub struct PushReport {
     pub up_to_date_runs: usize,
     pub notes: &'static str,
     pub notes_merge: Option<NotesMerge>,
+    /// Tasks the remote did not have, and tasks it had older versions of.
+    pub new_tasks: usize,
+    pub updated_tasks: usize,
+    /// The remote's tasks merged here before pushing, when it has any.
+    pub tasks_merge: Option<TasksMerge>,
 }
 
 /// Fetch the remote's evidence refs (never overwriting a local one) and merge its notes.
@@ -151,11 +162,16 @@ pub struct PushReport {
 pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<FetchReport> {
     validate_remote(repo, remote)?;
     let before = count_runs(repo)?;
-    let theirs = remote_refs(workdir, remote, "refs/oc/*")?;
-    let notes = remote_refs(workdir, remote, NOTES_REF)?;
+    let theirs = remote_refs(workdir, remote, &["refs/oc/*", NOTES_REF])?;
+    let notes: Vec<_> = theirs.iter().filter(|(n, _)| n == NOTES_REF).collect();
+    let has_tasks = theirs.iter().any(|(n, _)| n.starts_with(TASKS_REF_PREFIX));
     let mut refspecs = Vec::new();
     if theirs.iter().any(|(n, _)| n.starts_with(RUNS_REF_PREFIX)) {
         refspecs.push(format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*"));
+    }
+    if has_tasks {
+        // Forced, but into remote-tracking refs: local tasks are merged, never replaced.
+        refspecs.push(format!("+{TASKS_REF_PREFIX}*:{}*", tracking_prefix(remote)));
     }
     if !notes.is_empty() {
         // Forced, but into a remote-tracking ref: the local notes are merged, never replaced.
@@ -191,6 +207,9 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
         let tracking = tracked_notes(repo, remote)?;
         report.notes = Some(merge_notes(repo, tracking)?);
     }
+    if has_tasks {
+        report.tasks = Some(merge_fetched(repo, &tracking_prefix(remote), &board_states(workdir))?);
+    }
     report.new_runs = count_runs(repo)?.saturating_sub(before);
     Ok(report)
 }
@@ -200,19 +219,25 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
 #[tracing::instrument(level = "debug", skip(repo, workdir))]
 pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<PushReport> {
     validate_remote(repo, remote)?;
-    let runs_spec = format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*");
-    let pushed = push_with_notes(repo, workdir, remote, &[runs_spec], &|_| {
+    let mut refspecs = vec![format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*")];
+    if !crate::board::git::task_ids(repo).is_empty() {
+        refspecs.push(format!("{TASKS_REF_PREFIX}*:{TASKS_REF_PREFIX}*"));
+    }
+    let pushed = push_with_notes(repo, workdir, remote, &refspecs, &|_| {
         "check the remote's permissions and hooks for refs/oc/* and refs/notes/oc".to_owned()
     })?;
     let mut report = PushReport {
         remote: remote.to_owned(),
         notes_merge: pushed.notes_merge,
+        tasks_merge: pushed.tasks_merge,
         ..PushReport::default()
     };
     for line in &pushed.lines {
         match line.flag.as_str() {
             "*" if line.dst.starts_with(RUNS_REF_PREFIX) => report.new_runs += 1,
             "=" if line.dst.starts_with(RUNS_REF_PREFIX) => report.up_to_date_runs += 1,
+            "*" if line.dst.starts_with(TASKS_REF_PREFIX) => report.new_tasks += 1,
+            " " if line.dst.starts_with(TASKS_REF_PREFIX) => report.updated_tasks += 1,
             _ => {}
         }
     }
@@ -236,12 +261,15 @@ pub struct Pushed {
     /// `updated`, `up to date` or `none` (no notes to push).
     pub notes: &'static str,
     pub notes_merge: Option<NotesMerge>,
+    /// The remote's tasks merged here first, when tasks are pushed and the remote has some.
+    pub tasks_merge: Option<TasksMerge>,
 }
 
 /// Push `refspecs` (each a fully qualified `src:dst`) and `refs/notes/oc` in one atomic push,
-/// without force, after fetching the remote's notes and merging them into the local ones, so
-/// that no note block is lost on either side. When someone pushes notes in between, the merge
-/// and the push are tried again. `hint` says what to check when the remote refuses.
+/// without force, after fetching the remote's notes (and tasks, when `refspecs` push tasks) and
+/// merging them into the local ones, so that no note block or task event is lost on either
+/// side. When someone pushes notes or tasks in between, the merge and the push are tried again.
+/// `hint` says what to check when the remote refuses.
 pub fn push_with_notes(
     repo: &gix::Repository,
     workdir: &Path,
@@ -253,28 +281,46 @@ pub fn push_with_notes(
     let mut published: Vec<&str> = refspecs.iter().map(|r| r.split(':').next().unwrap_or(r)).collect();
     published.push(NOTES_REF);
     refuse_rejected_content(workdir, &published)?;
+    let with_tasks = refspecs.iter().any(|r| r.starts_with(TASKS_REF_PREFIX));
+    let tasks_pattern = format!("{TASKS_REF_PREFIX}*");
+    let notes_fetch = format!("+{NOTES_REF}:{}", notes_tracking_ref(remote));
+    let tasks_fetch = format!("+{TASKS_REF_PREFIX}*:{}*", tracking_prefix(remote));
     let mut last_error = None;
     for _attempt in 0..3 {
         let mut pushed = Pushed::default();
-        let notes = remote_refs(workdir, remote, NOTES_REF)?;
-        if !notes.is_empty() {
-            let out = run_git(
-                workdir,
-                &[
-                    "fetch",
-                    "--no-tags",
-                    "--no-write-fetch-head",
-                    "--end-of-options",
-                    remote,
-                    &format!("+{NOTES_REF}:{}", notes_tracking_ref(remote)),
-                ],
-            )?;
+        let mut patterns = vec![NOTES_REF];
+        if with_tasks {
+            patterns.push(&tasks_pattern);
+        }
+        let theirs = remote_refs(workdir, remote, &patterns)?;
+        let their_notes = theirs.iter().any(|(n, _)| n == NOTES_REF);
+        let their_tasks = with_tasks && theirs.iter().any(|(n, _)| n.starts_with(TASKS_REF_PREFIX));
+        if their_notes || their_tasks {
+            let mut args = vec![
+                "fetch",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--end-of-options",
+                remote,
+            ];
+            if their_notes {
+                args.push(&notes_fetch);
+            }
+            if their_tasks {
+                args.push(&tasks_fetch);
+            }
+            let out = run_git(workdir, &args)?;
             if !out.success {
-                return Err(Error::run(format!("could not fetch the notes of {remote:?}"))
+                return Err(Error::run(format!("could not fetch the notes and tasks of {remote:?}"))
                     .caused_by(out.stderr.trim().to_owned()));
             }
+        }
+        if their_notes {
             let tracking = tracked_notes(repo, remote)?;
             pushed.notes_merge = Some(merge_notes(repo, tracking)?);
+        }
+        if their_tasks {
+            pushed.tasks_merge = Some(merge_fetched(repo, &tracking_prefix(remote), &board_states(workdir))?);
         }
         let has_notes = repo.try_find_reference(NOTES_REF).ok().flatten().is_some();
         let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
@@ -284,7 +330,7 @@ pub fn push_with_notes(
             args.push(&notes_spec);
         }
         let out = run_git(workdir, &args)?;
-        let mut notes_rejected = false;
+        let mut raced = false;
         let mut rejected = Vec::new();
         for line in out.stdout.lines() {
             // `<flag>\t<src>:<dst>\t<summary>`, where the flag of a fast-forward is a space: it
@@ -299,10 +345,10 @@ pub fn push_with_notes(
                 "*" | " " | "+" if dst == NOTES_REF => pushed.notes = "updated",
                 "=" if dst == NOTES_REF => pushed.notes = "up to date",
                 "!" => {
-                    // Only a non-fast-forward means someone pushed notes in between; a hook
-                    // declining ("[remote rejected]") would decline again.
-                    if dst == NOTES_REF && summary.starts_with("[rejected]") {
-                        notes_rejected = true;
+                    // Only a non-fast-forward of the notes or a task means someone pushed in
+                    // between; a hook declining ("[remote rejected]") would decline again.
+                    if (dst == NOTES_REF || dst.starts_with(TASKS_REF_PREFIX)) && summary.starts_with("[rejected]") {
+                        raced = true;
                     }
                     rejected.push(format!("{dst} ({summary})"));
                 }
@@ -328,7 +374,7 @@ pub fn push_with_notes(
         } else {
             rejected.join(", ")
         });
-        if !notes_rejected {
+        if !raced {
             let hook = out.stderr.lines().find(|l| l.contains("remote:")).map(str::to_owned);
             return Err(match hook {
                 Some(h) => err.caused_by(h),
@@ -336,12 +382,21 @@ pub fn push_with_notes(
             }
             .hint(hint(&pushed.lines)));
         }
-        // Someone pushed notes in between: fetch, merge and try again.
+        // Someone pushed notes or tasks in between: fetch, merge and try again.
         last_error = Some(err);
     }
     Err(last_error
         .unwrap_or_else(|| Error::run("the push did not succeed"))
         .hint("run the command again"))
+}
+
+/// The configured state names, for the merge rule; the original's when the configuration
+/// cannot be read (fetching evidence does not depend on it).
+fn board_states(workdir: &Path) -> crate::board::States {
+    crate::config::Config::load(workdir)
+        .ok()
+        .and_then(|c| crate::board::States::from_config(&c.board).ok())
+        .unwrap_or_default()
 }
 
 fn count_runs(repo: &gix::Repository) -> Result<usize> {

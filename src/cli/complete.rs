@@ -7,7 +7,8 @@
 //!
 //! Values are recognised by their clap value name, so a new argument gets them by naming its
 //! value: `RUN` (run ids), `FILE` after a `RUN` (that run's evidence files), `REMOTE`, `REV`
-//! (branches), `BACKEND` and `LANE` (the routing vocabulary); arguments with possible values
+//! (branches), `BACKEND` and `LANE` (the routing vocabulary), `TASK` (the board's task ids) and
+//! `STATE` (the board's state keys); arguments with possible values
 //! offer those, and path arguments (`PathBuf`) let the shell complete paths.
 //!
 //! What `git-oc complete` prints: a first line `values`, or `files`/`dirs` and, after a tab, the
@@ -125,6 +126,8 @@ enum Known {
     Branch,
     Backend,
     Lane,
+    Task,
+    State,
 }
 
 fn known(arg: &Arg) -> Option<Known> {
@@ -136,6 +139,8 @@ fn known(arg: &Arg) -> Option<Known> {
         "REV" => Known::Branch,
         "BACKEND" => Known::Backend,
         "LANE" => Known::Lane,
+        "TASK" => Known::Task,
+        "STATE" => Known::State,
         _ => return None,
     })
 }
@@ -368,6 +373,12 @@ fn values<'r>(
             Some(Known::Backend) => crate::contracts::BackendName::ALL
                 .iter()
                 .map(|b| Candidate::new(b.as_str(), None))
+                .collect(),
+            Some(Known::Task) => repo().map_or_else(Vec::new, |r| crate::completion::task_ids(r, partial, describe)),
+            // Keys rather than names: names have spaces, and every state command takes either.
+            Some(Known::State) => crate::board::StateKind::ALL
+                .iter()
+                .map(|k| Candidate::new(k.key(), Some(k.default_name().to_owned())))
                 .collect(),
             Some(Known::Lane) => crate::contracts::LaneName::ALL
                 .iter()

@@ -2,6 +2,7 @@
 //! subcommand with its `Args` and a `cmd_*` function.
 
 pub mod assets;
+pub mod board;
 pub mod demo;
 pub mod diff;
 pub mod doctor;
@@ -15,6 +16,7 @@ pub mod progress;
 pub mod run;
 pub mod runs;
 pub mod sync;
+pub mod task;
 pub mod ui;
 
 // Everyday shell use: the hidden `complete` subcommand behind the completion scripts, tables.
@@ -76,6 +78,8 @@ pub enum Command {
     Pr(pr::PrArgs),
     Push(sync::PushArgs),
     Fetch(sync::FetchArgs),
+    Task(task::TaskArgs),
+    Board(board::BoardArgs),
     Gc(gc::GcArgs),
     Doctor(doctor::DoctorArgs),
     Init(init::InitArgs),
@@ -96,7 +100,7 @@ pub fn open_session() -> Result<crate::session::Session> {
     crate::session::Session::open(&current_dir()?)
 }
 
-fn current_dir() -> Result<std::path::PathBuf> {
+pub fn current_dir() -> Result<std::path::PathBuf> {
     std::env::current_dir().map_err(|e| Error::input("cannot read the current directory").caused_by(e.to_string()))
 }
 
@@ -256,6 +260,8 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::Pr(args) => pr::cmd_pr(ui, args),
         Command::Push(args) => sync::cmd_push(ui, args),
         Command::Fetch(args) => sync::cmd_fetch(ui, args),
+        Command::Task(args) => task::cmd_task(ui, args),
+        Command::Board(args) => board::cmd_board(ui, args),
         Command::Gc(args) => gc::cmd_gc(ui, args),
         Command::Doctor(args) => doctor::cmd_doctor(ui, args),
         Command::Init(args) => init::cmd_init(ui, args),

@@ -7,9 +7,9 @@ use crate::error::Result;
 
 /// Publish evidence refs and notes to a remote
 ///
-/// Pushes every refs/oc/runs/* ref and refs/notes/oc in one atomic push, without force. The
-/// remote's notes are fetched and merged first, so that no note block is lost on either side.
-/// Run branches are not pushed.
+/// Pushes every refs/oc/runs/* ref, refs/notes/oc and the git board's refs/oc/tasks/* in one
+/// atomic push, without force. The remote's notes and tasks are fetched and merged first, so
+/// that no note block, comment or change is lost on either side. Run branches are not pushed.
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// The remote [default: origin, or the only remote]
@@ -19,7 +19,9 @@ pub struct PushArgs {
 /// Fetch evidence refs and notes from a remote
 ///
 /// New refs/oc/runs/* refs are fetched (an existing local one is never overwritten); the remote's
-/// notes go to refs/notes/remotes/<remote>/oc and are merged into refs/notes/oc block by block.
+/// notes go to refs/notes/remotes/<remote>/oc and are merged into refs/notes/oc block by block;
+/// its tasks go to refs/oc/remotes/<remote>/tasks/ and are merged into refs/oc/tasks/ task by
+/// task (every comment kept; concurrent state changes resolved by the documented rule).
 #[derive(Debug, Args)]
 pub struct FetchArgs {
     /// The remote [default: origin, or the only remote]
@@ -33,8 +35,17 @@ pub fn cmd_push(ui: &mut Ui, args: &PushArgs) -> Result<i32> {
     if ui.is_json() {
         ui.json(&report);
     } else {
+        let tasks = match (&report.tasks_merge, report.new_tasks + report.updated_tasks) {
+            (None, 0) => String::new(),
+            (merge, _) => format!(
+                "; tasks: {} new, {} updated{}",
+                report.new_tasks,
+                report.updated_tasks,
+                merge.as_ref().map(tasks_merged).unwrap_or_default()
+            ),
+        };
         ui.data(&format!(
-            "pushed to {}: {} new run(s), {} already there; notes {}\n",
+            "pushed to {}: {} new run(s), {} already there; notes {}{tasks}\n",
             report.remote, report.new_runs, report.up_to_date_runs, report.notes
         ));
     }
@@ -57,10 +68,29 @@ pub fn cmd_fetch(ui: &mut Ui, args: &FetchArgs) -> Result<i32> {
             ),
             None => "no notes there".to_owned(),
         };
+        let tasks = report
+            .tasks
+            .as_ref()
+            .map(|t| {
+                format!(
+                    "; tasks: {} new, {} fast-forwarded, {} merged, {} up to date",
+                    t.created, t.fast_forward, t.merged, t.up_to_date
+                )
+            })
+            .unwrap_or_default();
         ui.data(&format!(
-            "fetched from {}: {} new run(s); {notes}\n",
+            "fetched from {}: {} new run(s); {notes}{tasks}\n",
             report.remote, report.new_runs
         ));
+    }
+    if let Some(t) = report.tasks.as_ref().filter(|t| !t.conflicts.is_empty()) {
+        return Err(crate::error::Error::run(format!(
+            "{} task(s) from {} could not be merged: {}",
+            t.conflicts.len(),
+            report.remote,
+            crate::text::escape_controls(&t.conflicts.join("; "))
+        ))
+        .hint("the local tasks were kept as they were; compare them with 'git log refs/oc/tasks/<id> refs/oc/remotes/<remote>/tasks/<id>'"));
     }
     if !report.rejected.is_empty() {
         // Recorded evidence is never overwritten: a conflicting ref is an error to look into,
@@ -77,6 +107,16 @@ pub fn cmd_fetch(ui: &mut Ui, args: &FetchArgs) -> Result<i32> {
         )));
     }
     Ok(0)
+}
+
+/// `, N merged from the remote first`, when the remote's tasks changed anything here.
+fn tasks_merged(m: &crate::board::git::TasksMerge) -> String {
+    let took = m.created + m.fast_forward + m.merged;
+    if took == 0 {
+        String::new()
+    } else {
+        format!(" ({took} taken from the remote first, {} of them merged)", m.merged)
+    }
 }
 
 /// The remote named on the command line, or the one git would push to or fetch from.

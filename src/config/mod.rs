@@ -270,6 +270,40 @@ impl GithubSection {
     }
 }
 
+/// `[board]`: where tasks live: `git` (the default, refs under `refs/oc/tasks/`) or `plane`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BoardSection {
+    pub kind: Option<String>,
+    /// The names of the states, where they differ from the original's.
+    pub states: Option<StatesSection>,
+}
+
+/// `[board.states]`: the name each state of the original has on this board.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StatesSection {
+    pub backlog: Option<String>,
+    pub ready: Option<String>,
+    pub running: Option<String>,
+    pub in_review: Option<String>,
+    pub blocked: Option<String>,
+    pub done: Option<String>,
+    pub cancelled: Option<String>,
+}
+
+/// `[plane]`: the Plane project a `plane` board uses (the token comes from `PLANE_API_TOKEN`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlaneSection {
+    pub url: Option<String>,
+    pub workspace: Option<String>,
+    pub project_id: Option<String>,
+    /// The pause before the n-th retry of a request is n times this many milliseconds
+    /// (default 2000, as the original).
+    pub retry_unit_ms: Option<u64>,
+}
+
 /// A configuration file as written, and the effective configuration once the layers are merged.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -288,6 +322,10 @@ pub struct ConfigFile {
     pub gc: GcSection,
     #[serde(default)]
     pub github: GithubSection,
+    #[serde(default)]
+    pub board: BoardSection,
+    #[serde(default)]
+    pub plane: PlaneSection,
 }
 
 /// `[adapters]` with the layer each entry came from.
@@ -606,6 +644,22 @@ impl Config {
             }
         }
         self.validate_github()?;
+        if let Some(kind) = &self.board.kind
+            && crate::board::BoardKind::parse(kind).is_none()
+        {
+            return bad(
+                format!("unknown board kind {kind:?}"),
+                "board.kind",
+                format!("known kinds: {}", crate::board::BoardKind::names()),
+            );
+        }
+        if let Err(why) = crate::board::States::from_config(&self.board) {
+            return bad(
+                why,
+                "board.states",
+                "give each state its own non-empty one-line name".into(),
+            );
+        }
         if self.run.validate().iter().any(|c| c.trim().is_empty()) {
             return bad(
                 "run.validate has an empty command".into(),

@@ -4,9 +4,11 @@
 #![recursion_limit = "256"]
 
 mod common;
+mod plane_fake;
 mod pty;
 mod test_assets;
 mod test_bad_input_battery;
+mod test_board;
 mod test_completions;
 mod test_config;
 mod test_daily;
@@ -16,6 +18,7 @@ mod test_demo_git;
 mod test_diff_parity;
 mod test_everyday;
 mod test_gc;
+mod test_plane;
 mod test_properties;
 mod test_publish;
 mod test_reliability;
