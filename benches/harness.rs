@@ -808,7 +808,10 @@ fn bench_completion(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
             vec!["git-oc", "show", ""],
         ),
         (
-            format!("`git oc show {described}<Tab>` in zsh: {matching} runs, with outcome and goal"),
+            format!(
+                "`git oc show {described}<Tab>` in zsh: {matching} run{}, with outcome and goal",
+                if matching == 1 { "" } else { "s" }
+            ),
             vec!["git-oc", "show", described.as_str()],
         ),
         (
