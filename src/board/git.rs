@@ -310,8 +310,10 @@ pub fn list_summaries(repo: &gix::Repository) -> Result<(Vec<TaskSummary>, Vec<S
                     // The refs name existing objects: a miss in the packs (every loose object)
                     // need not look for new packs on disk each time.
                     repo.objects.refresh_never();
+                    let objects = crate::git::loose::LooseFirst::new(&repo);
+                    let mut buf = Vec::new();
                     part.iter()
-                        .map(|(name, id)| (*id, decode_summary(&repo, name, *id)))
+                        .map(|(name, id)| (*id, decode_summary(&objects, &mut buf, name, *id)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -364,18 +366,24 @@ fn save_summaries(path: &std::path::Path, entries: &[(gix::ObjectId, TaskSummary
     }
 }
 
-fn decode_summary(repo: &gix::Repository, name: &str, id: gix::ObjectId) -> Result<TaskSummary, Skipped> {
+fn decode_summary(
+    objects: &crate::git::loose::LooseFirst<'_>,
+    buf: &mut Vec<u8>,
+    name: &str,
+    id: gix::ObjectId,
+) -> Result<TaskSummary, Skipped> {
     let skip = |why: String| Skipped {
         reference: name.to_owned(),
         why,
     };
-    let object = repo
-        .find_object(id)
-        .map_err(|e| skip(format!("its commit cannot be read: {e}")))?;
-    let commit = object
-        .try_into_commit()
-        .map_err(|_| skip(format!("it does not point at a commit ({id})")))?;
-    let message = commit.message_raw_sloppy().to_str_lossy();
+    let data = match gix::objs::Find::try_find(objects, &id, buf) {
+        Ok(Some(data)) if data.kind == gix::object::Kind::Commit => data.data,
+        Ok(Some(_)) => return Err(skip(format!("it does not point at a commit ({id})"))),
+        Ok(None) => return Err(skip(format!("its commit {id} is missing"))),
+        Err(e) => return Err(skip(format!("its commit cannot be read: {e}"))),
+    };
+    // The message follows the first empty line, as gix's `message_raw_sloppy` finds it.
+    let message = data.find(b"\n\n").map_or(&b""[..], |at| &data[at + 2..]).to_str_lossy();
     let summary =
         task::parse_message(&message).map_err(|why| skip(format!("it is not a git-oc task commit: {why}")))?;
     if name.strip_prefix(TASKS_REF_PREFIX) != Some(summary.id.as_str()) {
