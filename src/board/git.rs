@@ -407,18 +407,7 @@ impl Board for GitBoard {
             tracing::warn!(reference = %s.reference, why = %s.why, "skipped a ref that is not a task");
         }
         tasks.retain(|t| filter.matches(t));
-        let rank = |t: &TaskSummary| {
-            self.states
-                .kind_of(&t.state)
-                .and_then(|k| StateKind::ALL.iter().position(|x| *x == k))
-                .unwrap_or(StateKind::ALL.len())
-        };
-        tasks.sort_by(|a, b| {
-            rank(a)
-                .cmp(&rank(b))
-                .then_with(|| b.updated_at.cmp(&a.updated_at))
-                .then_with(|| a.id.cmp(&b.id))
-        });
+        self.states.sort_for_listing(&mut tasks);
         Ok(tasks)
     }
 

@@ -179,6 +179,22 @@ impl States {
             .map(|(k, _)| *k)
     }
 
+    /// Sort tasks as boards list them: by state in the lifecycle's order (unknown states last),
+    /// then the most recently updated first, then by id.
+    pub fn sort_for_listing(&self, tasks: &mut [TaskSummary]) {
+        let rank = |t: &TaskSummary| {
+            self.kind_of(&t.state)
+                .and_then(|k| StateKind::ALL.iter().position(|x| *x == k))
+                .unwrap_or(StateKind::ALL.len())
+        };
+        tasks.sort_by(|a, b| {
+            rank(a)
+                .cmp(&rank(b))
+                .then_with(|| b.updated_at.cmp(&a.updated_at))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+    }
+
     /// The board's name for what a user typed: a state's name in any case, or its key
     /// (`ready`, `in_review`, `in-review`).
     pub fn resolve(&self, typed: &str) -> Result<String> {

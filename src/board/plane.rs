@@ -444,18 +444,7 @@ impl Board for PlaneBoard {
                 out.push(s);
             }
         }
-        let rank = |t: &TaskSummary| {
-            self.states
-                .kind_of(&t.state)
-                .and_then(|k| StateKind::ALL.iter().position(|x| *x == k))
-                .unwrap_or(StateKind::ALL.len())
-        };
-        out.sort_by(|a, b| {
-            rank(a)
-                .cmp(&rank(b))
-                .then_with(|| b.updated_at.cmp(&a.updated_at))
-                .then_with(|| a.id.cmp(&b.id))
-        });
+        self.states.sort_for_listing(&mut out);
         Ok(out)
     }
 

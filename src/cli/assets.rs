@@ -133,7 +133,12 @@ pub fn installed_man_dir() -> Option<PathBuf> {
     // git runs `git oc` by looking git-oc up on PATH: the directory man sees is that one, which
     // may hold a symbolic link to the binary.
     let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|dir| std::fs::canonicalize(dir.join("git-oc")).is_ok_and(|p| p == this))
+        // This runs as every command starts: one lstat per PATH entry, a realpath only where a
+        // git-oc is.
+        std::env::split_paths(&path).find(|dir| {
+            let candidate = dir.join("git-oc");
+            candidate.symlink_metadata().is_ok() && std::fs::canonicalize(candidate).is_ok_and(|p| p == this)
+        })
     });
     let bin = on_path.or_else(|| exe.parent().map(std::path::Path::to_owned))?;
     if bin.file_name()? != "bin" {
@@ -149,10 +154,13 @@ pub fn install_man_pages_on_first_use() {
     let Some(dir) = installed_man_dir().map(|d| d.join("man1")) else {
         return;
     };
-    let current = std::fs::read(dir.join("git-oc.1")).ok().is_some_and(|page| {
-        let head = String::from_utf8_lossy(&page[..page.len().min(512)]).into_owned();
-        head.contains(&format!("\"git-oc {}\"", env!("CARGO_PKG_VERSION")))
-    });
+    // The version is in the page's first line: read its head only.
+    let mut head = [0_u8; 512];
+    let current = std::fs::File::open(dir.join("git-oc.1"))
+        .and_then(|mut page| std::io::Read::read(&mut page, &mut head))
+        .is_ok_and(|n| {
+            String::from_utf8_lossy(&head[..n]).contains(&format!("\"git-oc {}\"", env!("CARGO_PKG_VERSION")))
+        });
     if current {
         return;
     }

@@ -500,3 +500,42 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// A bare remote (cloned from a fresh repository) and two clones of it.
+pub fn remote_and_clones(env: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
+    let origin = env.repo("origin-src");
+    let remote = env.root().join("remote.git");
+    env.git(
+        env.root(),
+        [
+            "clone",
+            "-q",
+            "--bare",
+            origin.to_str().unwrap(),
+            remote.to_str().unwrap(),
+        ],
+    );
+    let a = env.root().join("a");
+    let b = env.root().join("b");
+    for clone in [&a, &b] {
+        env.git(
+            env.root(),
+            ["clone", "-q", remote.to_str().unwrap(), clone.to_str().unwrap()],
+        );
+    }
+    (remote, a, b)
+}
+
+/// A bare remote and two clones of it, `a` and `b`.
+pub struct Trio {
+    pub env: TestEnv,
+    pub remote: PathBuf,
+    pub a: PathBuf,
+    pub b: PathBuf,
+}
+
+pub fn trio() -> Trio {
+    let env = TestEnv::new();
+    let (remote, a, b) = remote_and_clones(&env);
+    Trio { env, remote, a, b }
+}

@@ -236,40 +236,6 @@ fn make_executable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-struct Trio {
-    env: TestEnv,
-    remote: PathBuf,
-    a: PathBuf,
-    b: PathBuf,
-}
-
-fn trio() -> Trio {
-    let env = TestEnv::new();
-    let origin = env.repo("origin-src");
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        [
-            "clone",
-            "-q",
-            "--bare",
-            origin.to_str().unwrap(),
-            remote.to_str().unwrap(),
-        ],
-    );
-    let a = env.root().join("a");
-    let b = env.root().join("b");
-    env.git(
-        env.root(),
-        ["clone", "-q", remote.to_str().unwrap(), a.to_str().unwrap()],
-    );
-    env.git(
-        env.root(),
-        ["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
-    );
-    Trio { env, remote, a, b }
-}
-
 #[test]
 fn two_clones_edit_one_task_at_once_and_converge_losing_nothing() {
     let t = trio();

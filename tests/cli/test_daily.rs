@@ -107,26 +107,7 @@ fn apply_reports_conflicts_and_leaves_the_checkout_as_it_was() {
 #[test]
 fn apply_works_on_another_clone_after_fetch() {
     let env = TestEnv::new();
-    let origin = env.repo("origin-src");
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        [
-            "clone",
-            "-q",
-            "--bare",
-            origin.to_str().unwrap(),
-            remote.to_str().unwrap(),
-        ],
-    );
-    let a = env.root().join("a");
-    let b = env.root().join("b");
-    for dir in [&a, &b] {
-        env.git(
-            env.root(),
-            ["clone", "-q", remote.to_str().unwrap(), dir.to_str().unwrap()],
-        );
-    }
+    let (_remote, a, b) = remote_and_clones(&env);
     let run = id(&run_edit(&env, &a, "Shared", &["write", "shared.txt", "shared"]));
     env.oc(&a, ["push"]).assert_code(0);
     env.oc(&b, ["fetch"]).assert_code(0);
@@ -310,26 +291,7 @@ fn diff_of_two_runs_shows_what_one_did_that_the_other_did_not() {
 #[test]
 fn diff_works_on_another_clone_and_colours_a_terminal() {
     let env = TestEnv::new();
-    let origin = env.repo("origin-src");
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        [
-            "clone",
-            "-q",
-            "--bare",
-            origin.to_str().unwrap(),
-            remote.to_str().unwrap(),
-        ],
-    );
-    let a = env.root().join("a");
-    let b = env.root().join("b");
-    for dir in [&a, &b] {
-        env.git(
-            env.root(),
-            ["clone", "-q", remote.to_str().unwrap(), dir.to_str().unwrap()],
-        );
-    }
+    let (_remote, a, b) = remote_and_clones(&env);
     let run = id(&run_edit(
         &env,
         &a,

@@ -1,43 +1,9 @@
 //! Sharing evidence: two clones of one bare remote make runs on the same commits, then push
 //! and fetch both ways; both end with every run's evidence and every note block.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::common::*;
-
-struct Trio {
-    env: TestEnv,
-    remote: PathBuf,
-    a: PathBuf,
-    b: PathBuf,
-}
-
-fn trio() -> Trio {
-    let env = TestEnv::new();
-    let origin = env.repo("origin-src");
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        [
-            "clone",
-            "-q",
-            "--bare",
-            origin.to_str().unwrap(),
-            remote.to_str().unwrap(),
-        ],
-    );
-    let a = env.root().join("a");
-    let b = env.root().join("b");
-    env.git(
-        env.root(),
-        ["clone", "-q", remote.to_str().unwrap(), a.to_str().unwrap()],
-    );
-    env.git(
-        env.root(),
-        ["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
-    );
-    Trio { env, remote, a, b }
-}
 
 fn runs_blocked(env: &TestEnv, repo: &Path, n: usize, tag: &str) -> Vec<String> {
     (0..n)

@@ -1259,31 +1259,6 @@ fn finish_plain(mut child: Child) -> (Run, ()) {
     )
 }
 
-/// A bare remote and two clones of it.
-fn remote_and_clones(env: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
-    let origin = env.repo("origin-src");
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        [
-            "clone",
-            "-q",
-            "--bare",
-            origin.to_str().unwrap(),
-            remote.to_str().unwrap(),
-        ],
-    );
-    let a = env.root().join("a");
-    let b = env.root().join("b");
-    for clone in [&a, &b] {
-        env.git(
-            env.root(),
-            ["clone", "-q", remote.to_str().unwrap(), clone.to_str().unwrap()],
-        );
-    }
-    (remote, a, b)
-}
-
 #[test]
 fn fetch_of_a_conflicting_evidence_ref_is_an_error_with_a_hint() {
     let env = TestEnv::new();
