@@ -367,12 +367,7 @@ fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'stat
             );
         }
     };
-    let url = repo
-        .repo
-        .find_remote(remote.as_str())
-        .ok()
-        .and_then(|r| r.url(gix::remote::Direction::Push).map(|u| u.to_bstring().to_string()))
-        .unwrap_or_default();
+    let url = crate::publish::push_url(&repo.repo, &remote);
     let shown = crate::execution::secrets::redact_url(&url).into_owned();
     let parsed = crate::github::parse_remote_url(&url);
     // As for --pr: a token goes to api.github.com or to a configured API only.

@@ -134,12 +134,7 @@ pub fn resolve(repo: &Repo, settings: &GithubSection, base_branch: &str, pull_re
     };
     crate::publish::validate_remote(&repo.repo, &remote)
         .map_err(|e| e.hint("name the remote to publish to with [github] remote"))?;
-    let url = repo
-        .repo
-        .find_remote(remote.as_str())
-        .ok()
-        .and_then(|r| r.url(gix::remote::Direction::Push).map(|u| u.to_bstring().to_string()))
-        .unwrap_or_default();
+    let url = crate::publish::push_url(&repo.repo, &remote);
     let shown = crate::execution::secrets::redact_url(&url).into_owned();
     let mut target = Target {
         remote: remote.clone(),

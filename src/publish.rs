@@ -36,6 +36,14 @@ pub fn refuse_rejected_content(workdir: &Path, published: &[&str]) -> Result<()>
     Ok(())
 }
 
+/// The URL `git push` uses for `remote` (its push URL, else its URL); empty when it has none.
+pub fn push_url(repo: &gix::Repository, remote: &str) -> String {
+    repo.find_remote(remote)
+        .ok()
+        .and_then(|r| r.url(gix::remote::Direction::Push).map(|u| u.to_bstring().to_string()))
+        .unwrap_or_default()
+}
+
 /// `refs/notes/remotes/<remote>/oc`: where a remote's notes are fetched to before merging.
 pub fn notes_tracking_ref(remote: &str) -> String {
     format!("refs/notes/remotes/{remote}/oc")

@@ -268,18 +268,15 @@ pub fn list_summaries(repo: &gix::Repository) -> Result<(Vec<TaskSummary>, Vec<S
             }
         };
         let name = reference.name().as_bstr().to_str_lossy().into_owned();
-        let id = match reference.target().try_id().map(|id| id.to_owned()) {
-            Some(id) => id,
-            None => match reference.peel_to_id() {
-                Ok(id) => id.detach(),
-                Err(e) => {
-                    skipped.push(Skipped {
-                        reference: name,
-                        why: format!("it cannot be resolved: {e}"),
-                    });
-                    continue;
-                }
-            },
+        let id = match crate::git::refs::target_id(&mut reference) {
+            Ok(id) => id,
+            Err(e) => {
+                skipped.push(Skipped {
+                    reference: name,
+                    why: format!("it cannot be resolved: {e}"),
+                });
+                continue;
+            }
         };
         targets.push((name, id));
     }

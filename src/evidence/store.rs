@@ -152,19 +152,15 @@ fn target_of(
         });
         return None;
     }
-    // Evidence refs point straight at commits; only a symbolic ref needs peeling.
-    let id = match reference.target().try_id().map(|id| id.to_owned()) {
-        Some(id) => id,
-        None => match reference.peel_to_id() {
-            Ok(id) => id.detach(),
-            Err(e) => {
-                skipped.push(Skipped {
-                    reference: name,
-                    why: format!("it cannot be resolved: {e}"),
-                });
-                return None;
-            }
-        },
+    let id = match crate::git::refs::target_id(&mut reference) {
+        Ok(id) => id,
+        Err(e) => {
+            skipped.push(Skipped {
+                reference: name,
+                why: format!("it cannot be resolved: {e}"),
+            });
+            return None;
+        }
     };
     Some((name, run_id, id))
 }

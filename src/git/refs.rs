@@ -85,3 +85,12 @@ fn full_name(name: &str) -> Result<gix::refs::FullName> {
     gix::refs::FullName::try_from(name)
         .map_err(|e| Error::internal(format!("invalid ref name {name}")).caused_by(e.to_string()))
 }
+
+/// The object `reference` points at: a direct ref as it is (no object read), a symbolic one
+/// peeled. Listing thousands of evidence refs or tasks reads no object for this.
+pub fn target_id(reference: &mut gix::Reference<'_>) -> std::result::Result<gix::ObjectId, String> {
+    match reference.target().try_id() {
+        Some(id) => Ok(id.to_owned()),
+        None => reference.peel_to_id().map(|id| id.detach()).map_err(|e| e.to_string()),
+    }
+}

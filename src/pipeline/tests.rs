@@ -58,7 +58,8 @@ impl Recorder {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+/// git with a fixed identity and no user configuration; also used by other modules' tests.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
         .current_dir(dir)
         .args(args)
