@@ -225,6 +225,9 @@ fn relative(workdir: &Path, file: &str) -> String {
 /// `(code, file)` of clippy's warnings and of its errors, from `--message-format=json` lines.
 pub fn parse_clippy(stdout: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let (mut warnings, mut errors) = (Vec::new(), Vec::new());
+    // With --all-targets a library is checked twice (as itself and as its tests), and every
+    // diagnostic comes twice: one per place.
+    let mut seen = std::collections::HashSet::new();
     for line in stdout.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
@@ -242,6 +245,16 @@ pub fn parse_clippy(stdout: &str) -> (Vec<(String, String)>, Vec<(String, String
         };
         let code = m["code"]["code"].as_str().unwrap_or("rustc").to_owned();
         let file = span["file_name"].as_str().unwrap_or_default().to_owned();
+        let place = (
+            m["level"].to_string(),
+            code.clone(),
+            file.clone(),
+            span["line_start"].as_u64(),
+            span["column_start"].as_u64(),
+        );
+        if !seen.insert(place) {
+            continue;
+        }
         match m["level"].as_str() {
             Some("warning") => warnings.push((code, file)),
             Some("error") => errors.push((code, file)),
@@ -258,6 +271,7 @@ mod tests {
     #[test]
     fn clippy_json_is_split_into_warnings_and_errors_without_summaries() {
         let lines = [
+            r#"{"reason":"compiler-message","message":{"level":"warning","code":{"code":"clippy::needless_return"},"spans":[{"is_primary":true,"file_name":"src/lib.rs"}]}}"#,
             r#"{"reason":"compiler-message","message":{"level":"warning","code":{"code":"clippy::needless_return"},"spans":[{"is_primary":true,"file_name":"src/lib.rs"}]}}"#,
             r#"{"reason":"compiler-message","message":{"level":"error","code":{"code":"E0308"},"spans":[{"is_primary":true,"file_name":"src/main.rs"}]}}"#,
             r#"{"reason":"compiler-message","message":{"level":"warning","code":null,"spans":[]}}"#,

@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 
 pub const OBSERVATIONS_REF_PREFIX: &str = "refs/oc/observations/";
 pub const CYCLES_REF_PREFIX: &str = "refs/oc/cycles/";
+/// What `git oc push` and `fetch` carry besides runs, notes and tasks.
+pub const PREFIXES: [&str; 2] = [OBSERVATIONS_REF_PREFIX, CYCLES_REF_PREFIX];
 pub const SNAPSHOT_FILE: &str = "snapshot.json";
 pub const CYCLE_FILE: &str = "cycle.json";
 pub const CYCLE_MARKDOWN: &str = "cycle.md";
