@@ -528,3 +528,116 @@ pub fn decide(insights: &[Insight], t: &Tuning, cx: &Context) -> (Vec<Candidate>
     }
     (emitted, suppressed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autonomy::insights::derive;
+    use crate::autonomy::observe::{CountSignal, Snapshot};
+    use crate::contracts::Timestamp;
+
+    fn tuning() -> Tuning {
+        Tuning {
+            observation_coverage_min_runs: 2,
+            test_visibility_min_runs: 3,
+            dependency_drift_min_runs: 2,
+            lint_min_violations: 5,
+            type_min_errors: 3,
+            validation_failure_threshold: 2,
+            max_candidates: 3,
+            cooldown_minutes: 120,
+            max_create: 2,
+            max_queued: 15,
+            allowed: FAMILIES.into_iter().filter(|f| f.is_default()).collect(),
+            disabled: BTreeSet::new(),
+        }
+    }
+
+    fn snap(id: &str, edit: impl FnOnce(&mut Snapshot)) -> Snapshot {
+        let mut s = Snapshot {
+            id: id.into(),
+            ..Snapshot::default()
+        };
+        s.repo.name = "svc".into();
+        s.signals.test.status = "passed".into();
+        edit(&mut s);
+        s
+    }
+
+    fn lint(count: usize) -> CountSignal {
+        let findings: Vec<(String, String)> = (0..count).map(|i| ("clippy::x".into(), format!("f{i}.rs"))).collect();
+        CountSignal::from_findings("cargo clippy", "violations", &findings)
+    }
+
+    #[test]
+    fn cooldown_runs_from_the_injected_clock() {
+        let cur = snap("o2", |s| s.signals.lint = lint(6));
+        let insights = derive(&cur, &[], 2);
+        let (emitted, _) = decide(&insights, &tuning(), &Context::default());
+        assert_eq!(emitted.len(), 1);
+        let key = emitted[0].dedup_key.clone();
+        let at = Timestamp::from_micros(1_000_000_000_000_000);
+        let minutes = |m: i64| Timestamp::from_micros(at.as_micros() + m * 60_000_000);
+        let cx = |now| Context {
+            recent_emitted: vec![(key.clone(), Family::LintFix, at)],
+            now: Some(now),
+            board: None,
+        };
+        let (e, s) = decide(&insights, &tuning(), &cx(minutes(119)));
+        assert!(e.is_empty());
+        assert_eq!(s[0].reason, "cooldown_active");
+        let (e, _) = decide(&insights, &tuning(), &cx(minutes(121)));
+        assert_eq!(e.len(), 1);
+    }
+
+    #[test]
+    fn lint_comes_before_types_and_thresholds_are_tunable() {
+        let cur = snap("o1", |s| {
+            s.signals.lint = lint(5);
+            s.signals.types = CountSignal::from_findings("rustc", "errors", &vec![("E1".to_owned(), "a.rs".to_owned()); 3]);
+        });
+        let insights = derive(&cur, &[], 2);
+        let (e, s) = decide(&insights, &tuning(), &Context::default());
+        assert_eq!(e.iter().map(|c| c.family).collect::<Vec<_>>(), [Family::LintFix]);
+        assert_eq!(s[0].reason, "upstream_family_in_cycle");
+        let mut t = tuning();
+        t.lint_min_violations = 6;
+        let (e, _) = decide(&insights, &t, &Context::default());
+        assert_eq!(e.iter().map(|c| c.family).collect::<Vec<_>>(), [Family::TypeFix]);
+    }
+
+    #[test]
+    fn a_worsening_lint_count_is_proposed_below_the_threshold() {
+        let old = snap("o1", |s| s.signals.lint = lint(1));
+        let cur = snap("o2", |s| s.signals.lint = lint(2));
+        let insights = derive(&cur, std::slice::from_ref(&old), 2);
+        let (e, _) = decide(&insights, &tuning(), &Context::default());
+        assert_eq!(e[0].pattern, "worsened");
+    }
+
+    #[test]
+    fn mostly_no_op_runs_are_an_execution_health_candidate_with_their_run_ids() {
+        let cur = snap("o1", |s| {
+            let h = &mut s.signals.execution_health;
+            h.total_runs = 5;
+            h.no_op = 4;
+            h.executed = 1;
+            h.runs_by_outcome.insert("no_op".into(), vec!["r1".into(), "r2".into(), "r3".into(), "r4".into()]);
+        });
+        let insights = derive(&cur, &[], 2);
+        let (e, _) = decide(&insights, &tuning(), &Context::default());
+        assert_eq!(e[0].family, Family::ExecutionHealthFollowup);
+        assert_eq!(e[0].pattern, "high_no_op_rate");
+        assert_eq!(e[0].confidence, "high");
+        assert_eq!(e[0].run_ids, ["r1", "r2", "r3", "r4"]);
+    }
+
+    #[test]
+    fn the_drift_family_has_one_name_and_the_original_spelling_is_accepted() {
+        assert_eq!(Family::parse("dependency_drift_followup"), Some(Family::DependencyDrift));
+        assert!(Family::DependencyDrift.is_default());
+        assert!(!Family::CiPattern.is_default());
+        assert_eq!(key_hash("x"), key_hash("x"));
+        assert_ne!(key_hash("x"), key_hash("y"));
+    }
+}

@@ -502,3 +502,59 @@ fn bad_inputs_fail_cleanly_and_leave_nothing_behind() {
     cycle(&env, &repo, &[]);
     env.oc(&repo, ["autonomy-cycle", "--show", "cyc_"]).assert_clean_error(2);
 }
+
+#[test]
+fn failing_github_checks_are_a_ci_pattern_and_an_unreadable_ci_is_recorded_not_fatal() {
+    let server = MockServer::start(|method, path, _| {
+        if method == "GET" && path.contains("/repos/o/r/commits/") && path.contains("/check-runs") {
+            Reply::json(
+                200,
+                serde_json::json!({"total_count": 2, "check_runs": [
+                    {"name": "build", "conclusion": "failure"},
+                    {"name": "docs", "conclusion": "success"},
+                    {"name": "slow", "conclusion": null}
+                ]}),
+            )
+        } else {
+            Reply::json(404, serde_json::json!({"message": "Not Found"}))
+        }
+    });
+    let env = TestEnv::new();
+    let repo = repo_with_tests(&env, &format!("[github]\napi_url = \"{}\"\nrepository = \"o/r\"\n", server.url));
+    env.git(&repo, ["remote", "add", "origin", "https://github.com/o/r.git"]);
+    let with_token = |args: &[&str]| {
+        let mut cmd = env.oc_cmd(&repo);
+        cmd.env("GITHUB_TOKEN", "ghp_test_token_for_the_fake");
+        let run = Run::from(cmd.args(args).output().unwrap());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(!run.stdout.contains("ghp_test_token_for_the_fake"));
+        run.json()
+    };
+    let doc = with_token(&["--json", "autonomy-cycle", "--all-families"]);
+    let ci = &doc["signals"]["ci"];
+    assert_eq!(ci["status"], "failing", "{doc:#}");
+    assert_eq!(ci["failing_checks"], serde_json::json!(["build"]));
+    assert_eq!(ci["commits_checked"], 2);
+    assert_eq!(candidate(&doc, "ci_pattern")["validation_profile"], "ci_green");
+    // Gated by default.
+    let gated = with_token(&["--json", "autonomy-cycle"]);
+    assert_eq!(
+        suppressed(&gated, "ci_pattern").as_deref(),
+        Some("family_deferred_initial_gating")
+    );
+    // Without a token there is no CI signal, and no error either.
+    let none = cycle(&env, &repo, &[]);
+    assert_eq!(none["signals"]["ci"]["status"], "unavailable");
+    assert!(none["stages"]["observe"]["collector_errors"].as_object().unwrap().is_empty());
+    // A GitHub that cannot be read is a collector error; the cycle goes on.
+    write_config(
+        &repo,
+        &format!(
+            "[autonomy]\ntest_command = \"sh check.sh\"\nlint = false\n[github]\napi_url = \"{}\"\nrepository = \"o/missing\"\n",
+            server.url
+        ),
+    );
+    let broken = with_token(&["--json", "autonomy-cycle"]);
+    assert!(broken["stages"]["observe"]["collector_errors"]["ci_history"].is_string(), "{broken:#}");
+    assert_eq!(broken["guard_rails"]["cycle_health"], "degraded");
+}
