@@ -11,6 +11,9 @@ use std::time::Duration;
 use super::observe::{CountSignal, TestSignal};
 use crate::execution::process::{self, ProcessOutcome, ProcessSpec};
 
+/// One finding: its code (`clippy::needless_return`, `E0308`, `F401`) and its file.
+pub type Finding = (String, String);
+
 /// Bytes of a tool's output kept: enough for clippy's JSON on a large crate.
 const CAPTURE: usize = 16 << 20;
 
@@ -32,7 +35,8 @@ fn on_path(program: &str) -> bool {
         std::env::split_paths(&paths).any(|dir| {
             let p = dir.join(program);
             p.is_file()
-                && std::fs::metadata(&p).is_ok_and(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+                && std::fs::metadata(&p)
+                    .is_ok_and(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
         })
     })
 }
@@ -137,7 +141,11 @@ pub fn lint_and_types(workdir: &Path, timeout: Duration) -> (CountSignal, CountS
                 "cargo clippy could not be started".to_owned()
             };
             errors.push(("lint_signal".into(), why.clone()));
-            return (CountSignal::unavailable(why.clone()), CountSignal::unavailable(why), errors);
+            return (
+                CountSignal::unavailable(why.clone()),
+                CountSignal::unavailable(why),
+                errors,
+            );
         }
         let stdout = String::from_utf8_lossy(&out.stdout.tail);
         let (warnings, errs) = parse_clippy(&stdout);
@@ -147,7 +155,11 @@ pub fn lint_and_types(workdir: &Path, timeout: Duration) -> (CountSignal, CountS
                 "cargo clippy failed: {}",
                 last_line(&out).unwrap_or_else(|| "no output".into())
             );
-            return (CountSignal::unavailable(why.clone()), CountSignal::unavailable(why), errors);
+            return (
+                CountSignal::unavailable(why.clone()),
+                CountSignal::unavailable(why),
+                errors,
+            );
         }
         return (
             CountSignal::from_findings("cargo clippy", "violations", &warnings),
@@ -163,7 +175,12 @@ pub fn lint_and_types(workdir: &Path, timeout: Duration) -> (CountSignal, CountS
         return (u(), u(), errors);
     }
     let lint = if on_path("ruff") {
-        let out = run(workdir, "ruff", &["check", "--output-format=json", "--quiet", "."], timeout);
+        let out = run(
+            workdir,
+            "ruff",
+            &["check", "--output-format=json", "--quiet", "."],
+            timeout,
+        );
         match serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout.tail) {
             Ok(items) => {
                 let findings: Vec<(String, String)> = items
@@ -223,7 +240,7 @@ fn relative(workdir: &Path, file: &str) -> String {
 }
 
 /// `(code, file)` of clippy's warnings and of its errors, from `--message-format=json` lines.
-pub fn parse_clippy(stdout: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+pub fn parse_clippy(stdout: &str) -> (Vec<Finding>, Vec<Finding>) {
     let (mut warnings, mut errors) = (Vec::new(), Vec::new());
     // With --all-targets a library is checked twice (as itself and as its tests), and every
     // diagnostic comes twice: one per place.
@@ -292,7 +309,13 @@ mod tests {
         assert_eq!(test_command(dir.path(), None, &[]).unwrap().0, "go");
         std::fs::write(dir.path().join("Cargo.toml"), "[package]\n").unwrap();
         assert_eq!(test_command(dir.path(), None, &[]).unwrap().1, "cargo test --quiet");
-        assert_eq!(test_command(dir.path(), None, &["make check".into()]).unwrap().0, "run.validate");
-        assert_eq!(test_command(dir.path(), Some("./t.sh"), &[]).unwrap(), ("configured".into(), "./t.sh".into()));
+        assert_eq!(
+            test_command(dir.path(), None, &["make check".into()]).unwrap().0,
+            "run.validate"
+        );
+        assert_eq!(
+            test_command(dir.path(), Some("./t.sh"), &[]).unwrap(),
+            ("configured".into(), "./t.sh".into())
+        );
     }
 }

@@ -55,7 +55,11 @@ impl Family {
 
     pub fn parse(s: &str) -> Option<Family> {
         // The original's name for the drift family is accepted too.
-        let s = if s == "dependency_drift_followup" { "dependency_drift" } else { s };
+        let s = if s == "dependency_drift_followup" {
+            "dependency_drift"
+        } else {
+            s
+        };
         FAMILIES.into_iter().find(|f| f.as_str() == s)
     }
 
@@ -434,7 +438,10 @@ pub fn decide(insights: &[Insight], t: &Tuning, cx: &Context) -> (Vec<Candidate>
     });
     let in_cycle: BTreeSet<Family> = drafts.iter().map(|d| d.family).collect();
     let now = cx.now.unwrap_or_else(crate::contracts::Timestamp::now);
-    let cooldown_start = now.as_micros() - i64::try_from(t.cooldown_minutes).unwrap_or(i64::MAX / 60_000_000).saturating_mul(60_000_000);
+    let cooldown_start = now.as_micros()
+        - i64::try_from(t.cooldown_minutes)
+            .unwrap_or(i64::MAX / 60_000_000)
+            .saturating_mul(60_000_000);
     let recent = |pred: &dyn Fn(&(String, Family, crate::contracts::Timestamp)) -> bool| {
         cx.recent_emitted
             .iter()
@@ -462,7 +469,10 @@ pub fn decide(insights: &[Insight], t: &Tuning, cx: &Context) -> (Vec<Candidate>
         } else if let Some(at) = upstream.and_then(|up| recent(&|e| e.1 == up)) {
             Some((
                 "upstream_family_recently_emitted",
-                format!("{} was proposed at {at}, within the cooldown", upstream.map_or("", Family::as_str)),
+                format!(
+                    "{} was proposed at {at}, within the cooldown",
+                    upstream.map_or("", Family::as_str)
+                ),
             ))
         } else if seen.contains(&dedup_key) {
             Some(("duplicate_in_run", "the same candidate twice in this cycle".into()))
@@ -485,7 +495,10 @@ pub fn decide(insights: &[Insight], t: &Tuning, cx: &Context) -> (Vec<Candidate>
         } else if per_family.get(&d.family).copied().unwrap_or(0) >= 1 {
             Some(("family_quota_exceeded", "one candidate per family and cycle".into()))
         } else if emitted.len() >= t.max_candidates {
-            Some(("quota_exceeded", format!("at most {} candidates per cycle", t.max_candidates)))
+            Some((
+                "quota_exceeded",
+                format!("at most {} candidates per cycle", t.max_candidates),
+            ))
         } else {
             None
         };
@@ -506,7 +519,11 @@ pub fn decide(insights: &[Insight], t: &Tuning, cx: &Context) -> (Vec<Candidate>
         insight_ids.dedup();
         let mut run_ids: Vec<String> = d.insights.iter().flat_map(|i| i.run_ids.clone()).collect();
         run_ids.dedup();
-        let observation_ids = d.insights.first().map(|i| i.observation_ids.clone()).unwrap_or_default();
+        let observation_ids = d
+            .insights
+            .first()
+            .map(|i| i.observation_ids.clone())
+            .unwrap_or_default();
         emitted.push(Candidate {
             candidate_id: format!("cand_{}", &key_hash(&dedup_key)[..12]),
             dedup_key,
@@ -594,7 +611,8 @@ mod tests {
     fn lint_comes_before_types_and_thresholds_are_tunable() {
         let cur = snap("o1", |s| {
             s.signals.lint = lint(5);
-            s.signals.types = CountSignal::from_findings("rustc", "errors", &vec![("E1".to_owned(), "a.rs".to_owned()); 3]);
+            s.signals.types =
+                CountSignal::from_findings("rustc", "errors", &vec![("E1".to_owned(), "a.rs".to_owned()); 3]);
         });
         let insights = derive(&cur, &[], 2);
         let (e, s) = decide(&insights, &tuning(), &Context::default());
@@ -622,7 +640,8 @@ mod tests {
             h.total_runs = 5;
             h.no_op = 4;
             h.executed = 1;
-            h.runs_by_outcome.insert("no_op".into(), vec!["r1".into(), "r2".into(), "r3".into(), "r4".into()]);
+            h.runs_by_outcome
+                .insert("no_op".into(), vec!["r1".into(), "r2".into(), "r3".into(), "r4".into()]);
         });
         let insights = derive(&cur, &[], 2);
         let (e, _) = decide(&insights, &tuning(), &Context::default());
@@ -634,7 +653,10 @@ mod tests {
 
     #[test]
     fn the_drift_family_has_one_name_and_the_original_spelling_is_accepted() {
-        assert_eq!(Family::parse("dependency_drift_followup"), Some(Family::DependencyDrift));
+        assert_eq!(
+            Family::parse("dependency_drift_followup"),
+            Some(Family::DependencyDrift)
+        );
         assert!(Family::DependencyDrift.is_default());
         assert!(!Family::CiPattern.is_default());
         assert_eq!(key_hash("x"), key_hash("x"));

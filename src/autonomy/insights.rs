@@ -114,7 +114,10 @@ pub fn derive(cur: &Snapshot, older: &[Snapshot], validation_failure_threshold: 
             json!({ "status": test, "command": s.test.command, "detail": s.test.detail, "exit_code": s.test.exit_code }),
         );
         out.push(with_streak(i, held));
-        if let Some(p) = prev.map(|p| p.signals.test.status.as_str()).filter(|p| !p.is_empty() && *p != test) {
+        if let Some(p) = prev
+            .map(|p| p.signals.test.status.as_str())
+            .filter(|p| !p.is_empty() && *p != test)
+        {
             let i = insight(
                 "test_status_continuity",
                 &["transition", p, test],
@@ -180,7 +183,11 @@ pub fn derive(cur: &Snapshot, older: &[Snapshot], validation_failure_threshold: 
                 || (signal == "test_signal" && matches!(o.signals.test.status.as_str(), "unavailable" | "unknown"))
         };
         let held = streak(cur, older, is_blind);
-        let status = if held.0 >= 2 { "persistent_unavailable" } else { "unavailable" };
+        let status = if held.0 >= 2 {
+            "persistent_unavailable"
+        } else {
+            "unavailable"
+        };
         let i = insight(
             "observation_coverage",
             &[&signal, status],
@@ -234,7 +241,11 @@ pub fn derive(cur: &Snapshot, older: &[Snapshot], validation_failure_threshold: 
         let worsened = before.is_some_and(|p| sig.count > p.count);
         let status = if worsened { "worsened" } else { "present" };
         let held = streak(cur, older, |o| {
-            let x = if kind == "lint_drift" { &o.signals.lint } else { &o.signals.types };
+            let x = if kind == "lint_drift" {
+                &o.signals.lint
+            } else {
+                &o.signals.types
+            };
             x.count > 0
         });
         let overlap: Vec<&str> = sig

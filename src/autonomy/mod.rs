@@ -121,8 +121,11 @@ pub fn tuning(config: &Config, options: &CycleOptions) -> Result<Tuning> {
         list.iter()
             .map(|name| {
                 Family::parse(name.trim()).ok_or_else(|| {
-                    Error::input(format!("unknown family {name:?} in [autonomy] {key} (from {})", config.source(&format!("autonomy.{key}"))))
-                        .hint(format!("the families are: {}", Family::names()))
+                    Error::input(format!(
+                        "unknown family {name:?} in [autonomy] {key} (from {})",
+                        config.source(&format!("autonomy.{key}"))
+                    ))
+                    .hint(format!("the families are: {}", Family::names()))
                 })
             })
             .collect::<Result<BTreeSet<_>>>()
@@ -137,8 +140,11 @@ pub fn tuning(config: &Config, options: &CycleOptions) -> Result<Tuning> {
     };
     let positive = |key: &str, v: Option<usize>, default: usize| -> Result<usize> {
         match v {
-            Some(0) => Err(Error::input(format!("[autonomy] {key} must be at least 1 (from {})", config.source(&format!("autonomy.{key}"))))
-                .hint(format!("remove it for the default, {default}"))),
+            Some(0) => Err(Error::input(format!(
+                "[autonomy] {key} must be at least 1 (from {})",
+                config.source(&format!("autonomy.{key}"))
+            ))
+            .hint(format!("remove it for the default, {default}"))),
             Some(n) => Ok(n),
             None => Ok(default),
         }
@@ -198,12 +204,17 @@ pub fn observe(repo: &crate::git::Repo, config: &Config, repo_key: &str, id: &st
     }
     let a = &config.autonomy;
     let command = checks::test_command(workdir, a.test_command.as_deref(), config.run.validate());
-    snap.signals.test = checks::test_signal(workdir, command, Duration::from_secs(a.test_timeout.unwrap_or(300).max(1)));
+    snap.signals.test = checks::test_signal(
+        workdir,
+        command,
+        Duration::from_secs(a.test_timeout.unwrap_or(300).max(1)),
+    );
     if a.lint == Some(false) {
         let off = || CountSignal::unavailable("disabled by [autonomy] lint = false");
         (snap.signals.lint, snap.signals.types) = (off(), off());
     } else {
-        let (lint, types, errs) = checks::lint_and_types(workdir, Duration::from_secs(a.lint_timeout.unwrap_or(300).max(1)));
+        let (lint, types, errs) =
+            checks::lint_and_types(workdir, Duration::from_secs(a.lint_timeout.unwrap_or(300).max(1)));
         (snap.signals.lint, snap.signals.types) = (lint, types);
         errors.extend(errs);
     }
@@ -249,7 +260,8 @@ fn recent_emitted(repo: &gix::Repository) -> Vec<(String, Family, Timestamp)> {
     let ids = store::ids(repo, store::CYCLES_REF_PREFIX);
     let mut out = Vec::new();
     for id in ids.iter().rev().take(RECENT_CYCLES) {
-        let Some(c) = store::read_json::<serde_json::Value>(repo, store::CYCLES_REF_PREFIX, id, store::CYCLE_FILE) else {
+        let Some(c) = store::read_json::<serde_json::Value>(repo, store::CYCLES_REF_PREFIX, id, store::CYCLE_FILE)
+        else {
             continue;
         };
         if c["dry_run"] != false {
@@ -298,8 +310,10 @@ fn availability(s: &Signals) -> (Vec<String>, Vec<String>) {
 pub fn run_cycle(dir: &Path, options: &CycleOptions) -> Result<CycleReport> {
     let repo = crate::git::Repo::discover(dir)?;
     if repo.repo.workdir().is_none() {
-        return Err(Error::input("the autonomy cycle needs a work tree, and this repository is bare")
-            .hint("run it in a clone with a work tree"));
+        return Err(
+            Error::input("the autonomy cycle needs a work tree, and this repository is bare")
+                .hint("run it in a clone with a work tree"),
+        );
     }
     let config = Config::load(repo.workdir())?;
     let tuning = tuning(&config, options)?;
@@ -310,7 +324,9 @@ pub fn run_cycle(dir: &Path, options: &CycleOptions) -> Result<CycleReport> {
     let board = match crate::board::open(&repo, &config) {
         Ok(b) => Some(b),
         Err(e) if !options.execute => {
-            warnings.push(format!("the board could not be opened, so open tasks were not checked: {e}"));
+            warnings.push(format!(
+                "the board could not be opened, so open tasks were not checked: {e}"
+            ));
             None
         }
         Err(e) => return Err(e),
@@ -319,7 +335,9 @@ pub fn run_cycle(dir: &Path, options: &CycleOptions) -> Result<CycleReport> {
         Some(b) => match propose::board_state(b.as_ref()) {
             Ok(s) => Some(s),
             Err(e) if !options.execute => {
-                warnings.push(format!("the board could not be read, so open tasks were not checked: {e}"));
+                warnings.push(format!(
+                    "the board could not be read, so open tasks were not checked: {e}"
+                ));
                 None
             }
             Err(e) => return Err(e),

@@ -139,7 +139,11 @@ impl CountSignal {
     /// From `(code, file)` findings.
     pub fn from_findings(tool: &str, found: &str, findings: &[(String, String)]) -> Self {
         CountSignal {
-            status: if findings.is_empty() { "clean".into() } else { found.into() },
+            status: if findings.is_empty() {
+                "clean".into()
+            } else {
+                found.into()
+            },
             tool: Some(tool.into()),
             count: findings.len(),
             distinct_files: findings
@@ -160,7 +164,10 @@ pub fn top(values: impl Iterator<Item = String>, n: usize) -> Vec<Counted> {
     for v in values {
         *counts.entry(v).or_default() += 1;
     }
-    let mut out: Vec<Counted> = counts.into_iter().map(|(path, count)| Counted { path, count }).collect();
+    let mut out: Vec<Counted> = counts
+        .into_iter()
+        .map(|(path, count)| Counted { path, count })
+        .collect();
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
     out.truncate(n);
     out

@@ -17,7 +17,10 @@ pub fn markdown(r: &CycleReport) -> String {
     let o = &r.stages.observe;
     out.push_str("## Observe\n\n");
     out.push_str(&format!("- signals collected: {}\n", o.signals_collected.join(", ")));
-    out.push_str(&format!("- signals unavailable: {}\n", or_none(&o.signals_unavailable.join(", "))));
+    out.push_str(&format!(
+        "- signals unavailable: {}\n",
+        or_none(&o.signals_unavailable.join(", "))
+    ));
     for (name, why) in &o.collector_errors {
         out.push_str(&format!("- collector error, {name}: {why}\n"));
     }
@@ -70,7 +73,10 @@ pub fn markdown(r: &CycleReport) -> String {
     let p = &r.stages.propose;
     out.push_str(&format!("\n## Propose ({})\n\n", p.status));
     for c in &p.created {
-        out.push_str(&format!("- created {} [{}] {} ({})\n", c.task_id, c.family, c.title, c.state));
+        out.push_str(&format!(
+            "- created {} [{}] {} ({})\n",
+            c.task_id, c.family, c.title, c.state
+        ));
     }
     for s in &p.skipped {
         out.push_str(&format!("- skipped [{}] {}: {}\n", s.family, s.dedup_key, s.reason));

@@ -50,7 +50,12 @@ pub fn write(
     }
     let tree = editor.write().map_err(ctx)?.detach();
     let commit = repo.new_commit(message, tree, parent).map_err(ctx)?.id;
-    crate::git::refs::create(repo, &format!("{prefix}{id}"), commit, "git-oc: record an autonomy cycle")?;
+    crate::git::refs::create(
+        repo,
+        &format!("{prefix}{id}"),
+        commit,
+        "git-oc: record an autonomy cycle",
+    )?;
     Ok(commit)
 }
 
@@ -73,16 +78,21 @@ pub fn read(repo: &gix::Repository, prefix: &str, id: &str, file: &str) -> Resul
         .ok_or_else(|| Error::input(format!("no {name}")).hint("list them with git for-each-ref refs/oc/"))?;
     let commit = repo.find_commit(commit_id).map_err(ctx)?;
     let tree = commit.tree().map_err(ctx)?;
-    let entry = tree
-        .find_entry(file)
-        .ok_or_else(|| Error::run(format!("{name} holds no {file}")).hint("it was not written by git oc autonomy-cycle"))?;
+    let entry = tree.find_entry(file).ok_or_else(|| {
+        Error::run(format!("{name} holds no {file}")).hint("it was not written by git oc autonomy-cycle")
+    })?;
     let blob = entry.object().map_err(ctx)?;
     Ok((commit_id, blob.data.to_vec()))
 }
 
 /// The JSON document of `file` at `<prefix><id>`, `None` when it cannot be read or parsed (a
 /// foreign or damaged record is skipped, never fatal).
-pub fn read_json<T: serde::de::DeserializeOwned>(repo: &gix::Repository, prefix: &str, id: &str, file: &str) -> Option<T> {
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    repo: &gix::Repository,
+    prefix: &str,
+    id: &str,
+    file: &str,
+) -> Option<T> {
     let (_, bytes) = read(repo, prefix, id, file).ok()?;
     serde_json::from_slice(bytes.as_bstr()).ok()
 }
@@ -98,7 +108,8 @@ pub fn resolve(repo: &gix::Repository, prefix: &str, typed: &str) -> Result<Stri
         [one] => Ok((*one).clone()),
         [] => Err(Error::input(format!("no autonomy cycle {typed:?}"))
             .hint("list the cycles with git for-each-ref refs/oc/cycles/, or omit the id for the newest")),
-        many => Err(Error::input(format!("{typed:?} names {} autonomy cycles", many.len()))
-            .hint("type more of the id")),
+        many => {
+            Err(Error::input(format!("{typed:?} names {} autonomy cycles", many.len())).hint("type more of the id"))
+        }
     }
 }

@@ -96,7 +96,12 @@ pub fn render(r: &CycleReport) -> String {
     } else {
         out.push_str("  Candidates:\n");
         for c in &d.emitted {
-            out.push_str(&format!("    • [{}] {} ({} confidence)\n", c.family.as_str(), c.title, c.confidence));
+            out.push_str(&format!(
+                "    • [{}] {} ({} confidence)\n",
+                c.family.as_str(),
+                c.title,
+                c.confidence
+            ));
         }
     }
     if !d.suppressed.is_empty() {
@@ -126,7 +131,10 @@ pub fn render(r: &CycleReport) -> String {
         if !p.created.is_empty() {
             out.push_str("  Created tasks:\n");
             for c in &p.created {
-                out.push_str(&format!("    • {} [{}] {} ({})\n", c.task_id, c.family, c.title, c.state));
+                out.push_str(&format!(
+                    "    • {} [{}] {} ({})\n",
+                    c.task_id, c.family, c.title, c.state
+                ));
             }
         }
         for s in &p.skipped {

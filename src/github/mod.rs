@@ -436,7 +436,10 @@ impl Client {
     /// The check runs of a commit (`GET /repos/{owner}/{repo}/commits/{ref}/check-runs`, first
     /// 100): each `(name, conclusion)`, the conclusion `None` while it runs.
     pub fn check_runs(&self, sha: &str) -> Result<Vec<(String, Option<String>)>, ApiError> {
-        let route = format!("/repos/{}/{}/commits/{sha}/check-runs?per_page=100", self.owner, self.name);
+        let route = format!(
+            "/repos/{}/{}/commits/{sha}/check-runs?per_page=100",
+            self.owner, self.name
+        );
         let body: serde_json::Value = self.block_on(
             "list the check runs",
             self.octo.get::<serde_json::Value, _, ()>(route, None),

@@ -72,7 +72,10 @@ fn failing_tests_are_proposed_on_the_transition_and_once_persistent() {
     let snapshot: Value = serde_json::from_str(&env.git(&repo, ["show", &format!("{obs}:snapshot.json")])).unwrap();
     assert_eq!(snapshot["id"], first["stages"]["observe"]["id"]);
     let cycle_ref = first["cycle_ref"].as_str().unwrap();
-    assert_eq!(env.git(&repo, ["rev-parse", &format!("{cycle_ref}^")]), env.git(&repo, ["rev-parse", obs]));
+    assert_eq!(
+        env.git(&repo, ["rev-parse", &format!("{cycle_ref}^")]),
+        env.git(&repo, ["rev-parse", obs])
+    );
 
     std::fs::write(repo.join("check.sh"), "echo 'boom: 1 failed' >&2; exit 1\n").unwrap();
     let broke = cycle(&env, &repo, &[]);
@@ -110,7 +113,12 @@ fn execute_files_a_task_then_cooldown_and_the_open_task_suppress_it() {
 
     let shown = env.oc(&repo, ["--json", "task", "show", id]).json();
     let task = &shown["task"];
-    let labels: Vec<&str> = task["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    let labels: Vec<&str> = task["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
     for l in [
         "source: autonomy",
         "source: propose",
@@ -121,7 +129,13 @@ fn execute_files_a_task_then_cooldown_and_the_open_task_suppress_it() {
         assert!(labels.contains(&l), "{labels:?}");
     }
     let text = task["description"].as_str().unwrap();
-    for section in ["## Goal", "## Execution", "## Constraints", "## Provenance", "## Evidence"] {
+    for section in [
+        "## Goal",
+        "## Execution",
+        "## Constraints",
+        "## Provenance",
+        "## Evidence",
+    ] {
         assert!(text.contains(section), "{text}");
     }
     let c = &done["stages"]["decide"]["emitted"][0];
@@ -145,7 +159,11 @@ fn execute_files_a_task_then_cooldown_and_the_open_task_suppress_it() {
     };
     flip();
     let cooled = cycle(&env, &repo, &["--execute"]);
-    assert_eq!(suppressed(&cooled, "test_visibility").as_deref(), Some("cooldown_active"), "{cooled:#}");
+    assert_eq!(
+        suppressed(&cooled, "test_visibility").as_deref(),
+        Some("cooldown_active"),
+        "{cooled:#}"
+    );
     assert_eq!(cooled["stages"]["propose"]["status"], "skipped (no emitted candidates)");
     flip();
     let open = cycle(&env, &repo, &["--execute", "--cooldown-minutes", "0"]);
@@ -193,11 +211,17 @@ fn an_unobservable_test_signal_is_proposed_after_two_snapshots_and_persists_acro
     // B's first cycle continues A's snapshot.
     let second = cycle(env, &t.b, &[]);
     let c = candidate(&second, "observation_coverage");
-    assert_eq!(c["dedup_key"], "candidate|observation_coverage|test_signal|persistent_unavailable");
+    assert_eq!(
+        c["dedup_key"],
+        "candidate|observation_coverage|test_signal|persistent_unavailable"
+    );
     assert_eq!(c["observation_ids"].as_array().unwrap().len(), 2);
     // The third snapshot in a row also makes the tests' invisibility a test_visibility candidate.
     let third = cycle(env, &t.b, &["--cooldown-minutes", "0"]);
-    assert_eq!(candidate(&third, "test_visibility")["pattern"], "unavailable_persistent");
+    assert_eq!(
+        candidate(&third, "test_visibility")["pattern"],
+        "unavailable_persistent"
+    );
     // Cycle reports travel too.
     env.oc(&t.b, ["push"]).assert_code(0);
     env.oc(&t.a, ["fetch"]).assert_code(0);
@@ -215,7 +239,11 @@ fn a_manifest_committed_after_its_lockfile_is_dependency_drift() {
     env.git(&repo, ["commit", "-q", "-m", "deps"]);
     let locked = cycle(&env, &repo, &[]);
     assert_eq!(locked["signals"]["dependency_drift"]["status"], "absent");
-    std::fs::write(repo.join("package.json"), "{\"name\":\"x\",\"dependencies\":{\"left-pad\":\"1\"}}\n").unwrap();
+    std::fs::write(
+        repo.join("package.json"),
+        "{\"name\":\"x\",\"dependencies\":{\"left-pad\":\"1\"}}\n",
+    )
+    .unwrap();
     env.git(&repo, ["commit", "-q", "-am", "add a dependency"]);
     let once = cycle(&env, &repo, &[]);
     assert_eq!(once["signals"]["dependency_drift"]["status"], "present");
@@ -223,7 +251,12 @@ fn a_manifest_committed_after_its_lockfile_is_dependency_drift() {
     // The family the default list allows is the family the rule emits.
     let twice = cycle(&env, &repo, &[]);
     assert_eq!(candidate(&twice, "dependency_drift")["pattern"], "present");
-    assert!(twice["guard_rails"]["families_allowed"].as_array().unwrap().contains(&"dependency_drift".into()));
+    assert!(
+        twice["guard_rails"]["families_allowed"]
+            .as_array()
+            .unwrap()
+            .contains(&"dependency_drift".into())
+    );
 }
 
 #[test]
@@ -235,8 +268,17 @@ fn runs_failing_validation_are_execution_health_and_validation_pattern_candidate
         let (_, doc) = env.run_json(
             &repo,
             &[
-                "--goal", "Say hello", "--risk", "medium", "--backend", "command", "--validate", "exit 4", "--",
-                "fake-agent", "edit",
+                "--goal",
+                "Say hello",
+                "--risk",
+                "medium",
+                "--backend",
+                "command",
+                "--validate",
+                "exit 4",
+                "--",
+                "fake-agent",
+                "edit",
             ],
         );
         assert_eq!(doc["summary"]["outcome_status"], "validation_failed");
@@ -248,7 +290,12 @@ fn runs_failing_validation_are_execution_health_and_validation_pattern_candidate
     assert_eq!(health["pattern"], "persistent_validation_failures");
     let pattern = candidate(&doc, "validation_pattern_followup");
     for c in [health, pattern] {
-        let mut ids: Vec<String> = c["run_ids"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect();
+        let mut ids: Vec<String> = c["run_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect();
         ids.sort();
         let mut want = run_ids.clone();
         want.sort();
@@ -258,7 +305,10 @@ fn runs_failing_validation_are_execution_health_and_validation_pattern_candidate
     let created = doc["stages"]["propose"]["created"].as_array().unwrap();
     assert_eq!(created.len(), 2);
     let shown = env
-        .oc(&repo, ["--json", "task", "show", created[0]["task_id"].as_str().unwrap()])
+        .oc(
+            &repo,
+            ["--json", "task", "show", created[0]["task_id"].as_str().unwrap()],
+        )
         .json();
     let task = &shown["task"];
     assert_eq!(task["state"], "Backlog");
@@ -315,7 +365,10 @@ fn clippy_warnings_are_a_lint_fix_candidate() {
     let doc = cargo_cycle(&env, &repo);
     assert_eq!(doc["signals"]["lint"]["status"], "violations", "{:#}", doc["signals"]);
     assert_eq!(doc["signals"]["lint"]["count"], 6);
-    assert_eq!(doc["signals"]["lint"]["top_codes"][0]["path"], "clippy::needless_return");
+    assert_eq!(
+        doc["signals"]["lint"]["top_codes"][0]["path"],
+        "clippy::needless_return"
+    );
     assert_eq!(candidate(&doc, "lint_fix")["validation_profile"], "lint_clean");
 }
 
@@ -373,13 +426,30 @@ fn gating_quotas_disabled_families_and_saturation_each_give_their_reason() {
         "[autonomy]\ntest_command = \"sh check.sh\"\nlint = false\ndisabled_families = [\"todo_accumulation\"]\nmax_queued = 1\n",
     );
     let silenced = cycle(&env, &repo, &["--all-families"]);
-    assert_eq!(suppressed(&silenced, "todo_accumulation").as_deref(), Some("family_disabled"));
+    assert_eq!(
+        suppressed(&silenced, "todo_accumulation").as_deref(),
+        Some("family_disabled")
+    );
     // A saturated board takes nothing more.
-    env.oc(&repo, ["task", "add", "Earlier proposal", "-l", "source: autonomy", "--state", "ready"])
-        .assert_code(0);
+    env.oc(
+        &repo,
+        [
+            "task",
+            "add",
+            "Earlier proposal",
+            "-l",
+            "source: autonomy",
+            "--state",
+            "ready",
+        ],
+    )
+    .assert_code(0);
     let full = cycle(&env, &repo, &["--all-families", "--execute"]);
     assert!(emitted(&full).is_empty(), "{full:#}");
-    assert_eq!(suppressed(&full, "hotspot_concentration").as_deref(), Some("board_saturated"));
+    assert_eq!(
+        suppressed(&full, "hotspot_concentration").as_deref(),
+        Some("board_saturated")
+    );
     assert_eq!(full["guard_rails"]["board_queued"], 1);
 }
 
@@ -395,7 +465,12 @@ fn max_create_bounds_the_tasks_filed() {
     assert!(emitted(&doc).len() >= 2, "{doc:#}");
     let p = &doc["stages"]["propose"];
     assert_eq!(p["created"].as_array().unwrap().len(), 1);
-    assert!(p["skipped"][0]["reason"].as_str().unwrap().starts_with("max_create_reached"));
+    assert!(
+        p["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("max_create_reached")
+    );
 }
 
 #[test]
@@ -420,10 +495,22 @@ fn execute_files_on_plane_and_the_open_plane_task_suppresses_the_next() {
     let run = oc(&["--json", "autonomy-cycle", "--execute"]);
     run.assert_code(0);
     let doc = run.json();
-    assert_eq!(doc["stages"]["propose"]["created"].as_array().unwrap().len(), 1, "{doc:#}");
+    assert_eq!(
+        doc["stages"]["propose"]["created"].as_array().unwrap().len(),
+        1,
+        "{doc:#}"
+    );
     let item = fake.plane.lock().unwrap().items[0].clone();
     assert_eq!(item["name"], "Fix the tests that started failing");
-    let listed = oc(&["--json", "task", "list", "-l", "source: autonomy", "-l", "source-family: test_visibility"]);
+    let listed = oc(&[
+        "--json",
+        "task",
+        "list",
+        "-l",
+        "source: autonomy",
+        "-l",
+        "source-family: test_visibility",
+    ]);
     assert_eq!(listed.json().as_array().unwrap().len(), 1);
     let again = oc(&["--json", "autonomy-cycle", "--cooldown-minutes", "0"]).json();
     // Same pattern only on a new transition: rebuild one.
@@ -453,11 +540,17 @@ fn show_reads_back_the_newest_or_a_named_cycle() {
     let newest = env.oc(&repo, ["--json", "autonomy-cycle", "--show"]).json();
     assert_eq!(newest["id"], second["id"]);
     let id = first["id"].as_str().unwrap();
-    let named = env.oc(&repo, ["--json", "autonomy-cycle", "--show", &id[..id.len() - 2]]).json();
+    let named = env
+        .oc(&repo, ["--json", "autonomy-cycle", "--show", &id[..id.len() - 2]])
+        .json();
     assert_eq!(named["id"], first["id"]);
     let md = env.oc(&repo, ["autonomy-cycle", "--show", id]);
     md.assert_code(0);
-    assert!(md.stdout.starts_with(&format!("# Autonomy cycle {id}")), "{}", md.stdout);
+    assert!(
+        md.stdout.starts_with(&format!("# Autonomy cycle {id}")),
+        "{}",
+        md.stdout
+    );
     assert!(md.stdout.contains("## Decide"));
 }
 
@@ -500,7 +593,8 @@ fn bad_inputs_fail_cleanly_and_leave_nothing_behind() {
     write_config(&repo, "[autonomy]\nlint = false\n");
     cycle(&env, &repo, &[]);
     cycle(&env, &repo, &[]);
-    env.oc(&repo, ["autonomy-cycle", "--show", "cyc_"]).assert_clean_error(2);
+    env.oc(&repo, ["autonomy-cycle", "--show", "cyc_"])
+        .assert_clean_error(2);
 }
 
 #[test]
@@ -520,7 +614,10 @@ fn failing_github_checks_are_a_ci_pattern_and_an_unreadable_ci_is_recorded_not_f
         }
     });
     let env = TestEnv::new();
-    let repo = repo_with_tests(&env, &format!("[github]\napi_url = \"{}\"\nrepository = \"o/r\"\n", server.url));
+    let repo = repo_with_tests(
+        &env,
+        &format!("[github]\napi_url = \"{}\"\nrepository = \"o/r\"\n", server.url),
+    );
     env.git(&repo, ["remote", "add", "origin", "https://github.com/o/r.git"]);
     let with_token = |args: &[&str]| {
         let mut cmd = env.oc_cmd(&repo);
@@ -545,7 +642,12 @@ fn failing_github_checks_are_a_ci_pattern_and_an_unreadable_ci_is_recorded_not_f
     // Without a token there is no CI signal, and no error either.
     let none = cycle(&env, &repo, &[]);
     assert_eq!(none["signals"]["ci"]["status"], "unavailable");
-    assert!(none["stages"]["observe"]["collector_errors"].as_object().unwrap().is_empty());
+    assert!(
+        none["stages"]["observe"]["collector_errors"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
     // A GitHub that cannot be read is a collector error; the cycle goes on.
     write_config(
         &repo,
@@ -555,6 +657,9 @@ fn failing_github_checks_are_a_ci_pattern_and_an_unreadable_ci_is_recorded_not_f
         ),
     );
     let broken = with_token(&["--json", "autonomy-cycle"]);
-    assert!(broken["stages"]["observe"]["collector_errors"]["ci_history"].is_string(), "{broken:#}");
+    assert!(
+        broken["stages"]["observe"]["collector_errors"]["ci_history"].is_string(),
+        "{broken:#}"
+    );
     assert_eq!(broken["guard_rails"]["cycle_health"], "degraded");
 }
