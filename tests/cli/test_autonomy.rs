@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::common::*;
 use crate::plane_fake::{FakePlane, PROJECT, TOKEN, WORKSPACE};
+use crate::test_publish::github::{FakeGitHub, Flavor};
 
 fn cycle(env: &TestEnv, repo: &Path, args: &[&str]) -> Value {
     let mut full = vec!["--json", "autonomy-cycle"];
@@ -599,32 +600,24 @@ fn bad_inputs_fail_cleanly_and_leave_nothing_behind() {
 
 #[test]
 fn failing_github_checks_are_a_ci_pattern_and_an_unreadable_ci_is_recorded_not_fatal() {
-    let server = MockServer::start(|method, path, _| {
-        if method == "GET" && path.contains("/repos/o/r/commits/") && path.contains("/check-runs") {
-            Reply::json(
-                200,
-                serde_json::json!({"total_count": 2, "check_runs": [
-                    {"name": "build", "conclusion": "failure"},
-                    {"name": "docs", "conclusion": "success"},
-                    {"name": "slow", "conclusion": null}
-                ]}),
-            )
-        } else {
-            Reply::json(404, serde_json::json!({"message": "Not Found"}))
-        }
-    });
+    const GH_TOKEN: &str = "ghp_autonomyTestToken0123456789abcdef";
     let env = TestEnv::new();
-    let repo = repo_with_tests(
-        &env,
-        &format!("[github]\napi_url = \"{}\"\nrepository = \"o/r\"\n", server.url),
-    );
+    // Checked against GitHub's OpenAPI description when it goes away.
+    let server = FakeGitHub::start(Flavor::GitHubCom, "o", "r", env.root(), GH_TOKEN);
+    server.state.lock().unwrap().checks = vec![
+        ("build".into(), Some("failure".into())),
+        ("docs".into(), Some("success".into())),
+        ("slow".into(), None),
+    ];
+    let url = server.api_url.clone();
+    let repo = repo_with_tests(&env, &format!("[github]\napi_url = \"{url}\"\nrepository = \"o/r\"\n"));
     env.git(&repo, ["remote", "add", "origin", "https://github.com/o/r.git"]);
     let with_token = |args: &[&str]| {
         let mut cmd = env.oc_cmd(&repo);
-        cmd.env("GITHUB_TOKEN", "ghp_test_token_for_the_fake");
+        cmd.env("GITHUB_TOKEN", GH_TOKEN);
         let run = Run::from(cmd.args(args).output().unwrap());
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(!run.stdout.contains("ghp_test_token_for_the_fake"));
+        assert!(!run.stdout.contains(GH_TOKEN));
         run.json()
     };
     let doc = with_token(&["--json", "autonomy-cycle", "--all-families"]);
@@ -652,8 +645,7 @@ fn failing_github_checks_are_a_ci_pattern_and_an_unreadable_ci_is_recorded_not_f
     write_config(
         &repo,
         &format!(
-            "[autonomy]\ntest_command = \"sh check.sh\"\nlint = false\n[github]\napi_url = \"{}\"\nrepository = \"o/missing\"\n",
-            server.url
+            "[autonomy]\ntest_command = \"sh check.sh\"\nlint = false\n[github]\napi_url = \"{url}\"\nrepository = \"o/missing\"\n"
         ),
     );
     let broken = with_token(&["--json", "autonomy-cycle"]);
