@@ -209,6 +209,10 @@ pub fn repo_context(repo: &crate::git::Repo, key: &str) -> Result<RepoContext, S
 /// The last commits and the paths most often touched by the last `HOTSPOT_WINDOW` of them, from
 /// one bounded `git log`.
 pub fn commits_and_hotspots(workdir: &Path) -> Result<(Vec<CommitInfo>, Vec<Counted>), String> {
+    // A repository without commits has no history yet, which is not a failure.
+    if git(workdir, &["rev-parse", "--verify", "--quiet", "HEAD"]).is_err() {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let n = format!("-n{HOTSPOT_WINDOW}");
     let log = git(
         workdir,

@@ -589,6 +589,20 @@ fn bad_inputs_fail_cleanly_and_leave_nothing_behind() {
     let outside = env.root().join("plain");
     std::fs::create_dir_all(&outside).unwrap();
     env.oc(&outside, ["autonomy-cycle"]).assert_clean_error(2);
+    // A bare repository has no work tree to observe.
+    let bare = env.root().join("bare.git");
+    env.git(env.root(), ["init", "-q", "--bare", bare.to_str().unwrap()]);
+    env.oc(&bare, ["autonomy-cycle"]).assert_clean_error(2);
+    // A repository without commits is observed, not an error.
+    let empty = env.empty_repo("empty");
+    let doc = cycle(&env, &empty, &[]);
+    assert!(
+        doc["stages"]["observe"]["collector_errors"]
+            .as_object()
+            .unwrap()
+            .is_empty(),
+        "{doc:#}"
+    );
     // An ambiguous prefix.
     std::fs::remove_dir_all(repo.join(".oc")).unwrap();
     write_config(&repo, "[autonomy]\nlint = false\n");
