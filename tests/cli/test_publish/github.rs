@@ -122,6 +122,8 @@ pub struct State {
     pub push: bool,
     /// `X-OAuth-Scopes` (a classic token), or none (a fine-grained one).
     pub scopes: Option<String>,
+    /// The check runs every commit has: `(name, conclusion)`, `None` while one runs.
+    pub checks: Vec<(String, Option<String>)>,
     log: Vec<Value>,
 }
 
@@ -151,6 +153,7 @@ impl FakeGitHub {
             collaborators: vec!["alice".into(), "bob".into()],
             push: true,
             scopes: None,
+            checks: Vec::new(),
             log: Vec::new(),
         }));
         let shared = state.clone();
@@ -451,6 +454,7 @@ fn template_of(method: &str, path: &str) -> Option<&'static str> {
             "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"
         }
         ("POST", ["repos", _, _, "issues", _, "assignees"]) => "/repos/{owner}/{repo}/issues/{issue_number}/assignees",
+        ("GET", ["repos", _, _, "commits", _, "check-runs"]) => "/repos/{owner}/{repo}/commits/{ref}/check-runs",
         _ => return None,
     })
 }
@@ -704,8 +708,38 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
             let p = s.pulls[i].clone();
             ok(201, issue(s, &p, api), template)
         }
+        ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs") => {
+            let sha = parts.get(4).copied().unwrap_or_default();
+            let runs: Vec<Value> = s
+                .checks
+                .iter()
+                .enumerate()
+                .map(|(i, (name, conclusion))| check_run(s, api, sha, i, name, conclusion.as_deref()))
+                .collect();
+            ok(200, json!({"total_count": runs.len(), "check_runs": runs}), template)
+        }
         _ => error(404, "Not Found", template),
     }
+}
+
+fn check_run(s: &State, api: &str, sha: &str, i: usize, name: &str, conclusion: Option<&str>) -> Value {
+    let (o, r) = (&s.owner, &s.repo);
+    let id = 4000 + i as u64;
+    json!({
+        "id": id, "head_sha": sha, "node_id": "CR_kwDOABCD", "external_id": "",
+        "url": format!("{api}/repos/{o}/{r}/check-runs/{id}"),
+        "html_url": format!("{}/{o}/{r}/runs/{id}", web(api)),
+        "details_url": null,
+        "status": if conclusion.is_some() { "completed" } else { "in_progress" },
+        "conclusion": conclusion,
+        "started_at": TIME,
+        "completed_at": if conclusion.is_some() { Value::from(TIME) } else { Value::Null },
+        "output": {
+            "title": null, "summary": null, "text": null, "annotations_count": 0,
+            "annotations_url": format!("{api}/repos/{o}/{r}/check-runs/{id}/annotations"),
+        },
+        "name": name, "check_suite": {"id": 77}, "app": null, "pull_requests": [],
+    })
 }
 
 fn strings(v: &Value) -> Vec<String> {
