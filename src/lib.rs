@@ -21,6 +21,7 @@ pub mod gc;
 pub mod git;
 pub mod github;
 pub mod land;
+pub mod lanes;
 pub mod observability;
 pub mod pipeline;
 pub mod planning;

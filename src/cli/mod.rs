@@ -15,9 +15,11 @@ pub mod pr;
 pub mod progress;
 pub mod run;
 pub mod runs;
+pub mod status;
 pub mod sync;
 pub mod task;
 pub mod ui;
+pub mod watch;
 
 // Everyday shell use: the hidden `complete` subcommand behind the completion scripts, tables.
 pub mod complete;
@@ -80,6 +82,8 @@ pub enum Command {
     Fetch(sync::FetchArgs),
     Task(task::TaskArgs),
     Board(board::BoardArgs),
+    Watch(watch::WatchArgs),
+    Status(status::StatusArgs),
     Gc(gc::GcArgs),
     Doctor(doctor::DoctorArgs),
     Init(init::InitArgs),
@@ -262,6 +266,8 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::Fetch(args) => sync::cmd_fetch(ui, args),
         Command::Task(args) => task::cmd_task(ui, args),
         Command::Board(args) => board::cmd_board(ui, args),
+        Command::Watch(args) => watch::cmd_watch(ui, args),
+        Command::Status(args) => status::cmd_status(ui, args),
         Command::Gc(args) => gc::cmd_gc(ui, args),
         Command::Doctor(args) => doctor::cmd_doctor(ui, args),
         Command::Init(args) => init::cmd_init(ui, args),

@@ -1,0 +1,64 @@
+//! The propose lane: run the autonomy cycle when the repository changes (its HEAD or its
+//! branches and tags; git-oc's own refs under `refs/oc/` and notes do not count), at most once per
+//! debounce period (the original's 300 s).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{CycleReport, Lane, LaneContext, LaneKind};
+use crate::error::{Error, Result};
+
+pub const DEBOUNCE: Duration = Duration::from_secs(300);
+
+#[derive(Default)]
+pub struct ProposeLane {
+    seen: Option<String>,
+    pending: bool,
+    last_run: Option<Instant>,
+}
+
+/// What the repository's HEAD and refs are now, as one string.
+pub fn fingerprint(dir: &Path) -> Result<String> {
+    let repo = crate::git::Repo::discover(dir)?;
+    let head = crate::git::refs::target(&repo.repo, "HEAD")?.map(|h| h.to_string());
+    let refs = crate::git::refs::all(&repo.repo)?;
+    let mut out = format!("HEAD {}\n", head.unwrap_or_default());
+    for (name, target) in refs {
+        if !name.starts_with("refs/oc/") && !name.starts_with("refs/notes/") {
+            out.push_str(&format!("{name} {target}\n"));
+        }
+    }
+    Ok(out)
+}
+
+/// The autonomy cycle. Wired to `crate::autonomy::run_cycle` when that is built.
+fn run_cycle(_dir: &Path) -> Result<String> {
+    Err(Error::run("the autonomy cycle is not built into this git-oc yet")
+        .hint("run the goal, test and improve lanes; the propose lane comes with the autonomy cycle"))
+}
+
+impl Lane for ProposeLane {
+    fn kind(&self) -> LaneKind {
+        LaneKind::Propose
+    }
+
+    fn cycle(&mut self, cx: &LaneContext) -> Result<CycleReport> {
+        let now = fingerprint(cx.dir)?;
+        if self.seen.as_deref() != Some(now.as_str()) {
+            self.seen = Some(now);
+            self.pending = true;
+        }
+        if !self.pending {
+            return Ok(CycleReport::action("no_change"));
+        }
+        if self.last_run.is_some_and(|t| t.elapsed() < DEBOUNCE) {
+            return Ok(CycleReport::action("debounced"));
+        }
+        self.last_run = Some(Instant::now());
+        let what = run_cycle(cx.dir)?;
+        self.pending = false;
+        let mut r = CycleReport::action("cycle_complete");
+        r.note = Some(what);
+        Ok(r)
+    }
+}
