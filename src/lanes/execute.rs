@@ -233,9 +233,10 @@ fn apply(session: &Session, board: &dyn Board, task: &Task, role: Role, run: &Ru
     }
     // The agent may say the task is too wide, with the files it would touch.
     let scope_files = worktree_file(run, "scope-too-wide.json").and_then(|b| followup::parse_scope_files(&b));
+    let pushed = r.branch_pushed || matches!(run.publication, Some(crate::publication::Report::Published(_)));
     let mut success = run.succeeded();
     if let Some(files) = &scope_files
-        && !r.branch_pushed
+        && !pushed
     {
         success = false;
         category = "scope_too_wide".into();
@@ -245,7 +246,7 @@ fn apply(session: &Session, board: &dyn Board, task: &Task, role: Role, run: &Ru
     if success {
         let (to, first_line, follow_ups) = match role {
             Role::Goal => {
-                if session.config.lanes.await_review() && r.branch_pushed {
+                if session.config.lanes.await_review() && pushed {
                     (
                         StateKind::InReview,
                         format!(

@@ -1,5 +1,5 @@
-//! What the lanes leave for `git oc status`: one status file per lane
-//! (`<git-dir>/oc/lanes/<lane>.json`, the original's `<role>.status.json`) and one file per run
+//! What the lanes leave for `git oc status`: one status file per lane and watcher process
+//! (`<git-dir>/oc/lanes/<lane>-<pid>.json`, the original's `<role>.status.json`) and one file per run
 //! in progress (`<git-dir>/oc/running/<run>.json`, its stage and since when, removed when the
 //! run ends). Files are replaced atomically (written aside, then renamed); a lane whose process
 //! is gone is `stopped`, one whose process lives but has not written for a long while `stale`.
@@ -78,7 +78,7 @@ pub struct Counters {
     pub tasks_refused: u64,
 }
 
-/// `<git-dir>/oc/lanes/<lane>.json`.
+/// `<git-dir>/oc/lanes/<lane>-<pid>.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LaneStatus {
     pub lane: String,
@@ -117,10 +117,15 @@ fn stale_after(s: &LaneStatus) -> i64 {
     (interval * 4).max(600)
 }
 
+/// Every lane status file: one per lane and watcher process (`<lane>-<pid>.json`), by lane, then
+/// by process.
 pub fn read_lanes(state_dir: &Path, now: Timestamp) -> Vec<LaneView> {
     let mut out = Vec::new();
-    for kind in super::LaneKind::ALL {
-        let path = lanes_dir(state_dir).join(format!("{kind}.json"));
+    for entry in std::fs::read_dir(lanes_dir(state_dir)).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
         let Some(status) = read_json::<LaneStatus>(&path) else {
             continue;
         };
@@ -136,6 +141,8 @@ pub fn read_lanes(state_dir: &Path, now: Timestamp) -> Vec<LaneView> {
         };
         out.push(LaneView { process, status });
     }
+    let rank = |l: &LaneView| super::LaneKind::parse(&l.status.lane).map_or(usize::MAX, |k| k as usize);
+    out.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.status.pid.cmp(&b.status.pid)));
     out
 }
 
@@ -148,8 +155,18 @@ pub struct StatusWriter {
 impl StatusWriter {
     pub fn new(state_dir: &Path, lane: super::LaneKind, interval: std::time::Duration) -> StatusWriter {
         let now = Timestamp::now();
+        // The files this lane left in processes that are gone make way for this one.
+        for entry in std::fs::read_dir(lanes_dir(state_dir)).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if let Some(old) = read_json::<LaneStatus>(&path)
+                && old.lane == lane.as_str()
+                && !pid_alive(old.pid)
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
         StatusWriter {
-            path: lanes_dir(state_dir).join(format!("{lane}.json")),
+            path: lanes_dir(state_dir).join(format!("{lane}-{}.json", std::process::id())),
             status: Mutex::new(LaneStatus {
                 lane: lane.as_str().to_owned(),
                 pid: std::process::id(),

@@ -12,7 +12,7 @@ use crate::common::*;
 
 /// The command backend runs `fake-agent board`, which obeys the goal's `agent:` line; the
 /// policy lets feature tasks run without review (the built-in one asks for it).
-const CONFIG: &str = "[run]\nbackend = \"command\"\nrepo_key = \"svc\"\n[backends.command]\nargv = [\"fake-agent\", \"board\"]\n[[policy.repo_policies]]\nrepo_key = \"svc\"\nreplace_defaults = true\n";
+pub const CONFIG: &str = "[run]\nbackend = \"command\"\nrepo_key = \"svc\"\n[backends.command]\nargv = [\"fake-agent\", \"board\"]\n[[policy.repo_policies]]\nrepo_key = \"svc\"\nreplace_defaults = true\n";
 
 fn setup(extra: &str) -> (TestEnv, PathBuf) {
     let env = TestEnv::new();
@@ -416,7 +416,7 @@ fn an_exhausted_quota_puts_the_task_back_and_the_lane_backs_off() {
 }
 
 #[test]
-fn the_daily_cap_and_the_concurrency_cap_hold_tasks_back() {
+fn the_daily_cap_holds_tasks_back() {
     let env = TestEnv::new();
     let repo = env.repo("r");
     write_config(&repo, &format!("{CONFIG}[lanes]\nmax_daily_executions = 1\n"));
@@ -505,6 +505,13 @@ fn sigterm_cancels_the_run_records_it_and_puts_the_task_back() {
     assert_eq!(s["running"][0]["task_id"], id.as_str());
     assert_eq!(s["budgets"]["runs_in_progress"], 1);
     let agent: u32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    // One run at a time in the repository (lanes.max_concurrent_runs = 1): another watcher waits.
+    let other = add(&env, &repo, "Other", "Another task that must wait for the first run to end.", "goal");
+    let second = watch_once(&env, &repo, &["goal"]);
+    second.assert_code(0);
+    assert!(second.stdout.starts_with("goal: concurrency_cap"), "{}", second.stdout);
+    assert_eq!(task(&env, &repo, &other)["state"], "Ready for AI");
+    let watcher_pid = w.0.id();
 
     sigterm(&w);
     let out = finish(w);
@@ -518,8 +525,11 @@ fn sigterm_cancels_the_run_records_it_and_puts_the_task_back() {
     assert_eq!(env.evidence_json(&repo, &run, "summary.json")["outcome_status"], "cancelled");
     assert!(running_files(&repo).is_empty());
     let s = env.oc(&repo, ["--json", "status"]).json();
-    assert_eq!(s["lanes"][0]["process"], "stopped");
-    assert_eq!(s["lanes"][0]["state"], "stopped");
+    let lanes = s["lanes"].as_array().unwrap();
+    let mine = lanes.iter().find(|l| l["pid"] == watcher_pid).unwrap();
+    assert_eq!(mine["process"], "stopped");
+    assert_eq!(mine["state"], "stopped");
+    assert_eq!(mine["counters"]["tasks_claimed"], 1);
 }
 
 #[test]
@@ -563,10 +573,11 @@ fn two_watchers_never_run_one_task_twice() {
 fn a_lane_whose_cycle_fails_restarts_with_backoff() {
     let (env, repo) = setup("");
     let w = spawn_watch(&env, &repo, &["--lane", "goal", "--interval", "0.05"]);
-    let status = repo.join(".git/oc/lanes/goal.json");
-    wait_until("the lane to start", || status.exists());
+    let lane = || env.oc(&repo, ["--json", "status"]).json()["lanes"][0].clone();
+    wait_until("the lane to start", || lane()["process"] == "running");
     // The configuration breaks under the running lane: its cycles fail.
     write_config(&repo, "[run]\nbackend = \"nonsense\"\n");
+    let status = repo.join(format!(".git/oc/lanes/goal-{}.json", w.0.id()));
     wait_until("the lane to restart after failures", || {
         let s: Value = serde_json::from_slice(&std::fs::read(&status).unwrap_or_default()).unwrap_or(Value::Null);
         s["counters"]["restarts"].as_u64().unwrap_or(0) >= 2 && s["last_action"] == "watch_error"
