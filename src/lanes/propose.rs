@@ -62,3 +62,24 @@ impl Lane for ProposeLane {
         Ok(r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::tests::git;
+
+    #[test]
+    fn a_new_commit_changes_the_fingerprint_and_git_oc_refs_do_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        git(dir, &["init", "-q", "-b", "main"]);
+        git(dir, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let first = fingerprint(dir).unwrap();
+        let head = git(dir, &["rev-parse", "HEAD"]);
+        git(dir, &["update-ref", "refs/oc/tasks/abc", head.trim()]);
+        git(dir, &["update-ref", "refs/notes/oc", head.trim()]);
+        assert_eq!(fingerprint(dir).unwrap(), first);
+        git(dir, &["commit", "-q", "--allow-empty", "-m", "two"]);
+        assert_ne!(fingerprint(dir).unwrap(), first);
+    }
+}

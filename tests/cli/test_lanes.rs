@@ -26,7 +26,18 @@ fn add_for(env: &TestEnv, repo: &Path, title: &str, goal: &str, kind: &str, key:
     let body = format!("## Goal\n{goal}\n");
     let kind_label = format!("task-kind: {kind}");
     let mut args = vec![
-        "--json", "task", "add", title, "--body", &body, "--repo", key, "-l", &kind_label, "--state", "ready",
+        "--json",
+        "task",
+        "add",
+        title,
+        "--body",
+        &body,
+        "--repo",
+        key,
+        "-l",
+        &kind_label,
+        "--state",
+        "ready",
     ];
     for l in labels {
         args.extend_from_slice(&["-l", l]);
@@ -117,8 +128,20 @@ fn a_queue_goes_through_every_transition_of_the_outcome_table() {
     let (env, repo) = setup("");
     let long = "across the code base, carefully, as the task describes";
     let ok = add(&env, &repo, "Say hello", &format!("Greet the reader {long}."), "goal");
-    let fail = add(&env, &repo, "Break", &format!("Break the build {long}.\nagent: fail"), "goal");
-    let sig = add(&env, &repo, "Crash", &format!("Crash the agent {long}.\nagent: signal"), "goal");
+    let fail = add(
+        &env,
+        &repo,
+        "Break",
+        &format!("Break the build {long}.\nagent: fail"),
+        "goal",
+    );
+    let sig = add(
+        &env,
+        &repo,
+        "Crash",
+        &format!("Crash the agent {long}.\nagent: signal"),
+        "goal",
+    );
     let thin = add(&env, &repo, "Thin", "Too short.", "goal");
     let scoped = add_for(
         &env,
@@ -136,7 +159,13 @@ fn a_queue_goes_through_every_transition_of_the_outcome_table() {
         &format!("Write a test for the greeting {long}.\nagent: write tests/hello.t ok"),
         "test",
     );
-    let test_fail = add(&env, &repo, "Check parser", &format!("Verify the parser {long}.\nagent: fail"), "test");
+    let test_fail = add(
+        &env,
+        &repo,
+        "Check parser",
+        &format!("Verify the parser {long}.\nagent: fail"),
+        "test",
+    );
     let improve = add(
         &env,
         &repo,
@@ -151,7 +180,15 @@ fn a_queue_goes_through_every_transition_of_the_outcome_table() {
         &format!("Look for improvements again {long}.\nagent: noop"),
         "improve",
     );
-    let other_repo = add_for(&env, &repo, "Elsewhere", &format!("Another repository {long}."), "goal", "api", &[]);
+    let other_repo = add_for(
+        &env,
+        &repo,
+        "Elsewhere",
+        &format!("Another repository {long}."),
+        "goal",
+        "api",
+        &[],
+    );
 
     drain(&env, &repo);
 
@@ -186,7 +223,9 @@ fn a_queue_goes_through_every_transition_of_the_outcome_table() {
     assert_eq!(t["state"], "Blocked");
     assert_eq!(
         comments(&t),
-        ["board_worker[goal] refused to claim — goal text too thin (10 chars; minimum 40). Add concrete description and re-promote to Ready for AI."]
+        [
+            "board_worker[goal] refused to claim — goal text too thin (10 chars; minimum 40). Add concrete description and re-promote to Ready for AI."
+        ]
     );
 
     // allowed_paths is the declared scope: the agent's edit outside it is refused.
@@ -201,7 +240,10 @@ fn a_queue_goes_through_every_transition_of_the_outcome_table() {
     assert!(comments(&t)[0].starts_with("Verification passed\n\n- run: "));
     // A test task is a test-writing run (the original's `unknown`).
     let run = run_of(&env, &repo, &comments(&t)[0]);
-    assert_eq!(env.evidence_json(&repo, &run, "proposal.json")["task_type"], "test_write");
+    assert_eq!(
+        env.evidence_json(&repo, &run, "proposal.json")["task_type"],
+        "test_write"
+    );
 
     let t = task(&env, &repo, &test_fail);
     assert_eq!(t["state"], "Blocked");
@@ -211,7 +253,10 @@ fn a_queue_goes_through_every_transition_of_the_outcome_table() {
         .and_then(|rest| rest.split('\n').next())
         .unwrap_or_else(|| panic!("{c:?}"))
         .to_owned();
-    assert!(c[0].contains("\n- status: failed\n- category: backend_error\n- reason: "), "{c:?}");
+    assert!(
+        c[0].contains("\n- status: failed\n- category: backend_error\n- reason: "),
+        "{c:?}"
+    );
     let f = task(&env, &repo, &follow);
     assert_eq!(f["title"], "[goal] Check parser");
     for l in [
@@ -224,7 +269,12 @@ fn a_queue_goes_through_every_transition_of_the_outcome_table() {
         assert!(has(&f, l), "{l} missing from {:?}", labels(&f));
     }
     assert!(has(&f, &format!("original-task-id: {test_fail}")));
-    assert!(f["description"].as_str().unwrap().starts_with("## Goal\nCheck parser — verification failed"));
+    assert!(
+        f["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("## Goal\nCheck parser — verification failed")
+    );
 
     let t = task(&env, &repo, &improve);
     assert_eq!(t["state"], "Done");
@@ -240,11 +290,20 @@ fn a_queue_goes_through_every_transition_of_the_outcome_table() {
     assert_eq!(created.len(), 2);
     let s = task(&env, &repo, &created[0]);
     let s2 = task(&env, &repo, &created[1]);
-    let split_parser = if s["title"] == "Split the parser module" { &s } else { &s2 };
+    let split_parser = if s["title"] == "Split the parser module" {
+        &s
+    } else {
+        &s2
+    };
     assert!(has(split_parser, "source: improve-suggestion"));
     assert!(has(split_parser, "complexity: small"));
     assert!(has(split_parser, "handoff-reason: improve_suggestion"));
-    assert!(split_parser["description"].as_str().unwrap().contains("allowed_paths:\n  - src/parser.rs"));
+    assert!(
+        split_parser["description"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_paths:\n  - src/parser.rs")
+    );
     // An improve run is analysis: never a task type that changes features.
     let run = run_of(&env, &repo, &c[0]);
     assert_eq!(env.evidence_json(&repo, &run, "proposal.json")["task_type"], "refactor");
@@ -287,7 +346,14 @@ fn a_queue_goes_through_every_transition_of_the_outcome_table() {
     assert!(s["running"].as_array().unwrap().is_empty());
     let human = env.oc(&repo, ["status"]);
     human.assert_code(0);
-    for part in ["Lanes", "Board (git", "repo svc:", "Runs in progress", "Last runs", "Budgets (repo svc)"] {
+    for part in [
+        "Lanes",
+        "Board (git",
+        "repo svc:",
+        "Runs in progress",
+        "Last runs",
+        "Budgets (repo svc)",
+    ] {
         assert!(human.stdout.contains(part), "{part} missing:\n{}", human.stdout);
     }
 }
@@ -312,7 +378,13 @@ fn a_transient_failure_is_retried_once_and_the_retry_decides() {
         &repo,
         &CONFIG.replace("[\"fake-agent\", \"board\"]", &format!("[\"{}\"]", script.display())),
     );
-    let id = add(&env, &repo, "Flaky", "Do the thing through a flaky service, once it answers.", "goal");
+    let id = add(
+        &env,
+        &repo,
+        "Flaky",
+        "Do the thing through a flaky service, once it answers.",
+        "goal",
+    );
     watch_once(&env, &repo, &["goal"]).assert_code(0);
     let t = task(&env, &repo, &id);
     assert_eq!(t["state"], "Done", "{:?}", comments(&t));
@@ -320,7 +392,10 @@ fn a_transient_failure_is_retried_once_and_the_retry_decides() {
     let runs = env.run_ids(&repo);
     assert_eq!(runs.len(), 2, "{runs:?}");
     let run = run_of(&env, &repo, &comments(&t)[0]);
-    assert_eq!(env.evidence_json(&repo, &run, "summary.json")["outcome_status"], "executed");
+    assert_eq!(
+        env.evidence_json(&repo, &run, "summary.json")["outcome_status"],
+        "executed"
+    );
 }
 
 #[test]
@@ -385,16 +460,26 @@ fn a_too_wide_task_is_split_and_the_parent_closes_when_its_children_are_done() {
         .to_owned();
     let body = format!(
         "{}\nagent: write {first_file} renamed\n",
-        last["description"].as_str().unwrap().replace("## Execution", &format!("agent: write {first_file} renamed\n\n## Execution"))
+        last["description"].as_str().unwrap().replace(
+            "## Execution",
+            &format!("agent: write {first_file} renamed\n\n## Execution")
+        )
     );
-    env.oc(&repo, ["task", "edit", &children[2], "--body", &body]).assert_code(0);
+    env.oc(&repo, ["task", "edit", &children[2], "--body", &body])
+        .assert_code(0);
     watch_once(&env, &repo, &["goal"]).assert_code(0);
-    assert_eq!(task(&env, &repo, &children[2])["state"], "Done", "{:?}", comments(&task(&env, &repo, &children[2])));
+    assert_eq!(
+        task(&env, &repo, &children[2])["state"],
+        "Done",
+        "{:?}",
+        comments(&task(&env, &repo, &children[2]))
+    );
     let t = task(&env, &repo, &wide);
     assert_eq!(t["state"], "Done");
     let c = comments(&t);
     assert!(
-        c.iter().any(|c| c.starts_with("Auto-closed: all 3 scope-split children completed.\n\n- run: ")),
+        c.iter()
+            .any(|c| c.starts_with("Auto-closed: all 3 scope-split children completed.\n\n- run: ")),
         "{c:?}"
     );
 }
@@ -402,12 +487,21 @@ fn a_too_wide_task_is_split_and_the_parent_closes_when_its_children_are_done() {
 #[test]
 fn an_exhausted_quota_puts_the_task_back_and_the_lane_backs_off() {
     let (env, repo) = setup("[lanes]\nquota_backoff = 3600\n");
-    let id = add(&env, &repo, "Quota", "Rename the gadget everywhere in the code base, please.\nagent: quota", "goal");
+    let id = add(
+        &env,
+        &repo,
+        "Quota",
+        "Rename the gadget everywhere in the code base, please.\nagent: quota",
+        "goal",
+    );
     watch_once(&env, &repo, &["goal"]).assert_code(0);
     let t = task(&env, &repo, &id);
     assert_eq!(t["state"], "Ready for AI");
     let c = comments(&t);
-    assert!(c[0].starts_with("board_worker[goal] backing off — the agent reported an exhausted quota"), "{c:?}");
+    assert!(
+        c[0].starts_with("board_worker[goal] backing off — the agent reported an exhausted quota"),
+        "{c:?}"
+    );
     run_of(&env, &repo, &c[0]);
     let status = env.oc(&repo, ["--json", "status"]).json();
     let lane = &status["lanes"][0];
@@ -431,7 +525,20 @@ fn the_daily_cap_holds_tasks_back() {
         let body = format!("## Goal\nTask number {n} {long}.\n");
         let mut cmd = real(env.oc_cmd(&repo));
         let out = cmd
-            .args(["--json", "task", "add", &format!("T{n}"), "--body", &body, "--repo", "svc", "-l", "task-kind: goal", "--state", "ready"])
+            .args([
+                "--json",
+                "task",
+                "add",
+                &format!("T{n}"),
+                "--body",
+                &body,
+                "--repo",
+                "svc",
+                "-l",
+                "task-kind: goal",
+                "--state",
+                "ready",
+            ])
             .output()
             .unwrap();
         ids.push(Run::from(out).json()["id"].as_str().unwrap().to_owned());
@@ -440,7 +547,10 @@ fn the_daily_cap_holds_tasks_back() {
         let mut cmd = real(env.oc_agents(&repo));
         Run::from(cmd.args(["watch", "--lane", "goal", "--once"]).output().unwrap()).assert_code(0);
     }
-    let states: Vec<String> = ids.iter().map(|i| task(&env, &repo, i)["state"].as_str().unwrap().to_owned()).collect();
+    let states: Vec<String> = ids
+        .iter()
+        .map(|i| task(&env, &repo, i)["state"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(states.iter().filter(|s| *s == "Ready for AI").count(), 1, "{states:?}");
     let status = env.oc(&repo, ["--json", "status"]).json();
     assert_eq!(status["lanes"][0]["last_action"], "daily_cap_reached");
@@ -460,7 +570,10 @@ impl Drop for Watcher {
 
 fn spawn_watch(env: &TestEnv, repo: &Path, args: &[&str]) -> Watcher {
     let mut cmd = env.oc_agents(repo);
-    cmd.arg("watch").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg("watch")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     Watcher(cmd.spawn().expect("start git oc watch"))
 }
 
@@ -479,7 +592,12 @@ fn finish(mut w: Watcher) -> Run {
 
 fn running_files(repo: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(repo.join(".git/oc/running"))
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -491,11 +609,16 @@ fn sigterm_cancels_the_run_records_it_and_puts_the_task_back() {
         &env,
         &repo,
         "Hang",
-        &format!("Think about the problem for a very long time.\nagent: mark-hang {}", marker.display()),
+        &format!(
+            "Think about the problem for a very long time.\nagent: mark-hang {}",
+            marker.display()
+        ),
         "goal",
     );
     let w = spawn_watch(&env, &repo, &["--lane", "goal", "--interval", "0.05"]);
-    wait_until("the agent to run", || marker.exists() && !running_files(&repo).is_empty());
+    wait_until("the agent to run", || {
+        marker.exists() && !running_files(&repo).is_empty()
+    });
     // Status shows the lane active on the task and the run in its agent stage.
     let s = env.oc(&repo, ["--json", "status"]).json();
     assert_eq!(s["lanes"][0]["process"], "running");
@@ -506,7 +629,13 @@ fn sigterm_cancels_the_run_records_it_and_puts_the_task_back() {
     assert_eq!(s["budgets"]["runs_in_progress"], 1);
     let agent: u32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
     // One run at a time in the repository (lanes.max_concurrent_runs = 1): another watcher waits.
-    let other = add(&env, &repo, "Other", "Another task that must wait for the first run to end.", "goal");
+    let other = add(
+        &env,
+        &repo,
+        "Other",
+        "Another task that must wait for the first run to end.",
+        "goal",
+    );
     let second = watch_once(&env, &repo, &["goal"]);
     second.assert_code(0);
     assert!(second.stdout.starts_with("goal: concurrency_cap"), "{}", second.stdout);
@@ -522,7 +651,10 @@ fn sigterm_cancels_the_run_records_it_and_puts_the_task_back() {
     let c = comments(&t);
     assert!(c[0].starts_with("board_worker[goal] interrupted"), "{c:?}");
     let run = run_of(&env, &repo, &c[0]);
-    assert_eq!(env.evidence_json(&repo, &run, "summary.json")["outcome_status"], "cancelled");
+    assert_eq!(
+        env.evidence_json(&repo, &run, "summary.json")["outcome_status"],
+        "cancelled"
+    );
     assert!(running_files(&repo).is_empty());
     let s = env.oc(&repo, ["--json", "status"]).json();
     let lanes = s["lanes"].as_array().unwrap();
@@ -586,7 +718,13 @@ fn a_lane_whose_cycle_fails_restarts_with_backoff() {
     assert!(s["note"].as_str().unwrap().contains("unknown backend"), "{s}");
     // Fixed, the same process picks work up again.
     write_config(&repo, CONFIG);
-    let id = add(&env, &repo, "After", "Greet the reader once the configuration is fixed again.", "goal");
+    let id = add(
+        &env,
+        &repo,
+        "After",
+        "Greet the reader once the configuration is fixed again.",
+        "goal",
+    );
     wait_until("the task to be done", || task(&env, &repo, &id)["state"] == "Done");
     sigterm(&w);
     let out = finish(w);
@@ -601,7 +739,11 @@ fn propose_and_review_lanes_say_they_are_not_built_yet() {
     for lane in ["propose", "review"] {
         let out = watch_once(&env, &repo, &[lane]);
         out.assert_code(1);
-        assert!(out.stderr.contains("is not built into this git-oc yet"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("is not built into this git-oc yet"),
+            "{}",
+            out.stderr
+        );
     }
 }
 
@@ -660,12 +802,22 @@ fn the_lanes_work_the_fake_plane_board() {
     let add = |title: &str, goal: &str, kind: &str| {
         let body = format!("## Goal\n{goal}\n");
         let kind = format!("task-kind: {kind}");
-        let run = oc(&["--json", "task", "add", title, "--body", &body, "--repo", "svc", "-l", &kind, "--state", "ready"]);
+        let run = oc(&[
+            "--json", "task", "add", title, "--body", &body, "--repo", "svc", "-l", &kind, "--state", "ready",
+        ]);
         run.assert_code(0);
         run.json()["id"].as_str().unwrap().to_owned()
     };
-    let ok = add("Say hello", "Greet the reader in a new file, warmly and at length.", "goal");
-    let fail = add("Check", "Verify the greeting works and fails loudly when it does not.\nagent: fail", "test");
+    let ok = add(
+        "Say hello",
+        "Greet the reader in a new file, warmly and at length.",
+        "goal",
+    );
+    let fail = add(
+        "Check",
+        "Verify the greeting works and fails loudly when it does not.\nagent: fail",
+        "test",
+    );
     let thin = add("Thin", "Too short.", "goal");
     for _ in 0..12 {
         let list = oc(&["--json", "task", "list", "--state", "ready"]);
@@ -693,4 +845,79 @@ fn the_lanes_work_the_fake_plane_board() {
     let s = oc(&["--json", "status"]);
     s.assert_code(0);
     assert_eq!(s.json()["board"]["kind"], "plane");
+}
+
+#[test]
+fn improve_suggestions_go_first_then_by_priority() {
+    let (env, repo) = setup("");
+    let long = "with enough words to pass the thin-goal guard of the lanes";
+    let plain = add(&env, &repo, "Plain", &format!("A plain task {long}."), "goal");
+    let urgent = add_for(
+        &env,
+        &repo,
+        "Urgent",
+        &format!("An urgent task {long}."),
+        "goal",
+        "svc",
+        &["priority: urgent"],
+    );
+    let low = add_for(
+        &env,
+        &repo,
+        "Low",
+        &format!("A low task {long}."),
+        "goal",
+        "svc",
+        &["priority: low"],
+    );
+    let suggested = add_for(
+        &env,
+        &repo,
+        "Suggested",
+        &format!("A suggested task {long}."),
+        "goal",
+        "svc",
+        &["source: improve-suggestion", "priority: low"],
+    );
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        let out = watch_once(&env, &repo, &["goal"]);
+        out.assert_code(0);
+        let id = out
+            .stdout
+            .split("task=")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{}", out.stdout))
+            .to_owned();
+        order.push(id);
+    }
+    // A task without a priority label ranks as `none`, after `low`.
+    assert_eq!(order, [suggested, urgent, low, plain]);
+}
+
+#[test]
+fn status_watch_redraws_until_stopped() {
+    let (env, repo) = setup("");
+    let mut cmd = env.oc_cmd(&repo);
+    cmd.args(["status", "--watch", "--every", "0.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    wait_until("two reports", || {
+        let mut buf = [0u8; 4096];
+        let n = std::io::Read::read(&mut stdout, &mut buf).unwrap_or(0);
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        seen.matches("Runs in progress").count() >= 2
+    });
+    // SAFETY: a signal to our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    // Not a terminal: whole reports one after another, no escape sequences.
+    assert!(!seen.contains('\x1b'));
 }

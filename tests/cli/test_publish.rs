@@ -1298,7 +1298,17 @@ fn the_goal_lane_awaiting_review_pushes_opens_the_pr_and_moves_the_task_to_in_re
     let s = setup(&format!("{}[lanes]\nawait_review = true\n", crate::test_lanes::CONFIG));
     let body = "## Goal\nGreet the reader in a new file, warmly and at some length.\n";
     let added = s.oc(&[
-        "--json", "task", "add", "Say hello", "--body", body, "--repo", "svc", "-l", "task-kind: goal", "--state",
+        "--json",
+        "task",
+        "add",
+        "Say hello",
+        "--body",
+        body,
+        "--repo",
+        "svc",
+        "-l",
+        "task-kind: goal",
+        "--state",
         "ready",
     ]);
     added.assert_code(0);
@@ -1309,11 +1319,18 @@ fn the_goal_lane_awaiting_review_pushes_opens_the_pr_and_moves_the_task_to_in_re
     let task = &shown.json()["task"];
     assert_eq!(task["state"], "In Review");
     let comment = task["comments"][0]["body"].as_str().unwrap();
-    assert!(comment.starts_with("Implementation complete — moved to In Review\n\n- run: "), "{comment}");
+    assert!(
+        comment.starts_with("Implementation complete — moved to In Review\n\n- run: "),
+        "{comment}"
+    );
     let pulls = s.gh.pulls();
     assert_eq!(pulls.len(), 1);
     let branch = s
         .local(&["for-each-ref", "--format=%(refname:short)", "refs/heads/goal/"])
         .to_owned();
-    assert!(s.remote_ref(&format!("refs/heads/{branch}")).is_some(), "{}", s.remote_refs());
+    assert!(
+        s.remote_ref(&format!("refs/heads/{branch}")).is_some(),
+        "{}",
+        s.remote_refs()
+    );
 }
