@@ -63,8 +63,8 @@ pub struct TaskOutcome {
     pub interrupted: bool,
 }
 
-/// The spec a task runs with.
-pub fn task_spec(session: &Session, task: &Task, role: Role) -> Result<TaskSpec> {
+/// The spec a task of a board of `kind` runs with.
+pub fn task_spec(session: &Session, task: &Task, role: Role, kind: crate::board::BoardKind) -> Result<TaskSpec> {
     let parsed = crate::board::task::parse(task)?;
     let mut goal = parsed.goal.trim().to_owned();
     if let Some(c) = &parsed.constraints {
@@ -93,8 +93,18 @@ pub fn task_spec(session: &Session, task: &Task, role: Role) -> Result<TaskSpec>
         })
         .cloned()
         .collect();
-    let id8 = crate::contracts::prefix_chars(&task.id, 8);
-    spec.branch = Some(format!("{}/{id8}-{{run}}", role.as_str()));
+    // The original's names: `plane/<id>-<slug>` for Plane tasks, `<lane>/<id8>` otherwise; the
+    // run's suffix keeps a task run again (after an interruption, say) off its earlier branch.
+    spec.branch = Some(match kind {
+        crate::board::BoardKind::Plane => format!("plane/{}-{}-{{run}}", task.id, slug(&task.title)),
+        crate::board::BoardKind::Git => {
+            format!(
+                "{}/{}-{{run}}",
+                role.as_str(),
+                crate::contracts::prefix_chars(&task.id, 8)
+            )
+        }
+    });
     // An improve run is analysis: never published.
     if role != Role::Improve && session.config.lanes.await_review() {
         spec.publish = PublishOptions {
@@ -105,10 +115,26 @@ pub fn task_spec(session: &Session, task: &Task, role: Role) -> Result<TaskSpec>
     Ok(spec)
 }
 
+/// A title as a branch name part: lower case letters and digits joined by `-`, 60 at most.
+fn slug(title: &str) -> String {
+    let mut out = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = crate::contracts::prefix_chars(out.trim_matches('-'), 60)
+        .trim_end_matches('-')
+        .to_owned();
+    if out.is_empty() { "task".to_owned() } else { out }
+}
+
 /// Run a claimed (`Running`) task through the pipeline and apply its outcome on the board.
 pub fn execute_task(session: &Session, board: &dyn Board, task: &Task, cx: &RunContext) -> Result<TaskOutcome> {
     let role = Role::of_task(task);
-    let spec = match task_spec(session, task, role) {
+    let spec = match task_spec(session, task, role, board.kind()) {
         Ok(s) => s,
         Err(e) => {
             let comment = format!("board_worker[{}] blocked — {}", role.as_str(), e.summary_line());

@@ -845,6 +845,12 @@ fn the_lanes_work_the_fake_plane_board() {
     let s = oc(&["--json", "status"]);
     s.assert_code(0);
     assert_eq!(s.json()["board"]["kind"], "plane");
+    // Plane tasks' runs are on the original's `plane/<task-id>-<slug>` branches.
+    let branches = env.git(
+        &repo,
+        ["for-each-ref", "--format=%(refname:short)", "refs/heads/plane/"],
+    );
+    assert!(branches.contains(&format!("plane/{ok}-say-hello-")), "{branches}");
 }
 
 #[test]
