@@ -37,10 +37,10 @@ pub enum Claim {
     Nothing,
 }
 
-/// Priority rank of a task: `priority:` label (`urgent` first, none last).
-fn priority_rank(labels: &[String]) -> usize {
+/// Priority rank (`urgent` first, none last).
+fn priority_rank(priority: Option<&str>) -> usize {
     const ORDER: [&str; 5] = ["urgent", "high", "medium", "low", "none"];
-    crate::board::task::label_value(labels, "priority")
+    priority
         .and_then(|p| ORDER.iter().position(|o| o.eq_ignore_ascii_case(p)))
         .unwrap_or(ORDER.len() - 1)
 }
@@ -81,15 +81,20 @@ pub fn candidates(board: &dyn Board, tasks: &[TaskSummary], options: &ClaimOptio
             out.push(board.get(&t.id)?);
         }
     }
-    out.sort_by_key(|t| {
-        (
-            !t.has_label("source: improve-suggestion"),
-            priority_rank(&t.labels),
-            t.created_at,
-            t.id.clone(),
-        )
-    });
-    Ok(out)
+    let mut keyed: Vec<_> = out
+        .into_iter()
+        .map(|t| {
+            let key = (
+                !t.has_label("source: improve-suggestion"),
+                priority_rank(board.priority(&t).as_deref()),
+                t.created_at,
+                t.id.clone(),
+            );
+            (key, t)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(keyed.into_iter().map(|(_, t)| t).collect())
 }
 
 /// Claim the next task for `options`, or say why none was.
@@ -147,9 +152,8 @@ mod tests {
 
     #[test]
     fn priorities_rank_urgent_first_and_unlabelled_last() {
-        let l = |p: &str| vec![format!("priority: {p}")];
-        assert!(priority_rank(&l("urgent")) < priority_rank(&l("high")));
-        assert!(priority_rank(&l("low")) < priority_rank(&[]));
-        assert_eq!(priority_rank(&l("bogus")), priority_rank(&l("none")));
+        assert!(priority_rank(Some("urgent")) < priority_rank(Some("High")));
+        assert!(priority_rank(Some("low")) < priority_rank(None));
+        assert_eq!(priority_rank(Some("bogus")), priority_rank(Some("none")));
     }
 }

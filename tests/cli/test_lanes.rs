@@ -819,6 +819,20 @@ fn the_lanes_work_the_fake_plane_board() {
         "test",
     );
     let thin = add("Thin", "Too short.", "goal");
+    // Plane's own priority field orders the claims: the urgent task, added last, goes first.
+    let urgent = add(
+        "Urgent",
+        "Fix the outage in the greeting right now, before anything else.",
+        "goal",
+    );
+    for item in fake.plane.lock().unwrap().items.iter_mut() {
+        if item["id"] == urgent.as_str() {
+            item["priority"] = Value::from("urgent");
+        }
+    }
+    let first = oc(&["watch", "--lane", "goal", "--once"]);
+    first.assert_code(0);
+    assert!(first.stdout.contains(&format!("task={urgent}")), "{}", first.stdout);
     for _ in 0..12 {
         let list = oc(&["--json", "task", "list", "--state", "ready"]);
         list.assert_code(0);
