@@ -941,3 +941,42 @@ fn status_watch_redraws_until_stopped() {
     // Not a terminal: whole reports one after another, no escape sequences.
     assert!(!seen.contains('\x1b'));
 }
+
+#[test]
+fn status_tells_stale_and_stopped_lanes_apart() {
+    let (env, repo) = setup("");
+    let dir = repo.join(".git/oc/lanes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let gone = {
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        c.wait().unwrap();
+        c.id()
+    };
+    let me = std::process::id();
+    let lane = |lane: &str, pid: u32, updated: &str| {
+        serde_json::json!({
+            "lane": lane, "pid": pid, "cycle": 3, "state": "idle", "last_action": "no_task",
+            "task_id": null, "task_kind": null, "run_id": null, "follow_up_task_ids": [], "note": null,
+            "interval_seconds": 30.0, "next_cycle_at": null,
+            "counters": {"cycles_failed": 0, "restarts": 0, "tasks_claimed": 0, "tasks_succeeded": 0,
+                         "tasks_failed": 0, "follow_up_tasks_created": 0, "tasks_refused": 0},
+            "started_at": "2026-01-01T00:00:00Z", "updated_at": updated,
+        })
+    };
+    let write = |name: &str, v: Value| std::fs::write(dir.join(name), v.to_string()).unwrap();
+    // This test's own process stands for a live watcher.
+    write(&format!("goal-{me}.json"), lane("goal", me, "2000-01-01T00:00:00Z"));
+    write(&format!("test-{gone}.json"), lane("test", gone, "2000-01-01T00:00:00Z"));
+    let s = env.oc(&repo, ["--json", "status"]).json();
+    let lanes = s["lanes"].as_array().unwrap();
+    assert_eq!(lanes.len(), 2);
+    assert_eq!(lanes[0]["lane"], "goal");
+    assert_eq!(lanes[0]["process"], "stale");
+    assert_eq!(lanes[1]["lane"], "test");
+    assert_eq!(lanes[1]["process"], "stopped");
+    // A watcher that starts the test lane replaces the file its dead predecessor left.
+    watch_once(&env, &repo, &["test"]).assert_code(0);
+    assert!(!dir.join(format!("test-{gone}.json")).exists());
+    let human = env.oc(&repo, ["status"]);
+    assert!(human.stdout.contains("goal     stale"), "{}", human.stdout);
+}
