@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// Show the lanes, the board's tasks by state and repository, runs in progress and the last runs
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Redraw until Ctrl-C (in place on a terminal)
+    /// Redraw until Ctrl-C (in place on a terminal; with --json, one document a line)
     #[arg(long)]
     pub watch: bool,
     /// Seconds between redraws with --watch
@@ -32,16 +32,23 @@ pub fn cmd_status(ui: &mut Ui, args: &StatusArgs) -> Result<i32> {
     let in_place = args.watch && !ui.is_json() && ui.terminal_width().is_some();
     loop {
         let o = crate::lanes::overview::overview(&dir, args.runs)?;
-        if ui.is_json() {
-            ui.json(&o);
+        let written = if ui.is_json() && args.watch {
+            // A stream of documents: one a line.
+            ui.data(&serde_json::to_string(&o).unwrap_or_default())
+        } else if ui.is_json() {
+            ui.json(&o)
         } else {
             let text = crate::lanes::overview::render(&o);
             if in_place {
                 // Home and clear, then the report: a redraw in place.
-                ui.data(&format!("\x1b[H\x1b[2J{text}"));
+                ui.data(&format!("\x1b[H\x1b[2J{text}"))
             } else {
-                ui.data(&text);
+                ui.data(&text)
             }
+        };
+        // Nobody reads any more (a closed pipe): stop.
+        if !written {
+            return Ok(0);
         }
         if !args.watch {
             return Ok(0);
