@@ -6,7 +6,12 @@ use super::ui::Ui;
 use crate::error::{Error, Result};
 use crate::lanes::LaneKind;
 
-const LANE_NAMES: [&str; 5] = ["goal", "test", "improve", "propose", "review"];
+/// The lanes, each with what it does, for help and completion.
+fn lane_values() -> clap::builder::PossibleValuesParser {
+    LaneKind::ALL
+        .map(|k| clap::builder::PossibleValue::new(k.as_str()).help(k.about()))
+        .into()
+}
 
 /// Run lanes unattended: claim board tasks and run them, one loop per lane
 #[derive(Debug, Args)]
@@ -19,7 +24,7 @@ its task goes back to Ready for AI) and stops every lane."
 )]
 pub struct WatchArgs {
     /// A lane to run (repeat for several)
-    #[arg(long, value_name = "LANE", value_parser = clap::builder::PossibleValuesParser::new(LANE_NAMES),
+    #[arg(long, value_name = "LANE", value_parser = lane_values(),
           required_unless_present = "all", conflicts_with = "all")]
     pub lane: Vec<String>,
     /// Run every lane
