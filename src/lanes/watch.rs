@@ -63,7 +63,16 @@ pub fn watch(
 ) -> Result<Vec<LaneStatus>> {
     let repo = crate::git::Repo::discover(dir)?;
     // Fail here, once, rather than in every lane: a broken configuration is the user's to fix.
-    crate::session::Session::open(dir)?;
+    let session = crate::session::Session::open(dir)?;
+    if options
+        .lanes
+        .iter()
+        .any(|l| matches!(l, LaneKind::Goal | LaneKind::Test | LaneKind::Improve))
+    {
+        // A board that cannot be opened (a Plane board without its token, say) is the same.
+        crate::board::open(&session.repo, &session.config)?;
+    }
+    drop(session);
     let state_dir = repo.state_dir();
     let (tx, rx) = mpsc::channel::<LogLine>();
     let statuses = std::thread::scope(|scope| {

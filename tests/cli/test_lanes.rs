@@ -772,6 +772,17 @@ fn bad_watch_and_status_input_is_refused_cleanly() {
     env.oc(&repo, ["watch", "--all"]).assert_clean_error(2);
     env.oc(&repo, ["status"]).assert_clean_error(2);
     assert!(!repo.join(".git/oc/lanes").exists());
+    // A Plane board without its token stops the board lanes before they start.
+    write_config(
+        &repo,
+        &format!(
+            "{CONFIG}[board]\nkind = \"plane\"\n[plane]\nurl = \"http://127.0.0.1:9\"\nworkspace = \"w\"\nproject_id = \"00000000-0000-4000-8000-000000000001\"\n"
+        ),
+    );
+    let out = env.oc(&repo, ["watch", "--lane", "goal"]);
+    out.assert_clean_error(2);
+    assert!(out.stderr.contains("PLANE_API_TOKEN"), "{}", out.stderr);
+    assert!(!repo.join(".git/oc/lanes").exists());
     // Outside a repository.
     let outside = env.root().join("nowhere");
     std::fs::create_dir_all(&outside).unwrap();
