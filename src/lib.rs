@@ -1,7 +1,8 @@
 //! git-oc: plan a goal, route it, gate it with a policy, run a coding agent on its own linked
 //! worktree and branch, and keep the evidence in files and in git.
 //!
-//! Layers, each using only those below it: `cli` (arguments and rendering) → `session`, `demo`
+//! Layers, each using only those below it: `cli` (arguments and rendering) → `lanes` (unattended
+//! loops over the board) → `session`, `demo`
 //! (the library entry) → `pipeline` (a run as named stages) → `execution` (agents, processes,
 //! validation, redaction), `evidence` (the evidence formats), `policy`, `routing`, `planning`,
 //! `config` → `git` (repositories, worktrees, snapshots, diffs, refs, notes) → `contracts`.
@@ -22,6 +23,7 @@ pub mod gc;
 pub mod git;
 pub mod github;
 pub mod land;
+pub mod lanes;
 pub mod observability;
 pub mod pipeline;
 pub mod planning;

@@ -288,6 +288,11 @@ pub trait Board {
     fn history(&self, id: &str) -> Result<Vec<HistoryEntry>>;
     /// Checks for `git oc board doctor`, this board's part.
     fn checks(&self) -> Vec<check::Check>;
+    /// The task's priority (`urgent`, `high`, `medium`, `low`, `none`) for the lanes' claim
+    /// order: a `priority:` label, unless the board has a field of its own.
+    fn priority(&self, task: &Task) -> Option<String> {
+        task.label_value("priority").map(str::to_owned)
+    }
 }
 
 /// The board the configuration names, for the repository `repo`: the one place the kind is

@@ -51,6 +51,8 @@ pub struct PlaneBoard {
     retry_unit: Duration,
     plane_states: RefCell<Option<Vec<PlaneState>>>,
     labels: RefCell<Option<Vec<PlaneLabel>>>,
+    /// Each work item's `priority` as last read (the task has no field for it).
+    priorities: RefCell<std::collections::HashMap<String, String>>,
 }
 
 impl PlaneBoard {
@@ -93,6 +95,7 @@ impl PlaneBoard {
             retry_unit: Duration::from_millis(section.retry_unit_ms.unwrap_or(2000)),
             plane_states: RefCell::new(None),
             labels: RefCell::new(None),
+            priorities: RefCell::new(std::collections::HashMap::new()),
         })
     }
 
@@ -397,6 +400,9 @@ impl PlaneBoard {
             comments,
         };
         t.normalize();
+        if let Some(p) = item.get("priority").and_then(Value::as_str) {
+            self.priorities.borrow_mut().insert(t.id.clone(), p.to_owned());
+        }
         Ok(t)
     }
 
@@ -427,6 +433,16 @@ impl PlaneBoard {
 impl Board for PlaneBoard {
     fn kind(&self) -> BoardKind {
         BoardKind::Plane
+    }
+
+    /// Plane's own priority field, else a `priority:` label.
+    fn priority(&self, task: &Task) -> Option<String> {
+        self.priorities
+            .borrow()
+            .get(&task.id)
+            .filter(|p| !p.eq_ignore_ascii_case("none"))
+            .cloned()
+            .or_else(|| task.label_value("priority").map(str::to_owned))
     }
 
     fn states(&self) -> &States {

@@ -16,9 +16,11 @@ pub mod pr;
 pub mod progress;
 pub mod run;
 pub mod runs;
+pub mod status;
 pub mod sync;
 pub mod task;
 pub mod ui;
+pub mod watch;
 
 // Everyday shell use: the hidden `complete` subcommand behind the completion scripts, tables.
 pub mod complete;
@@ -82,6 +84,8 @@ pub enum Command {
     Task(task::TaskArgs),
     Board(board::BoardArgs),
     AutonomyCycle(autonomy::AutonomyArgs),
+    Watch(watch::WatchArgs),
+    Status(status::StatusArgs),
     Gc(gc::GcArgs),
     Doctor(doctor::DoctorArgs),
     Init(init::InitArgs),
@@ -265,6 +269,8 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::Task(args) => task::cmd_task(ui, args),
         Command::Board(args) => board::cmd_board(ui, args),
         Command::AutonomyCycle(args) => autonomy::cmd_autonomy_cycle(ui, args),
+        Command::Watch(args) => watch::cmd_watch(ui, args),
+        Command::Status(args) => status::cmd_status(ui, args),
         Command::Gc(args) => gc::cmd_gc(ui, args),
         Command::Doctor(args) => doctor::cmd_doctor(ui, args),
         Command::Init(args) => init::cmd_init(ui, args),

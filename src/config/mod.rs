@@ -333,6 +333,34 @@ pub struct AutonomySection {
     pub validation_failure_threshold: Option<usize>,
 }
 
+/// `[lanes]`: how `git oc watch` runs board tasks unattended (README "Running unattended").
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LanesSection {
+    /// Push each goal run and open its pull request; the task then waits in In Review.
+    pub await_review: Option<bool>,
+    /// Tasks of this repository claimed per 24 hours, counted on the board (unset: no cap).
+    pub max_daily_executions: Option<u32>,
+    /// Runs at once in this repository, all lanes and watchers together (default 1).
+    pub max_concurrent_runs: Option<u32>,
+    /// Seconds a lane waits after an agent reports an exhausted quota (default 900).
+    pub quota_backoff: Option<u64>,
+}
+
+impl LanesSection {
+    pub fn await_review(&self) -> bool {
+        self.await_review.unwrap_or(false)
+    }
+
+    pub fn max_concurrent_runs(&self) -> u32 {
+        self.max_concurrent_runs.unwrap_or(1).max(1)
+    }
+
+    pub fn quota_backoff(&self) -> u64 {
+        self.quota_backoff.unwrap_or(900)
+    }
+}
+
 /// A configuration file as written, and the effective configuration once the layers are merged.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -357,6 +385,8 @@ pub struct ConfigFile {
     pub plane: PlaneSection,
     #[serde(default)]
     pub autonomy: AutonomySection,
+    #[serde(default)]
+    pub lanes: LanesSection,
 }
 
 /// `[adapters]` with the layer each entry came from.

@@ -383,7 +383,8 @@ const CAPACITY_PATTERNS: [&str; 13] = [
     "payment required",
 ];
 
-fn is_capacity_exhaustion(line: &str) -> bool {
+/// Whether an output line says the agent's quota or credits are exhausted.
+pub fn is_capacity_exhaustion(line: &str) -> bool {
     let l = line.to_lowercase();
     CAPACITY_PATTERNS.iter().any(|p| l.contains(p))
 }

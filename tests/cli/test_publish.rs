@@ -1290,3 +1290,47 @@ fn the_openapi_check_rejects_what_github_would_not_send_and_fails_without_the_de
     let said = github::validate(&[entry(json!({}))], empty.path()).unwrap_err();
     assert!(said.contains("is not installed"), "{said}");
 }
+
+/// The goal lane with `lanes.await_review`: the task's run is pushed, its pull request opened,
+/// and the task waits In Review.
+#[test]
+fn the_goal_lane_awaiting_review_pushes_opens_the_pr_and_moves_the_task_to_in_review() {
+    let s = setup(&format!("{}[lanes]\nawait_review = true\n", crate::test_lanes::CONFIG));
+    let body = "## Goal\nGreet the reader in a new file, warmly and at some length.\n";
+    let added = s.oc(&[
+        "--json",
+        "task",
+        "add",
+        "Say hello",
+        "--body",
+        body,
+        "--repo",
+        "svc",
+        "-l",
+        "task-kind: goal",
+        "--state",
+        "ready",
+    ]);
+    added.assert_code(0);
+    let id = added.json()["id"].as_str().unwrap().to_owned();
+    s.oc(&["watch", "--lane", "goal", "--once"]).assert_code(0);
+    let shown = s.oc(&["--json", "task", "show", &id]);
+    shown.assert_code(0);
+    let task = &shown.json()["task"];
+    assert_eq!(task["state"], "In Review");
+    let comment = task["comments"][0]["body"].as_str().unwrap();
+    assert!(
+        comment.starts_with("Implementation complete — moved to In Review\n\n- run: "),
+        "{comment}"
+    );
+    let pulls = s.gh.pulls();
+    assert_eq!(pulls.len(), 1);
+    let branch = s
+        .local(&["for-each-ref", "--format=%(refname:short)", "refs/heads/goal/"])
+        .to_owned();
+    assert!(
+        s.remote_ref(&format!("refs/heads/{branch}")).is_some(),
+        "{}",
+        s.remote_refs()
+    );
+}
