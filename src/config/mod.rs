@@ -19,6 +19,7 @@ use crate::policy::{PolicyConfig, RepoPolicy, default_policy_config};
 use crate::routing::Router;
 
 pub mod read;
+pub mod review;
 
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -326,6 +327,8 @@ pub struct ConfigFile {
     pub board: BoardSection,
     #[serde(default)]
     pub plane: PlaneSection,
+    #[serde(default)]
+    pub review: review::ReviewSection,
 }
 
 /// `[adapters]` with the layer each entry came from.
@@ -644,6 +647,9 @@ impl Config {
             }
         }
         self.validate_github()?;
+        if let Some((what, key, hint)) = self.review.problem() {
+            return bad(what, key, hint);
+        }
         if let Some(kind) = &self.board.kind
             && crate::board::BoardKind::parse(kind).is_none()
         {
