@@ -101,8 +101,9 @@ pub struct Merged {
 }
 
 impl Client {
-    fn list(&self, action: &str, route: String) -> Result<Vec<Value>, ApiError> {
-        let params = [("per_page", "100")];
+    fn list(&self, action: &str, route: String, query: &[(&str, &str)]) -> Result<Vec<Value>, ApiError> {
+        let mut params = vec![("per_page", "100")];
+        params.extend_from_slice(query);
         let mut page = self.block_on(
             action,
             self.octo.get::<octocrab::Page<Value>, _, _>(route, Some(&params)),
@@ -128,9 +129,8 @@ impl Client {
 
     /// Every open pull request of the repository (drafts included).
     pub fn open_pulls(&self) -> Result<Vec<ReviewPull>, ApiError> {
-        let route = format!("{}?state=open", self.repo_route("pulls"));
         Ok(self
-            .list("list the open pull requests", route)?
+            .list("list the open pull requests", self.repo_route("pulls"), &[("state", "open")])?
             .iter()
             .map(ReviewPull::from_json)
             .collect())
@@ -147,7 +147,7 @@ impl Client {
     pub fn issue_comments(&self, number: u64) -> Result<Vec<IssueComment>, ApiError> {
         let route = self.repo_route(&format!("issues/{number}/comments"));
         Ok(self
-            .list("read the comments", route)?
+            .list("read the comments", route, &[])?
             .iter()
             .map(|c| IssueComment {
                 id: c["id"].as_u64().unwrap_or(0),
@@ -161,7 +161,7 @@ impl Client {
     pub fn reactions(&self, number: u64) -> Result<Vec<Reaction>, ApiError> {
         let route = self.repo_route(&format!("issues/{number}/reactions"));
         Ok(self
-            .list("read the reactions", route)?
+            .list("read the reactions", route, &[])?
             .iter()
             .map(|r| Reaction {
                 login: r["user"]["login"].as_str().unwrap_or_default().to_owned(),
@@ -173,7 +173,7 @@ impl Client {
     pub fn reviews(&self, number: u64) -> Result<Vec<Review>, ApiError> {
         let route = self.repo_route(&format!("pulls/{number}/reviews"));
         Ok(self
-            .list("read the reviews", route)?
+            .list("read the reviews", route, &[])?
             .iter()
             .map(|r| Review {
                 id: r["id"].as_u64().unwrap_or(0),
@@ -189,8 +189,10 @@ impl Client {
         let action = "read the check runs";
         let mut out = Vec::new();
         for page in 1..=MAX_PAGES {
-            let route = format!("{}?per_page=100&page={page}", self.repo_route(&format!("commits/{sha}/check-runs")));
-            let v: Value = self.block_on(action, self.octo.get(route, None::<&()>))?;
+            let route = self.repo_route(&format!("commits/{sha}/check-runs"));
+            let page = page.to_string();
+            let params = [("per_page", "100"), ("page", page.as_str())];
+            let v: Value = self.block_on(action, self.octo.get(route, Some(&params)))?;
             let runs = v["check_runs"].as_array().cloned().unwrap_or_default();
             let total = v["total_count"].as_u64().unwrap_or(0) as usize;
             out.extend(runs.iter().map(|r| CheckRun {

@@ -148,7 +148,14 @@ pub fn review_pass(dir: &Path, options: &ReviewOptions, cx: &RunContext) -> Resu
     };
     let pulls = match options.pr {
         Some(n) => {
-            let pr = client.pull(n).map_err(|e| api(e, &reviewer.repository))?;
+            let pr = client.pull(n).map_err(|e| {
+                if e.kind == github::ApiErrorKind::NotFound {
+                    Error::input(format!("there is no pull request #{n} in {}", reviewer.repository))
+                        .hint("run git oc review without --pr to review every pull request git-oc opened")
+                } else {
+                    api(e, &reviewer.repository)
+                }
+            })?;
             if let Some(why) = reviewer.ineligible(&pr) {
                 return Err(Error::input(format!("pull request #{n} is not reviewed: {why}")).hint(
                     "git oc review reviews and merges only the open, ready pull requests git-oc opened; run it without --pr to see them",
@@ -300,9 +307,11 @@ impl Reviewer<'_> {
             Ok(step) => (step, None),
             Err(e) => (Step::new(Action::Failed), Some(e.summary_line())),
         };
+        let mut step = step;
         if failed.is_some() {
             // Nothing of a failed pass counts except its runs and what went wrong.
             let runs = next.runs.clone();
+            step.runs = runs.iter().filter(|r| !start.runs.contains(r)).cloned().collect();
             next = start.clone();
             next.runs = runs;
             next.last_error = failed.clone();
@@ -519,11 +528,17 @@ impl Reviewer<'_> {
         next.human_review_loops = pass;
         next.processed_comment_ids.extend(comments.iter().map(|c| c.id));
         let files = match pushed {
-            Some(c) => crate::git::diff::diff_trees(repo, Some(head), c)?
-                .files
-                .iter()
-                .map(|f| f.path.clone())
-                .collect(),
+            Some(c) => {
+                let tree = |id: gix::ObjectId| -> Result<gix::ObjectId> {
+                    let ctx = |e| Error::git("could not read the revision", e);
+                    Ok(repo.find_commit(id).map_err(ctx)?.tree_id().map_err(ctx)?.detach())
+                };
+                crate::git::diff::diff_trees(repo, Some(tree(head)?), tree(c)?)?
+                    .files
+                    .iter()
+                    .map(|f| f.path.clone())
+                    .collect()
+            }
             None => Vec::new(),
         };
         if let Some(c) = pushed {
@@ -548,12 +563,14 @@ impl Reviewer<'_> {
         let pushed_commit = step.commit.clone();
         self.record_pass_with(&run, pr, "revision", pass, pushed_commit.as_deref(), &mut step);
         let short = step.commit.as_deref().map(|c| format!("`{}`", prefix_chars(c, 12)));
-        self.client
-            .comment(
-                pr.number,
-                &text::revision_comment(short.as_deref(), &files, &summary, &run.run_id),
-            )
-            .map_err(|e| api(e, &self.repository))?;
+        // The revision is on the branch: a reply GitHub refuses is a warning, not a reason to
+        // handle the comments again.
+        if let Err(e) = self.client.comment(
+            pr.number,
+            &text::revision_comment(short.as_deref(), &files, &summary, &run.run_id),
+        ) {
+            step.warnings.push(format!("could not reply on #{}: {e}", pr.number));
+        }
         Ok(step)
     }
 

@@ -20,6 +20,7 @@ mod test_everyday;
 mod test_gc;
 mod test_plane;
 mod test_properties;
+mod test_pr_review;
 mod test_publish;
 mod test_reliability;
 mod test_review;

@@ -2,7 +2,7 @@
 //! repository by path, once through `git daemon`) and a faithful local GitHub (`github.rs`)
 //! whose every body is checked against GitHub's published OpenAPI description.
 
-mod github;
+pub mod github;
 
 use std::path::{Path, PathBuf};
 
