@@ -536,3 +536,40 @@ fn the_human_report_names_the_pull_request_its_action_and_runs() {
     assert_eq!(r.field("phase"), "self_review");
     assert_eq!(r.field("run").len(), 36, "{}", r.stdout);
 }
+
+#[test]
+fn the_openapi_check_covers_the_review_endpoints() {
+    use crate::test_publish::github;
+    let entry = |method: &str, path: &str, status: u16, body: Value| {
+        serde_json::json!({"spec": "api.github.com", "kind": "response", "method": method,
+               "path": path, "status": status, "body": body})
+    };
+    // A reaction GitHub does not have.
+    let reaction = entry(
+        "get",
+        "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
+        200,
+        serde_json::json!([{"id": 1, "node_id": "x", "user": null, "content": "thumbsup", "created_at": "2026-01-02T03:04:05Z"}]),
+    );
+    let said = github::validate(&[reaction], &github::checker_dir()).unwrap_err();
+    assert!(said.contains("reactions 200"), "{said}");
+    // A branch deletion answered with 200: GitHub answers 204.
+    let deleted = entry("delete", "/repos/{owner}/{repo}/git/refs/{ref}", 200, Value::Null);
+    let said = github::validate(&[deleted], &github::checker_dir()).unwrap_err();
+    assert!(said.contains("documents no 200 answer"), "{said}");
+    // The merge's refusals are checked against their documented bodies.
+    let refused = entry(
+        "put",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        409,
+        serde_json::json!({"message": 409}),
+    );
+    assert!(github::validate(&[refused], &github::checker_dir()).is_err());
+    let fine = entry(
+        "put",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        405,
+        serde_json::json!({"message": "Pull Request is not mergeable"}),
+    );
+    github::validate(&[fine], &github::checker_dir()).unwrap();
+}

@@ -290,14 +290,6 @@ impl FakeGitHub {
         }
     }
 
-    /// Set a pull request's body (as someone editing it on GitHub would).
-    pub fn set_body(&self, number: u64, body: &str) {
-        let mut s = self.state.lock().unwrap();
-        if let Some(p) = s.pulls.iter_mut().find(|p| p.number == number) {
-            p.body = body.to_owned();
-        }
-    }
-
     pub fn set_draft(&self, number: u64, draft: bool) {
         let mut s = self.state.lock().unwrap();
         if let Some(p) = s.pulls.iter_mut().find(|p| p.number == number) {
