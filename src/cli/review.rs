@@ -21,7 +21,9 @@ use crate::review::{Action, ReviewOptions, ReviewReport};
 /// Exit status: 0 when the pass went through, 1 when a pull request's pass failed or GitHub
 /// refused, 2 on bad input.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git oc review\n  git oc review --pr 12 --json\n  git oc review --watch --interval 120")]
+#[command(
+    after_help = "Examples:\n  git oc review\n  git oc review --pr 12 --json\n  git oc review --watch --interval 120"
+)]
 pub struct ReviewArgs {
     /// Only this pull request
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -83,7 +85,10 @@ fn pause(seconds: u64) -> bool {
 fn render(report: &ReviewReport) -> String {
     let mut out = String::new();
     if report.pull_requests.is_empty() {
-        out.push_str(&format!("no pull request of git-oc's to review in {}\n", report.repository));
+        out.push_str(&format!(
+            "no pull request of git-oc's to review in {}\n",
+            report.repository
+        ));
     }
     for p in &report.pull_requests {
         out.push_str(&format!("#{} {}\n", p.number, p.title));

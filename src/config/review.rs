@@ -139,7 +139,10 @@ impl ReviewSection {
             && MergeMethod::parse(m).is_none()
         {
             return Some((
-                format!("review.merge_method {m:?} is not one of {}", MergeMethod::NAMES.join(", ")),
+                format!(
+                    "review.merge_method {m:?} is not one of {}",
+                    MergeMethod::NAMES.join(", ")
+                ),
                 "review.merge_method",
                 "set review.merge_method to squash, merge or rebase".into(),
             ));

@@ -130,7 +130,11 @@ impl Client {
     /// Every open pull request of the repository (drafts included).
     pub fn open_pulls(&self) -> Result<Vec<ReviewPull>, ApiError> {
         Ok(self
-            .list("list the open pull requests", self.repo_route("pulls"), &[("state", "open")])?
+            .list(
+                "list the open pull requests",
+                self.repo_route("pulls"),
+                &[("state", "open")],
+            )?
             .iter()
             .map(ReviewPull::from_json)
             .collect())

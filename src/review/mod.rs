@@ -243,7 +243,15 @@ impl Reviewer<'_> {
         if !pr.head_repository.eq_ignore_ascii_case(&self.repository) {
             return Some("its branch is in another repository (a fork)".into());
         }
-        let prefix = self.session.config.run.branch().split('{').next().unwrap_or("").to_owned();
+        let prefix = self
+            .session
+            .config
+            .run
+            .branch()
+            .split('{')
+            .next()
+            .unwrap_or("")
+            .to_owned();
         let marked = pr.body.contains(crate::publication::MARKER_PREFIX);
         let by_branch = !prefix.is_empty() && pr.head.starts_with(&prefix);
         if !marked && !by_branch {
@@ -331,7 +339,9 @@ impl Reviewer<'_> {
         report.warnings = step.warnings;
         report.error = failed;
         if let Err(e) = recorded {
-            report.warnings.push(format!("the review state could not be recorded: {}", e.summary_line()));
+            report
+                .warnings
+                .push(format!("the review state could not be recorded: {}", e.summary_line()));
         }
         report
     }
@@ -357,7 +367,12 @@ impl Reviewer<'_> {
         next.self_review_loops += 1;
         let pass = next.self_review_loops;
         let goal = text::self_review_goal(pr.number, &pr.title, &diff, self.settings.max_diff_bytes());
-        let run = self.run_pass(pr, goal, &format!("review/pr-{}-{{run}}", pr.number), &["LGTM", "CONCERNS"])?;
+        let run = self.run_pass(
+            pr,
+            goal,
+            &format!("review/pr-{}-{{run}}", pr.number),
+            &["LGTM", "CONCERNS"],
+        )?;
         next.runs.push(run.run_id.clone());
         let mut step = Step::new(Action::Concerns);
         step.runs.push(run.run_id.clone());
@@ -398,7 +413,9 @@ impl Reviewer<'_> {
         let require = s.require_explicit_approval();
         let gh = |e| api(e, &self.repository);
         let allowed = |login: &str| {
-            !self.is_bot(login) && (s.allowed_reviewers().is_empty() || s.allowed_reviewers().iter().any(|a| a.eq_ignore_ascii_case(login)))
+            !self.is_bot(login)
+                && (s.allowed_reviewers().is_empty()
+                    || s.allowed_reviewers().iter().any(|a| a.eq_ignore_ascii_case(login)))
         };
         // 1. The timeout.
         let since = *next.human_review_since.get_or_insert_with(|| self.cx.clock.now());
@@ -407,7 +424,10 @@ impl Reviewer<'_> {
         if timed_out && !require {
             let hours = s.human_review_timeout_seconds() / 3600;
             self.client
-                .comment(pr.number, &text::auto_merge_comment(&format!("human review timed out after {hours}h")))
+                .comment(
+                    pr.number,
+                    &text::auto_merge_comment(&format!("human review timed out after {hours}h")),
+                )
                 .map_err(gh)?;
             return self.merge(pr, "human_review_timeout", next, Step::new(Action::Merged));
         }
@@ -418,9 +438,9 @@ impl Reviewer<'_> {
                 .iter()
                 .filter(|c| !s.ignored_checks().iter().any(|i| c.name.contains(i.as_str())))
                 .collect();
-            let failed = counted.iter().any(|c| {
-                matches!(c.conclusion.as_deref(), Some("failure" | "timed_out" | "cancelled"))
-            });
+            let failed = counted
+                .iter()
+                .any(|c| matches!(c.conclusion.as_deref(), Some("failure" | "timed_out" | "cancelled")));
             let done = counted.iter().all(|c| c.status == "completed");
             if !counted.is_empty() && done && !failed {
                 return self.merge(pr, "auto_merge_on_ci_green", next, Step::new(Action::Merged));
@@ -516,7 +536,10 @@ impl Reviewer<'_> {
                 "revision run {} for #{} did not pass ({}); nothing was pushed",
                 run.run_id,
                 pr.number,
-                o.summary.reason.clone().unwrap_or_else(|| o.summary.outcome_status.to_string())
+                o.summary
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| o.summary.outcome_status.to_string())
             ))
             .hint(format!("see why with: git oc show {}", prefix_chars(&run.run_id, 8))));
         }
@@ -586,7 +609,12 @@ impl Reviewer<'_> {
         summary: &str,
     ) -> Result<Option<gix::ObjectId>> {
         let ctx = |e| Error::git("could not write the revision commit", e);
-        let tree = repo.find_commit(run_commit).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
+        let tree = repo
+            .find_commit(run_commit)
+            .map_err(ctx)?
+            .tree_id()
+            .map_err(ctx)?
+            .detach();
         let mut editor = repo.edit_tree(tree).map_err(ctx)?;
         editor.remove(VERDICT_FILE).map_err(ctx)?;
         let tree = editor.write().map_err(ctx)?.detach();
@@ -639,7 +667,14 @@ impl Reviewer<'_> {
 
     /// The merge appended to the evidence of the run that opened the pull request, and its board
     /// task moved to Done.
-    fn after_merge(&self, pr: &ReviewPull, reason: &str, merged: &github::review::Merged, method: &str, step: &mut Step) {
+    fn after_merge(
+        &self,
+        pr: &ReviewPull,
+        reason: &str,
+        merged: &github::review::Merged,
+        method: &str,
+        step: &mut Step,
+    ) {
         let Some(run_id) = marker_run_id(&pr.body) else {
             return;
         };
@@ -647,7 +682,9 @@ impl Reviewer<'_> {
         let run = match crate::land::RecordedRun::load(repo, &run_id) {
             Ok(r) => r,
             Err(_) => {
-                step.warnings.push(format!("run {run_id} is not in this clone; its evidence does not record the merge"));
+                step.warnings.push(format!(
+                    "run {run_id} is not in this clone; its evidence does not record the merge"
+                ));
                 return;
             }
         };
@@ -665,10 +702,15 @@ impl Reviewer<'_> {
             "merged_at": self.cx.clock.now(),
         });
         if let Err(e) = run.append(repo, MERGE_FILE, crate::contracts::to_evidence_json(&record), |_| {}) {
-            step.warnings.push(format!("the merge could not be recorded in run {run_id}: {}", e.summary_line()));
+            step.warnings.push(format!(
+                "the merge could not be recorded in run {run_id}: {}",
+                e.summary_line()
+            ));
         } else {
             let spec = [format!("{0}:{0}", run.evidence_ref)];
-            if let Err(e) = crate::publish::push_with_notes(&repo.repo, repo.workdir(), &self.remote, &spec, &|_| String::new()) {
+            if let Err(e) =
+                crate::publish::push_with_notes(&repo.repo, repo.workdir(), &self.remote, &spec, &|_| String::new())
+            {
                 step.warnings.push(format!(
                     "the merge is recorded here but not yet on {} ({}); git oc push sends it",
                     self.remote,
@@ -682,7 +724,10 @@ impl Reviewer<'_> {
         {
             let done = board.states().name(crate::board::StateKind::Done).to_owned();
             if let Err(e) = board.transition(task, &done, None) {
-                step.warnings.push(format!("task {task} could not be moved to {done}: {}", e.summary_line()));
+                step.warnings.push(format!(
+                    "task {task} could not be moved to {done}: {}",
+                    e.summary_line()
+                ));
             }
         }
     }
@@ -700,7 +745,11 @@ impl Reviewer<'_> {
             v.summary = self.cx.redactor.redact(&v.summary);
             v
         });
-        Ok(PassRun { run_id, outcome, verdict })
+        Ok(PassRun {
+            run_id,
+            outcome,
+            verdict,
+        })
     }
 
     fn record_pass(&self, run: &PassRun, pr: &ReviewPull, kind: &str, pass: u32, step: &mut Step) {
@@ -708,7 +757,15 @@ impl Reviewer<'_> {
     }
 
     /// `review.json` appended to the pass's evidence: which pull request, which pass, the verdict.
-    fn record_pass_with(&self, run: &PassRun, pr: &ReviewPull, kind: &str, pass: u32, pushed: Option<&str>, step: &mut Step) {
+    fn record_pass_with(
+        &self,
+        run: &PassRun,
+        pr: &ReviewPull,
+        kind: &str,
+        pass: u32,
+        pushed: Option<&str>,
+        step: &mut Step,
+    ) {
         let repo = self.repo();
         let record = serde_json::json!({
             "run_id": run.run_id,
@@ -724,7 +781,11 @@ impl Reviewer<'_> {
         let result = crate::land::RecordedRun::load(repo, &run.run_id)
             .and_then(|r| r.append(repo, REVIEW_FILE, crate::contracts::to_evidence_json(&record), |_| {}));
         if let Err(e) = result {
-            step.warnings.push(format!("run {} could not record the review: {}", run.run_id, e.summary_line()));
+            step.warnings.push(format!(
+                "run {} could not record the review: {}",
+                run.run_id,
+                e.summary_line()
+            ));
         }
     }
 
@@ -742,9 +803,11 @@ impl Reviewer<'_> {
             .output()
             .map_err(|e| Error::run(format!("could not run git fetch {remote}")).caused_by(e.to_string()))?;
         if !out.status.success() {
-            return Err(Error::run(format!("could not fetch #{}'s branches from {remote}", pr.number))
-                .caused_by(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-                .hint("check that the remote is reachable (git fetch)"));
+            return Err(
+                Error::run(format!("could not fetch #{}'s branches from {remote}", pr.number))
+                    .caused_by(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+                    .hint("check that the remote is reachable (git fetch)"),
+            );
         }
         let repo = &self.repo().repo;
         let fetched = crate::git::refs::target(repo, &format!("refs/remotes/{remote}/{}", pr.head))?;
@@ -818,7 +881,9 @@ fn step_name(action: Action) -> &'static str {
 /// Fold a pass's state into the state now recorded: nothing processed is forgotten, no count
 /// goes back, and a merge stays a merge.
 fn merge_state(current: &mut ReviewState, ours: &ReviewState) {
-    current.processed_comment_ids.extend(ours.processed_comment_ids.iter().copied());
+    current
+        .processed_comment_ids
+        .extend(ours.processed_comment_ids.iter().copied());
     current.self_review_loops = current.self_review_loops.max(ours.self_review_loops);
     current.human_review_loops = current.human_review_loops.max(ours.human_review_loops);
     if current.phase != Phase::Merged {

@@ -94,14 +94,17 @@ pub fn read(repo: &gix::Repository, repository: &str, pr: u64) -> Result<(Option
     let commit = repo.find_commit(tip).map_err(ctx)?;
     let tree = commit.tree().map_err(ctx)?;
     let entry = tree.find_entry(FILE).ok_or_else(|| {
-        Error::run(format!("{name} holds no {FILE}"))
-            .hint(format!("git-oc did not write it; inspect it with 'git show {name}' and remove it with 'git update-ref -d {name}'"))
+        Error::run(format!("{name} holds no {FILE}")).hint(format!(
+            "git-oc did not write it; inspect it with 'git show {name}' and remove it with 'git update-ref -d {name}'"
+        ))
     })?;
     let blob = entry.object().map_err(ctx)?;
     let state = serde_json::from_slice(&blob.data).map_err(|e| {
         Error::run(format!("{name} holds a {FILE} git-oc cannot read"))
             .caused_by(e.to_string())
-            .hint(format!("inspect it with 'git show {name}:{FILE}'; removing the ref starts the review over"))
+            .hint(format!(
+                "inspect it with 'git show {name}:{FILE}'; removing the ref starts the review over"
+            ))
     })?;
     Ok((Some(tip), state))
 }
@@ -139,8 +142,10 @@ pub fn update<T>(
             }
         }
     }
-    Err(Error::run(format!("the review state of #{pr} kept changing while it was being updated"))
-        .hint("run git oc review again"))
+    Err(Error::run(format!(
+        "the review state of #{pr} kept changing while it was being updated"
+    ))
+    .hint("run git oc review again"))
 }
 
 fn write_commit(

@@ -34,10 +34,13 @@ pub fn parse_verdict(bytes: Option<&[u8]>, allowed: &[&str]) -> Result<Verdict, 
         return Err(format!("the agent wrote no {VERDICT_FILE}"));
     };
     if bytes.len() > MAX_VERDICT_BYTES {
-        return Err(format!("{VERDICT_FILE} is larger than {} KiB", MAX_VERDICT_BYTES / 1024));
+        return Err(format!(
+            "{VERDICT_FILE} is larger than {} KiB",
+            MAX_VERDICT_BYTES / 1024
+        ));
     }
-    let raw: Raw =
-        serde_json::from_slice(bytes).map_err(|e| format!("{VERDICT_FILE} is not {{\"result\", \"summary\"}} JSON: {e}"))?;
+    let raw: Raw = serde_json::from_slice(bytes)
+        .map_err(|e| format!("{VERDICT_FILE} is not {{\"result\", \"summary\"}} JSON: {e}"))?;
     let result = raw.result.trim().to_ascii_uppercase();
     if !allowed.contains(&result.as_str()) {
         return Err(format!(
@@ -101,7 +104,10 @@ pub fn revision_goal(number: u64, title: &str, comments: &[&IssueComment]) -> St
 }
 
 fn run_line(run_id: &str) -> String {
-    format!("\n\n<sub>git-oc run `{run_id}` · `git oc show {}`</sub>", prefix_chars(run_id, 8))
+    format!(
+        "\n\n<sub>git-oc run `{run_id}` · `git oc show {}`</sub>",
+        prefix_chars(run_id, 8)
+    )
 }
 
 pub fn concerns_comment(pass: u32, summary: &str, run_id: &str) -> String {

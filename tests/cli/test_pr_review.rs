@@ -82,7 +82,16 @@ impl Setup {
     /// A run published with a pull request, as git-oc opens them; its run id and PR number.
     fn open_pr(&self) -> (String, u64) {
         let run = self.oc(&[
-            "run", "--json", "--goal", "Add a greeting", "--pr", "--backend", "command", "--", "fake-agent", "edit",
+            "run",
+            "--json",
+            "--goal",
+            "Add a greeting",
+            "--pr",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "edit",
         ]);
         run.assert_code(0);
         let doc = run.json();
@@ -113,7 +122,13 @@ impl Setup {
     }
 
     fn head_branch(&self, number: u64) -> String {
-        self.gh.pulls().iter().find(|p| p.number == number).unwrap().head.clone()
+        self.gh
+            .pulls()
+            .iter()
+            .find(|p| p.number == number)
+            .unwrap()
+            .head
+            .clone()
     }
 
     fn merged(&self, number: u64) -> bool {
@@ -131,12 +146,15 @@ impl Setup {
     }
 
     fn review_refs(&self) -> String {
-        self.env.git(&self.repo, ["for-each-ref", "--format=%(refname)", "refs/oc/reviews/"])
+        self.env
+            .git(&self.repo, ["for-each-ref", "--format=%(refname)", "refs/oc/reviews/"])
     }
 }
 
 fn only(doc: &Value) -> &Value {
-    let prs = doc["pull_requests"].as_array().unwrap_or_else(|| panic!("no pull_requests in {doc}"));
+    let prs = doc["pull_requests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no pull_requests in {doc}"));
     assert_eq!(prs.len(), 1, "{doc}");
     &prs[0]
 }
@@ -166,19 +184,25 @@ fn a_self_review_lgtm_merges_deletes_the_branch_and_records_the_merge_in_the_run
 
     // Merged through the API with the configured (default) method, at the reviewed head.
     assert!(s.merged(number));
-    let merge = s
-        .gh
-        .seen()
-        .into_iter()
-        .find(|r| r.method == "PUT" && r.target.ends_with("/merge"))
-        .unwrap();
+    let merge =
+        s.gh.seen()
+            .into_iter()
+            .find(|r| r.method == "PUT" && r.target.ends_with("/merge"))
+            .unwrap();
     let body: Value = serde_json::from_str(&merge.body).unwrap();
     assert_eq!(body["merge_method"], "squash");
     assert!(body["sha"].as_str().is_some_and(|s| s.len() == 40));
     // The change is on main at the remote, squashed into one commit; the branch is gone.
     let main_log = s.env.git(&s.remote, ["log", "--format=%s", "main"]);
-    assert!(main_log.lines().next().unwrap().ends_with(&format!("(#{number})")), "{main_log}");
-    assert!(s.env.git(&s.remote, ["show", "main:hello.txt"]).contains("hello from the agent"));
+    assert!(
+        main_log.lines().next().unwrap().ends_with(&format!("(#{number})")),
+        "{main_log}"
+    );
+    assert!(
+        s.env
+            .git(&s.remote, ["show", "main:hello.txt"])
+            .contains("hello from the agent")
+    );
     assert_eq!(s.remote_branch(&branch), None);
 
     // The merge is appended to the evidence of the run that opened it, and pushed with it.
@@ -186,7 +210,9 @@ fn a_self_review_lgtm_merges_deletes_the_branch_and_records_the_merge_in_the_run
     assert_eq!(merged["pull_request"], number);
     assert_eq!(merged["reason"], "self_review_lgtm");
     assert_eq!(merged["review_runs"][0], review_run.as_str());
-    let pushed = s.env.git(&s.remote, ["show", &format!("refs/oc/runs/{run_id}:merge.json")]);
+    let pushed = s
+        .env
+        .git(&s.remote, ["show", &format!("refs/oc/runs/{run_id}:merge.json")]);
     assert!(pushed.contains("self_review_lgtm"));
     // The review pass is a run of its own, with its verdict in its evidence.
     let review = s.env.evidence_json(&s.repo, &review_run, "review.json");
@@ -194,7 +220,11 @@ fn a_self_review_lgtm_merges_deletes_the_branch_and_records_the_merge_in_the_run
     assert_eq!(review["verdict"]["result"], "LGTM");
 
     // Nothing is left to review, and the verdict never reached the merged tree.
-    assert!(!s.env.git(&s.remote, ["ls-tree", "-r", "--name-only", "main"]).contains("verdict.json"));
+    assert!(
+        !s.env
+            .git(&s.remote, ["ls-tree", "-r", "--name-only", "main"])
+            .contains("verdict.json")
+    );
     let (run, doc) = s.pass();
     run.assert_code(0);
     assert!(doc["pull_requests"].as_array().unwrap().is_empty(), "{doc}");
@@ -215,7 +245,11 @@ fn concerns_escalate_then_a_comment_gets_a_pushed_revision_and_a_thumbs_up_merge
     let said = s.ours(number);
     assert_eq!(said.len(), 1);
     assert!(said[0].starts_with("<!-- git-oc:review -->"));
-    assert!(said[0].contains("Self-review (pass 1)") && said[0].contains(&first), "{}", said[0]);
+    assert!(
+        said[0].contains("Self-review (pass 1)") && said[0].contains(&first),
+        "{}",
+        said[0]
+    );
 
     // Pass 2: the self-review loops are used up: people review it now.
     let (_, doc) = s.pass();
@@ -247,14 +281,27 @@ fn concerns_escalate_then_a_comment_gets_a_pushed_revision_and_a_thumbs_up_merge
     let parent = s.env.git(&s.remote, ["rev-parse", &format!("{after}^")]);
     assert_eq!(parent, before);
     let files = s.env.git(&s.remote, ["ls-tree", "-r", "--name-only", &after]);
-    assert!(files.contains("revised.txt") && !files.contains("verdict.json"), "{files}");
+    assert!(
+        files.contains("revised.txt") && !files.contains("verdict.json"),
+        "{files}"
+    );
     let revised = s.env.git(&s.remote, ["show", &format!("{after}:revised.txt")]);
     assert!(revised.contains("1 comment(s)"), "only the person's comment: {revised}");
-    assert!(s.env.git(&s.remote, ["log", "-1", "--format=%B", &after]).contains(&format!("Oc-Run: {revision}")));
+    assert!(
+        s.env
+            .git(&s.remote, ["log", "-1", "--format=%B", &after])
+            .contains(&format!("Oc-Run: {revision}"))
+    );
     // The reply says what changed and names the run; the revision's evidence went along.
     let reply = s.ours(number).pop().unwrap();
-    assert!(reply.contains("Changes applied") && reply.contains("revised.txt") && reply.contains(&revision), "{reply}");
-    s.env.git(&s.remote, ["rev-parse", "--verify", &format!("refs/oc/runs/{revision}")]);
+    assert!(
+        reply.contains("Changes applied") && reply.contains("revised.txt") && reply.contains(&revision),
+        "{reply}"
+    );
+    s.env.git(
+        &s.remote,
+        ["rev-parse", "--verify", &format!("refs/oc/runs/{revision}")],
+    );
 
     // The comment is handled once: the next pass waits.
     let (_, doc) = s.pass();
@@ -332,7 +379,9 @@ fn with_explicit_approval_required_a_timeout_never_merges_and_only_allowed_peopl
 
 #[test]
 fn a_timeout_merges_when_approval_is_not_required_and_says_so() {
-    let s = setup("max_self_review_loops = 1\nhuman_review_timeout_seconds = 0\nmerge_method = \"merge\"\ndelete_branch = false\n");
+    let s = setup(
+        "max_self_review_loops = 1\nhuman_review_timeout_seconds = 0\nmerge_method = \"merge\"\ndelete_branch = false\n",
+    );
     let (_, number) = s.open_pr();
     let branch = s.head_branch(number);
     s.pass();
@@ -419,8 +468,16 @@ fn pull_requests_git_oc_did_not_open_and_drafts_are_never_touched() {
     run.assert_code(0);
     assert!(doc["pull_requests"].as_array().unwrap().is_empty(), "{doc}");
     let skipped = doc["skipped"].as_array().unwrap();
-    assert!(skipped.iter().any(|k| k["number"] == theirs && k["reason"] == "git-oc did not open it"));
-    assert!(skipped.iter().any(|k| k["number"] == ours && k["reason"] == "it is a draft"));
+    assert!(
+        skipped
+            .iter()
+            .any(|k| k["number"] == theirs && k["reason"] == "git-oc did not open it")
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|k| k["number"] == ours && k["reason"] == "it is a draft")
+    );
     let r = s.oc(&["review", "--pr", &theirs.to_string()]);
     r.assert_clean_error(2);
     assert!(r.stderr.contains("git-oc did not open it"), "{}", r.stderr);
@@ -505,11 +562,23 @@ fn bad_inputs_are_refused_with_a_hint_and_leave_nothing_behind() {
     // Review off (the default), a bad setting, no token.
     let config = std::fs::read_to_string(s.repo.join(".oc/config.toml")).unwrap();
     for (text, needle) in [
-        (config.replace("await_review = true", "await_review = false"), "review is off"),
+        (
+            config.replace("await_review = true", "await_review = false"),
+            "review is off",
+        ),
         (format!("{config}merge_method = \"fast\"\n"), "review.merge_method"),
-        (format!("{config}allowed_reviewers = [\"not a login\"]\n"), "review.allowed_reviewers"),
-        (format!("{config}max_self_review_loops = 0\n"), "review.max_self_review_loops"),
-        (format!("{config}after_max_human_loops = \"never\"\n"), "review.after_max_human_loops"),
+        (
+            format!("{config}allowed_reviewers = [\"not a login\"]\n"),
+            "review.allowed_reviewers",
+        ),
+        (
+            format!("{config}max_self_review_loops = 0\n"),
+            "review.max_self_review_loops",
+        ),
+        (
+            format!("{config}after_max_human_loops = \"never\"\n"),
+            "review.after_max_human_loops",
+        ),
     ] {
         write_config(&s.repo, &text);
         let r = s.oc(&["review"]);

@@ -270,7 +270,8 @@ impl FakeGitHub {
 
     pub fn add_review(&self, number: u64, login: &str, state: &str, commit: &str) {
         let mut s = self.state.lock().unwrap();
-        s.reviews.push((number, login.to_owned(), state.to_owned(), commit.to_owned()));
+        s.reviews
+            .push((number, login.to_owned(), state.to_owned(), commit.to_owned()));
     }
 
     pub fn add_check(&self, sha: &str, name: &str, status: &str, conclusion: Option<&str>) {
@@ -547,7 +548,9 @@ fn template_of(method: &str, path: &str) -> Option<&'static str> {
             "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"
         }
         ("POST", ["repos", _, _, "issues", _, "assignees"]) => "/repos/{owner}/{repo}/issues/{issue_number}/assignees",
-        ("GET" | "POST", ["repos", _, _, "issues", _, "comments"]) => "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        ("GET" | "POST", ["repos", _, _, "issues", _, "comments"]) => {
+            "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+        }
         ("GET", ["repos", _, _, "issues", _, "reactions"]) => "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
         ("GET", ["repos", _, _, "pulls", _, "reviews"]) => "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
         ("PUT", ["repos", _, _, "pulls", _, "merge"]) => "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
@@ -825,7 +828,10 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
                 return error(404, "Not Found", template);
             };
             let Some(text) = body["body"].as_str().filter(|b| !b.is_empty()) else {
-                return invalid(template, json!([{"resource": "IssueComment", "field": "body", "code": "missing_field"}]));
+                return invalid(
+                    template,
+                    json!([{"resource": "IssueComment", "field": "body", "code": "missing_field"}]),
+                );
             };
             s.next_id += 1;
             let c = Comment {
@@ -909,14 +915,22 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
             if let Some(expected) = body["sha"].as_str()
                 && expected != head
             {
-                return ok(409, message("Head branch was modified. Review and try the merge again."), template);
+                return ok(
+                    409,
+                    message("Head branch was modified. Review and try the merge again."),
+                    template,
+                );
             }
             let Some(sha) = merge_in_bare(&s.bare, &p, &method, body["commit_title"].as_str()) else {
                 return ok(405, message("Pull Request is not mergeable"), template);
             };
             s.pulls[i].merged = true;
             s.pulls[i].state = "closed".into();
-            ok(200, json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}), template)
+            ok(
+                200,
+                json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}),
+                template,
+            )
         }
         ("DELETE", "/repos/{owner}/{repo}/git/refs/{ref}") => {
             let branch = parts[6..].join("/");
@@ -942,7 +956,16 @@ fn merge_in_bare(bare: &Path, p: &Pull, method: &str, title: Option<&str>) -> Op
     }
     let tree = String::from_utf8_lossy(&tree.stdout).lines().next()?.trim().to_owned();
     let title = title.map_or_else(|| format!("{} (#{})", p.title, p.number), str::to_owned);
-    let mut args = vec!["-c", "user.name=GitHub", "-c", "user.email=noreply@github.com", "commit-tree", &tree, "-p", &base];
+    let mut args = vec![
+        "-c",
+        "user.name=GitHub",
+        "-c",
+        "user.email=noreply@github.com",
+        "commit-tree",
+        &tree,
+        "-p",
+        &base,
+    ];
     if method == "merge" {
         args.extend(["-p", &head]);
     }
