@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::field;
 use super::ui::Ui;
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
 use crate::review::{Action, ReviewOptions, ReviewReport};
 
 /// Review and merge the pull requests git-oc opened
@@ -44,10 +44,23 @@ pub fn cmd_review(ui: &mut Ui, args: &ReviewArgs) -> Result<i32> {
     let options = ReviewOptions { pr: args.pr };
     let mut code = 0;
     loop {
-        let report = {
+        let pass = {
             let observer = super::progress::Progress::new(ui);
             let cx = crate::pipeline::RunContext::system(&observer);
-            crate::review::review_pass(&dir, &options, &cx)?
+            crate::review::review_pass(&dir, &options, &cx)
+        };
+        let report = match pass {
+            Ok(r) => r,
+            // A watch outlives GitHub's and the network's bad minutes; bad input stops it.
+            Err(e) if args.watch && e.kind == ErrorKind::Run => {
+                ui.error(&e);
+                code = 1;
+                if !pause(args.interval) {
+                    break;
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         for p in &report.pull_requests {
             for w in &p.warnings {
@@ -70,7 +83,7 @@ pub fn cmd_review(ui: &mut Ui, args: &ReviewArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// Wait `seconds`, or less when interrupted; false when interrupted.
+/// Wait `seconds`, or less when interrupted (Ctrl-C ends a watch cleanly); false when interrupted.
 fn pause(seconds: u64) -> bool {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     while std::time::Instant::now() < end {

@@ -179,6 +179,10 @@ pub fn review_pass(dir: &Path, options: &ReviewOptions, cx: &RunContext) -> Resu
         }
     };
     for pr in pulls {
+        // Ctrl-C: the pass in progress was stopped and recorded; leave the rest for next time.
+        if cx.interrupt.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
         report.pull_requests.push(reviewer.review(&pr));
     }
     Ok(report)
@@ -209,6 +213,8 @@ struct Step {
     runs: Vec<String>,
     commit: Option<String>,
     warnings: Vec<String>,
+    /// Why the pass failed when it still counts (a revision run that did not pass).
+    error: Option<String>,
 }
 
 impl Step {
@@ -219,6 +225,7 @@ impl Step {
             runs: Vec::new(),
             commit: None,
             warnings: Vec::new(),
+            error: None,
         }
     }
     fn because(mut self, reason: impl Into<String>) -> Step {
@@ -337,7 +344,7 @@ impl Reviewer<'_> {
         report.runs = step.runs;
         report.commit = step.commit;
         report.warnings = step.warnings;
-        report.error = failed;
+        report.error = failed.or(step.error);
         if let Err(e) = recorded {
             report
                 .warnings
@@ -531,17 +538,23 @@ impl Reviewer<'_> {
         let o = &run.outcome;
         let rejected = o.git.rejected_ref.is_some();
         if !o.summary.success || rejected {
+            // It counts as a revision (the loop ends as configured), and the comments stay
+            // unhandled: nothing reached the branch.
             self.record_pass(&run, pr, "revision", pass, &mut step);
-            return Err(Error::run(format!(
-                "revision run {} for #{} did not pass ({}); nothing was pushed",
+            next.human_review_loops = pass;
+            step.action = Action::Failed;
+            let why = o
+                .summary
+                .reason
+                .clone()
+                .unwrap_or_else(|| o.summary.outcome_status.to_string());
+            step.error = Some(format!(
+                "revision run {} did not pass ({why}); nothing was pushed: see why with git oc show {}",
                 run.run_id,
-                pr.number,
-                o.summary
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| o.summary.outcome_status.to_string())
-            ))
-            .hint(format!("see why with: git oc show {}", prefix_chars(&run.run_id, 8))));
+                prefix_chars(&run.run_id, 8)
+            ));
+            next.last_error = step.error.clone();
+            return Ok(step);
         }
         let head = oid(&pr.head_sha)?;
         let pushed = match o.git.commit {
@@ -741,10 +754,23 @@ impl Reviewer<'_> {
         let outcome = prepared.execute(self.cx)?;
         let run_id = outcome.summary.run_id.clone();
         let bytes = read_verdict(&self.repo().repo, &outcome);
-        let verdict = text::parse_verdict(bytes.as_deref(), allowed).map(|mut v| {
-            v.summary = self.cx.redactor.redact(&v.summary);
-            v
-        });
+        let verdict = if !outcome.executed {
+            Err(format!(
+                "the run never reached the agent ({}{})",
+                outcome.summary.outcome_status,
+                outcome
+                    .summary
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ))
+        } else {
+            text::parse_verdict(bytes.as_deref(), allowed).map(|mut v| {
+                v.summary = self.cx.redactor.redact(&v.summary);
+                v
+            })
+        };
         Ok(PassRun {
             run_id,
             outcome,

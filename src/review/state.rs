@@ -196,6 +196,7 @@ pub fn lease_live(lease: &Lease) -> bool {
         }
         // Signal 0 checks that the process exists without touching it.
         let pid = i32::try_from(lease.pid).unwrap_or(0);
+        // SAFETY: kill with signal 0 sends nothing; it only reports whether the pid exists.
         pid > 0 && unsafe { libc::kill(pid, 0) } == 0
     } else {
         Timestamp::now().as_seconds() - lease.since.as_seconds() < FOREIGN_LEASE_SECONDS

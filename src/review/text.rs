@@ -11,6 +11,8 @@ use crate::github::review::IssueComment;
 pub const COMMENT_MARKER: &str = "<!-- git-oc:review -->";
 /// The file a pass's agent writes in its worktree.
 pub const VERDICT_FILE: &str = "verdict.json";
+/// The most of one comment put in a revision goal.
+const MAX_COMMENT_CHARS: usize = 4000;
 /// The largest verdict read.
 const MAX_VERDICT_BYTES: usize = 64 * 1024;
 
@@ -93,7 +95,11 @@ pub fn revision_goal(number: u64, title: &str, comments: &[&IssueComment]) -> St
          your changes are committed to the pull request's branch and pushed.\n\n## Comments\n\n"
     );
     for c in comments {
-        out.push_str(&format!("From @{}:\n\n{}\n", c.login, fenced("text", &c.body)));
+        out.push_str(&format!(
+            "From @{}:\n\n{}\n",
+            c.login,
+            fenced("text", prefix_chars(&c.body, MAX_COMMENT_CHARS))
+        ));
     }
     out.push_str(&format!(
         "## When done\n\nWrite {VERDICT_FILE} in the current directory as \

@@ -642,3 +642,59 @@ fn the_openapi_check_covers_the_review_endpoints() {
     );
     github::validate(&[fine], &github::checker_dir()).unwrap();
 }
+
+#[test]
+fn watch_prints_one_document_per_pass_and_stops_cleanly_on_ctrl_c() {
+    use std::io::BufRead;
+    let s = setup("");
+    let mut child = s
+        .env
+        .oc_agents(&s.repo)
+        .env("GITHUB_TOKEN", TOKEN)
+        .args(["review", "--watch", "--interval", "3600", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["repository"], "acme/widgets");
+    assert!(first["pull_requests"].as_array().unwrap().is_empty());
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(lines.next().is_none(), "one pass, one line");
+}
+
+#[test]
+fn a_revision_whose_agent_fails_pushes_nothing_and_counts_as_a_loop() {
+    let s = setup("max_self_review_loops = 1\nmax_human_review_loops = 1\nafter_max_human_loops = \"wait\"\n");
+    let (_, number) = s.open_pr();
+    let branch = s.head_branch(number);
+    s.verdict("CONCERNS\nfail-revision");
+    s.pass();
+    let before = s.remote_branch(&branch).unwrap();
+    s.gh.add_comment(number, "alice", "Rename the file, please.");
+    let (run, doc) = s.pass();
+    run.assert_code(1);
+    let pr = only(&doc);
+    assert_eq!(pr["action"], "failed", "{doc}");
+    assert!(pr["error"].as_str().unwrap().contains("nothing was pushed"), "{doc}");
+    assert_eq!(runs_of(pr).len(), 1, "the failed revision is a run with its evidence");
+    assert_eq!(s.remote_branch(&branch).unwrap(), before);
+    assert!(!s.ours(number).iter().any(|c| c.contains("Changes applied")));
+    // The loop is used up: git-oc says it waits for an approval, once.
+    let (_, doc) = s.pass();
+    assert_eq!(only(&doc)["action"], "waiting", "{doc}");
+    assert!(s.ours(number).last().unwrap().contains("Revisions used up"));
+    let (_, doc) = s.pass();
+    assert_eq!(only(&doc)["action"], "waiting", "{doc}");
+    assert_eq!(
+        s.ours(number)
+            .iter()
+            .filter(|c| c.contains("Revisions used up"))
+            .count(),
+        1
+    );
+    assert!(!s.merged(number));
+}
