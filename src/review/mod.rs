@@ -331,11 +331,17 @@ impl Reviewer<'_> {
             next.runs = runs;
             next.last_error = failed.clone();
         }
-        let recorded = state::update(repo, &self.repository, pr.number, step_name(step.action), |s| {
-            merge_state(s, &next);
-            s.lease = None;
-            Some(())
-        });
+        let recorded = if next == start && state::release_unchanged(repo, &self.repository, pr.number).unwrap_or(false)
+        {
+            Ok(())
+        } else {
+            state::update(repo, &self.repository, pr.number, step_name(step.action), |s| {
+                merge_state(s, &next);
+                s.lease = None;
+                Some(())
+            })
+            .map(drop)
+        };
         report.phase = next.phase;
         report.self_review_loops = next.self_review_loops;
         report.human_review_loops = next.human_review_loops;

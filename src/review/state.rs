@@ -148,6 +148,32 @@ pub fn update<T>(
     .hint("run git oc review again"))
 }
 
+/// Take back this process's own claim when its pass changed nothing: the ref returns to the
+/// commit before the claim, so a watch that waits adds nothing to the chain. False when the
+/// claim is not the tip (or there was nothing before it): then the caller records as usual.
+pub fn release_unchanged(repo: &gix::Repository, repository: &str, pr: u64) -> Result<bool> {
+    let name = ref_name(repository, pr);
+    let (Some(tip), state) = read(repo, repository, pr)? else {
+        return Ok(false);
+    };
+    let mine = state
+        .lease
+        .as_ref()
+        .is_some_and(|l| l.host == hostname() && l.pid == std::process::id());
+    if !mine {
+        return Ok(false);
+    }
+    let ctx = |e| Error::git(format!("could not read {name}"), e);
+    let commit = repo.find_commit(tip).map_err(ctx)?;
+    let Some(parent) = commit.parent_ids().next().map(|p| p.detach()) else {
+        return Ok(false);
+    };
+    Ok(
+        crate::git::refs::compare_and_swap(repo, &name, Some(tip), parent, "git-oc: review pass changed nothing")
+            .is_ok(),
+    )
+}
+
 fn write_commit(
     repo: &gix::Repository,
     state: &ReviewState,
@@ -237,6 +263,35 @@ mod tests {
         let (tip, state) = read(&repo, "acme/w", 7).unwrap();
         assert!(tip.is_some());
         assert_eq!(state.processed_comment_ids.len(), 1);
+    }
+
+    #[test]
+    fn a_claim_that_changed_nothing_is_taken_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        crate::pipeline::tests::git(tmp.path(), &["init", "-q"]);
+        let repo = gix::open(tmp.path()).unwrap();
+        update(&repo, "acme/w", 3, "first", |s| {
+            s.self_review_loops = 1;
+            Some(())
+        })
+        .unwrap();
+        let before = crate::git::refs::target(&repo, &ref_name("acme/w", 3)).unwrap();
+        update(&repo, "acme/w", 3, "claim", |s| {
+            s.lease = Some(my_lease("review"));
+            Some(())
+        })
+        .unwrap();
+        assert!(release_unchanged(&repo, "acme/w", 3).unwrap());
+        assert_eq!(crate::git::refs::target(&repo, &ref_name("acme/w", 3)).unwrap(), before);
+        // Someone else's lease is not ours to take back.
+        update(&repo, "acme/w", 3, "claim", |s| {
+            let mut l = my_lease("review");
+            l.host = "elsewhere.example".into();
+            s.lease = Some(l);
+            Some(())
+        })
+        .unwrap();
+        assert!(!release_unchanged(&repo, "acme/w", 3).unwrap());
     }
 
     #[test]

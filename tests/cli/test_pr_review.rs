@@ -259,10 +259,19 @@ fn concerns_escalate_then_a_comment_gets_a_pushed_revision_and_a_thumbs_up_merge
     assert_eq!(said.len(), 3, "{said:?}");
     assert!(said[2].contains("Escalated to human review") && said[2].contains("/lgtm"));
 
-    // A silent human: nothing happens, nothing is posted.
+    // A silent human: nothing happens, nothing is posted, nothing is added to the state's chain.
+    let chain = |s: &Setup| {
+        s.env
+            .git(&s.repo, ["rev-list", "--count", "refs/oc/reviews/acme/widgets/1"])
+    };
     let (_, doc) = s.pass();
     assert_eq!(only(&doc)["action"], "waiting", "{doc}");
     assert_eq!(s.ours(number).len(), 3);
+    // (That pass noted git-oc's own comments as handled; the next one has nothing to note.)
+    let before = chain(&s);
+    let (_, doc) = s.pass();
+    assert_eq!(only(&doc)["action"], "waiting", "{doc}");
+    assert_eq!(chain(&s), before);
 
     // A bot's comment is no feedback; a person's comment gets a revision, pushed to the branch.
     s.gh.add_comment(number, "ci-robot", "build passed");
