@@ -383,7 +383,7 @@ impl Reviewer<'_> {
         let run = self.run_pass(
             pr,
             goal,
-            &format!("review/pr-{}-{{run}}", pr.number),
+            &format!("oc/review/pr-{}-{{run}}", pr.number),
             &["LGTM", "CONCERNS"],
         )?;
         next.runs.push(run.run_id.clone());
@@ -530,7 +530,7 @@ impl Reviewer<'_> {
         let run = self.run_pass(
             pr,
             goal,
-            &format!("review/pr-{}-h{pass}-{{run}}", pr.number),
+            &format!("oc/review/pr-{}-h{pass}-{{run}}", pr.number),
             &["CONCERNS_ADDRESSED"],
         )?;
         next.runs.push(run.run_id.clone());
