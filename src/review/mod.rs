@@ -739,15 +739,9 @@ impl Reviewer<'_> {
         }
         if let Some(task) = run.message.task_id.as_deref().filter(|t| !t.is_empty())
             && let Ok(board) = crate::board::open(repo, &self.session.config)
-            && board.get(task).is_ok()
+            && let Some(w) = close_task(board.as_ref(), task)
         {
-            let done = board.states().name(crate::board::StateKind::Done).to_owned();
-            if let Err(e) = board.transition(task, &done, None) {
-                step.warnings.push(format!(
-                    "task {task} could not be moved to {done}: {}",
-                    e.summary_line()
-                ));
-            }
+            step.warnings.push(w);
         }
     }
 
@@ -883,6 +877,17 @@ fn read_verdict(repo: &gix::Repository, outcome: &crate::pipeline::RunOutcome) -
     Some(entry.object().ok()?.data.clone())
 }
 
+/// Move the board task a merged pull request's run names to Done; a warning when it is on the
+/// board and cannot be moved. A run whose task id is not a board task is left alone.
+fn close_task(board: &dyn crate::board::Board, task: &str) -> Option<String> {
+    board.get(task).ok()?;
+    let done = board.states().name(crate::board::StateKind::Done).to_owned();
+    board
+        .transition(task, &done, None)
+        .err()
+        .map(|e| format!("task {task} could not be moved to {done}: {}", e.summary_line()))
+}
+
 /// The run id in git-oc's pull-request marker.
 pub fn marker_run_id(body: &str) -> Option<String> {
     let rest = &body[body.find(crate::publication::MARKER_PREFIX)? + crate::publication::MARKER_PREFIX.len()..];
@@ -935,6 +940,25 @@ fn merge_state(current: &mut ReviewState, ours: &ReviewState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_merge_moves_the_runs_board_task_to_done_and_leaves_other_ids_alone() {
+        use crate::board::{Board, NewTask, States, git::GitBoard};
+        let dir = tempfile::tempdir().unwrap();
+        crate::pipeline::tests::git(dir.path(), &["init", "-q"]);
+        let repo = crate::git::Repo::discover(dir.path()).unwrap();
+        let board = GitBoard::new(repo.repo.clone(), States::default());
+        let t = board
+            .create(&NewTask {
+                title: "Ship it".into(),
+                state: Some("In Review".into()),
+                ..NewTask::default()
+            })
+            .unwrap();
+        assert_eq!(close_task(&board, &t.id), None);
+        assert_eq!(board.get(&t.id).unwrap().state, "Done");
+        assert_eq!(close_task(&board, "auto-simple-edit-0123abcd"), None);
+    }
 
     #[test]
     fn the_marker_names_the_run() {
