@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_git-oc");
 
+#[derive(Clone)]
 struct Sizes {
     files_per_dir: usize,
+    /// The larger repository `git oc run` is measured on too.
+    many_files_per_dir: usize,
     dirs: usize,
     subdirs: usize,
     runs: usize,
@@ -261,11 +264,13 @@ fn bench_demo(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
     });
 }
 
-/// One run of the git CLI doing what `git oc run` does for the same agent.
-fn git_cli_workflow(home: &Path, repo: &Path, wt: &Path, branch: &str) -> Duration {
+/// One run of the git CLI doing what `git oc run` does for the same agent: its wall time and
+/// the largest peak memory of its git processes (KiB).
+fn git_cli_workflow(home: &Path, repo: &Path, wt: &Path, branch: &str) -> (Duration, u64) {
     let start = Instant::now();
-    git(
-        home,
+    let git_step =
+        |dir: &Path, args: &[&str]| timed(scrub(&mut Command::new("git"), home).current_dir(dir).args(args)).1;
+    let mut peak = git_step(
         repo,
         &["worktree", "add", "-q", "-b", branch, wt.to_str().unwrap(), "HEAD"],
     );
@@ -275,45 +280,104 @@ fn git_cli_workflow(home: &Path, repo: &Path, wt: &Path, branch: &str) -> Durati
         .output()
         .unwrap();
     assert!(out.status.success());
-    git(home, wt, &["add", "-A"]);
-    git(home, wt, &["diff", "--cached", "--numstat", "HEAD"]);
-    git(home, wt, &["commit", "-q", "-m", "bench change"]);
-    start.elapsed()
+    peak = peak.max(git_step(wt, &["add", "-A"]));
+    peak = peak.max(git_step(wt, &["diff", "--cached", "--numstat", "HEAD"]));
+    peak = peak.max(git_step(wt, &["commit", "-q", "-m", "bench change"]));
+    (start.elapsed(), peak)
+}
+
+/// Two CPU-bound processes competing with the measurement, stopped when dropped.
+struct Load(Vec<std::process::Child>);
+
+impl Load {
+    fn start() -> Load {
+        Load(
+            (0..2)
+                .map(|_| Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap())
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 fn bench_run(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
+    // The larger repository is packed, as a repository with history is.
+    let many = Sizes {
+        files_per_dir: s.many_files_per_dir,
+        ..s.clone()
+    };
+    bench_run_on(home, &root.join("many-files"), &many, true, rows);
+    bench_run_on(home, &root.join("many-files"), &many, false, rows);
+    bench_run_on(home, root, s, false, rows);
+}
+
+fn bench_run_on(home: &Path, root: &Path, s: &Sizes, loaded: bool, rows: &mut Vec<Row>) {
     let repo = root.join("big-repo");
-    generate_repo(home, &repo, s);
+    if !repo.exists() {
+        generate_repo(home, &repo, s);
+        if s.files_per_dir == s.many_files_per_dir {
+            git(home, &repo, &["repack", "-adq"]);
+        }
+    }
     let files = s.dirs * s.subdirs * s.files_per_dir;
-    let mut ours = Vec::new();
-    let mut theirs = Vec::new();
+    let load = loaded.then(Load::start);
+    let (mut ours, mut theirs, mut our_rss, mut their_rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..=s.repeats {
-        let oc = timed(scrub(&mut Command::new(BIN), home).current_dir(&repo).args([
+        let tag = format!("{}{i}", if loaded { "loaded-" } else { "" });
+        let (oc, oc_rss) = timed(scrub(&mut Command::new(BIN), home).current_dir(&repo).args([
             "run",
             "--goal",
-            &format!("bench {i}"),
+            &format!("bench {tag}"),
             "--backend",
             "command",
             "--",
             "fake-agent",
             "bench-edit",
-        ]))
-        .0;
-        let wt = root.join(format!("git-wt-{i}"));
-        let cli = git_cli_workflow(home, &repo, &wt, &format!("bench/{i}"));
+        ]));
+        let wt = root.join(format!("git-wt-{tag}"));
+        let (cli, cli_rss) = git_cli_workflow(home, &repo, &wt, &format!("bench/{tag}"));
         if i > 0 {
             ours.push(oc);
             theirs.push(cli);
+            our_rss.push(oc_rss);
+            their_rss.push(cli_rss);
         }
     }
-    let (o, t) = (median(ours), median(theirs));
+    drop(load);
+    let (o, t) = (median(ours.clone()), median(theirs.clone()));
+    let condition = if loaded { ", beside two CPU-bound processes" } else { "" };
     rows.push(Row {
-        what: format!("`git oc run` on {files} files, agent changes 100 (whole run)"),
-        git_oc: ms(o),
-        reference: format!("{} (git worktree add -b, add -A, diff --numstat, commit)", ms(t)),
+        what: format!("`git oc run` on {files} files, agent changes 100 (whole run{condition})"),
+        git_oc: spread(ours),
+        reference: format!(
+            "{} (git worktree add -b, add -A, diff --numstat, commit)",
+            spread(theirs)
+        ),
         ratio: format!("{:.2}×", o.as_secs_f64() / t.as_secs_f64()),
-        target: "≤ 0.8×".into(),
+        target: if loaded { "≤ 1.0×" } else { "≤ 0.7×" }.into(),
     });
+    if loaded {
+        return;
+    }
+    let (o, t) = (median_u64(our_rss), median_u64(their_rss));
+    rows.push(Row {
+        what: format!("`git oc run` on {files} files: peak memory"),
+        git_oc: format!("{:.1} MiB", o as f64 / 1024.0),
+        reference: format!("{:.1} MiB (largest git process of the chain)", t as f64 / 1024.0),
+        ratio: format!("{:.2}×", o as f64 / t as f64),
+        target: "≤ 1.0×".into(),
+    });
+    if s.files_per_dir == s.many_files_per_dir {
+        return;
+    }
 
     // The diff stat alone, on the change of the last git CLI run (left uncommitted again).
     let wt = root.join("stat-wt");
@@ -706,6 +770,7 @@ fn main() {
     let sizes = if smoke {
         Sizes {
             files_per_dir: 10,
+            many_files_per_dir: 20,
             dirs: 20,
             subdirs: 10,
             runs: 100,
@@ -716,6 +781,7 @@ fn main() {
     } else {
         Sizes {
             files_per_dir: 100,
+            many_files_per_dir: 500,
             dirs: 20,
             subdirs: 10,
             runs: 10_000,

@@ -6,6 +6,7 @@
 //! validation, redaction), `evidence` (the evidence formats), `policy`, `routing`, `planning`,
 //! `config` → `git` (repositories, worktrees, snapshots, diffs, refs, notes) → `contracts`.
 
+pub mod autonomy;
 pub mod board;
 pub mod changes;
 pub mod cli;

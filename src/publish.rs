@@ -181,6 +181,12 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
         // Forced, but into remote-tracking refs: local tasks are merged, never replaced.
         refspecs.push(format!("+{TASKS_REF_PREFIX}*:{}*", tracking_prefix(remote)));
     }
+    // Autonomy snapshots and cycle reports: one immutable ref each, fetched like runs.
+    for prefix in crate::autonomy::store::PREFIXES {
+        if theirs.iter().any(|(n, _)| n.starts_with(prefix)) {
+            refspecs.push(format!("{prefix}*:{prefix}*"));
+        }
+    }
     if !notes.is_empty() {
         // Forced, but into a remote-tracking ref: the local notes are merged, never replaced.
         refspecs.push(format!("+{NOTES_REF}:{}", notes_tracking_ref(remote)));
@@ -230,6 +236,11 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
     let mut refspecs = vec![format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*")];
     if !crate::board::git::task_ids(repo).is_empty() {
         refspecs.push(format!("{TASKS_REF_PREFIX}*:{TASKS_REF_PREFIX}*"));
+    }
+    for prefix in crate::autonomy::store::PREFIXES {
+        if !crate::autonomy::store::ids(repo, prefix).is_empty() {
+            refspecs.push(format!("{prefix}*:{prefix}*"));
+        }
     }
     let pushed = push_with_notes(repo, workdir, remote, &refspecs, &|_| {
         "check the remote's permissions and hooks for refs/oc/* and refs/notes/oc".to_owned()

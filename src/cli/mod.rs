@@ -2,6 +2,7 @@
 //! subcommand with its `Args` and a `cmd_*` function.
 
 pub mod assets;
+pub mod autonomy;
 pub mod board;
 pub mod demo;
 pub mod diff;
@@ -82,6 +83,7 @@ pub enum Command {
     Fetch(sync::FetchArgs),
     Task(task::TaskArgs),
     Board(board::BoardArgs),
+    AutonomyCycle(autonomy::AutonomyArgs),
     Gc(gc::GcArgs),
     Doctor(doctor::DoctorArgs),
     Init(init::InitArgs),
@@ -265,6 +267,7 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::Fetch(args) => sync::cmd_fetch(ui, args),
         Command::Task(args) => task::cmd_task(ui, args),
         Command::Board(args) => board::cmd_board(ui, args),
+        Command::AutonomyCycle(args) => autonomy::cmd_autonomy_cycle(ui, args),
         Command::Gc(args) => gc::cmd_gc(ui, args),
         Command::Doctor(args) => doctor::cmd_doctor(ui, args),
         Command::Init(args) => init::cmd_init(ui, args),

@@ -7,8 +7,8 @@ use crate::error::Result;
 
 /// Publish evidence refs and notes to a remote
 ///
-/// Pushes every refs/oc/runs/* ref, refs/notes/oc and the git board's refs/oc/tasks/* in one
-/// atomic push, without force. The remote's notes and tasks are fetched and merged first, so
+/// Pushes every refs/oc/runs/* ref, refs/notes/oc, the git board's refs/oc/tasks/* and the
+/// autonomy cycle's refs/oc/observations/* and refs/oc/cycles/* in one atomic push, without force. The remote's notes and tasks are fetched and merged first, so
 /// that no note block, comment or change is lost on either side. Run branches are not pushed.
 #[derive(Debug, Args)]
 pub struct PushArgs {
@@ -18,7 +18,8 @@ pub struct PushArgs {
 
 /// Fetch evidence refs and notes from a remote
 ///
-/// New refs/oc/runs/* refs are fetched (an existing local one is never overwritten); the remote's
+/// New refs/oc/runs/*, refs/oc/observations/* and refs/oc/cycles/* refs are fetched (an existing
+/// local one is never overwritten); the remote's
 /// notes go to refs/notes/remotes/<remote>/oc and are merged into refs/notes/oc block by block;
 /// its tasks go to refs/oc/remotes/<remote>/tasks/ and are merged into refs/oc/tasks/ task by
 /// task (every comment kept; concurrent state changes resolved by the documented rule).

@@ -305,6 +305,35 @@ pub struct PlaneSection {
     pub retry_unit_ms: Option<u64>,
 }
 
+/// `[autonomy]`: `git oc autonomy-cycle` (what it runs, which families it may propose, its
+/// thresholds); every key is optional and the defaults are the original's.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AutonomySection {
+    /// The test command, run with `sh -c` [default: `run.validate`, else one detected from the
+    /// repository: cargo, pytest, npm, go].
+    pub test_command: Option<String>,
+    pub test_timeout: Option<u64>,
+    /// Run the linters present (cargo clippy, ruff, mypy) [default: true].
+    pub lint: Option<bool>,
+    pub lint_timeout: Option<u64>,
+    /// Replaces the default allowed families.
+    pub families: Option<Vec<String>>,
+    /// Families never proposed, even with --all-families.
+    pub disabled_families: Option<Vec<String>>,
+    pub max_candidates: Option<usize>,
+    pub cooldown_minutes: Option<u64>,
+    pub max_create: Option<usize>,
+    /// Open autonomy tasks (backlog and ready) at which the board counts as saturated.
+    pub max_queued: Option<usize>,
+    pub observation_coverage_min_runs: Option<usize>,
+    pub test_visibility_min_runs: Option<usize>,
+    pub dependency_drift_min_runs: Option<usize>,
+    pub lint_min_violations: Option<usize>,
+    pub type_min_errors: Option<usize>,
+    pub validation_failure_threshold: Option<usize>,
+}
+
 /// A configuration file as written, and the effective configuration once the layers are merged.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -327,6 +356,8 @@ pub struct ConfigFile {
     pub board: BoardSection,
     #[serde(default)]
     pub plane: PlaneSection,
+    #[serde(default)]
+    pub autonomy: AutonomySection,
     #[serde(default)]
     pub review: review::ReviewSection,
 }

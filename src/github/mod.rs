@@ -434,6 +434,32 @@ impl Client {
         .map(drop)
     }
 
+    /// The check runs of a commit (`GET /repos/{owner}/{repo}/commits/{ref}/check-runs`, first
+    /// 100): each `(name, conclusion)`, the conclusion `None` while it runs.
+    pub fn check_runs(&self, sha: &str) -> Result<Vec<(String, Option<String>)>, ApiError> {
+        let route = format!(
+            "/repos/{}/{}/commits/{sha}/check-runs?per_page=100",
+            self.owner, self.name
+        );
+        let body: serde_json::Value = self.block_on(
+            "list the check runs",
+            self.octo.get::<serde_json::Value, _, ()>(route, None),
+        )?;
+        Ok(body["check_runs"]
+            .as_array()
+            .map(|runs| {
+                runs.iter()
+                    .map(|r| {
+                        (
+                            r["name"].as_str().unwrap_or_default().to_owned(),
+                            r["conclusion"].as_str().map(str::to_owned),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// The repository and what the token may do with it.
     pub fn repository(&self) -> Result<RepoAccess, ApiError> {
         let action = "read the repository";

@@ -188,8 +188,8 @@ impl Client {
             .collect())
     }
 
-    /// The check runs on `sha`, every page read.
-    pub fn check_runs(&self, sha: &str) -> Result<Vec<CheckRun>, ApiError> {
+    /// The check runs on `sha`, every page read, with their status and output title.
+    pub fn commit_check_runs(&self, sha: &str) -> Result<Vec<CheckRun>, ApiError> {
         let action = "read the check runs";
         let mut out = Vec::new();
         for page in 1..=MAX_PAGES {

@@ -446,7 +446,7 @@ impl Reviewer<'_> {
         }
         // 2. Green checks.
         if s.auto_merge_on_ci_green() && !require {
-            let checks = self.client.check_runs(&pr.head_sha).map_err(gh)?;
+            let checks = self.client.commit_check_runs(&pr.head_sha).map_err(gh)?;
             let counted: Vec<_> = checks
                 .iter()
                 .filter(|c| !s.ignored_checks().iter().any(|i| c.name.contains(i.as_str())))

@@ -7,6 +7,7 @@ mod common;
 mod plane_fake;
 mod pty;
 mod test_assets;
+mod test_autonomy;
 mod test_bad_input_battery;
 mod test_board;
 mod test_completions;

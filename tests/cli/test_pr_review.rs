@@ -365,7 +365,7 @@ fn with_explicit_approval_required_a_timeout_never_merges_and_only_allowed_peopl
     assert_eq!(only(&doc)["action"], "escalated", "{doc}");
     let head = s.gh.pulls()[0].clone();
     let sha = s.remote_branch(&head.head).unwrap();
-    s.gh.add_check(&sha, "build", "completed", Some("success"));
+    s.gh.add_check(&sha, "build", Some("success"));
     // Timed out and green, yet approval is required: nothing is merged.
     let (_, doc) = s.pass();
     assert_eq!(only(&doc)["action"], "waiting", "{doc}");
@@ -410,20 +410,20 @@ fn green_checks_merge_failed_or_pending_ones_do_not_and_ignored_ones_do_not_coun
     let (_, number) = s.open_pr();
     s.pass();
     let sha = s.remote_branch(&s.head_branch(number)).unwrap();
-    for (name, status, conclusion) in [
-        ("build", "completed", Some("failure")),
-        ("lint", "completed", Some("timed_out")),
-        ("test", "completed", Some("cancelled")),
-        ("docs", "in_progress", None),
+    for (name, conclusion) in [
+        ("build", Some("failure")),
+        ("lint", Some("timed_out")),
+        ("test", Some("cancelled")),
+        ("docs", None),
     ] {
-        s.gh.state.lock().unwrap().checks.clear();
-        s.gh.add_check(&sha, name, status, conclusion);
+        s.gh.state.lock().unwrap().commit_checks.clear();
+        s.gh.add_check(&sha, name, conclusion);
         let (_, doc) = s.pass();
-        assert_eq!(only(&doc)["action"], "waiting", "{name} {status}: {doc}");
+        assert_eq!(only(&doc)["action"], "waiting", "{name} {conclusion:?}: {doc}");
     }
-    s.gh.state.lock().unwrap().checks.clear();
-    s.gh.add_check(&sha, "build", "completed", Some("success"));
-    s.gh.add_check(&sha, "flaky-e2e", "completed", Some("failure"));
+    s.gh.state.lock().unwrap().commit_checks.clear();
+    s.gh.add_check(&sha, "build", Some("success"));
+    s.gh.add_check(&sha, "flaky-e2e", Some("failure"));
     let (_, doc) = s.pass();
     assert_eq!(only(&doc)["action"], "merged", "{doc}");
     assert_eq!(only(&doc)["reason"], "auto_merge_on_ci_green");

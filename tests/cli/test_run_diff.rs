@@ -226,3 +226,35 @@ fn an_agent_that_writes_outside_its_worktree() {
     let warnings = doc["summary"]["warnings"].to_string();
     assert!(warnings.contains("outside its worktree: planted.txt"), "{warnings}");
 }
+
+#[test]
+fn an_agent_staging_a_change_in_the_users_checkout_is_reported() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    // A tracked file changed and staged: the index then matches the file, so only comparing
+    // HEAD with the index shows it (git keeps the index's cache tree valid until `git add`).
+    let tracked = env.git(&repo, ["ls-files"]).lines().next().unwrap().to_owned();
+    let script = format!(
+        "cd '{}' && echo staged >> '{tracked}' && git add '{tracked}'",
+        repo.display()
+    );
+    let (run, doc) = env.run_json(
+        &repo,
+        &[
+            "--goal",
+            "Stage outside",
+            "--backend",
+            "command",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!("outside its worktree: {tracked}")),
+        "{warnings}"
+    );
+}

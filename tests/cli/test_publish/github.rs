@@ -74,7 +74,7 @@ pub struct Comment {
 pub struct Check {
     pub sha: String,
     pub name: String,
-    pub status: String,
+    /// `None` while it runs.
     pub conclusion: Option<String>,
 }
 
@@ -144,12 +144,15 @@ pub struct State {
     pub push: bool,
     /// `X-OAuth-Scopes` (a classic token), or none (a fine-grained one).
     pub scopes: Option<String>,
+    /// The check runs every commit has: `(name, conclusion)`, `None` while one runs.
+    pub checks: Vec<(String, Option<String>)>,
     pub comments: Vec<Comment>,
     /// `(pull request, login, content)`.
     pub reactions: Vec<(u64, String, String)>,
     /// `(pull request, login, state, commit)`.
     pub reviews: Vec<(u64, String, String, String)>,
-    pub checks: Vec<Check>,
+    /// Check runs on one commit each, besides those every commit has.
+    pub commit_checks: Vec<Check>,
     /// The login the token belongs to: the author of what git-oc posts.
     pub token_login: String,
     next_id: u64,
@@ -182,10 +185,11 @@ impl FakeGitHub {
             collaborators: vec!["alice".into(), "bob".into()],
             push: true,
             scopes: None,
+            checks: Vec::new(),
             comments: Vec::new(),
             reactions: Vec::new(),
             reviews: Vec::new(),
-            checks: Vec::new(),
+            commit_checks: Vec::new(),
             token_login: "git-oc-bot".into(),
             next_id: 5000,
             log: Vec::new(),
@@ -274,12 +278,12 @@ impl FakeGitHub {
             .push((number, login.to_owned(), state.to_owned(), commit.to_owned()));
     }
 
-    pub fn add_check(&self, sha: &str, name: &str, status: &str, conclusion: Option<&str>) {
+    /// A check run on commit `sha`: completed with `conclusion`, or still running (`None`).
+    pub fn add_check(&self, sha: &str, name: &str, conclusion: Option<&str>) {
         let mut s = self.state.lock().unwrap();
-        s.checks.push(Check {
+        s.commit_checks.push(Check {
             sha: sha.to_owned(),
             name: name.to_owned(),
-            status: status.to_owned(),
             conclusion: conclusion.map(str::to_owned),
         });
     }
@@ -891,13 +895,24 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
             let per_page: usize = r.query.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
             let per_page = per_page.clamp(1, 100).min(s.page_size);
             let page: usize = r.query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
-            let all: Vec<&Check> = s.checks.iter().filter(|c| c.sha == sha).collect();
+            // Those every commit has, then those of this commit.
+            let all: Vec<(String, Option<String>)> = s
+                .checks
+                .iter()
+                .cloned()
+                .chain(
+                    s.commit_checks
+                        .iter()
+                        .filter(|c| c.sha == sha)
+                        .map(|c| (c.name.clone(), c.conclusion.clone())),
+                )
+                .collect();
             let runs: Vec<Value> = all
                 .iter()
                 .enumerate()
                 .skip((page - 1) * per_page)
                 .take(per_page)
-                .map(|(i, c)| check_run(s, c, 9000 + i as u64, api))
+                .map(|(i, (name, conclusion))| check_run(s, api, &sha, i, name, conclusion.as_deref()))
                 .collect();
             ok(200, json!({"total_count": all.len(), "check_runs": runs}), template)
         }
@@ -991,20 +1006,23 @@ fn comment(s: &State, c: &Comment, api: &str) -> Value {
     })
 }
 
-fn check_run(s: &State, c: &Check, id: u64, api: &str) -> Value {
+fn check_run(s: &State, api: &str, sha: &str, i: usize, name: &str, conclusion: Option<&str>) -> Value {
     let (o, r) = (&s.owner, &s.repo);
-    let web = web(api);
-    let done = c.status == "completed";
+    let id = 4000 + i as u64;
     json!({
-        "id": id, "node_id": "CR_kwDOAAAQks8", "head_sha": c.sha, "name": c.name,
-        "url": format!("{api}/repos/{o}/{r}/check-runs/{id}"), "html_url": format!("{web}/{o}/{r}/runs/{id}"),
-        "details_url": format!("{web}/{o}/{r}/runs/{id}"), "status": c.status, "conclusion": c.conclusion,
-        "started_at": TIME, "completed_at": if done { json!(TIME) } else { Value::Null }, "external_id": "",
-        "check_suite": {"id": 5}, "app": null, "pull_requests": [],
+        "id": id, "head_sha": sha, "node_id": "CR_kwDOABCD", "external_id": "",
+        "url": format!("{api}/repos/{o}/{r}/check-runs/{id}"),
+        "html_url": format!("{}/{o}/{r}/runs/{id}", web(api)),
+        "details_url": null,
+        "status": if conclusion.is_some() { "completed" } else { "in_progress" },
+        "conclusion": conclusion,
+        "started_at": TIME,
+        "completed_at": if conclusion.is_some() { Value::from(TIME) } else { Value::Null },
         "output": {
-            "title": c.conclusion.clone().unwrap_or_else(|| c.status.clone()), "summary": null, "text": null,
-            "annotations_count": 0, "annotations_url": format!("{api}/repos/{o}/{r}/check-runs/{id}/annotations"),
+            "title": null, "summary": null, "text": null, "annotations_count": 0,
+            "annotations_url": format!("{api}/repos/{o}/{r}/check-runs/{id}/annotations"),
         },
+        "name": name, "check_suite": {"id": 77}, "app": null, "pull_requests": [],
     })
 }
 
