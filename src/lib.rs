@@ -30,6 +30,7 @@ pub mod planning;
 pub mod policy;
 pub mod publication;
 pub mod publish;
+pub mod review;
 pub mod routing;
 pub mod runs;
 pub mod session;

@@ -60,6 +60,8 @@ pub struct TaskSpec {
     /// Where the worktree goes [default: `<git-dir>/oc/worktrees/<branch>-<8 hex>`].
     pub workspace: Option<PathBuf>,
     pub publish: PublishOptions,
+    /// The task the run carries out (a board task's id) [default: derived from the goal].
+    pub task_id: Option<String>,
 }
 
 impl TaskSpec {
@@ -83,6 +85,7 @@ impl TaskSpec {
             command: Vec::new(),
             workspace: None,
             publish: PublishOptions::default(),
+            task_id: None,
         }
     }
 
@@ -202,6 +205,9 @@ impl Session {
         ctx.risk_level = spec.risk.as_str().to_owned();
         ctx.priority = spec.priority.as_str().to_owned();
         ctx.labels = spec.labels.clone();
+        if let Some(id) = &spec.task_id {
+            ctx.task_id = id.clone();
+        }
         ctx.allowed_paths = spec.paths.clone();
         ctx.validation_commands = validate.clone();
         ctx.proposer = "git-oc".into();

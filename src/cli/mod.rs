@@ -14,6 +14,7 @@ pub mod plan;
 pub mod policy;
 pub mod pr;
 pub mod progress;
+pub mod review;
 pub mod run;
 pub mod runs;
 pub mod status;
@@ -79,6 +80,7 @@ pub enum Command {
     Runs(runs::RunsArgs),
     Show(runs::ShowArgs),
     Pr(pr::PrArgs),
+    Review(review::ReviewArgs),
     Push(sync::PushArgs),
     Fetch(sync::FetchArgs),
     Task(task::TaskArgs),
@@ -264,6 +266,7 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::Runs(args) => runs::cmd_runs(ui, args),
         Command::Show(args) => runs::cmd_show(ui, args),
         Command::Pr(args) => pr::cmd_pr(ui, args),
+        Command::Review(args) => review::cmd_review(ui, args),
         Command::Push(args) => sync::cmd_push(ui, args),
         Command::Fetch(args) => sync::cmd_fetch(ui, args),
         Command::Task(args) => task::cmd_task(ui, args),

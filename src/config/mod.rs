@@ -19,6 +19,7 @@ use crate::policy::{PolicyConfig, RepoPolicy, default_policy_config};
 use crate::routing::Router;
 
 pub mod read;
+pub mod review;
 
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -337,8 +338,6 @@ pub struct AutonomySection {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LanesSection {
-    /// Push each goal run and open its pull request; the task then waits in In Review.
-    pub await_review: Option<bool>,
     /// Tasks of this repository claimed per 24 hours, counted on the board (unset: no cap).
     pub max_daily_executions: Option<u32>,
     /// Runs at once in this repository, all lanes and watchers together (default 1).
@@ -348,10 +347,6 @@ pub struct LanesSection {
 }
 
 impl LanesSection {
-    pub fn await_review(&self) -> bool {
-        self.await_review.unwrap_or(false)
-    }
-
     pub fn max_concurrent_runs(&self) -> u32 {
         self.max_concurrent_runs.unwrap_or(1).max(1)
     }
@@ -387,6 +382,8 @@ pub struct ConfigFile {
     pub autonomy: AutonomySection,
     #[serde(default)]
     pub lanes: LanesSection,
+    #[serde(default)]
+    pub review: review::ReviewSection,
 }
 
 /// `[adapters]` with the layer each entry came from.
@@ -705,6 +702,9 @@ impl Config {
             }
         }
         self.validate_github()?;
+        if let Some((what, key, hint)) = self.review.problem() {
+            return bad(what, key, hint);
+        }
         if let Some(kind) = &self.board.kind
             && crate::board::BoardKind::parse(kind).is_none()
         {

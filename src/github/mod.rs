@@ -10,6 +10,7 @@
 //! while git-oc talks to GitHub.
 
 pub mod remote;
+pub mod review;
 pub mod token;
 pub mod transport;
 

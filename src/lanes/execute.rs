@@ -74,6 +74,8 @@ pub fn task_spec(session: &Session, task: &Task, role: Role, kind: crate::board:
         goal.push_str(&format!("\n\n{IMPROVE_OUTPUT}"));
     }
     let mut spec = TaskSpec::new(goal);
+    // The run names its task, so that a merge of its pull request moves the task to Done.
+    spec.task_id = Some(task.id.clone());
     spec.task_type = role.task_type();
     spec.paths = parsed.execution.allowed_paths.clone();
     spec.repo_key = Some(repo_key(session));
@@ -106,7 +108,7 @@ pub fn task_spec(session: &Session, task: &Task, role: Role, kind: crate::board:
         }
     });
     // An improve run is analysis: never published.
-    if role != Role::Improve && session.config.lanes.await_review() {
+    if role != Role::Improve && session.config.review.await_review() {
         spec.publish = PublishOptions {
             push: true,
             pull_request: true,
@@ -272,7 +274,7 @@ fn apply(session: &Session, board: &dyn Board, task: &Task, role: Role, run: &Ru
     if success {
         let (to, first_line, follow_ups) = match role {
             Role::Goal => {
-                if session.config.lanes.await_review() && pushed {
+                if session.config.review.await_review() && pushed {
                     (
                         StateKind::InReview,
                         format!(

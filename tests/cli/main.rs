@@ -21,6 +21,7 @@ mod test_everyday;
 mod test_gc;
 mod test_lanes;
 mod test_plane;
+mod test_pr_review;
 mod test_properties;
 mod test_publish;
 mod test_reliability;

@@ -699,6 +699,20 @@ fn two_watchers_never_run_one_task_twice() {
         assert_eq!(comments(&doc["task"]).len(), 1);
     }
     assert_eq!(env.run_ids(&repo).len(), ids.len(), "one run per task");
+    // Each run names the board task it carried out (a merged pull request closes that task).
+    let named = env.git(
+        &repo,
+        [
+            "for-each-ref",
+            "--format=%(trailers:key=Oc-Task,valueonly)",
+            "refs/oc/runs/",
+        ],
+    );
+    let mut named: Vec<&str> = named.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    named.sort();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(named, expected);
 }
 
 #[test]

@@ -1291,11 +1291,11 @@ fn the_openapi_check_rejects_what_github_would_not_send_and_fails_without_the_de
     assert!(said.contains("is not installed"), "{said}");
 }
 
-/// The goal lane with `lanes.await_review`: the task's run is pushed, its pull request opened,
+/// The goal lane with `review.await_review`: the task's run is pushed, its pull request opened,
 /// and the task waits In Review.
 #[test]
 fn the_goal_lane_awaiting_review_pushes_opens_the_pr_and_moves_the_task_to_in_review() {
-    let s = setup(&format!("{}[lanes]\nawait_review = true\n", crate::test_lanes::CONFIG));
+    let s = setup(&format!("{}[review]\nawait_review = true\n", crate::test_lanes::CONFIG));
     let body = "## Goal\nGreet the reader in a new file, warmly and at some length.\n";
     let added = s.oc(&[
         "--json",

@@ -8,7 +8,7 @@
 // A response is checked against the schema its operation documents for its status. A status
 // the operation does not document (GitHub answers 401, 404 or 429 on every endpoint) is checked
 // against GitHub's generic error schemas: `validation-error` for 422, `basic-error` otherwise.
-// An operation GitHub does not have is an error. Exit status 1 when anything does not conform.
+// An operation GitHub does not have, or a success status it does not document, is an error. Exit status 1 when anything does not conform.
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -105,6 +105,12 @@ for (const line of lines) {
     const documented = deref(c.spec, operation.responses?.[String(entry.status)]);
     schema = documented?.content?.["application/json"]?.schema;
     key = `${entry.method} ${entry.path} ${entry.status}`;
+    if (!documented && entry.status < 400) {
+      // A success GitHub never answers with (200 where it documents 204, say) is not faithful.
+      console.error(`FAIL ${where}: the operation documents no ${entry.status} answer`);
+      failures++;
+      continue;
+    }
     if (!schema) {
       if (entry.status < 400) {
         if (entry.body === null || entry.body === undefined) {

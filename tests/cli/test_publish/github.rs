@@ -54,6 +54,28 @@ pub struct Pull {
     pub assignees: Vec<String>,
     pub reviewers: Vec<String>,
     pub teams: Vec<String>,
+    /// Set once merged through the API.
+    pub merged: bool,
+    /// GitHub would merge it (else `PUT …/merge` answers 405).
+    pub mergeable: bool,
+}
+
+/// A comment on a pull request's conversation.
+#[derive(Clone, Debug)]
+pub struct Comment {
+    pub id: u64,
+    pub number: u64,
+    pub login: String,
+    pub body: String,
+}
+
+/// A check run on a commit.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub sha: String,
+    pub name: String,
+    /// `None` while it runs.
+    pub conclusion: Option<String>,
 }
 
 /// An answer served instead of the real one, `times` times, to requests whose method is
@@ -124,6 +146,16 @@ pub struct State {
     pub scopes: Option<String>,
     /// The check runs every commit has: `(name, conclusion)`, `None` while one runs.
     pub checks: Vec<(String, Option<String>)>,
+    pub comments: Vec<Comment>,
+    /// `(pull request, login, content)`.
+    pub reactions: Vec<(u64, String, String)>,
+    /// `(pull request, login, state, commit)`.
+    pub reviews: Vec<(u64, String, String, String)>,
+    /// Check runs on one commit each, besides those every commit has.
+    pub commit_checks: Vec<Check>,
+    /// The login the token belongs to: the author of what git-oc posts.
+    pub token_login: String,
+    next_id: u64,
     log: Vec<Value>,
 }
 
@@ -154,6 +186,12 @@ impl FakeGitHub {
             push: true,
             scopes: None,
             checks: Vec::new(),
+            comments: Vec::new(),
+            reactions: Vec::new(),
+            reviews: Vec::new(),
+            commit_checks: Vec::new(),
+            token_login: "git-oc-bot".into(),
+            next_id: 5000,
             log: Vec::new(),
         }));
         let shared = state.clone();
@@ -204,8 +242,64 @@ impl FakeGitHub {
             assignees: Vec::new(),
             reviewers: Vec::new(),
             teams: Vec::new(),
+            merged: false,
+            mergeable: true,
         });
         number
+    }
+
+    /// A person (or a bot) comments on pull request `number`; the comment's id.
+    pub fn add_comment(&self, number: u64, login: &str, body: &str) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.comments.push(Comment {
+            id,
+            number,
+            login: login.to_owned(),
+            body: body.to_owned(),
+        });
+        id
+    }
+
+    pub fn comments(&self, number: u64) -> Vec<Comment> {
+        let s = self.state.lock().unwrap();
+        s.comments.iter().filter(|c| c.number == number).cloned().collect()
+    }
+
+    pub fn add_reaction(&self, number: u64, login: &str, content: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.reactions.push((number, login.to_owned(), content.to_owned()));
+    }
+
+    pub fn add_review(&self, number: u64, login: &str, state: &str, commit: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.reviews
+            .push((number, login.to_owned(), state.to_owned(), commit.to_owned()));
+    }
+
+    /// A check run on commit `sha`: completed with `conclusion`, or still running (`None`).
+    pub fn add_check(&self, sha: &str, name: &str, conclusion: Option<&str>) {
+        let mut s = self.state.lock().unwrap();
+        s.commit_checks.push(Check {
+            sha: sha.to_owned(),
+            name: name.to_owned(),
+            conclusion: conclusion.map(str::to_owned),
+        });
+    }
+
+    pub fn set_mergeable(&self, number: u64, mergeable: bool) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(p) = s.pulls.iter_mut().find(|p| p.number == number) {
+            p.mergeable = mergeable;
+        }
+    }
+
+    pub fn set_draft(&self, number: u64, draft: bool) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(p) = s.pulls.iter_mut().find(|p| p.number == number) {
+            p.draft = draft;
+        }
     }
 
     /// Check everything served and received so far against GitHub's OpenAPI description.
@@ -428,7 +522,11 @@ fn serve(stream: std::net::TcpStream, shared: &Arc<Mutex<State>>, api: &str, fla
         while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
         return;
     }
-    let body = answer.body.to_string();
+    let body = if answer.status == 204 {
+        String::new()
+    } else {
+        answer.body.to_string()
+    };
     let mut head = format!(
         "HTTP/1.1 {} X\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\nx-github-api-version-selected: 2022-11-28\r\n",
         answer.status,
@@ -454,7 +552,14 @@ fn template_of(method: &str, path: &str) -> Option<&'static str> {
             "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"
         }
         ("POST", ["repos", _, _, "issues", _, "assignees"]) => "/repos/{owner}/{repo}/issues/{issue_number}/assignees",
+        ("GET" | "POST", ["repos", _, _, "issues", _, "comments"]) => {
+            "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+        }
+        ("GET", ["repos", _, _, "issues", _, "reactions"]) => "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
+        ("GET", ["repos", _, _, "pulls", _, "reviews"]) => "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        ("PUT", ["repos", _, _, "pulls", _, "merge"]) => "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
         ("GET", ["repos", _, _, "commits", _, "check-runs"]) => "/repos/{owner}/{repo}/commits/{ref}/check-runs",
+        ("DELETE", ["repos", _, _, "git", "refs", "heads", ..]) => "/repos/{owner}/{repo}/git/refs/{ref}",
         _ => return None,
     })
 }
@@ -617,6 +722,8 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
                 assignees: Vec::new(),
                 reviewers: Vec::new(),
                 teams: Vec::new(),
+                merged: false,
+                mergeable: true,
             };
             let out = pull(s, &p, api, false);
             s.pulls.push(p);
@@ -708,18 +815,195 @@ fn route(s: &mut State, r: &Request, path: &str, api: &str, template: Option<&'s
             let p = s.pulls[i].clone();
             ok(201, issue(s, &p, api), template)
         }
-        ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs") => {
-            let sha = parts.get(4).copied().unwrap_or_default();
-            let runs: Vec<Value> = s
-                .checks
+        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
+            let Some(n) = number(4).filter(|n| s.pulls.iter().any(|p| p.number == *n)) else {
+                return error(404, "Not Found", template);
+            };
+            let items: Vec<Value> = s
+                .comments
+                .iter()
+                .filter(|c| c.number == n)
+                .map(|c| comment(s, c, api))
+                .collect();
+            ok(200, Value::Array(items), template)
+        }
+        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
+            let Some(n) = number(4).filter(|n| s.pulls.iter().any(|p| p.number == *n)) else {
+                return error(404, "Not Found", template);
+            };
+            let Some(text) = body["body"].as_str().filter(|b| !b.is_empty()) else {
+                return invalid(
+                    template,
+                    json!([{"resource": "IssueComment", "field": "body", "code": "missing_field"}]),
+                );
+            };
+            s.next_id += 1;
+            let c = Comment {
+                id: s.next_id,
+                number: n,
+                login: s.token_login.clone(),
+                body: text.to_owned(),
+            };
+            let out = comment(s, &c, api);
+            s.comments.push(c);
+            ok(201, out, template)
+        }
+        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/reactions") => {
+            let Some(n) = number(4).filter(|n| s.pulls.iter().any(|p| p.number == *n)) else {
+                return error(404, "Not Found", template);
+            };
+            let items: Vec<Value> = s
+                .reactions
                 .iter()
                 .enumerate()
-                .map(|(i, (name, conclusion))| check_run(s, api, sha, i, name, conclusion.as_deref()))
+                .filter(|(_, r)| r.0 == n)
+                .map(|(i, r)| {
+                    json!({
+                        "id": 7000 + i as u64, "node_id": "MDg6UmVhY3Rpb24x", "user": user(&r.1, api),
+                        "content": r.2, "created_at": TIME,
+                    })
+                })
                 .collect();
-            ok(200, json!({"total_count": runs.len(), "check_runs": runs}), template)
+            ok(200, Value::Array(items), template)
+        }
+        ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews") => {
+            let Some(n) = number(4).filter(|n| s.pulls.iter().any(|p| p.number == *n)) else {
+                return error(404, "Not Found", template);
+            };
+            let (o, rp) = (&s.owner, &s.repo);
+            let web = web(api);
+            let items: Vec<Value> = s
+                .reviews
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.0 == n)
+                .map(|(i, r)| {
+                    let html = format!("{web}/{o}/{rp}/pull/{n}#pullrequestreview-{}", 80 + i);
+                    let pr_url = format!("{api}/repos/{o}/{rp}/pulls/{n}");
+                    json!({
+                        "id": 80 + i as u64, "node_id": "MDE3OlB1bGxSZXF1ZXN0UmV2aWV3ODA=", "user": user(&r.1, api),
+                        "body": "", "state": r.2, "html_url": html, "pull_request_url": pr_url,
+                        "_links": {"html": {"href": html}, "pull_request": {"href": pr_url}},
+                        "submitted_at": TIME, "commit_id": r.3, "author_association": "COLLABORATOR",
+                    })
+                })
+                .collect();
+            ok(200, Value::Array(items), template)
+        }
+        ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs") => {
+            let sha = parts.get(4).copied().unwrap_or("").to_owned();
+            let per_page: usize = r.query.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
+            let per_page = per_page.clamp(1, 100).min(s.page_size);
+            let page: usize = r.query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+            // Those every commit has, then those of this commit.
+            let all: Vec<(String, Option<String>)> = s
+                .checks
+                .iter()
+                .cloned()
+                .chain(
+                    s.commit_checks
+                        .iter()
+                        .filter(|c| c.sha == sha)
+                        .map(|c| (c.name.clone(), c.conclusion.clone())),
+                )
+                .collect();
+            let runs: Vec<Value> = all
+                .iter()
+                .enumerate()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|(i, (name, conclusion))| check_run(s, api, &sha, i, name, conclusion.as_deref()))
+                .collect();
+            ok(200, json!({"total_count": all.len(), "check_runs": runs}), template)
+        }
+        ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge") => {
+            let Some(i) = number(4).and_then(|n| s.pulls.iter().position(|p| p.number == n)) else {
+                return error(404, "Not Found", template);
+            };
+            let p = s.pulls[i].clone();
+            let method = body["merge_method"].as_str().unwrap_or("merge").to_owned();
+            let message = |m: &str| json!({"message": m, "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"});
+            if p.state != "open" || !p.mergeable {
+                return ok(405, message("Pull Request is not mergeable"), template);
+            }
+            let head = head_sha(&s.bare, &p.head);
+            if let Some(expected) = body["sha"].as_str()
+                && expected != head
+            {
+                return ok(
+                    409,
+                    message("Head branch was modified. Review and try the merge again."),
+                    template,
+                );
+            }
+            let Some(sha) = merge_in_bare(&s.bare, &p, &method, body["commit_title"].as_str()) else {
+                return ok(405, message("Pull Request is not mergeable"), template);
+            };
+            s.pulls[i].merged = true;
+            s.pulls[i].state = "closed".into();
+            ok(
+                200,
+                json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}),
+                template,
+            )
+        }
+        ("DELETE", "/repos/{owner}/{repo}/git/refs/{ref}") => {
+            let branch = parts[6..].join("/");
+            if !branch_exists(&s.bare, &branch) {
+                return invalid(template, json!([]));
+            }
+            git_bare(&s.bare, &["update-ref", "-d", &format!("refs/heads/{branch}")]);
+            ok(204, Value::Null, template)
         }
         _ => error(404, "Not Found", template),
     }
+}
+
+/// Merge a pull request in the bare repository as GitHub would: squash (one commit with the
+/// merged tree on the base), merge (a merge commit) or rebase (here: the head's tree on the
+/// base, as squash); `None` on a conflict.
+fn merge_in_bare(bare: &Path, p: &Pull, method: &str, title: Option<&str>) -> Option<String> {
+    let base = head_sha(bare, &p.base);
+    let head = head_sha(bare, &p.head);
+    let tree = git_bare(bare, &["merge-tree", "--write-tree", &base, &head]);
+    if !tree.status.success() {
+        return None;
+    }
+    let tree = String::from_utf8_lossy(&tree.stdout).lines().next()?.trim().to_owned();
+    let title = title.map_or_else(|| format!("{} (#{})", p.title, p.number), str::to_owned);
+    let mut args = vec![
+        "-c",
+        "user.name=GitHub",
+        "-c",
+        "user.email=noreply@github.com",
+        "commit-tree",
+        &tree,
+        "-p",
+        &base,
+    ];
+    if method == "merge" {
+        args.extend(["-p", &head]);
+    }
+    args.extend(["-m", &title]);
+    let out = git_bare(bare, &args);
+    let sha = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() || sha.len() != 40 {
+        return None;
+    }
+    let updated = git_bare(bare, &["update-ref", &format!("refs/heads/{}", p.base), &sha, &base]);
+    updated.status.success().then_some(sha)
+}
+
+fn comment(s: &State, c: &Comment, api: &str) -> Value {
+    let (o, r) = (&s.owner, &s.repo);
+    let web = web(api);
+    json!({
+        "id": c.id, "node_id": "IC_kwDOAAAQks5", "url": format!("{api}/repos/{o}/{r}/issues/comments/{}", c.id),
+        "html_url": format!("{web}/{o}/{r}/pull/{}#issuecomment-{}", c.number, c.id), "body": c.body,
+        "user": user(&c.login, api), "created_at": TIME, "updated_at": TIME,
+        "issue_url": format!("{api}/repos/{o}/{r}/issues/{}", c.number), "author_association": "MEMBER",
+        "performed_via_github_app": null,
+    })
 }
 
 fn check_run(s: &State, api: &str, sha: &str, i: usize, name: &str, conclusion: Option<&str>) -> Value {
@@ -910,7 +1194,9 @@ fn pull(s: &State, p: &Pull, api: &str, simple: bool) -> Value {
         "user": user("git-oc-bot", api), "body": p.body,
         "labels": p.labels.iter().map(|l| label(l, api, o, r)).collect::<Vec<_>>(),
         "milestone": null, "active_lock_reason": null,
-        "created_at": TIME, "updated_at": TIME, "closed_at": null, "merged_at": null, "merge_commit_sha": null,
+        "created_at": TIME, "updated_at": TIME,
+        "closed_at": if p.state == "closed" { json!(TIME) } else { Value::Null },
+        "merged_at": if p.merged { json!(TIME) } else { Value::Null }, "merge_commit_sha": null,
         "assignee": p.assignees.first().map(|a| user(a, api)),
         "assignees": p.assignees.iter().map(|a| user(a, api)).collect::<Vec<_>>(),
         "requested_reviewers": p.reviewers.iter().map(|a| user(a, api)).collect::<Vec<_>>(),
@@ -926,7 +1212,7 @@ fn pull(s: &State, p: &Pull, api: &str, simple: bool) -> Value {
     });
     if !simple {
         let extra = json!({
-            "merged": false, "mergeable": null, "rebaseable": null, "mergeable_state": "unknown",
+            "merged": p.merged, "mergeable": null, "rebaseable": null, "mergeable_state": "unknown",
             "merged_by": null, "comments": 0, "review_comments": 0, "maintainer_can_modify": false,
             "commits": commits_between(&s.bare, &p.base, &p.head), "additions": 1, "deletions": 0, "changed_files": 1,
         });
