@@ -123,10 +123,7 @@ pub fn next_items(text: &str) -> Option<Vec<BacklogItem>> {
 /// A short stable subject for a title: lower-case words joined by `-`.
 pub fn slug(title: &str) -> String {
     let mut out = String::new();
-    for word in title
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for word in title.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         if out.len() + word.len() > 60 {
             break;
         }

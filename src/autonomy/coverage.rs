@@ -64,6 +64,8 @@ impl CoverageSignal {
 
 /// Line counts per file: (total, covered).
 type PerFile = BTreeMap<String, (u64, u64)>;
+/// A parsed report: its format, the per-file counts, the overall counts when it states them.
+pub type Parsed = (&'static str, PerFile, Option<(u64, u64)>);
 
 /// Read the configured report, else the first of [`REPORTS`]. A configured report that is
 /// missing or unreadable is an error (recorded by the cycle); no report at all is `unavailable`.
@@ -82,19 +84,23 @@ pub fn collect(workdir: &Path, configured: Option<&str>, file_threshold: f64) ->
     let path = workdir.join(&rel);
     let meta = std::fs::metadata(&path).map_err(|e| format!("could not read the coverage report {rel}: {e}"))?;
     if meta.len() > MAX_BYTES {
-        return Err(format!("the coverage report {rel} is larger than {} MiB", MAX_BYTES >> 20));
+        return Err(format!(
+            "the coverage report {rel} is larger than {} MiB",
+            MAX_BYTES >> 20
+        ));
     }
     let text = std::fs::read_to_string(&path).map_err(|e| format!("could not read the coverage report {rel}: {e}"))?;
     let (format, files, overall) = parse(&rel, &text).map_err(|e| format!("the coverage report {rel}: {e}"))?;
-    let files: PerFile = files
-        .into_iter()
-        .map(|(p, c)| (relative(workdir, &p), c))
-        .fold(BTreeMap::new(), |mut m, (p, (t, c))| {
-            let e: &mut (u64, u64) = m.entry(p).or_default();
-            e.0 += t;
-            e.1 += c;
-            m
-        });
+    let files: PerFile =
+        files
+            .into_iter()
+            .map(|(p, c)| (relative(workdir, &p), c))
+            .fold(BTreeMap::new(), |mut m, (p, (t, c))| {
+                let e: &mut (u64, u64) = m.entry(p).or_default();
+                e.0 += t;
+                e.1 += c;
+                m
+            });
     let (total, covered) = overall.unwrap_or_else(|| files.values().fold((0, 0), |a, f| (a.0 + f.0, a.1 + f.1)));
     let mut below: Vec<FileCoverage> = files
         .iter()
@@ -132,14 +138,15 @@ fn percent(covered: u64, total: u64) -> f64 {
 fn relative(workdir: &Path, file: &str) -> String {
     let p = Path::new(file);
     let canon = std::fs::canonicalize(workdir).unwrap_or_else(|_| workdir.to_path_buf());
-    p.strip_prefix(workdir)
-        .or_else(|_| p.strip_prefix(&canon))
-        .map_or_else(|_| file.trim_start_matches("./").to_owned(), |r| r.display().to_string())
+    p.strip_prefix(workdir).or_else(|_| p.strip_prefix(&canon)).map_or_else(
+        |_| file.trim_start_matches("./").to_owned(),
+        |r| r.display().to_string(),
+    )
 }
 
 /// The format's name, the per-file line counts, and the overall counts when the report states
 /// them.
-pub fn parse(name: &str, text: &str) -> Result<(&'static str, PerFile, Option<(u64, u64)>), String> {
+pub fn parse(name: &str, text: &str) -> Result<Parsed, String> {
     if name.ends_with(".xml") || text.trim_start().starts_with('<') {
         return cobertura(text).map(|(f, o)| ("cobertura", f, o));
     }
@@ -204,7 +211,9 @@ fn attr<'a>(tag: &'a str, attr: &str) -> Option<&'a str> {
 /// Cobertura: lines counted per `<class filename=…>` from its `<line hits=…>` elements; the
 /// overall counts from the root's `lines-valid`/`lines-covered` when present.
 fn cobertura(text: &str) -> Result<(PerFile, Option<(u64, u64)>), String> {
-    let root = text.find("<coverage").ok_or("no <coverage> element (not a Cobertura report)")?;
+    let root = text
+        .find("<coverage")
+        .ok_or("no <coverage> element (not a Cobertura report)")?;
     let root_tag = &text[root..];
     let overall = match (
         attr(root_tag, "lines-valid").and_then(|v| v.parse().ok()),
@@ -242,7 +251,7 @@ fn cobertura(text: &str) -> Result<(PerFile, Option<(u64, u64)>), String> {
 
 /// coverage.py's `coverage json` (`files.<path>.summary`, `totals`) or Istanbul's
 /// `json-summary` (`total.lines`, `<path>.lines`).
-fn json(text: &str) -> Result<(&'static str, PerFile, Option<(u64, u64)>), String> {
+fn json(text: &str) -> Result<Parsed, String> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let n = |x: &serde_json::Value| x.as_u64().unwrap_or(0);
     if let Some(files) = v["files"].as_object() {
@@ -292,7 +301,8 @@ mod tests {
         let cov_py = r#"{"files": {"a.py": {"summary": {"num_statements": 10, "covered_lines": 2}}}, "totals": {"num_statements": 10, "covered_lines": 2}}"#;
         let (fmt, f, o) = parse("coverage.json", cov_py).unwrap();
         assert_eq!((fmt, f["a.py"], o), ("coverage.py", (10, 2), Some((10, 2))));
-        let istanbul = r#"{"total": {"lines": {"total": 4, "covered": 1}}, "/x/a.js": {"lines": {"total": 4, "covered": 1}}}"#;
+        let istanbul =
+            r#"{"total": {"lines": {"total": 4, "covered": 1}}, "/x/a.js": {"lines": {"total": 4, "covered": 1}}}"#;
         let (fmt, f, _) = parse("coverage-summary.json", istanbul).unwrap();
         assert_eq!((fmt, f["/x/a.js"]), ("istanbul", (4, 1)));
         assert!(parse("lcov.info", "garbage\n").is_err());

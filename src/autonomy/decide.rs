@@ -763,6 +763,28 @@ mod tests {
     }
 
     #[test]
+    fn at_most_three_lint_clusters_once_persistent_and_the_runs_are_tunable() {
+        let many = || {
+            let findings: Vec<(String, String)> = (0..5)
+                .flat_map(|c| (0..2).map(move |f| (format!("C{c}"), format!("f{f}.py"))))
+                .collect();
+            CountSignal::from_findings("ruff", "violations", &findings)
+        };
+        let older: Vec<Snapshot> = ["o2", "o1"]
+            .iter()
+            .map(|id| snap(id, |s| s.signals.lint = many()))
+            .collect();
+        let cur = snap("o3", |s| s.signals.lint = many());
+        let themes =
+            |t: &Tuning, older: &[Snapshot]| derive(&cur, older, t).into_iter().filter(|i| i.kind == "theme").count();
+        assert_eq!(themes(&tuning(), &older), 3);
+        assert_eq!(themes(&tuning(), &older[..1]), 0);
+        let mut t = tuning();
+        t.lint_cluster_min_runs = 2;
+        assert_eq!(themes(&t, &older[..1]), 3);
+    }
+
+    #[test]
     fn the_drift_family_has_one_name_and_the_original_spelling_is_accepted() {
         assert_eq!(
             Family::parse("dependency_drift_followup"),

@@ -307,9 +307,18 @@ pub fn derive(cur: &Snapshot, older: &[Snapshot], t: &super::decide::Tuning) -> 
     // The backlog's `## Next` items, in the file's order (its first is its most wanted).
     let b = &s.backlog;
     for item in &b.items {
-        let kind = if item.is_arch() { "arch_backlog_item" } else { "backlog_item" };
-        let slug = super::backlog::slug(&item.title);
-        let held = streak(cur, older, |o| o.signals.backlog.items.iter().any(|x| x.title == item.title));
+        let kind = if item.is_arch() {
+            "arch_backlog_item"
+        } else {
+            "backlog_item"
+        };
+        let mut slug = super::backlog::slug(&item.title);
+        if slug.is_empty() {
+            slug = format!("line-{}", item.line);
+        }
+        let held = streak(cur, older, |o| {
+            o.signals.backlog.items.iter().any(|x| x.title == item.title)
+        });
         let i = insight(
             kind,
             &[&slug],
@@ -340,7 +349,13 @@ pub fn derive(cur: &Snapshot, older: &[Snapshot], t: &super::decide::Tuning) -> 
             let i = insight("coverage_gap", &["low_overall"], "coverage", "low_overall", evidence());
             out.push(with_streak(i, streak(cur, older, is_low)));
         } else if c.files_below_threshold >= t.coverage_min_uncovered_files {
-            let i = insight("coverage_gap", &["uncovered_files"], "coverage", "uncovered_files", evidence());
+            let i = insight(
+                "coverage_gap",
+                &["uncovered_files"],
+                "coverage",
+                "uncovered_files",
+                evidence(),
+            );
             let many = |o: &Snapshot| o.signals.coverage.files_below_threshold >= t.coverage_min_uncovered_files;
             out.push(with_streak(i, streak(cur, older, many)));
         }
@@ -349,7 +364,11 @@ pub fn derive(cur: &Snapshot, older: &[Snapshot], t: &super::decide::Tuning) -> 
     // Themes: a lint or type code among the most frequent in several snapshots in a row is a
     // cluster, fixed best as one change across its files (at most three per signal).
     for (status, sig, pick) in [
-        ("lint_cluster", &s.lint, (|o: &Snapshot| &o.signals.lint) as fn(&Snapshot) -> &super::observe::CountSignal),
+        (
+            "lint_cluster",
+            &s.lint,
+            (|o: &Snapshot| &o.signals.lint) as fn(&Snapshot) -> &super::observe::CountSignal,
+        ),
         ("type_cluster", &s.types, |o: &Snapshot| &o.signals.types),
     ] {
         for cl in sig.clusters.iter().take(3) {

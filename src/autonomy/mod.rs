@@ -9,8 +9,8 @@
 
 pub mod backlog;
 pub mod checks;
-pub mod coverage;
 pub mod ci;
+pub mod coverage;
 pub mod decide;
 pub mod history;
 pub mod insights;

@@ -172,7 +172,10 @@ impl CountSignal {
                 .into_iter()
                 .filter(|c| c.count >= 2)
                 .map(|c| {
-                    let files = findings.iter().filter(|(code, _)| *code == c.path).map(|(_, f)| f.clone());
+                    let files = findings
+                        .iter()
+                        .filter(|(code, _)| *code == c.path)
+                        .map(|(_, f)| f.clone());
                     Cluster {
                         files: top(files, CLUSTER_FILES).into_iter().map(|f| f.path).collect(),
                         code: c.path,

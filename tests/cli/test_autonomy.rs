@@ -721,9 +721,17 @@ fn backlog_items_are_promoted_with_their_type_and_a_done_item_is_not_promoted_ag
     // Tier 1 and not a style change, tier 0: both wait for a human in the backlog.
     assert_eq!(feature["state"], "Backlog");
     assert_eq!(by_family("arch_promotion")["state"], "Backlog");
-    assert_eq!(candidate(&done, "arch_promotion")["validation_profile"], "manual_review");
+    assert_eq!(
+        candidate(&done, "arch_promotion")["validation_profile"],
+        "manual_review"
+    );
     let (labels, text) = labels_of(&env, &repo, feature["task_id"].as_str().unwrap());
-    for l in ["source: backlog", "type: feature", "source: autonomy", "source-family: backlog_promotion"] {
+    for l in [
+        "source: backlog",
+        "type: feature",
+        "source: autonomy",
+        "source-family: backlog_promotion",
+    ] {
         assert!(labels.iter().any(|x| x == l), "{labels:?}");
     }
     assert!(text.contains("BACKLOG.md (line 5)"), "{text}");
@@ -770,7 +778,12 @@ fn a_coverage_report_in_the_work_tree_is_a_coverage_gap_when_low_or_when_files_a
     // No report: unavailable, which is not a failure.
     let none = cycle(&env, &repo, &["--all-families"]);
     assert_eq!(none["signals"]["coverage"]["status"], "unavailable");
-    assert!(none["stages"]["observe"]["collector_errors"].as_object().unwrap().is_empty());
+    assert!(
+        none["stages"]["observe"]["collector_errors"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
     assert!(suppressed(&none, "coverage_gap").is_none());
 
     std::fs::write(
@@ -849,7 +862,11 @@ fn a_coverage_report_in_the_work_tree_is_a_coverage_gap_when_low_or_when_files_a
 fn ruff_findings_are_lint_fix_and_a_code_that_persists_is_a_lint_cluster() {
     let env = TestEnv::new();
     let repo = env.repo("py");
-    std::fs::write(repo.join("pyproject.toml"), "[project]\nname = \"fixture\"\nversion = \"0.1.0\"\n").unwrap();
+    std::fs::write(
+        repo.join("pyproject.toml"),
+        "[project]\nname = \"fixture\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
     for m in ["a", "b", "c"] {
         std::fs::write(
             repo.join(format!("{m}.py")),
@@ -904,11 +921,18 @@ fn gc_keeps_the_newest_autonomy_records_and_dry_run_says_what_it_would_remove() 
     let dry = env.oc(&repo, ["gc", "--dry-run"]);
     dry.assert_code(0);
     for old in obs[..2].iter().chain(&cycles[..2]) {
-        assert!(dry.stdout.contains(&format!("would remove autonomy record {old}")), "{}", dry.stdout);
+        assert!(
+            dry.stdout.contains(&format!("would remove autonomy record {old}")),
+            "{}",
+            dry.stdout
+        );
     }
     assert!(!dry.stdout.contains(&obs[2]), "{}", dry.stdout);
     // A dry run removes nothing.
-    assert_eq!((refs("refs/oc/observations/"), refs("refs/oc/cycles/")), (obs.clone(), cycles.clone()));
+    assert_eq!(
+        (refs("refs/oc/observations/"), refs("refs/oc/cycles/")),
+        (obs.clone(), cycles.clone())
+    );
     let real = env.oc(&repo, ["--json", "gc"]).json();
     assert_eq!(real["removed_autonomy_records"].as_array().unwrap().len(), 4);
     assert_eq!(refs("refs/oc/observations/"), obs[2..]);
