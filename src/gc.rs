@@ -18,6 +18,8 @@ pub struct GcOptions {
     pub evidence: bool,
     /// Branch patterns removed once older than the retention, merged or not.
     pub disposable: Vec<String>,
+    /// Autonomy observation snapshots and cycle reports kept, each: the newest this many.
+    pub autonomy_keep: usize,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -36,6 +38,8 @@ pub struct GcReport {
     pub removed_stale_locks: Vec<String>,
     /// Run registrations nobody holds that cannot be read (left by a git-oc killed mid-write).
     pub removed_stale_registrations: Vec<String>,
+    /// Autonomy observations and cycle reports beyond the newest `[autonomy] keep_records`.
+    pub removed_autonomy_records: Vec<String>,
 }
 
 /// One thing gc removes. Everything is decided first and then removed in this order, so that a
@@ -68,6 +72,10 @@ enum Removal {
         tip: gix::ObjectId,
     },
     Evidence {
+        reference: String,
+        id: gix::ObjectId,
+    },
+    AutonomyRecord {
         reference: String,
         id: gix::ObjectId,
     },
@@ -180,6 +188,7 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
             Removal::EvidenceDir(p) => report.removed_evidence_dirs.push(p.display().to_string()),
             Removal::Branch { short, .. } => report.removed_branches.push(short),
             Removal::Evidence { reference, .. } => report.removed_evidence.push(reference),
+            Removal::AutonomyRecord { reference, .. } => report.removed_autonomy_records.push(reference),
         }
     }
     Ok(report)
@@ -362,6 +371,18 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
             }
         }
     }
+    // The autonomy cycle's records: ids sort by time, so the oldest are first. The newest are
+    // what the persistence rules and `autonomy-cycle --show` read.
+    for prefix in crate::autonomy::store::PREFIXES {
+        let ids = crate::autonomy::store::ids(main, prefix);
+        let excess = ids.len().saturating_sub(opts.autonomy_keep);
+        for id in ids.into_iter().take(excess) {
+            let reference = format!("{prefix}{id}");
+            if let Some(target) = crate::git::refs::target(main, &reference)? {
+                removals.push(Removal::AutonomyRecord { reference, id: target });
+            }
+        }
+    }
     Ok((removals, kept))
 }
 
@@ -430,7 +451,9 @@ fn remove(main: &gix::Repository, removal: &Removal) -> Result<()> {
         }
         Removal::EvidenceDir(dir) => remove_dir(dir)?,
         Removal::Branch { name, short, tip } => delete_ref(main, name, *tip, &format!("branch {short}"))?,
-        Removal::Evidence { reference, id } => delete_ref(main, reference, *id, reference)?,
+        Removal::Evidence { reference, id } | Removal::AutonomyRecord { reference, id } => {
+            delete_ref(main, reference, *id, reference)?
+        }
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::insights::Insight;
 
 /// The families, default ones first. A new family is a new entry here and a rule in [`rules`].
-pub const FAMILIES: [Family; 10] = [
+pub const FAMILIES: [Family; 14] = [
     Family::ObservationCoverage,
     Family::TestVisibility,
     Family::DependencyDrift,
@@ -21,6 +21,10 @@ pub const FAMILIES: [Family; 10] = [
     Family::CiPattern,
     Family::HotspotConcentration,
     Family::TodoAccumulation,
+    Family::BacklogPromotion,
+    Family::ArchPromotion,
+    Family::CoverageGap,
+    Family::LintCluster,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,6 +39,10 @@ pub enum Family {
     CiPattern,
     HotspotConcentration,
     TodoAccumulation,
+    BacklogPromotion,
+    ArchPromotion,
+    CoverageGap,
+    LintCluster,
 }
 
 impl Family {
@@ -50,6 +58,10 @@ impl Family {
             Family::CiPattern => "ci_pattern",
             Family::HotspotConcentration => "hotspot_concentration",
             Family::TodoAccumulation => "todo_accumulation",
+            Family::BacklogPromotion => "backlog_promotion",
+            Family::ArchPromotion => "arch_promotion",
+            Family::CoverageGap => "coverage_gap",
+            Family::LintCluster => "lint_cluster",
         }
     }
 
@@ -72,22 +84,25 @@ impl Family {
     pub fn tier(self) -> u8 {
         match self {
             Family::ObservationCoverage | Family::TestVisibility | Family::DependencyDrift | Family::LintFix => 2,
+            Family::ArchPromotion => 0,
             _ => 1,
         }
     }
 
     pub fn risk_class(self) -> &'static str {
         match self {
-            Family::LintFix | Family::TodoAccumulation => "style",
+            Family::LintFix | Family::TodoAccumulation | Family::LintCluster => "style",
             Family::HotspotConcentration => "structural",
-            Family::ObservationCoverage | Family::TestVisibility => "quality",
+            Family::ArchPromotion => "arch",
+            Family::ObservationCoverage | Family::TestVisibility | Family::CoverageGap => "quality",
             _ => "logic",
         }
     }
 
     pub fn validation_profile(self) -> &'static str {
         match self {
-            Family::LintFix => "lint_clean",
+            Family::LintFix | Family::LintCluster => "lint_clean",
+            Family::ArchPromotion => "manual_review",
             Family::TypeFix => "types_clean",
             Family::CiPattern => "ci_green",
             _ => "tests_pass",
@@ -131,6 +146,10 @@ pub struct Tuning {
     pub lint_min_violations: usize,
     pub type_min_errors: usize,
     pub validation_failure_threshold: usize,
+    pub coverage_min_percent: f64,
+    pub coverage_file_min_percent: f64,
+    pub coverage_min_uncovered_files: usize,
+    pub lint_cluster_min_runs: usize,
     pub max_candidates: usize,
     pub cooldown_minutes: u64,
     pub max_create: usize,
@@ -154,6 +173,10 @@ pub struct Candidate {
     pub summary: String,
     pub constraints: Vec<String>,
     pub evidence_lines: Vec<String>,
+    /// Labels the task gets besides the autonomy ones (backlog items: `source: backlog`,
+    /// `type: <t>`).
+    #[serde(default)]
+    pub labels: Vec<String>,
     pub insight_ids: Vec<String>,
     pub observation_ids: Vec<String>,
     pub run_ids: Vec<String>,
@@ -182,6 +205,8 @@ pub struct Context {
 pub struct BoardState {
     /// Dedup-key label value → task id, for tasks not done or cancelled.
     pub open_keys: BTreeMap<String, String>,
+    /// Dedup-key label value → task id, for done or cancelled tasks.
+    pub closed_keys: BTreeMap<String, String>,
     /// Lower-cased titles of open tasks → task id.
     pub open_titles: BTreeMap<String, String>,
     /// Open autonomy tasks in the backlog or ready state.
@@ -216,6 +241,7 @@ struct Draft<'a> {
     summary: String,
     constraints: Vec<String>,
     evidence_lines: Vec<String>,
+    labels: Vec<String>,
     insights: Vec<&'a Insight>,
 }
 
@@ -258,6 +284,7 @@ fn rules<'a>(insights: &'a [Insight], t: &Tuning) -> Vec<Draft<'a>> {
             summary,
             constraints: default_constraints(),
             evidence_lines: lines_of(i),
+            labels: Vec::new(),
             insights: vec![i],
         });
     };
@@ -420,7 +447,78 @@ fn rules<'a>(insights: &'a [Insight], t: &Tuning) -> Vec<Draft<'a>> {
                     i.evidence["fixme_count"]
                 ),
             ),
+            ("backlog_item" | "arch_backlog_item", _) => {
+                let arch = i.kind == "arch_backlog_item";
+                let title = i.evidence["title"].as_str().unwrap_or(&i.subject).to_owned();
+                let file = i.evidence["file"].as_str().unwrap_or("the backlog");
+                draft(
+                    if arch { Family::ArchPromotion } else { Family::BacklogPromotion },
+                    i,
+                    "next",
+                    false,
+                    title.clone(),
+                    format!(
+                        "{title}\n\nThis is an open item of the `## Next` section of {file} (line {}){}. \
+                         Do it, then remove it from the backlog in the same change.",
+                        i.evidence["line"],
+                        if arch { "; it changes the architecture, so agree on the design before the code" } else { "" }
+                    ),
+                );
+            }
+            ("coverage_gap", status) => {
+                let percent = i.evidence["percent"].as_f64().map_or("unknown".to_owned(), |p| format!("{p}%"));
+                let files = i.evidence["uncovered_files"].as_array().map(|a| {
+                    a.iter().take(5).filter_map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+                });
+                let (title, summary) = if status == "low_overall" {
+                    (
+                        format!("Raise the test coverage ({percent} of lines)"),
+                        format!(
+                            "Line coverage is {percent} ({} report), below {}%. Add tests for the least covered code first: {}.",
+                            i.evidence["report"].as_str().unwrap_or("the"),
+                            t.coverage_min_percent,
+                            files.unwrap_or_default()
+                        ),
+                    )
+                } else {
+                    (
+                        format!("Cover the {} files below {}% line coverage", i.evidence["files_below_threshold"], t.coverage_file_min_percent),
+                        format!(
+                            "{} files are below {}% line coverage (overall {percent}). Add tests for them, least covered first: {}.",
+                            i.evidence["files_below_threshold"],
+                            t.coverage_file_min_percent,
+                            files.unwrap_or_default()
+                        ),
+                    )
+                };
+                draft(Family::CoverageGap, i, status, false, title, summary);
+            }
+            ("theme", status @ ("lint_cluster" | "type_cluster")) => {
+                let what = if status == "lint_cluster" { "findings" } else { "errors" };
+                let files = i.evidence["files"].as_array().map_or(0, Vec::len);
+                draft(
+                    Family::LintCluster,
+                    i,
+                    status,
+                    true,
+                    format!("Fix every {} {what} ({} of them)", i.subject, i.evidence["count"]),
+                    format!(
+                        "{} has reported {} {what} of {} in {n} snapshots in a row, in {files} file(s). Fix them all in one \
+                         change, without changing behaviour, or configure the rule off if the project disagrees with it.",
+                        i.evidence["tool"].as_str().unwrap_or("the linter"),
+                        i.evidence["count"],
+                        i.subject
+                    ),
+                );
+            }
             _ => {}
+        }
+    }
+    // Backlog items keep the original's labels: where they come from and their type.
+    for d in &mut out {
+        if matches!(d.family, Family::BacklogPromotion | Family::ArchPromotion) {
+            let item_type = d.insights[0].evidence["type"].as_str().unwrap_or("task");
+            d.labels = vec!["source: backlog".to_owned(), format!("type: {item_type}")];
         }
     }
     out
@@ -487,6 +585,14 @@ pub fn decide(insights: &[Insight], t: &Tuning, cx: &Context) -> (Vec<Candidate>
                 .or_else(|| b.open_titles.get(&d.title.to_lowercase()))
         }) {
             Some(("existing_open_equivalent_task", format!("task {task} is open for it")))
+        } else if let Some(task) = matches!(d.family, Family::BacklogPromotion | Family::ArchPromotion)
+            .then(|| cx.board.as_ref().and_then(|b| b.closed_keys.get(&key_hash(&dedup_key))))
+            .flatten()
+        {
+            Some((
+                "backlog_item_already_promoted",
+                format!("task {task} was done or cancelled for it: remove the item from the backlog file"),
+            ))
         } else if let Some(b) = cx.board.as_ref().filter(|b| b.queued >= t.max_queued) {
             Some((
                 "board_saturated",
@@ -538,6 +644,7 @@ pub fn decide(insights: &[Insight], t: &Tuning, cx: &Context) -> (Vec<Candidate>
             summary: d.summary,
             constraints: d.constraints,
             evidence_lines: d.evidence_lines,
+            labels: d.labels,
             insight_ids,
             observation_ids,
             run_ids,
@@ -561,6 +668,10 @@ mod tests {
             lint_min_violations: 5,
             type_min_errors: 3,
             validation_failure_threshold: 2,
+            coverage_min_percent: 60.0,
+            coverage_file_min_percent: 80.0,
+            coverage_min_uncovered_files: 3,
+            lint_cluster_min_runs: 3,
             max_candidates: 3,
             cooldown_minutes: 120,
             max_create: 2,
@@ -589,7 +700,7 @@ mod tests {
     #[test]
     fn cooldown_runs_from_the_injected_clock() {
         let cur = snap("o2", |s| s.signals.lint = lint(6));
-        let insights = derive(&cur, &[], 2);
+        let insights = derive(&cur, &[], &tuning());
         let (emitted, _) = decide(&insights, &tuning(), &Context::default());
         assert_eq!(emitted.len(), 1);
         let key = emitted[0].dedup_key.clone();
@@ -614,7 +725,7 @@ mod tests {
             s.signals.types =
                 CountSignal::from_findings("rustc", "errors", &vec![("E1".to_owned(), "a.rs".to_owned()); 3]);
         });
-        let insights = derive(&cur, &[], 2);
+        let insights = derive(&cur, &[], &tuning());
         let (e, s) = decide(&insights, &tuning(), &Context::default());
         assert_eq!(e.iter().map(|c| c.family).collect::<Vec<_>>(), [Family::LintFix]);
         assert_eq!(s[0].reason, "upstream_family_in_cycle");
@@ -628,7 +739,7 @@ mod tests {
     fn a_worsening_lint_count_is_proposed_below_the_threshold() {
         let old = snap("o1", |s| s.signals.lint = lint(1));
         let cur = snap("o2", |s| s.signals.lint = lint(2));
-        let insights = derive(&cur, std::slice::from_ref(&old), 2);
+        let insights = derive(&cur, std::slice::from_ref(&old), &tuning());
         let (e, _) = decide(&insights, &tuning(), &Context::default());
         assert_eq!(e[0].pattern, "worsened");
     }
@@ -643,12 +754,34 @@ mod tests {
             h.runs_by_outcome
                 .insert("no_op".into(), vec!["r1".into(), "r2".into(), "r3".into(), "r4".into()]);
         });
-        let insights = derive(&cur, &[], 2);
+        let insights = derive(&cur, &[], &tuning());
         let (e, _) = decide(&insights, &tuning(), &Context::default());
         assert_eq!(e[0].family, Family::ExecutionHealthFollowup);
         assert_eq!(e[0].pattern, "high_no_op_rate");
         assert_eq!(e[0].confidence, "high");
         assert_eq!(e[0].run_ids, ["r1", "r2", "r3", "r4"]);
+    }
+
+    #[test]
+    fn at_most_three_lint_clusters_once_persistent_and_the_runs_are_tunable() {
+        let many = || {
+            let findings: Vec<(String, String)> = (0..5)
+                .flat_map(|c| (0..2).map(move |f| (format!("C{c}"), format!("f{f}.py"))))
+                .collect();
+            CountSignal::from_findings("ruff", "violations", &findings)
+        };
+        let older: Vec<Snapshot> = ["o2", "o1"]
+            .iter()
+            .map(|id| snap(id, |s| s.signals.lint = many()))
+            .collect();
+        let cur = snap("o3", |s| s.signals.lint = many());
+        let themes =
+            |t: &Tuning, older: &[Snapshot]| derive(&cur, older, t).into_iter().filter(|i| i.kind == "theme").count();
+        assert_eq!(themes(&tuning(), &older), 3);
+        assert_eq!(themes(&tuning(), &older[..1]), 0);
+        let mut t = tuning();
+        t.lint_cluster_min_runs = 2;
+        assert_eq!(themes(&t, &older[..1]), 3);
     }
 
     #[test]

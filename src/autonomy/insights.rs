@@ -63,7 +63,8 @@ fn with_streak(mut i: Insight, (n, ids): (usize, Vec<String>)) -> Insight {
 }
 
 /// Every insight, in the derivers' order.
-pub fn derive(cur: &Snapshot, older: &[Snapshot], validation_failure_threshold: usize) -> Vec<Insight> {
+pub fn derive(cur: &Snapshot, older: &[Snapshot], t: &super::decide::Tuning) -> Vec<Insight> {
+    let validation_failure_threshold = t.validation_failure_threshold;
     let mut out = Vec::new();
     let repo = cur.repo.name.as_str();
     let s = &cur.signals;
@@ -303,6 +304,89 @@ pub fn derive(cur: &Snapshot, older: &[Snapshot], validation_failure_threshold: 
             .collect();
         out.push(i);
     }
+    // The backlog's `## Next` items, in the file's order (its first is its most wanted).
+    let b = &s.backlog;
+    for item in &b.items {
+        let kind = if item.is_arch() {
+            "arch_backlog_item"
+        } else {
+            "backlog_item"
+        };
+        let mut slug = super::backlog::slug(&item.title);
+        if slug.is_empty() {
+            slug = format!("line-{}", item.line);
+        }
+        let held = streak(cur, older, |o| {
+            o.signals.backlog.items.iter().any(|x| x.title == item.title)
+        });
+        let i = insight(
+            kind,
+            &[&slug],
+            &slug,
+            "open",
+            json!({ "title": item.title, "type": item.item_type, "file": b.file, "line": item.line }),
+        );
+        out.push(with_streak(i, held));
+    }
+
+    let c = &s.coverage;
+    if c.status == "available" {
+        let evidence = || {
+            json!({
+                "report": c.report,
+                "format": c.format,
+                "percent": c.percent,
+                "lines_total": c.lines_total,
+                "lines_covered": c.lines_covered,
+                "files": c.files,
+                "files_below_threshold": c.files_below_threshold,
+                "file_threshold": c.file_threshold,
+                "uncovered_files": c.uncovered_files.iter().map(|f| format!("{} ({}%)", f.path, f.percent)).collect::<Vec<_>>(),
+            })
+        };
+        let is_low = |o: &Snapshot| o.signals.coverage.percent.is_some_and(|p| p < t.coverage_min_percent);
+        if is_low(cur) {
+            let i = insight("coverage_gap", &["low_overall"], "coverage", "low_overall", evidence());
+            out.push(with_streak(i, streak(cur, older, is_low)));
+        } else if c.files_below_threshold >= t.coverage_min_uncovered_files {
+            let i = insight(
+                "coverage_gap",
+                &["uncovered_files"],
+                "coverage",
+                "uncovered_files",
+                evidence(),
+            );
+            let many = |o: &Snapshot| o.signals.coverage.files_below_threshold >= t.coverage_min_uncovered_files;
+            out.push(with_streak(i, streak(cur, older, many)));
+        }
+    }
+
+    // Themes: a lint or type code among the most frequent in several snapshots in a row is a
+    // cluster, fixed best as one change across its files (at most three per signal).
+    for (status, sig, pick) in [
+        (
+            "lint_cluster",
+            &s.lint,
+            (|o: &Snapshot| &o.signals.lint) as fn(&Snapshot) -> &super::observe::CountSignal,
+        ),
+        ("type_cluster", &s.types, |o: &Snapshot| &o.signals.types),
+    ] {
+        for cl in sig.clusters.iter().take(3) {
+            let held = streak(cur, older, |o| pick(o).clusters.iter().any(|x| x.code == cl.code));
+            if held.0 < t.lint_cluster_min_runs {
+                continue;
+            }
+            let i = insight(
+                "theme",
+                &[status, &cl.code],
+                &cl.code,
+                status,
+                json!({ "tool": sig.tool, "code": cl.code, "count": cl.count, "files": cl.files }),
+            );
+            out.push(with_streak(i, held));
+        }
+    }
+
     for i in &mut out {
         if i.observation_ids.is_empty() {
             i.observation_ids = vec![cur.id.clone()];

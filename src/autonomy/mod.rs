@@ -7,8 +7,10 @@
 //! One module per stage: `observe` (+ `checks`, `history`, `ci` for the collectors),
 //! `insights`, `decide`, `propose`, and `report` for the Markdown form.
 
+pub mod backlog;
 pub mod checks;
 pub mod ci;
+pub mod coverage;
 pub mod decide;
 pub mod history;
 pub mod insights;
@@ -113,6 +115,23 @@ pub struct GuardRails {
     pub cycle_health: String,
 }
 
+/// How many observation snapshots and cycle reports `git oc gc` keeps, each: at least what the
+/// insights read (the current snapshot and `HISTORY` older ones).
+pub fn keep_records(config: &Config) -> Result<usize> {
+    match config.autonomy.keep_records {
+        Some(n) if n <= HISTORY => Err(Error::input(format!(
+            "[autonomy] keep_records must be at least {} (from {})",
+            HISTORY + 1,
+            config.source("autonomy.keep_records")
+        ))
+        .hint(format!(
+            "the cycle compares each snapshot with the {HISTORY} before it; remove the key for the default, 50"
+        ))),
+        Some(n) => Ok(n),
+        None => Ok(50),
+    }
+}
+
 /// The thresholds and limits: the command line, else `[autonomy]`, else the original's.
 pub fn tuning(config: &Config, options: &CycleOptions) -> Result<Tuning> {
     let a = &config.autonomy;
@@ -149,6 +168,17 @@ pub fn tuning(config: &Config, options: &CycleOptions) -> Result<Tuning> {
             None => Ok(default),
         }
     };
+    let percent = |key: &str, v: Option<f64>, default: f64| -> Result<f64> {
+        match v {
+            Some(p) if !(0.0..=100.0).contains(&p) => Err(Error::input(format!(
+                "[autonomy] {key} must be a percentage from 0 to 100, not {p} (from {})",
+                config.source(&format!("autonomy.{key}"))
+            ))
+            .hint(format!("remove it for the default, {default}"))),
+            Some(p) => Ok(p),
+            None => Ok(default),
+        }
+    };
     Ok(Tuning {
         observation_coverage_min_runs: positive("observation_coverage_min_runs", a.observation_coverage_min_runs, 2)?,
         test_visibility_min_runs: positive("test_visibility_min_runs", a.test_visibility_min_runs, 3)?,
@@ -156,6 +186,10 @@ pub fn tuning(config: &Config, options: &CycleOptions) -> Result<Tuning> {
         lint_min_violations: positive("lint_min_violations", a.lint_min_violations, 5)?,
         type_min_errors: positive("type_min_errors", a.type_min_errors, 3)?,
         validation_failure_threshold: positive("validation_failure_threshold", a.validation_failure_threshold, 2)?,
+        coverage_min_percent: percent("coverage_min_percent", a.coverage_min_percent, 60.0)?,
+        coverage_file_min_percent: percent("coverage_file_min_percent", a.coverage_file_min_percent, 80.0)?,
+        coverage_min_uncovered_files: positive("coverage_min_uncovered_files", a.coverage_min_uncovered_files, 3)?,
+        lint_cluster_min_runs: positive("lint_cluster_min_runs", a.lint_cluster_min_runs, 3)?,
         max_candidates: options.max_candidates.or(a.max_candidates).unwrap_or(3),
         cooldown_minutes: options.cooldown_minutes.or(a.cooldown_minutes).unwrap_or(120),
         max_create: options.max_create.or(a.max_create).unwrap_or(2),
@@ -228,6 +262,21 @@ pub fn observe(repo: &crate::git::Repo, config: &Config, repo_key: &str, id: &st
             errors.insert("execution_health".to_owned(), e.to_string());
         }
     }
+    match backlog::collect(workdir, a.backlog_file.as_deref()) {
+        Ok(b) => snap.signals.backlog = b,
+        Err(e) => {
+            snap.signals.backlog.status = "unavailable".into();
+            errors.insert("backlog".to_owned(), e);
+        }
+    }
+    let file_threshold = a.coverage_file_min_percent.unwrap_or(80.0);
+    match coverage::collect(workdir, a.coverage_report.as_deref(), file_threshold) {
+        Ok(c) => snap.signals.coverage = c,
+        Err(e) => {
+            snap.signals.coverage = coverage::CoverageSignal::unavailable(e.clone());
+            errors.insert("coverage_signal".to_owned(), e);
+        }
+    }
     snap.signals.ci = match ci::collect(repo, config) {
         Ok(s) => s,
         Err(e) => {
@@ -286,6 +335,8 @@ fn availability(s: &Signals) -> (Vec<String>, Vec<String>) {
         ("lint_signal", s.lint.status.as_str()),
         ("type_signal", s.types.status.as_str()),
         ("ci_history", s.ci.status.as_str()),
+        ("backlog", s.backlog.status.as_str()),
+        ("coverage_signal", s.coverage.status.as_str()),
     ];
     let mut collected = vec![
         "repo_context".to_owned(),
@@ -358,7 +409,7 @@ pub fn run_cycle(dir: &Path, options: &CycleOptions) -> Result<CycleReport> {
         &format!("autonomy observation {obs_id}\n\nOc-Observation: {obs_id}\nOc-Repo: {repo_key}\n"),
     )?;
     let older = older_snapshots(&repo.repo, &obs_id);
-    let insights = insights::derive(&snapshot, &older, tuning.validation_failure_threshold);
+    let insights = insights::derive(&snapshot, &older, &tuning);
 
     let cx = decide::Context {
         recent_emitted: recent_emitted(&repo.repo),

@@ -15,6 +15,8 @@ pub const OBSERVER_VERSION: u32 = 1;
 const COMMIT_LIMIT: usize = 10;
 const HOTSPOT_WINDOW: usize = 25;
 const TOP: usize = 5;
+/// Files listed per cluster of findings.
+const CLUSTER_FILES: usize = 10;
 /// Bounds of the TODO scan: tracked files only, each read up to this size.
 const TODO_MAX_FILES: usize = 20_000;
 const TODO_MAX_BYTES: u64 = 1 << 20;
@@ -56,6 +58,8 @@ pub struct Signals {
     pub execution_health: super::history::ExecutionHealth,
     pub validation_history: super::history::ValidationHistory,
     pub ci: super::ci::CiSignal,
+    pub backlog: super::backlog::BacklogSignal,
+    pub coverage: super::coverage::CoverageSignal,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -124,7 +128,18 @@ pub struct CountSignal {
     pub distinct_files: usize,
     pub top_codes: Vec<Counted>,
     pub top_files: Vec<Counted>,
+    /// The most frequent codes with at least two findings, and their files.
+    pub clusters: Vec<Cluster>,
     pub detail: Option<String>,
+}
+
+/// The findings of one code (rule) and the files they are in.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cluster {
+    pub code: String,
+    pub count: usize,
+    pub files: Vec<String>,
 }
 
 impl CountSignal {
@@ -153,6 +168,21 @@ impl CountSignal {
                 .len(),
             top_codes: top(findings.iter().map(|(c, _)| c.clone()), TOP),
             top_files: top(findings.iter().map(|(_, f)| f.clone()), TOP),
+            clusters: top(findings.iter().map(|(c, _)| c.clone()), TOP)
+                .into_iter()
+                .filter(|c| c.count >= 2)
+                .map(|c| {
+                    let files = findings
+                        .iter()
+                        .filter(|(code, _)| *code == c.path)
+                        .map(|(_, f)| f.clone());
+                    Cluster {
+                        files: top(files, CLUSTER_FILES).into_iter().map(|f| f.path).collect(),
+                        code: c.path,
+                        count: c.count,
+                    }
+                })
+                .collect(),
             detail: None,
         }
     }

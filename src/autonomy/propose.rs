@@ -52,6 +52,9 @@ pub fn board_state(board: &dyn Board) -> crate::error::Result<BoardState> {
     for t in board.list(&Filter::default())? {
         let kind = states.kind_of(&t.state);
         if matches!(kind, Some(StateKind::Done | StateKind::Cancelled)) {
+            if let Some(key) = task::label_value(&t.labels, "autonomy-key") {
+                out.closed_keys.insert(key.to_owned(), t.id.clone());
+            }
             continue;
         }
         if let Some(key) = task::label_value(&t.labels, "autonomy-key") {
@@ -139,6 +142,7 @@ pub fn new_task(c: &Candidate, p: &Provenance<'_>, state_name: &str) -> NewTask 
         key_label(&c.dedup_key),
     ];
     labels.extend(SOURCE_LABELS.iter().map(|l| (*l).to_owned()));
+    labels.extend(c.labels.iter().cloned());
     NewTask {
         title: c.title.clone(),
         description: d,

@@ -26,7 +26,7 @@ pub fn markdown(r: &CycleReport) -> String {
     }
     let s = &r.signals;
     out.push_str(&format!(
-        "- tests: {}{}\n- lint: {} ({} findings)\n- types: {} ({} errors)\n- dependency drift: {}\n- CI: {}\n- runs: {} (no-op {}, validation failed {}, failed {})\n- TODO/FIXME: {}/{}\n\n",
+        "- tests: {}{}\n- lint: {} ({} findings)\n- types: {} ({} errors)\n- dependency drift: {}\n- CI: {}\n- runs: {} (no-op {}, validation failed {}, failed {})\n- TODO/FIXME: {}/{}\n- coverage: {}{}\n- backlog: {} ({} open items)\n\n",
         s.test.status,
         s.test.command.as_deref().map(|c| format!(" (`{c}`)")).unwrap_or_default(),
         s.lint.status,
@@ -41,6 +41,10 @@ pub fn markdown(r: &CycleReport) -> String {
         s.execution_health.failed,
         s.todo.todo_count,
         s.todo.fixme_count,
+        s.coverage.status,
+        s.coverage.percent.map(|p| format!(" ({p}% of lines)")).unwrap_or_default(),
+        s.backlog.status,
+        s.backlog.items.len(),
     ));
     out.push_str(&format!("## Insights ({})\n\n", r.stages.insights.count));
     for i in &r.stages.insights.insights {

@@ -29,7 +29,8 @@ pub struct AutonomyArgs {
     /// At most this many tasks created per cycle [default: 2]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100))]
     pub max_create: Option<u64>,
-    /// Allow the gated families too (ci_pattern, hotspot_concentration, todo_accumulation)
+    /// Allow the gated families too (ci_pattern, hotspot_concentration, todo_accumulation,
+    /// backlog_promotion, arch_promotion, coverage_gap, lint_cluster)
     #[arg(long)]
     pub all_families: bool,
     /// Print a retained cycle report (the newest, or the one ID names) instead of running one

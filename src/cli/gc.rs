@@ -18,7 +18,8 @@ use crate::gc::{GcOptions, gc};
 /// progress) or one with uncommitted changes. Also removes what interrupted runs left, and the
 /// directories of runs that never got a worktree (stopped by the policy), which hold only
 /// evidence files that git has too. Evidence refs are kept unless --evidence is given together
-/// with --older-than.
+/// with --older-than. Of the autonomy cycle's records (refs/oc/observations/*, refs/oc/cycles/*)
+/// it keeps the newest autonomy.keep_records of each (default 50) and removes the older ones.
 ///
 /// What is removed is printed on stdout (--dry-run prints the same lines, with "would remove");
 /// what is kept, and why, on stderr.
@@ -44,6 +45,7 @@ pub fn cmd_gc(ui: &mut Ui, args: &GcArgs) -> Result<i32> {
         dry_run: args.dry_run,
         evidence: args.evidence,
         disposable: config.gc.disposable_branches(),
+        autonomy_keep: crate::autonomy::keep_records(&config)?,
     };
     let report = gc(&repo, &opts)?;
     if ui.is_json() {
@@ -78,6 +80,9 @@ pub fn cmd_gc(ui: &mut Ui, args: &GcArgs) -> Result<i32> {
     }
     for e in &report.removed_evidence {
         line("evidence ", e);
+    }
+    for r in &report.removed_autonomy_records {
+        line("autonomy record ", r);
     }
     let removed_nothing = out.is_empty();
     ui.data(&crate::text::escape_controls_keep_lines(&out));

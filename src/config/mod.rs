@@ -332,6 +332,23 @@ pub struct AutonomySection {
     pub lint_min_violations: Option<usize>,
     pub type_min_errors: Option<usize>,
     pub validation_failure_threshold: Option<usize>,
+    /// The backlog file whose `## Next` items backlog_promotion proposes [default: the first of
+    /// .console/backlog.md, BACKLOG.md, docs/backlog.md, backlog.md].
+    pub backlog_file: Option<String>,
+    /// The coverage report read (lcov, Cobertura XML, coverage.py or Istanbul JSON) [default:
+    /// the first of lcov.info, coverage.xml, coverage.json and their coverage/ variants].
+    pub coverage_report: Option<String>,
+    /// Overall line coverage below which coverage_gap proposes [default: 60].
+    pub coverage_min_percent: Option<f64>,
+    /// A file below this line coverage counts as uncovered [default: 80].
+    pub coverage_file_min_percent: Option<f64>,
+    /// Uncovered files from which coverage_gap proposes [default: 3].
+    pub coverage_min_uncovered_files: Option<usize>,
+    /// Snapshots in a row a lint or type code must stay among the most frequent to be a cluster
+    /// [default: 3].
+    pub lint_cluster_min_runs: Option<usize>,
+    /// Observation snapshots and cycle reports `git oc gc` keeps, each [default: 50].
+    pub keep_records: Option<usize>,
 }
 
 /// `[lanes]`: how `git oc watch` runs board tasks unattended (README "Running unattended").

@@ -669,3 +669,282 @@ fn failing_github_checks_are_a_ci_pattern_and_an_unreadable_ci_is_recorded_not_f
     );
     assert_eq!(broken["guard_rails"]["cycle_health"], "degraded");
 }
+
+fn labels_of(env: &TestEnv, repo: &Path, id: &str) -> (Vec<String>, String) {
+    let shown = env.oc(repo, ["--json", "task", "show", id]).json();
+    let labels = shown["task"]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect();
+    (labels, shown["task"]["description"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn backlog_items_are_promoted_with_their_type_and_a_done_item_is_not_promoted_again() {
+    let env = TestEnv::new();
+    let repo = repo_with_tests(
+        &env,
+        "disabled_families = [\"hotspot_concentration\", \"todo_accumulation\"]\n",
+    );
+    std::fs::write(
+        repo.join("BACKLOG.md"),
+        "# Backlog\n\n## Next\n- [x] Shipped already\n- [feature] Add retries to the fetch\n- [ ] Document the flags\n- [arch] Split the config module\n\n## Later\n- Rewrite everything\n",
+    )
+    .unwrap();
+    env.git(&repo, ["add", "."]);
+    env.git(&repo, ["commit", "-q", "-m", "backlog"]);
+    let gated = cycle(&env, &repo, &[]);
+    assert_eq!(gated["signals"]["backlog"]["file"], "BACKLOG.md");
+    assert_eq!(gated["signals"]["backlog"]["items"].as_array().unwrap().len(), 3);
+    for family in ["backlog_promotion", "arch_promotion"] {
+        assert_eq!(
+            suppressed(&gated, family).as_deref(),
+            Some("family_deferred_initial_gating"),
+            "{family}"
+        );
+    }
+    let done = cycle(&env, &repo, &["--all-families", "--execute"]);
+    let mut families = emitted(&done);
+    families.sort();
+    assert_eq!(families, ["arch_promotion", "backlog_promotion"], "{done:#}");
+    // One item per family and cycle: the first open one of the section.
+    assert_eq!(
+        suppressed(&done, "backlog_promotion").as_deref(),
+        Some("family_quota_exceeded")
+    );
+    let created = done["stages"]["propose"]["created"].as_array().unwrap();
+    let by_family = |f: &str| created.iter().find(|c| c["family"] == f).unwrap();
+    let feature = by_family("backlog_promotion");
+    assert_eq!(feature["title"], "Add retries to the fetch");
+    // Tier 1 and not a style change, tier 0: both wait for a human in the backlog.
+    assert_eq!(feature["state"], "Backlog");
+    assert_eq!(by_family("arch_promotion")["state"], "Backlog");
+    assert_eq!(
+        candidate(&done, "arch_promotion")["validation_profile"],
+        "manual_review"
+    );
+    let (labels, text) = labels_of(&env, &repo, feature["task_id"].as_str().unwrap());
+    for l in [
+        "source: backlog",
+        "type: feature",
+        "source: autonomy",
+        "source-family: backlog_promotion",
+    ] {
+        assert!(labels.iter().any(|x| x == l), "{labels:?}");
+    }
+    assert!(text.contains("BACKLOG.md (line 5)"), "{text}");
+    let (arch_labels, _) = labels_of(&env, &repo, by_family("arch_promotion")["task_id"].as_str().unwrap());
+    assert!(arch_labels.iter().any(|x| x == "type: arch"), "{arch_labels:?}");
+
+    // Open: suppressed by its task (past the cooldown too); done: not promoted again.
+    let again = cycle(&env, &repo, &["--all-families", "--cooldown-minutes", "0"]);
+    assert_eq!(
+        suppressed(&again, "backlog_promotion").as_deref(),
+        Some("existing_open_equivalent_task")
+    );
+    env.oc(&repo, ["task", "move", feature["task_id"].as_str().unwrap(), "done"])
+        .assert_code(0);
+    let after = cycle(&env, &repo, &["--all-families", "--cooldown-minutes", "0"]);
+    let reasons: Vec<&str> = after["stages"]["decide"]["suppressed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["family"] == "backlog_promotion")
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"backlog_item_already_promoted"), "{after:#}");
+    // The next item takes its place.
+    assert_eq!(candidate(&after, "backlog_promotion")["title"], "Document the flags");
+}
+
+fn lcov(files: &[(&str, u32, u32)]) -> String {
+    files
+        .iter()
+        .map(|(f, total, hit)| {
+            let lines: String = (1..=*total)
+                .map(|n| format!("DA:{n},{}\n", u32::from(n <= *hit)))
+                .collect();
+            format!("SF:{f}\n{lines}end_of_record\n")
+        })
+        .collect()
+}
+
+#[test]
+fn a_coverage_report_in_the_work_tree_is_a_coverage_gap_when_low_or_when_files_are_uncovered() {
+    let env = TestEnv::new();
+    let repo = repo_with_tests(&env, "");
+    // No report: unavailable, which is not a failure.
+    let none = cycle(&env, &repo, &["--all-families"]);
+    assert_eq!(none["signals"]["coverage"]["status"], "unavailable");
+    assert!(
+        none["stages"]["observe"]["collector_errors"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(suppressed(&none, "coverage_gap").is_none());
+
+    std::fs::write(
+        repo.join("lcov.info"),
+        lcov(&[("src/a.rs", 10, 2), ("src/b.rs", 10, 5)]),
+    )
+    .unwrap();
+    let gated = cycle(&env, &repo, &[]);
+    assert_eq!(
+        suppressed(&gated, "coverage_gap").as_deref(),
+        Some("family_deferred_initial_gating")
+    );
+    let low = cycle(&env, &repo, &["--all-families"]);
+    assert_eq!(low["signals"]["coverage"]["percent"], 35.0);
+    assert_eq!(low["signals"]["coverage"]["format"], "lcov");
+    let c = candidate(&low, "coverage_gap");
+    assert_eq!(c["pattern"], "low_overall");
+    assert!(c["summary"].as_str().unwrap().contains("src/a.rs"), "{c:#}");
+
+    // Cobertura, 90% overall but three files below 80%.
+    std::fs::remove_file(repo.join("lcov.info")).unwrap();
+    let class = |f: &str, total: u32, hit: u32| {
+        let lines: String = (1..=total)
+            .map(|n| format!("<line number=\"{n}\" hits=\"{}\"/>", u32::from(n <= hit)))
+            .collect();
+        format!("<class name=\"{f}\" filename=\"{f}\" line-rate=\"0\"><lines>{lines}</lines></class>")
+    };
+    let xml = format!(
+        "<?xml version=\"1.0\" ?>\n<coverage line-rate=\"0.9\"><packages><package><classes>{}{}{}{}</classes></package></packages></coverage>\n",
+        class("big.py", 100, 100),
+        class("a.py", 10, 5),
+        class("b.py", 10, 6),
+        class("c.py", 10, 7)
+    );
+    std::fs::write(repo.join("coverage.xml"), xml).unwrap();
+    let files = cycle(&env, &repo, &["--all-families"]);
+    assert_eq!(files["signals"]["coverage"]["files_below_threshold"], 3);
+    assert_eq!(candidate(&files, "coverage_gap")["pattern"], "uncovered_files");
+    // Tunable: with four files needed, nothing.
+    write_config(
+        &repo,
+        "[autonomy]\ntest_command = \"sh check.sh\"\nlint = false\ncoverage_min_uncovered_files = 4\n",
+    );
+    let tuned = cycle(&env, &repo, &["--all-families"]);
+    assert!(!emitted(&tuned).contains(&"coverage_gap".to_owned()), "{tuned:#}");
+
+    // A configured report that is missing is a recorded collector error, not a failed cycle.
+    write_config(
+        &repo,
+        "[autonomy]\ntest_command = \"sh check.sh\"\nlint = false\ncoverage_report = \"out/lcov.info\"\n",
+    );
+    let missing = cycle(&env, &repo, &[]);
+    assert!(
+        missing["stages"]["observe"]["collector_errors"]["coverage_signal"]
+            .as_str()
+            .unwrap()
+            .contains("out/lcov.info"),
+        "{missing:#}"
+    );
+    assert_eq!(missing["guard_rails"]["cycle_health"], "degraded");
+    for config in [
+        "[autonomy]\ncoverage_min_percent = 150\n",
+        "[autonomy]\ncoverage_min_uncovered_files = 0\n",
+        "[autonomy]\nlint_cluster_min_runs = 0\n",
+    ] {
+        write_config(&repo, config);
+        let before = env.state(&repo);
+        env.oc(&repo, ["autonomy-cycle"]).assert_clean_error(2);
+        assert_eq!(env.state(&repo), before, "{config}");
+    }
+}
+
+/// A Python project with ruff findings: unused imports (F401) in three files, plus others.
+/// It needs ruff (`.ci/run` installs it); without ruff it fails rather than skips.
+#[test]
+fn ruff_findings_are_lint_fix_and_a_code_that_persists_is_a_lint_cluster() {
+    let env = TestEnv::new();
+    let repo = env.repo("py");
+    std::fs::write(
+        repo.join("pyproject.toml"),
+        "[project]\nname = \"fixture\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    for m in ["a", "b", "c"] {
+        std::fs::write(
+            repo.join(format!("{m}.py")),
+            "import os\nimport sys\n\n\ndef f(x):\n    if x == None:\n        return 1\n    return 2\n",
+        )
+        .unwrap();
+    }
+    write_config(&repo, "[autonomy]\ntest_command = \"true\"\n");
+    env.git(&repo, ["add", "."]);
+    env.git(&repo, ["commit", "-q", "-m", "python"]);
+    let first = cycle(&env, &repo, &["--all-families"]);
+    let lint = &first["signals"]["lint"];
+    assert_eq!(lint["tool"], "ruff", "ruff must be installed for this test: {lint:#}");
+    assert_eq!(lint["status"], "violations", "{lint:#}");
+    assert!(lint["count"].as_u64().unwrap() >= 6, "{lint:#}");
+    assert_eq!(lint["distinct_files"], 3);
+    assert_eq!(lint["clusters"][0]["code"], "F401");
+    assert_eq!(lint["clusters"][0]["files"].as_array().unwrap().len(), 3);
+    assert_eq!(candidate(&first, "lint_fix")["validation_profile"], "lint_clean");
+    // A cluster once it has persisted for three snapshots.
+    assert!(!emitted(&first).contains(&"lint_cluster".to_owned()));
+    cycle(&env, &repo, &["--all-families", "--cooldown-minutes", "0"]);
+    let third = cycle(&env, &repo, &["--all-families", "--cooldown-minutes", "0"]);
+    let c = candidate(&third, "lint_cluster");
+    assert_eq!(c["subject"], "F401");
+    assert_eq!(c["pattern"], "lint_cluster");
+    assert_eq!(c["confidence"], "high");
+    assert!(c["title"].as_str().unwrap().contains("F401"), "{c:#}");
+    // Gated by default.
+    let default = cycle(&env, &repo, &["--cooldown-minutes", "0"]);
+    assert_eq!(
+        suppressed(&default, "lint_cluster").as_deref(),
+        Some("family_deferred_initial_gating")
+    );
+}
+
+#[test]
+fn gc_keeps_the_newest_autonomy_records_and_dry_run_says_what_it_would_remove() {
+    let env = TestEnv::new();
+    let repo = repo_with_tests(&env, "keep_records = 6\n");
+    for _ in 0..8 {
+        cycle(&env, &repo, &[]);
+    }
+    let refs = |prefix: &str| -> Vec<String> {
+        env.git(&repo, ["for-each-ref", "--format=%(refname)", prefix])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let (obs, cycles) = (refs("refs/oc/observations/"), refs("refs/oc/cycles/"));
+    assert_eq!((obs.len(), cycles.len()), (8, 8));
+    let dry = env.oc(&repo, ["gc", "--dry-run"]);
+    dry.assert_code(0);
+    for old in obs[..2].iter().chain(&cycles[..2]) {
+        assert!(
+            dry.stdout.contains(&format!("would remove autonomy record {old}")),
+            "{}",
+            dry.stdout
+        );
+    }
+    assert!(!dry.stdout.contains(&obs[2]), "{}", dry.stdout);
+    // A dry run removes nothing.
+    assert_eq!(
+        (refs("refs/oc/observations/"), refs("refs/oc/cycles/")),
+        (obs.clone(), cycles.clone())
+    );
+    let real = env.oc(&repo, ["--json", "gc"]).json();
+    assert_eq!(real["removed_autonomy_records"].as_array().unwrap().len(), 4);
+    assert_eq!(refs("refs/oc/observations/"), obs[2..]);
+    assert_eq!(refs("refs/oc/cycles/"), cycles[2..]);
+    // The newest cycle is still shown, and the next cycle still compares with five snapshots.
+    let shown = env.oc(&repo, ["--json", "autonomy-cycle", "--show"]).json();
+    assert_eq!(format!("refs/oc/cycles/{}", shown["id"].as_str().unwrap()), cycles[7]);
+    let next = cycle(&env, &repo, &[]);
+    assert_eq!(next["stages"]["observe"]["history"].as_array().unwrap().len(), 5);
+    // Fewer than the insights read is refused.
+    write_config(&repo, "[autonomy]\nkeep_records = 5\n");
+    let before = env.state(&repo);
+    env.oc(&repo, ["gc"]).assert_clean_error(2);
+    assert_eq!(env.state(&repo), before);
+}
