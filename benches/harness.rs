@@ -76,8 +76,14 @@ fn timed(cmd: &mut Command) -> (Duration, u64) {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waiting for our own child; wait4 fills `usage` with its resource use.
     unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = start.elapsed();
     std::mem::forget(child);
-    (start.elapsed(), usage.ru_maxrss as u64)
+    // A process that failed did not do the work being measured.
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed (wait status {status})"
+    );
+    (elapsed, usage.ru_maxrss as u64)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

@@ -1,7 +1,5 @@
 //! The review lane: one pass of the review loop over the pull requests of runs, each cycle.
 
-use std::path::Path;
-
 use super::{CycleReport, Lane, LaneContext, LaneKind};
 use crate::error::{Error, Result};
 
