@@ -1294,7 +1294,7 @@ fn the_openapi_check_rejects_what_github_would_not_send_and_fails_without_the_de
 /// The goal lane with `review.await_review`: the task's run is pushed, its pull request opened,
 /// and the task waits In Review.
 #[test]
-fn the_goal_lane_awaiting_review_pushes_opens_the_pr_and_moves_the_task_to_in_review() {
+fn the_goal_lane_awaiting_review_opens_the_pr_and_the_review_loop_merges_it_and_closes_the_task() {
     let s = setup(&format!("{}[review]\nawait_review = true\n", crate::test_lanes::CONFIG));
     let body = "## Goal\nGreet the reader in a new file, warmly and at some length.\n";
     let added = s.oc(&[
@@ -1333,4 +1333,28 @@ fn the_goal_lane_awaiting_review_pushes_opens_the_pr_and_moves_the_task_to_in_re
         "{}",
         s.remote_refs()
     );
+
+    // The golden path's end: the review loop's self-review says LGTM, the pull request is
+    // merged, and the task the run carried out moves to Done.
+    let control = s.env.root().join("review-control");
+    std::fs::write(&control, "LGTM\n").unwrap();
+    let review = Run::from(
+        s.env
+            .oc_agents(&s.repo)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("FAKE_AGENT_REVIEW_CONTROL", &control)
+            .args(["--json", "review", "--once"])
+            .output()
+            .unwrap(),
+    );
+    review.assert_code(0);
+    assert_eq!(
+        review.json()["pull_requests"][0]["action"],
+        "merged",
+        "{}",
+        review.stdout
+    );
+    assert!(s.gh.pulls()[0].merged);
+    let shown = s.oc(&["--json", "task", "show", &id]).json();
+    assert_eq!(shown["task"]["state"], "Done", "{shown}");
 }
