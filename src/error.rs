@@ -137,6 +137,15 @@ impl Error {
             .join(": ")
     }
 
+    /// The summary and what to do about it, on one line (for reports that carry errors as text).
+    pub fn summary_with_hints(&self) -> String {
+        let mut line = self.summary_line();
+        for hint in &self.hints {
+            line.push_str(&format!(" (hint: {hint})"));
+        }
+        line
+    }
+
     /// The text printed on stderr, one line per message, cause and hint.
     pub fn render(&self) -> String {
         let mut out = format!("error: {}\n", self.message);

@@ -350,6 +350,7 @@ pub fn push_with_notes(
         }
         let out = run_git(workdir, &args)?;
         let mut raced = false;
+        let mut refused_for_itself = false;
         let mut rejected = Vec::new();
         for line in out.stdout.lines() {
             // `<flag>\t<src>:<dst>\t<summary>`, where the flag of a fast-forward is a space: it
@@ -365,9 +366,16 @@ pub fn push_with_notes(
                 "=" if dst == NOTES_REF => pushed.notes = "up to date",
                 "!" => {
                     // Only a non-fast-forward of the notes or a task means someone pushed in
-                    // between; a hook declining ("[remote rejected]") would decline again.
-                    if (dst == NOTES_REF || dst.starts_with(TASKS_REF_PREFIX)) && summary.starts_with("[rejected]") {
-                        raced = true;
+                    // between; a hook declining ("[remote rejected]") would decline again, and
+                    // so would any other ref refused for itself. The refs an atomic push drops
+                    // because another was refused say nothing either way.
+                    if !summary.contains("atomic push failed") {
+                        let shared = dst == NOTES_REF || dst.starts_with(TASKS_REF_PREFIX);
+                        if shared && summary.starts_with("[rejected]") {
+                            raced = true;
+                        } else {
+                            refused_for_itself = true;
+                        }
                     }
                     rejected.push(format!("{dst} ({summary})"));
                 }
@@ -393,7 +401,7 @@ pub fn push_with_notes(
         } else {
             rejected.join(", ")
         });
-        if !raced {
+        if !raced || refused_for_itself {
             let hook = out.stderr.lines().find(|l| l.contains("remote:")).map(str::to_owned);
             return Err(match hook {
                 Some(h) => err.caused_by(h),

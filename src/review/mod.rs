@@ -312,7 +312,7 @@ impl Reviewer<'_> {
                 return report;
             }
             Err(e) => {
-                report.error = Some(e.summary_line());
+                report.error = Some(e.summary_with_hints());
                 return report;
             }
         };
@@ -320,7 +320,7 @@ impl Reviewer<'_> {
         let result = self.act(pr, &mut next);
         let (step, failed) = match result {
             Ok(step) => (step, None),
-            Err(e) => (Step::new(Action::Failed), Some(e.summary_line())),
+            Err(e) => (Step::new(Action::Failed), Some(e.summary_with_hints())),
         };
         let mut step = step;
         if failed.is_some() {

@@ -720,3 +720,69 @@ fn the_review_lane_runs_a_pass_of_the_review_loop() {
     status.assert_code(0);
     assert!(status.stdout.contains("1 merged"), "{}", status.stdout);
 }
+
+#[test]
+fn a_revision_never_overwrites_commits_pushed_to_the_branch_meanwhile() {
+    let marker = tempfile::tempdir().unwrap();
+    let started = marker.path().join("started");
+    let release = marker.path().join("release");
+    let s = setup_with_agent("max_self_review_loops = 1\n", &[&started, &release]);
+    let (_, number) = s.open_pr();
+    let branch = s.head_branch(number);
+    std::fs::write(&release, "").unwrap();
+    for _ in 0..3 {
+        let (_, doc) = s.pass();
+        if only(&doc)["phase"] == "human_review" {
+            break;
+        }
+    }
+    s.gh.add_comment(number, "alice", "Please mention the greeting in the README.");
+
+    // The revision's agent is at work when someone pushes to the pull request's branch.
+    std::fs::remove_file(&started).unwrap();
+    std::fs::remove_file(&release).unwrap();
+    let pass = s
+        .env
+        .oc_agents(&s.repo)
+        .env("GITHUB_TOKEN", TOKEN)
+        .args(["review", "--once", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the revision's agent starts", || started.exists());
+    let other = s.env.root().join("other");
+    s.env.git(
+        s.env.root(),
+        [
+            "clone",
+            "-q",
+            "-b",
+            &branch,
+            s.remote.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(other.join("theirs.txt"), "pushed by a person\n").unwrap();
+    s.env.git(&other, ["add", "theirs.txt"]);
+    s.env.git(&other, ["commit", "-q", "-m", "A person's fix"]);
+    s.env.git(&other, ["push", "-q", "origin", &branch]);
+    let theirs = s.env.git(&other, ["rev-parse", "HEAD"]);
+    std::fs::write(&release, "").unwrap();
+    let pass = Run::from(pass.wait_with_output().unwrap());
+
+    // Their commit stays; the pass says why it pushed nothing.
+    assert_eq!(s.remote_branch(&branch).as_deref(), Some(theirs.as_str()));
+    assert!(
+        format!("{}{}", pass.stdout, pass.stderr).contains("never force-pushes"),
+        "{}\n{}",
+        pass.stdout,
+        pass.stderr
+    );
+    // The comment is handled again on the new head: the revision builds on their commit.
+    let (run, doc) = s.pass();
+    run.assert_code(0);
+    assert_eq!(only(&doc)["action"], "revised", "{doc}");
+    let after = s.remote_branch(&branch).unwrap();
+    assert_eq!(s.env.git(&s.remote, ["rev-parse", &format!("{after}^")]), theirs);
+}
