@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod board;
+pub mod ci;
 pub mod demo;
 pub mod diff;
 pub mod doctor;
@@ -18,6 +19,7 @@ pub mod runs;
 pub mod sync;
 pub mod task;
 pub mod ui;
+pub mod worker;
 
 // Everyday shell use: the hidden `complete` subcommand behind the completion scripts, tables.
 pub mod complete;
@@ -80,6 +82,8 @@ pub enum Command {
     Fetch(sync::FetchArgs),
     Task(task::TaskArgs),
     Board(board::BoardArgs),
+    Worker(worker::WorkerArgs),
+    Ci(ci::CiArgs),
     Gc(gc::GcArgs),
     Doctor(doctor::DoctorArgs),
     Init(init::InitArgs),
@@ -262,6 +266,8 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::Fetch(args) => sync::cmd_fetch(ui, args),
         Command::Task(args) => task::cmd_task(ui, args),
         Command::Board(args) => board::cmd_board(ui, args),
+        Command::Worker(args) => worker::cmd_worker(ui, args),
+        Command::Ci(args) => ci::cmd_ci(ui, args),
         Command::Gc(args) => gc::cmd_gc(ui, args),
         Command::Doctor(args) => doctor::cmd_doctor(ui, args),
         Command::Init(args) => init::cmd_init(ui, args),
