@@ -38,7 +38,7 @@ pub const DEFAULT_LANES: &[&str] = &["goal"];
 /// Consecutive failures to reach the remote before the worker gives up.
 const MAX_UNREACHABLE: u32 = 6;
 /// Attempts at one publication (each after a fresh fetch and merge).
-const MAX_PUBLISH_ATTEMPTS: u32 = 8;
+const MAX_PUBLISH_ATTEMPTS: u32 = 40;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -396,17 +396,21 @@ impl<'a> Worker<'a> {
         self.opts.lanes.iter().any(|l| l.eq_ignore_ascii_case(kind))
     }
 
-    /// Run a held task while a thread renews its lease, then publish it. `None`: the lease was
-    /// lost and nothing was published. The flag: whether the board was fetched just now.
+    /// Run a held task while a thread renews its lease, then publish it (still renewing: a slow
+    /// publication must not let the lease run out). `None`: the lease was lost and nothing was
+    /// published. The flag: whether the board was fetched just now.
     fn carry(&self, task: &crate::board::Task, held: Held, on: &mut dyn FnMut(&Event)) -> Result<(Option<RunDone>, bool)> {
-        let lost = AtomicBool::new(false);
+        let lease = Lease {
+            lost: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            current: Mutex::new((held.claim_commit, held.claim.clone())),
+        };
         let stop = AtomicBool::new(false);
-        let current = Mutex::new((held.claim_commit, held.claim.clone()));
         let shared = self.repo().clone().into_sync();
-        let result = std::thread::scope(|scope| {
+        std::thread::scope(|scope| {
             let (done_tx, done_rx) = mpsc::channel::<()>();
             let (transport, opts, clock) = (&self.transport, &self.opts, self.clock);
-            let (lost, stop, current, shared) = (&lost, &stop, &current, &shared);
+            let (lease_ref, stop_ref, shared) = (&lease, &stop, &shared);
             scope.spawn(move || {
                 let repo = shared.to_thread_local();
                 let tick = opts.renew_every().min(Duration::from_millis(200));
@@ -417,39 +421,53 @@ impl<'a> Worker<'a> {
                         _ => break,
                     }
                     if interrupted() {
-                        stop.store(true, Ordering::Relaxed);
+                        stop_ref.store(true, Ordering::Relaxed);
                     }
                     if Instant::now() < next {
                         continue;
                     }
-                    let (id, claim) = match current.lock() {
-                        Ok(c) => c.clone(),
-                        Err(_) => break,
+                    // Holding the claim while renewing: a publication never races its renewal.
+                    let Ok(mut current) = lease_ref.current.lock() else {
+                        break;
                     };
-                    let renewed = claim::renew(transport, &repo, (id, &claim), clock.now(), opts.lease);
-                    match renewed {
+                    if lease_ref.finished.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (id, claim) = current.clone();
+                    match claim::renew(transport, &repo, (id, &claim), clock.now(), opts.lease) {
                         Ok(Renewed::Yes(id, claim)) => {
-                            if let Ok(mut c) = current.lock() {
-                                *c = (id, claim);
-                            }
+                            *current = (id, claim);
                             next = Instant::now() + opts.renew_every();
                         }
                         // Tried again at the next tick; the publication's lease decides.
                         Ok(Renewed::Unreachable(_)) => {}
                         Ok(Renewed::Lost) | Err(_) => {
-                            lost.store(true, Ordering::Relaxed);
-                            stop.store(true, Ordering::Relaxed);
+                            lease_ref.lost.store(true, Ordering::Relaxed);
+                            stop_ref.store(true, Ordering::Relaxed);
                             break;
                         }
                     }
                 }
             });
             let result = self.runner.run(&self.workdir, task, &stop);
+            let outcome = self.finish(task, &held, result, &lease, on);
+            lease.finished.store(true, Ordering::Relaxed);
             drop(done_tx);
-            result
-        });
+            outcome
+        })
+    }
+
+    /// After the run: publish its outcome, unless the lease was lost.
+    fn finish(
+        &self,
+        task: &crate::board::Task,
+        held: &Held,
+        result: Result<RunDone>,
+        lease: &Lease,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<(Option<RunDone>, bool)> {
         let task_ref = format!("{TASKS_REF_PREFIX}{}", task.id);
-        if lost.load(Ordering::Relaxed) || interrupted() {
+        if lease.lost.load(Ordering::Relaxed) || interrupted() {
             // The local task goes back to what was pushed: another worker carries it now.
             claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
             return Ok((None, false));
@@ -478,9 +496,7 @@ impl<'a> Worker<'a> {
                 }
             }
         };
-        let claim_now = current.lock().map(|c| c.0).unwrap_or(held.claim_commit);
-        let published = self.publish(&task.id, claim_now, &done, on)?;
-        if !published {
+        if !self.publish(&task.id, lease, &done, on)? {
             claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
             return Ok((None, true));
         }
@@ -488,18 +504,28 @@ impl<'a> Worker<'a> {
     }
 
     /// Publish a finished task in one atomic push: the run's branch and evidence ref, the notes,
-    /// the task, and the claim's release (only if the claim is still `claim`). Each attempt
+    /// the task, and the claim's release (only if the claim is still the lease's). Each attempt
     /// fetches and merges first, so that the notes and the task are fast-forwards. `false`: the
     /// lease was lost, nothing was published.
-    fn publish(&self, task_id: &str, claim: gix::ObjectId, done: &RunDone, on: &mut dyn FnMut(&Event)) -> Result<bool> {
+    fn publish(&self, task_id: &str, lease: &Lease, done: &RunDone, on: &mut dyn FnMut(&Event)) -> Result<bool> {
         let repo = self.repo();
         let remote = &self.opts.remote;
         let claim_ref = format!("{CLAIMS_REF_PREFIX}{task_id}");
         let task_ref = format!("{TASKS_REF_PREFIX}{task_id}");
         let mut failures = 0;
+        let mut races = 0u32;
         let mut last = String::new();
         for _attempt in 0..MAX_PUBLISH_ATTEMPTS {
+            if lease.lost.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            let current = lease
+                .current
+                .lock()
+                .map_err(|_| Error::internal("the lease's lock was poisoned"))?;
+            let claim = current.0;
             if let Err(why) = self.fetch()? {
+                drop(current);
                 failures += 1;
                 if failures >= MAX_UNREACHABLE {
                     return Err(claim::unreachable(remote, &why));
@@ -537,7 +563,9 @@ impl<'a> Worker<'a> {
             refspecs.push(format!(":{claim_ref}"));
             let source_refs: Vec<&str> = sources.iter().map(String::as_str).collect();
             crate::publish::refuse_rejected_content(&self.workdir, &source_refs)?;
-            match self.transport.push(&[format!("{claim_ref}:{claim}")], &refspecs)? {
+            let pushed = self.transport.push(&[format!("{claim_ref}:{claim}")], &refspecs)?;
+            drop(current);
+            match pushed {
                 Pushed::Done => {
                     // The tracking refs follow, so that the next claim's view is current.
                     let tracked = format!("{}{task_id}", claims_tracking_prefix(remote));
@@ -548,9 +576,12 @@ impl<'a> Worker<'a> {
                     return Ok(true);
                 }
                 Pushed::Lost(why) => {
-                    // Someone pushed notes or changed the task in between: fetch, merge, again.
+                    // Someone pushed notes or changed the task in between: fetch, merge, again
+                    // (the notes ref is the one every publication moves).
+                    tracing::debug!(%why, "publication raced");
+                    races += 1;
                     last = why;
-                    std::thread::sleep(jitter(self.opts.poll() / 2));
+                    std::thread::sleep(jitter(self.opts.poll().saturating_mul(races.min(8)) / 2));
                 }
                 Pushed::Refused(why) => return Err(claim::refused(remote, &format!("publish task {task_id}"), &why)),
                 Pushed::Unreachable(why) => {
@@ -569,6 +600,14 @@ impl<'a> Worker<'a> {
             .caused_by(last)
             .hint("the run is kept in this clone (git oc runs); the task is taken over when its lease expires"))
     }
+}
+
+/// A held claim while its task runs: the claim as last renewed, and whether it was lost.
+struct Lease {
+    lost: AtomicBool,
+    /// The task was published or given up: no more renewals.
+    finished: AtomicBool,
+    current: Mutex<(gix::ObjectId, Claim)>,
 }
 
 /// One of the first few candidates, at random: workers that fetched the same board rarely race

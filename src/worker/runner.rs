@@ -55,6 +55,12 @@ impl TaskRunner for PipelineRunner {
             if let Some(base) = &parsed.execution.base_branch {
                 spec.base = base.clone();
             }
+            // Branch names must not collide across machines: the template gets the run's
+            // random part when it has none.
+            let template = session.config.run.branch();
+            if !template.contains("{run}") {
+                spec.branch = Some(format!("{template}-{{run}}"));
+            }
             let prepared = session.prepare(&spec)?;
             let cx = crate::pipeline::RunContext {
                 clock: &crate::pipeline::SystemClock,

@@ -147,7 +147,13 @@ pub fn classify(stdout: &str, stderr: &str) -> Pushed {
             continue;
         }
         if summary.starts_with("[rejected]") || is_remote_race(summary) {
-            lost.get_or_insert(what);
+            match &mut lost {
+                None => lost = Some(what),
+                Some(all) => {
+                    all.push_str(", ");
+                    all.push_str(&what);
+                }
+            }
         } else {
             refused.get_or_insert(what);
         }
