@@ -51,8 +51,7 @@ pub fn cmd_worker(ui: &mut Ui, args: &WorkerArgs) -> Result<i32> {
             if s.is_finite() && s >= 0.0 {
                 Ok(Duration::from_secs_f64(s))
             } else {
-                Err(Error::input(format!("--idle-exit {s} is not a number of seconds"))
-                    .hint("e.g. --idle-exit 300"))
+                Err(Error::input(format!("--idle-exit {s} is not a number of seconds")).hint("e.g. --idle-exit 300"))
             }
         })
         .transpose()?;
@@ -62,7 +61,12 @@ pub fn cmd_worker(ui: &mut Ui, args: &WorkerArgs) -> Result<i32> {
     let opts = Options {
         remote,
         name: args.name.clone().unwrap_or_else(crate::worker::default_name),
-        lanes: args.lanes.iter().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect(),
+        lanes: args
+            .lanes
+            .iter()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect(),
         max_tasks: args.max_tasks,
         idle_exit,
         lease: args.lease,
@@ -76,13 +80,19 @@ pub fn cmd_worker(ui: &mut Ui, args: &WorkerArgs) -> Result<i32> {
             title,
             reclaimed_from,
         } => ui.status(&match reclaimed_from {
-            Some(c) => format!("claimed {task_id} {title:?} (taken over from {}, whose lease expired)", c.worker),
+            Some(c) => format!(
+                "claimed {task_id} {title:?} (taken over from {}, whose lease expired)",
+                c.worker
+            ),
             None => format!("claimed {task_id} {title:?}"),
         }),
         Event::Finished { task_id, done } => ui.status(&format!(
             "published {task_id}: {}{}",
             done.state,
-            done.run_id.as_deref().map(|r| format!(" (run {r})")).unwrap_or_default()
+            done.run_id
+                .as_deref()
+                .map(|r| format!(" (run {r})"))
+                .unwrap_or_default()
         )),
         Event::LostLease { task_id } => ui.warning(&format!(
             "lost the lease on task {task_id}: another worker took it over; this run is not published"

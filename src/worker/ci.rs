@@ -32,11 +32,11 @@ impl Recipe {
             return Err(Error::input(format!("{:?} is not a cron line", self.schedule))
                 .hint("five fields, e.g. \"*/30 * * * *\" (every 30 minutes)"));
         }
-        if let Some(s) = self
-            .secrets
-            .iter()
-            .find(|s| s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || s.starts_with(|c: char| c.is_ascii_digit()))
-        {
+        if let Some(s) = self.secrets.iter().find(|s| {
+            s.is_empty()
+                || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || s.starts_with(|c: char| c.is_ascii_digit())
+        }) {
             return Err(Error::input(format!("{s:?} is not a secret's name"))
                 .hint("secret names are letters, digits and underscores, e.g. ANTHROPIC_API_KEY"));
         }
@@ -191,10 +191,7 @@ mod tests {
         assert!(gh.contains("permissions: {}"));
         let gl = gitlab(&recipe()).unwrap();
         assert!(gl.contains("parallel: 3"));
-        let bad = Recipe {
-            workers: 0,
-            ..recipe()
-        };
+        let bad = Recipe { workers: 0, ..recipe() };
         assert!(github_actions(&bad).is_err());
         let bad = Recipe {
             secrets: vec!["X}} ; rm".into()],

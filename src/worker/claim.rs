@@ -108,9 +108,7 @@ pub fn write_claim(repo: &gix::Repository, claim: &Claim) -> Result<gix::ObjectI
 
 /// The claim a commit records; `None` when it is not a claim commit.
 pub fn read_claim(repo: &gix::Repository, id: gix::ObjectId) -> Option<Claim> {
-    crate::git::commit_message(repo, id)
-        .ok()
-        .and_then(|m| Claim::parse(&m))
+    crate::git::commit_message(repo, id).ok().and_then(|m| Claim::parse(&m))
 }
 
 /// The remote's claims as last fetched: task id → (claim commit, claim).
@@ -166,13 +164,7 @@ pub struct Seen {
 
 /// Claim a task (or reclaim it from an expired attempt) with one atomic push. `Err` when the
 /// remote refuses for good or cannot be reached.
-pub fn claim(
-    transport: &Transport,
-    board: &GitBoard,
-    states: &States,
-    seen: &Seen,
-    mine: &Claim,
-) -> Result<Claimed> {
+pub fn claim(transport: &Transport, board: &GitBoard, states: &States, seen: &Seen, mine: &Claim) -> Result<Claimed> {
     let repo = board.repo();
     let running = states.name(StateKind::Running).to_owned();
     let interrupted = seen.claim.as_ref().map(|(_, c)| c.clone());
@@ -226,11 +218,19 @@ pub fn claim(
             crate::git::refs::compare_and_swap(repo, &task_ref, Some(l), task_commit, "git-oc: task claimed")?
         }
         _ => {
-            set_ref(repo, &format!("{}{}", tracking_prefix(remote), seen.task_id), task_commit)?;
+            set_ref(
+                repo,
+                &format!("{}{}", tracking_prefix(remote), seen.task_id),
+                task_commit,
+            )?;
             crate::board::git::merge_fetched(repo, &tracking_prefix(remote), states)?;
         }
     }
-    set_ref(repo, &format!("{}{}", tracking_prefix(remote), seen.task_id), task_commit)?;
+    set_ref(
+        repo,
+        &format!("{}{}", tracking_prefix(remote), seen.task_id),
+        task_commit,
+    )?;
     set_ref(
         repo,
         &format!("{}{}", claims_tracking_prefix(remote), seen.task_id),
@@ -256,7 +256,10 @@ pub fn renew(
     let next = current.1.renewed(now, lease);
     let commit = write_claim(repo, &next)?;
     let claim_ref = format!("{CLAIMS_REF_PREFIX}{}", next.task_id);
-    match transport.push(&[format!("{claim_ref}:{}", current.0)], &[format!("{commit}:{claim_ref}")])? {
+    match transport.push(
+        &[format!("{claim_ref}:{}", current.0)],
+        &[format!("{commit}:{claim_ref}")],
+    )? {
         Pushed::Done => Ok(Renewed::Yes(commit, next)),
         Pushed::Lost(_) => Ok(Renewed::Lost),
         Pushed::Refused(why) => Err(refused(transport.remote(), "renew a claim", &why)),
@@ -273,12 +276,14 @@ pub fn set_ref(repo: &gix::Repository, name: &str, id: gix::ObjectId) -> Result<
 }
 
 pub fn refused(remote: &str, what: &str, why: &str) -> Error {
-    Error::run(format!("the remote {remote:?} refused the push to {what}; nothing was changed there"))
-        .caused_by(why.to_owned())
-        .hint(format!(
-            "the worker needs push rights to {remote:?} for refs/oc/*, refs/notes/oc and the run branches; \
+    Error::run(format!(
+        "the remote {remote:?} refused the push to {what}; nothing was changed there"
+    ))
+    .caused_by(why.to_owned())
+    .hint(format!(
+        "the worker needs push rights to {remote:?} for refs/oc/*, refs/notes/oc and the run branches; \
              check the remote's hooks and permissions (try 'git push --dry-run {remote} HEAD:refs/oc/probe')"
-        ))
+    ))
 }
 
 pub fn unreachable(remote: &str, why: &str) -> Error {

@@ -38,7 +38,7 @@ pub const DEFAULT_LANES: &[&str] = &["goal"];
 /// Consecutive failures to reach the remote before the worker gives up.
 const MAX_UNREACHABLE: u32 = 6;
 /// Attempts at one publication (each after a fresh fetch and merge).
-const MAX_PUBLISH_ATTEMPTS: u32 = 40;
+const MAX_PUBLISH_ATTEMPTS: u32 = 400;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -323,6 +323,20 @@ impl<'a> Worker<'a> {
         Ok(Ok(()))
     }
 
+    /// Fetch the notes and one task, and merge them.
+    fn fetch_task(&self, task_id: &str) -> Result<std::result::Result<(), String>> {
+        if let Err(why) = self.transport.fetch_task(task_id)? {
+            return Ok(Err(why));
+        }
+        let repo = self.repo();
+        let remote = &self.opts.remote;
+        crate::board::git::merge_fetched(repo, &tracking_prefix(remote), &self.states)?;
+        if let Some(notes) = crate::git::refs::target(repo, &crate::publish::notes_tracking_ref(remote))? {
+            crate::publish::merge_notes(repo, notes)?;
+        }
+        Ok(Ok(()))
+    }
+
     /// Tasks this worker may claim now, oldest first (expired claims before Ready tasks), and
     /// whether anyone is working on the board.
     fn candidates(&mut self, skip: &HashSet<String>, on: &mut dyn FnMut(&Event)) -> Result<(Vec<Seen>, bool)> {
@@ -399,7 +413,12 @@ impl<'a> Worker<'a> {
     /// Run a held task while a thread renews its lease, then publish it (still renewing: a slow
     /// publication must not let the lease run out). `None`: the lease was lost and nothing was
     /// published. The flag: whether the board was fetched just now.
-    fn carry(&self, task: &crate::board::Task, held: Held, on: &mut dyn FnMut(&Event)) -> Result<(Option<RunDone>, bool)> {
+    fn carry(
+        &self,
+        task: &crate::board::Task,
+        held: Held,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<(Option<RunDone>, bool)> {
         let lease = Lease {
             lost: AtomicBool::new(false),
             finished: AtomicBool::new(false),
@@ -486,7 +505,10 @@ impl<'a> Worker<'a> {
                     });
                     let from = std::mem::replace(&mut t.state, blocked.clone());
                     t.state_changed_at = now;
-                    TaskEvent::Moved { from, to: blocked.clone() }
+                    TaskEvent::Moved {
+                        from,
+                        to: blocked.clone(),
+                    }
                 })?;
                 claim::set_ref(self.repo(), &task_ref, commit)?;
                 on(&Event::Warning(&format!("task {}: {}", task.id, e.summary_line())));
@@ -515,7 +537,8 @@ impl<'a> Worker<'a> {
         let mut failures = 0;
         let mut races = 0u32;
         let mut last = String::new();
-        for _attempt in 0..MAX_PUBLISH_ATTEMPTS {
+        let mut checked = false;
+        for attempt in 0..MAX_PUBLISH_ATTEMPTS {
             if lease.lost.load(Ordering::Relaxed) {
                 return Ok(false);
             }
@@ -524,7 +547,14 @@ impl<'a> Worker<'a> {
                 .lock()
                 .map_err(|_| Error::internal("the lease's lock was poisoned"))?;
             let claim = current.0;
-            if let Err(why) = self.fetch()? {
+            // The first fetch is the whole board (the next claim's view too); after a lost race,
+            // only what the publication needs, to keep the window before the push short.
+            let fetched = if attempt == 0 {
+                self.fetch()?
+            } else {
+                self.fetch_task(task_id)?
+            };
+            if let Err(why) = fetched {
                 drop(current);
                 failures += 1;
                 if failures >= MAX_UNREACHABLE {
@@ -535,7 +565,8 @@ impl<'a> Worker<'a> {
                 std::thread::sleep(wait);
                 continue;
             }
-            let tracked_claim = crate::git::refs::target(repo, &format!("{}{task_id}", claims_tracking_prefix(remote)))?;
+            let tracked_claim =
+                crate::git::refs::target(repo, &format!("{}{task_id}", claims_tracking_prefix(remote)))?;
             if tracked_claim != Some(claim) {
                 return Ok(false);
             }
@@ -561,8 +592,11 @@ impl<'a> Worker<'a> {
             refspecs.push(format!("{task_ref}:{task_ref}"));
             sources.push(task_ref.clone());
             refspecs.push(format!(":{claim_ref}"));
-            let source_refs: Vec<&str> = sources.iter().map(String::as_str).collect();
-            crate::publish::refuse_rejected_content(&self.workdir, &source_refs)?;
+            if !checked {
+                let source_refs: Vec<&str> = sources.iter().map(String::as_str).collect();
+                crate::publish::refuse_rejected_content(&self.workdir, &source_refs)?;
+                checked = true;
+            }
             let pushed = self.transport.push(&[format!("{claim_ref}:{claim}")], &refspecs)?;
             drop(current);
             match pushed {
@@ -581,7 +615,7 @@ impl<'a> Worker<'a> {
                     tracing::debug!(%why, "publication raced");
                     races += 1;
                     last = why;
-                    std::thread::sleep(jitter(self.opts.poll().saturating_mul(races.min(8)) / 2));
+                    std::thread::sleep(jitter(self.opts.poll().saturating_mul(races.min(4)) / 4));
                 }
                 Pushed::Refused(why) => return Err(claim::refused(remote, &format!("publish task {task_id}"), &why)),
                 Pushed::Unreachable(why) => {
@@ -596,9 +630,11 @@ impl<'a> Worker<'a> {
                 }
             }
         }
-        Err(Error::run(format!("could not publish task {task_id}: the remote kept changing"))
-            .caused_by(last)
-            .hint("the run is kept in this clone (git oc runs); the task is taken over when its lease expires"))
+        Err(
+            Error::run(format!("could not publish task {task_id}: the remote kept changing"))
+                .caused_by(last)
+                .hint("the run is kept in this clone (git oc runs); the task is taken over when its lease expires"),
+        )
     }
 }
 

