@@ -139,7 +139,7 @@ pub struct Held {
 
 /// How an attempt to claim ended (a remote refusing for good is an `Err`).
 pub enum Claimed {
-    Won(Held),
+    Won(Box<Held>),
     /// Someone else was first; nothing changed.
     Lost,
     Unreachable(String),
@@ -236,12 +236,12 @@ pub fn claim(transport: &Transport, board: &GitBoard, states: &States, seen: &Se
         &format!("{}{}", claims_tracking_prefix(remote), seen.task_id),
         claim_commit,
     )?;
-    Ok(Claimed::Won(Held {
+    Ok(Claimed::Won(Box::new(Held {
         claim: mine.clone(),
         claim_commit,
         task_commit,
         reclaimed: interrupted,
-    }))
+    })))
 }
 
 /// Renew a held claim: replace it with one expiring `lease` from now, only if the remote still

@@ -249,7 +249,7 @@ impl<'a> Worker<'a> {
                 renewals: 0,
             };
             let held = match claim::claim(&self.transport, &self.board, &self.states, &seen, &mine)? {
-                Claimed::Won(held) => held,
+                Claimed::Won(held) => *held,
                 Claimed::Lost => {
                     report.claims_lost += 1;
                     skip.insert(seen.task_id);
@@ -434,11 +434,7 @@ impl<'a> Worker<'a> {
                 let repo = shared.to_thread_local();
                 let tick = opts.renew_every().min(Duration::from_millis(200));
                 let mut next = Instant::now() + opts.renew_every();
-                loop {
-                    match done_rx.recv_timeout(tick) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        _ => break,
-                    }
+                while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(tick) {
                     if interrupted() {
                         stop_ref.store(true, Ordering::Relaxed);
                     }
@@ -684,7 +680,7 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
         "h" => value * 3600.0,
         u => return Err(format!("unknown unit {u:?} in {s:?} (use ms, s, m or h)")),
     };
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 1e9 {
+    if !seconds.is_finite() || !(0.0..=1e9).contains(&seconds) {
         return Err(format!("{s:?} is out of range"));
     }
     Ok(Duration::from_secs_f64(seconds))
