@@ -690,12 +690,16 @@ fn eight_workers_two_hundred_tasks_and_random_kills_lose_nothing() {
     let runs = assert_board_finished(&s, &board, TASKS);
     assert_eq!(runs.len(), TASKS);
     assert!(kills > 0);
-    // Each kill that caught a worker holding a task left an interrupted attempt, recorded on it.
+    // Each takeover of a killed worker's task is recorded on the task as an interrupted attempt.
     let interrupted = board
         .values()
         .filter(|d| d["task"]["comments"].to_string().contains("was interrupted"))
         .count();
-    assert_eq!(interrupted, reclaimed, "every takeover is recorded on its task");
+    // (A worker killed after a takeover took its report with it: the tasks may record more.)
+    assert!(
+        interrupted >= reclaimed,
+        "every takeover is recorded on its task: {interrupted} recorded, {reclaimed} reported"
+    );
 }
 
 /// Tasks Done or Blocked on the remote, from the task commits' messages.
