@@ -238,6 +238,11 @@ fn main() {
     } else {
         (&[1, 2, 4, 8], 6, 500, 3)
     };
+    // GIT_OC_BENCH_REPEATS overrides the repeats (fewer on a busy machine).
+    let repeats = std::env::var("GIT_OC_BENCH_REPEATS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(repeats);
     let tmp = tempfile::Builder::new().prefix("git-oc-bench-").tempdir().unwrap();
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
