@@ -36,3 +36,4 @@ pub mod runs;
 pub mod session;
 pub mod setup;
 pub mod text;
+pub mod worker;

@@ -156,6 +156,21 @@ impl GitBoard {
         }
         Err(Error::run(format!("task {id} kept changing while it was being updated")).hint("run the command again"))
     }
+
+    /// Record `change` as a commit on top of the task commit `parent` without moving any ref,
+    /// for callers whose compare-and-swap is elsewhere (a remote worker's atomic push).
+    pub fn commit_change(
+        &self,
+        parent: gix::ObjectId,
+        change: impl FnOnce(&mut Task, Timestamp, &str) -> Event,
+    ) -> Result<(gix::ObjectId, Task)> {
+        let mut task = read_task_at(&self.repo, parent)?;
+        let (now, who) = self.stamp()?;
+        let event = change(&mut task, now, &who);
+        task.updated_at = task.updated_at.max(now);
+        task.normalize();
+        Ok((write_commit(&self.repo, &task, &event, &[parent])?, task))
+    }
 }
 
 fn unknown_task(id: &str) -> Error {

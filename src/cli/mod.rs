@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod autonomy;
 pub mod board;
+pub mod ci;
 pub mod demo;
 pub mod diff;
 pub mod doctor;
@@ -22,6 +23,7 @@ pub mod sync;
 pub mod task;
 pub mod ui;
 pub mod watch;
+pub mod worker;
 
 // Everyday shell use: the hidden `complete` subcommand behind the completion scripts, tables.
 pub mod complete;
@@ -88,6 +90,8 @@ pub enum Command {
     AutonomyCycle(autonomy::AutonomyArgs),
     Watch(watch::WatchArgs),
     Status(status::StatusArgs),
+    Worker(worker::WorkerArgs),
+    Ci(ci::CiArgs),
     Gc(gc::GcArgs),
     Doctor(doctor::DoctorArgs),
     Init(init::InitArgs),
@@ -274,6 +278,8 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::AutonomyCycle(args) => autonomy::cmd_autonomy_cycle(ui, args),
         Command::Watch(args) => watch::cmd_watch(ui, args),
         Command::Status(args) => status::cmd_status(ui, args),
+        Command::Worker(args) => worker::cmd_worker(ui, args),
+        Command::Ci(args) => ci::cmd_ci(ui, args),
         Command::Gc(args) => gc::cmd_gc(ui, args),
         Command::Doctor(args) => doctor::cmd_doctor(ui, args),
         Command::Init(args) => init::cmd_init(ui, args),

@@ -55,6 +55,10 @@ pub struct TaskOutcome {
     pub comment: String,
     /// Tasks created from this one.
     pub follow_ups: Vec<String>,
+    /// The run's branch, when the run committed a change.
+    pub branch: Option<String>,
+    /// The run's evidence ref.
+    pub evidence_ref: Option<String>,
     /// A transient failure was retried once.
     pub retried: bool,
     /// The agent reported an exhausted quota: the task went back to Ready for AI.
@@ -416,6 +420,8 @@ fn finish(
         state,
         comment,
         follow_ups: follow_ups.to_vec(),
+        branch: run.and_then(|r| r.git.commit.as_ref().and(r.git.branch.clone())),
+        evidence_ref: run.map(|r| r.git.evidence_ref.clone()),
         retried: false,
         quota_exhausted: false,
         interrupted: false,

@@ -33,3 +33,4 @@ mod test_switchboard;
 mod test_sync;
 mod test_trust;
 mod test_trust_periphery;
+mod test_worker;

@@ -1,0 +1,274 @@
+//! `git oc worker` at scale on one machine: a remote served by `git daemon` on 127.0.0.1, a board
+//! of tasks whose fake agent takes a fixed time, and 1, 2, 4 and 8 worker processes, each on its
+//! own clone. Reports throughput, scaling efficiency (throughput at N workers over N times the
+//! throughput of one), claim latency and git round trips (fetches and pushes) per task, as the
+//! workers count them. Each configuration runs `repeats` times; medians and min–max are shown.
+//!
+//! `cargo bench --bench workers` runs the full set (500 ms tasks); `-- --smoke` runs 1 and 2
+//! workers once on a few 50 ms tasks, so that CI keeps it working. Nothing is asserted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_git-oc");
+
+fn fixtures_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/bin")
+}
+
+fn scrub<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    cmd.env_clear()
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                fixtures_bin().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("HOME", home)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "Bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .stdin(Stdio::null())
+}
+
+fn run(home: &Path, dir: &Path, program: &str, args: &[&str]) -> String {
+    let out = scrub(&mut Command::new(program), home)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Daemon(Child, String);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn daemon(home: &Path, base: &Path) -> Daemon {
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = scrub(&mut Command::new("git"), home)
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+                &format!("--base-path={}", base.display()),
+                "--export-all",
+                "--enable=receive-pack",
+                "--max-connections=64",
+            ])
+            .arg(base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("git daemon");
+        let url = format!("git://127.0.0.1:{port}/remote.git");
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            let ok = scrub(&mut Command::new("git"), home)
+                .args(["ls-remote", &url])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return Daemon(child, url);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// What one configuration measured.
+struct Sample {
+    wall: Duration,
+    claim_ms: Vec<f64>,
+    round_trips: f64,
+}
+
+/// A fresh remote with `tasks` Ready tasks, and `workers` workers until the board is done.
+fn one(root: &Path, home: &Path, tasks: usize, workers: usize, task_ms: u64) -> Sample {
+    let dir = tempfile::Builder::new().prefix("workers-").tempdir_in(root).unwrap();
+    let dir = dir.path();
+    let origin = dir.join("origin");
+    std::fs::create_dir_all(origin.join(".oc")).unwrap();
+    run(home, &origin, "git", &["init", "-q", "-b", "main"]);
+    std::fs::write(origin.join("README.md"), "# bench\n").unwrap();
+    let ms = task_ms.to_string();
+    std::fs::write(
+        origin.join(".oc/config.toml"),
+        format!(
+            "[run]\nbackend = \"command\"\n[backends.command]\nargv = [\"fake-agent\", \"work\", \"{ms}\", \"{ms}\"]\n"
+        ),
+    )
+    .unwrap();
+    run(home, &origin, "git", &["add", "-A"]);
+    run(home, &origin, "git", &["commit", "-q", "-m", "init"]);
+    let remote = dir.join("remote.git");
+    run(home, dir, "git", &["clone", "-q", "--bare", "origin", "remote.git"]);
+    let seed = dir.join("seed");
+    run(home, dir, "git", &["clone", "-q", "remote.git", "seed"]);
+    for i in 0..tasks {
+        run(
+            home,
+            &seed,
+            BIN,
+            &[
+                "task",
+                "add",
+                &format!("Task {i}"),
+                "--state",
+                "ready",
+                "--repo",
+                "bench",
+                "-m",
+                &format!("## Goal\nDo thing {i}.\n"),
+            ],
+        );
+    }
+    run(home, &seed, BIN, &["push", "origin"]);
+    let d = daemon(home, dir);
+    let clones: Vec<PathBuf> = (0..workers)
+        .map(|w| {
+            let c = dir.join(format!("w{w}"));
+            run(home, dir, "git", &["clone", "-q", &d.1, c.to_str().unwrap()]);
+            c
+        })
+        .collect();
+    let start = Instant::now();
+    let children: Vec<Child> = clones
+        .iter()
+        .enumerate()
+        .map(|(w, c)| {
+            scrub(&mut Command::new(BIN), home)
+                .current_dir(c)
+                .args([
+                    "--json",
+                    "worker",
+                    "--remote",
+                    "origin",
+                    "--name",
+                    &format!("w{w}"),
+                    "--idle-exit",
+                    "0.5",
+                    "--lease",
+                    "30s",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("git oc worker")
+        })
+        .collect();
+    // The board is done when every task is finished on the remote; the workers' idle tail after
+    // that is not work.
+    let finished = || {
+        let out = run(
+            home,
+            &remote,
+            "git",
+            &["for-each-ref", "--format=%(contents:body)", "refs/oc/tasks/"],
+        );
+        out.lines()
+            .filter(|l| *l == "Oc-State: Done" || *l == "Oc-State: Blocked")
+            .count()
+    };
+    while finished() < tasks {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let wall = start.elapsed();
+    let mut claim_ms = Vec::new();
+    let (mut trips, mut published) = (0.0, 0.0);
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        for t in report["tasks"].as_array().into_iter().flatten() {
+            claim_ms.push(t["claim_ms"].as_f64().unwrap_or(0.0));
+            if !t["state"].is_null() {
+                published += 1.0;
+            }
+        }
+        trips += (report["fetches"].as_u64().unwrap_or(0) + report["pushes"].as_u64().unwrap_or(0)) as f64;
+    }
+    Sample {
+        wall,
+        claim_ms,
+        round_trips: if published > 0.0 { trips / published } else { 0.0 },
+    }
+}
+
+fn median_f(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+fn range(v: &[f64]) -> (f64, f64) {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max)
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let (counts, per_worker, task_ms, repeats): (&[usize], usize, u64, usize) = if smoke {
+        (&[1, 2], 2, 50, 1)
+    } else {
+        (&[1, 2, 4, 8], 6, 500, 3)
+    };
+    // GIT_OC_BENCH_REPEATS overrides the repeats (fewer on a busy machine).
+    let repeats = std::env::var("GIT_OC_BENCH_REPEATS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(repeats);
+    let tmp = tempfile::Builder::new().prefix("git-oc-bench-").tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    // The same tasks per worker at every size, so that each worker has as much to do.
+    println!("| workers | tasks | throughput (tasks/s) | efficiency | claim latency (ms) | round trips per task |");
+    println!("|---|---|---|---|---|---|");
+    let mut base = None;
+    for &n in counts {
+        let tasks = n * per_worker;
+        let samples: Vec<Sample> = (0..repeats)
+            .map(|_| one(tmp.path(), &home, tasks, n, task_ms))
+            .collect();
+        let thr: Vec<f64> = samples.iter().map(|s| tasks as f64 / s.wall.as_secs_f64()).collect();
+        let t = median_f(thr.clone());
+        let base_t = *base.get_or_insert(t);
+        let (tmin, tmax) = range(&thr);
+        let claims: Vec<f64> = samples.iter().flat_map(|s| s.claim_ms.clone()).collect();
+        let (cmin, cmax) = range(&claims);
+        let trips: Vec<f64> = samples.iter().map(|s| s.round_trips).collect();
+        let (rmin, rmax) = range(&trips);
+        println!(
+            "| {n} | {tasks} | {t:.2} (min–max {tmin:.2}–{tmax:.2}) | {:.2} | {:.0} (min–max {cmin:.0}–{cmax:.0}) | {:.2} (min–max {rmin:.2}–{rmax:.2}) |",
+            t / (n as f64 * base_t),
+            median_f(claims.clone()),
+            median_f(trips.clone()),
+        );
+    }
+    println!("\n{task_ms} ms tasks (fake agent); {repeats} repeat(s) per row; medians with min–max.");
+}

@@ -1,0 +1,318 @@
+//! The claim protocol: which worker carries a task, agreed through the shared remote alone.
+//!
+//! A claim is a ref `refs/oc/claims/<task-id>` on the remote pointing at a small commit (empty
+//! tree, no parent) whose message names the task, the worker, the attempt and when the lease
+//! expires. Every change to it is one atomic push guarded by a lease on the values the worker
+//! last saw, so the remote's ref transaction is the lock:
+//!
+//! - **claim**: create the claim ref (it must not exist) and move the task from Ready to Running
+//!   (its ref must still be where the worker saw it), in one atomic push. Of two workers, the
+//!   first push wins; the other's is refused whole and it moves on.
+//! - **renew**: replace the claim with one expiring later, only if it is still this attempt's.
+//! - **reclaim**: when a claim's lease has expired (its worker died or lost the remote),
+//!   replace it and record on the task that the attempt was interrupted, in one atomic push.
+//! - **release**: the publication deletes the claim (only if still this attempt's) in the push
+//!   that carries the run and the task's new state; see `worker::publish`.
+//!
+//! A worker whose renewal is refused has lost the task: its publication would be refused too.
+
+use crate::board::git::{GitBoard, TASKS_REF_PREFIX, tracking_prefix};
+use crate::board::task::{Comment, Event};
+use crate::board::{StateKind, States};
+use crate::contracts::Timestamp;
+use crate::error::{Error, Result};
+
+use super::transport::{Pushed, Transport};
+
+/// Claims on the remote, one ref per task being worked on.
+pub const CLAIMS_REF_PREFIX: &str = "refs/oc/claims/";
+
+/// Where a remote's claims are fetched to.
+pub fn claims_tracking_prefix(remote: &str) -> String {
+    format!("refs/oc/remotes/{remote}/claims/")
+}
+
+/// What a claim commit says.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Claim {
+    pub task_id: String,
+    /// The worker's name (`--name`).
+    pub worker: String,
+    /// The worker process: two workers given the same name still tell their claims apart.
+    pub session: String,
+    /// This worker's attempt at this task.
+    pub attempt: String,
+    /// When the lease runs out, unless renewed.
+    pub expires: Timestamp,
+    pub renewals: u32,
+}
+
+impl Claim {
+    pub fn message(&self) -> String {
+        format!(
+            "claim {} by {}\n\nOc-Claim-Task: {}\nOc-Claim-Worker: {}\nOc-Claim-Session: {}\nOc-Claim-Attempt: {}\nOc-Claim-Expires: {}\nOc-Claim-Renewals: {}\n",
+            self.task_id,
+            self.worker,
+            self.task_id,
+            self.worker,
+            self.session,
+            self.attempt,
+            self.expires,
+            self.renewals
+        )
+    }
+
+    pub fn parse(message: &str) -> Option<Claim> {
+        let field = |key: &str| {
+            message
+                .lines()
+                .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
+        };
+        Some(Claim {
+            task_id: field("Oc-Claim-Task: ")?,
+            worker: field("Oc-Claim-Worker: ")?,
+            session: field("Oc-Claim-Session: ")?,
+            attempt: field("Oc-Claim-Attempt: ")?,
+            expires: Timestamp::parse(&field("Oc-Claim-Expires: ")?)?,
+            renewals: field("Oc-Claim-Renewals: ")?.parse().ok()?,
+        })
+    }
+
+    pub fn expired(&self, now: Timestamp) -> bool {
+        self.expires <= now
+    }
+
+    /// The claim renewed: the same attempt, expiring `lease` after `now`.
+    pub fn renewed(&self, now: Timestamp, lease: std::time::Duration) -> Claim {
+        Claim {
+            expires: expiry(now, lease),
+            renewals: self.renewals + 1,
+            ..self.clone()
+        }
+    }
+}
+
+pub fn expiry(now: Timestamp, lease: std::time::Duration) -> Timestamp {
+    Timestamp::from_micros(now.as_micros() + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2))
+}
+
+/// Write a claim commit (nothing is referenced).
+pub fn write_claim(repo: &gix::Repository, claim: &Claim) -> Result<gix::ObjectId> {
+    let ctx = |e| Error::git(format!("could not write the claim on task {}", claim.task_id), e);
+    let tree = repo.write_object(gix::objs::Tree::empty()).map_err(ctx)?.detach();
+    Ok(repo
+        .new_commit(claim.message(), tree, Vec::<gix::ObjectId>::new())
+        .map_err(ctx)?
+        .id)
+}
+
+/// The claim a commit records; `None` when it is not a claim commit.
+pub fn read_claim(repo: &gix::Repository, id: gix::ObjectId) -> Option<Claim> {
+    crate::git::commit_message(repo, id).ok().and_then(|m| Claim::parse(&m))
+}
+
+/// The remote's claims as last fetched: task id → (claim commit, claim).
+pub fn fetched_claims(
+    repo: &gix::Repository,
+    remote: &str,
+) -> std::collections::BTreeMap<String, (gix::ObjectId, Option<Claim>)> {
+    let prefix = claims_tracking_prefix(remote);
+    crate::git::ref_names(repo, &prefix)
+        .into_iter()
+        .filter_map(|name| {
+            let id = crate::git::refs::target(repo, &name).ok().flatten()?;
+            let task = name.strip_prefix(&prefix)?.to_owned();
+            Some((task, (id, read_claim(repo, id))))
+        })
+        .collect()
+}
+
+/// A claim won: the claim as pushed, its commit, and the task commit pushed with it.
+#[derive(Clone, Debug)]
+pub struct Held {
+    pub claim: Claim,
+    pub claim_commit: gix::ObjectId,
+    pub task_commit: gix::ObjectId,
+    /// The attempt this claim replaced, when it was a reclaim.
+    pub reclaimed: Option<Claim>,
+}
+
+/// How an attempt to claim ended (a remote refusing for good is an `Err`).
+pub enum Claimed {
+    Won(Box<Held>),
+    /// Someone else was first; nothing changed.
+    Lost,
+    Unreachable(String),
+}
+
+/// How an attempt to renew ended (a remote refusing for good is an `Err`).
+pub enum Renewed {
+    Yes(gix::ObjectId, Claim),
+    /// The claim is no longer this attempt's.
+    Lost,
+    Unreachable(String),
+}
+
+/// What the worker saw of a task it wants to claim.
+pub struct Seen {
+    pub task_id: String,
+    /// The task's commit on the remote (as last fetched).
+    pub remote_tip: gix::ObjectId,
+    /// The claim on the remote, when there is one (it must have expired to be replaced).
+    pub claim: Option<(gix::ObjectId, Claim)>,
+}
+
+/// Claim a task (or reclaim it from an expired attempt) with one atomic push. `Err` when the
+/// remote refuses for good or cannot be reached.
+pub fn claim(transport: &Transport, board: &GitBoard, states: &States, seen: &Seen, mine: &Claim) -> Result<Claimed> {
+    let repo = board.repo();
+    let running = states.name(StateKind::Running).to_owned();
+    let interrupted = seen.claim.as_ref().map(|(_, c)| c.clone());
+    let (task_commit, _) = board.commit_change(seen.remote_tip, |t, now, who| {
+        if let Some(old) = &interrupted {
+            t.comments.push(Comment {
+                id: format!("interrupted-{}", old.attempt),
+                author: who.to_owned(),
+                created_at: now,
+                body: format!(
+                    "Attempt {} by worker {} was interrupted: its lease expired at {} before the task finished. \
+                     Worker {} takes the task over (attempt {}).",
+                    old.attempt, old.worker, old.expires, mine.worker, mine.attempt
+                ),
+            });
+        }
+        if t.state == running {
+            return Event::Commented;
+        }
+        let from = std::mem::replace(&mut t.state, running.clone());
+        t.state_changed_at = now;
+        Event::Moved {
+            from,
+            to: running.clone(),
+        }
+    })?;
+    let claim_commit = write_claim(repo, mine)?;
+    let claim_ref = format!("{CLAIMS_REF_PREFIX}{}", seen.task_id);
+    let task_ref = format!("{TASKS_REF_PREFIX}{}", seen.task_id);
+    let expected_claim = seen.claim.as_ref().map(|(id, _)| id.to_string()).unwrap_or_default();
+    let leases = [
+        format!("{claim_ref}:{expected_claim}"),
+        format!("{task_ref}:{}", seen.remote_tip),
+    ];
+    let refspecs = [
+        format!("{claim_commit}:{claim_ref}"),
+        format!("{task_commit}:{task_ref}"),
+    ];
+    match transport.push(&leases, &refspecs)? {
+        Pushed::Done => {}
+        Pushed::Lost(_) => return Ok(Claimed::Lost),
+        Pushed::Refused(why) => return Err(refused(transport.remote(), "claim a task", &why)),
+        Pushed::Unreachable(why) => return Ok(Claimed::Unreachable(why)),
+    }
+    // What the remote now holds, here too: the task moves locally (it descends from the local
+    // tip, which merged the remote's), and the tracking refs follow the push.
+    let remote = transport.remote();
+    let local = crate::git::refs::target(repo, &task_ref)?;
+    match local {
+        Some(l) if l == seen.remote_tip => {
+            crate::git::refs::compare_and_swap(repo, &task_ref, Some(l), task_commit, "git-oc: task claimed")?
+        }
+        _ => {
+            set_ref(
+                repo,
+                &format!("{}{}", tracking_prefix(remote), seen.task_id),
+                task_commit,
+            )?;
+            crate::board::git::merge_fetched(repo, &tracking_prefix(remote), states)?;
+        }
+    }
+    set_ref(
+        repo,
+        &format!("{}{}", tracking_prefix(remote), seen.task_id),
+        task_commit,
+    )?;
+    set_ref(
+        repo,
+        &format!("{}{}", claims_tracking_prefix(remote), seen.task_id),
+        claim_commit,
+    )?;
+    Ok(Claimed::Won(Box::new(Held {
+        claim: mine.clone(),
+        claim_commit,
+        task_commit,
+        reclaimed: interrupted,
+    })))
+}
+
+/// Renew a held claim: replace it with one expiring `lease` from now, only if the remote still
+/// holds `current`.
+pub fn renew(
+    transport: &Transport,
+    repo: &gix::Repository,
+    current: (gix::ObjectId, &Claim),
+    now: Timestamp,
+    lease: std::time::Duration,
+) -> Result<Renewed> {
+    let next = current.1.renewed(now, lease);
+    let commit = write_claim(repo, &next)?;
+    let claim_ref = format!("{CLAIMS_REF_PREFIX}{}", next.task_id);
+    match transport.push(
+        &[format!("{claim_ref}:{}", current.0)],
+        &[format!("{commit}:{claim_ref}")],
+    )? {
+        Pushed::Done => Ok(Renewed::Yes(commit, next)),
+        Pushed::Lost(_) => Ok(Renewed::Lost),
+        Pushed::Refused(why) => Err(refused(transport.remote(), "renew a claim", &why)),
+        Pushed::Unreachable(why) => Ok(Renewed::Unreachable(why)),
+    }
+}
+
+/// Point a remote-tracking ref at `id`, whatever it held.
+pub fn set_ref(repo: &gix::Repository, name: &str, id: gix::ObjectId) -> Result<()> {
+    use gix::refs::transaction::PreviousValue;
+    repo.reference(name, id, PreviousValue::Any, "git-oc: worker")
+        .map_err(|e| Error::git(format!("could not update {name}"), e))?;
+    Ok(())
+}
+
+pub fn refused(remote: &str, what: &str, why: &str) -> Error {
+    Error::run(format!(
+        "the remote {remote:?} refused the push to {what}; nothing was changed there"
+    ))
+    .caused_by(why.to_owned())
+    .hint(format!(
+        "the worker needs push rights to {remote:?} for refs/oc/*, refs/notes/oc and the run branches; \
+             check the remote's hooks and permissions (try 'git push --dry-run {remote} HEAD:refs/oc/probe')"
+    ))
+}
+
+pub fn unreachable(remote: &str, why: &str) -> Error {
+    Error::run(format!("could not reach the remote {remote:?}"))
+        .caused_by(why.to_owned())
+        .hint(format!(
+            "check its URL ('git remote get-url {remote}') and your access ('git ls-remote {remote}')"
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_reads_back_from_its_message_and_expires_on_time() {
+        let c = Claim {
+            task_id: "0123456789ab".into(),
+            worker: "w1".into(),
+            session: "s".into(),
+            attempt: "a".into(),
+            expires: Timestamp::from_micros(5_000_000),
+            renewals: 0,
+        };
+        assert_eq!(Claim::parse(&c.message()), Some(c.clone()));
+        assert!(!c.expired(Timestamp::from_micros(4_999_999)));
+        assert!(c.expired(Timestamp::from_micros(5_000_000)));
+        let r = c.renewed(Timestamp::from_micros(6_000_000), std::time::Duration::from_secs(2));
+        assert_eq!((r.renewals, r.expires), (1, Timestamp::from_micros(8_000_000)));
+        assert_eq!(r.attempt, c.attempt);
+    }
+}

@@ -1,0 +1,708 @@
+//! `git oc worker`: one of many workers on many machines, coordinating through the shared git
+//! remote alone (DESIGN §9): no scheduler, no server of our own. Each worker loops:
+//!
+//! 1. fetch the board (tasks, claims, notes) from the remote, once per task in the steady state:
+//!    the fetch before a publication is also the next claim's view;
+//! 2. claim a Ready task (or reclaim one whose lease expired) with one atomic push
+//!    ([`claim`]); a lost race costs one push and the worker tries the next task;
+//! 3. run it with the [`runner::TaskRunner`] while a thread renews the lease;
+//! 4. publish the run's branch, evidence ref and notes, the task's new state and the claim's
+//!    release in one atomic push ([`publish`]), or nothing at all if the lease was lost.
+//!
+//! Time is injected (a [`Clock`] for lease expiry, the lease length as an option), so tests use
+//! short leases and wait on what they can observe.
+
+pub mod ci;
+pub mod claim;
+pub mod runner;
+pub mod transport;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use crate::board::git::{GitBoard, TASKS_REF_PREFIX, tracking_prefix};
+use crate::board::task::{Comment, Event as TaskEvent};
+use crate::board::{StateKind, States};
+use crate::error::{Error, Result};
+use crate::git::{NOTES_REF, RUNS_REF_PREFIX};
+use crate::pipeline::Clock;
+use claim::{CLAIMS_REF_PREFIX, Claim, Claimed, Held, Renewed, Seen, claims_tracking_prefix};
+use runner::{RunDone, TaskRunner};
+use transport::{Pushed, Transport};
+
+/// Lanes a worker takes by default.
+pub const DEFAULT_LANES: &[&str] = &["goal"];
+/// Consecutive failures to reach the remote before the worker gives up.
+const MAX_UNREACHABLE: u32 = 6;
+/// Attempts at one publication (each after a fresh fetch and merge).
+const MAX_PUBLISH_ATTEMPTS: u32 = 400;
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub remote: String,
+    pub name: String,
+    /// Task kinds taken (`task-kind:` label; a task without one is a goal).
+    pub lanes: Vec<String>,
+    pub max_tasks: Option<usize>,
+    /// Stop after this long with no work on the board.
+    pub idle_exit: Option<Duration>,
+    /// How long a claim lasts unless renewed; renewed every third of it.
+    pub lease: Duration,
+}
+
+impl Options {
+    fn renew_every(&self) -> Duration {
+        self.lease / 3
+    }
+
+    /// How long to wait before looking at the board again, and the first backoff step.
+    fn poll(&self) -> Duration {
+        (self.lease / 10).clamp(Duration::from_millis(50), Duration::from_secs(10))
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let cap = (self.lease / 2).clamp(self.poll(), Duration::from_secs(60));
+        let step = self.poll().saturating_mul(1 << failures.min(10));
+        jitter(step.min(cap))
+    }
+}
+
+/// Between half and all of `d`, so that workers that collided do not collide again in step.
+fn jitter(d: Duration) -> Duration {
+    let r = (uuid::Uuid::new_v4().as_u128() % 1000) as u32;
+    d / 2 + d * r / 2000
+}
+
+/// What a worker reports while it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Claimed {
+        task_id: &'a str,
+        title: &'a str,
+        reclaimed_from: Option<&'a Claim>,
+    },
+    Finished {
+        task_id: &'a str,
+        done: &'a RunDone,
+    },
+    /// The lease was lost: someone else carries the task now, and this run is not published.
+    LostLease {
+        task_id: &'a str,
+    },
+    Backoff {
+        why: &'a str,
+        wait: Duration,
+    },
+    Warning(&'a str),
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TaskReport {
+    pub task_id: String,
+    pub title: String,
+    /// The state published, or `None` when the lease was lost and nothing was published.
+    pub state: Option<String>,
+    pub run_id: Option<String>,
+    /// The worker whose attempt this one took over.
+    pub reclaimed_from: Option<String>,
+    /// From the first claim push of the round to the won one.
+    pub claim_ms: f64,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub worker: String,
+    pub session: String,
+    pub remote: String,
+    pub tasks: Vec<TaskReport>,
+    /// Claims another worker pushed first.
+    pub claims_lost: u64,
+    /// Tasks taken over by another worker while this one ran them.
+    pub leases_lost: u64,
+    pub fetches: u64,
+    pub pushes: u64,
+    /// Fetches and pushes per published task.
+    pub round_trips_per_task: Option<f64>,
+    /// `max-tasks`, `idle` or `interrupted`.
+    pub stopped: String,
+}
+
+/// A worker attached to the clone at `workdir`.
+pub struct Worker<'a> {
+    workdir: PathBuf,
+    board: GitBoard,
+    states: States,
+    transport: Transport,
+    opts: Options,
+    clock: &'a (dyn Clock + Sync),
+    runner: &'a dyn TaskRunner,
+    session: String,
+    warned_same_name: bool,
+}
+
+fn interrupted() -> bool {
+    gix::interrupt::is_triggered()
+}
+
+impl<'a> Worker<'a> {
+    pub fn open(
+        workdir: &Path,
+        opts: Options,
+        runner: &'a dyn TaskRunner,
+        clock: &'a (dyn Clock + Sync),
+    ) -> Result<Worker<'a>> {
+        let repo = crate::git::Repo::discover(workdir)?;
+        crate::publish::validate_remote(&repo.repo, &opts.remote)?;
+        if opts.lease < Duration::from_millis(100) {
+            return Err(Error::input("the lease is shorter than 100 ms").hint("give --lease a duration such as 5m"));
+        }
+        let name = opts.name.trim();
+        if name.is_empty() || name.chars().any(|c| c.is_control()) {
+            return Err(Error::input(format!("invalid worker name {:?}", opts.name))
+                .hint("give --name a one-line name, e.g. ci-worker-1"));
+        }
+        let config = crate::config::Config::load(repo.workdir())?;
+        let states = States::from_config(&config.board).map_err(Error::input)?;
+        let workdir = repo.workdir().to_owned();
+        Ok(Worker {
+            transport: Transport::new(&workdir, &opts.remote),
+            board: GitBoard::new(repo.repo.clone(), states.clone()),
+            workdir,
+            states,
+            opts,
+            clock,
+            runner,
+            session: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+            warned_same_name: false,
+        })
+    }
+
+    fn repo(&self) -> &gix::Repository {
+        self.board.repo()
+    }
+
+    /// Work until `max_tasks` are done, the board has had no work for `idle_exit`, or Ctrl-C.
+    pub fn run(&mut self, on: &mut dyn FnMut(&Event)) -> Result<Report> {
+        let mut report = Report {
+            worker: self.opts.name.clone(),
+            session: self.session.clone(),
+            remote: self.opts.remote.clone(),
+            ..Report::default()
+        };
+        let mut fresh = false;
+        let mut skip = HashSet::new();
+        let mut idle_since: Option<Instant> = None;
+        let mut failures = 0u32;
+        let mut round_started: Option<Instant> = None;
+        report.stopped = loop {
+            if interrupted() {
+                break "interrupted".to_owned();
+            }
+            if self.opts.max_tasks.is_some_and(|m| report.tasks.len() >= m) {
+                break "max-tasks".to_owned();
+            }
+            if !fresh {
+                if let Err(why) = self.fetch()? {
+                    failures += 1;
+                    if failures >= MAX_UNREACHABLE {
+                        return Err(claim::unreachable(&self.opts.remote, &why));
+                    }
+                    let wait = self.opts.backoff(failures);
+                    on(&Event::Backoff { why: &why, wait });
+                    std::thread::sleep(wait);
+                    continue;
+                }
+                failures = 0;
+                fresh = true;
+                skip.clear();
+            }
+            let (candidates, open_work) = self.candidates(&skip, on)?;
+            let Some(seen) = pick(candidates) else {
+                fresh = false;
+                if !skip.is_empty() {
+                    // Every task seen was taken by someone else: look again at once.
+                    continue;
+                }
+                if open_work {
+                    idle_since = None;
+                } else {
+                    let since = *idle_since.get_or_insert_with(Instant::now);
+                    if self.opts.idle_exit.is_some_and(|d| since.elapsed() >= d) {
+                        break "idle".to_owned();
+                    }
+                }
+                std::thread::sleep(jitter(self.opts.poll()));
+                continue;
+            };
+            idle_since = None;
+            let started = *round_started.get_or_insert_with(Instant::now);
+            let mine = Claim {
+                task_id: seen.task_id.clone(),
+                worker: self.opts.name.clone(),
+                session: self.session.clone(),
+                attempt: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+                expires: claim::expiry(self.clock.now(), self.opts.lease),
+                renewals: 0,
+            };
+            let held = match claim::claim(&self.transport, &self.board, &self.states, &seen, &mine)? {
+                Claimed::Won(held) => *held,
+                Claimed::Lost => {
+                    report.claims_lost += 1;
+                    skip.insert(seen.task_id);
+                    continue;
+                }
+                Claimed::Unreachable(why) => {
+                    failures += 1;
+                    if failures >= MAX_UNREACHABLE {
+                        return Err(claim::unreachable(&self.opts.remote, &why));
+                    }
+                    let wait = self.opts.backoff(failures);
+                    on(&Event::Backoff { why: &why, wait });
+                    std::thread::sleep(wait);
+                    fresh = false;
+                    continue;
+                }
+            };
+            failures = 0;
+            round_started = None;
+            let claim_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let (_, task) = self.board.read(&seen.task_id)?;
+            on(&Event::Claimed {
+                task_id: &task.id,
+                title: &task.title,
+                reclaimed_from: held.reclaimed.as_ref(),
+            });
+            let (outcome, fetched) = self.carry(&task, held.clone(), on)?;
+            fresh = fetched;
+            if interrupted() {
+                break "interrupted".to_owned();
+            }
+            match &outcome {
+                Some(done) => on(&Event::Finished {
+                    task_id: &task.id,
+                    done,
+                }),
+                None => {
+                    report.leases_lost += 1;
+                    on(&Event::LostLease { task_id: &task.id });
+                }
+            }
+            report.tasks.push(TaskReport {
+                task_id: task.id.clone(),
+                title: task.title.clone(),
+                state: outcome.as_ref().map(|d| d.state.clone()),
+                run_id: outcome.and_then(|d| d.run_id),
+                reclaimed_from: held.reclaimed.map(|c| c.worker),
+                claim_ms,
+            });
+        };
+        report.fetches = self.transport.counters.fetches.load(Ordering::Relaxed);
+        report.pushes = self.transport.counters.pushes.load(Ordering::Relaxed);
+        let published = report.tasks.iter().filter(|t| t.state.is_some()).count();
+        if published > 0 {
+            report.round_trips_per_task = Some(self.transport.counters.total() as f64 / published as f64);
+        }
+        Ok(report)
+    }
+
+    /// Fetch the board and merge it into the local one.
+    fn fetch(&self) -> Result<std::result::Result<(), String>> {
+        if let Err(why) = self.transport.fetch_board()? {
+            return Ok(Err(why));
+        }
+        let repo = self.repo();
+        let remote = &self.opts.remote;
+        crate::board::git::merge_fetched(repo, &tracking_prefix(remote), &self.states)?;
+        if let Some(notes) = crate::git::refs::target(repo, &crate::publish::notes_tracking_ref(remote))? {
+            crate::publish::merge_notes(repo, notes)?;
+        }
+        Ok(Ok(()))
+    }
+
+    /// Fetch the notes and one task, and merge them.
+    fn fetch_task(&self, task_id: &str) -> Result<std::result::Result<(), String>> {
+        if let Err(why) = self.transport.fetch_task(task_id)? {
+            return Ok(Err(why));
+        }
+        let repo = self.repo();
+        let remote = &self.opts.remote;
+        crate::board::git::merge_fetched(repo, &tracking_prefix(remote), &self.states)?;
+        if let Some(notes) = crate::git::refs::target(repo, &crate::publish::notes_tracking_ref(remote))? {
+            crate::publish::merge_notes(repo, notes)?;
+        }
+        Ok(Ok(()))
+    }
+
+    /// Tasks this worker may claim now, oldest first (expired claims before Ready tasks), and
+    /// whether anyone is working on the board.
+    fn candidates(&mut self, skip: &HashSet<String>, on: &mut dyn FnMut(&Event)) -> Result<(Vec<Seen>, bool)> {
+        let repo = self.repo();
+        let remote = &self.opts.remote;
+        let (mut tasks, _) = crate::board::git::list_summaries(repo)?;
+        tasks.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then_with(|| a.id.cmp(&b.id)));
+        let claims = claim::fetched_claims(repo, remote);
+        let now = self.clock.now();
+        let mut open_work = false;
+        let mut reclaims = Vec::new();
+        let mut ready = Vec::new();
+        let mut same_name = None;
+        for t in tasks {
+            let kind = self.states.kind_of(&t.state);
+            let held = claims.get(&t.id);
+            if let Some((_, Some(c))) = held
+                && !c.expired(now)
+            {
+                open_work = true;
+                if c.worker == self.opts.name && c.session != self.session {
+                    same_name = Some(c.session.clone());
+                }
+                continue;
+            }
+            if skip.contains(&t.id) || !self.in_lanes(&t.labels) {
+                continue;
+            }
+            let Some(remote_tip) = crate::git::refs::target(repo, &format!("{}{}", tracking_prefix(remote), t.id))?
+            else {
+                continue;
+            };
+            match held {
+                Some((id, Some(c))) if matches!(kind, Some(StateKind::Running | StateKind::Ready)) => {
+                    open_work = true;
+                    reclaims.push(Seen {
+                        task_id: t.id.clone(),
+                        remote_tip,
+                        claim: Some((*id, c.clone())),
+                    })
+                }
+                None if kind == Some(StateKind::Ready) => ready.push(Seen {
+                    task_id: t.id.clone(),
+                    remote_tip,
+                    claim: None,
+                }),
+                _ => {}
+            }
+        }
+        if let Some(other) = same_name
+            && !self.warned_same_name
+        {
+            self.warned_same_name = true;
+            on(&Event::Warning(&format!(
+                "another worker named {:?} is running (session {other}; this one is {}): claims tell them apart, \
+                 but give each worker its own --name so that the board says who did what",
+                self.opts.name, self.session
+            )));
+        }
+        reclaims.extend(ready);
+        Ok((reclaims, open_work))
+    }
+
+    fn in_lanes(&self, labels: &[String]) -> bool {
+        let kind = crate::board::task::label_value(labels, "task-kind").unwrap_or("goal");
+        let kind = match kind {
+            "test_campaign" => "test",
+            "improve_campaign" => "improve",
+            k => k,
+        };
+        self.opts.lanes.iter().any(|l| l.eq_ignore_ascii_case(kind))
+    }
+
+    /// Run a held task while a thread renews its lease, then publish it (still renewing: a slow
+    /// publication must not let the lease run out). `None`: the lease was lost and nothing was
+    /// published. The flag: whether the board was fetched just now.
+    fn carry(
+        &self,
+        task: &crate::board::Task,
+        held: Held,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<(Option<RunDone>, bool)> {
+        let lease = Lease {
+            lost: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            current: Mutex::new((held.claim_commit, held.claim.clone())),
+        };
+        let stop = AtomicBool::new(false);
+        let shared = self.repo().clone().into_sync();
+        std::thread::scope(|scope| {
+            let (done_tx, done_rx) = mpsc::channel::<()>();
+            let (transport, opts, clock) = (&self.transport, &self.opts, self.clock);
+            let (lease_ref, stop_ref, shared) = (&lease, &stop, &shared);
+            scope.spawn(move || {
+                let repo = shared.to_thread_local();
+                let tick = opts.renew_every().min(Duration::from_millis(200));
+                let mut next = Instant::now() + opts.renew_every();
+                while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(tick) {
+                    if interrupted() {
+                        stop_ref.store(true, Ordering::Relaxed);
+                    }
+                    if Instant::now() < next {
+                        continue;
+                    }
+                    // Holding the claim while renewing: a publication never races its renewal.
+                    let Ok(mut current) = lease_ref.current.lock() else {
+                        break;
+                    };
+                    if lease_ref.finished.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (id, claim) = current.clone();
+                    match claim::renew(transport, &repo, (id, &claim), clock.now(), opts.lease) {
+                        Ok(Renewed::Yes(id, claim)) => {
+                            *current = (id, claim);
+                            next = Instant::now() + opts.renew_every();
+                        }
+                        // Tried again at the next tick; the publication's lease decides.
+                        Ok(Renewed::Unreachable(_)) => {}
+                        Ok(Renewed::Lost) | Err(_) => {
+                            lease_ref.lost.store(true, Ordering::Relaxed);
+                            stop_ref.store(true, Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                }
+            });
+            let result = self.runner.run(&self.workdir, task, &stop);
+            let outcome = self.finish(task, &held, result, &lease, on);
+            lease.finished.store(true, Ordering::Relaxed);
+            drop(done_tx);
+            outcome
+        })
+    }
+
+    /// After the run: publish its outcome, unless the lease was lost.
+    fn finish(
+        &self,
+        task: &crate::board::Task,
+        held: &Held,
+        result: Result<RunDone>,
+        lease: &Lease,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<(Option<RunDone>, bool)> {
+        let task_ref = format!("{TASKS_REF_PREFIX}{}", task.id);
+        if lease.lost.load(Ordering::Relaxed) || interrupted() {
+            // The local task goes back to what was pushed: another worker carries it now.
+            claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
+            return Ok((None, false));
+        }
+        let done = match result {
+            Ok(done) => done,
+            Err(e) => {
+                // The runner failed before it could move the task: it is blocked, and says why.
+                let blocked = self.states.name(StateKind::Blocked).to_owned();
+                let (commit, _) = self.board.commit_change(held.task_commit, |t, now, who| {
+                    t.comments.push(Comment {
+                        id: crate::contracts::new_id(),
+                        author: who.to_owned(),
+                        created_at: now,
+                        body: format!("The worker could not run the task: {}", e.summary_line()),
+                    });
+                    let from = std::mem::replace(&mut t.state, blocked.clone());
+                    t.state_changed_at = now;
+                    TaskEvent::Moved {
+                        from,
+                        to: blocked.clone(),
+                    }
+                })?;
+                claim::set_ref(self.repo(), &task_ref, commit)?;
+                on(&Event::Warning(&format!("task {}: {}", task.id, e.summary_line())));
+                RunDone {
+                    state: blocked,
+                    ..RunDone::default()
+                }
+            }
+        };
+        if !self.publish(&task.id, lease, &done, on)? {
+            claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
+            return Ok((None, true));
+        }
+        Ok((Some(done), true))
+    }
+
+    /// Publish a finished task in one atomic push: the run's branch and evidence ref, the notes,
+    /// the task, and the claim's release (only if the claim is still the lease's). Each attempt
+    /// fetches and merges first, so that the notes and the task are fast-forwards. `false`: the
+    /// lease was lost, nothing was published.
+    fn publish(&self, task_id: &str, lease: &Lease, done: &RunDone, on: &mut dyn FnMut(&Event)) -> Result<bool> {
+        let repo = self.repo();
+        let remote = &self.opts.remote;
+        let claim_ref = format!("{CLAIMS_REF_PREFIX}{task_id}");
+        let task_ref = format!("{TASKS_REF_PREFIX}{task_id}");
+        let mut failures = 0;
+        let mut races = 0u32;
+        let mut last = String::new();
+        let mut checked = false;
+        for attempt in 0..MAX_PUBLISH_ATTEMPTS {
+            if lease.lost.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            let current = lease
+                .current
+                .lock()
+                .map_err(|_| Error::internal("the lease's lock was poisoned"))?;
+            let claim = current.0;
+            // The first fetch is the whole board (the next claim's view too); after a lost race,
+            // only what the publication needs, to keep the window before the push short.
+            let fetched = if attempt == 0 {
+                self.fetch()?
+            } else {
+                self.fetch_task(task_id)?
+            };
+            if let Err(why) = fetched {
+                drop(current);
+                failures += 1;
+                if failures >= MAX_UNREACHABLE {
+                    return Err(claim::unreachable(remote, &why));
+                }
+                let wait = self.opts.backoff(failures);
+                on(&Event::Backoff { why: &why, wait });
+                std::thread::sleep(wait);
+                continue;
+            }
+            let tracked_claim =
+                crate::git::refs::target(repo, &format!("{}{task_id}", claims_tracking_prefix(remote)))?;
+            if tracked_claim != Some(claim) {
+                return Ok(false);
+            }
+            let mut refspecs = Vec::new();
+            let mut sources = Vec::new();
+            let exists = |name: &str| crate::git::refs::target(repo, name).map(|t| t.is_some());
+            if let Some(evidence) = done.evidence_ref.as_deref().filter(|r| r.starts_with(RUNS_REF_PREFIX))
+                && exists(evidence)?
+            {
+                refspecs.push(format!("{evidence}:{evidence}"));
+                sources.push(evidence.to_owned());
+            }
+            if let Some(branch) = &done.branch {
+                let name = format!("refs/heads/{branch}");
+                if exists(&name)? {
+                    refspecs.push(format!("{name}:{name}"));
+                    sources.push(name);
+                }
+            }
+            if exists(NOTES_REF)? {
+                refspecs.push(format!("{NOTES_REF}:{NOTES_REF}"));
+            }
+            refspecs.push(format!("{task_ref}:{task_ref}"));
+            sources.push(task_ref.clone());
+            for follow_up in &done.follow_ups {
+                let name = format!("{TASKS_REF_PREFIX}{follow_up}");
+                if exists(&name)? {
+                    refspecs.push(format!("{name}:{name}"));
+                }
+            }
+            refspecs.push(format!(":{claim_ref}"));
+            if !checked {
+                let source_refs: Vec<&str> = sources.iter().map(String::as_str).collect();
+                crate::publish::refuse_rejected_content(&self.workdir, &source_refs)?;
+                checked = true;
+            }
+            let pushed = self.transport.push(&[format!("{claim_ref}:{claim}")], &refspecs)?;
+            drop(current);
+            match pushed {
+                Pushed::Done => {
+                    // The tracking refs follow, so that the next claim's view is current.
+                    let tracked = format!("{}{task_id}", claims_tracking_prefix(remote));
+                    let _ = crate::git::refs::delete(repo, &tracked, claim);
+                    if let Some(tip) = crate::git::refs::target(repo, &task_ref)? {
+                        claim::set_ref(repo, &format!("{}{task_id}", tracking_prefix(remote)), tip)?;
+                    }
+                    return Ok(true);
+                }
+                Pushed::Lost(why) => {
+                    // Someone pushed notes or changed the task in between: fetch, merge, again
+                    // (the notes ref is the one every publication moves).
+                    tracing::debug!(%why, "publication raced");
+                    races += 1;
+                    last = why;
+                    std::thread::sleep(jitter(self.opts.poll().saturating_mul(races.min(4)) / 4));
+                }
+                Pushed::Refused(why) => return Err(claim::refused(remote, &format!("publish task {task_id}"), &why)),
+                Pushed::Unreachable(why) => {
+                    failures += 1;
+                    if failures >= MAX_UNREACHABLE {
+                        return Err(claim::unreachable(remote, &why));
+                    }
+                    let wait = self.opts.backoff(failures);
+                    on(&Event::Backoff { why: &why, wait });
+                    std::thread::sleep(wait);
+                    last = why;
+                }
+            }
+        }
+        Err(
+            Error::run(format!("could not publish task {task_id}: the remote kept changing"))
+                .caused_by(last)
+                .hint("the run is kept in this clone (git oc runs); the task is taken over when its lease expires"),
+        )
+    }
+}
+
+/// A held claim while its task runs: the claim as last renewed, and whether it was lost.
+struct Lease {
+    lost: AtomicBool,
+    /// The task was published or given up: no more renewals.
+    finished: AtomicBool,
+    current: Mutex<(gix::ObjectId, Claim)>,
+}
+
+/// One of the first few candidates, at random: workers that fetched the same board rarely race
+/// for the same task.
+fn pick(mut candidates: Vec<Seen>) -> Option<Seen> {
+    if candidates.is_empty() {
+        return None;
+    }
+    let window = candidates.len().min(8);
+    let i = (uuid::Uuid::new_v4().as_u128() % window as u128) as usize;
+    Some(candidates.swap_remove(i))
+}
+
+/// The worker's name when none is given: the host and the process.
+pub fn default_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// A duration as people write it: `90s`, `500ms`, `5m`, `1h`, or plain seconds.
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((s, ""), |at| s.split_at(at));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 30s, 500ms, 5m)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        u => return Err(format!("unknown unit {u:?} in {s:?} (use ms, s, m or h)")),
+    };
+    if !seconds.is_finite() || !(0.0..=1e9).contains(&seconds) {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,275 @@
+//! The worker's conversations with the remote: one `git fetch` of the board and the notes, and
+//! atomic `git push`es whose outcome is sorted into what the protocol needs to know (won, lost a
+//! race, refused for good, or not reached). Every conversation is counted: the round trips per
+//! task are a figure the README reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::board::git::{TASKS_REF_PREFIX, tracking_prefix};
+use crate::error::{Error, Result};
+use crate::git::{NOTES_REF, git_command};
+
+use super::claim::{CLAIMS_REF_PREFIX, claims_tracking_prefix};
+
+/// Round trips to the remote, by kind.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub fetches: AtomicU64,
+    pub pushes: AtomicU64,
+}
+
+impl Counters {
+    pub fn total(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed) + self.pushes.load(Ordering::Relaxed)
+    }
+}
+
+/// How an atomic push ended.
+#[derive(Debug)]
+pub enum Pushed {
+    /// Every ref was updated.
+    Done,
+    /// Someone else moved one of the refs first (a stale lease, a non-fast-forward, a ref that
+    /// already exists, a lock the remote could not take): nothing was changed.
+    Lost(String),
+    /// The remote refused for a reason that will not go away by trying again (a hook, no push
+    /// rights): nothing was changed.
+    Refused(String),
+    /// The remote could not be reached or the connection broke.
+    Unreachable(String),
+}
+
+pub struct Transport {
+    workdir: PathBuf,
+    remote: String,
+    pub counters: Counters,
+}
+
+impl Transport {
+    pub fn new(workdir: &Path, remote: &str) -> Transport {
+        Transport {
+            workdir: workdir.to_owned(),
+            remote: remote.to_owned(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn remote(&self) -> &str {
+        &self.remote
+    }
+
+    /// Fetch the remote's tasks, claims and notes into remote-tracking refs (one round trip),
+    /// pruning the claims that were released. `Err` only when git cannot run; `Ok(Err(why))`
+    /// when the remote was not reached.
+    pub fn fetch_board(&self) -> Result<std::result::Result<(), String>> {
+        self.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        let remote = &self.remote;
+        let specs = [
+            format!("+{TASKS_REF_PREFIX}*:{}*", tracking_prefix(remote)),
+            format!("+{CLAIMS_REF_PREFIX}*:{}*", claims_tracking_prefix(remote)),
+            // A pattern, so that a remote without notes yet is no error.
+            format!("+{NOTES_REF}*:{}*", crate::publish::notes_tracking_ref(remote)),
+        ];
+        let mut args = vec![
+            "fetch",
+            "--prune",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--quiet",
+            "--end-of-options",
+            remote,
+        ];
+        args.extend(specs.iter().map(String::as_str));
+        let out = self.git(&args)?;
+        if out.status.success() {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(stderr_text(&out)))
+        }
+    }
+
+    /// Fetch the notes and one task and its claim (a publication's retry: smaller than the whole
+    /// board, so that the window before the push is short).
+    pub fn fetch_task(&self, task_id: &str) -> Result<std::result::Result<(), String>> {
+        self.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        let remote = &self.remote;
+        let specs = [
+            format!("+{TASKS_REF_PREFIX}{task_id}:{}{task_id}", tracking_prefix(remote)),
+            format!(
+                "+{CLAIMS_REF_PREFIX}{task_id}*:{}{task_id}*",
+                claims_tracking_prefix(remote)
+            ),
+            format!("+{NOTES_REF}*:{}*", crate::publish::notes_tracking_ref(remote)),
+        ];
+        let mut args = vec![
+            "fetch",
+            "--prune",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--quiet",
+            "--end-of-options",
+            remote,
+        ];
+        args.extend(specs.iter().map(String::as_str));
+        let out = self.git(&args)?;
+        if out.status.success() {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(stderr_text(&out)))
+        }
+    }
+
+    /// One atomic push of `refspecs`, each ref guarded by a lease where `leases` names one
+    /// (`ref:expected`, an empty expected value meaning the ref must not exist).
+    pub fn push(&self, leases: &[String], refspecs: &[String]) -> Result<Pushed> {
+        self.counters.pushes.fetch_add(1, Ordering::Relaxed);
+        let lease_args: Vec<String> = leases.iter().map(|l| format!("--force-with-lease={l}")).collect();
+        let mut args = vec!["push", "--porcelain", "--atomic"];
+        args.extend(lease_args.iter().map(String::as_str));
+        args.push("--end-of-options");
+        args.push(&self.remote);
+        args.extend(refspecs.iter().map(String::as_str));
+        let out = self.git(&args)?;
+        if out.status.success() {
+            return Ok(Pushed::Done);
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = stderr_text(&out);
+        Ok(classify(&stdout, &stderr))
+    }
+
+    fn git(&self, args: &[&str]) -> Result<std::process::Output> {
+        git_command(&self.workdir)
+            .args(args)
+            .output()
+            .map_err(|e| Error::io("could not run git (is it installed?)", &e))
+    }
+}
+
+fn stderr_text(out: &std::process::Output) -> String {
+    // git's messages quote remote URLs; credentials in them are never shown.
+    let text = crate::execution::secrets::redact_urls(&String::from_utf8_lossy(&out.stderr)).into_owned();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("To ") && !l.starts_with("hint:"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Sort a failed push's porcelain report into lost, refused or unreachable.
+pub fn classify(stdout: &str, stderr: &str) -> Pushed {
+    let mut lost = None;
+    let mut refused = None;
+    let mut any = false;
+    for line in stdout.lines() {
+        let mut fields = line.split('\t');
+        let (Some(flag), Some(refs)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        any = true;
+        if flag != "!" {
+            continue;
+        }
+        let summary = fields.next().unwrap_or("");
+        let dst = refs.split(':').next_back().unwrap_or(refs);
+        let what = format!("{dst} {summary}");
+        if summary.contains("atomic push failed") || summary.contains("atomic transaction failed") {
+            continue;
+        }
+        if summary.starts_with("[rejected]") || is_remote_race(summary) {
+            match &mut lost {
+                None => lost = Some(what),
+                Some(all) => {
+                    all.push_str(", ");
+                    all.push_str(&what);
+                }
+            }
+        } else {
+            refused.get_or_insert(what);
+        }
+    }
+    if let Some(why) = refused {
+        let hook = stderr
+            .split("; ")
+            .filter(|l| l.starts_with("remote:"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Pushed::Refused(if hook.is_empty() { why } else { format!("{why}; {hook}") });
+    }
+    if let Some(why) = lost {
+        return Pushed::Lost(why);
+    }
+    if !any && is_no_rights(stderr) {
+        return Pushed::Refused(stderr.to_owned());
+    }
+    // A local remote reports a lost ref-lock race on stderr only.
+    if RACES.iter().any(|r| stderr.contains(r)) {
+        return Pushed::Lost(stderr.to_owned());
+    }
+    Pushed::Unreachable(stderr.to_owned())
+}
+
+/// A remote-side refusal that is a lost race: the ref moved between the advertisement and the
+/// update.
+fn is_remote_race(summary: &str) -> bool {
+    summary.starts_with("[remote rejected]") && RACES.iter().any(|s| summary.contains(s))
+}
+
+/// What git says when a ref moved between the advertisement and the update.
+const RACES: [&str; 4] = [
+    "cannot lock ref",
+    "failed to update ref",
+    "but expected",
+    "reference already exists",
+];
+
+/// A refusal before any ref was looked at: the worker may read but not write.
+fn is_no_rights(stderr: &str) -> bool {
+    let s = stderr.to_ascii_lowercase();
+    [
+        "service not enabled",
+        "access denied",
+        "permission denied",
+        "permission to",
+        "403",
+        "not authorized",
+        "read-only",
+        "write access",
+    ]
+    .iter()
+    .any(|p| s.contains(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_push_is_sorted_by_what_trying_again_can_change() {
+        let stale = "To r\n!\tabc:refs/oc/claims/x\t[rejected] (stale info)\nDone\n";
+        assert!(matches!(classify(stale, ""), Pushed::Lost(_)));
+        let hook = "To r\n!\tabc:refs/oc/claims/x\t[remote rejected] (pre-receive hook declined)\n";
+        assert!(matches!(
+            classify(hook, "remote: no pushes here"),
+            Pushed::Refused(w) if w.contains("hook declined")
+        ));
+        let lock = "!\tabc:refs/oc/claims/x\t[remote rejected] (cannot lock ref 'refs/oc/claims/x': is at 1 but expected 2)\n!\tdef:refs/oc/tasks/y\t[remote rejected] (atomic transaction failed)\n";
+        assert!(matches!(classify(lock, ""), Pushed::Lost(_)));
+        assert!(matches!(
+            classify("", "fatal: remote error: service not enabled: /r.git"),
+            Pushed::Refused(_)
+        ));
+        assert!(matches!(
+            classify(
+                "",
+                "remote: error: cannot lock ref 'refs/notes/oc': is at 1 but expected 2"
+            ),
+            Pushed::Lost(_)
+        ));
+        assert!(matches!(
+            classify("", "fatal: unable to connect to 127.0.0.1"),
+            Pushed::Unreachable(_)
+        ));
+    }
+}

