@@ -258,3 +258,40 @@ fn an_agent_staging_a_change_in_the_users_checkout_is_reported() {
         "{warnings}"
     );
 }
+
+#[test]
+fn after_a_run_its_worktree_index_matches_the_files_without_a_refresh() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    for name in ["keep.txt", "edit.txt", "gone.txt", "moved.txt", "staged.txt"] {
+        std::fs::write(repo.join(name), format!("{name}\n")).unwrap();
+    }
+    env.git(&repo, ["add", "-A"]);
+    env.git(&repo, ["commit", "-q", "-m", "files"]);
+    // Edits, an addition, a deletion, a rename, and a file the agent stages then changes again.
+    let script = "echo more >> edit.txt && echo new > new.txt && rm gone.txt && mv moved.txt renamed.txt \
+                  && echo once >> staged.txt && git add staged.txt && echo twice >> staged.txt";
+    let (run, doc) = env.run_json(
+        &repo,
+        &[
+            "--goal",
+            "Mixed changes",
+            "--backend",
+            "command",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    run.assert_code(0);
+    let wt = std::path::PathBuf::from(doc["git"]["worktree"].as_str().unwrap());
+    // `git diff-files` trusts the index's stat data as written: nothing may look changed.
+    assert_eq!(
+        env.git(&wt, ["diff-files", "--name-only"]),
+        "",
+        "the index stat data is fresh"
+    );
+    assert_eq!(env.git(&wt, ["status", "--porcelain", "--untracked-files=all"]), "");
+    assert_eq!(env.git(&wt, ["show", "HEAD:staged.txt"]), "staged.txt\nonce\ntwice");
+}
