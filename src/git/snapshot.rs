@@ -260,11 +260,7 @@ pub fn write_commit(
     Ok(repo.new_commit(message, tree, parent).map_err(ctx)?.id)
 }
 
-/// Replace the worktree index with `tree`, stat data taken from the files on disk. An entry the
-/// index already holds with the same id and mode keeps its stat data: the file is what the
-/// checkout (or the agent's own `git add`) recorded, and re-reading 100,000 of them for the
-/// hundred a run changed cost a tenth of a run. A file touched since only makes git compare its
-/// content once.
+/// Replace the worktree index with `tree`, stat data taken from the files on disk.
 pub fn refresh_index(repo: &gix::Repository, tree: gix::ObjectId) -> Result<()> {
     let ctx = |e| Error::git("could not update the worktree index", e);
     let workdir = repo
@@ -272,29 +268,9 @@ pub fn refresh_index(repo: &gix::Repository, tree: gix::ObjectId) -> Result<()> 
         .ok_or_else(|| Error::run("the run worktree has no work tree"))?
         .to_owned();
     let mut index = repo.index_from_tree(&tree).map_err(ctx)?;
-    let previous = repo.open_index().ok();
-    let known = previous.as_ref().map(|p| (p.entries(), p.path_backing()));
-    let mut next_known = 0;
     let (entries, paths) = index.entries_mut_and_pathbacking();
     for entry in entries.iter_mut() {
-        let path = entry.path_in(paths);
-        // Both indexes are sorted by path: one pass over each.
-        if let Some((old, old_paths)) = known {
-            while next_known < old.len() && old[next_known].path_in(old_paths) < path {
-                next_known += 1;
-            }
-            if let Some(o) = old.get(next_known)
-                && o.path_in(old_paths) == path
-                && o.id == entry.id
-                && o.mode == entry.mode
-                && o.stage_raw() == 0
-                && o.stat != gix::index::entry::Stat::default()
-            {
-                entry.stat = o.stat;
-                continue;
-            }
-        }
-        let Ok(rela) = gix::path::from_bstr(path) else {
+        let Ok(rela) = gix::path::from_bstr(entry.path_in(paths)) else {
             continue;
         };
         let abs = workdir.join(rela);
