@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{fixtures_bin, scrub};
+
 const BIN: &str = env!("CARGO_BIN_EXE_git-oc");
 
 #[derive(Clone)]
@@ -25,31 +29,6 @@ struct Sizes {
     many_runs: usize,
     repeats: usize,
     inproc_iters: usize,
-}
-
-fn fixtures_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/bin")
-}
-
-/// The scrubbed environment of the tests: no user config, fixed identity.
-fn scrub<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
-    cmd.env_clear()
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                fixtures_bin().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("HOME", home)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .stdin(Stdio::null())
 }
 
 fn git(home: &Path, dir: &Path, args: &[&str]) -> String {

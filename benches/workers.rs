@@ -11,31 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::scrub;
+
 const BIN: &str = env!("CARGO_BIN_EXE_git-oc");
-
-fn fixtures_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/bin")
-}
-
-fn scrub<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
-    cmd.env_clear()
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                fixtures_bin().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("HOME", home)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .stdin(Stdio::null())
-}
 
 fn run(home: &Path, dir: &Path, program: &str, args: &[&str]) -> String {
     let out = scrub(&mut Command::new(program), home)

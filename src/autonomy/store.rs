@@ -39,16 +39,7 @@ pub fn write(
     message: &str,
 ) -> Result<gix::ObjectId> {
     let ctx = |e| Error::git("could not record the autonomy cycle in git", e);
-    let mut editor = repo
-        .edit_tree(gix::ObjectId::empty_tree(repo.object_hash()))
-        .map_err(ctx)?;
-    for (file, bytes) in files {
-        let blob = repo.write_blob(bytes).map_err(ctx)?;
-        editor
-            .upsert(file.as_str(), gix::object::tree::EntryKind::Blob, blob)
-            .map_err(ctx)?;
-    }
-    let tree = editor.write().map_err(ctx)?.detach();
+    let tree = crate::git::evidence::files_tree(repo, files, "could not record the autonomy cycle in git")?;
     let commit = repo.new_commit(message, tree, parent).map_err(ctx)?.id;
     crate::git::refs::create(
         repo,

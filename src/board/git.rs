@@ -207,14 +207,11 @@ fn write_commit(
     parents: &[gix::ObjectId],
 ) -> Result<gix::ObjectId> {
     let ctx = |e| Error::git(format!("could not record task {}", task.id), e);
-    let blob = repo.write_blob(task.to_file()).map_err(ctx)?.detach();
-    let mut editor = repo
-        .edit_tree(gix::ObjectId::empty_tree(repo.object_hash()))
-        .map_err(ctx)?;
-    editor
-        .upsert(task::TASK_FILE, gix::object::tree::EntryKind::Blob, blob)
-        .map_err(ctx)?;
-    let tree = editor.write().map_err(ctx)?.detach();
+    let tree = crate::git::evidence::files_tree(
+        repo,
+        &[(task::TASK_FILE.to_owned(), task.to_file())],
+        &format!("could not record task {}", task.id),
+    )?;
     Ok(repo
         .new_commit(task::event_message(task, event), tree, parents.iter().copied())
         .map_err(ctx)?
@@ -429,16 +426,7 @@ impl Board for GitBoard {
     }
 
     fn create(&self, new: &NewTask) -> Result<Task> {
-        let title = task::check_title(&new.title)?;
-        let labels = new
-            .labels
-            .iter()
-            .map(|l| task::check_label(l))
-            .collect::<Result<Vec<_>>>()?;
-        let state = match &new.state {
-            Some(s) => self.states.resolve(s)?,
-            None => self.states.name(StateKind::Backlog).to_owned(),
-        };
+        let (title, labels, state) = new.checked(&self.states)?;
         let (now, who) = self.stamp()?;
         for _attempt in 0..5 {
             let id: String = uuid::Uuid::new_v4().simple().to_string()[..ID_LEN].to_owned();

@@ -247,6 +247,24 @@ pub struct NewTask {
     pub labels: Vec<String>,
 }
 
+impl NewTask {
+    /// The title, labels and state a board creates the task with, each checked (the state
+    /// resolved against `states`, the backlog when none is given).
+    pub fn checked(&self, states: &States) -> Result<(String, Vec<String>, String)> {
+        let title = task::check_title(&self.title)?;
+        let labels = self
+            .labels
+            .iter()
+            .map(|l| task::check_label(l))
+            .collect::<Result<Vec<_>>>()?;
+        let state = match &self.state {
+            Some(s) => states.resolve(s)?,
+            None => states.name(StateKind::Backlog).to_owned(),
+        };
+        Ok((title, labels, state))
+    }
+}
+
 /// A transition that happened.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Transition {

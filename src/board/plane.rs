@@ -471,16 +471,7 @@ impl Board for PlaneBoard {
     }
 
     fn create(&self, new: &NewTask) -> Result<Task> {
-        let title = task::check_title(&new.title)?;
-        let labels = new
-            .labels
-            .iter()
-            .map(|l| task::check_label(l))
-            .collect::<Result<Vec<_>>>()?;
-        let state = match &new.state {
-            Some(s) => self.states.resolve(s)?,
-            None => self.states.name(StateKind::Backlog).to_owned(),
-        };
+        let (title, labels, state) = new.checked(&self.states)?;
         let draft = Task {
             id: String::new(),
             title: title.clone(),

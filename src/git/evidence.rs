@@ -32,6 +32,22 @@ pub fn append_evidence_commit(
     Ok(commit)
 }
 
+/// Write `files` (paths and their bytes) as blobs and one tree of them; `what` names the failure.
+pub fn files_tree(repo: &gix::Repository, files: &[(String, Vec<u8>)], what: &str) -> Result<gix::ObjectId> {
+    let ctx = |e| Error::git(what, e);
+    let mut editor = repo
+        .edit_tree(gix::ObjectId::empty_tree(repo.object_hash()))
+        .map_err(ctx)?;
+    for (file, bytes) in files {
+        let blob = repo.write_blob(bytes).map_err(ctx)?;
+        editor
+            .upsert(file.as_str(), gix::object::tree::EntryKind::Blob, blob)
+            .map_err(ctx)?;
+    }
+    let tree = editor.write().map_err(ctx)?.detach();
+    Ok(tree)
+}
+
 /// Write the evidence files as a tree and commit it under `<prefix><run_id>`.
 /// The ref must not exist yet: a run id names exactly one run.
 #[tracing::instrument(level = "debug", skip(repo, files, message), fields(files = files.len()))]
@@ -47,16 +63,7 @@ pub fn write_evidence_ref(
     let name = format!("{prefix}{run_id}");
     let full = gix::refs::FullName::try_from(name.as_str())
         .map_err(|e| Error::run(format!("invalid evidence ref {name}")).caused_by(e.to_string()))?;
-    let mut editor = repo
-        .edit_tree(gix::ObjectId::empty_tree(repo.object_hash()))
-        .map_err(ctx)?;
-    for (file, bytes) in files {
-        let blob = repo.write_blob(bytes).map_err(ctx)?;
-        editor
-            .upsert(file.as_str(), gix::object::tree::EntryKind::Blob, blob)
-            .map_err(ctx)?;
-    }
-    let tree = editor.write().map_err(ctx)?.detach();
+    let tree = files_tree(repo, files, "could not record the evidence in git")?;
     let commit = repo.new_commit(message, tree, parent).map_err(ctx)?.id;
     repo.edit_reference(RefEdit {
         change: Change::Update {

@@ -182,14 +182,8 @@ fn write_commit(
 ) -> Result<gix::ObjectId> {
     let ctx = |e| Error::git("could not record the review state", e);
     let bytes = crate::contracts::to_evidence_json(state);
-    let blob = repo.write_blob(bytes).map_err(ctx)?.detach();
-    let mut editor = repo
-        .edit_tree(gix::ObjectId::empty_tree(repo.object_hash()))
-        .map_err(ctx)?;
-    editor
-        .upsert(FILE, gix::object::tree::EntryKind::Blob, blob)
-        .map_err(ctx)?;
-    let tree = editor.write().map_err(ctx)?.detach();
+    let tree =
+        crate::git::evidence::files_tree(repo, &[(FILE.to_owned(), bytes)], "could not record the review state")?;
     let message = format!(
         "review {}#{}: {what}\n\nphase: {}\nself_review_loops: {}\nhuman_review_loops: {}\n",
         state.repository,

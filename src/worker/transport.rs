@@ -63,45 +63,32 @@ impl Transport {
     /// pruning the claims that were released. `Err` only when git cannot run; `Ok(Err(why))`
     /// when the remote was not reached.
     pub fn fetch_board(&self) -> Result<std::result::Result<(), String>> {
-        self.counters.fetches.fetch_add(1, Ordering::Relaxed);
         let remote = &self.remote;
-        let specs = [
+        self.fetch(&[
             format!("+{TASKS_REF_PREFIX}*:{}*", tracking_prefix(remote)),
             format!("+{CLAIMS_REF_PREFIX}*:{}*", claims_tracking_prefix(remote)),
-            // A pattern, so that a remote without notes yet is no error.
-            format!("+{NOTES_REF}*:{}*", crate::publish::notes_tracking_ref(remote)),
-        ];
-        let mut args = vec![
-            "fetch",
-            "--prune",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--quiet",
-            "--end-of-options",
-            remote,
-        ];
-        args.extend(specs.iter().map(String::as_str));
-        let out = self.git(&args)?;
-        if out.status.success() {
-            Ok(Ok(()))
-        } else {
-            Ok(Err(stderr_text(&out)))
-        }
+        ])
     }
 
     /// Fetch the notes and one task and its claim (a publication's retry: smaller than the whole
     /// board, so that the window before the push is short).
     pub fn fetch_task(&self, task_id: &str) -> Result<std::result::Result<(), String>> {
-        self.counters.fetches.fetch_add(1, Ordering::Relaxed);
         let remote = &self.remote;
-        let specs = [
+        self.fetch(&[
             format!("+{TASKS_REF_PREFIX}{task_id}:{}{task_id}", tracking_prefix(remote)),
             format!(
                 "+{CLAIMS_REF_PREFIX}{task_id}*:{}{task_id}*",
                 claims_tracking_prefix(remote)
             ),
-            format!("+{NOTES_REF}*:{}*", crate::publish::notes_tracking_ref(remote)),
-        ];
+        ])
+    }
+
+    /// One counted fetch of `specs` and the notes, pruning what the remote no longer has.
+    fn fetch(&self, specs: &[String]) -> Result<std::result::Result<(), String>> {
+        self.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        let remote = &self.remote;
+        // A pattern, so that a remote without notes yet is no error.
+        let notes = format!("+{NOTES_REF}*:{}*", crate::publish::notes_tracking_ref(remote));
         let mut args = vec![
             "fetch",
             "--prune",
@@ -112,6 +99,7 @@ impl Transport {
             remote,
         ];
         args.extend(specs.iter().map(String::as_str));
+        args.push(&notes);
         let out = self.git(&args)?;
         if out.status.success() {
             Ok(Ok(()))
