@@ -11,7 +11,7 @@ use gix::refs::transaction::PreviousValue;
 
 use crate::board::git::{TASKS_REF_PREFIX, TasksMerge, merge_fetched, tracking_prefix};
 use crate::error::{Error, Result};
-use crate::git::{NOTES_REF, RUNS_REF_PREFIX, git_command};
+use crate::git::{NOTES_REF, RUNS_REF_PREFIX, WORKER_NOTES_PREFIX, git_command};
 
 /// Refuse to publish refs from which a commit of a rejected run (its own, or one the agent made
 /// on the run branch) can be reached. git-oc never makes such a ref, but an agent runs with the
@@ -47,6 +47,11 @@ pub fn push_url(repo: &gix::Repository, remote: &str) -> String {
 /// `refs/notes/remotes/<remote>/oc`: where a remote's notes are fetched to before merging.
 pub fn notes_tracking_ref(remote: &str) -> String {
     format!("refs/notes/remotes/{remote}/oc")
+}
+
+/// `refs/notes/remotes/<remote>/oc-worker/`: where the workers' notes refs are fetched to.
+pub fn worker_notes_tracking_prefix(remote: &str) -> String {
+    format!("refs/notes/remotes/{remote}/oc-worker/")
 }
 
 /// The notes commit last fetched from `remote`.
@@ -141,6 +146,22 @@ pub struct NotesMerge {
     pub added: usize,
 }
 
+impl NotesMerge {
+    /// Add another merge into this one: the counts add up, and `how` says the most that happened.
+    fn absorb(&mut self, other: NotesMerge) {
+        let rank = |how: &str| {
+            ["", "up_to_date", "created", "fast_forward", "merged"]
+                .iter()
+                .position(|h| *h == how)
+        };
+        if rank(other.how) > rank(self.how) {
+            self.how = other.how;
+        }
+        self.added += other.added;
+        self.combined += other.combined;
+    }
+}
+
 #[derive(Debug, Default, serde::Serialize)]
 pub struct FetchReport {
     pub remote: String,
@@ -170,8 +191,10 @@ pub struct PushReport {
 pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<FetchReport> {
     validate_remote(repo, remote)?;
     let before = count_runs(repo)?;
-    let theirs = remote_refs(workdir, remote, &["refs/oc/*", NOTES_REF])?;
+    let worker_notes_pattern = format!("{WORKER_NOTES_PREFIX}*");
+    let theirs = remote_refs(workdir, remote, &["refs/oc/*", NOTES_REF, &worker_notes_pattern])?;
     let notes: Vec<_> = theirs.iter().filter(|(n, _)| n == NOTES_REF).collect();
+    let worker_notes = theirs.iter().any(|(n, _)| n.starts_with(WORKER_NOTES_PREFIX));
     let has_tasks = theirs.iter().any(|(n, _)| n.starts_with(TASKS_REF_PREFIX));
     let mut refspecs = Vec::new();
     if theirs.iter().any(|(n, _)| n.starts_with(RUNS_REF_PREFIX)) {
@@ -190,6 +213,12 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
     if !notes.is_empty() {
         // Forced, but into a remote-tracking ref: the local notes are merged, never replaced.
         refspecs.push(format!("+{NOTES_REF}:{}", notes_tracking_ref(remote)));
+    }
+    if worker_notes {
+        refspecs.push(format!(
+            "+{WORKER_NOTES_PREFIX}*:{}*",
+            worker_notes_tracking_prefix(remote)
+        ));
     }
     let mut report = FetchReport {
         remote: remote.to_owned(),
@@ -220,6 +249,21 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
     if !notes.is_empty() {
         let tracking = tracked_notes(repo, remote)?;
         report.notes = Some(merge_notes(repo, tracking)?);
+    }
+    if worker_notes {
+        // Each worker's notes ref is folded into refs/notes/oc, which `git oc push` publishes.
+        let ctx = |e| Error::git("could not read the workers' fetched notes", e);
+        let tracking = worker_notes_tracking_prefix(remote);
+        let refs = repo.references().map_err(ctx)?;
+        let mut tips = Vec::new();
+        for r in refs.prefixed(tracking.as_str()).map_err(ctx)?.flatten() {
+            let mut r = r;
+            tips.push(r.peel_to_id().map_err(ctx)?.detach());
+        }
+        for tip in tips {
+            let merged = merge_notes(repo, tip)?;
+            report.notes.get_or_insert_with(NotesMerge::default).absorb(merged);
+        }
     }
     if has_tasks {
         report.tasks = Some(merge_fetched(repo, &tracking_prefix(remote), &board_states(workdir))?);

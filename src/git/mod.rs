@@ -26,6 +26,9 @@ pub const FALLBACK_EMAIL: &str = "git-oc@localhost";
 pub const RUNS_REF_PREFIX: &str = "refs/oc/runs/";
 /// The notes ref holding one block per run on the run's commit.
 pub const NOTES_REF: &str = "refs/notes/oc";
+/// Where `git oc worker` publishes its notes: one ref per worker, so that workers never race each
+/// other for `refs/notes/oc`; `git oc fetch` merges them into it.
+pub const WORKER_NOTES_PREFIX: &str = "refs/notes/oc-worker/";
 /// The demo's evidence refs: apart from real runs, so that `git oc push` never publishes them.
 pub const DEMO_REF_PREFIX: &str = "refs/oc/demo/";
 /// The demo's notes, apart from real runs' for the same reason.

@@ -1,13 +1,16 @@
 //! `git oc worker`: one of many workers on many machines, coordinating through the shared git
 //! remote alone (DESIGN §9): no scheduler, no server of our own. Each worker loops:
 //!
-//! 1. fetch the board (tasks, claims, notes) from the remote, once per task in the steady state:
-//!    the fetch before a publication is also the next claim's view;
+//! 1. fetch the board (tasks, claims, and the worker's own notes ref) from the remote; a view
+//!    younger than the poll interval serves the next claim too (a claim on a stale view is
+//!    refused by the remote's leases, and the board is fetched again);
 //! 2. claim a Ready task (or reclaim one whose lease expired) with one atomic push
 //!    ([`claim`]); a lost race costs one push and the worker tries the next task;
 //! 3. run it with the [`runner::TaskRunner`] while a thread renews the lease;
 //! 4. publish the run's branch, evidence ref and notes, the task's new state and the claim's
-//!    release in one atomic push ([`publish`]), or nothing at all if the lease was lost.
+//!    release in one atomic push ([`publish`]), or nothing at all if the lease was lost. The
+//!    notes go to the worker's own `refs/notes/oc-worker/<name>`, so that publications of
+//!    different workers touch no common ref and never race; `git oc fetch` merges them.
 //!
 //! Time is injected (a [`Clock`] for lease expiry, the lease length as an option), so tests use
 //! short leases and wait on what they can observe.
@@ -27,7 +30,7 @@ use crate::board::git::{GitBoard, TASKS_REF_PREFIX, tracking_prefix};
 use crate::board::task::{Comment, Event as TaskEvent};
 use crate::board::{StateKind, States};
 use crate::error::{Error, Result};
-use crate::git::{NOTES_REF, RUNS_REF_PREFIX};
+use crate::git::{NOTES_REF, RUNS_REF_PREFIX, WORKER_NOTES_PREFIX};
 use crate::pipeline::Clock;
 use claim::{CLAIMS_REF_PREFIX, Claim, Claimed, Held, Renewed, Seen, claims_tracking_prefix};
 use runner::{RunDone, TaskRunner};
@@ -125,7 +128,9 @@ pub struct Report {
     pub leases_lost: u64,
     pub fetches: u64,
     pub pushes: u64,
-    /// Fetches and pushes per published task.
+    /// Fetches that found nothing to claim (polling an idle board): not part of any task.
+    pub idle_fetches: u64,
+    /// Fetches and pushes per published task, idle polling left out.
     pub round_trips_per_task: Option<f64>,
     /// `max-tasks`, `idle` or `interrupted`.
     pub stopped: String,
@@ -169,7 +174,7 @@ impl<'a> Worker<'a> {
         let states = States::from_config(&config.board).map_err(Error::input)?;
         let workdir = repo.workdir().to_owned();
         Ok(Worker {
-            transport: Transport::new(&workdir, &opts.remote),
+            transport: Transport::new(&workdir, &opts.remote, &notes_ref(name)),
             board: GitBoard::new(repo.repo.clone(), states.clone()),
             workdir,
             states,
@@ -193,11 +198,16 @@ impl<'a> Worker<'a> {
             remote: self.opts.remote.clone(),
             ..Report::default()
         };
-        let mut fresh = false;
+        // When the board was last fetched (`None`: fetch before the next claim), and whether a
+        // claim was made on that view already.
+        let mut view: Option<Instant> = None;
+        let mut reused = false;
         let mut skip = HashSet::new();
         let mut idle_since: Option<Instant> = None;
         let mut failures = 0u32;
         let mut round_started: Option<Instant> = None;
+        // Whether the view was fetched for this round (a poll that finds nothing is idle).
+        let mut polled = false;
         report.stopped = loop {
             if interrupted() {
                 break "interrupted".to_owned();
@@ -205,7 +215,7 @@ impl<'a> Worker<'a> {
             if self.opts.max_tasks.is_some_and(|m| report.tasks.len() >= m) {
                 break "max-tasks".to_owned();
             }
-            if !fresh {
+            if view.is_none() {
                 if let Err(why) = self.fetch()? {
                     failures += 1;
                     if failures >= MAX_UNREACHABLE {
@@ -217,16 +227,22 @@ impl<'a> Worker<'a> {
                     continue;
                 }
                 failures = 0;
-                fresh = true;
+                view = Some(Instant::now());
+                reused = false;
+                polled = true;
                 skip.clear();
             }
             let (candidates, open_work) = self.candidates(&skip, on)?;
             let Some(seen) = pick(candidates) else {
-                fresh = false;
+                view = None;
                 if !skip.is_empty() {
                     // Every task seen was taken by someone else: look again at once.
                     continue;
                 }
+                if polled {
+                    report.idle_fetches += 1;
+                }
+                polled = false;
                 if open_work {
                     idle_since = None;
                 } else {
@@ -252,7 +268,13 @@ impl<'a> Worker<'a> {
                 Claimed::Won(held) => *held,
                 Claimed::Lost => {
                     report.claims_lost += 1;
-                    skip.insert(seen.task_id);
+                    if reused {
+                        // The view was stale: look at the board again.
+                        view = None;
+                    } else {
+                        // Another worker was faster on a fresh view: try another task of it.
+                        skip.insert(seen.task_id);
+                    }
                     continue;
                 }
                 Claimed::Unreachable(why) => {
@@ -263,7 +285,7 @@ impl<'a> Worker<'a> {
                     let wait = self.opts.backoff(failures);
                     on(&Event::Backoff { why: &why, wait });
                     std::thread::sleep(wait);
-                    fresh = false;
+                    view = None;
                     continue;
                 }
             };
@@ -276,8 +298,15 @@ impl<'a> Worker<'a> {
                 title: &task.title,
                 reclaimed_from: held.reclaimed.as_ref(),
             });
-            let (outcome, fetched) = self.carry(&task, held.clone(), on)?;
-            fresh = fetched;
+            let outcome = self.carry(&task, held.clone(), on)?;
+            // The next claim reuses this view while it is younger than the poll interval (two
+            // round trips per task instead of three): a claim on a stale view is refused by the
+            // remote's leases, costing one push, and the board is fetched again.
+            reused = true;
+            polled = false;
+            if view.is_some_and(|at| at.elapsed() >= self.opts.poll()) {
+                view = None;
+            }
             if interrupted() {
                 break "interrupted".to_owned();
             }
@@ -304,7 +333,8 @@ impl<'a> Worker<'a> {
         report.pushes = self.transport.counters.pushes.load(Ordering::Relaxed);
         let published = report.tasks.iter().filter(|t| t.state.is_some()).count();
         if published > 0 {
-            report.round_trips_per_task = Some(self.transport.counters.total() as f64 / published as f64);
+            let trips = self.transport.counters.total().saturating_sub(report.idle_fetches);
+            report.round_trips_per_task = Some(trips as f64 / published as f64);
         }
         Ok(report)
     }
@@ -314,10 +344,15 @@ impl<'a> Worker<'a> {
         if let Err(why) = self.transport.fetch_board()? {
             return Ok(Err(why));
         }
+        self.merge_fetched()
+    }
+
+    /// Merge the fetched tasks, and this worker's notes ref when someone else moved it (a worker
+    /// of the same name, now or before), so that the next publication is a fast-forward.
+    fn merge_fetched(&self) -> Result<std::result::Result<(), String>> {
         let repo = self.repo();
-        let remote = &self.opts.remote;
-        crate::board::git::merge_fetched(repo, &tracking_prefix(remote), &self.states)?;
-        if let Some(notes) = crate::git::refs::target(repo, &crate::publish::notes_tracking_ref(remote))? {
+        crate::board::git::merge_fetched(repo, &tracking_prefix(&self.opts.remote), &self.states)?;
+        if let Some(notes) = crate::git::refs::target(repo, &self.transport.notes_tracking_ref())? {
             crate::publish::merge_notes(repo, notes)?;
         }
         Ok(Ok(()))
@@ -328,13 +363,7 @@ impl<'a> Worker<'a> {
         if let Err(why) = self.transport.fetch_task(task_id)? {
             return Ok(Err(why));
         }
-        let repo = self.repo();
-        let remote = &self.opts.remote;
-        crate::board::git::merge_fetched(repo, &tracking_prefix(remote), &self.states)?;
-        if let Some(notes) = crate::git::refs::target(repo, &crate::publish::notes_tracking_ref(remote))? {
-            crate::publish::merge_notes(repo, notes)?;
-        }
-        Ok(Ok(()))
+        self.merge_fetched()
     }
 
     /// Tasks this worker may claim now, oldest first (expired claims before Ready tasks), and
@@ -412,13 +441,8 @@ impl<'a> Worker<'a> {
 
     /// Run a held task while a thread renews its lease, then publish it (still renewing: a slow
     /// publication must not let the lease run out). `None`: the lease was lost and nothing was
-    /// published. The flag: whether the board was fetched just now.
-    fn carry(
-        &self,
-        task: &crate::board::Task,
-        held: Held,
-        on: &mut dyn FnMut(&Event),
-    ) -> Result<(Option<RunDone>, bool)> {
+    /// published.
+    fn carry(&self, task: &crate::board::Task, held: Held, on: &mut dyn FnMut(&Event)) -> Result<Option<RunDone>> {
         let lease = Lease {
             lost: AtomicBool::new(false),
             finished: AtomicBool::new(false),
@@ -480,12 +504,12 @@ impl<'a> Worker<'a> {
         result: Result<RunDone>,
         lease: &Lease,
         on: &mut dyn FnMut(&Event),
-    ) -> Result<(Option<RunDone>, bool)> {
+    ) -> Result<Option<RunDone>> {
         let task_ref = format!("{TASKS_REF_PREFIX}{}", task.id);
         if lease.lost.load(Ordering::Relaxed) || interrupted() {
             // The local task goes back to what was pushed: another worker carries it now.
             claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
-            return Ok((None, false));
+            return Ok(None);
         }
         let done = match result {
             Ok(done) => done,
@@ -516,15 +540,15 @@ impl<'a> Worker<'a> {
         };
         if !self.publish(&task.id, lease, &done, on)? {
             claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
-            return Ok((None, true));
+            return Ok(None);
         }
-        Ok((Some(done), true))
+        Ok(Some(done))
     }
 
     /// Publish a finished task in one atomic push: the run's branch and evidence ref, the notes,
-    /// the task, and the claim's release (only if the claim is still the lease's). Each attempt
-    /// fetches and merges first, so that the notes and the task are fast-forwards. `false`: the
-    /// lease was lost, nothing was published.
+    /// the task, and the claim's release (only if the claim is still the lease's). After a lost
+    /// race (the task changed on the remote), the task is fetched and merged so that the next
+    /// attempt is a fast-forward. `false`: the lease was lost, nothing was published.
     fn publish(&self, task_id: &str, lease: &Lease, done: &RunDone, on: &mut dyn FnMut(&Event)) -> Result<bool> {
         let repo = self.repo();
         let remote = &self.opts.remote;
@@ -543,28 +567,25 @@ impl<'a> Worker<'a> {
                 .lock()
                 .map_err(|_| Error::internal("the lease's lock was poisoned"))?;
             let claim = current.0;
-            // The first fetch is the whole board (the next claim's view too); after a lost race,
-            // only what the publication needs, to keep the window before the push short.
-            let fetched = if attempt == 0 {
-                self.fetch()?
-            } else {
-                self.fetch_task(task_id)?
-            };
-            if let Err(why) = fetched {
-                drop(current);
-                failures += 1;
-                if failures >= MAX_UNREACHABLE {
-                    return Err(claim::unreachable(remote, &why));
+            // The first attempt pushes on what the claim left (its lease and the task's tip are
+            // checked by the remote); only after a lost race is the task fetched and merged.
+            if attempt > 0 {
+                if let Err(why) = self.fetch_task(task_id)? {
+                    drop(current);
+                    failures += 1;
+                    if failures >= MAX_UNREACHABLE {
+                        return Err(claim::unreachable(remote, &why));
+                    }
+                    let wait = self.opts.backoff(failures);
+                    on(&Event::Backoff { why: &why, wait });
+                    std::thread::sleep(wait);
+                    continue;
                 }
-                let wait = self.opts.backoff(failures);
-                on(&Event::Backoff { why: &why, wait });
-                std::thread::sleep(wait);
-                continue;
-            }
-            let tracked_claim =
-                crate::git::refs::target(repo, &format!("{}{task_id}", claims_tracking_prefix(remote)))?;
-            if tracked_claim != Some(claim) {
-                return Ok(false);
+                let tracked_claim =
+                    crate::git::refs::target(repo, &format!("{}{task_id}", claims_tracking_prefix(remote)))?;
+                if tracked_claim != Some(claim) {
+                    return Ok(false);
+                }
             }
             let mut refspecs = Vec::new();
             let mut sources = Vec::new();
@@ -583,7 +604,8 @@ impl<'a> Worker<'a> {
                 }
             }
             if exists(NOTES_REF)? {
-                refspecs.push(format!("{NOTES_REF}:{NOTES_REF}"));
+                // Its own notes ref: publications of different workers never race for notes.
+                refspecs.push(format!("{NOTES_REF}:{}", notes_ref(&self.opts.name)));
             }
             refspecs.push(format!("{task_ref}:{task_ref}"));
             sources.push(task_ref.clone());
@@ -612,8 +634,8 @@ impl<'a> Worker<'a> {
                     return Ok(true);
                 }
                 Pushed::Lost(why) => {
-                    // Someone pushed notes or changed the task in between: fetch, merge, again
-                    // (the notes ref is the one every publication moves).
+                    // Someone changed the task (a comment, a move) or pushed this worker's notes
+                    // ref (a worker of the same name) in between: fetch, merge, again.
                     tracing::debug!(%why, "publication raced");
                     races += 1;
                     last = why;
@@ -648,15 +670,34 @@ struct Lease {
     current: Mutex<(gix::ObjectId, Claim)>,
 }
 
-/// One of the first few candidates, at random: workers that fetched the same board rarely race
-/// for the same task.
+/// One of the first candidates, at random: workers that fetched the same board rarely race for
+/// the same task (a window of 8 lost about three claims per task among 8 workers; of 32, few).
 fn pick(mut candidates: Vec<Seen>) -> Option<Seen> {
     if candidates.is_empty() {
         return None;
     }
-    let window = candidates.len().min(8);
+    let window = candidates.len().min(32);
     let i = (uuid::Uuid::new_v4().as_u128() % window as u128) as usize;
     Some(candidates.swap_remove(i))
+}
+
+/// `refs/notes/oc-worker/<name>`: where a worker publishes its notes (its name with anything a
+/// ref name cannot hold replaced by `-`).
+pub fn notes_ref(name: &str) -> String {
+    let slug: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    let slug = slug.trim_matches('-');
+    format!("{WORKER_NOTES_PREFIX}{}", if slug.is_empty() { "worker" } else { slug })
 }
 
 /// The worker's name when none is given: the host and the process.
@@ -695,6 +736,16 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_notes_ref_is_a_valid_ref_whatever_the_name() {
+        assert_eq!(notes_ref("ci-worker-1"), "refs/notes/oc-worker/ci-worker-1");
+        for name in ["host.example.com 42", "../../HEAD", "é/ü:~^?*[", "", "--"] {
+            let r = notes_ref(name);
+            assert!(gix::refs::FullName::try_from(r.as_str()).is_ok(), "{name:?} → {r}");
+            assert!(r.starts_with(WORKER_NOTES_PREFIX) && !r[WORKER_NOTES_PREFIX.len()..].contains('/'));
+        }
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::board::git::{TASKS_REF_PREFIX, tracking_prefix};
 use crate::error::{Error, Result};
-use crate::git::{NOTES_REF, git_command};
+use crate::git::{WORKER_NOTES_PREFIX, git_command};
 
 use super::claim::{CLAIMS_REF_PREFIX, claims_tracking_prefix};
 
@@ -43,23 +43,32 @@ pub enum Pushed {
 pub struct Transport {
     workdir: PathBuf,
     remote: String,
+    /// The worker's own notes ref on the remote, `refs/notes/oc-worker/<name>`.
+    notes_ref: String,
     pub counters: Counters,
 }
 
 impl Transport {
-    pub fn new(workdir: &Path, remote: &str) -> Transport {
+    pub fn new(workdir: &Path, remote: &str, notes_ref: &str) -> Transport {
         Transport {
             workdir: workdir.to_owned(),
             remote: remote.to_owned(),
+            notes_ref: notes_ref.to_owned(),
             counters: Counters::default(),
         }
+    }
+
+    /// Where the worker's notes ref is fetched to.
+    pub fn notes_tracking_ref(&self) -> String {
+        let name = self.notes_ref.trim_start_matches(WORKER_NOTES_PREFIX);
+        format!("{}{name}", crate::publish::worker_notes_tracking_prefix(&self.remote))
     }
 
     pub fn remote(&self) -> &str {
         &self.remote
     }
 
-    /// Fetch the remote's tasks, claims and notes into remote-tracking refs (one round trip),
+    /// Fetch the remote's tasks, claims and this worker's notes into remote-tracking refs (one round trip),
     /// pruning the claims that were released. `Err` only when git cannot run; `Ok(Err(why))`
     /// when the remote was not reached.
     pub fn fetch_board(&self) -> Result<std::result::Result<(), String>> {
@@ -83,12 +92,14 @@ impl Transport {
         ])
     }
 
-    /// One counted fetch of `specs` and the notes, pruning what the remote no longer has.
+    /// One counted fetch of `specs` and the worker's own notes ref, pruning what the remote no
+    /// longer has. Only its own: the other workers' notes are no concern of this one.
     fn fetch(&self, specs: &[String]) -> Result<std::result::Result<(), String>> {
         self.counters.fetches.fetch_add(1, Ordering::Relaxed);
         let remote = &self.remote;
-        // A pattern, so that a remote without notes yet is no error.
-        let notes = format!("+{NOTES_REF}*:{}*", crate::publish::notes_tracking_ref(remote));
+        // A pattern, so that a remote without this worker's notes yet is no error (it may also
+        // bring a worker whose name extends this one's; only the exact ref is merged).
+        let notes = format!("+{}*:{}*", self.notes_ref, self.notes_tracking_ref());
         let mut args = vec![
             "fetch",
             "--prune",

@@ -119,8 +119,14 @@ fn remote_refs(env: &TestEnv, remote: &Path, prefix: &str) -> Vec<String> {
     out.lines().map(str::to_owned).collect()
 }
 
-/// Every note on the remote, concatenated.
-fn remote_notes(env: &TestEnv, remote: &Path) -> String {
+/// Every note on the remote's `refs/notes/oc`, concatenated, after a user folded the workers'
+/// notes refs into it the documented way (`git oc fetch`, then `git oc push`, from a clone).
+fn remote_notes(s: &Setup) -> String {
+    let env = &s.env;
+    let reader = clone(env, &s.url, &format!("notes-reader-{:x}", uuid_like()));
+    env.oc(&reader, ["fetch", "origin"]).assert_code(0);
+    env.oc(&reader, ["push", "origin"]).assert_code(0);
+    let remote = &s.remote;
     let list = env.git_output(remote, ["notes", "--ref=oc", "list"]);
     let mut all = String::new();
     for line in String::from_utf8_lossy(&list.stdout).lines() {
@@ -143,7 +149,7 @@ fn assert_board_finished(s: &Setup, board: &BTreeMap<String, Value>, expected_ta
         .into_iter()
         .map(|r| r.trim_start_matches("refs/oc/runs/").to_owned())
         .collect();
-    let notes = remote_notes(env, &s.remote);
+    let notes = remote_notes(s);
     let mut finished_runs = BTreeSet::new();
     for (id, doc) in board {
         let task = &doc["task"];
@@ -215,6 +221,24 @@ fn two_workers_share_a_board_and_each_task_is_done_once() {
         assert_eq!(j["stopped"], "idle");
         assert_eq!(j["leases_lost"], 0);
         assert!(j["pushes"].as_u64().unwrap() > 0 && j["fetches"].as_u64().unwrap() > 0);
+    }
+    // Each worker published its notes on a ref of its own, never on the shared refs/notes/oc
+    // (publications of two workers have no ref in common), and plain git reads them there.
+    let notes_refs = remote_refs(&s.env, &s.remote, "refs/notes/");
+    assert!(
+        !notes_refs.iter().any(|r| r == "refs/notes/oc"),
+        "a worker moved the shared notes ref: {notes_refs:?}"
+    );
+    for (name, j) in [("a", &ja), ("b", &jb)] {
+        let published = j["tasks"].as_array().unwrap().len();
+        let own = format!("refs/notes/oc-worker/{name}");
+        assert_eq!(notes_refs.contains(&own), published > 0, "{name}: {notes_refs:?}");
+        if published > 0 {
+            let list = s
+                .env
+                .git(&s.remote, ["notes", &format!("--ref=oc-worker/{name}"), "list"]);
+            assert_eq!(list.lines().count(), published, "{name}'s notes: {list}");
+        }
     }
     let board = remote_board(&s.env, &s.url, "check");
     assert_board_finished(&s, &board, 6);
