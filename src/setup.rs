@@ -84,13 +84,37 @@ pub fn init(repo: &Repo, undo: bool) -> Result<InitReport> {
     remotes.sort();
     for remote in &remotes {
         let key = format!("remote.{remote}.fetch");
+        // A pattern: it brings refs/notes/oc and the workers' refs/notes/oc-worker/* alike, and
+        // a remote without notes is no error for `git fetch` (a plain refspec would be).
         wanted.push((
             key.clone(),
-            format!("+{NOTES_REF}:{}", crate::publish::notes_tracking_ref(remote)),
+            format!("+{NOTES_REF}*:{}*", crate::publish::notes_tracking_ref(remote)),
         ));
         wanted.push((key, "refs/oc/runs/*:refs/oc/runs/*".into()));
     }
     let mut settings = Vec::new();
+    // What an earlier init added and this one replaces (the plain notes refspec made `git fetch`
+    // fail against a remote without notes): removed, when it was init's.
+    for remote in &remotes {
+        let key = format!("remote.{remote}.fetch");
+        let value = format!("+{NOTES_REF}:{}", crate::publish::notes_tracking_ref(remote));
+        let ours = record.added.iter().any(|(k, v)| *k == key && *v == value);
+        if !ours || !values(&workdir, &key)?.contains(&value) {
+            continue;
+        }
+        let o = git_config(&workdir, &["--fixed-value", "--unset-all", &key, &value])?;
+        if !o.status.success() {
+            return Err(Error::run(format!("could not unset {key}"))
+                .caused_by(String::from_utf8_lossy(&o.stderr).trim().to_owned()));
+        }
+        record.added.retain(|(k, v)| !(*k == key && *v == value));
+        write_record(repo, &record)?;
+        settings.push(Setting {
+            result: "removed",
+            key,
+            value,
+        });
+    }
     for (key, value) in &wanted {
         let present = values(&workdir, key)?.contains(value);
         let ours = record.added.iter().any(|(k, v)| k == key && v == value);

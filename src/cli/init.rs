@@ -9,9 +9,10 @@ use crate::error::Result;
 ///
 /// Adds, in the repository's own config: notes.rewriteRef=refs/notes/oc (notes follow amended and
 /// rebased commits), notes.displayRef=refs/notes/oc (git log shows them), and for every remote a
-/// fetch refspec for the evidence refs and one for the notes into a remote-tracking ref
-/// (refs/notes/remotes/<remote>/oc, merged by git oc fetch; never a forced fetch into your own
-/// notes). Running it again changes nothing; --undo removes exactly the values init added, never
+/// fetch refspec for the evidence refs and one for the notes into remote-tracking refs
+/// (refs/notes/oc* to refs/notes/remotes/<remote>/oc*: the shared notes and the workers'
+/// refs/notes/oc-worker/*, merged by git oc fetch; never a forced fetch into your own notes; a
+/// remote without notes is no error). Running it again changes nothing; --undo removes exactly the values init added, never
 /// ones that were there before (init records what it added in .git/oc/init.json).
 #[derive(Debug, Args)]
 pub struct InitArgs {

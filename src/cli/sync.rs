@@ -20,7 +20,9 @@ pub struct PushArgs {
 ///
 /// New refs/oc/runs/*, refs/oc/observations/* and refs/oc/cycles/* refs are fetched (an existing
 /// local one is never overwritten); the remote's
-/// notes go to refs/notes/remotes/<remote>/oc and are merged into refs/notes/oc block by block;
+/// notes go to refs/notes/remotes/<remote>/oc and are merged into refs/notes/oc block by block,
+/// as are the workers' notes refs (refs/notes/oc-worker/<name>, fetched to
+/// refs/notes/remotes/<remote>/oc-worker/<name>);
 /// its tasks go to refs/oc/remotes/<remote>/tasks/ and are merged into refs/oc/tasks/ task by
 /// task (every comment kept; concurrent state changes resolved by the documented rule).
 #[derive(Debug, Args)]

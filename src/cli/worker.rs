@@ -14,7 +14,8 @@ use crate::worker::{Event, Options, Worker};
 /// Fetches the board from the remote, claims a Ready task with one atomic push (the first
 /// worker to push wins; the others move on), runs it while renewing the claim's lease, and
 /// publishes the run's branch, evidence ref, notes and the task's new state in one atomic push.
-/// A task whose worker died is taken over once its lease expires, and the attempt is recorded on
+/// The notes go to the worker's own refs/notes/oc-worker/<name> (git oc fetch merges them into
+/// refs/notes/oc), so that workers never race for one notes ref. A task whose worker died is taken over once its lease expires, and the attempt is recorded on
 /// the task as interrupted. Exits 0 when --max-tasks are done or the board has had no work for
 /// --idle-exit seconds; 130 on Ctrl-C.
 #[derive(Debug, Args)]

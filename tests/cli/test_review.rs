@@ -234,7 +234,7 @@ fn init_sets_up_notes_and_refspecs_idempotently_and_undoes() {
     assert_eq!(get("notes.rewriteRef"), "refs/notes/oc");
     assert_eq!(get("notes.displayRef"), "refs/notes/oc");
     let fetch = get("remote.origin.fetch");
-    assert!(fetch.contains("+refs/notes/oc:refs/notes/remotes/origin/oc"));
+    assert!(fetch.contains("+refs/notes/oc*:refs/notes/remotes/origin/oc*"));
     assert!(fetch.contains("refs/oc/runs/*:refs/oc/runs/*"));
     assert!(
         !fetch.contains("+refs/notes/oc:refs/notes/oc"),

@@ -1327,6 +1327,21 @@ fn push_and_fetch_report_what_they_really_moved() {
     );
 }
 
+/// `git oc init`'s notes refspec must not break plain `git fetch` against a remote that has no
+/// notes yet (a plain `refs/notes/oc` refspec did: "couldn't find remote ref").
+#[test]
+fn after_init_plain_git_fetch_works_against_a_remote_without_notes() {
+    let env = TestEnv::new();
+    let (_remote, a, _b) = remote_and_clones(&env);
+    env.oc(&a, ["init"]).assert_code(0);
+    let fetch = env.git_output(&a, ["fetch", "origin"]);
+    assert!(
+        fetch.status.success(),
+        "git fetch failed after git oc init:\n{}",
+        String::from_utf8_lossy(&fetch.stderr)
+    );
+}
+
 #[test]
 fn init_undo_keeps_settings_that_were_there_before() {
     let env = TestEnv::new();

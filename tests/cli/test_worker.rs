@@ -240,6 +240,23 @@ fn two_workers_share_a_board_and_each_task_is_done_once() {
             assert_eq!(list.lines().count(), published, "{name}'s notes: {list}");
         }
     }
+    // A reviewer with plain git: after `git oc init`, `git fetch` brings the workers' notes, and
+    // `git log` shows them on the runs' commits.
+    let reviewer = clone(&s.env, &s.url, "reviewer");
+    s.env.oc(&reviewer, ["init"]).assert_code(0);
+    s.env.git(&reviewer, ["fetch", "-q", "origin"]);
+    let run = ja["tasks"][0]["run_id"]
+        .as_str()
+        .or(jb["tasks"][0]["run_id"].as_str())
+        .unwrap();
+    let shown = s.env.git(
+        &reviewer,
+        ["log", "--all", "--notes=remotes/origin/oc-worker/*", "--format=%N"],
+    );
+    assert!(
+        shown.contains(run),
+        "run {run} not in the notes git log shows:\n{shown}"
+    );
     let board = remote_board(&s.env, &s.url, "check");
     assert_board_finished(&s, &board, 6);
     // The branches of the successful runs went with them.
