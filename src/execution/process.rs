@@ -179,23 +179,44 @@ fn on_signal() {
     }
 }
 
-/// Become the subreaper of our descendants (once): a process that leaves the agent's process
-/// group and whose parent exits is re-parented to git-oc instead of init, so it can be found and
-/// killed when the run ends.
-fn become_subreaper() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: prctl(2) with PR_SET_CHILD_SUBREAPER only changes a process attribute.
-        unsafe {
-            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+/// Runs in flight that need this process to be the subreaper of its descendants.
+static SUBREAPING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// While held, this process is the subreaper of its descendants: a process that leaves the
+/// agent's process group and whose parent exits is re-parented to git-oc instead of init, so it
+/// can be found and killed when the run ends. Only while a run lasts: a long-lived worker that
+/// stayed a subreaper would inherit every orphan of its git commands (`git maintenance --detach`)
+/// and keep them as zombies.
+struct Subreaper;
+
+impl Subreaper {
+    fn acquire() -> Subreaper {
+        if SUBREAPING.fetch_add(1, Ordering::SeqCst) == 0 {
+            // SAFETY: prctl(2) with PR_SET_CHILD_SUBREAPER only changes a process attribute.
+            unsafe {
+                libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+            }
         }
-    });
+        Subreaper
+    }
 }
 
-/// The pids whose parent is `parent`, from `/proc` (zombies included). Empty when the `/proc`
-/// mounted here belongs to another PID namespace (its numbers would name other processes).
-fn children_of(parent: i32) -> Vec<i32> {
-    let mut out = Vec::new();
+impl Drop for Subreaper {
+    fn drop(&mut self) {
+        if SUBREAPING.fetch_sub(1, Ordering::SeqCst) == 1 {
+            // SAFETY: as above.
+            unsafe {
+                libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+            }
+        }
+    }
+}
+
+/// This process's children (zombies included), from `/proc/self/task/*/children`: a few small
+/// files, where scanning every process of the machine read a thousand on a busy one. Empty when
+/// the `/proc` mounted here belongs to another PID namespace (its numbers would name other
+/// processes).
+fn own_children() -> Vec<i32> {
     // SAFETY: getpid(2) cannot fail.
     let me = unsafe { libc::getpid() };
     let own_proc = std::fs::read_link("/proc/self")
@@ -203,8 +224,31 @@ fn children_of(parent: i32) -> Vec<i32> {
         .and_then(|p| p.to_str().and_then(|p| p.parse::<i32>().ok()))
         == Some(me);
     if !own_proc {
-        return out;
+        return Vec::new();
     }
+    let Ok(threads) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for thread in threads.flatten() {
+        match std::fs::read_to_string(thread.path().join("children")) {
+            Ok(list) => out.extend(list.split_whitespace().filter_map(|p| p.parse::<i32>().ok())),
+            // A kernel without CONFIG_PROC_CHILDREN: the slow way.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && thread.path().exists() => {
+                return children_by_scan(me);
+            }
+            // The thread ended meanwhile.
+            Err(_) => {}
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The pids whose parent is `parent`, by reading every `/proc/<pid>/stat`.
+fn children_by_scan(parent: i32) -> Vec<i32> {
+    let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return out;
     };
@@ -247,10 +291,8 @@ fn has_exited(pid: i32) -> bool {
 /// `deadline` passes. Descendants whose parent dies are re-parented to us (we are a subreaper),
 /// so killing the children round after round reaches the whole tree.
 fn kill_descendants(keep: &[i32], deadline: Instant) {
-    // SAFETY: getpid(2) cannot fail.
-    let me = unsafe { libc::getpid() };
     loop {
-        let children: Vec<i32> = children_of(me).into_iter().filter(|p| !keep.contains(p)).collect();
+        let children: Vec<i32> = own_children().into_iter().filter(|p| !keep.contains(p)).collect();
         if children.is_empty() {
             return;
         }
@@ -290,10 +332,8 @@ fn kill_descendants(keep: &[i32], deadline: Instant) {
 #[tracing::instrument(level = "debug", skip_all, fields(program = ?spec.program, cwd = %spec.cwd.display()))]
 pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool, on_output: &mut dyn FnMut(&[u8])) -> ProcessOutcome {
     let started = Instant::now();
-    become_subreaper();
-    // SAFETY: getpid(2) cannot fail.
-    let me = unsafe { libc::getpid() };
-    let children_before = children_of(me);
+    let _subreaper = Subreaper::acquire();
+    let children_before = own_children();
     let spawned = if std::path::Path::new("/proc/self/exe").exists() {
         spawn_supervised(spec)
     } else {
@@ -392,8 +432,13 @@ pub fn run(spec: &ProcessSpec, interrupt: &AtomicBool, on_output: &mut dyn FnMut
     SUPERVISOR.store(0, Ordering::SeqCst);
     DIRECT_GROUP.store(0, Ordering::SeqCst);
     // Anything that escaped the supervisor (or the group, without one) and was re-parented to
-    // us: nothing may write into the worktree after this returns.
-    kill_descendants(&children_before, Instant::now() + TERM_GRACE);
+    // us: nothing may write into the worktree after this returns. A supervisor that exited by
+    // itself killed everything it adopted first, so then nothing of the run can have reached us,
+    // and our other threads' own commands (a worker's lease renewal) are left alone.
+    let supervisor_cleaned_up = supervised && status.is_some_and(|s| s.code().is_some());
+    if !supervisor_cleaned_up {
+        kill_descendants(&children_before, Instant::now() + TERM_GRACE);
+    }
     if let Some(status) = status {
         outcome.exit_code = status.code();
         outcome.signal = status.signal().map(signal_name);
@@ -598,6 +643,11 @@ pub fn supervise(args: &[std::ffi::OsString]) -> i32 {
         // SAFETY: the agent is unreaped (we only reap it below), so its group number is its own.
         unsafe {
             libc::kill(-agent, libc::SIGKILL);
+        }
+        // What it started outside its group (a `setsid` child) becomes ours only once it has
+        // exited: until then our children may look like nothing but the agent.
+        while !has_exited(agent) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
         }
         kill_descendants(&[agent], deadline);
     };

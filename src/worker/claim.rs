@@ -205,7 +205,10 @@ pub fn claim(transport: &Transport, board: &GitBoard, states: &States, seen: &Se
     ];
     match transport.push(&leases, &refspecs)? {
         Pushed::Done => {}
-        Pushed::Lost(_) => return Ok(Claimed::Lost),
+        Pushed::Lost(why) => {
+            tracing::debug!(task = %seen.task_id, %why, "claim lost");
+            return Ok(Claimed::Lost);
+        }
         Pushed::Refused(why) => return Err(refused(transport.remote(), "claim a task", &why)),
         Pushed::Unreachable(why) => return Ok(Claimed::Unreachable(why)),
     }

@@ -198,10 +198,8 @@ impl<'a> Worker<'a> {
             remote: self.opts.remote.clone(),
             ..Report::default()
         };
-        // When the board was last fetched (`None`: fetch before the next claim), and whether a
-        // claim was made on that view already.
+        // When the board was last fetched (`None`: fetch before the next claim).
         let mut view: Option<Instant> = None;
-        let mut reused = false;
         let mut skip = HashSet::new();
         let mut idle_since: Option<Instant> = None;
         let mut failures = 0u32;
@@ -228,11 +226,18 @@ impl<'a> Worker<'a> {
                 }
                 failures = 0;
                 view = Some(Instant::now());
-                reused = false;
                 polled = true;
                 skip.clear();
             }
-            let (candidates, open_work) = self.candidates(&skip, on)?;
+            let (candidates, working) = self.candidates(&skip, on)?;
+            let open_work = working > 0;
+            // A view already used for a claim is stale by what the others claimed since (about
+            // one task each): when that is a large part of what is left, a claim on it is likely
+            // lost, and looking again costs no more than that lost push would.
+            if !polled && view.is_some() && candidates.len() < 4 * working {
+                view = None;
+                continue;
+            }
             let Some(seen) = pick(candidates) else {
                 view = None;
                 if !skip.is_empty() {
@@ -267,13 +272,12 @@ impl<'a> Worker<'a> {
             let held = match claim::claim(&self.transport, &self.board, &self.states, &seen, &mine)? {
                 Claimed::Won(held) => *held,
                 Claimed::Lost => {
+                    // Another worker was faster: try another task of this view (most are still
+                    // free), and look at the board again after a second loss on it.
                     report.claims_lost += 1;
-                    if reused {
-                        // The view was stale: look at the board again.
+                    skip.insert(seen.task_id);
+                    if skip.len() >= 2 {
                         view = None;
-                    } else {
-                        // Another worker was faster on a fresh view: try another task of it.
-                        skip.insert(seen.task_id);
                     }
                     continue;
                 }
@@ -302,7 +306,6 @@ impl<'a> Worker<'a> {
             // The next claim reuses this view while it is younger than the poll interval (two
             // round trips per task instead of three): a claim on a stale view is refused by the
             // remote's leases, costing one push, and the board is fetched again.
-            reused = true;
             polled = false;
             if view.is_some_and(|at| at.elapsed() >= self.opts.poll()) {
                 view = None;
@@ -367,15 +370,16 @@ impl<'a> Worker<'a> {
     }
 
     /// Tasks this worker may claim now, oldest first (expired claims before Ready tasks), and
-    /// whether anyone is working on the board.
-    fn candidates(&mut self, skip: &HashSet<String>, on: &mut dyn FnMut(&Event)) -> Result<(Vec<Seen>, bool)> {
+    /// how many tasks other workers hold (claims whose lease runs, or ran out and await a
+    /// takeover).
+    fn candidates(&mut self, skip: &HashSet<String>, on: &mut dyn FnMut(&Event)) -> Result<(Vec<Seen>, usize)> {
         let repo = self.repo();
         let remote = &self.opts.remote;
         let (mut tasks, _) = crate::board::git::list_summaries(repo)?;
         tasks.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then_with(|| a.id.cmp(&b.id)));
         let claims = claim::fetched_claims(repo, remote);
         let now = self.clock.now();
-        let mut open_work = false;
+        let mut working = 0;
         let mut reclaims = Vec::new();
         let mut ready = Vec::new();
         let mut same_name = None;
@@ -385,7 +389,9 @@ impl<'a> Worker<'a> {
             if let Some((_, Some(c))) = held
                 && !c.expired(now)
             {
-                open_work = true;
+                if c.session != self.session {
+                    working += 1;
+                }
                 if c.worker == self.opts.name && c.session != self.session {
                     same_name = Some(c.session.clone());
                 }
@@ -400,7 +406,8 @@ impl<'a> Worker<'a> {
             };
             match held {
                 Some((id, Some(c))) if matches!(kind, Some(StateKind::Running | StateKind::Ready)) => {
-                    open_work = true;
+                    // Work nobody does any more, until taken over: the board is not idle.
+                    working += 1;
                     reclaims.push(Seen {
                         task_id: t.id.clone(),
                         remote_tip,
@@ -426,7 +433,7 @@ impl<'a> Worker<'a> {
             )));
         }
         reclaims.extend(ready);
-        Ok((reclaims, open_work))
+        Ok((reclaims, working))
     }
 
     fn in_lanes(&self, labels: &[String]) -> bool {
