@@ -6,6 +6,7 @@ pub mod diff;
 pub mod evidence;
 pub mod loose;
 pub mod notes;
+pub mod pack;
 pub mod reach;
 pub mod refs;
 pub mod snapshot;
@@ -149,6 +150,14 @@ impl Repo {
                 .unwrap_or_else(|| base.map(|b| short(&b)).unwrap_or_else(|| "HEAD".to_owned()))
         } else {
             spec.to_owned()
+        }
+    }
+
+    /// Another handle on the repository that keeps the objects it writes in memory, to be
+    /// written out as one pack by [`pack::flush`] before anything refers to them.
+    pub fn with_object_memory(&self) -> Repo {
+        Repo {
+            repo: self.repo.clone().with_object_memory(),
         }
     }
 
