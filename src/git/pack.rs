@@ -78,30 +78,59 @@ pub fn adopt(into: &gix::Repository, objects: Option<Storage>) -> Result<()> {
     Ok(())
 }
 
-/// Whether the repository has fewer packs than `gc.autoPackLimit`, counted as git counts them
-/// (packs with a `.keep` file do not count).
-fn below_pack_limit(repo: &gix::Repository, pack_dir: &Path) -> bool {
+/// `gc.autoPackLimit`, or `None` when packing is off (0 or less).
+fn pack_limit(repo: &gix::Repository) -> Option<usize> {
     let limit = repo
         .config_snapshot()
         .integer("gc.autoPackLimit")
         .unwrap_or(DEFAULT_AUTO_PACK_LIMIT);
-    if limit <= 0 {
-        return false;
-    }
+    usize::try_from(limit).ok().filter(|l| *l > 0)
+}
+
+/// The packs in `pack_dir`, counted as git counts them for `gc.autoPackLimit` (packs with a
+/// `.keep` file do not count). No directory: none.
+fn pack_count(pack_dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(pack_dir) else {
-        // No pack directory: git would make one; so do we.
-        return true;
+        return 0;
     };
     let names: std::collections::HashSet<String> = entries
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
-    let packs = names
+    names
         .iter()
         .filter_map(|n| n.strip_suffix(".idx"))
         .filter(|stem| !names.contains(&format!("{stem}.keep")))
-        .count();
-    i64::try_from(packs).is_ok_and(|n| n < limit)
+        .count()
+}
+
+/// Whether the repository has fewer packs than `gc.autoPackLimit`.
+fn below_pack_limit(repo: &gix::Repository, pack_dir: &Path) -> bool {
+    pack_limit(repo).is_some_and(|limit| pack_count(pack_dir) < limit)
+}
+
+/// The repository's packs when there are `gc.autoPackLimit` or more of them (runs then write
+/// loose objects), else `None`.
+pub fn packs_at_limit(repo: &gix::Repository) -> Option<usize> {
+    let packs = pack_count(&repo.objects.store_ref().path().join("pack"));
+    pack_limit(repo).filter(|limit| packs >= *limit).map(|_| packs)
+}
+
+/// Merge the small packs runs left into fewer, as `git repack -d -l --geometric=2` does: packs
+/// are rolled up until each holds at least twice the objects of the next smaller one, so a
+/// large pack of the project's history is left as it is and the work stays proportional to the
+/// runs' objects. Returns the packs left.
+pub fn consolidate(repo: &gix::Repository) -> Result<usize> {
+    let out = super::git_command(repo.common_dir())
+        .args(["repack", "-d", "-l", "-q", "--geometric=2"])
+        .output()
+        .map_err(|e| Error::io("could not run git repack", &e))?;
+    if !out.status.success() {
+        return Err(Error::run("git repack failed")
+            .caused_by(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+            .hint("run `git gc` to consolidate the repository's packs"));
+    }
+    Ok(pack_count(&repo.objects.store_ref().path().join("pack")))
 }
 
 /// Write `objects` as `pack-<checksum>.pack` and its `.idx` into `dir`: commits first, then
