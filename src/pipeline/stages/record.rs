@@ -211,7 +211,7 @@ impl Stage for Record {
         let evidence_commit = crate::git::evidence::write_evidence_commit(repo, &set.files, anchor, &message.render())?;
         let mut evidence_ref = None;
         // The evidence and the note are written out together (one pack), then the evidence ref
-        // is created before the note that names it.
+        // is created, before the note that names it.
         let mut publish = || -> Result<()> {
             crate::git::pack::flush(repo)?;
             if evidence_ref.is_none() {
@@ -224,10 +224,10 @@ impl Stage for Record {
             }
             Ok(())
         };
+        let evidence_ref_name = format!("{prefix}{run_id}");
         if let Some(target) = anchor {
             let diff = state.git.diff.shortstat();
             let outcome = summary.outcome_status;
-            let names = format!("{prefix}{run_id}");
             let note = RunNote {
                 headline: &trace.headline,
                 run_id: &run_id,
@@ -235,7 +235,7 @@ impl Stage for Record {
                 outcome: (outcome != Outcome::Executed || summary.needs_review).then_some(outcome.as_str()),
                 policy: policy_decision.status.as_str(),
                 diff: diff.as_deref(),
-                evidence_ref: &names,
+                evidence_ref: &evidence_ref_name,
                 rejected: summary.rejected,
             };
             let notes_ref = state.plan.namespace.notes_ref();
@@ -250,7 +250,7 @@ impl Stage for Record {
             state.git.note_target = Some(target);
         }
         publish()?;
-        state.git.evidence_ref = evidence_ref.unwrap_or_default();
+        state.git.evidence_ref = evidence_ref.unwrap_or(evidence_ref_name);
         state.git.evidence_commit = Some(evidence_commit);
         state.recorded = Some(Recorded {
             record,
