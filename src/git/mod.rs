@@ -54,7 +54,8 @@ impl Repo {
     /// that also work outside one); a repository that cannot be used is still an error.
     pub fn discover_optional(dir: &Path) -> Result<Option<Repo>> {
         let mut trust = gix::sec::trust::Mapping::<gix::open::Options>::default();
-        trust.reduced = trust.reduced.bail_if_untrusted(true);
+        trust.full = pack::open_options(trust.full);
+        trust.reduced = pack::open_options(trust.reduced).bail_if_untrusted(true);
         let found = gix::ThreadSafeRepository::discover_with_environment_overrides_opts(dir, Default::default(), trust);
         let mut repo: gix::Repository = match found {
             Ok(repo) => repo.into(),

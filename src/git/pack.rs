@@ -7,8 +7,9 @@
 //! the `.pack`, then the `.idx` that makes git see it).
 //!
 //! Packs accumulate, one or two per run. As git's own rule goes, once the repository holds
-//! `gc.autoPackLimit` packs (50 by default; 0 or less: never pack) new objects are written
-//! loose, as before; git's `gc --auto` then consolidates them as usual.
+//! `gc.autoPackLimit` packs (50 by default; 0 or less: never pack; at most 128, see
+//! [`STORE_SLOTS`]) new objects are written loose, as before; git's `gc --auto` then
+//! consolidates them as usual, and `git oc gc` merges the small packs ([`consolidate`]).
 //!
 //! The formats (pack v2 of full objects, index v2) are git's; gix writes them only behind
 //! features that would rebuild it, so the few lines are here, with gix's header encoders.
@@ -24,6 +25,23 @@ use crate::error::{Error, Result};
 
 /// git's default `gc.autoPackLimit`.
 const DEFAULT_AUTO_PACK_LIMIT: i64 = 50;
+
+/// gix gives each repository handle a fixed number of slots for pack indices, 1.1 times the
+/// packs on disk when it is opened (at least 32), and a handle fails to read once more packs
+/// appear than it has slots: a worker's handle lives through hundreds of runs. Handles git-oc
+/// opens get [`STORE_SLOTS`] (see [`open_options`]), and runs never take the packs beyond
+/// [`MAX_PACKS`] whatever `gc.autoPackLimit` says, leaving room for packs that fetches and
+/// concurrent runs add meanwhile.
+const STORE_SLOTS: usize = 512;
+const MAX_PACKS: usize = 128;
+
+/// `options` with room for the packs runs write (see [`STORE_SLOTS`]).
+pub fn open_options(options: gix::open::Options) -> gix::open::Options {
+    options.object_store_slots(gix::odb::store::init::Slots::AsNeededByDiskState {
+        multiplier: 1.1,
+        minimum: STORE_SLOTS,
+    })
+}
 
 /// What [`flush`] wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,13 +96,13 @@ pub fn adopt(into: &gix::Repository, objects: Option<Storage>) -> Result<()> {
     Ok(())
 }
 
-/// `gc.autoPackLimit`, or `None` when packing is off (0 or less).
+/// `gc.autoPackLimit` (at most [`MAX_PACKS`]), or `None` when packing is off (0 or less).
 fn pack_limit(repo: &gix::Repository) -> Option<usize> {
     let limit = repo
         .config_snapshot()
         .integer("gc.autoPackLimit")
         .unwrap_or(DEFAULT_AUTO_PACK_LIMIT);
-    usize::try_from(limit).ok().filter(|l| *l > 0)
+    usize::try_from(limit).ok().filter(|l| *l > 0).map(|l| l.min(MAX_PACKS))
 }
 
 /// The packs in `pack_dir`, counted as git counts them for `gc.autoPackLimit` (packs with a
@@ -397,6 +415,28 @@ mod tests {
         repo.write_blob(b"zero\n").expect("blob");
         assert_eq!(flush(&repo).expect("flush"), Flushed::Loose(1));
         git(dir, &["fsck", "--strict"]);
+    }
+
+    /// A long-lived handle (a worker's) still reads after runs added more packs than gix's
+    /// default 32 slots.
+    #[test]
+    fn a_handle_opened_by_git_oc_reads_objects_in_packs_added_after_it_was_opened() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        repo_with_commit(dir);
+        git(dir, &["config", "gc.autoPackLimit", "100"]);
+        let long_lived = crate::git::Repo::discover(dir).expect("discover");
+        let mut ids = Vec::new();
+        for i in 0..40 {
+            let run = long_lived.with_object_memory();
+            ids.push(run.repo.write_blob(format!("run {i}\n")).expect("blob").detach());
+            assert_eq!(flush(&run.repo).expect("flush"), Flushed::Pack(1));
+            // Read in between, as a worker does, so that the handle knows the packs so far.
+            assert!(long_lived.repo.find_blob(ids[i]).is_ok());
+        }
+        for id in ids {
+            assert!(long_lived.repo.find_blob(id).is_ok(), "{id}");
+        }
     }
 
     #[test]

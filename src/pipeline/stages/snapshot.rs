@@ -50,7 +50,7 @@ impl Stage for SnapshotStage {
 /// when it keeps them there).
 fn take(wt: &RunWorktree, objects: &gix::Repository) -> Result<Snapshot> {
     // Reopen: the agent may have changed refs or the index behind our back.
-    let mut repo = gix::open(&wt.path)
+    let mut repo = gix::open_opts(&wt.path, crate::git::pack::open_options(Default::default()))
         .map_err(|e| Error::git("could not reopen the run worktree", e))?
         .with_object_memory();
     crate::git::tune(&mut repo)?;
