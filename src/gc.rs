@@ -40,6 +40,17 @@ pub struct GcReport {
     pub removed_stale_registrations: Vec<String>,
     /// Autonomy observations and cycle reports beyond the newest `[autonomy] keep_records`.
     pub removed_autonomy_records: Vec<String>,
+    /// The small packs runs wrote, merged once there were `gc.autoPackLimit` of them.
+    pub packs: Option<PackConsolidation>,
+}
+
+/// Packs before and after `git repack --geometric` (`after` is `None` in a dry run, or with
+/// `error` when git failed).
+#[derive(Debug, serde::Serialize)]
+pub struct PackConsolidation {
+    pub before: usize,
+    pub after: Option<usize>,
+    pub error: Option<String>,
 }
 
 /// One thing gc removes. Everything is decided first and then removed in this order, so that a
@@ -174,8 +185,32 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
             remove(&main, removal)?;
         }
     }
+    // Runs write their objects as packs until the repository holds gc.autoPackLimit of them;
+    // merging them lets later runs write packs again (cheaply: see `git::pack::consolidate`).
+    let packs = crate::git::pack::packs_at_limit(&main).map(|before| {
+        if opts.dry_run {
+            return PackConsolidation {
+                before,
+                after: None,
+                error: None,
+            };
+        }
+        match crate::git::pack::consolidate(&main) {
+            Ok(after) => PackConsolidation {
+                before,
+                after: Some(after),
+                error: None,
+            },
+            Err(e) => PackConsolidation {
+                before,
+                after: None,
+                error: Some(e.summary_with_hints()),
+            },
+        }
+    });
     let mut report = GcReport {
         kept_worktrees: kept,
+        packs,
         ..GcReport::default()
     };
     for removal in removals {

@@ -20,6 +20,8 @@ use crate::gc::{GcOptions, gc};
 /// evidence files that git has too. Evidence refs are kept unless --evidence is given together
 /// with --older-than. Of the autonomy cycle's records (refs/oc/observations/*, refs/oc/cycles/*)
 /// it keeps the newest autonomy.keep_records of each (default 50) and removes the older ones.
+/// Once runs' objects fill gc.autoPackLimit packs (default 50), it merges the small packs (git
+/// repack -d --geometric=2), so that later runs write packs again instead of loose objects.
 ///
 /// What is removed is printed on stdout (--dry-run prints the same lines, with "would remove");
 /// what is kept, and why, on stderr.
@@ -84,8 +86,24 @@ pub fn cmd_gc(ui: &mut Ui, args: &GcArgs) -> Result<i32> {
     for r in &report.removed_autonomy_records {
         line("autonomy record ", r);
     }
+    if let Some(p) = &report.packs {
+        match (p.after, &p.error) {
+            (Some(after), _) => out.push_str(&format!(
+                "merged {} packs into {after} (git repack -d --geometric=2)\n",
+                p.before
+            )),
+            (None, None) => out.push_str(&format!(
+                "would merge {} packs (git repack -d --geometric=2)\n",
+                p.before
+            )),
+            (None, Some(_)) => {}
+        }
+    }
     let removed_nothing = out.is_empty();
     ui.data(&crate::text::escape_controls_keep_lines(&out));
+    if let Some(e) = report.packs.as_ref().and_then(|p| p.error.as_ref()) {
+        ui.warning(&format!("the packs were not merged: {e}"));
+    }
     for (w, why) in &report.kept_worktrees {
         ui.note(&format!("kept worktree {w}: {why}"));
     }

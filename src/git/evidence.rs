@@ -50,7 +50,6 @@ pub fn files_tree(repo: &gix::Repository, files: &[(String, Vec<u8>)], what: &st
 
 /// Write the evidence files as a tree and commit it under `<prefix><run_id>`.
 /// The ref must not exist yet: a run id names exactly one run.
-#[tracing::instrument(level = "debug", skip(repo, files, message), fields(files = files.len()))]
 pub fn write_evidence_ref(
     repo: &gix::Repository,
     prefix: &str,
@@ -59,12 +58,37 @@ pub fn write_evidence_ref(
     parent: Option<gix::ObjectId>,
     message: &str,
 ) -> Result<(String, gix::ObjectId)> {
-    let ctx = |e| Error::git("could not record the evidence in git", e);
+    let commit = write_evidence_commit(repo, files, parent, message)?;
+    let name = create_evidence_ref(repo, prefix, run_id, commit)?;
+    Ok((name, commit))
+}
+
+/// The evidence files as a tree, committed on `parent`; no ref names it yet.
+#[tracing::instrument(level = "debug", skip(repo, files, message), fields(files = files.len()))]
+pub fn write_evidence_commit(
+    repo: &gix::Repository,
+    files: &[(String, Vec<u8>)],
+    parent: Option<gix::ObjectId>,
+    message: &str,
+) -> Result<gix::ObjectId> {
+    let tree = files_tree(repo, files, "could not record the evidence in git")?;
+    Ok(repo
+        .new_commit(message, tree, parent)
+        .map_err(|e| Error::git("could not record the evidence in git", e))?
+        .id)
+}
+
+/// Create `<prefix><run_id>` at the evidence commit `commit`, and return its name. The ref
+/// must not exist yet: a run id names exactly one run.
+pub fn create_evidence_ref(
+    repo: &gix::Repository,
+    prefix: &str,
+    run_id: &str,
+    commit: gix::ObjectId,
+) -> Result<String> {
     let name = format!("{prefix}{run_id}");
     let full = gix::refs::FullName::try_from(name.as_str())
         .map_err(|e| Error::run(format!("invalid evidence ref {name}")).caused_by(e.to_string()))?;
-    let tree = files_tree(repo, files, "could not record the evidence in git")?;
-    let commit = repo.new_commit(message, tree, parent).map_err(ctx)?.id;
     repo.edit_reference(RefEdit {
         change: Change::Update {
             log: LogChange {
@@ -80,6 +104,6 @@ pub fn write_evidence_ref(
         name: full,
         deref: false,
     })
-    .map_err(ctx)?;
-    Ok((name, commit))
+    .map_err(|e| Error::git("could not record the evidence in git", e))?;
+    Ok(name)
 }

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod evidence;
 pub mod loose;
 pub mod notes;
+pub mod pack;
 pub mod reach;
 pub mod refs;
 pub mod snapshot;
@@ -56,7 +57,8 @@ impl Repo {
     /// that also work outside one); a repository that cannot be used is still an error.
     pub fn discover_optional(dir: &Path) -> Result<Option<Repo>> {
         let mut trust = gix::sec::trust::Mapping::<gix::open::Options>::default();
-        trust.reduced = trust.reduced.bail_if_untrusted(true);
+        trust.full = pack::open_options(trust.full);
+        trust.reduced = pack::open_options(trust.reduced).bail_if_untrusted(true);
         let found = gix::ThreadSafeRepository::discover_with_environment_overrides_opts(dir, Default::default(), trust);
         let mut repo: gix::Repository = match found {
             Ok(repo) => repo.into(),
@@ -152,6 +154,14 @@ impl Repo {
                 .unwrap_or_else(|| base.map(|b| short(&b)).unwrap_or_else(|| "HEAD".to_owned()))
         } else {
             spec.to_owned()
+        }
+    }
+
+    /// Another handle on the repository that keeps the objects it writes in memory, to be
+    /// written out as one pack by [`pack::flush`] before anything refers to them.
+    pub fn with_object_memory(&self) -> Repo {
+        Repo {
+            repo: self.repo.clone().with_object_memory(),
         }
     }
 

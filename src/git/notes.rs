@@ -13,12 +13,25 @@ const MAX_ATTEMPTS: u32 = 50;
 /// Replace the note on `object` in `refs/notes/oc` with `update(existing text)`, by
 /// compare-and-swap, retrying when another writer got there first. `update` returns `None` when
 /// nothing needs to change. Returns the notes commit the note is in.
-#[tracing::instrument(level = "debug", skip(repo, update), fields(object = %object))]
 pub fn update_note(
     repo: &gix::Repository,
     notes_ref: &str,
     object: gix::ObjectId,
     update: impl Fn(&str) -> Option<String>,
+) -> Result<gix::ObjectId> {
+    update_note_then(repo, notes_ref, object, update, &mut || Ok(()))
+}
+
+/// [`update_note`], calling `before_ref` after the note's objects are written and before each
+/// attempt to move the notes ref to them (a repository handle that keeps objects in memory
+/// writes them out there). An error from it ends the update.
+#[tracing::instrument(level = "debug", skip(repo, update, before_ref), fields(object = %object))]
+pub fn update_note_then(
+    repo: &gix::Repository,
+    notes_ref: &str,
+    object: gix::ObjectId,
+    update: impl Fn(&str) -> Option<String>,
+    before_ref: &mut dyn FnMut() -> Result<()>,
 ) -> Result<gix::ObjectId> {
     // git-oc's note writers take turns; then a lock file on the notes ref that stays is either
     // a plain git command's, held for milliseconds, or one a killed git-oc left behind.
@@ -36,7 +49,7 @@ pub fn update_note(
         }
     }
     let _ = std::fs::write(&writing, notes_ref);
-    let result = update_locked(repo, notes_ref, object, update, &lock_file);
+    let result = update_locked(repo, notes_ref, object, update, &lock_file, before_ref);
     let _ = std::fs::remove_file(&writing);
     result
 }
@@ -47,6 +60,7 @@ fn update_locked(
     object: gix::ObjectId,
     update: impl Fn(&str) -> Option<String>,
     lock_file: &std::path::Path,
+    before_ref: &mut dyn FnMut() -> Result<()>,
 ) -> Result<gix::ObjectId> {
     let ctx = |e| Error::git("could not write the run note", e);
     let mut attempt = 0;
@@ -91,6 +105,7 @@ fn update_locked(
             Some(p) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(p)),
             None => PreviousValue::MustNotExist,
         };
+        before_ref()?;
         match repo.reference(notes_ref, commit, expected, "notes: Notes added by 'git oc'") {
             Ok(_) => return Ok(commit),
             Err(e) => {

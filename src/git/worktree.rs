@@ -269,7 +269,8 @@ fn attach_head(wt_git_dir: &Path, full: &gix::refs::FullName) -> Result<()> {
 }
 
 fn open_worktree(path: &Path) -> Result<gix::Repository> {
-    let mut repo = gix::open(path).map_err(|e| Error::git(format!("could not open worktree {}", path.display()), e))?;
+    let mut repo = gix::open_opts(path, super::pack::open_options(Default::default()))
+        .map_err(|e| Error::git(format!("could not open worktree {}", path.display()), e))?;
     super::tune(&mut repo)?;
     Ok(repo)
 }

@@ -177,6 +177,10 @@ impl Pipeline {
             failed: false,
             stopped: false,
         };
+        // The run's new objects stay in memory until the record stage writes them out as one
+        // pack right before a ref names them (`git::pack`); later stages (publishing) write
+        // straight to disk again.
+        let mut objects = env.repo.with_object_memory();
         for stage in &self.stages {
             if (state.stopped && !stage.always_runs()) || (state.failed && !stage.runs_after_failure()) {
                 continue;
@@ -186,7 +190,17 @@ impl Pipeline {
             let _entered = span.enter();
             cx.observer.event(&Event::StageStarted(name));
             let began = Instant::now();
-            let flow = stage.run(&mut state, env)?;
+            let stage_env = Env {
+                repo: &objects,
+                policy: env.policy,
+                adapter: env.adapter,
+                cx: env.cx,
+            };
+            let flow = stage.run(&mut state, &stage_env)?;
+            if name == StageName::Record {
+                crate::git::pack::flush(&objects.repo)?;
+                objects.repo.objects.take_object_memory();
+            }
             cx.observer.event(&Event::StageFinished {
                 stage: name,
                 elapsed: began.elapsed(),
@@ -198,6 +212,7 @@ impl Pipeline {
                 Flow::Stop => state.stopped = true,
             }
         }
+        crate::git::pack::flush(&objects.repo)?;
         stages::record::into_outcome(state, env)
     }
 }

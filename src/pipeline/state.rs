@@ -234,7 +234,13 @@ impl RunState {
     /// `git apply` takes. A failure to make it is a warning; the patch is then empty.
     pub fn patch(&mut self, env: &super::Env) -> &[u8] {
         if self.patch.is_none() {
+            // `git diff` reads the run's objects from disk.
+            let flushed = crate::git::pack::flush(&env.repo.repo);
             let patch = match self.git.commit {
+                Some(_) if let Err(e) = flushed => {
+                    self.warnings.push(e.summary_line());
+                    Vec::new()
+                }
                 Some(commit) => match crate::git::diff::binary_patch(
                     env.repo.workdir(),
                     self.git.base,

@@ -331,3 +331,67 @@ fn a_closed_stdout_ends_output_quietly() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert_eq!(env.run_ids(&repo).len(), 1, "the run itself was recorded");
 }
+
+/// `git count-objects -v` as numbers: loose objects and packs.
+fn object_counts(env: &TestEnv, repo: &Path) -> (u64, u64) {
+    let out = env.git(repo, ["count-objects", "-v"]);
+    let value = |key: &str| -> u64 {
+        out.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {out}"))
+    };
+    (value("count:"), value("packs:"))
+}
+
+/// Everything a demo recorded reads back with the git CLI, and the repository is valid.
+fn assert_demo_readable(env: &TestEnv, repo: &Path, d: &Demo) {
+    env.git(repo, ["fsck", "--strict", "--no-dangling"]);
+    let evidence = env.evidence_json(repo, &d.run_id(), "run_metadata.json");
+    assert_eq!(evidence["run_id"].as_str(), Some(d.run_id().as_str()));
+    let note = env.git(
+        repo,
+        [
+            "notes",
+            "--ref",
+            &d.git_field("notes_ref"),
+            "show",
+            &d.git_field("commit"),
+        ],
+    );
+    assert!(note.contains(&d.run_id()), "{note}");
+    let branch = d.git_field("branch");
+    assert!(
+        !env.git(repo, ["cat-file", "-p", &format!("{branch}:artifacts/demo_result.txt")])
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_demo_writes_its_objects_as_packs_and_loose_once_the_repository_has_enough_packs() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let (loose_before, packs_before) = object_counts(&env, &repo);
+    let d = demo_json(&env, &repo, &[]);
+    d.run.assert_code(0);
+    let (loose, packs) = object_counts(&env, &repo);
+    assert_eq!(loose, loose_before, "the demo wrote no loose object");
+    assert!(packs > packs_before, "the demo's objects are in a pack");
+    assert_demo_readable(&env, &repo, &d);
+    let leftovers: Vec<_> = std::fs::read_dir(repo.join(".git/objects/pack"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .filter(|n| !n.ends_with(".pack") && !n.ends_with(".idx"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // At git's gc.autoPackLimit a run adds no pack: its objects are loose, for gc --auto.
+    env.git(&repo, ["config", "gc.autoPackLimit", &packs.to_string()]);
+    let d = demo_json(&env, &repo, &[]);
+    d.run.assert_code(0);
+    let (loose_after, packs_after) = object_counts(&env, &repo);
+    assert_eq!(packs_after, packs);
+    assert!(loose_after > loose, "{loose_after} loose objects after, {loose} before");
+    assert_demo_readable(&env, &repo, &d);
+}

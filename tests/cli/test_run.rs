@@ -991,3 +991,50 @@ fn a_terminal_shows_one_live_progress_line_and_quiet_shows_none() {
     );
     assert!(!quiet.contains("git-oc: agent"), "{quiet:?}");
 }
+
+#[test]
+fn a_run_writes_no_loose_object_and_git_reads_everything_it_recorded() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let loose = |env: &TestEnv| {
+        let out = env.git(&repo, ["count-objects", "-v"]);
+        out.lines()
+            .find_map(|l| l.strip_prefix("count:"))
+            .map(|v| v.trim().to_owned())
+            .unwrap()
+    };
+    let before = loose(&env);
+    let (run, doc) = env.run_json(
+        &repo,
+        &[
+            "--goal",
+            "Say hello",
+            "--backend",
+            "command",
+            "--validate",
+            "test -f hello.txt",
+            "--",
+            "fake-agent",
+            "edit",
+        ],
+    );
+    run.assert_code(0);
+    assert_eq!(loose(&env), before, "the run's objects are packed");
+    env.git(&repo, ["fsck", "--strict", "--no-dangling"]);
+    let id = run_id(&doc);
+    let commit = doc["git"]["commit"].as_str().unwrap();
+    // The patch in the evidence was made by `git diff`, which read the run's objects from disk.
+    let patch = String::from_utf8(env.evidence(&repo, &id, "diff.patch")).unwrap();
+    assert!(patch.contains("hello.txt"), "{patch}");
+    let note = env.git(&repo, ["notes", "--ref", "oc", "show", commit]);
+    assert!(note.contains(&id), "{note}");
+    let branch = doc["git"]["branch"].as_str().unwrap();
+    assert_eq!(env.git(&repo, ["rev-parse", branch]), commit);
+    assert_eq!(
+        env.git(
+            &repo,
+            ["-C", doc["git"]["worktree"].as_str().unwrap(), "status", "--porcelain"]
+        ),
+        ""
+    );
+}

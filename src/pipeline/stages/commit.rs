@@ -45,7 +45,11 @@ impl Stage for Commit {
             );
             let goal = env.cx.redactor.redact(&state.request.goal_text);
             let message = run_commit_message(&goal, &state.request.run_id, &made_by);
-            match crate::git::snapshot::write_commit(&wt.repo, &message, snapshot.tree, snapshot.head) {
+            // Written as the worktree's handle writes it, kept with the run's other objects.
+            let mut repo = wt.repo.clone().with_object_memory();
+            let written = crate::git::snapshot::write_commit(&repo, &message, snapshot.tree, snapshot.head)
+                .and_then(|c| crate::git::pack::adopt(&env.repo.repo, repo.objects.take_object_memory()).map(|()| c));
+            match written {
                 Ok(c) => {
                     state.new_commit = true;
                     Some(c)

@@ -206,17 +206,25 @@ impl Stage for Record {
             pushed: None,
             pr: None,
         };
-        let (evidence_ref, evidence_commit) = crate::git::evidence::write_evidence_ref(
-            &env.repo.repo,
-            state.plan.namespace.ref_prefix(),
-            &run_id,
-            &set.files,
-            anchor,
-            &message.render(),
-        )?;
-        state.git.evidence_ref = evidence_ref.clone();
-        state.git.evidence_commit = Some(evidence_commit);
-
+        let repo = &env.repo.repo;
+        let prefix = state.plan.namespace.ref_prefix();
+        let evidence_commit = crate::git::evidence::write_evidence_commit(repo, &set.files, anchor, &message.render())?;
+        let mut evidence_ref = None;
+        // The evidence and the note are written out together (one pack), then the evidence ref
+        // is created, before the note that names it.
+        let mut publish = || -> Result<()> {
+            crate::git::pack::flush(repo)?;
+            if evidence_ref.is_none() {
+                evidence_ref = Some(crate::git::evidence::create_evidence_ref(
+                    repo,
+                    prefix,
+                    &run_id,
+                    evidence_commit,
+                )?);
+            }
+            Ok(())
+        };
+        let evidence_ref_name = format!("{prefix}{run_id}");
         if let Some(target) = anchor {
             let diff = state.git.diff.shortstat();
             let outcome = summary.outcome_status;
@@ -227,16 +235,23 @@ impl Stage for Record {
                 outcome: (outcome != Outcome::Executed || summary.needs_review).then_some(outcome.as_str()),
                 policy: policy_decision.status.as_str(),
                 diff: diff.as_deref(),
-                evidence_ref: &evidence_ref,
+                evidence_ref: &evidence_ref_name,
                 rejected: summary.rejected,
             };
             let notes_ref = state.plan.namespace.notes_ref();
+            crate::git::notes::update_note_then(
+                repo,
+                notes_ref,
+                target,
+                |existing| crate::evidence::note::append_block(existing, &note.block().render()),
+                &mut publish,
+            )?;
             state.git.notes_ref = notes_ref;
-            crate::git::notes::update_note(&env.repo.repo, notes_ref, target, |existing| {
-                crate::evidence::note::append_block(existing, &note.block().render())
-            })?;
             state.git.note_target = Some(target);
         }
+        publish()?;
+        state.git.evidence_ref = evidence_ref.unwrap_or(evidence_ref_name);
+        state.git.evidence_commit = Some(evidence_commit);
         state.recorded = Some(Recorded {
             record,
             trace,
@@ -256,6 +271,12 @@ impl Stage for Record {
 fn land(state: &mut RunState, env: &Env) {
     let Some(commit) = state.git.commit else { return };
     let repo = &env.repo.repo;
+    // The commit and its trees and blobs go to disk (one pack) before a ref names them.
+    if let Err(e) = crate::git::pack::flush(repo) {
+        state.fail(&e);
+        state.git.commit = None;
+        return;
+    }
     let branch_ref = state.branch_ref();
     let base = state.plan.base;
     let tip = state.snapshot.as_ref().and_then(|s| s.head);

@@ -23,7 +23,7 @@ impl Stage for SnapshotStage {
         if let Some(w) = crate::git::worktree::repair_git_link(env.repo, wt) {
             state.warnings.push(w);
         }
-        match take(wt) {
+        match take(wt, &env.repo.repo) {
             Ok(snapshot) => {
                 // What changed, also for a run that failed: its report tells the truth. The
                 // result keeps the reference's contract (a failed backend's changes are unknown).
@@ -46,9 +46,13 @@ impl Stage for SnapshotStage {
     }
 }
 
-fn take(wt: &RunWorktree) -> Result<Snapshot> {
+/// `objects`: the run's handle, which receives the objects the snapshot writes (in its memory,
+/// when it keeps them there).
+fn take(wt: &RunWorktree, objects: &gix::Repository) -> Result<Snapshot> {
     // Reopen: the agent may have changed refs or the index behind our back.
-    let mut repo = gix::open(&wt.path).map_err(|e| Error::git("could not reopen the run worktree", e))?;
+    let mut repo = gix::open_opts(&wt.path, crate::git::pack::open_options(Default::default()))
+        .map_err(|e| Error::git("could not reopen the run worktree", e))?
+        .with_object_memory();
     crate::git::tune(&mut repo)?;
     // An unborn HEAD has no tree to compare the index with: always take the full path then.
     let index_untouched = wt.base.is_some() && crate::git::snapshot::index_fingerprint(&repo) == wt.fingerprint;
@@ -74,6 +78,7 @@ fn take(wt: &RunWorktree) -> Result<Snapshot> {
         .head_name()
         .map_err(|e| Error::git("could not read the worktree HEAD", e))?
         .map(|name| name.as_bstr().to_string());
+    crate::git::pack::adopt(objects, repo.objects.take_object_memory())?;
     Ok(Snapshot {
         tree,
         diff,
