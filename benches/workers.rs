@@ -230,7 +230,8 @@ fn main() {
     let (counts, per_worker, task_ms, repeats): (&[usize], usize, u64, usize) = if smoke {
         (&[1, 2], 2, 50, 1)
     } else {
-        (&[1, 2, 4, 8], 6, 500, 3)
+        // 25 tasks per worker: the scale test's 200 tasks at 8 workers.
+        (&[1, 2, 4, 8], 25, 500, 3)
     };
     // GIT_OC_BENCH_REPEATS overrides the repeats (fewer on a busy machine).
     let repeats = std::env::var("GIT_OC_BENCH_REPEATS")
