@@ -122,7 +122,16 @@ fn sigkill_at_every_stage_leaves_a_valid_repository() {
         let release = env.root().join(format!("release-{trial}"));
         let runs_before = env.run_ids(&repo).len();
         let count = |dir: &str| std::fs::read_dir(git_dir.join(dir)).map_or(0, |d| d.count());
-        let (registered_before, worktrees_before) = (count("oc/inflight"), count("worktrees"));
+        // A registration is whole once renamed into place: a kill that lands while only its
+        // `.json.tmp` exists stopped the run before it was registered (seen under load).
+        let registered = || {
+            std::fs::read_dir(git_dir.join("oc/inflight")).map_or(0, |d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .count()
+            })
+        };
+        let (registered_before, worktrees_before) = (registered(), count("worktrees"));
         let mut cmd = env.oc_agents(&repo);
         if demo {
             cmd.args(["demo", "--goal", &format!("demo {trial}")]);
@@ -149,9 +158,7 @@ fn sigkill_at_every_stage_leaves_a_valid_repository() {
         };
         match point {
             AtOnce | Finished => {}
-            Registered => wait_for("the in-flight registration", &|| {
-                count("oc/inflight") > registered_before
-            }),
+            Registered => wait_for("the in-flight registration", &|| registered() > registered_before),
             WorktreeAdded => wait_for("the worktree registration", &|| count("worktrees") > worktrees_before),
             AgentRunning => wait_for("the agent's marker", &|| marker.exists()),
             EvidenceWritten => {
