@@ -171,6 +171,14 @@ impl<'a> Worker<'a> {
                 .hint("give --name a one-line name, e.g. ci-worker-1"));
         }
         let config = crate::config::Config::load(repo.workdir())?;
+        if config.board.kind.as_deref().and_then(crate::board::BoardKind::parse) == Some(crate::board::BoardKind::Plane)
+        {
+            // Claims and leases are refs on the git remote; a Plane board has neither.
+            return Err(Error::input(
+                "git oc worker takes its tasks from the git board, and this repository's board is Plane",
+            )
+            .hint("run the lanes against Plane with 'git oc watch' on one machine, or set [board] kind = \"git\" to share the board through the remote"));
+        }
         let states = States::from_config(&config.board).map_err(Error::input)?;
         let workdir = repo.workdir().to_owned();
         Ok(Worker {

@@ -515,6 +515,14 @@ fn worker_bad_input_is_refused_cleanly() {
         run.assert_clean_error(2);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
     }
+    // A Plane board has no claims or leases on the remote: refused, nothing changed.
+    let tasks_before = s.env.git(&s.remote, ["for-each-ref", "refs/oc/"]);
+    let config = std::fs::read_to_string(a.join(".oc/config.toml")).unwrap();
+    write_config(&a, &format!("{config}[board]\nkind = \"plane\"\n"));
+    let run = s.env.oc(&a, ["worker"]);
+    run.assert_clean_error(2);
+    assert!(run.stderr.contains("board is Plane"), "{}", run.stderr);
+    assert_eq!(s.env.git(&s.remote, ["for-each-ref", "refs/oc/"]), tasks_before);
     let outside = s.env.root().join("not-a-repo");
     std::fs::create_dir_all(&outside).unwrap();
     let run = s.env.oc(&outside, ["worker"]);
