@@ -35,6 +35,10 @@ const DEFAULT_AUTO_PACK_LIMIT: i64 = 50;
 const STORE_SLOTS: usize = 512;
 const MAX_PACKS: usize = 128;
 
+/// Objects larger than this in all are written loose: the pack is built in memory beside them,
+/// and a run whose agent wrote big files should not hold them twice.
+const PACK_MAX_BYTES: usize = 32 << 20;
+
 /// `options` with room for the packs runs write (see [`STORE_SLOTS`]).
 pub fn open_options(options: gix::open::Options) -> gix::open::Options {
     options.object_store_slots(gix::odb::store::init::Slots::AsNeededByDiskState {
@@ -71,7 +75,8 @@ pub fn flush(repo: &gix::Repository) -> Result<Flushed> {
             &e,
         )
     };
-    if below_pack_limit(repo, &pack_dir) {
+    let bytes: usize = objects.iter().map(|(_, (_, data))| data.len()).sum();
+    if bytes <= PACK_MAX_BYTES && below_pack_limit(repo, &pack_dir) {
         write_pack(&pack_dir, &objects, repo.object_hash()).map_err(fail)?;
         Ok(Flushed::Pack(objects.len()))
     } else {
@@ -415,6 +420,19 @@ mod tests {
         repo.write_blob(b"zero\n").expect("blob");
         assert_eq!(flush(&repo).expect("flush"), Flushed::Loose(1));
         git(dir, &["fsck", "--strict"]);
+    }
+
+    #[test]
+    fn objects_too_big_to_pack_twice_in_memory_are_written_loose() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let repo = repo_with_commit(tmp.path()).with_object_memory();
+        let big = vec![b'x'; super::PACK_MAX_BYTES + 1];
+        let blob = repo.write_blob(&big).expect("blob").detach();
+        assert_eq!(flush(&repo).expect("flush"), Flushed::Loose(1));
+        assert_eq!(
+            git(tmp.path(), &["cat-file", "-s", &blob.to_string()]),
+            big.len().to_string()
+        );
     }
 
     /// A long-lived handle (a worker's) still reads after runs added more packs than gix's
