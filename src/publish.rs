@@ -16,7 +16,20 @@ use crate::git::{NOTES_REF, RUNS_REF_PREFIX, WORKER_NOTES_PREFIX, git_command};
 /// Refuse to publish refs from which a commit of a rejected run (its own, or one the agent made
 /// on the run branch) can be reached. git-oc never makes such a ref, but an agent runs with the
 /// user's rights and could forge one, e.g. an evidence ref whose parent is the rejected commit.
-pub fn refuse_rejected_content(workdir: &Path, published: &[&str]) -> Result<()> {
+pub fn refuse_rejected_content(repo: &gix::Repository, workdir: &Path, published: &[&str]) -> Result<()> {
+    // No rejected run: nothing to look for, and no `git rev-list` to start (a worker publishes
+    // once per task).
+    let ctx = |e| Error::git("could not list the rejected runs", e);
+    if repo
+        .references()
+        .map_err(ctx)?
+        .prefixed("refs/oc/rejected/")
+        .map_err(ctx)?
+        .next()
+        .is_none()
+    {
+        return Ok(());
+    }
     let rejected = crate::git::reach::beyond_branches(workdir, &["refs/oc/rejected/*"])?;
     if rejected.is_empty() {
         return Ok(());
@@ -343,7 +356,7 @@ pub fn push_with_notes(
     validate_remote(repo, remote)?;
     let mut published: Vec<&str> = refspecs.iter().map(|r| r.split(':').next().unwrap_or(r)).collect();
     published.push(NOTES_REF);
-    refuse_rejected_content(workdir, &published)?;
+    refuse_rejected_content(repo, workdir, &published)?;
     let with_tasks = refspecs.iter().any(|r| r.starts_with(TASKS_REF_PREFIX));
     let tasks_pattern = format!("{TASKS_REF_PREFIX}*");
     let notes_fetch = format!("+{NOTES_REF}:{}", notes_tracking_ref(remote));

@@ -633,7 +633,7 @@ impl<'a> Worker<'a> {
             refspecs.push(format!(":{claim_ref}"));
             if !checked {
                 let source_refs: Vec<&str> = sources.iter().map(String::as_str).collect();
-                crate::publish::refuse_rejected_content(&self.workdir, &source_refs)?;
+                crate::publish::refuse_rejected_content(repo, &self.workdir, &source_refs)?;
                 checked = true;
             }
             let pushed = self.transport.push(&[format!("{claim_ref}:{claim}")], &refspecs)?;
