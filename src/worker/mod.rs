@@ -557,7 +557,27 @@ impl<'a> Worker<'a> {
             claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
             return Ok(None);
         }
+        if let Some(run_id) = &done.run_id {
+            self.drop_worktree(run_id, on);
+        }
         Ok(Some(done))
+    }
+
+    /// A published run's worktree and local branch serve nobody here (the branch, evidence and
+    /// notes are on the remote), and a worker keeping one checkout per task fills its disk. The
+    /// evidence stays; a run that was not published keeps everything, for `git oc runs`.
+    fn drop_worktree(&self, run_id: &str, on: &mut dyn FnMut(&Event)) {
+        let repo = crate::git::Repo {
+            repo: self.repo().clone(),
+        };
+        let dropped =
+            crate::land::RecordedRun::load(&repo, run_id).and_then(|run| crate::land::discard(&repo, &run, false));
+        if let Err(e) = dropped {
+            on(&Event::Warning(&format!(
+                "run {run_id} is published, but its worktree here could not be removed: {} (git oc gc removes it later)",
+                e.summary_line()
+            )));
+        }
     }
 
     /// Publish a finished task in one atomic push: the run's branch and evidence ref, the notes,

@@ -222,6 +222,19 @@ fn two_workers_share_a_board_and_each_task_is_done_once() {
         assert_eq!(j["leases_lost"], 0);
         assert!(j["pushes"].as_u64().unwrap() > 0 && j["fetches"].as_u64().unwrap() > 0);
     }
+    // A published run leaves no checkout behind in the worker's clone (its evidence stays).
+    for (clone_dir, j) in [(&a, &ja), (&b, &jb)] {
+        let worktrees = s.env.git(clone_dir, ["worktree", "list", "--porcelain"]);
+        assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
+        let runs = s.env.oc(clone_dir, ["--json", "runs"]);
+        runs.assert_code(0);
+        assert_eq!(
+            runs.json().as_array().unwrap().len(),
+            j["tasks"].as_array().unwrap().len(),
+            "{}",
+            runs.stdout
+        );
+    }
     // Each worker published its notes on a ref of its own, never on the shared refs/notes/oc
     // (publications of two workers have no ref in common), and plain git reads them there.
     let notes_refs = remote_refs(&s.env, &s.remote, "refs/notes/");
