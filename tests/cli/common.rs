@@ -503,7 +503,19 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// A bare remote (cloned from a fresh repository) and two clones of it.
 pub fn remote_and_clones(env: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
-    let origin = env.repo("origin-src");
+    let (remote, a) = remote_and_clone(env, "origin-src", "a");
+    let b = env.root().join("b");
+    env.git(
+        env.root(),
+        ["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
+    );
+    (remote, a, b)
+}
+
+/// A bare remote `remote.git` made from a fresh repository named `src`, and a clone of it named
+/// `clone`.
+pub fn remote_and_clone(env: &TestEnv, src: &str, clone: &str) -> (PathBuf, PathBuf) {
+    let origin = env.repo(src);
     let remote = env.root().join("remote.git");
     env.git(
         env.root(),
@@ -515,15 +527,12 @@ pub fn remote_and_clones(env: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
             remote.to_str().unwrap(),
         ],
     );
-    let a = env.root().join("a");
-    let b = env.root().join("b");
-    for clone in [&a, &b] {
-        env.git(
-            env.root(),
-            ["clone", "-q", remote.to_str().unwrap(), clone.to_str().unwrap()],
-        );
-    }
-    (remote, a, b)
+    let dir = env.root().join(clone);
+    env.git(
+        env.root(),
+        ["clone", "-q", remote.to_str().unwrap(), dir.to_str().unwrap()],
+    );
+    (remote, dir)
 }
 
 /// A bare remote and two clones of it, `a` and `b`.

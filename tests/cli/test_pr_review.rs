@@ -30,17 +30,7 @@ fn setup(review: &str) -> Setup {
 /// (`extra` goes after its control file: a marker and a release file make it wait).
 fn setup_with_agent(review: &str, extra: &[&Path]) -> Setup {
     let env = TestEnv::new();
-    let src = env.repo("src");
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        ["clone", "-q", "--bare", src.to_str().unwrap(), remote.to_str().unwrap()],
-    );
-    let repo = env.root().join("work");
-    env.git(
-        env.root(),
-        ["clone", "-q", remote.to_str().unwrap(), repo.to_str().unwrap()],
-    );
+    let (remote, repo) = crate::common::remote_and_clone(&env, "src", "work");
     let gh = FakeGitHub::start(Flavor::GitHubCom, "acme", "widgets", &remote, TOKEN);
     let control = env.root().join("verdict-mode");
     std::fs::write(&control, "CONCERNS\n").unwrap();
@@ -105,6 +95,18 @@ impl Setup {
     }
 
     /// `git oc review --once --json`: the exit code and the one pull request's report.
+    /// A review pass started in the background, its output piped.
+    fn spawn_pass(&self) -> std::process::Child {
+        self.env
+            .oc_agents(&self.repo)
+            .env("GITHUB_TOKEN", TOKEN)
+            .args(["review", "--once", "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     fn pass(&self) -> (Run, Value) {
         let run = self.oc(&["review", "--once", "--json"]);
         let doc = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
@@ -504,15 +506,7 @@ fn two_reviewers_at_once_act_once_and_a_restart_resumes() {
     let (_, number) = s.open_pr();
 
     // Reviewer A is in its self-review when reviewer B starts: B leaves the pull request alone.
-    let a = s
-        .env
-        .oc_agents(&s.repo)
-        .env("GITHUB_TOKEN", TOKEN)
-        .args(["review", "--once", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let a = s.spawn_pass();
     wait_until("reviewer A's agent starts", || started.exists());
     let (run, doc) = s.pass();
     run.assert_code(0);
@@ -741,15 +735,7 @@ fn a_revision_never_overwrites_commits_pushed_to_the_branch_meanwhile() {
     // The revision's agent is at work when someone pushes to the pull request's branch.
     std::fs::remove_file(&started).unwrap();
     std::fs::remove_file(&release).unwrap();
-    let pass = s
-        .env
-        .oc_agents(&s.repo)
-        .env("GITHUB_TOKEN", TOKEN)
-        .args(["review", "--once", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let pass = s.spawn_pass();
     wait_until("the revision's agent starts", || started.exists());
     let other = s.env.root().join("other");
     s.env.git(

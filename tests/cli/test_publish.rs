@@ -24,17 +24,7 @@ struct Setup {
 
 fn setup_with(flavor: Flavor, config: &str) -> Setup {
     let env = TestEnv::new();
-    let src = env.repo("src");
-    let remote = env.root().join("remote.git");
-    env.git(
-        env.root(),
-        ["clone", "-q", "--bare", src.to_str().unwrap(), remote.to_str().unwrap()],
-    );
-    let repo = env.root().join("work");
-    env.git(
-        env.root(),
-        ["clone", "-q", remote.to_str().unwrap(), repo.to_str().unwrap()],
-    );
+    let (remote, repo) = crate::common::remote_and_clone(&env, "src", "work");
     let gh = FakeGitHub::start(flavor, "acme", "widgets", &remote, TOKEN);
     write_config(
         &repo,
