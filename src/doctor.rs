@@ -372,13 +372,9 @@ fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'stat
     let parsed = crate::github::parse_remote_url(&url);
     // As for --pr: a token goes to api.github.com or to a configured API only.
     let configured = settings.api_url.is_some();
-    let (owner, name) = match (&settings.repository, &parsed) {
-        (Some(full), _) => {
-            let (o, n) = full.split_once('/').unwrap_or((full, ""));
-            (o.to_owned(), n.to_owned())
-        }
-        (None, Some(p)) => (p.owner.clone(), p.name.clone()),
-        (None, None) => {
+    let (owner, name) = match crate::github::remote::repository(settings.repository.as_deref(), parsed.as_ref()) {
+        Some(repository) => repository,
+        None => {
             return (
                 "ok",
                 format!(
@@ -409,14 +405,7 @@ fn github_check(repo: &Repo, settings: &crate::config::GithubSection) -> (&'stat
             ),
         );
     }
-    let host = parsed.as_ref().map(|p| p.host.clone()).unwrap_or_else(|| {
-        let h = api_url
-            .parse::<http::Uri>()
-            .ok()
-            .and_then(|u| u.host().map(str::to_owned))
-            .unwrap_or_default();
-        h.strip_prefix("api.").map(str::to_owned).unwrap_or(h)
-    });
+    let host = crate::github::remote::host(parsed.as_ref(), &api_url);
     let shown_api = crate::execution::secrets::redact_url(&api_url).into_owned();
     let Some(token) = crate::github::token::find(&host) else {
         return (

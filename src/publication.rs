@@ -145,13 +145,9 @@ pub fn resolve(repo: &Repo, settings: &GithubSection, base_branch: &str, pull_re
         return Ok(target);
     }
     let parsed = github::parse_remote_url(&url);
-    let (owner, name) = match (&settings.repository, &parsed) {
-        (Some(full), _) => {
-            let (o, n) = full.split_once('/').unwrap_or((full, ""));
-            (o.to_owned(), n.to_owned())
-        }
-        (None, Some(p)) => (p.owner.clone(), p.name.clone()),
-        (None, None) => {
+    let (owner, name) = match crate::github::remote::repository(settings.repository.as_deref(), parsed.as_ref()) {
+        Some(repository) => repository,
+        None => {
             return Err(Error::input(format!(
                 "cannot tell which GitHub repository remote {remote:?} is: its URL {shown} names no host and repository"
             ))
@@ -168,14 +164,7 @@ pub fn resolve(repo: &Repo, settings: &GithubSection, base_branch: &str, pull_re
             .hint("set [github] api_url, e.g. https://api.github.com or https://github.example.com/api/v3"));
         }
     };
-    let host = parsed.as_ref().map(|p| p.host.clone()).unwrap_or_else(|| {
-        let h = api_url
-            .parse::<http::Uri>()
-            .ok()
-            .and_then(|u| u.host().map(str::to_owned))
-            .unwrap_or_default();
-        h.strip_prefix("api.").map(str::to_owned).unwrap_or(h)
-    });
+    let host = crate::github::remote::host(parsed.as_ref(), &api_url);
     let base = match &settings.base {
         Some(b) => b.clone(),
         None => branch_named(repo, base_branch, &remote).ok_or_else(|| {

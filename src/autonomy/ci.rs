@@ -46,27 +46,16 @@ pub fn collect(repo: &crate::git::Repo, config: &Config) -> Result<CiSignal, Str
     };
     let url = crate::publish::push_url(&repo.repo, &remote);
     let parsed = github::parse_remote_url(&url);
-    let (owner, name) = match (&settings.repository, &parsed) {
-        (Some(full), _) => {
-            let (o, n) = full.split_once('/').unwrap_or((full, ""));
-            (o.to_owned(), n.to_owned())
-        }
-        (None, Some(p)) => (p.owner.clone(), p.name.clone()),
-        (None, None) => return Ok(unavailable(format!("remote {remote} is not on GitHub"))),
+    let (owner, name) = match crate::github::remote::repository(settings.repository.as_deref(), parsed.as_ref()) {
+        Some(repository) => repository,
+        None => return Ok(unavailable(format!("remote {remote} is not on GitHub"))),
     };
     let api_url = match (&settings.api_url, &parsed) {
         (Some(u), _) => u.trim_end_matches('/').to_owned(),
         (None, Some(p)) => p.api_url(),
         (None, None) => return Ok(unavailable("no GitHub API URL")),
     };
-    let host = parsed.as_ref().map(|p| p.host.clone()).unwrap_or_else(|| {
-        let h = api_url
-            .parse::<http::Uri>()
-            .ok()
-            .and_then(|u| u.host().map(str::to_owned))
-            .unwrap_or_default();
-        h.strip_prefix("api.").map(str::to_owned).unwrap_or(h)
-    });
+    let host = crate::github::remote::host(parsed.as_ref(), &api_url);
     let guessed = settings.api_url.is_none() && api_url != github::remote::GITHUB_API;
     let token = if guessed {
         github::token::from_gh_cli(&host)

@@ -40,6 +40,30 @@ impl RemoteRepo {
     }
 }
 
+/// `owner` and `name` of the repository: the configured `owner/name`, else the remote's.
+pub fn repository(configured: Option<&str>, remote: Option<&RemoteRepo>) -> Option<(String, String)> {
+    match (configured, remote) {
+        (Some(full), _) => {
+            let (o, n) = full.split_once('/').unwrap_or((full, ""));
+            Some((o.to_owned(), n.to_owned()))
+        }
+        (None, Some(p)) => Some((p.owner.clone(), p.name.clone())),
+        (None, None) => None,
+    }
+}
+
+/// The GitHub host: the remote's, else the API URL's without its `api.` prefix.
+pub fn host(remote: Option<&RemoteRepo>, api_url: &str) -> String {
+    remote.map(|p| p.host.clone()).unwrap_or_else(|| {
+        let h = api_url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.host().map(str::to_owned))
+            .unwrap_or_default();
+        h.strip_prefix("api.").map(str::to_owned).unwrap_or(h)
+    })
+}
+
 /// The repository a remote URL names: scp-like ssh (`git@host:owner/name.git`), `ssh://` with
 /// or without a port, `https://` (with or without credentials), `git://`, each with or without
 /// `.git`. `None` for local paths and `file://` URLs, which name no host.
