@@ -162,9 +162,24 @@ pub struct Seen {
     pub claim: Option<(gix::ObjectId, Claim)>,
 }
 
-/// Claim a task (or reclaim it from an expired attempt) with one atomic push. `Err` when the
-/// remote refuses for good or cannot be reached.
-pub fn claim(transport: &Transport, board: &GitBoard, states: &States, seen: &Seen, mine: &Claim) -> Result<Claimed> {
+/// A claim ready to push: the commits written, the leases and refspecs that make it atomic.
+pub struct Prepared {
+    pub task_id: String,
+    pub claim: Claim,
+    pub claim_commit: gix::ObjectId,
+    pub task_commit: gix::ObjectId,
+    /// The task's commit on the remote that the claim builds on.
+    pub remote_tip: gix::ObjectId,
+    pub reclaimed: Option<Claim>,
+    /// `ref:expected` for `--force-with-lease`: the claim must be absent (or the expired one
+    /// seen), the task where it was seen.
+    pub leases: [String; 2],
+    pub refspecs: [String; 2],
+}
+
+/// Write what claiming `seen` pushes: the task moved to Running (with a comment recording the
+/// interrupted attempt on a reclaim) and the claim commit. Nothing is referenced yet.
+pub fn prepare(board: &GitBoard, states: &States, seen: &Seen, mine: &Claim) -> Result<Prepared> {
     let repo = board.repo();
     let running = states.name(StateKind::Running).to_owned();
     let interrupted = seen.claim.as_ref().map(|(_, c)| c.clone());
@@ -195,15 +210,29 @@ pub fn claim(transport: &Transport, board: &GitBoard, states: &States, seen: &Se
     let claim_ref = format!("{CLAIMS_REF_PREFIX}{}", seen.task_id);
     let task_ref = format!("{TASKS_REF_PREFIX}{}", seen.task_id);
     let expected_claim = seen.claim.as_ref().map(|(id, _)| id.to_string()).unwrap_or_default();
-    let leases = [
-        format!("{claim_ref}:{expected_claim}"),
-        format!("{task_ref}:{}", seen.remote_tip),
-    ];
-    let refspecs = [
-        format!("{claim_commit}:{claim_ref}"),
-        format!("{task_commit}:{task_ref}"),
-    ];
-    match transport.push(&leases, &refspecs)? {
+    Ok(Prepared {
+        task_id: seen.task_id.clone(),
+        claim: mine.clone(),
+        claim_commit,
+        task_commit,
+        remote_tip: seen.remote_tip,
+        reclaimed: interrupted,
+        leases: [
+            format!("{claim_ref}:{expected_claim}"),
+            format!("{task_ref}:{}", seen.remote_tip),
+        ],
+        refspecs: [
+            format!("{claim_commit}:{claim_ref}"),
+            format!("{task_commit}:{task_ref}"),
+        ],
+    })
+}
+
+/// Claim a task (or reclaim it from an expired attempt) with one atomic push. `Err` when the
+/// remote refuses for good or cannot be reached.
+pub fn claim(transport: &Transport, board: &GitBoard, states: &States, seen: &Seen, mine: &Claim) -> Result<Claimed> {
+    let prepared = prepare(board, states, seen, mine)?;
+    match transport.push(&prepared.leases, &prepared.refspecs)? {
         Pushed::Done => {}
         Pushed::Lost(why) => {
             tracing::debug!(task = %seen.task_id, %why, "claim lost");
@@ -212,39 +241,92 @@ pub fn claim(transport: &Transport, board: &GitBoard, states: &States, seen: &Se
         Pushed::Refused(why) => return Err(refused(transport.remote(), "claim a task", &why)),
         Pushed::Unreachable(why) => return Ok(Claimed::Unreachable(why)),
     }
-    // What the remote now holds, here too: the task moves locally (it descends from the local
-    // tip, which merged the remote's), and the tracking refs follow the push.
-    let remote = transport.remote();
-    let local = crate::git::refs::target(repo, &task_ref)?;
-    match local {
-        Some(l) if l == seen.remote_tip => {
-            crate::git::refs::compare_and_swap(repo, &task_ref, Some(l), task_commit, "git-oc: task claimed")?
+    Ok(Claimed::Won(Box::new(won(
+        board.repo(),
+        transport.remote(),
+        states,
+        prepared,
+    )?)))
+}
+
+/// After the remote took a claim: the task moves locally too (it descends from the local tip,
+/// which merged the remote's), and the tracking refs follow the push.
+pub fn won(repo: &gix::Repository, remote: &str, states: &States, prepared: Prepared) -> Result<Held> {
+    let task_ref = format!("{TASKS_REF_PREFIX}{}", prepared.task_id);
+    let tracking = format!("{}{}", tracking_prefix(remote), prepared.task_id);
+    match crate::git::refs::target(repo, &task_ref)? {
+        Some(l) if l == prepared.remote_tip => {
+            crate::git::refs::compare_and_swap(repo, &task_ref, Some(l), prepared.task_commit, "git-oc: task claimed")?
         }
         _ => {
-            set_ref(
-                repo,
-                &format!("{}{}", tracking_prefix(remote), seen.task_id),
-                task_commit,
-            )?;
+            set_ref(repo, &tracking, prepared.task_commit)?;
             crate::board::git::merge_fetched(repo, &tracking_prefix(remote), states)?;
         }
     }
+    set_ref(repo, &tracking, prepared.task_commit)?;
     set_ref(
         repo,
-        &format!("{}{}", tracking_prefix(remote), seen.task_id),
-        task_commit,
+        &format!("{}{}", claims_tracking_prefix(remote), prepared.task_id),
+        prepared.claim_commit,
     )?;
-    set_ref(
-        repo,
-        &format!("{}{}", claims_tracking_prefix(remote), seen.task_id),
-        claim_commit,
+    Ok(Held {
+        claim: prepared.claim,
+        claim_commit: prepared.claim_commit,
+        task_commit: prepared.task_commit,
+        reclaimed: prepared.reclaimed,
+    })
+}
+
+/// Give back a claim whose task was never started (the worker was stopped between the push that
+/// claimed it and its run): the task goes back to Ready with a comment saying so, and the claim is
+/// deleted, in one atomic push guarded by both. Other workers need not wait for the lease.
+pub fn release(transport: &Transport, board: &GitBoard, states: &States, held: &Held) -> Result<Pushed> {
+    let repo = board.repo();
+    let ready = states.name(StateKind::Ready).to_owned();
+    let (task_commit, _) = board.commit_change(held.task_commit, |t, now, who| {
+        t.comments.push(Comment {
+            id: format!("released-{}", held.claim.attempt),
+            author: who.to_owned(),
+            created_at: now,
+            body: format!(
+                "Worker {} stopped before starting the task (attempt {}): it is Ready again.",
+                held.claim.worker, held.claim.attempt
+            ),
+        });
+        let from = std::mem::replace(&mut t.state, ready.clone());
+        t.state_changed_at = now;
+        Event::Moved {
+            from,
+            to: ready.clone(),
+        }
+    })?;
+    let task_id = &held.claim.task_id;
+    let claim_ref = format!("{CLAIMS_REF_PREFIX}{task_id}");
+    let task_ref = format!("{TASKS_REF_PREFIX}{task_id}");
+    let pushed = transport.push(
+        &[
+            format!("{claim_ref}:{}", held.claim_commit),
+            format!("{task_ref}:{}", held.task_commit),
+        ],
+        &[format!(":{claim_ref}"), format!("{task_commit}:{task_ref}")],
     )?;
-    Ok(Claimed::Won(Box::new(Held {
-        claim: mine.clone(),
-        claim_commit,
-        task_commit,
-        reclaimed: interrupted,
-    })))
+    if matches!(pushed, Pushed::Done) {
+        let remote = transport.remote();
+        let _ = crate::git::refs::compare_and_swap(
+            repo,
+            &task_ref,
+            Some(held.task_commit),
+            task_commit,
+            "git-oc: claim released",
+        );
+        set_ref(repo, &format!("{}{task_id}", tracking_prefix(remote)), task_commit)?;
+        let _ = crate::git::refs::delete(
+            repo,
+            &format!("{}{task_id}", claims_tracking_prefix(remote)),
+            held.claim_commit,
+        );
+    }
+    Ok(pushed)
 }
 
 /// Renew a held claim: replace it with one expiring `lease` from now, only if the remote still

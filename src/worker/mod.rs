@@ -6,11 +6,16 @@
 //!    refused by the remote's leases, and the board is fetched again);
 //! 2. claim a Ready task (or reclaim one whose lease expired) with one atomic push
 //!    ([`claim`]); a lost race costs one push and the worker tries the next task;
-//! 3. run it with the [`runner::TaskRunner`] while a thread renews the lease;
+//! 3. run it with the [`runner::TaskRunner`] while a thread renews the lease and another fetches
+//!    the board again;
 //! 4. publish the run's branch, evidence ref and notes, the task's new state and the claim's
 //!    release in one atomic push ([`publish`]), or nothing at all if the lease was lost. The
 //!    notes go to the worker's own `refs/notes/oc-worker/<name>`, so that publications of
-//!    different workers touch no common ref and never race; `git oc fetch` merges them.
+//!    different workers touch no common ref and never race; `git oc fetch` merges them. The
+//!    same push claims the next task from the board fetched during the run (one fetch and one
+//!    push per task); when another worker took that task first, the push is refused whole and
+//!    the publication goes alone. A worker stopped before it starts a task so claimed gives the
+//!    claim back.
 //!
 //! Time is injected (a [`Clock`] for lease expiry, the lease length as an option), so tests use
 //! short leases and wait on what they can observe.
@@ -146,7 +151,7 @@ pub struct Worker<'a> {
     clock: &'a (dyn Clock + Sync),
     runner: &'a dyn TaskRunner,
     session: String,
-    warned_same_name: bool,
+    warned_same_name: std::cell::Cell<bool>,
 }
 
 fn interrupted() -> bool {
@@ -190,7 +195,7 @@ impl<'a> Worker<'a> {
             clock,
             runner,
             session: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
-            warned_same_name: false,
+            warned_same_name: std::cell::Cell::new(false),
         })
     }
 
@@ -214,111 +219,134 @@ impl<'a> Worker<'a> {
         let mut round_started: Option<Instant> = None;
         // Whether the view was fetched for this round (a poll that finds nothing is idle).
         let mut polled = false;
+        // The next task, claimed in the push that published the last one.
+        let mut ahead: Option<(Held, f64)> = None;
         report.stopped = loop {
             if interrupted() {
+                if let Some((held, _)) = ahead.take() {
+                    self.release(&held, on);
+                }
                 break "interrupted".to_owned();
             }
             if self.opts.max_tasks.is_some_and(|m| report.tasks.len() >= m) {
                 break "max-tasks".to_owned();
             }
-            if view.is_none() {
-                if let Err(why) = self.fetch()? {
-                    failures += 1;
-                    if failures >= MAX_UNREACHABLE {
-                        return Err(claim::unreachable(&self.opts.remote, &why));
+            let (held, claim_ms) = if let Some(next) = ahead.take() {
+                next
+            } else {
+                if view.is_none() {
+                    if let Err(why) = self.fetch()? {
+                        failures += 1;
+                        if failures >= MAX_UNREACHABLE {
+                            return Err(claim::unreachable(&self.opts.remote, &why));
+                        }
+                        let wait = self.opts.backoff(failures);
+                        on(&Event::Backoff { why: &why, wait });
+                        std::thread::sleep(wait);
+                        continue;
                     }
-                    let wait = self.opts.backoff(failures);
-                    on(&Event::Backoff { why: &why, wait });
-                    std::thread::sleep(wait);
-                    continue;
+                    failures = 0;
+                    view = Some(Instant::now());
+                    polled = true;
+                    skip.clear();
                 }
-                failures = 0;
-                view = Some(Instant::now());
-                polled = true;
-                skip.clear();
-            }
-            let (candidates, working) = self.candidates(&skip, on)?;
-            let open_work = working > 0;
-            // A view already used for a claim is stale by what the others claimed since (about
-            // one task each): when that is a large part of what is left, a claim on it is likely
-            // lost, and looking again costs no more than that lost push would.
-            if !polled && view.is_some() && candidates.len() < 4 * working {
-                view = None;
-                continue;
-            }
-            let Some(seen) = pick(candidates) else {
-                view = None;
-                if !skip.is_empty() {
-                    // Every task seen was taken by someone else: look again at once.
-                    continue;
-                }
-                if polled {
-                    report.idle_fetches += 1;
-                }
-                polled = false;
-                if open_work {
-                    idle_since = None;
-                } else {
-                    let since = *idle_since.get_or_insert_with(Instant::now);
-                    if self.opts.idle_exit.is_some_and(|d| since.elapsed() >= d) {
-                        break "idle".to_owned();
-                    }
-                }
-                std::thread::sleep(jitter(self.opts.poll()));
-                continue;
-            };
-            idle_since = None;
-            let started = *round_started.get_or_insert_with(Instant::now);
-            let mine = Claim {
-                task_id: seen.task_id.clone(),
-                worker: self.opts.name.clone(),
-                session: self.session.clone(),
-                attempt: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
-                expires: claim::expiry(self.clock.now(), self.opts.lease),
-                renewals: 0,
-            };
-            let held = match claim::claim(&self.transport, &self.board, &self.states, &seen, &mine)? {
-                Claimed::Won(held) => *held,
-                Claimed::Lost => {
-                    // Another worker was faster: try another task of this view (most are still
-                    // free), and look at the board again after a second loss on it.
-                    report.claims_lost += 1;
-                    skip.insert(seen.task_id);
-                    if skip.len() >= 2 {
-                        view = None;
-                    }
-                    continue;
-                }
-                Claimed::Unreachable(why) => {
-                    failures += 1;
-                    if failures >= MAX_UNREACHABLE {
-                        return Err(claim::unreachable(&self.opts.remote, &why));
-                    }
-                    let wait = self.opts.backoff(failures);
-                    on(&Event::Backoff { why: &why, wait });
-                    std::thread::sleep(wait);
+                let (candidates, working) = self.candidates(&skip, on)?;
+                let open_work = working > 0;
+                // A view already used for a claim is stale by what the others claimed since (about
+                // one task each): when that is a large part of what is left, a claim on it is likely
+                // lost, and looking again costs no more than that lost push would.
+                if !polled && view.is_some() && candidates.len() < 4 * working {
                     view = None;
                     continue;
                 }
+                let Some(seen) = pick(candidates) else {
+                    view = None;
+                    if !skip.is_empty() {
+                        // Every task seen was taken by someone else: look again at once.
+                        continue;
+                    }
+                    if polled {
+                        report.idle_fetches += 1;
+                    }
+                    polled = false;
+                    if open_work {
+                        idle_since = None;
+                    } else {
+                        let since = *idle_since.get_or_insert_with(Instant::now);
+                        if self.opts.idle_exit.is_some_and(|d| since.elapsed() >= d) {
+                            break "idle".to_owned();
+                        }
+                    }
+                    std::thread::sleep(jitter(self.opts.poll()));
+                    continue;
+                };
+                idle_since = None;
+                let started = *round_started.get_or_insert_with(Instant::now);
+                let mine = self.new_claim(&seen.task_id);
+                let held = match claim::claim(&self.transport, &self.board, &self.states, &seen, &mine)? {
+                    Claimed::Won(held) => *held,
+                    Claimed::Lost => {
+                        // Another worker was faster: try another task of this view (most are still
+                        // free), and look at the board again after a second loss on it.
+                        report.claims_lost += 1;
+                        skip.insert(seen.task_id);
+                        if skip.len() >= 2 {
+                            view = None;
+                        }
+                        continue;
+                    }
+                    Claimed::Unreachable(why) => {
+                        failures += 1;
+                        if failures >= MAX_UNREACHABLE {
+                            return Err(claim::unreachable(&self.opts.remote, &why));
+                        }
+                        let wait = self.opts.backoff(failures);
+                        on(&Event::Backoff { why: &why, wait });
+                        std::thread::sleep(wait);
+                        view = None;
+                        continue;
+                    }
+                };
+                failures = 0;
+                round_started = None;
+                (held, started.elapsed().as_secs_f64() * 1000.0)
             };
-            failures = 0;
-            round_started = None;
-            let claim_ms = started.elapsed().as_secs_f64() * 1000.0;
-            let (_, task) = self.board.read(&seen.task_id)?;
+            let (_, task) = self.board.read(&held.claim.task_id)?;
             on(&Event::Claimed {
                 task_id: &task.id,
                 title: &task.title,
                 reclaimed_from: held.reclaimed.as_ref(),
             });
-            let outcome = self.carry(&task, held.clone(), on)?;
-            // The next claim reuses this view while it is younger than the poll interval (two
-            // round trips per task instead of three): a claim on a stale view is refused by the
-            // remote's leases, costing one push, and the board is fetched again.
+            // The next task is claimed in the push that publishes this one, from a view fetched
+            // while this one runs (one fetch and one push per task); not past `max_tasks`.
+            let look_ahead = self.opts.max_tasks.is_none_or(|m| report.tasks.len() + 1 < m);
+            let carried = self.carry(&task, held.clone(), look_ahead, on)?;
+            let outcome = carried.done;
             polled = false;
+            if let Some(at) = carried.fetched_at {
+                view = Some(at);
+                skip.clear();
+                // A look that found nothing to claim was a poll.
+                polled = carried.ahead.is_none();
+            }
+            match carried.ahead {
+                Some(Ahead::Won(next, ms)) => ahead = Some((*next, ms)),
+                Some(Ahead::Lost(id)) => {
+                    report.claims_lost += 1;
+                    skip.insert(id);
+                }
+                None => {}
+            }
+            // Otherwise the next claim reuses this view while it is younger than the poll
+            // interval: a claim on a stale view is refused by the remote's leases, costing one
+            // push, and the board is fetched again.
             if view.is_some_and(|at| at.elapsed() >= self.opts.poll()) {
                 view = None;
             }
             if interrupted() {
+                if let Some((held, _)) = ahead.take() {
+                    self.release(&held, on);
+                }
                 break "interrupted".to_owned();
             }
             match &outcome {
@@ -380,7 +408,7 @@ impl<'a> Worker<'a> {
     /// Tasks this worker may claim now, oldest first (expired claims before Ready tasks), and
     /// how many tasks other workers hold (claims whose lease runs, or ran out and await a
     /// takeover).
-    fn candidates(&mut self, skip: &HashSet<String>, on: &mut dyn FnMut(&Event)) -> Result<(Vec<Seen>, usize)> {
+    fn candidates(&self, skip: &HashSet<String>, on: &mut dyn FnMut(&Event)) -> Result<(Vec<Seen>, usize)> {
         let repo = self.repo();
         let remote = &self.opts.remote;
         let (mut tasks, _) = crate::board::git::list_summaries(repo)?;
@@ -431,9 +459,9 @@ impl<'a> Worker<'a> {
             }
         }
         if let Some(other) = same_name
-            && !self.warned_same_name
+            && !self.warned_same_name.get()
         {
-            self.warned_same_name = true;
+            self.warned_same_name.set(true);
             on(&Event::Warning(&format!(
                 "another worker named {:?} is running (session {other}; this one is {}): claims tell them apart, \
                  but give each worker its own --name so that the board says who did what",
@@ -455,9 +483,15 @@ impl<'a> Worker<'a> {
     }
 
     /// Run a held task while a thread renews its lease, then publish it (still renewing: a slow
-    /// publication must not let the lease run out). `None`: the lease was lost and nothing was
-    /// published.
-    fn carry(&self, task: &crate::board::Task, held: Held, on: &mut dyn FnMut(&Event)) -> Result<Option<RunDone>> {
+    /// publication must not let the lease run out). With `look_ahead`, the board is fetched
+    /// while the task runs and the next task is claimed in the publication's push.
+    fn carry(
+        &self,
+        task: &crate::board::Task,
+        held: Held,
+        look_ahead: bool,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<Carried> {
         let lease = Lease {
             lost: AtomicBool::new(false),
             finished: AtomicBool::new(false),
@@ -503,12 +537,72 @@ impl<'a> Worker<'a> {
                     }
                 }
             });
+            let fetch = look_ahead.then(|| {
+                scope.spawn(move || {
+                    let result = transport.fetch_board();
+                    (result, Instant::now())
+                })
+            });
             let result = self.runner.run(&self.workdir, task, &stop);
-            let outcome = self.finish(task, &held, result, &lease, on);
+            let mut carried = Carried {
+                done: None,
+                fetched_at: None,
+                next: None,
+                ahead: None,
+            };
+            if let Some(fetch) = fetch {
+                let (fetched, at) = fetch.join().map_err(|_| Error::internal("the board fetch panicked"))?;
+                if !lease.lost.load(Ordering::Relaxed) && !interrupted() {
+                    carried.next = self.next_claim(&task.id, fetched, at, &mut carried)?;
+                }
+            }
+            let outcome = self.finish(task, &held, result, &lease, &mut carried, on);
             lease.finished.store(true, Ordering::Relaxed);
             drop(done_tx);
-            outcome
+            carried.done = outcome?;
+            Ok(carried)
         })
+    }
+
+    /// The claim to push with the publication of `current`: the board as fetched during the run
+    /// (fetched again when that is older than the poll interval: a long run's view is stale),
+    /// merged, and one of its candidates. `None` when there is nothing to claim or the board
+    /// could not be fetched (the loop looks again).
+    fn next_claim(
+        &self,
+        current: &str,
+        fetched: Result<std::result::Result<(), String>>,
+        mut at: Instant,
+        carried: &mut Carried,
+    ) -> Result<Option<claim::Prepared>> {
+        let mut fetched = fetched?;
+        if fetched.is_ok() && at.elapsed() >= self.opts.poll() {
+            fetched = self.transport.fetch_board()?;
+            at = Instant::now();
+        }
+        if fetched.is_err() {
+            return Ok(None);
+        }
+        self.merge_fetched()?.ok();
+        carried.fetched_at = Some(at);
+        let skip = HashSet::from([current.to_owned()]);
+        let (candidates, _) = self.candidates(&skip, &mut |_| {})?;
+        let Some(seen) = pick(candidates) else {
+            return Ok(None);
+        };
+        let mine = self.new_claim(&seen.task_id);
+        Ok(Some(claim::prepare(&self.board, &self.states, &seen, &mine)?))
+    }
+
+    fn new_claim(&self, task_id: &str) -> Claim {
+        Claim {
+            task_id: task_id.to_owned(),
+            worker: self.opts.name.clone(),
+            session: self.session.clone(),
+            attempt: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+            expires: claim::expiry(self.clock.now(), self.opts.lease),
+            renewals: 0,
+        }
     }
 
     /// After the run: publish its outcome, unless the lease was lost.
@@ -518,6 +612,7 @@ impl<'a> Worker<'a> {
         held: &Held,
         result: Result<RunDone>,
         lease: &Lease,
+        carried: &mut Carried,
         on: &mut dyn FnMut(&Event),
     ) -> Result<Option<RunDone>> {
         let task_ref = format!("{TASKS_REF_PREFIX}{}", task.id);
@@ -553,7 +648,7 @@ impl<'a> Worker<'a> {
                 }
             }
         };
-        if !self.publish(&task.id, lease, &done, on)? {
+        if !self.publish(&task.id, lease, &done, carried, on)? {
             claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
             return Ok(None);
         }
@@ -561,6 +656,23 @@ impl<'a> Worker<'a> {
             self.drop_worktree(run_id, on);
         }
         Ok(Some(done))
+    }
+
+    /// Give back a claim taken for a task this worker will not run now (best effort: if it
+    /// fails, the task is taken over when the lease runs out).
+    fn release(&self, held: &Held, on: &mut dyn FnMut(&Event)) {
+        let task_id = &held.claim.task_id;
+        match claim::release(&self.transport, &self.board, &self.states, held) {
+            Ok(Pushed::Done) => {}
+            Ok(Pushed::Lost(why) | Pushed::Refused(why) | Pushed::Unreachable(why)) => on(&Event::Warning(&format!(
+                "task {task_id} was claimed but not started, and its claim could not be given back ({why}): \
+                 another worker takes it over when the lease runs out"
+            ))),
+            Err(e) => on(&Event::Warning(&format!(
+                "task {task_id} was claimed but not started, and its claim could not be given back: {}",
+                e.summary_line()
+            ))),
+        }
     }
 
     /// A published run's worktree and local branch serve nobody here (the branch, evidence and
@@ -584,7 +696,16 @@ impl<'a> Worker<'a> {
     /// the task, and the claim's release (only if the claim is still the lease's). After a lost
     /// race (the task changed on the remote), the task is fetched and merged so that the next
     /// attempt is a fast-forward. `false`: the lease was lost, nothing was published.
-    fn publish(&self, task_id: &str, lease: &Lease, done: &RunDone, on: &mut dyn FnMut(&Event)) -> Result<bool> {
+    /// The claim on the next task prepared during the run goes in the same push; when that push
+    /// is refused it is dropped (another worker took the task) and the publication is pushed alone.
+    fn publish(
+        &self,
+        task_id: &str,
+        lease: &Lease,
+        done: &RunDone,
+        carried: &mut Carried,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<bool> {
         let repo = self.repo();
         let remote = &self.opts.remote;
         let claim_ref = format!("{CLAIMS_REF_PREFIX}{task_id}");
@@ -593,7 +714,10 @@ impl<'a> Worker<'a> {
         let mut races = 0u32;
         let mut last = String::new();
         let mut checked = false;
-        for attempt in 0..MAX_PUBLISH_ATTEMPTS {
+        // Whether the publication itself lost a race: fetch and merge the task before pushing again.
+        let mut refetch = false;
+        let mut next = carried.next.take();
+        for _ in 0..MAX_PUBLISH_ATTEMPTS {
             if lease.lost.load(Ordering::Relaxed) {
                 return Ok(false);
             }
@@ -604,7 +728,7 @@ impl<'a> Worker<'a> {
             let claim = current.0;
             // The first attempt pushes on what the claim left (its lease and the task's tip are
             // checked by the remote); only after a lost race is the task fetched and merged.
-            if attempt > 0 {
+            if refetch {
                 if let Err(why) = self.fetch_task(task_id)? {
                     drop(current);
                     failures += 1;
@@ -656,8 +780,30 @@ impl<'a> Worker<'a> {
                 crate::publish::refuse_rejected_content(repo, &self.workdir, &source_refs)?;
                 checked = true;
             }
-            let pushed = self.transport.push(&[format!("{claim_ref}:{claim}")], &refspecs)?;
+            let mut leases = vec![format!("{claim_ref}:{claim}")];
+            if let Some(n) = &next {
+                leases.extend(n.leases.iter().cloned());
+                refspecs.extend(n.refspecs.iter().cloned());
+            }
+            let pushed_at = Instant::now();
+            let pushed = self.transport.push(&leases, &refspecs)?;
             drop(current);
+            if let Some(n) = next.take() {
+                match pushed {
+                    Pushed::Done => {
+                        let ms = pushed_at.elapsed().as_secs_f64() * 1000.0;
+                        let held = claim::won(repo, remote, &self.states, n)?;
+                        carried.ahead = Some(Ahead::Won(Box::new(held), ms));
+                    }
+                    // Most likely the claim (another worker took that task): publish alone, at once.
+                    Pushed::Lost(why) => {
+                        tracing::debug!(task = %n.task_id, %why, "claim with the publication lost");
+                        carried.ahead = Some(Ahead::Lost(n.task_id));
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
             match pushed {
                 Pushed::Done => {
                     // The tracking refs follow, so that the next claim's view is current.
@@ -672,6 +818,7 @@ impl<'a> Worker<'a> {
                     // Someone changed the task (a comment, a move) or pushed this worker's notes
                     // ref (a worker of the same name) in between: fetch, merge, again.
                     tracing::debug!(%why, "publication raced");
+                    refetch = true;
                     races += 1;
                     last = why;
                     std::thread::sleep(jitter(self.opts.poll().saturating_mul(races.min(4)) / 4));
@@ -695,6 +842,25 @@ impl<'a> Worker<'a> {
                 .hint("the run is kept in this clone (git oc runs); the task is taken over when its lease expires"),
         )
     }
+}
+
+/// What carrying a task came to.
+struct Carried {
+    /// What was published; `None` when the lease was lost and nothing was.
+    done: Option<RunDone>,
+    /// When the board was fetched during the run, if it was.
+    fetched_at: Option<Instant>,
+    /// The claim on the next task, prepared for the publication's push (which takes it).
+    next: Option<claim::Prepared>,
+    /// The claim on the next task pushed with the publication, if one was tried.
+    ahead: Option<Ahead>,
+}
+
+enum Ahead {
+    /// Held, and how long the push took.
+    Won(Box<Held>, f64),
+    /// Another worker was first on this task.
+    Lost(String),
 }
 
 /// A held claim while its task runs: the claim as last renewed, and whether it was lost.

@@ -100,15 +100,16 @@ impl Transport {
         // A pattern, so that a remote without this worker's notes yet is no error (it may also
         // bring a worker whose name extends this one's; only the exact ref is merged).
         let notes = format!("+{}*:{}*", self.notes_ref, self.notes_tracking_ref());
-        let mut args = vec![
-            "fetch",
-            "--prune",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--quiet",
-            "--end-of-options",
-            remote,
+        // What the remote is known to have: its tasks, claims and notes as last fetched. Without
+        // this, git offers every local commit (each run's) as common ground, in many rounds.
+        let tips = [
+            format!("--negotiation-tip={}*", tracking_prefix(remote)),
+            format!("--negotiation-tip={}*", claims_tracking_prefix(remote)),
+            format!("--negotiation-tip={}*", self.notes_tracking_ref()),
         ];
+        let mut args = vec!["fetch", "--prune", "--no-tags", "--no-write-fetch-head", "--quiet"];
+        args.extend(tips.iter().map(String::as_str));
+        args.extend(["--end-of-options", remote]);
         args.extend(specs.iter().map(String::as_str));
         args.push(&notes);
         let out = self.git(&args)?;

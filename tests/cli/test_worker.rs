@@ -276,6 +276,26 @@ fn two_workers_share_a_board_and_each_task_is_done_once() {
     assert!(!remote_refs(&s.env, &s.remote, "refs/heads/goal/").is_empty());
 }
 
+/// A worker alone on a board claims each next task in the push that publishes the one it ran,
+/// from a view fetched while that one ran: after the first claim, one push per task.
+#[test]
+fn a_worker_claims_the_next_task_in_the_push_that_publishes_the_last() {
+    let s = setup(5);
+    let w = clone(&s.env, &s.url, "w");
+    let run = worker(&s.env, &w, &["--name", "w", "--idle-exit", "0.3", "--lease", "5s"]);
+    run.assert_code(0);
+    let report = run.json();
+    let tasks = report["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 5, "{report:#}");
+    assert_eq!(report["claims_lost"], 0);
+    // The first claim is a push of its own; every other one rode on a publication.
+    assert_eq!(report["pushes"], 6, "{report:#}");
+    let trips = report["round_trips_per_task"].as_f64().unwrap();
+    assert!(trips <= 2.2, "{trips} round trips per task:\n{report:#}");
+    let board = remote_board(&s.env, &s.url, "check");
+    assert_board_finished(&s, &board, 5);
+}
+
 /// A worker whose agent waits for `release` once it has written `marker`.
 fn waiting_worker(s: &Setup, dir: &Path, name: &str, marker: &Path, release: &Path, lease: &str) -> Child {
     write_config(
