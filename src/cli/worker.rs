@@ -104,6 +104,9 @@ pub fn cmd_worker(ui: &mut Ui, args: &WorkerArgs) -> Result<i32> {
             "the remote did not answer ({why}); trying again in {:.1}s",
             wait.as_secs_f64()
         )),
+        Event::ClosedParent { task_id } => {
+            ui.status(&format!("closed {task_id}: all its scope-split children are done"))
+        }
         Event::Warning(text) => ui.warning(text),
     })?;
     let code = if report.stopped == "interrupted" { 130 } else { 0 };

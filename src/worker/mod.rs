@@ -23,6 +23,7 @@
 pub mod ci;
 pub mod claim;
 pub mod runner;
+pub mod split;
 pub mod transport;
 
 use std::collections::HashSet;
@@ -104,6 +105,10 @@ pub enum Event<'a> {
     Backoff {
         why: &'a str,
         wait: Duration,
+    },
+    /// A split task closed: all its children are done on the remote.
+    ClosedParent {
+        task_id: &'a str,
     },
     Warning(&'a str),
 }
@@ -249,6 +254,7 @@ impl<'a> Worker<'a> {
                     view = Some(Instant::now());
                     polled = true;
                     skip.clear();
+                    self.close_split_parents(on);
                 }
                 let (candidates, working) = self.candidates(&skip, on)?;
                 let open_work = working > 0;
@@ -553,7 +559,7 @@ impl<'a> Worker<'a> {
             if let Some(fetch) = fetch {
                 let (fetched, at) = fetch.join().map_err(|_| Error::internal("the board fetch panicked"))?;
                 if !lease.lost.load(Ordering::Relaxed) && !interrupted() {
-                    carried.next = self.next_claim(&task.id, fetched, at, &mut carried)?;
+                    carried.next = self.next_claim(&task.id, fetched, at, &mut carried, on)?;
                 }
             }
             let outcome = self.finish(task, &held, result, &lease, &mut carried, on);
@@ -574,6 +580,7 @@ impl<'a> Worker<'a> {
         fetched: Result<std::result::Result<(), String>>,
         mut at: Instant,
         carried: &mut Carried,
+        on: &mut dyn FnMut(&Event),
     ) -> Result<Option<claim::Prepared>> {
         let mut fetched = fetched?;
         if fetched.is_ok() && at.elapsed() >= self.opts.poll() {
@@ -584,6 +591,7 @@ impl<'a> Worker<'a> {
             return Ok(None);
         }
         self.merge_fetched()?.ok();
+        self.close_split_parents(on);
         carried.fetched_at = Some(at);
         let skip = HashSet::from([current.to_owned()]);
         let (candidates, _) = self.candidates(&skip, &mut |_| {})?;
@@ -670,6 +678,22 @@ impl<'a> Worker<'a> {
             ))),
             Err(e) => on(&Event::Warning(&format!(
                 "task {task_id} was claimed but not started, and its claim could not be given back: {}",
+                e.summary_line()
+            ))),
+        }
+    }
+
+    /// Close the split tasks whose children are all done on the remote (best effort: the next
+    /// fetch looks again).
+    fn close_split_parents(&self, on: &mut dyn FnMut(&Event)) {
+        match split::close_finished_parents(&self.transport, &self.board, &self.states) {
+            Ok(closed) => {
+                for task_id in &closed {
+                    on(&Event::ClosedParent { task_id });
+                }
+            }
+            Err(e) => on(&Event::Warning(&format!(
+                "could not close a finished split task: {}",
                 e.summary_line()
             ))),
         }

@@ -296,6 +296,68 @@ fn a_worker_claims_the_next_task_in_the_push_that_publishes_the_last() {
     assert_board_finished(&s, &board, 5);
 }
 
+/// A task split into children is closed when they are all done, though two workers ran them
+/// side by side (each may see the other's child still running when it finishes its own): the
+/// first worker to see them all Done on the remote closes the parent, once.
+#[test]
+fn a_split_task_is_closed_on_the_remote_once_its_children_are_done() {
+    let s = setup(0);
+    let env = &s.env;
+    let add = |title: &str, state: &str, labels: &[&str]| -> String {
+        let mut args = vec![
+            "--json",
+            "task",
+            "add",
+            title,
+            "--state",
+            state,
+            "--repo",
+            "demo",
+            "-m",
+            "## Goal\nA part.\n",
+        ];
+        for l in labels {
+            args.extend(["--label", l]);
+        }
+        let out = env.oc(&s.seed, args);
+        out.assert_code(0);
+        out.json()["id"].as_str().unwrap().to_owned()
+    };
+    let parent = add("Too big", "blocked", &[]);
+    let origin = format!("original-task-id: {parent}");
+    for i in 0..4 {
+        add(&format!("Part {i}"), "ready", &["source: scope-split", &origin]);
+    }
+    env.oc(&s.seed, ["push", "origin"]).assert_code(0);
+    let a = clone(env, &s.url, "a");
+    let b = clone(env, &s.url, "b");
+    let args = ["--idle-exit", "0.5", "--lease", "5s"];
+    let ca = worker_cmd(env, &a, &[&args[..], &["--name", "a"]].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rb = worker(env, &b, &[&args[..], &["--name", "b"]].concat());
+    let ra = crate::common::Run::from(ca.wait_with_output().unwrap());
+    ra.assert_code(0);
+    rb.assert_code(0);
+    let board = remote_board(env, &s.url, "check");
+    let doc = &board[&parent];
+    assert_eq!(doc["task"]["state"], "Done", "{doc:#}");
+    let closes = doc["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["subject"].as_str().unwrap_or("").ends_with("-> Done"))
+        .count();
+    assert_eq!(closes, 1, "the parent was closed {closes} times:\n{doc:#}");
+    assert!(
+        doc["task"]["comments"]
+            .to_string()
+            .contains("Auto-closed: all 4 scope-split children completed")
+    );
+}
+
 /// A worker whose agent waits for `release` once it has written `marker`.
 fn waiting_worker(s: &Setup, dir: &Path, name: &str, marker: &Path, release: &Path, lease: &str) -> Child {
     write_config(
