@@ -477,12 +477,7 @@ impl Board for GitBoard {
             if t.state == to {
                 return Ok(None);
             }
-            t.state = to.clone();
-            t.state_changed_at = now;
-            Ok(Some(Event::Moved {
-                from: from.clone(),
-                to: to.clone(),
-            }))
+            Ok(Some(t.move_to(&to, now)))
         })?;
         Ok(Transition { task_id: id, from, to })
     }

@@ -63,6 +63,16 @@ impl Task {
         self.comments.dedup_by(|a, b| a.id == b.id);
     }
 
+    /// Move the task to `to` at `now`: the event its commit records.
+    pub fn move_to(&mut self, to: &str, now: Timestamp) -> Event {
+        let from = std::mem::replace(&mut self.state, to.to_owned());
+        self.state_changed_at = now;
+        Event::Moved {
+            from,
+            to: to.to_owned(),
+        }
+    }
+
     pub fn has_label(&self, label: &str) -> bool {
         self.labels.iter().any(|l| l.eq_ignore_ascii_case(label))
     }

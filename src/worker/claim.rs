@@ -199,12 +199,7 @@ pub fn prepare(board: &GitBoard, states: &States, seen: &Seen, mine: &Claim) -> 
         if t.state == running {
             return Event::Commented;
         }
-        let from = std::mem::replace(&mut t.state, running.clone());
-        t.state_changed_at = now;
-        Event::Moved {
-            from,
-            to: running.clone(),
-        }
+        t.move_to(&running, now)
     })?;
     let claim_commit = write_claim(repo, mine)?;
     let claim_ref = format!("{CLAIMS_REF_PREFIX}{}", seen.task_id);
@@ -253,17 +248,19 @@ pub fn claim(transport: &Transport, board: &GitBoard, states: &States, seen: &Se
 /// which merged the remote's), and the tracking refs follow the push.
 pub fn won(repo: &gix::Repository, remote: &str, states: &States, prepared: Prepared) -> Result<Held> {
     let task_ref = format!("{TASKS_REF_PREFIX}{}", prepared.task_id);
-    let tracking = format!("{}{}", tracking_prefix(remote), prepared.task_id);
+    set_ref(
+        repo,
+        &format!("{}{}", tracking_prefix(remote), prepared.task_id),
+        prepared.task_commit,
+    )?;
     match crate::git::refs::target(repo, &task_ref)? {
         Some(l) if l == prepared.remote_tip => {
             crate::git::refs::compare_and_swap(repo, &task_ref, Some(l), prepared.task_commit, "git-oc: task claimed")?
         }
         _ => {
-            set_ref(repo, &tracking, prepared.task_commit)?;
             crate::board::git::merge_fetched(repo, &tracking_prefix(remote), states)?;
         }
     }
-    set_ref(repo, &tracking, prepared.task_commit)?;
     set_ref(
         repo,
         &format!("{}{}", claims_tracking_prefix(remote), prepared.task_id),
@@ -293,12 +290,7 @@ pub fn release(transport: &Transport, board: &GitBoard, states: &States, held: &
                 held.claim.worker, held.claim.attempt
             ),
         });
-        let from = std::mem::replace(&mut t.state, ready.clone());
-        t.state_changed_at = now;
-        Event::Moved {
-            from,
-            to: ready.clone(),
-        }
+        t.move_to(&ready, now)
     })?;
     let task_id = &held.claim.task_id;
     let claim_ref = format!("{CLAIMS_REF_PREFIX}{task_id}");

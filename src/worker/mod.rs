@@ -33,7 +33,7 @@ use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::board::git::{GitBoard, TASKS_REF_PREFIX, tracking_prefix};
-use crate::board::task::{Comment, Event as TaskEvent};
+use crate::board::task::Comment;
 use crate::board::{StateKind, States};
 use crate::error::{Error, Result};
 use crate::git::{NOTES_REF, RUNS_REF_PREFIX, WORKER_NOTES_PREFIX};
@@ -216,14 +216,7 @@ impl<'a> Worker<'a> {
             remote: self.opts.remote.clone(),
             ..Report::default()
         };
-        // When the board was last fetched (`None`: fetch before the next claim).
-        let mut view: Option<Instant> = None;
-        let mut skip = HashSet::new();
-        let mut idle_since: Option<Instant> = None;
-        let mut failures = 0u32;
-        let mut round_started: Option<Instant> = None;
-        // Whether the view was fetched for this round (a poll that finds nothing is idle).
-        let mut polled = false;
+        let mut look = Looking::default();
         // The next task, claimed in the push that published the last one.
         let mut ahead: Option<(Held, f64)> = None;
         report.stopped = loop {
@@ -236,86 +229,13 @@ impl<'a> Worker<'a> {
             if self.opts.max_tasks.is_some_and(|m| report.tasks.len() >= m) {
                 break "max-tasks".to_owned();
             }
-            let (held, claim_ms) = if let Some(next) = ahead.take() {
-                next
-            } else {
-                if view.is_none() {
-                    if let Err(why) = self.fetch()? {
-                        failures += 1;
-                        if failures >= MAX_UNREACHABLE {
-                            return Err(claim::unreachable(&self.opts.remote, &why));
-                        }
-                        let wait = self.opts.backoff(failures);
-                        on(&Event::Backoff { why: &why, wait });
-                        std::thread::sleep(wait);
-                        continue;
-                    }
-                    failures = 0;
-                    view = Some(Instant::now());
-                    polled = true;
-                    skip.clear();
-                    self.close_split_parents(on);
-                }
-                let (candidates, working) = self.candidates(&skip, on)?;
-                let open_work = working > 0;
-                // A view already used for a claim is stale by what the others claimed since (about
-                // one task each): when that is a large part of what is left, a claim on it is likely
-                // lost, and looking again costs no more than that lost push would.
-                if !polled && view.is_some() && candidates.len() < 4 * working {
-                    view = None;
-                    continue;
-                }
-                let Some(seen) = pick(candidates) else {
-                    view = None;
-                    if !skip.is_empty() {
-                        // Every task seen was taken by someone else: look again at once.
-                        continue;
-                    }
-                    if polled {
-                        report.idle_fetches += 1;
-                    }
-                    polled = false;
-                    if open_work {
-                        idle_since = None;
-                    } else {
-                        let since = *idle_since.get_or_insert_with(Instant::now);
-                        if self.opts.idle_exit.is_some_and(|d| since.elapsed() >= d) {
-                            break "idle".to_owned();
-                        }
-                    }
-                    std::thread::sleep(jitter(self.opts.poll()));
-                    continue;
-                };
-                idle_since = None;
-                let started = *round_started.get_or_insert_with(Instant::now);
-                let mine = self.new_claim(&seen.task_id);
-                let held = match claim::claim(&self.transport, &self.board, &self.states, &seen, &mine)? {
-                    Claimed::Won(held) => *held,
-                    Claimed::Lost => {
-                        // Another worker was faster: try another task of this view (most are still
-                        // free), and look at the board again after a second loss on it.
-                        report.claims_lost += 1;
-                        skip.insert(seen.task_id);
-                        if skip.len() >= 2 {
-                            view = None;
-                        }
-                        continue;
-                    }
-                    Claimed::Unreachable(why) => {
-                        failures += 1;
-                        if failures >= MAX_UNREACHABLE {
-                            return Err(claim::unreachable(&self.opts.remote, &why));
-                        }
-                        let wait = self.opts.backoff(failures);
-                        on(&Event::Backoff { why: &why, wait });
-                        std::thread::sleep(wait);
-                        view = None;
-                        continue;
-                    }
-                };
-                failures = 0;
-                round_started = None;
-                (held, started.elapsed().as_secs_f64() * 1000.0)
+            let (held, claim_ms) = match ahead.take() {
+                Some(next) => next,
+                None => match self.claim_next(&mut look, &mut report, on)? {
+                    Round::Won(held, ms) => (*held, ms),
+                    Round::Again => continue,
+                    Round::Stop(why) => break why.to_owned(),
+                },
             };
             let (_, task) = self.board.read(&held.claim.task_id)?;
             on(&Event::Claimed {
@@ -328,26 +248,26 @@ impl<'a> Worker<'a> {
             let look_ahead = self.opts.max_tasks.is_none_or(|m| report.tasks.len() + 1 < m);
             let carried = self.carry(&task, held.clone(), look_ahead, on)?;
             let outcome = carried.done;
-            polled = false;
+            look.polled = false;
             if let Some(at) = carried.fetched_at {
-                view = Some(at);
-                skip.clear();
+                look.view = Some(at);
+                look.skip.clear();
                 // A look that found nothing to claim was a poll.
-                polled = carried.ahead.is_none();
+                look.polled = carried.ahead.is_none();
             }
             match carried.ahead {
                 Some(Ahead::Won(next, ms)) => ahead = Some((*next, ms)),
                 Some(Ahead::Lost(id)) => {
                     report.claims_lost += 1;
-                    skip.insert(id);
+                    look.skip.insert(id);
                 }
                 None => {}
             }
             // Otherwise the next claim reuses this view while it is younger than the poll
             // interval: a claim on a stale view is refused by the remote's leases, costing one
             // push, and the board is fetched again.
-            if view.is_some_and(|at| at.elapsed() >= self.opts.poll()) {
-                view = None;
+            if look.view.is_some_and(|at| at.elapsed() >= self.opts.poll()) {
+                look.view = None;
             }
             if interrupted() {
                 if let Some((held, _)) = ahead.take() {
@@ -384,23 +304,107 @@ impl<'a> Worker<'a> {
         Ok(report)
     }
 
+    /// One round of looking for a task and claiming it: fetch the board when the view is stale,
+    /// pick a candidate, push the claim. `Again` after a lost race, a backoff or an idle poll.
+    fn claim_next(&self, look: &mut Looking, report: &mut Report, on: &mut dyn FnMut(&Event)) -> Result<Round> {
+        if look.view.is_none() {
+            if let Err(why) = self.fetch()? {
+                self.back_off(&mut look.failures, &why, on)?;
+                return Ok(Round::Again);
+            }
+            look.failures = 0;
+            look.view = Some(Instant::now());
+            look.polled = true;
+            look.skip.clear();
+            self.close_split_parents(on);
+        }
+        let (candidates, working) = self.candidates(&look.skip, on)?;
+        let open_work = working > 0;
+        // A view already used for a claim is stale by what the others claimed since (about
+        // one task each): when that is a large part of what is left, a claim on it is likely
+        // lost, and looking again costs no more than that lost push would.
+        if !look.polled && look.view.is_some() && candidates.len() < 4 * working {
+            look.view = None;
+            return Ok(Round::Again);
+        }
+        let Some(seen) = pick(candidates) else {
+            look.view = None;
+            if !look.skip.is_empty() {
+                // Every task seen was taken by someone else: look again at once.
+                return Ok(Round::Again);
+            }
+            if look.polled {
+                report.idle_fetches += 1;
+            }
+            look.polled = false;
+            if open_work {
+                look.idle_since = None;
+            } else {
+                let since = *look.idle_since.get_or_insert_with(Instant::now);
+                if self.opts.idle_exit.is_some_and(|d| since.elapsed() >= d) {
+                    return Ok(Round::Stop("idle"));
+                }
+            }
+            std::thread::sleep(jitter(self.opts.poll()));
+            return Ok(Round::Again);
+        };
+        look.idle_since = None;
+        let started = *look.round_started.get_or_insert_with(Instant::now);
+        let mine = self.new_claim(&seen.task_id);
+        let held = match claim::claim(&self.transport, &self.board, &self.states, &seen, &mine)? {
+            Claimed::Won(held) => held,
+            Claimed::Lost => {
+                // Another worker was faster: try another task of this view (most are still
+                // free), and look at the board again after a second loss on it.
+                report.claims_lost += 1;
+                look.skip.insert(seen.task_id);
+                if look.skip.len() >= 2 {
+                    look.view = None;
+                }
+                return Ok(Round::Again);
+            }
+            Claimed::Unreachable(why) => {
+                self.back_off(&mut look.failures, &why, on)?;
+                look.view = None;
+                return Ok(Round::Again);
+            }
+        };
+        look.failures = 0;
+        look.round_started = None;
+        Ok(Round::Won(held, started.elapsed().as_secs_f64() * 1000.0))
+    }
+
+    /// One more failure to reach the remote in a row: an error at the last allowed, otherwise a
+    /// backoff (reported) before trying again.
+    fn back_off(&self, failures: &mut u32, why: &str, on: &mut dyn FnMut(&Event)) -> Result<()> {
+        *failures += 1;
+        if *failures >= MAX_UNREACHABLE {
+            return Err(claim::unreachable(&self.opts.remote, why));
+        }
+        let wait = self.opts.backoff(*failures);
+        on(&Event::Backoff { why, wait });
+        std::thread::sleep(wait);
+        Ok(())
+    }
+
     /// Fetch the board and merge it into the local one.
     fn fetch(&self) -> Result<std::result::Result<(), String>> {
         if let Err(why) = self.transport.fetch_board()? {
             return Ok(Err(why));
         }
-        self.merge_fetched()
+        self.merge_fetched()?;
+        Ok(Ok(()))
     }
 
     /// Merge the fetched tasks, and this worker's notes ref when someone else moved it (a worker
     /// of the same name, now or before), so that the next publication is a fast-forward.
-    fn merge_fetched(&self) -> Result<std::result::Result<(), String>> {
+    fn merge_fetched(&self) -> Result<()> {
         let repo = self.repo();
         crate::board::git::merge_fetched(repo, &tracking_prefix(&self.opts.remote), &self.states)?;
         if let Some(notes) = crate::git::refs::target(repo, &self.transport.notes_tracking_ref())? {
             crate::publish::merge_notes(repo, notes)?;
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// Fetch the notes and one task, and merge them.
@@ -408,7 +412,8 @@ impl<'a> Worker<'a> {
         if let Err(why) = self.transport.fetch_task(task_id)? {
             return Ok(Err(why));
         }
-        self.merge_fetched()
+        self.merge_fetched()?;
+        Ok(Ok(()))
     }
 
     /// Tasks this worker may claim now, oldest first (expired claims before Ready tasks), and
@@ -590,11 +595,11 @@ impl<'a> Worker<'a> {
         if fetched.is_err() {
             return Ok(None);
         }
-        self.merge_fetched()?.ok();
+        self.merge_fetched()?;
         self.close_split_parents(on);
         carried.fetched_at = Some(at);
         let skip = HashSet::from([current.to_owned()]);
-        let (candidates, _) = self.candidates(&skip, &mut |_| {})?;
+        let (candidates, _) = self.candidates(&skip, on)?;
         let Some(seen) = pick(candidates) else {
             return Ok(None);
         };
@@ -641,12 +646,7 @@ impl<'a> Worker<'a> {
                         created_at: now,
                         body: format!("The worker could not run the task: {}", e.summary_line()),
                     });
-                    let from = std::mem::replace(&mut t.state, blocked.clone());
-                    t.state_changed_at = now;
-                    TaskEvent::Moved {
-                        from,
-                        to: blocked.clone(),
-                    }
+                    t.move_to(&blocked, now)
                 })?;
                 claim::set_ref(self.repo(), &task_ref, commit)?;
                 on(&Event::Warning(&format!("task {}: {}", task.id, e.summary_line())));
@@ -755,13 +755,7 @@ impl<'a> Worker<'a> {
             if refetch {
                 if let Err(why) = self.fetch_task(task_id)? {
                     drop(current);
-                    failures += 1;
-                    if failures >= MAX_UNREACHABLE {
-                        return Err(claim::unreachable(remote, &why));
-                    }
-                    let wait = self.opts.backoff(failures);
-                    on(&Event::Backoff { why: &why, wait });
-                    std::thread::sleep(wait);
+                    self.back_off(&mut failures, &why, on)?;
                     continue;
                 }
                 let tracked_claim =
@@ -849,13 +843,7 @@ impl<'a> Worker<'a> {
                 }
                 Pushed::Refused(why) => return Err(claim::refused(remote, &format!("publish task {task_id}"), &why)),
                 Pushed::Unreachable(why) => {
-                    failures += 1;
-                    if failures >= MAX_UNREACHABLE {
-                        return Err(claim::unreachable(remote, &why));
-                    }
-                    let wait = self.opts.backoff(failures);
-                    on(&Event::Backoff { why: &why, wait });
-                    std::thread::sleep(wait);
+                    self.back_off(&mut failures, &why, on)?;
                     last = why;
                 }
             }
@@ -866,6 +854,32 @@ impl<'a> Worker<'a> {
                 .hint("the run is kept in this clone (git oc runs); the task is taken over when its lease expires"),
         )
     }
+}
+
+/// The worker's view of the board between claims.
+#[derive(Default)]
+struct Looking {
+    /// When the board was last fetched (`None`: fetch before the next claim).
+    view: Option<Instant>,
+    /// Whether the view was fetched for this round (a poll that finds nothing is idle).
+    polled: bool,
+    /// Tasks of this view another worker claimed first.
+    skip: HashSet<String>,
+    idle_since: Option<Instant>,
+    /// Failures to reach the remote in a row.
+    failures: u32,
+    /// When the current round of claim attempts began.
+    round_started: Option<Instant>,
+}
+
+/// How a round of claiming ended.
+enum Round {
+    /// Claimed, in this many milliseconds from the round's first claim push.
+    Won(Box<Held>, f64),
+    /// Look again.
+    Again,
+    /// Stop the worker, for this reason.
+    Stop(&'static str),
 }
 
 /// What carrying a task came to.

@@ -5,7 +5,7 @@
 //! guarded by the parent's tip (of two workers that see it at once, one closes it).
 
 use crate::board::git::{GitBoard, TASKS_REF_PREFIX, read_task_at, tracking_prefix};
-use crate::board::task::{Comment, Event, label_value};
+use crate::board::task::{Comment, label_value};
 use crate::board::{StateKind, States};
 use crate::error::Result;
 
@@ -66,9 +66,7 @@ pub fn close_finished_parents(transport: &Transport, board: &GitBoard, states: &
                     kids.join(", ")
                 ),
             });
-            let from = std::mem::replace(&mut t.state, done.clone());
-            t.state_changed_at = now;
-            Event::Moved { from, to: done.clone() }
+            t.move_to(&done, now)
         })?;
         let task_ref = format!("{TASKS_REF_PREFIX}{parent}");
         if let Pushed::Done = transport.push(&[format!("{task_ref}:{tip}")], &[format!("{commit}:{task_ref}")])? {

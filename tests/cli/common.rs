@@ -85,6 +85,18 @@ impl TestEnv {
         String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
     }
 
+    /// `git count-objects -v` as numbers: loose objects and packs.
+    pub fn object_counts(&self, repo: &Path) -> (u64, u64) {
+        let out = self.git(repo, ["count-objects", "-v"]);
+        let value = |key: &str| -> u64 {
+            out.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {key} in {out}"))
+        };
+        (value("count:"), value("packs:"))
+    }
+
     pub fn git_output<I, S>(&self, dir: &Path, args: I) -> Output
     where
         I: IntoIterator<Item = S>,

@@ -332,18 +332,6 @@ fn a_closed_stdout_ends_output_quietly() {
     assert_eq!(env.run_ids(&repo).len(), 1, "the run itself was recorded");
 }
 
-/// `git count-objects -v` as numbers: loose objects and packs.
-fn object_counts(env: &TestEnv, repo: &Path) -> (u64, u64) {
-    let out = env.git(repo, ["count-objects", "-v"]);
-    let value = |key: &str| -> u64 {
-        out.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {key} in {out}"))
-    };
-    (value("count:"), value("packs:"))
-}
-
 /// Everything a demo recorded reads back with the git CLI, and the repository is valid.
 fn assert_demo_readable(env: &TestEnv, repo: &Path, d: &Demo) {
     env.git(repo, ["fsck", "--strict", "--no-dangling"]);
@@ -371,10 +359,10 @@ fn assert_demo_readable(env: &TestEnv, repo: &Path, d: &Demo) {
 fn a_demo_writes_its_objects_as_packs_and_loose_once_the_repository_has_enough_packs() {
     let env = TestEnv::new();
     let repo = env.repo("r");
-    let (loose_before, packs_before) = object_counts(&env, &repo);
+    let (loose_before, packs_before) = env.object_counts(&repo);
     let d = demo_json(&env, &repo, &[]);
     d.run.assert_code(0);
-    let (loose, packs) = object_counts(&env, &repo);
+    let (loose, packs) = env.object_counts(&repo);
     assert_eq!(loose, loose_before, "the demo wrote no loose object");
     assert!(packs > packs_before, "the demo's objects are in a pack");
     assert_demo_readable(&env, &repo, &d);
@@ -390,7 +378,7 @@ fn a_demo_writes_its_objects_as_packs_and_loose_once_the_repository_has_enough_p
     env.git(&repo, ["config", "gc.autoPackLimit", &packs.to_string()]);
     let d = demo_json(&env, &repo, &[]);
     d.run.assert_code(0);
-    let (loose_after, packs_after) = object_counts(&env, &repo);
+    let (loose_after, packs_after) = env.object_counts(&repo);
     assert_eq!(packs_after, packs);
     assert!(loose_after > loose, "{loose_after} loose objects after, {loose} before");
     assert_demo_readable(&env, &repo, &d);

@@ -124,38 +124,28 @@ fn evidence_needs_an_explicit_age() {
 fn merges_the_packs_runs_wrote_once_they_reach_gc_auto_pack_limit() {
     let env = TestEnv::new();
     let repo = env.repo("r");
-    let counts = |env: &TestEnv| {
-        let out = env.git(&repo, ["count-objects", "-v"]);
-        let value = |key: &str| -> usize {
-            out.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap()
-        };
-        (value("count:"), value("packs:"))
-    };
     env.git(&repo, ["config", "gc.autoPackLimit", "3"]);
     // Below the limit gc leaves the packs alone.
     env.oc(&repo, ["demo"]).assert_code(0);
-    let (_, packs) = counts(&env);
+    let (_, packs) = env.object_counts(&repo);
     assert!(packs > 0 && packs < 3, "{packs}");
     let nothing = env.oc(&repo, ["gc", "--json"]);
     nothing.assert_code(0);
     assert_eq!(nothing.json()["packs"], serde_json::Value::Null);
     // The second demo fills the limit and writes the rest of its objects loose.
     env.oc(&repo, ["demo"]).assert_code(0);
-    let (loose, packs) = counts(&env);
+    let (loose, packs) = env.object_counts(&repo);
     assert_eq!(packs, 3);
     assert!(loose > 0);
 
     let dry = env.oc(&repo, ["gc", "--dry-run"]);
     dry.assert_code(0);
     assert!(dry.stdout.contains("would merge 3 packs"), "{}", dry.stdout);
-    assert_eq!(counts(&env).1, 3, "a dry run merges nothing");
+    assert_eq!(env.object_counts(&repo).1, 3, "a dry run merges nothing");
 
     let done = env.oc(&repo, ["gc"]);
     done.assert_code(0);
-    let (_, after) = counts(&env);
+    let (_, after) = env.object_counts(&repo);
     assert!(after < 3, "{after} packs");
     assert!(
         done.stdout.contains(&format!("merged 3 packs into {after}")),
@@ -168,5 +158,5 @@ fn merges_the_packs_runs_wrote_once_they_reach_gc_auto_pack_limit() {
     }
     // Runs write packs again.
     env.oc(&repo, ["demo"]).assert_code(0);
-    assert!(counts(&env).1 > after);
+    assert!(env.object_counts(&repo).1 > after);
 }

@@ -996,14 +996,7 @@ fn a_terminal_shows_one_live_progress_line_and_quiet_shows_none() {
 fn a_run_writes_no_loose_object_and_git_reads_everything_it_recorded() {
     let env = TestEnv::new();
     let repo = env.repo("r");
-    let loose = |env: &TestEnv| {
-        let out = env.git(&repo, ["count-objects", "-v"]);
-        out.lines()
-            .find_map(|l| l.strip_prefix("count:"))
-            .map(|v| v.trim().to_owned())
-            .unwrap()
-    };
-    let before = loose(&env);
+    let before = env.object_counts(&repo).0;
     let (run, doc) = env.run_json(
         &repo,
         &[
@@ -1019,7 +1012,7 @@ fn a_run_writes_no_loose_object_and_git_reads_everything_it_recorded() {
         ],
     );
     run.assert_code(0);
-    assert_eq!(loose(&env), before, "the run's objects are packed");
+    assert_eq!(env.object_counts(&repo).0, before, "the run's objects are packed");
     env.git(&repo, ["fsck", "--strict", "--no-dangling"]);
     let id = run_id(&doc);
     let commit = doc["git"]["commit"].as_str().unwrap();
