@@ -19,6 +19,7 @@ mod test_demo_git;
 mod test_diff_parity;
 mod test_everyday;
 mod test_gc;
+mod test_hot_text;
 mod test_lanes;
 mod test_plane;
 mod test_pr_review;
