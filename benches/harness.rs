@@ -151,7 +151,7 @@ cp {d}/evidence/* "$ev/"
 GIT_INDEX_FILE="$PWD/.git/cli-evidence-index" git --work-tree="$ev" add -A
 tree=$(GIT_INDEX_FILE="$PWD/.git/cli-evidence-index" git write-tree)
 evidence=$(git commit-tree -p "$commit" -F {d}/evidence-message "$tree")
-git update-ref --create-reflog refs/oc/demo/cli "$evidence"
+git update-ref refs/oc/demo/cli "$evidence"
 git notes --ref=oc-demo add -F {d}/note "$commit"
 "#
         ),
@@ -566,8 +566,8 @@ fn bench_diff_stat(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
 /// A repository holding `runs` runs' evidence as git-oc writes it. Twenty runs are real
 /// (`git oc run` with the `command` backend); the others repeat them through git-oc's own
 /// evidence format: each a new run id, its message rendered by `EvidenceMessage`, a loose commit
-/// object on the seed run's tree and parent, a loose ref under `refs/oc/runs/` with a reflog,
-/// as `write_evidence_ref` does. Only the evidence blobs are shared with the seed runs.
+/// object on the seed run's tree and parent, a loose ref under `refs/oc/runs/` (no reflog, as git
+/// does outside heads, remotes and notes), as `write_evidence_ref` does. Only the evidence blobs are shared with the seed runs.
 fn real_evidence_repo(home: &Path, repo: &Path, runs: usize) {
     use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
     std::fs::create_dir_all(repo).unwrap();
@@ -631,7 +631,7 @@ fn real_evidence_repo(home: &Path, repo: &Path, runs: usize) {
             change: Change::Update {
                 log: LogChange {
                     mode: RefLog::AndReference,
-                    force_create_reflog: true,
+                    force_create_reflog: false,
                     message: format!("git-oc: record run {id}").into(),
                 },
                 expected: PreviousValue::MustNotExist,

@@ -93,9 +93,10 @@ pub fn create_evidence_ref(
         change: Change::Update {
             log: LogChange {
                 mode: RefLog::AndReference,
-                // git only logs heads, remotes and notes by itself; an evidence ref's creation is
-                // worth a reflog entry too.
-                force_create_reflog: true,
+                // As git does: no reflog outside heads, remotes and notes unless
+                // `core.logAllRefUpdates=always`. An evidence ref never moves, its commit says
+                // when it was made, and a reflog would be one more file per run.
+                force_create_reflog: false,
                 message: format!("git-oc: record run {run_id}").into(),
             },
             expected: PreviousValue::MustNotExist,

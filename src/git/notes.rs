@@ -36,21 +36,21 @@ pub fn update_note_then(
     // git-oc's note writers take turns; then a lock file on the notes ref that stays is either
     // a plain git command's, held for milliseconds, or one a killed git-oc left behind.
     let state_dir = repo.common_dir().join("oc");
-    let _mutex = super::worktree::StateMutex::lock_named(&state_dir, "notes.mutex")?;
+    let mutex = super::worktree::StateMutex::lock_named(&state_dir, "notes.mutex")?;
     let lock_file = repo.common_dir().join(format!("{notes_ref}.lock"));
-    // Present while a git-oc process updates the notes: found on taking the mutex, it means the
-    // last writer died in the middle, and the ref lock it may have left is its own.
-    let writing = state_dir.join("notes.writing");
-    if let Ok(dead_writer_ref) = std::fs::read_to_string(&writing) {
-        let left = repo.common_dir().join(format!("{}.lock", dead_writer_ref.trim()));
-        if dead_writer_ref.trim().starts_with("refs/notes/") && !dead_writer_ref.contains("..") {
-            tracing::warn!(lock = %left.display(), "a git-oc process died writing notes; removing its lock");
-            let _ = std::fs::remove_file(&left);
-        }
+    // The notes ref a git-oc process is updating is marked in the mutex while it does: a mark
+    // found on taking the mutex means the last writer died in the middle, and the ref lock it
+    // may have left is its own.
+    let dead_writer_ref = mutex.mark_left();
+    let dead_writer_ref = dead_writer_ref.trim();
+    if dead_writer_ref.starts_with("refs/notes/") && !dead_writer_ref.contains("..") {
+        let left = repo.common_dir().join(format!("{dead_writer_ref}.lock"));
+        tracing::warn!(lock = %left.display(), "a git-oc process died writing notes; removing its lock");
+        let _ = std::fs::remove_file(&left);
     }
-    let _ = std::fs::write(&writing, notes_ref);
+    mutex.mark(notes_ref);
     let result = update_locked(repo, notes_ref, object, update, &lock_file, before_ref);
-    let _ = std::fs::remove_file(&writing);
+    mutex.mark("");
     result
 }
 

@@ -399,7 +399,7 @@ fn add_fresh(
 /// git-oc's state directory, released when the holder exits, however it exits.
 pub(crate) struct StateMutex {
     // Held for its lifetime: closing the file releases the lock.
-    _file: std::fs::File,
+    file: std::fs::File,
 }
 
 impl StateMutex {
@@ -414,6 +414,7 @@ impl StateMutex {
         std::fs::create_dir_all(state_dir).map_err(|e| Error::io("could not create git-oc's state directory", &e))?;
         let file = std::fs::OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(state_dir.join(name))
             .map_err(|e| Error::io("could not open git-oc's mutex", &e))?;
@@ -424,7 +425,27 @@ impl StateMutex {
                 &std::io::Error::last_os_error(),
             ));
         }
-        Ok(StateMutex { _file: file })
+        Ok(StateMutex { file })
+    }
+
+    /// What a holder wrote with [`StateMutex::mark`] and did not clear: a holder that died
+    /// in the middle of its work leaves its mark behind.
+    pub(crate) fn mark_left(&self) -> String {
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        let mut file = &self.file;
+        let _ = file.rewind().and_then(|_| file.read_to_string(&mut text));
+        text
+    }
+
+    /// Replace the mark (an empty one clears it). In the mutex file itself, so marking costs no
+    /// file creation.
+    pub(crate) fn mark(&self, text: &str) {
+        use std::io::Write;
+        let _ = self
+            .file
+            .set_len(0)
+            .and_then(|_| (&self.file).write_all(text.as_bytes()));
     }
 }
 

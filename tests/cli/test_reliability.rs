@@ -331,6 +331,59 @@ fn a_held_notes_lock_gives_a_clear_error_and_keeps_the_evidence() {
 }
 
 #[test]
+fn a_notes_lock_left_by_a_killed_git_oc_is_taken_back() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let first = env.run_agent(
+        &repo,
+        [
+            "run",
+            "--json",
+            "--goal",
+            "First",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "noop",
+        ],
+    );
+    first.assert_code(0);
+    // What a git-oc killed while moving refs/notes/oc leaves: its lock on the ref, and its mark
+    // in git-oc's notes mutex.
+    std::fs::write(repo.join(".git/refs/notes/oc.lock"), "").unwrap();
+    std::fs::write(repo.join(".git/oc/notes.mutex"), "refs/notes/oc").unwrap();
+    let run = env.run_agent(
+        &repo,
+        [
+            "run",
+            "--json",
+            "--goal",
+            "Second",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "noop",
+        ],
+    );
+    run.assert_code(0);
+    assert!(
+        !repo.join(".git/refs/notes/oc.lock").exists(),
+        "the dead writer's lock is gone"
+    );
+    let note = env.git(&repo, ["notes", "--ref=oc", "show", "HEAD"]);
+    for id in env.run_ids(&repo) {
+        assert!(note.contains(&id), "both runs' blocks are in the note: {note}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(repo.join(".git/oc/notes.mutex")).unwrap(),
+        "",
+        "the mark is cleared"
+    );
+    fsck(&env, &repo);
+}
+#[test]
 fn a_held_branch_lock_stops_the_run_before_it_starts() {
     let env = TestEnv::new();
     let repo = env.repo("r");
