@@ -408,8 +408,17 @@ impl StateMutex {
         Self::lock_named(state_dir, "worktrees.mutex")
     }
 
+    /// Take the mutex kept in `state_dir/name` if no one holds it.
+    pub(crate) fn try_lock_named(state_dir: &Path, name: &str) -> Option<StateMutex> {
+        Self::take(state_dir, name, libc::LOCK_EX | libc::LOCK_NB).ok()
+    }
+
     /// Wait for and take the mutex kept in `state_dir/name`.
     pub(crate) fn lock_named(state_dir: &Path, name: &str) -> Result<StateMutex> {
+        Self::take(state_dir, name, libc::LOCK_EX)
+    }
+
+    fn take(state_dir: &Path, name: &str, operation: libc::c_int) -> Result<StateMutex> {
         use std::os::fd::AsRawFd;
         std::fs::create_dir_all(state_dir).map_err(|e| Error::io("could not create git-oc's state directory", &e))?;
         let file = std::fs::OpenOptions::new()
@@ -419,7 +428,7 @@ impl StateMutex {
             .open(state_dir.join(name))
             .map_err(|e| Error::io("could not open git-oc's mutex", &e))?;
         // SAFETY: flock(2) on a file descriptor we own; blocks until no other holder remains.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        if unsafe { libc::flock(file.as_raw_fd(), operation) } != 0 {
             return Err(Error::io(
                 "could not lock git-oc's worktree mutex",
                 &std::io::Error::last_os_error(),

@@ -213,6 +213,7 @@ impl Pipeline {
             }
         }
         crate::git::pack::flush(&objects.repo)?;
+        crate::git::pack::keep_few_packs(&objects.repo);
         stages::record::into_outcome(state, env)
     }
 }

@@ -383,3 +383,24 @@ fn a_demo_writes_its_objects_as_packs_and_loose_once_the_repository_has_enough_p
     assert!(loose_after > loose, "{loose_after} loose objects after, {loose} before");
     assert_demo_readable(&env, &repo, &d);
 }
+
+#[test]
+fn runs_keep_the_repository_at_few_packs_and_lose_no_object() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    // Two packs per run: ten runs would leave twenty.
+    let runs: Vec<Demo> = (0..10).map(|_| demo_json(&env, &repo, &[])).collect();
+    let (_, packs) = env.object_counts(&repo);
+    assert!((1..16).contains(&packs), "{packs} packs after ten runs");
+    for d in &runs {
+        let id = d.run_id();
+        // The evidence tree, the run's commit and its note, all still there.
+        env.git(&repo, ["cat-file", "-e", &format!("refs/oc/demo/{id}^{{tree}}")]);
+        let note = env.git(
+            &repo,
+            ["notes", "--ref=oc-demo", "show", &format!("refs/oc/demo/{id}^")],
+        );
+        assert!(note.contains(&format!("Oc-Run: {id}")), "{note}");
+    }
+    env.git(&repo, ["fsck", "--strict", "--no-progress"]);
+}
