@@ -567,7 +567,8 @@ fn bench_diff_stat(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
 /// (`git oc run` with the `command` backend); the others repeat them through git-oc's own
 /// evidence format: each a new run id, its message rendered by `EvidenceMessage`, a loose commit
 /// object on the seed run's tree and parent, a loose ref under `refs/oc/runs/` (no reflog, as git
-/// does outside heads, remotes and notes), as `write_evidence_ref` does. Only the evidence blobs are shared with the seed runs.
+/// does outside heads, remotes and notes), as `write_evidence_ref` does. Only the evidence blobs
+/// are shared with the seed runs.
 fn real_evidence_repo(home: &Path, repo: &Path, runs: usize) {
     use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
     std::fs::create_dir_all(repo).unwrap();

@@ -9,9 +9,10 @@
 # together, the executed functions cost their own size.
 #
 # How: builds the release binary with its symbols (target/hot-text), runs the commands below
-# under valgrind's callgrind (not `run`: under valgrind /proc/self/exe, which starts the agent's
-# supervisor, is valgrind itself; the demo takes the same path without an agent process) (every executed function, not samples), keeps the functions of
-# git-oc's own binary, and writes one linker-script pattern per function. Crate hashes and
+# under valgrind's callgrind (every executed function, not samples), keeps the functions of
+# git-oc's own binary, and writes one linker-script pattern per function. Not `run`: under
+# valgrind, /proc/self/exe (which starts the agent's supervisor) is valgrind itself; the demo
+# takes the same path without an agent process. Crate hashes and
 # back-references in the mangled names (they change with the toolchain, the profile and the
 # crate versions) become wildcards, so the script keeps working as the code moves on; a
 # function it does not name is merely placed with the rest. Needs valgrind and nm.

@@ -18,8 +18,8 @@ use crate::worker::{Event, Options, Worker};
 /// if another worker took that task first; the publication then goes alone). The notes go to
 /// the worker's own refs/notes/oc-worker/<name> (git oc fetch merges them into refs/notes/oc),
 /// so that workers never race for one notes ref. A task whose worker died is taken over once its
-/// lease expires, and the attempt is recorded on the task as interrupted. Exits 0 when --max-tasks are done or the board has had no work for
-/// --idle-exit seconds; 130 on Ctrl-C.
+/// lease expires, and the attempt is recorded on the task as interrupted. Exits 0 when
+/// --max-tasks are done or the board has had no work for --idle-exit seconds; 130 on Ctrl-C.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     /// The remote holding the board [default: origin, or the only remote]

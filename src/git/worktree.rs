@@ -427,10 +427,11 @@ impl StateMutex {
             .append(true)
             .open(state_dir.join(name))
             .map_err(|e| Error::io("could not open git-oc's mutex", &e))?;
-        // SAFETY: flock(2) on a file descriptor we own; blocks until no other holder remains.
+        // SAFETY: flock(2) on a file descriptor we own; without LOCK_NB it blocks until no other
+        // holder remains.
         if unsafe { libc::flock(file.as_raw_fd(), operation) } != 0 {
             return Err(Error::io(
-                "could not lock git-oc's worktree mutex",
+                format!("could not lock git-oc's {name}"),
                 &std::io::Error::last_os_error(),
             ));
         }

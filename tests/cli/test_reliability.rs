@@ -294,6 +294,15 @@ fn an_interrupted_run_shows_and_gc_cleans_up_after_it() {
     fsck(&env, &repo);
 }
 
+/// `git oc run --json` of an agent that changes nothing.
+fn noop_run(env: &TestEnv, repo: &Path, goal: &str) -> Run {
+    env.run_json(
+        repo,
+        &["--goal", goal, "--backend", "command", "--", "fake-agent", "noop"],
+    )
+    .0
+}
+
 #[test]
 fn a_held_notes_lock_gives_a_clear_error_and_keeps_the_evidence() {
     let env = TestEnv::new();
@@ -301,20 +310,7 @@ fn a_held_notes_lock_gives_a_clear_error_and_keeps_the_evidence() {
     // Another process holds refs/notes/oc.
     std::fs::create_dir_all(repo.join(".git/refs/notes")).unwrap();
     std::fs::write(repo.join(".git/refs/notes/oc.lock"), "").unwrap();
-    let run = env.run_agent(
-        &repo,
-        [
-            "run",
-            "--json",
-            "--goal",
-            "Locked",
-            "--backend",
-            "command",
-            "--",
-            "fake-agent",
-            "noop",
-        ],
-    );
+    let run = noop_run(&env, &repo, "Locked");
     run.assert_clean_error(1);
     assert!(run.stderr.contains("refs/notes/oc"), "{}", run.stderr);
     assert_eq!(
@@ -334,39 +330,13 @@ fn a_held_notes_lock_gives_a_clear_error_and_keeps_the_evidence() {
 fn a_notes_lock_left_by_a_killed_git_oc_is_taken_back() {
     let env = TestEnv::new();
     let repo = env.repo("r");
-    let first = env.run_agent(
-        &repo,
-        [
-            "run",
-            "--json",
-            "--goal",
-            "First",
-            "--backend",
-            "command",
-            "--",
-            "fake-agent",
-            "noop",
-        ],
-    );
+    let first = noop_run(&env, &repo, "First");
     first.assert_code(0);
     // What a git-oc killed while moving refs/notes/oc leaves: its lock on the ref, and its mark
     // in git-oc's notes mutex.
     std::fs::write(repo.join(".git/refs/notes/oc.lock"), "").unwrap();
     std::fs::write(repo.join(".git/oc/notes.mutex"), "refs/notes/oc").unwrap();
-    let run = env.run_agent(
-        &repo,
-        [
-            "run",
-            "--json",
-            "--goal",
-            "Second",
-            "--backend",
-            "command",
-            "--",
-            "fake-agent",
-            "noop",
-        ],
-    );
+    let run = noop_run(&env, &repo, "Second");
     run.assert_code(0);
     assert!(
         !repo.join(".git/refs/notes/oc.lock").exists(),
