@@ -651,20 +651,16 @@ pub struct TasksMerge {
 
 /// Merge every task fetched under `prefix` (see [`tracking_prefix`]) into `refs/oc/tasks/`.
 pub fn merge_fetched(repo: &gix::Repository, prefix: &str, states: &States) -> Result<TasksMerge> {
-    let ctx = |e| Error::git("could not list the fetched tasks", e);
-    let platform = repo.references().map_err(ctx)?;
-    let mut theirs = Vec::new();
-    for reference in platform.prefixed(prefix).map_err(ctx)? {
-        let mut reference =
-            reference.map_err(|e| Error::run("could not read a fetched task").caused_by(e.to_string()))?;
-        let name = reference.name().as_bstr().to_str_lossy().into_owned();
-        let id = reference.peel_to_id().map_err(ctx)?.detach();
-        if let Some(task_id) = name.strip_prefix(prefix) {
-            theirs.push((task_id.to_owned(), id));
-        }
-    }
+    // Both sides in one pass each, and a task looked at only where they differ: a worker merges
+    // after every fetch, and the board keeps every task it ever had.
+    let theirs = crate::git::refs::ids_under(repo, prefix)?;
+    let ours = crate::git::refs::ids_under(repo, TASKS_REF_PREFIX)?;
     let mut report = TasksMerge::default();
     for (task_id, their_tip) in theirs {
+        if ours.get(&task_id) == Some(&their_tip) {
+            report.up_to_date += 1;
+            continue;
+        }
         match merge_one(repo, &task_id, their_tip, states) {
             Ok(MergeOutcome::Created) => report.created += 1,
             Ok(MergeOutcome::FastForward) => report.fast_forward += 1,

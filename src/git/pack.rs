@@ -143,16 +143,24 @@ pub fn packs_at_limit(repo: &gix::Repository) -> Option<usize> {
 /// Merge the small packs runs left into fewer, as `git repack -d -l --geometric=2` does: packs
 /// are rolled up until each holds at least twice the objects of the next smaller one, so a
 /// large pack of the project's history is left as it is and the work stays proportional to the
-/// runs' objects. Returns the packs left.
+/// runs' objects. The refs are packed too (`git pack-refs --all`, as `git gc` does): every run
+/// and every task adds loose ref files, and whatever lists refs (git-oc before and after each
+/// agent, `git fetch` and `git push` offering what they have) opened each of them, where one
+/// `packed-refs` file holds them all. Returns the packs left.
 pub fn consolidate(repo: &gix::Repository) -> Result<usize> {
-    let out = super::git_command(repo.common_dir())
-        .args(["repack", "-d", "-l", "-q", "--geometric=2"])
-        .output()
-        .map_err(|e| Error::io("could not run git repack", &e))?;
-    if !out.status.success() {
-        return Err(Error::run("git repack failed")
-            .caused_by(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-            .hint("run `git gc` to consolidate the repository's packs"));
+    for (args, what) in [
+        (&["repack", "-d", "-l", "-q", "--geometric=2"][..], "git repack"),
+        (&["pack-refs", "--all"][..], "git pack-refs"),
+    ] {
+        let out = super::git_command(repo.common_dir())
+            .args(args)
+            .output()
+            .map_err(|e| Error::io(format!("could not run {what}"), &e))?;
+        if !out.status.success() {
+            return Err(Error::run(format!("{what} failed"))
+                .caused_by(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+                .hint("run `git gc` to consolidate the repository's packs and refs"));
+        }
     }
     Ok(pack_count(&repo.objects.store_ref().path().join("pack")))
 }

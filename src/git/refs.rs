@@ -3,6 +3,8 @@
 
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 
+use gix::bstr::ByteSlice;
+
 use crate::error::{Error, Result};
 
 /// Point `name` at `new`, if it holds `expected` now (`None`: it must not exist).
@@ -64,6 +66,25 @@ pub fn target(repo: &gix::Repository, name: &str) -> Result<Option<gix::ObjectId
         Ok(None) => Ok(None),
         Err(e) => Err(Error::git(format!("could not read {name}"), e)),
     }
+}
+
+/// The refs under `prefix` (a full ref name prefix such as `refs/oc/tasks/`) and the objects
+/// they point at, in one pass over the refs and without reading any object (a symbolic ref is
+/// peeled): keyed by the name after the prefix. One directory walk instead of a lookup per ref,
+/// each of which stats `packed-refs` and opens the ref's file.
+pub fn ids_under(repo: &gix::Repository, prefix: &str) -> Result<std::collections::BTreeMap<String, gix::ObjectId>> {
+    let ctx = |e| Error::git(format!("could not list the refs under {prefix}"), e);
+    let platform = repo.references().map_err(ctx)?;
+    let mut out = std::collections::BTreeMap::new();
+    for reference in platform.prefixed(prefix).map_err(ctx)? {
+        // A ref that cannot be read is left out, as a ref that does not exist.
+        let Ok(mut reference) = reference else { continue };
+        let name = reference.name().as_bstr().to_str_lossy().into_owned();
+        if let (Some(rest), Ok(id)) = (name.strip_prefix(prefix), target_id(&mut reference)) {
+            out.insert(rest.to_owned(), id);
+        }
+    }
+    Ok(out)
 }
 
 /// Every ref and what it points at, for noticing refs that changed during a run.

@@ -116,14 +116,10 @@ pub fn fetched_claims(
     repo: &gix::Repository,
     remote: &str,
 ) -> std::collections::BTreeMap<String, (gix::ObjectId, Option<Claim>)> {
-    let prefix = claims_tracking_prefix(remote);
-    crate::git::ref_names(repo, &prefix)
+    crate::git::refs::ids_under(repo, &claims_tracking_prefix(remote))
+        .unwrap_or_default()
         .into_iter()
-        .filter_map(|name| {
-            let id = crate::git::refs::target(repo, &name).ok().flatten()?;
-            let task = name.strip_prefix(&prefix)?.to_owned();
-            Some((task, (id, read_claim(repo, id))))
-        })
+        .map(|(task, id)| (task, (id, read_claim(repo, id))))
         .collect()
 }
 

@@ -425,6 +425,7 @@ impl<'a> Worker<'a> {
         let (mut tasks, _) = crate::board::git::list_summaries(repo)?;
         tasks.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then_with(|| a.id.cmp(&b.id)));
         let claims = claim::fetched_claims(repo, remote);
+        let remote_tips = crate::git::refs::ids_under(repo, &tracking_prefix(remote))?;
         let now = self.clock.now();
         let mut working = 0;
         let mut reclaims = Vec::new();
@@ -447,8 +448,7 @@ impl<'a> Worker<'a> {
             if skip.contains(&t.id) || !self.in_lanes(&t.labels) {
                 continue;
             }
-            let Some(remote_tip) = crate::git::refs::target(repo, &format!("{}{}", tracking_prefix(remote), t.id))?
-            else {
+            let Some(&remote_tip) = remote_tips.get(&t.id) else {
                 continue;
             };
             match held {
