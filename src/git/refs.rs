@@ -1,9 +1,8 @@
 //! Ref updates by compare-and-swap: git-oc names the ref it moves and the value it expects there,
 //! and never moves a ref through a worktree's HEAD (which an agent can point anywhere).
 
-use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
-
 use gix::bstr::ByteSlice;
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
 
