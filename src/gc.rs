@@ -422,7 +422,7 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
 }
 
 fn delete_ref(main: &gix::Repository, name: &str, expected: gix::ObjectId, what: &str) -> Result<()> {
-    main.edit_reference(gix::refs::transaction::RefEdit {
+    let edit = gix::refs::transaction::RefEdit {
         change: gix::refs::transaction::Change::Delete {
             expected: gix::refs::transaction::PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
             log: gix::refs::transaction::RefLog::AndReference,
@@ -431,8 +431,9 @@ fn delete_ref(main: &gix::Repository, name: &str, expected: gix::ObjectId, what:
             .try_into()
             .map_err(|e: gix::refs::name::Error| Error::run(e.to_string()))?,
         deref: false,
-    })
-    .map_err(|e| Error::git(format!("could not delete {what}"), e))?;
+    };
+    crate::git::refs::guarded(main, &[name], || main.edit_reference(edit))
+        .map_err(|e| Error::git(format!("could not delete {what}"), e))?;
     Ok(())
 }
 

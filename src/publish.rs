@@ -549,12 +549,14 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
             .transpose()
             .map_err(ctx)?;
         let Some(local) = local else {
-            match repo.reference(
-                NOTES_REF,
-                theirs,
-                PreviousValue::MustNotExist,
-                "notes: fetched by 'git oc'",
-            ) {
+            match crate::git::refs::guarded(repo, &[NOTES_REF], || {
+                repo.reference(
+                    NOTES_REF,
+                    theirs,
+                    PreviousValue::MustNotExist,
+                    "notes: fetched by 'git oc'",
+                )
+            }) {
                 Ok(_) => {
                     let (added, combined) = new_notes(repo, None, theirs)?;
                     return Ok(NotesMerge {
@@ -581,7 +583,9 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
         }
         let expected = PreviousValue::MustExistAndMatch(gix::refs::Target::Object(local));
         if base == Some(local) {
-            match repo.reference(NOTES_REF, theirs, expected, "notes: fast-forward by 'git oc'") {
+            match crate::git::refs::guarded(repo, &[NOTES_REF], || {
+                repo.reference(NOTES_REF, theirs, expected.clone(), "notes: fast-forward by 'git oc'")
+            }) {
                 Ok(_) => {
                     let (added, combined) = new_notes(repo, Some(local), theirs)?;
                     return Ok(NotesMerge {
@@ -637,7 +641,9 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
             .new_commit("Notes merged by 'git oc'", tree, [local, theirs])
             .map_err(ctx)?
             .id;
-        match repo.reference(NOTES_REF, commit, expected, "notes: merged by 'git oc'") {
+        match crate::git::refs::guarded(repo, &[NOTES_REF], || {
+            repo.reference(NOTES_REF, commit, expected, "notes: merged by 'git oc'")
+        }) {
             Ok(_) => return Ok(report),
             Err(_) => continue,
         }

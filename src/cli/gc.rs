@@ -21,7 +21,8 @@ use crate::gc::{GcOptions, gc};
 /// with --older-than. Of the autonomy cycle's records (refs/oc/observations/*, refs/oc/cycles/*)
 /// it keeps the newest autonomy.keep_records of each (default 50) and removes the older ones.
 /// Once runs' objects fill gc.autoPackLimit packs (default 50), it merges the small packs (git
-/// repack -d --geometric=2), so that later runs write packs again instead of loose objects.
+/// repack -d --geometric=2), so that later runs write packs again instead of loose objects, and
+/// packs the refs (git pack-refs --all) that runs and tasks add one file each.
 ///
 /// What is removed is printed on stdout (--dry-run prints the same lines, with "would remove");
 /// what is kept, and why, on stderr.

@@ -89,7 +89,7 @@ pub fn create_evidence_ref(
     let name = format!("{prefix}{run_id}");
     let full = gix::refs::FullName::try_from(name.as_str())
         .map_err(|e| Error::run(format!("invalid evidence ref {name}")).caused_by(e.to_string()))?;
-    repo.edit_reference(RefEdit {
+    let edit = RefEdit {
         change: Change::Update {
             log: LogChange {
                 mode: RefLog::AndReference,
@@ -104,7 +104,8 @@ pub fn create_evidence_ref(
         },
         name: full,
         deref: false,
-    })
-    .map_err(|e| Error::git("could not record the evidence in git", e))?;
+    };
+    super::refs::guarded(repo, &[&name], || repo.edit_reference(edit))
+        .map_err(|e| Error::git("could not record the evidence in git", e))?;
     Ok(name)
 }

@@ -6,6 +6,46 @@ use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
 
+/// Where git-oc's ref edits take turns (see [`guarded`]), under `.git/oc/`.
+const REF_EDIT_MUTEX: &str = "refs.mutex";
+
+/// Run `edit`, which changes the refs named `names` (full names), with git-oc's other ref edits
+/// waiting their turn. gix takes a lock file for each ref it edits and, while `packed-refs`
+/// exists (as in every clone), `packed-refs.lock` too: a git-oc killed in between leaves them,
+/// and from then on every ref edit in the repository fails (git's own, `git branch -d`, as
+/// well). The holder of the turn marks in the mutex file what it is editing; a mark found on
+/// taking the turn means the last holder died in the middle, and the lock files it names are
+/// its own: they are removed. A lock file no git-oc marked (a plain git's) is never touched.
+pub fn guarded<T>(repo: &gix::Repository, names: &[&str], edit: impl FnOnce() -> T) -> T {
+    let state_dir = repo.common_dir().join("oc");
+    // Without a state directory to keep the mutex in, the edit goes ahead as gix does it.
+    let Ok(mutex) = super::worktree::StateMutex::lock_named(&state_dir, REF_EDIT_MUTEX) else {
+        return edit();
+    };
+    let left = mutex.mark_left();
+    for name in left.lines().filter(|n| *n == "packed-refs" || is_ref_name(n)) {
+        let lock = repo.common_dir().join(format!("{name}.lock"));
+        if lock.exists() {
+            tracing::warn!(lock = %lock.display(), "a git-oc process died editing refs; removing its lock");
+            let _ = std::fs::remove_file(&lock);
+        }
+    }
+    let mut mark = String::from("packed-refs");
+    for name in names {
+        mark.push('\n');
+        mark.push_str(name);
+    }
+    mutex.mark(&mark);
+    let result = edit();
+    mutex.mark("");
+    result
+}
+
+/// A shared ref's full name that stays inside the refs directory.
+fn is_ref_name(name: &str) -> bool {
+    name.starts_with("refs/") && !name.split('/').any(|part| part.is_empty() || part.starts_with('.'))
+}
+
 /// Point `name` at `new`, if it holds `expected` now (`None`: it must not exist).
 #[tracing::instrument(level = "debug", skip(repo, log_message), fields(expected = ?expected.map(|e| e.to_string()), new = %new))]
 pub fn compare_and_swap(
@@ -20,7 +60,7 @@ pub fn compare_and_swap(
         Some(id) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(id)),
         None => PreviousValue::MustNotExist,
     };
-    repo.edit_reference(RefEdit {
+    let edit = RefEdit {
         change: Change::Update {
             log: LogChange {
                 mode: RefLog::AndReference,
@@ -32,8 +72,9 @@ pub fn compare_and_swap(
         },
         name: full,
         deref: false,
-    })
-    .map_err(|e| Error::git(format!("could not update {name}"), e))?;
+    };
+    guarded(repo, &[name], || repo.edit_reference(edit))
+        .map_err(|e| Error::git(format!("could not update {name}"), e))?;
     Ok(())
 }
 
@@ -46,15 +87,16 @@ pub fn create(repo: &gix::Repository, name: &str, target: gix::ObjectId, log_mes
 #[tracing::instrument(level = "debug", skip(repo))]
 pub fn delete(repo: &gix::Repository, name: &str, expected: gix::ObjectId) -> Result<()> {
     let full = full_name(name)?;
-    repo.edit_reference(RefEdit {
+    let edit = RefEdit {
         change: Change::Delete {
             expected: PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
             log: RefLog::AndReference,
         },
         name: full,
         deref: false,
-    })
-    .map_err(|e| Error::git(format!("could not delete {name}"), e))?;
+    };
+    guarded(repo, &[name], || repo.edit_reference(edit))
+        .map_err(|e| Error::git(format!("could not delete {name}"), e))?;
     Ok(())
 }
 
@@ -112,5 +154,57 @@ pub fn target_id(reference: &mut gix::Reference<'_>) -> std::result::Result<gix:
     match reference.target().try_id() {
         Some(id) => Ok(id.to_owned()),
         None => reference.peel_to_id().map(|id| id.detach()).map_err(|e| e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{REF_EDIT_MUTEX, compare_and_swap};
+    use crate::git::worktree::StateMutex;
+    use crate::pipeline::tests::git;
+
+    /// A repository whose refs are packed, as a clone's are; gix then locks `packed-refs` for
+    /// every ref edit.
+    fn packed_repo(dir: &std::path::Path) -> (gix::Repository, gix::ObjectId) {
+        git(dir, &["init", "-q", "-b", "main"]);
+        git(dir, &["commit", "-q", "--allow-empty", "-m", "base"]);
+        git(dir, &["pack-refs", "--all"]);
+        let repo = gix::open(dir).expect("open");
+        let head = repo.head_id().expect("head").detach();
+        (repo, head)
+    }
+
+    #[test]
+    fn locks_a_killed_git_oc_left_mid_edit_are_removed_by_the_next_edit() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (repo, head) = packed_repo(tmp.path());
+        let git_dir = tmp.path().join(".git");
+        // What a git-oc killed in the middle of creating refs/heads/a leaves: its mark in the
+        // mutex and both lock files.
+        let mutex = StateMutex::lock_named(&git_dir.join("oc"), REF_EDIT_MUTEX).expect("mutex");
+        mutex.mark("packed-refs\nrefs/heads/a");
+        std::fs::write(git_dir.join("packed-refs.lock"), "").expect("lock");
+        std::fs::write(git_dir.join("refs/heads/a.lock"), "").expect("lock");
+        drop(mutex);
+
+        compare_and_swap(&repo, "refs/heads/b", None, head, "test").expect("the stale locks are cleared");
+        assert!(!git_dir.join("packed-refs.lock").exists());
+        assert!(!git_dir.join("refs/heads/a.lock").exists());
+        compare_and_swap(&repo, "refs/heads/a", None, head, "test").expect("a is free again");
+        assert_eq!(git(tmp.path(), &["rev-parse", "a", "b"]), format!("{head}\n{head}"));
+    }
+
+    #[test]
+    fn a_lock_no_git_oc_marked_is_left_to_its_owner() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (repo, head) = packed_repo(tmp.path());
+        let lock = tmp.path().join(".git/packed-refs.lock");
+        // A plain git command holding packed-refs: git-oc waits as gix does, then gives up.
+        std::fs::write(&lock, "").expect("lock");
+        let err = compare_and_swap(&repo, "refs/heads/b", None, head, "test").expect_err("packed-refs is locked");
+        assert!(format!("{err:?}").contains("packed-refs"), "{err:?}");
+        assert!(lock.exists());
+        std::fs::remove_file(&lock).expect("unlock");
+        compare_and_swap(&repo, "refs/heads/b", None, head, "test").expect("free again");
     }
 }

@@ -230,32 +230,35 @@ impl CreatedDirs {
 }
 
 fn delete_branch(repo: &gix::Repository, full: &gix::refs::FullName, expected: gix::ObjectId) {
-    let _ = repo.edit_reference(RefEdit {
+    let edit = RefEdit {
         change: Change::Delete {
             expected: PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
             log: RefLog::AndReference,
         },
         name: full.clone(),
         deref: false,
-    });
+    };
+    let _ = super::refs::guarded(repo, &[&full.as_bstr().to_str_lossy()], || repo.edit_reference(edit));
 }
 
 fn create_branch(repo: &Repo, full: &gix::refs::FullName, base: gix::ObjectId, base_label: &str) -> Result<()> {
-    repo.repo
-        .edit_reference(RefEdit {
-            change: Change::Update {
-                log: LogChange {
-                    mode: RefLog::AndReference,
-                    force_create_reflog: false,
-                    message: format!("branch: Created from {base_label}").into(),
-                },
-                expected: PreviousValue::MustNotExist,
-                new: gix::refs::Target::Object(base),
+    let edit = RefEdit {
+        change: Change::Update {
+            log: LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: format!("branch: Created from {base_label}").into(),
             },
-            name: full.clone(),
-            deref: false,
-        })
-        .map_err(|e| Error::git(format!("could not create branch {}", full.shorten()), e))?;
+            expected: PreviousValue::MustNotExist,
+            new: gix::refs::Target::Object(base),
+        },
+        name: full.clone(),
+        deref: false,
+    };
+    super::refs::guarded(&repo.repo, &[&full.as_bstr().to_str_lossy()], || {
+        repo.repo.edit_reference(edit)
+    })
+    .map_err(|e| Error::git(format!("could not create branch {}", full.shorten()), e))?;
     Ok(())
 }
 

@@ -343,8 +343,10 @@ pub fn renew(
 /// Point a remote-tracking ref at `id`, whatever it held.
 pub fn set_ref(repo: &gix::Repository, name: &str, id: gix::ObjectId) -> Result<()> {
     use gix::refs::transaction::PreviousValue;
-    repo.reference(name, id, PreviousValue::Any, "git-oc: worker")
-        .map_err(|e| Error::git(format!("could not update {name}"), e))?;
+    crate::git::refs::guarded(repo, &[name], || {
+        repo.reference(name, id, PreviousValue::Any, "git-oc: worker")
+    })
+    .map_err(|e| Error::git(format!("could not update {name}"), e))?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Reliability: concurrency, crashes, faults and secrets in logs. The slow ones are ignored by
 //! default and run in CI (`cargo test -- --ignored`).
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -104,6 +105,9 @@ fn sigkill_at_every_stage_leaves_a_valid_repository() {
     use KillPoint::*;
     let env = TestEnv::new();
     let repo = env.repo("r");
+    // As in every clone, the refs are packed: every ref edit then also locks `packed-refs`, and
+    // a kill must not leave that lock in the way of the runs after it.
+    env.git(&repo, ["pack-refs", "--all"]);
     let git_dir = repo.join(".git");
     let points = [
         AtOnce,
@@ -148,7 +152,9 @@ fn sigkill_at_every_stage_leaves_a_valid_repository() {
             .arg(&marker)
             .arg(&release);
         }
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let stderr_file = env.root().join(format!("stderr-{trial}"));
+        let stderr = std::fs::File::create(&stderr_file).unwrap();
+        let mut child = cmd.stdout(Stdio::null()).stderr(stderr).spawn().unwrap();
         let mut exited = false;
         let mut wait_for = |what: &str, cond: &dyn Fn() -> bool| {
             wait_until(what, || {
@@ -174,6 +180,13 @@ fn sigkill_at_every_stage_leaves_a_valid_repository() {
             unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         }
         let status = child.wait().unwrap();
+        // A run that ended on its own must have succeeded: what earlier kills left behind
+        // (a lock, a half-registered worktree) must not make later runs fail.
+        assert!(
+            status.success() || status.signal() == Some(libc::SIGKILL),
+            "trial {trial} ({point:?}) failed on its own: {}",
+            std::fs::read_to_string(&stderr_file).unwrap()
+        );
         if status.success() {
             finished += 1;
         } else if matches!(point, Registered | WorktreeAdded | AgentRunning) && env.run_ids(&repo).len() == runs_before
