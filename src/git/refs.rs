@@ -17,7 +17,13 @@ const REF_EDIT_MUTEX: &str = "refs.mutex";
 /// taking the turn means the last holder died in the middle, and the lock files it names are
 /// its own: they are removed. A lock file no git-oc marked (a plain git's) is never touched.
 pub fn guarded<T>(repo: &gix::Repository, names: &[&str], edit: impl FnOnce() -> T) -> T {
-    let state_dir = repo.common_dir().join("oc");
+    let common = repo.common_dir();
+    // Without packed refs gix takes no lock beside the ref's own (nothing is left in every
+    // edit's way), and a fresh repository's runs create no mutex file.
+    if !common.join("packed-refs").exists() && !common.join("packed-refs.lock").exists() {
+        return edit();
+    }
+    let state_dir = common.join("oc");
     // Without a state directory to keep the mutex in, the edit goes ahead as gix does it.
     let Ok(mutex) = super::worktree::StateMutex::lock_named(&state_dir, REF_EDIT_MUTEX) else {
         return edit();

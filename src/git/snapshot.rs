@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 /// skipped: the caller knows the index has not changed since it was written from HEAD (a run's
 /// worktree whose agent never staged anything), and that comparison is a fifth of the work.
 fn status_items(repo: &gix::Repository, index_matches_head: bool) -> Result<Vec<gix::status::Item>> {
+    if index_matches_head {
+        return index_worktree_items(repo);
+    }
     let ctx = |e| Error::git("could not read the worktree status", e);
     let platform = repo
         .status(gix::progress::Discard)
@@ -20,16 +23,64 @@ fn status_items(repo: &gix::Repository, index_matches_head: bool) -> Result<Vec<
         .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled)
         .index_worktree_submodules(None);
     let mut items = Vec::new();
-    if index_matches_head {
-        for item in platform.into_index_worktree_iter(None::<BString>).map_err(ctx)? {
-            items.push(gix::status::Item::IndexWorktree(item.map_err(ctx)?));
-        }
-    } else {
-        for item in platform.into_iter(None::<BString>).map_err(ctx)? {
-            items.push(item.map_err(ctx)?);
-        }
+    for item in platform.into_iter(None::<BString>).map_err(ctx)? {
+        items.push(item.map_err(ctx)?);
     }
     Ok(items)
+}
+
+/// The index-to-worktree part of the status, computed on this thread. gix's status iterator
+/// runs it on a thread of its own and sends each item over a channel: starting that thread cost
+/// more than a small worktree's whole status (a demo compares two files, three times). The
+/// modification check still spreads a large index over the cores, inside gix.
+fn index_worktree_items(repo: &gix::Repository) -> Result<Vec<gix::status::Item>> {
+    use gix::status::index_worktree::BuiltinSubmoduleStatus;
+    use gix::status::plumbing::index_as_worktree::traits::{FastEq, SubmoduleStatus};
+    use gix::status::plumbing::index_as_worktree_with_renames::{Entry, VisitEntry};
+
+    struct Collect(Vec<gix::status::Item>);
+    impl<'index> VisitEntry<'index> for Collect {
+        type ContentChange = ();
+        type SubmoduleStatus = <BuiltinSubmoduleStatus as SubmoduleStatus>::Output;
+        fn visit_entry(&mut self, entry: Entry<'index, (), Self::SubmoduleStatus>) {
+            self.0.push(gix::status::Item::IndexWorktree(entry.into()));
+        }
+    }
+
+    let ctx = |e| Error::git("could not read the worktree status", e);
+    let index = repo.index_or_empty().map_err(ctx)?;
+    // As `status()` with untracked files listed one by one and submodules not looked into.
+    let options = gix::status::index_worktree::Options {
+        sorting: None,
+        dirwalk_options: Some(
+            repo.dirwalk_options()
+                .map_err(ctx)?
+                .emit_untracked(gix::dir::walk::EmissionMode::Matching),
+        ),
+        rewrites: None,
+        thread_limit: None,
+    };
+    let submodules = BuiltinSubmoduleStatus::new(
+        repo.clone().into_sync(),
+        gix::status::Submodule::Given {
+            ignore: gix::submodule::config::Ignore::All,
+            check_dirty: false,
+        },
+    )
+    .map_err(ctx)?;
+    let mut collect = Collect(Vec::new());
+    repo.index_worktree_status(
+        &index,
+        None::<&gix::bstr::BStr>,
+        &mut collect,
+        FastEq,
+        submodules,
+        &mut gix::progress::Discard,
+        &std::sync::atomic::AtomicBool::new(false),
+        options,
+    )
+    .map_err(ctx)?;
+    Ok(collect.0)
 }
 
 /// What the index file and HEAD look like, to tell later whether anything staged or committed.
