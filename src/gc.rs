@@ -422,17 +422,10 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
 }
 
 fn delete_ref(main: &gix::Repository, name: &str, expected: gix::ObjectId, what: &str) -> Result<()> {
-    let edit = gix::refs::transaction::RefEdit {
-        change: gix::refs::transaction::Change::Delete {
-            expected: gix::refs::transaction::PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
-            log: gix::refs::transaction::RefLog::AndReference,
-        },
-        name: name
-            .try_into()
-            .map_err(|e: gix::refs::name::Error| Error::run(e.to_string()))?,
-        deref: false,
-    };
-    crate::git::refs::guarded(main, &[name], || main.edit_reference(edit))
+    let name = name
+        .try_into()
+        .map_err(|e: gix::refs::name::Error| Error::run(e.to_string()))?;
+    crate::git::refs::edit(main, crate::git::refs::deletion(name, expected))
         .map_err(|e| Error::git(format!("could not delete {what}"), e))?;
     Ok(())
 }

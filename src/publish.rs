@@ -549,14 +549,13 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
             .transpose()
             .map_err(ctx)?;
         let Some(local) = local else {
-            match crate::git::refs::guarded(repo, &[NOTES_REF], || {
-                repo.reference(
-                    NOTES_REF,
-                    theirs,
-                    PreviousValue::MustNotExist,
-                    "notes: fetched by 'git oc'",
-                )
-            }) {
+            match crate::git::refs::set(
+                repo,
+                NOTES_REF,
+                theirs,
+                PreviousValue::MustNotExist,
+                "notes: fetched by 'git oc'",
+            ) {
                 Ok(_) => {
                     let (added, combined) = new_notes(repo, None, theirs)?;
                     return Ok(NotesMerge {
@@ -583,9 +582,13 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
         }
         let expected = PreviousValue::MustExistAndMatch(gix::refs::Target::Object(local));
         if base == Some(local) {
-            match crate::git::refs::guarded(repo, &[NOTES_REF], || {
-                repo.reference(NOTES_REF, theirs, expected.clone(), "notes: fast-forward by 'git oc'")
-            }) {
+            match crate::git::refs::set(
+                repo,
+                NOTES_REF,
+                theirs,
+                expected.clone(),
+                "notes: fast-forward by 'git oc'",
+            ) {
                 Ok(_) => {
                     let (added, combined) = new_notes(repo, Some(local), theirs)?;
                     return Ok(NotesMerge {
@@ -641,9 +644,7 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
             .new_commit("Notes merged by 'git oc'", tree, [local, theirs])
             .map_err(ctx)?
             .id;
-        match crate::git::refs::guarded(repo, &[NOTES_REF], || {
-            repo.reference(NOTES_REF, commit, expected, "notes: merged by 'git oc'")
-        }) {
+        match crate::git::refs::set(repo, NOTES_REF, commit, expected, "notes: merged by 'git oc'") {
             Ok(_) => return Ok(report),
             Err(_) => continue,
         }

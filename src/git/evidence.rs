@@ -2,7 +2,7 @@
 //! `refs/oc/runs/<run_id>` (the demo's at `refs/oc/demo/<run_id>`), its parent the run's commit
 //! (or the base when there is none).
 
-use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::transaction::PreviousValue;
 
 use crate::error::{Error, Result};
 
@@ -89,23 +89,14 @@ pub fn create_evidence_ref(
     let name = format!("{prefix}{run_id}");
     let full = gix::refs::FullName::try_from(name.as_str())
         .map_err(|e| Error::run(format!("invalid evidence ref {name}")).caused_by(e.to_string()))?;
-    let edit = RefEdit {
-        change: Change::Update {
-            log: LogChange {
-                mode: RefLog::AndReference,
-                // As git does: no reflog outside heads, remotes and notes unless
-                // `core.logAllRefUpdates=always`. An evidence ref never moves, its commit says
-                // when it was made, and a reflog would be one more file per run.
-                force_create_reflog: false,
-                message: format!("git-oc: record run {run_id}").into(),
-            },
-            expected: PreviousValue::MustNotExist,
-            new: gix::refs::Target::Object(commit),
-        },
-        name: full,
-        deref: false,
-    };
-    super::refs::guarded(repo, &[&name], || repo.edit_reference(edit))
-        .map_err(|e| Error::git("could not record the evidence in git", e))?;
+    // No reflog, as git keeps none outside heads, remotes and notes: an evidence ref never
+    // moves, and its commit says when it was made.
+    let edit = super::refs::update(
+        full,
+        PreviousValue::MustNotExist,
+        commit,
+        &format!("git-oc: record run {run_id}"),
+    );
+    super::refs::edit(repo, edit).map_err(|e| Error::git("could not record the evidence in git", e))?;
     Ok(name)
 }

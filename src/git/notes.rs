@@ -106,9 +106,7 @@ fn update_locked(
             None => PreviousValue::MustNotExist,
         };
         before_ref()?;
-        match super::refs::guarded(repo, &[notes_ref], || {
-            repo.reference(notes_ref, commit, expected, "notes: Notes added by 'git oc'")
-        }) {
+        match super::refs::set(repo, notes_ref, commit, expected, "notes: Notes added by 'git oc'") {
             Ok(_) => return Ok(commit),
             Err(e) => {
                 // A lost compare-and-swap is retried at length; a lock someone holds is waited for

@@ -9,47 +9,89 @@ use crate::error::{Error, Result};
 /// Where git-oc's ref edits take turns (see [`guarded`]), under `.git/oc/`.
 const REF_EDIT_MUTEX: &str = "refs.mutex";
 
-/// Run `edit`, which changes the refs named `names` (full names), with git-oc's other ref edits
+/// `repo.edit_reference(edit)`, taking turns with git-oc's other ref edits (see [`guarded`]).
+/// Every ref git-oc moves goes through here or [`set`].
+pub fn edit(repo: &gix::Repository, edit: RefEdit) -> gix::Result<Vec<RefEdit>> {
+    let name = edit.name.as_bstr().to_str_lossy().into_owned();
+    guarded(repo, &name, || repo.edit_reference(edit))
+}
+
+/// `repo.reference(name, target, expected, log_message)`, taking turns as [`edit`] does.
+pub fn set<'r>(
+    repo: &'r gix::Repository,
+    name: &str,
+    target: gix::ObjectId,
+    expected: PreviousValue,
+    log_message: &str,
+) -> gix::Result<gix::Reference<'r>> {
+    guarded(repo, name, || repo.reference(name, target, expected, log_message))
+}
+
+/// The edit that points `name` at `new` if it holds `expected`, with a reflog where git keeps
+/// one: under heads, remotes and notes, elsewhere only with `core.logAllRefUpdates=always`.
+pub fn update(name: gix::refs::FullName, expected: PreviousValue, new: gix::ObjectId, log_message: &str) -> RefEdit {
+    RefEdit {
+        change: Change::Update {
+            log: LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: log_message.into(),
+            },
+            expected,
+            new: gix::refs::Target::Object(new),
+        },
+        name,
+        deref: false,
+    }
+}
+
+/// The edit that deletes `name` if it holds `expected`.
+pub fn deletion(name: gix::refs::FullName, expected: gix::ObjectId) -> RefEdit {
+    RefEdit {
+        change: Change::Delete {
+            expected: PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
+            log: RefLog::AndReference,
+        },
+        name,
+        deref: false,
+    }
+}
+
+/// Run `edit`, which changes the ref `name` (a full name), with git-oc's other ref edits
 /// waiting their turn. gix takes a lock file for each ref it edits and, while `packed-refs`
 /// exists (as in every clone), `packed-refs.lock` too: a git-oc killed in between leaves them,
 /// and from then on every ref edit in the repository fails (git's own, `git branch -d`, as
 /// well). The holder of the turn marks in the mutex file what it is editing; a mark found on
 /// taking the turn means the last holder died in the middle, and the lock files it names are
 /// its own: they are removed. A lock file no git-oc marked (a plain git's) is never touched.
-pub fn guarded<T>(repo: &gix::Repository, names: &[&str], edit: impl FnOnce() -> T) -> T {
+fn guarded<T>(repo: &gix::Repository, name: &str, edit: impl FnOnce() -> T) -> T {
     let common = repo.common_dir();
     // Without packed refs gix takes no lock beside the ref's own (nothing is left in every
     // edit's way), and a fresh repository's runs create no mutex file.
     if !common.join("packed-refs").exists() && !common.join("packed-refs.lock").exists() {
         return edit();
     }
-    let state_dir = common.join("oc");
     // Without a state directory to keep the mutex in, the edit goes ahead as gix does it.
-    let Ok(mutex) = super::worktree::StateMutex::lock_named(&state_dir, REF_EDIT_MUTEX) else {
+    let Ok(mutex) = super::worktree::StateMutex::lock_named(&common.join("oc"), REF_EDIT_MUTEX) else {
         return edit();
     };
     let left = mutex.mark_left();
-    for name in left.lines().filter(|n| *n == "packed-refs" || is_ref_name(n)) {
-        let lock = repo.common_dir().join(format!("{name}.lock"));
+    for left_name in left.lines().filter(|n| *n == "packed-refs" || is_shared_ref(n)) {
+        let lock = common.join(format!("{left_name}.lock"));
         if lock.exists() {
             tracing::warn!(lock = %lock.display(), "a git-oc process died editing refs; removing its lock");
             let _ = std::fs::remove_file(&lock);
         }
     }
-    let mut mark = String::from("packed-refs");
-    for name in names {
-        mark.push('\n');
-        mark.push_str(name);
-    }
-    mutex.mark(&mark);
+    mutex.mark(&format!("packed-refs\n{name}"));
     let result = edit();
     mutex.mark("");
     result
 }
 
-/// A shared ref's full name that stays inside the refs directory.
-fn is_ref_name(name: &str) -> bool {
-    name.starts_with("refs/") && !name.split('/').any(|part| part.is_empty() || part.starts_with('.'))
+/// A valid full ref name under `refs/` (so its lock file stays inside the refs directory).
+fn is_shared_ref(name: &str) -> bool {
+    name.starts_with("refs/") && gix::refs::FullName::try_from(name).is_ok()
 }
 
 /// Point `name` at `new`, if it holds `expected` now (`None`: it must not exist).
@@ -61,25 +103,11 @@ pub fn compare_and_swap(
     new: gix::ObjectId,
     log_message: &str,
 ) -> Result<()> {
-    let full = full_name(name)?;
     let expected = match expected {
         Some(id) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(id)),
         None => PreviousValue::MustNotExist,
     };
-    let edit = RefEdit {
-        change: Change::Update {
-            log: LogChange {
-                mode: RefLog::AndReference,
-                force_create_reflog: false,
-                message: log_message.into(),
-            },
-            expected,
-            new: gix::refs::Target::Object(new),
-        },
-        name: full,
-        deref: false,
-    };
-    guarded(repo, &[name], || repo.edit_reference(edit))
+    edit(repo, update(full_name(name)?, expected, new, log_message))
         .map_err(|e| Error::git(format!("could not update {name}"), e))?;
     Ok(())
 }
@@ -92,17 +120,7 @@ pub fn create(repo: &gix::Repository, name: &str, target: gix::ObjectId, log_mes
 /// Delete `name` if it holds `expected`.
 #[tracing::instrument(level = "debug", skip(repo))]
 pub fn delete(repo: &gix::Repository, name: &str, expected: gix::ObjectId) -> Result<()> {
-    let full = full_name(name)?;
-    let edit = RefEdit {
-        change: Change::Delete {
-            expected: PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
-            log: RefLog::AndReference,
-        },
-        name: full,
-        deref: false,
-    };
-    guarded(repo, &[name], || repo.edit_reference(edit))
-        .map_err(|e| Error::git(format!("could not delete {name}"), e))?;
+    edit(repo, deletion(full_name(name)?, expected)).map_err(|e| Error::git(format!("could not delete {name}"), e))?;
     Ok(())
 }
 

@@ -31,7 +31,7 @@ fn status_items(repo: &gix::Repository, index_matches_head: bool) -> Result<Vec<
 
 /// The index-to-worktree part of the status, computed on this thread. gix's status iterator
 /// runs it on a thread of its own and sends each item over a channel: starting that thread cost
-/// more than a small worktree's whole status (a demo compares two files, three times). The
+/// more than a small worktree's whole status (a demo's compares two files). The
 /// modification check still spreads a large index over the cores, inside gix.
 fn index_worktree_items(repo: &gix::Repository) -> Result<Vec<gix::status::Item>> {
     use gix::status::index_worktree::BuiltinSubmoduleStatus;

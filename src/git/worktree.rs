@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use gix::bstr::ByteSlice;
-use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::transaction::PreviousValue;
 
 use super::Repo;
 use crate::error::{Error, Result};
@@ -230,35 +230,14 @@ impl CreatedDirs {
 }
 
 fn delete_branch(repo: &gix::Repository, full: &gix::refs::FullName, expected: gix::ObjectId) {
-    let edit = RefEdit {
-        change: Change::Delete {
-            expected: PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
-            log: RefLog::AndReference,
-        },
-        name: full.clone(),
-        deref: false,
-    };
-    let _ = super::refs::guarded(repo, &[&full.as_bstr().to_str_lossy()], || repo.edit_reference(edit));
+    let _ = super::refs::edit(repo, super::refs::deletion(full.clone(), expected));
 }
 
 fn create_branch(repo: &Repo, full: &gix::refs::FullName, base: gix::ObjectId, base_label: &str) -> Result<()> {
-    let edit = RefEdit {
-        change: Change::Update {
-            log: LogChange {
-                mode: RefLog::AndReference,
-                force_create_reflog: false,
-                message: format!("branch: Created from {base_label}").into(),
-            },
-            expected: PreviousValue::MustNotExist,
-            new: gix::refs::Target::Object(base),
-        },
-        name: full.clone(),
-        deref: false,
-    };
-    super::refs::guarded(&repo.repo, &[&full.as_bstr().to_str_lossy()], || {
-        repo.repo.edit_reference(edit)
-    })
-    .map_err(|e| Error::git(format!("could not create branch {}", full.shorten()), e))?;
+    let message = format!("branch: Created from {base_label}");
+    let edit = super::refs::update(full.clone(), PreviousValue::MustNotExist, base, &message);
+    super::refs::edit(&repo.repo, edit)
+        .map_err(|e| Error::git(format!("could not create branch {}", full.shorten()), e))?;
     Ok(())
 }
 

@@ -343,10 +343,8 @@ pub fn renew(
 /// Point a remote-tracking ref at `id`, whatever it held.
 pub fn set_ref(repo: &gix::Repository, name: &str, id: gix::ObjectId) -> Result<()> {
     use gix::refs::transaction::PreviousValue;
-    crate::git::refs::guarded(repo, &[name], || {
-        repo.reference(name, id, PreviousValue::Any, "git-oc: worker")
-    })
-    .map_err(|e| Error::git(format!("could not update {name}"), e))?;
+    crate::git::refs::set(repo, name, id, PreviousValue::Any, "git-oc: worker")
+        .map_err(|e| Error::git(format!("could not update {name}"), e))?;
     Ok(())
 }
 
