@@ -207,7 +207,7 @@ fn bench_demo(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
     for _ in 0..20 {
         run(&repeated);
     }
-    let after_20 = median((0..5).map(|_| run(&repeated).0).collect());
+    let after_20: Vec<Duration> = (0..5).map(|_| run(&repeated).0).collect();
     let wall = median(walls.clone());
     let mem = median_u64(rss);
     let cli_wall = median(cli_walls.clone());
@@ -235,7 +235,7 @@ fn bench_demo(home: &Path, root: &Path, s: &Sizes, rows: &mut Vec<Row>) {
     });
     rows.push(Row {
         what: "`git oc demo`, wall time with 20 earlier demo worktrees kept".into(),
-        git_oc: ms(after_20),
+        git_oc: spread(after_20),
         reference: "".into(),
         ratio: "".into(),
         target: "".into(),

@@ -29,11 +29,64 @@ fn status_items(repo: &gix::Repository, index_matches_head: bool) -> Result<Vec<
     Ok(items)
 }
 
-/// The index-to-worktree part of the status, computed on this thread. gix's status iterator
-/// runs it on a thread of its own and sends each item over a channel: starting that thread cost
-/// more than a small worktree's whole status (a demo's compares two files). The
-/// modification check still spreads a large index over the cores, inside gix.
+/// Indexes with fewer entries than this get their status on the calling thread, one part after
+/// the other; larger ones keep gix's status, which walks the directories on one thread while
+/// another compares the tracked files (spread over the cores).
+const SERIAL_STATUS_MAX_ENTRIES: usize = 5_000;
+
+/// The index-to-worktree part of the status, as `status()` computes it with untracked files
+/// listed one by one and submodules not looked into. gix's status starts two threads (the
+/// directory walk and the modification check) and sends each item over a channel: for a small
+/// worktree (a demo's has two files) starting them cost more than the whole status, so a small
+/// index is compared, then walked, on this thread.
 fn index_worktree_items(repo: &gix::Repository) -> Result<Vec<gix::status::Item>> {
+    let index = repo
+        .index_or_empty()
+        .map_err(|e| Error::git("could not read the worktree status", e))?;
+    if index.entries().len() < SERIAL_STATUS_MAX_ENTRIES {
+        serial_status(repo, &index)
+    } else {
+        threaded_status(repo, &index)
+    }
+}
+
+/// Untracked files listed one by one, ignored ones left out.
+fn status_dirwalk_options(repo: &gix::Repository) -> Result<gix::dirwalk::Options> {
+    Ok(repo
+        .dirwalk_options()
+        .map_err(|e| Error::git("could not read the worktree status", e))?
+        .emit_untracked(gix::dir::walk::EmissionMode::Matching))
+}
+
+/// Submodules are not looked into (their checked-out commits are read by `moved_submodules`).
+fn status_submodules(repo: &gix::Repository) -> Result<gix::status::index_worktree::BuiltinSubmoduleStatus> {
+    gix::status::index_worktree::BuiltinSubmoduleStatus::new(
+        repo.clone().into_sync(),
+        gix::status::Submodule::Given {
+            ignore: gix::submodule::config::Ignore::All,
+            check_dirty: false,
+        },
+    )
+    .map_err(|e| Error::git("could not read the worktree status", e))
+}
+
+/// The tracked files compared, then the directories walked, on this thread.
+fn serial_status(repo: &gix::Repository, index: &gix::index::State) -> Result<Vec<gix::status::Item>> {
+    let interrupt = std::sync::atomic::AtomicBool::new(false);
+    let mut items = tracked_changes(repo, index, status_submodules(repo)?, &interrupt)?;
+    repo.dirwalk(
+        index,
+        None::<&gix::bstr::BStr>,
+        &interrupt,
+        status_dirwalk_options(repo)?,
+        &mut Untracked(&mut items),
+    )
+    .map_err(|e| Error::git("could not read the worktree status", e))?;
+    Ok(items)
+}
+
+/// gix's status: the walk and the comparison at the same time, on threads of their own.
+fn threaded_status(repo: &gix::Repository, index: &gix::index::State) -> Result<Vec<gix::status::Item>> {
     use gix::status::index_worktree::BuiltinSubmoduleStatus;
     use gix::status::plumbing::index_as_worktree::traits::{FastEq, SubmoduleStatus};
     use gix::status::plumbing::index_as_worktree_with_renames::{Entry, VisitEntry};
@@ -47,40 +100,125 @@ fn index_worktree_items(repo: &gix::Repository) -> Result<Vec<gix::status::Item>
         }
     }
 
-    let ctx = |e| Error::git("could not read the worktree status", e);
-    let index = repo.index_or_empty().map_err(ctx)?;
-    // As `status()` with untracked files listed one by one and submodules not looked into.
     let options = gix::status::index_worktree::Options {
         sorting: None,
-        dirwalk_options: Some(
-            repo.dirwalk_options()
-                .map_err(ctx)?
-                .emit_untracked(gix::dir::walk::EmissionMode::Matching),
-        ),
+        dirwalk_options: Some(status_dirwalk_options(repo)?),
         rewrites: None,
         thread_limit: None,
     };
-    let submodules = BuiltinSubmoduleStatus::new(
-        repo.clone().into_sync(),
-        gix::status::Submodule::Given {
-            ignore: gix::submodule::config::Ignore::All,
-            check_dirty: false,
-        },
-    )
-    .map_err(ctx)?;
     let mut collect = Collect(Vec::new());
     repo.index_worktree_status(
-        &index,
+        index,
         None::<&gix::bstr::BStr>,
         &mut collect,
         FastEq,
-        submodules,
+        status_submodules(repo)?,
         &mut gix::progress::Discard,
         &std::sync::atomic::AtomicBool::new(false),
         options,
     )
+    .map_err(|e| Error::git("could not read the worktree status", e))?;
+    Ok(collect.0)
+}
+
+/// The tracked files that differ from the index, compared as gix's status compares them.
+fn tracked_changes(
+    repo: &gix::Repository,
+    index: &gix::index::State,
+    submodules: gix::status::index_worktree::BuiltinSubmoduleStatus,
+    interrupt: &std::sync::atomic::AtomicBool,
+) -> Result<Vec<gix::status::Item>> {
+    use gix::status::plumbing::index_as_worktree::{Context, EntryStatus, Options, VisitEntry, traits::FastEq};
+    use gix::worktree::stack::state::attributes::Source;
+
+    struct Collect(Vec<gix::status::Item>);
+    impl<'index> VisitEntry<'index> for Collect {
+        type ContentChange = ();
+        type SubmoduleStatus = gix::submodule::Status;
+        fn visit_entry(
+            &mut self,
+            _entries: &'index [gix::index::Entry],
+            entry: &'index gix::index::Entry,
+            entry_index: usize,
+            rela_path: &'index gix::bstr::BStr,
+            status: EntryStatus<(), gix::submodule::Status>,
+        ) {
+            self.0
+                .push(gix::status::Item::IndexWorktree(WorktreeItem::Modification {
+                    entry: entry.clone(),
+                    entry_index,
+                    rela_path: rela_path.to_owned(),
+                    status,
+                }));
+        }
+    }
+
+    let ctx = |e| Error::git("could not read the worktree status", e);
+    let Some(workdir) = repo.workdir() else {
+        return Ok(Vec::new());
+    };
+    let pathspec = repo
+        .pathspec(
+            false,
+            None::<&gix::bstr::BStr>,
+            true,
+            index,
+            Source::WorktreeThenIdMapping,
+        )
+        .map_err(ctx)?;
+    let stack = repo
+        .attributes_only(index, Source::WorktreeThenIdMapping)
+        .map_err(ctx)?
+        .detach();
+    let (filter, stack) = gix::filter::Pipeline::new(repo, stack).map_err(ctx)?.into_parts();
+    let objects = repo
+        .objects
+        .clone()
+        .into_arc()
+        .map_err(|e| Error::io("could not open the object store", &e))?;
+    let mut collect = Collect(Vec::new());
+    gix::status::plumbing::index_as_worktree(
+        index,
+        workdir,
+        &mut collect,
+        FastEq,
+        submodules,
+        objects,
+        &mut gix::progress::Discard,
+        Context {
+            pathspec: pathspec.into_parts().0,
+            stack,
+            filter,
+            should_interrupt: interrupt,
+        },
+        Options {
+            fs: repo.filesystem_options().map_err(ctx)?,
+            thread_limit: None,
+            stat: repo.stat_options().map_err(ctx)?,
+            fscache: false,
+        },
+    )
     .map_err(ctx)?;
     Ok(collect.0)
+}
+
+/// The untracked files of a directory walk, as status lists them (not the ones git cannot track).
+struct Untracked<'a>(&'a mut Vec<gix::status::Item>);
+impl gix::dir::walk::Delegate for Untracked<'_> {
+    fn emit(
+        &mut self,
+        entry: gix::dir::EntryRef<'_>,
+        collapsed_directory_status: Option<gix::dir::entry::Status>,
+    ) -> gix::dir::walk::Action {
+        if entry.disk_kind != Some(gix::dir::entry::Kind::Untrackable) {
+            self.0
+                .push(gix::status::Item::IndexWorktree(WorktreeItem::DirectoryContents {
+                    entry: entry.to_owned(),
+                    collapsed_directory_status,
+                }));
+        }
+        std::ops::ControlFlow::Continue(())
+    }
 }
 
 /// What the index file and HEAD look like, to tell later whether anything staged or committed.
@@ -335,4 +473,74 @@ pub fn refresh_index(repo: &gix::Repository, tree: gix::ObjectId) -> Result<()> 
         .write(Default::default())
         .map_err(|e| Error::run("could not write the worktree index").caused_by(e.to_string()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{serial_status, threaded_status, worktree_changes};
+    use crate::pipeline::tests::git;
+
+    /// A small index gets its status on the calling thread, a large one from gix's threaded
+    /// status: both must see the same changes, and the paths `git status` lists.
+    #[test]
+    fn the_serial_and_the_threaded_status_see_the_same_changes_as_git() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        git(dir, &["init", "-q", "-b", "main"]);
+        let write = |path: &str, text: &str| {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        };
+        for path in [
+            "kept",
+            "edited",
+            "deleted",
+            "src/a.rs",
+            "src/b.rs",
+            "script.sh",
+            "dir/into_file/x",
+        ] {
+            write(path, &format!("{path}\n"));
+        }
+        write(".gitignore", "*.log\nbuild/\n");
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-q", "-m", "base"]);
+
+        write("edited", "changed\n");
+        std::fs::remove_file(dir.join("deleted")).expect("rm");
+        std::fs::remove_file(dir.join("src/b.rs")).expect("rm");
+        std::fs::remove_dir_all(dir.join("dir/into_file")).expect("rm");
+        write("dir/into_file", "now a file\n");
+        write("new.txt", "new\n");
+        write("fresh/deep/one.rs", "one\n");
+        write("fresh/two.rs", "two\n");
+        write("noise.log", "ignored\n");
+        write("build/out.bin", "ignored\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.join("script.sh"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            std::os::unix::fs::symlink("kept", dir.join("link")).expect("symlink");
+        }
+
+        let repo = gix::open(dir).expect("open");
+        let index = repo.index_or_empty().expect("index");
+        let described = |items: Vec<gix::status::Item>| {
+            let mut v: Vec<String> = items.iter().map(|item| format!("{item:?}")).collect();
+            v.sort();
+            v
+        };
+        let serial = described(serial_status(&repo, &index).expect("serial status"));
+        let threaded = described(threaded_status(&repo, &index).expect("threaded status"));
+        assert_eq!(serial, threaded);
+        assert!(serial.len() >= 8, "every kind of change is seen: {serial:#?}");
+
+        let mut from_git: Vec<String> = git(dir, &["status", "--porcelain", "--untracked-files=all"])
+            .lines()
+            .map(|line| line[3..].to_owned())
+            .collect();
+        from_git.sort();
+        assert_eq!(worktree_changes(&repo).expect("changes"), from_git);
+    }
 }
