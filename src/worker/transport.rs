@@ -107,7 +107,16 @@ impl Transport {
             format!("--negotiation-tip={}*", claims_tracking_prefix(remote)),
             format!("--negotiation-tip={}*", self.notes_tracking_ref()),
         ];
-        let mut args = vec!["fetch", "--prune", "--no-tags", "--no-write-fetch-head", "--quiet"];
+        // No `git maintenance run --auto` after each fetch (a process per task): the objects
+        // fetched are packed with the runs' own when the run's packs are merged.
+        let mut args = vec![
+            "fetch",
+            "--prune",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-maintenance",
+            "--quiet",
+        ];
         args.extend(tips.iter().map(String::as_str));
         args.extend(["--end-of-options", remote]);
         args.extend(specs.iter().map(String::as_str));
