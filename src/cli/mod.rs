@@ -350,12 +350,14 @@ fn init_tracing(verbose: u8) {
         }),
     };
     // Each stage and each git or process operation is a span; its closing line says how long it
-    // took, so `-vv` (or GIT_OC_LOG=debug) shows what git-oc did, in order.
+    // took (`time.busy`, `time.idle`), and every line when since the start, so `-vv` (or
+    // GIT_OC_LOG=debug) shows what git-oc did, in order. (`without_time` would drop the spans'
+    // durations too.)
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(Ui::color_stderr())
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .without_time()
+        .with_timer(tracing_subscriber::fmt::time::Uptime::default())
         .try_init();
 }

@@ -186,6 +186,37 @@ fn the_report_says_where_the_change_and_the_evidence_are() {
     );
 }
 
+/// `-vv` is how a user finds where a slow run spends its time: every stage's span closes with
+/// its duration.
+#[test]
+fn very_verbose_says_how_long_each_stage_took() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let run = env.run_agent(
+        &repo,
+        [
+            "-vv",
+            "run",
+            "--goal",
+            "Say hello",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "edit",
+        ],
+    );
+    run.assert_code(0);
+    for stage in ["workspace", "agent", "snapshot", "record"] {
+        let closed = run
+            .stderr
+            .lines()
+            .find(|l| l.contains(&format!("stage{{name=\"{stage}\"}}: git_oc::pipeline: close")))
+            .unwrap_or_else(|| panic!("no closing line for the {stage} stage:\n{}", run.stderr));
+        assert!(closed.contains("time.busy="), "{closed}");
+    }
+}
+
 #[test]
 fn each_backend_runs_its_cli_non_interactively() {
     let env = TestEnv::new();
