@@ -450,38 +450,34 @@ pub fn write_commit(
 }
 
 /// Replace the worktree index with `tree`, stat data taken from the files on disk. An entry the
-/// current index already holds with the same id and mode keeps its stat data (git's checkout
-/// wrote it): only the files the run changed are looked at again, not every file of the tree
-/// (100,000 `lstat`s in a large repository). A stat that no longer matches its file only makes
-/// git compare that file's content, as for any touched file.
+/// index on disk already holds with the same id and mode keeps the stat data recorded there (the
+/// checkout's): only the files the run changed are looked at again, not every file of the tree
+/// (100,000 `lstat`s in a large repository). The old index is read entry by entry beside the new
+/// one, never held whole. A stat that no longer matches its file (one rewritten with the same
+/// content) only makes git compare that file's content, as for any touched file.
 pub fn refresh_index(repo: &gix::Repository, tree: gix::ObjectId) -> Result<()> {
     let ctx = |e| Error::git("could not update the worktree index", e);
     let workdir = repo
         .workdir()
         .ok_or_else(|| Error::run("the run worktree has no work tree"))?
         .to_owned();
-    let current = repo.index_or_empty().map_err(ctx)?;
-    let (known, known_paths) = (current.entries(), current.path_backing());
+    let mut known = super::index_stats::IndexStats::open(&repo.index_path(), repo.object_hash());
     let mut index = repo.index_from_tree(&tree).map_err(ctx)?;
     let (entries, paths) = index.entries_mut_and_pathbacking();
-    // Both lists are sorted by path: walk them together.
-    let mut next_known = 0;
+    // Both are sorted by path.
     for entry in entries.iter_mut() {
         let path = entry.path_in(paths);
-        while known.get(next_known).is_some_and(|k| k.path_in(known_paths) < path) {
-            next_known += 1;
-        }
-        if let Some(same) = known.get(next_known).filter(|k| {
-            k.path_in(known_paths) == path && k.id == entry.id && k.mode == entry.mode && k.stage_raw() == 0
-        }) {
-            entry.stat = same.stat;
+        if let Some(stat) = known
+            .as_mut()
+            .and_then(|k| k.stat_of(path, entry.id, entry.mode.bits()))
+        {
+            entry.stat = stat;
             continue;
         }
         let Ok(rela) = gix::path::from_bstr(path) else {
             continue;
         };
-        let abs = workdir.join(rela);
-        if let Ok(meta) = gix::index::fs::Metadata::from_path_no_follow(&abs)
+        if let Ok(meta) = gix::index::fs::Metadata::from_path_no_follow(&workdir.join(rela))
             && let Ok(stat) = gix::index::entry::Stat::from_fs(&meta)
         {
             entry.stat = stat;
@@ -563,42 +559,69 @@ mod tests {
     }
 
     /// After a run the worktree's index is the run's tree with stat data that matches the files,
-    /// so `git status` is clean without git reading any file again; a file touched but left as
-    /// it was still shows clean (git compares its content).
+    /// so `git status` is clean without git reading any file again, whether the stat data came
+    /// from the index on disk or from the files (an index this reader does not read: version 4,
+    /// or none); a file touched but left as it was still shows clean (git compares its content).
     #[test]
     fn the_refreshed_index_leaves_git_status_clean_and_needs_no_refresh() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path();
-        git(dir, &["init", "-q", "-b", "main"]);
-        for i in 0..20 {
-            std::fs::create_dir_all(dir.join(format!("d{}", i % 4))).expect("mkdir");
-            std::fs::write(dir.join(format!("d{}/f{i}.txt", i % 4)), format!("{i}\n")).expect("write");
+        for known in ["version 2", "version 4", "none"] {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let dir = tmp.path();
+            git(dir, &["init", "-q", "-b", "main"]);
+            for i in 0..20 {
+                std::fs::create_dir_all(dir.join(format!("d{}", i % 4))).expect("mkdir");
+                std::fs::write(dir.join(format!("d{}/f{i}.txt", i % 4)), format!("{i}\n")).expect("write");
+            }
+            std::fs::write(dir.join("becomes_a_dir"), "file\n").expect("write");
+            git(dir, &["add", "-A"]);
+            git(dir, &["commit", "-q", "-m", "base"]);
+
+            std::fs::write(dir.join("d1/f5.txt"), "changed\n").expect("edit");
+            std::fs::remove_file(dir.join("d2/f6.txt")).expect("rm");
+            std::fs::write(dir.join("d3/new.txt"), "new\n").expect("add");
+            std::fs::create_dir_all(dir.join("e/f")).expect("mkdir");
+            std::fs::write(dir.join("e/f/deeper.txt"), "new\n").expect("add");
+            std::fs::remove_file(dir.join("becomes_a_dir")).expect("rm");
+            std::fs::create_dir_all(dir.join("becomes_a_dir")).expect("mkdir");
+            std::fs::write(dir.join("becomes_a_dir/inside"), "inside\n").expect("add");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::Permissions::from_mode(0o755);
+                std::fs::set_permissions(dir.join("d0/f4.txt"), mode).expect("chmod");
+                std::os::unix::fs::symlink("d0/f0.txt", dir.join("link")).expect("symlink");
+            }
+            let repo = gix::open(dir).expect("open");
+            let tree = snapshot_tree(&repo, false).expect("snapshot");
+            // As a run lands: the branch moves to a commit of the snapshot, then the index follows.
+            let commit = git(dir, &["commit-tree", &tree.to_string(), "-p", "HEAD", "-m", "run"]);
+            git(dir, &["update-ref", "HEAD", &commit]);
+            match known {
+                "version 4" => drop(git(dir, &["update-index", "--index-version", "4"])),
+                "none" => std::fs::remove_file(dir.join(".git/index")).expect("rm index"),
+                _ => {}
+            }
+            refresh_index(&repo, tree).expect("refresh");
+
+            assert_eq!(
+                git(dir, &["status", "--porcelain", "--untracked-files=all"]),
+                "",
+                "known: {known}"
+            );
+            // No entry's stat data is stale: git would list it here without comparing contents.
+            assert_eq!(git(dir, &["diff-files", "--name-only"]), "", "known: {known}");
+            assert_eq!(git(dir, &["write-tree"]), tree.to_string());
+
+            std::fs::write(dir.join("d0/f0.txt"), "0\n").expect("rewrite the same content");
+            let repo = gix::open(dir).expect("open");
+            let again = snapshot_tree(&repo, true).expect("snapshot");
+            assert_eq!(again, tree, "nothing changed");
+            refresh_index(&repo, again).expect("refresh");
+            assert_eq!(
+                git(dir, &["status", "--porcelain", "--untracked-files=all"]),
+                "",
+                "known: {known}"
+            );
         }
-        git(dir, &["add", "-A"]);
-        git(dir, &["commit", "-q", "-m", "base"]);
-
-        std::fs::write(dir.join("d1/f5.txt"), "changed\n").expect("edit");
-        std::fs::remove_file(dir.join("d2/f6.txt")).expect("rm");
-        std::fs::write(dir.join("d3/new.txt"), "new\n").expect("add");
-        std::fs::create_dir_all(dir.join("e")).expect("mkdir");
-        std::fs::write(dir.join("e/deeper.txt"), "new\n").expect("add");
-        let repo = gix::open(dir).expect("open");
-        let tree = snapshot_tree(&repo, false).expect("snapshot");
-        // As a run lands: the branch moves to a commit of the snapshot, then the index follows.
-        let commit = git(dir, &["commit-tree", &tree.to_string(), "-p", "HEAD", "-m", "run"]);
-        git(dir, &["update-ref", "HEAD", &commit]);
-        refresh_index(&repo, tree).expect("refresh");
-
-        assert_eq!(git(dir, &["status", "--porcelain", "--untracked-files=all"]), "");
-        // No entry's stat data is stale: git would list it here without comparing contents.
-        assert_eq!(git(dir, &["diff-files", "--name-only"]), "");
-        assert_eq!(git(dir, &["write-tree"]), tree.to_string());
-
-        let touched = dir.join("d0/f0.txt");
-        std::fs::write(&touched, "0\n").expect("rewrite the same content");
-        let repo = gix::open(dir).expect("open");
-        let tree = snapshot_tree(&repo, false).expect("snapshot");
-        refresh_index(&repo, tree).expect("refresh");
-        assert_eq!(git(dir, &["status", "--porcelain", "--untracked-files=all"]), "");
     }
 }
