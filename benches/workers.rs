@@ -34,6 +34,17 @@ fn run(home: &Path, dir: &Path, program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The `git-daemon` program itself. `git daemon` starts it as a child process, which killing
+/// `git` leaves running: holding its port, and the output pipes of whatever started it.
+pub fn git_daemon_program() -> PathBuf {
+    let out = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("git --exec-path");
+    assert!(out.status.success(), "git --exec-path failed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("git-daemon")
+}
+
 struct Daemon(Child, String);
 
 impl Drop for Daemon {
@@ -50,9 +61,8 @@ fn daemon(home: &Path, base: &Path) -> Daemon {
             .local_addr()
             .unwrap()
             .port();
-        let mut child = scrub(&mut Command::new("git"), home)
+        let mut child = scrub(&mut Command::new(git_daemon_program()), home)
             .args([
-                "daemon",
                 "--reuseaddr",
                 "--listen=127.0.0.1",
                 &format!("--port={port}"),

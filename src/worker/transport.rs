@@ -170,6 +170,7 @@ fn stderr_text(out: &std::process::Output) -> String {
 pub fn classify(stdout: &str, stderr: &str) -> Pushed {
     let mut lost = None;
     let mut refused = None;
+    let mut failed = None;
     let mut any = false;
     for line in stdout.lines() {
         let mut fields = line.split('\t');
@@ -194,6 +195,8 @@ pub fn classify(stdout: &str, stderr: &str) -> Pushed {
                     all.push_str(&what);
                 }
             }
+        } else if is_remote_failure(summary) {
+            failed.get_or_insert(what);
         } else {
             refused.get_or_insert(what);
         }
@@ -205,6 +208,10 @@ pub fn classify(stdout: &str, stderr: &str) -> Pushed {
             .collect::<Vec<_>>()
             .join("; ");
         return Pushed::Refused(if hook.is_empty() { why } else { format!("{why}; {hook}") });
+    }
+    // The remote could not store what was pushed (its own gc or disk): later may work.
+    if let Some(why) = failed {
+        return Pushed::Unreachable(why);
     }
     if let Some(why) = lost {
         return Pushed::Lost(why);
@@ -232,6 +239,20 @@ const RACES: [&str; 4] = [
     "but expected",
     "reference already exists",
 ];
+
+/// A remote-side failure to take the pushed objects in, not a refusal: nothing was changed, and
+/// no hook or permission said no (a concurrent `gc --auto` on the remote can cause it).
+fn is_remote_failure(summary: &str) -> bool {
+    summary.starts_with("[remote rejected]")
+        && [
+            "unable to migrate objects",
+            "unpacker error",
+            "unpack-objects abnormal exit",
+            "index-pack abnormal exit",
+        ]
+        .iter()
+        .any(|s| summary.contains(s))
+}
 
 /// A refusal before any ref was looked at: the worker may read but not write.
 fn is_no_rights(stderr: &str) -> bool {
@@ -280,5 +301,10 @@ mod tests {
             classify("", "fatal: unable to connect to 127.0.0.1"),
             Pushed::Unreachable(_)
         ));
+        // The remote failed to store the objects (its own gc ran meanwhile): back off, retry.
+        let storage = "!\tabc:refs/notes/oc-worker/w1\t[remote rejected] (unable to migrate objects to permanent storage)\n!\tdef:refs/oc/tasks/y\t[remote rejected] (unable to migrate objects to permanent storage)\n";
+        assert!(matches!(classify(storage, ""), Pushed::Unreachable(_)));
+        let unpacker = "!\tabc:refs/oc/tasks/y\t[remote rejected] (unpacker error)\n";
+        assert!(matches!(classify(unpacker, ""), Pushed::Unreachable(_)));
     }
 }

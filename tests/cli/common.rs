@@ -560,3 +560,14 @@ pub fn trio() -> Trio {
     let (remote, a, b) = remote_and_clones(&env);
     Trio { env, remote, a, b }
 }
+
+/// The `git-daemon` program itself. `git daemon` starts it as a child process, which killing
+/// `git` leaves running: holding its port, and the output pipes of whatever started it.
+pub fn git_daemon_program() -> PathBuf {
+    let out = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("git --exec-path");
+    assert!(out.status.success(), "git --exec-path failed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("git-daemon")
+}

@@ -946,11 +946,10 @@ fn pushes_through_git_daemon_and_names_the_repository_from_its_url() {
         .local_addr()
         .unwrap()
         .port();
-    let mut cmd = std::process::Command::new("git");
+    let mut cmd = std::process::Command::new(git_daemon_program());
     scrub(&mut cmd, &env.home());
     let daemon = Daemon(
         cmd.args([
-            "daemon",
             "--listen=127.0.0.1",
             &format!("--port={port}"),
             "--export-all",

@@ -714,10 +714,9 @@ impl GitDaemon {
         let name = repo.file_name().unwrap().to_str().unwrap();
         for _attempt in 0..20 {
             let port = free_port();
-            let mut cmd = Command::new("git");
+            let mut cmd = Command::new(crate::common::git_daemon_program());
             crate::common::scrub(&mut cmd, &env.home());
             cmd.args([
-                "daemon",
                 "--reuseaddr",
                 "--listen=127.0.0.1",
                 &format!("--port={port}"),
