@@ -11,6 +11,9 @@ use std::path::Path;
 
 use gix::bstr::{BStr, ByteSlice};
 
+/// Longer paths end the reading (git's own limit on Linux is 4,096 bytes).
+const MAX_PATH_BYTES: u64 = 64 * 1024;
+
 /// One entry as the index file records it.
 struct Known {
     path: Vec<u8>,
@@ -33,6 +36,10 @@ pub struct IndexStats {
 impl IndexStats {
     /// `None` when the file cannot be read or is not a version 2 or 3 index.
     pub fn open(path: &Path, hash: gix::hash::Kind) -> Option<IndexStats> {
+        // A regular file only: a FIFO in its place would block the read.
+        if !std::fs::symlink_metadata(path).ok()?.is_file() {
+            return None;
+        }
         let mut reader = BufReader::with_capacity(64 * 1024, std::fs::File::open(path).ok()?);
         let mut header = [0u8; 12];
         reader.read_exact(&mut header).ok()?;
@@ -128,8 +135,12 @@ impl IndexStats {
         entry.id = gix::ObjectId::try_from(&fixed[40..40 + hash_len]).ok()?;
         entry.stage = u32::from((flags >> 12) & 0b11);
         // The path ends with one to eight NULs that pad the entry to a multiple of eight bytes.
+        // The file is the agent's to change: a path without its NUL is not read on and on.
         entry.path.clear();
-        self.reader.read_until(0, &mut entry.path).ok()?;
+        (&mut self.reader)
+            .take(MAX_PATH_BYTES)
+            .read_until(0, &mut entry.path)
+            .ok()?;
         if entry.path.pop() != Some(0) {
             return None;
         }
@@ -179,6 +190,33 @@ mod tests {
             }
             assert_eq!(matched, 18);
         }
+    }
+
+    /// An index the agent overwrote with junk ends the reading: a path that never ends is not
+    /// read past the limit, and nothing from it is taken.
+    #[test]
+    fn a_damaged_index_gives_nothing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("index");
+        let mut junk = b"DIRC\0\0\0\x02\xff\xff\xff\xff".to_vec();
+        junk.extend([0u8; 62]);
+        junk.extend(std::iter::repeat_n(b'a', 4 * super::MAX_PATH_BYTES as usize));
+        std::fs::write(&path, &junk).expect("write");
+        let mut stats = IndexStats::open(&path, gix::hash::Kind::Sha1).expect("a version 2 header");
+        let id = gix::ObjectId::null(gix::hash::Kind::Sha1);
+        assert_eq!(stats.stat_of("a".into(), id, 0o100644), None);
+        assert!(
+            stats.entry.path.len() <= super::MAX_PATH_BYTES as usize,
+            "read no further"
+        );
+        assert!(stats.entry.path.len() > 1000, "the path was being read");
+        assert_eq!(stats.stat_of("b".into(), id, 0o100644), None);
+
+        std::fs::write(&path, b"DIRC\0\0\0\x04\0\0\0\x01").expect("write");
+        assert!(
+            IndexStats::open(&path, gix::hash::Kind::Sha1).is_none(),
+            "version 4 is not read"
+        );
     }
 
     #[test]
