@@ -320,3 +320,101 @@ fn push_refuses_a_forged_ref_that_reaches_a_rejected_commit() {
         "the token reached the remote"
     );
 }
+
+/// An agent can put a FIFO where git's index was, in its worktree or in your checkout: anything
+/// that opens it then blocks until someone writes, and no signal ends that `open`. git-oc must
+/// never open it: the run in its worktree fails with a one-line error, the checkout case warns,
+/// and nothing hangs. A writer that can open a FIFO proves a reader is blocked on it: that
+/// writer unblocks git-oc and the test fails.
+#[test]
+fn a_fifo_in_place_of_an_index_never_hangs_a_run() {
+    for (case, target) in [
+        ("worktree", "$(git rev-parse --git-path index)"),
+        ("checkout", "$(git rev-parse --git-common-dir)/index"),
+    ] {
+        let env = TestEnv::new();
+        let repo = env.repo("r");
+        let index_path = match case {
+            "checkout" => repo.join(".git/index"),
+            _ => repo.join(".git/worktrees"),
+        };
+        let script = format!("i=\"{target}\"; rm -f \"$i\"; mkfifo \"$i\"; echo x > made.txt");
+        let mut cmd = env.oc_agents(&repo);
+        cmd.args([
+            "run",
+            "--json",
+            "--goal",
+            "fifo",
+            "--backend",
+            "command",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut blocked = false;
+        // Until git-oc exits: can a writer open a FIFO under the index's directory?
+        while child.try_wait().unwrap().is_none() {
+            for fifo in fifos_under(&index_path) {
+                use std::os::unix::fs::OpenOptionsExt;
+                if std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&fifo)
+                    .is_ok()
+                {
+                    blocked = true;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let run = Run::from(child.wait_with_output().unwrap());
+        assert!(!blocked, "{case}: git-oc blocked opening a FIFO in place of the index");
+        let doc = run.json();
+        match case {
+            "worktree" => {
+                run.assert_code(1);
+                assert!(
+                    doc["summary"]["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("index") && r.contains("not a regular file")),
+                    "{}",
+                    doc["summary"]
+                );
+            }
+            _ => {
+                run.assert_code(0);
+                assert!(
+                    doc["summary"]["warnings"]
+                        .to_string()
+                        .contains("your checkout could not be checked after the agent ran"),
+                    "{}",
+                    doc["summary"]
+                );
+            }
+        }
+    }
+}
+
+/// The FIFOs at `path` or anywhere under it.
+fn fifos_under(path: &Path) -> Vec<std::path::PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Vec::new();
+    };
+    if meta.file_type().is_fifo() {
+        return vec![path.to_owned()];
+    }
+    if !meta.is_dir() {
+        return Vec::new();
+    }
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|e| fifos_under(&e.path()))
+        .collect()
+}

@@ -70,15 +70,24 @@ impl Stage for Agent {
         let run = env.adapter.execute(&ctx);
         state.executed = true;
         state.workspace_gone = !wt.path.is_dir();
-        if let Some(before) = checkout_before
-            && let Ok(after) = crate::git::snapshot::worktree_changes(&env.repo.repo)
-        {
-            let new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
-            if !new.is_empty() {
-                let warning = format!(
-                    "the agent changed files in your checkout, outside its worktree: {}",
-                    new.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
-                );
+        if let Some(before) = checkout_before {
+            let warning = match crate::git::snapshot::worktree_changes(&env.repo.repo) {
+                Ok(after) => {
+                    let new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
+                    (!new.is_empty()).then(|| {
+                        format!(
+                            "the agent changed files in your checkout, outside its worktree: {}",
+                            new.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                        )
+                    })
+                }
+                // Readable before the agent, not after: the agent broke something of yours.
+                Err(e) => Some(format!(
+                    "your checkout could not be checked after the agent ran: {}",
+                    e.summary_line()
+                )),
+            };
+            if let Some(warning) = warning {
                 env.cx.warn(&warning);
                 state.warnings.push(warning);
             }
