@@ -36,7 +36,7 @@ fn run(home: &Path, dir: &Path, program: &str, args: &[&str]) -> String {
 
 /// The `git-daemon` program itself. `git daemon` starts it as a child process, which killing
 /// `git` leaves running: holding its port, and the output pipes of whatever started it.
-pub fn git_daemon_program() -> PathBuf {
+fn git_daemon_program() -> PathBuf {
     let out = Command::new("git")
         .arg("--exec-path")
         .output()

@@ -11,7 +11,7 @@ directory on disk to see the file system's share). `perf` records the whole mach
 (`perf record -a`, to /tmp/workers-cpu.perf). Prints the workers' summed counters (claims lost,
 fetches, pushes) and: wall time, throughput, busy CPU seconds, CPU per task, utilization.
 """
-import os, sys, subprocess, tempfile, time, socket, threading
+import atexit, json, os, sys, subprocess, tempfile, time, socket, threading
 BIN, N, T, MS = os.path.abspath(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 PERF = len(sys.argv) > 5 and sys.argv[5] == 'perf'
 root = tempfile.mkdtemp(prefix='wk-', dir=os.environ.get('WKDIR', '/dev/shm'))
@@ -37,7 +37,7 @@ env.update({k:v for k,v in os.environ.items() if k.startswith('GIT_TRACE2')})
 # git-daemon itself: `git daemon` would start it as a child that outlives a killed parent.
 exec_path = subprocess.run(['git', '--exec-path'], capture_output=True, text=True, check=True).stdout.strip()
 d = subprocess.Popen([os.path.join(exec_path, 'git-daemon'), '--reuseaddr', '--listen=127.0.0.1', f'--port={port}', f'--base-path={root}', '--export-all', '--enable=receive-pack', root], env=env, stderr=subprocess.DEVNULL)
-import atexit; atexit.register(d.kill)
+atexit.register(d.kill)
 url = f'git://127.0.0.1:{port}/remote.git'
 for _ in range(200):
     if subprocess.run(['git', 'ls-remote', url], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0: break
@@ -66,7 +66,6 @@ ths = [threading.Thread(target=rd, args=(k,)) for k in kids]
 ev.wait()
 wall = done[-1] - start; b1, t1 = stat()
 if perf: perf.send_signal(2); perf.wait()
-import json
 outs=[json.loads(k.stdout.read() or b'{}') for k in kids]; [k.wait() for k in kids]
 agg={}
 for o in outs:

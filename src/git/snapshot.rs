@@ -7,6 +7,10 @@ use gix::status::plumbing::index_as_worktree::{Change as WtChange, EntryStatus};
 
 use crate::error::{Error, Result};
 
+fn status_error(e: impl Into<gix::Error>) -> Error {
+    Error::git("could not read the worktree status", e)
+}
+
 /// The status of the worktree. With `index_matches_head` the HEAD-tree-to-index comparison is
 /// skipped: the caller knows the index has not changed since it was written from HEAD (a run's
 /// worktree whose agent never staged anything), and that comparison is a fifth of the work.
@@ -14,17 +18,16 @@ fn status_items(repo: &gix::Repository, index_matches_head: bool) -> Result<Vec<
     if index_matches_head {
         return index_worktree_items(repo);
     }
-    let ctx = |e| Error::git("could not read the worktree status", e);
     let platform = repo
         .status(gix::progress::Discard)
-        .map_err(ctx)?
+        .map_err(status_error)?
         .untracked_files(gix::status::UntrackedFiles::Files)
         .index_worktree_rewrites(None)
         .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled)
         .index_worktree_submodules(None);
     let mut items = Vec::new();
-    for item in platform.into_iter(None::<BString>).map_err(ctx)? {
-        items.push(item.map_err(ctx)?);
+    for item in platform.into_iter(None::<BString>).map_err(status_error)? {
+        items.push(item.map_err(status_error)?);
     }
     Ok(items)
 }
@@ -55,9 +58,7 @@ const SERIAL_STATUS_MAX_ENTRIES: usize = 5_000;
 /// worktree (a demo's has two files) starting them cost more than the whole status, so a small
 /// index is compared, then walked, on this thread.
 fn index_worktree_items(repo: &gix::Repository) -> Result<Vec<gix::status::Item>> {
-    let index = repo
-        .index_or_empty()
-        .map_err(|e| Error::git("could not read the worktree status", e))?;
+    let index = repo.index_or_empty().map_err(status_error)?;
     if index.entries().len() < SERIAL_STATUS_MAX_ENTRIES {
         serial_status(repo, &index)
     } else {
@@ -69,7 +70,7 @@ fn index_worktree_items(repo: &gix::Repository) -> Result<Vec<gix::status::Item>
 fn status_dirwalk_options(repo: &gix::Repository) -> Result<gix::dirwalk::Options> {
     Ok(repo
         .dirwalk_options()
-        .map_err(|e| Error::git("could not read the worktree status", e))?
+        .map_err(status_error)?
         .emit_untracked(gix::dir::walk::EmissionMode::Matching))
 }
 
@@ -82,7 +83,7 @@ fn status_submodules(repo: &gix::Repository) -> Result<gix::status::index_worktr
             check_dirty: false,
         },
     )
-    .map_err(|e| Error::git("could not read the worktree status", e))
+    .map_err(status_error)
 }
 
 /// The tracked files compared, then the directories walked, on this thread.
@@ -96,7 +97,7 @@ fn serial_status(repo: &gix::Repository, index: &gix::index::State) -> Result<Ve
         status_dirwalk_options(repo)?,
         &mut Untracked(&mut items),
     )
-    .map_err(|e| Error::git("could not read the worktree status", e))?;
+    .map_err(status_error)?;
     Ok(items)
 }
 
@@ -132,7 +133,7 @@ fn threaded_status(repo: &gix::Repository, index: &gix::index::State) -> Result<
         &std::sync::atomic::AtomicBool::new(false),
         options,
     )
-    .map_err(|e| Error::git("could not read the worktree status", e))?;
+    .map_err(status_error)?;
     Ok(collect.0)
 }
 
@@ -168,7 +169,6 @@ fn tracked_changes(
         }
     }
 
-    let ctx = |e| Error::git("could not read the worktree status", e);
     let Some(workdir) = repo.workdir() else {
         return Ok(Vec::new());
     };
@@ -180,12 +180,14 @@ fn tracked_changes(
             index,
             Source::WorktreeThenIdMapping,
         )
-        .map_err(ctx)?;
+        .map_err(status_error)?;
     let stack = repo
         .attributes_only(index, Source::WorktreeThenIdMapping)
-        .map_err(ctx)?
+        .map_err(status_error)?
         .detach();
-    let (filter, stack) = gix::filter::Pipeline::new(repo, stack).map_err(ctx)?.into_parts();
+    let (filter, stack) = gix::filter::Pipeline::new(repo, stack)
+        .map_err(status_error)?
+        .into_parts();
     let objects = repo
         .objects
         .clone()
@@ -207,13 +209,13 @@ fn tracked_changes(
             should_interrupt: interrupt,
         },
         Options {
-            fs: repo.filesystem_options().map_err(ctx)?,
+            fs: repo.filesystem_options().map_err(status_error)?,
             thread_limit: None,
-            stat: repo.stat_options().map_err(ctx)?,
+            stat: repo.stat_options().map_err(status_error)?,
             fscache: false,
         },
     )
-    .map_err(ctx)?;
+    .map_err(status_error)?;
     Ok(collect.0)
 }
 

@@ -229,7 +229,12 @@ pub fn classify(stdout: &str, stderr: &str) -> Pushed {
 /// A remote-side refusal that is a lost race: the ref moved between the advertisement and the
 /// update.
 fn is_remote_race(summary: &str) -> bool {
-    summary.starts_with("[remote rejected]") && RACES.iter().any(|s| summary.contains(s))
+    remote_rejected_for(summary, &RACES)
+}
+
+/// Whether the remote rejected a ref for one of `reasons`.
+fn remote_rejected_for(summary: &str, reasons: &[&str]) -> bool {
+    summary.starts_with("[remote rejected]") && reasons.iter().any(|r| summary.contains(r))
 }
 
 /// What git says when a ref moved between the advertisement and the update.
@@ -243,15 +248,15 @@ const RACES: [&str; 4] = [
 /// A remote-side failure to take the pushed objects in, not a refusal: nothing was changed, and
 /// no hook or permission said no (a concurrent `gc --auto` on the remote can cause it).
 fn is_remote_failure(summary: &str) -> bool {
-    summary.starts_with("[remote rejected]")
-        && [
+    remote_rejected_for(
+        summary,
+        &[
             "unable to migrate objects",
             "unpacker error",
             "unpack-objects abnormal exit",
             "index-pack abnormal exit",
-        ]
-        .iter()
-        .any(|s| summary.contains(s))
+        ],
+    )
 }
 
 /// A refusal before any ref was looked at: the worker may read but not write.
