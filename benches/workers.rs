@@ -102,8 +102,28 @@ struct Sample {
     round_trips: f64,
 }
 
+/// How the remote stores what is pushed to it.
+#[derive(Clone, Copy)]
+enum RemoteKind {
+    /// `git init --bare` as it comes: a push of fewer than 100 objects (`receive.unpackLimit`)
+    /// is unpacked into loose objects, until `gc --auto` packs them at 6,700.
+    Plain,
+    /// Every push kept as the pack it arrived in (`receive.unpackLimit = 1`), git's auto
+    /// maintenance merging them beyond 50 packs: a remote whose objects stay packed.
+    Packed,
+}
+
+impl RemoteKind {
+    fn label(self) -> &'static str {
+        match self {
+            RemoteKind::Plain => "plain `git init --bare`",
+            RemoteKind::Packed => "pushes kept packed",
+        }
+    }
+}
+
 /// A fresh remote with `tasks` Ready tasks, and `workers` workers until the board is done.
-fn one(root: &Path, home: &Path, tasks: usize, workers: usize, task_ms: u64) -> Sample {
+fn one(root: &Path, home: &Path, remote: RemoteKind, tasks: usize, workers: usize, task_ms: u64) -> Sample {
     let dir = tempfile::Builder::new().prefix("workers-").tempdir_in(root).unwrap();
     let dir = dir.path();
     let origin = dir.join("origin");
@@ -122,6 +142,14 @@ fn one(root: &Path, home: &Path, tasks: usize, workers: usize, task_ms: u64) -> 
     run(home, &origin, "git", &["add", "-A"]);
     run(home, &origin, "git", &["commit", "-q", "-m", "init"]);
     run(home, dir, "git", &["clone", "-q", "--bare", "origin", "remote.git"]);
+    if let RemoteKind::Packed = remote {
+        run(
+            home,
+            &dir.join("remote.git"),
+            "git",
+            &["config", "receive.unpackLimit", "1"],
+        );
+    }
     let seed = dir.join("seed");
     run(home, dir, "git", &["clone", "-q", "remote.git", "seed"]);
     for i in 0..tasks {
@@ -248,17 +276,47 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(repeats);
-    let tmp = tempfile::Builder::new().prefix("git-oc-bench-").tempdir().unwrap();
+    // On tmpfs where there is one (GIT_OC_BENCH_DIR chooses): on this machine kind's disk, after
+    // a few runs' deletions, ext4's inode allocator takes half of all CPU (benches/workers_cpu.py),
+    // which measures the disk's history rather than the workers.
+    let root = std::env::var_os("GIT_OC_BENCH_DIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|d| d.is_dir()))
+        .unwrap_or_else(std::env::temp_dir);
+    let tmp = tempfile::Builder::new()
+        .prefix("git-oc-bench-")
+        .tempdir_in(&root)
+        .unwrap();
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     // The same tasks per worker at every size, so that each worker has as much to do.
-    println!("| workers | tasks | throughput (tasks/s) | efficiency | claim latency (ms) | round trips per task |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| remote | workers | tasks | throughput (tasks/s) | efficiency | claim latency (ms) | round trips per task |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for remote in [RemoteKind::Plain, RemoteKind::Packed] {
+        rows(tmp.path(), &home, remote, counts, per_worker, task_ms, repeats);
+    }
+    println!(
+        "\n{task_ms} ms tasks (fake agent); {repeats} repeat(s) per row; medians with min–max; under {}.",
+        root.display()
+    );
+}
+
+fn rows(
+    root: &Path,
+    home: &Path,
+    remote: RemoteKind,
+    counts: &[usize],
+    per_worker: usize,
+    task_ms: u64,
+    repeats: usize,
+) {
     let mut base = None;
     for &n in counts {
         let tasks = n * per_worker;
         let samples: Vec<Sample> = (0..repeats)
-            .map(|_| one(tmp.path(), &home, tasks, n, task_ms))
+            .map(|_| one(root, home, remote, tasks, n, task_ms))
             .collect();
         let thr: Vec<f64> = samples.iter().map(|s| tasks as f64 / s.wall.as_secs_f64()).collect();
         let t = median_f(thr.clone());
@@ -269,11 +327,11 @@ fn main() {
         let trips: Vec<f64> = samples.iter().map(|s| s.round_trips).collect();
         let (rmin, rmax) = range(&trips);
         println!(
-            "| {n} | {tasks} | {t:.2} (min–max {tmin:.2}–{tmax:.2}) | {:.2} | {:.0} (min–max {cmin:.0}–{cmax:.0}) | {:.2} (min–max {rmin:.2}–{rmax:.2}) |",
+            "| {} | {n} | {tasks} | {t:.2} (min–max {tmin:.2}–{tmax:.2}) | {:.2} | {:.0} (min–max {cmin:.0}–{cmax:.0}) | {:.2} (min–max {rmin:.2}–{rmax:.2}) |",
+            remote.label(),
             t / (n as f64 * base_t),
             median_f(claims.clone()),
             median_f(trips.clone()),
         );
     }
-    println!("\n{task_ms} ms tasks (fake agent); {repeats} repeat(s) per row; medians with min–max.");
 }

@@ -29,6 +29,9 @@ run(origin, 'git', 'add', '-A'); run(origin, 'git', 'commit', '-q', '-m', 'init'
 run(root, 'git', 'clone', '-q', '--bare', 'origin', 'remote.git')
 run(root, 'git', 'clone', '-q', 'remote.git', 'seed')
 seed = root + '/seed'
+for kv in filter(None, os.environ.get('REMOTE_CFG','').split(',')):
+    k, v = kv.split('=')
+    run(root + '/remote.git', 'git', 'config', k, v)
 for i in range(T):
     run(seed, BIN, 'task', 'add', f'Task {i}', '--state', 'ready', '--repo', 'bench', '-m', f'## Goal\nDo thing {i}.\n')
 run(seed, BIN, 'push', 'origin')
@@ -44,6 +47,9 @@ for _ in range(200):
     time.sleep(0.02)
 for w in range(N):
     run(root, 'git', 'clone', '-q', url, f'w{w}')
+    for kv in filter(None, os.environ.get('W_CFG','').split(',')):
+        k, v = kv.split('=')
+        run(f'{root}/w{w}', 'git', 'config', k, v)
 def stat():
     f = open('/proc/stat').readline().split()[1:]
     v = list(map(int, f)); return sum(v) - v[3] - v[4], sum(v)
@@ -52,7 +58,7 @@ if PERF:
     perf = subprocess.Popen(['perf', 'record', '-a', '-F', os.environ.get('PF','997'), '-o', '/tmp/workers-cpu.perf', '-q'], stderr=subprocess.DEVNULL)
     time.sleep(0.5)
 b0, t0 = stat(); start = time.monotonic()
-kids = [subprocess.Popen([BIN, '-v', '--json', 'worker', '--remote', 'origin', '--name', f'w{w}', '--idle-exit', '0.5', '--lease', '30s'],
+kids = [subprocess.Popen([os.environ.get('WRAP',BIN), '-v', '--json', 'worker', '--remote', 'origin', '--name', f'w{w}', '--idle-exit', '0.5', '--lease', '30s'],
         cwd=f'{root}/w{w}', env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) for w in range(N)]
 done = []; lock = threading.Lock(); ev = threading.Event()
 def rd(p):

@@ -656,22 +656,53 @@ pub fn merge_fetched(repo: &gix::Repository, prefix: &str, states: &States) -> R
     let theirs = crate::git::refs::ids_under(repo, prefix)?;
     let ours = crate::git::refs::ids_under(repo, TASKS_REF_PREFIX)?;
     let mut report = TasksMerge::default();
+    let mut planned = Vec::new();
     for (task_id, their_tip) in theirs {
-        if ours.get(&task_id) == Some(&their_tip) {
+        let our_tip = ours.get(&task_id).copied();
+        if our_tip == Some(their_tip) {
             report.up_to_date += 1;
             continue;
         }
+        match plan_merge(repo, &task_id, our_tip, their_tip, states) {
+            Ok(Planned::UpToDate) => report.up_to_date += 1,
+            Ok(Planned::Move { outcome, new, .. }) => planned.push((task_id, our_tip, new, outcome, their_tip)),
+            Err(e) => report.conflicts.push(format!("{task_id}: {}", e.summary_line())),
+        }
+    }
+    // The moves in one ref transaction (each ref guarded by what was read): a fetch that brought
+    // other workers' changes to a dozen tasks costs one lock of `packed-refs`, not a dozen.
+    let moves: Vec<_> = planned
+        .iter()
+        .map(|(id, ours, new, outcome, _)| (format!("{TASKS_REF_PREFIX}{id}"), *ours, *new, outcome.log_message()))
+        .collect();
+    if crate::git::refs::compare_and_swap_all(repo, &moves).is_ok() {
+        for (_, _, _, outcome, _) in &planned {
+            report.count(*outcome);
+        }
+        return Ok(report);
+    }
+    // Another git-oc moved one of them meanwhile: one task at a time, each merged again.
+    for (task_id, _, _, _, their_tip) in planned {
         match merge_one(repo, &task_id, their_tip, states) {
-            Ok(MergeOutcome::Created) => report.created += 1,
-            Ok(MergeOutcome::FastForward) => report.fast_forward += 1,
-            Ok(MergeOutcome::Merged) => report.merged += 1,
-            Ok(MergeOutcome::UpToDate) => report.up_to_date += 1,
+            Ok(outcome) => report.count(outcome),
             Err(e) => report.conflicts.push(format!("{task_id}: {}", e.summary_line())),
         }
     }
     Ok(report)
 }
 
+impl TasksMerge {
+    fn count(&mut self, outcome: MergeOutcome) {
+        match outcome {
+            MergeOutcome::Created => self.created += 1,
+            MergeOutcome::FastForward => self.fast_forward += 1,
+            MergeOutcome::Merged => self.merged += 1,
+            MergeOutcome::UpToDate => self.up_to_date += 1,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
 enum MergeOutcome {
     Created,
     FastForward,
@@ -679,50 +710,86 @@ enum MergeOutcome {
     UpToDate,
 }
 
-fn merge_one(repo: &gix::Repository, task_id: &str, theirs: gix::ObjectId, states: &States) -> Result<MergeOutcome> {
+impl MergeOutcome {
+    fn log_message(self) -> &'static str {
+        match self {
+            MergeOutcome::Created => "git-oc: task fetched",
+            MergeOutcome::FastForward => "git-oc: task fast-forward",
+            MergeOutcome::Merged => "git-oc: task merged",
+            MergeOutcome::UpToDate => "git-oc: task up to date",
+        }
+    }
+}
+
+/// Where a task's ref goes when `theirs` is merged into `ours` (read just before).
+enum Planned {
+    UpToDate,
+    Move { outcome: MergeOutcome, new: gix::ObjectId },
+}
+
+fn plan_merge(
+    repo: &gix::Repository,
+    task_id: &str,
+    ours: Option<gix::ObjectId>,
+    theirs: gix::ObjectId,
+    states: &States,
+) -> Result<Planned> {
     let name = format!("{TASKS_REF_PREFIX}{task_id}");
     if !is_id_like(task_id) || gix::refs::FullName::try_from(name.as_str()).is_err() {
         return Err(Error::run("not a task id"));
     }
+    let Some(ours) = ours else {
+        // Check it is a task before taking it in.
+        read_task_at(repo, theirs)?;
+        return Ok(Planned::Move {
+            outcome: MergeOutcome::Created,
+            new: theirs,
+        });
+    };
+    if ours == theirs {
+        return Ok(Planned::UpToDate);
+    }
+    let base = repo.merge_base(ours, theirs).ok().flatten().map(|b| b.detach());
+    let Some(base) = base else {
+        return Err(Error::run(
+            "the two clones hold unrelated tasks under this id; the local one was kept",
+        ));
+    };
+    if base == theirs {
+        return Ok(Planned::UpToDate);
+    }
+    if base == ours {
+        return Ok(Planned::Move {
+            outcome: MergeOutcome::FastForward,
+            new: theirs,
+        });
+    }
+    let merged = merge_tasks_with(
+        &read_task_at(repo, base)?,
+        &read_task_at(repo, ours)?,
+        &read_task_at(repo, theirs)?,
+        states,
+    );
+    // Parents in a fixed order, so that both clones could write the very same commit.
+    let parents = if ours < theirs { [ours, theirs] } else { [theirs, ours] };
+    let commit = write_commit(repo, &merged, &Event::Merged, &parents)?;
+    Ok(Planned::Move {
+        outcome: MergeOutcome::Merged,
+        new: commit,
+    })
+}
+
+fn merge_one(repo: &gix::Repository, task_id: &str, theirs: gix::ObjectId, states: &States) -> Result<MergeOutcome> {
+    let name = format!("{TASKS_REF_PREFIX}{task_id}");
     for _attempt in 0..10 {
-        let Some(ours) = crate::git::refs::target(repo, &name)? else {
-            // Check it is a task before taking it in.
-            read_task_at(repo, theirs)?;
-            match crate::git::refs::create(repo, &name, theirs, "git-oc: task fetched") {
-                Ok(()) => return Ok(MergeOutcome::Created),
-                Err(_) => continue,
+        let ours = crate::git::refs::target(repo, &name)?;
+        match plan_merge(repo, task_id, ours, theirs, states)? {
+            Planned::UpToDate => return Ok(MergeOutcome::UpToDate),
+            Planned::Move { outcome, new } => {
+                if crate::git::refs::compare_and_swap(repo, &name, ours, new, outcome.log_message()).is_ok() {
+                    return Ok(outcome);
+                }
             }
-        };
-        if ours == theirs {
-            return Ok(MergeOutcome::UpToDate);
-        }
-        let base = repo.merge_base(ours, theirs).ok().flatten().map(|b| b.detach());
-        let Some(base) = base else {
-            return Err(Error::run(
-                "the two clones hold unrelated tasks under this id; the local one was kept",
-            ));
-        };
-        if base == theirs {
-            return Ok(MergeOutcome::UpToDate);
-        }
-        if base == ours {
-            match crate::git::refs::compare_and_swap(repo, &name, Some(ours), theirs, "git-oc: task fast-forward") {
-                Ok(()) => return Ok(MergeOutcome::FastForward),
-                Err(_) => continue,
-            }
-        }
-        let merged = merge_tasks_with(
-            &read_task_at(repo, base)?,
-            &read_task_at(repo, ours)?,
-            &read_task_at(repo, theirs)?,
-            states,
-        );
-        // Parents in a fixed order, so that both clones could write the very same commit.
-        let parents = if ours < theirs { [ours, theirs] } else { [theirs, ours] };
-        let commit = write_commit(repo, &merged, &Event::Merged, &parents)?;
-        match crate::git::refs::compare_and_swap(repo, &name, Some(ours), commit, "git-oc: task merged") {
-            Ok(()) => return Ok(MergeOutcome::Merged),
-            Err(_) => continue,
         }
     }
     Err(Error::run("the task kept changing while it was being merged"))

@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod evidence;
+pub mod fifo;
 pub mod index_stats;
 pub mod loose;
 pub mod notes;

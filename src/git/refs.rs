@@ -112,6 +112,30 @@ pub fn compare_and_swap(
     Ok(())
 }
 
+/// [`compare_and_swap`] for several refs in one transaction: all of them move, or none (when
+/// one of them no longer holds what was expected). Each is `(name, expected, new, log message)`.
+pub fn compare_and_swap_all(
+    repo: &gix::Repository,
+    moves: &[(String, Option<gix::ObjectId>, gix::ObjectId, &str)],
+) -> Result<()> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let mut edits = Vec::with_capacity(moves.len());
+    for (name, expected, new, log_message) in moves {
+        let expected = match expected {
+            Some(id) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(*id)),
+            None => PreviousValue::MustNotExist,
+        };
+        edits.push(update(full_name(name)?, expected, *new, log_message));
+    }
+    // The mutex's mark names every ref whose lock file this transaction takes.
+    let names = moves.iter().map(|m| m.0.as_str()).collect::<Vec<_>>().join("\n");
+    guarded(repo, &names, || repo.edit_references(edits))
+        .map_err(|e| Error::git(format!("could not update {} refs", moves.len()), e))?;
+    Ok(())
+}
+
 /// Create `name` at `target`; it must not exist yet.
 pub fn create(repo: &gix::Repository, name: &str, target: gix::ObjectId, log_message: &str) -> Result<()> {
     compare_and_swap(repo, name, None, target, log_message)
@@ -183,7 +207,7 @@ pub fn target_id(reference: &mut gix::Reference<'_>) -> std::result::Result<gix:
 
 #[cfg(test)]
 mod tests {
-    use super::{REF_EDIT_MUTEX, compare_and_swap};
+    use super::{REF_EDIT_MUTEX, compare_and_swap, compare_and_swap_all};
     use crate::git::worktree::StateMutex;
     use crate::pipeline::tests::git;
 
@@ -216,6 +240,28 @@ mod tests {
         assert!(!git_dir.join("refs/heads/a.lock").exists());
         compare_and_swap(&repo, "refs/heads/a", None, head, "test").expect("a is free again");
         assert_eq!(git(tmp.path(), &["rev-parse", "a", "b"]), format!("{head}\n{head}"));
+    }
+
+    #[test]
+    fn refs_moved_together_all_move_or_none_does() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (repo, head) = packed_repo(tmp.path());
+        git(tmp.path(), &["commit", "-q", "--allow-empty", "-m", "next"]);
+        let next = repo.rev_parse_single("HEAD").expect("next").detach();
+        compare_and_swap(&repo, "refs/heads/a", None, head, "test").expect("a");
+        let moves = |a_expected| {
+            vec![
+                ("refs/heads/a".to_owned(), Some(a_expected), next, "test"),
+                ("refs/heads/b".to_owned(), None, next, "test"),
+            ]
+        };
+        // a no longer holds what the caller read: b is not created either.
+        compare_and_swap_all(&repo, &moves(next)).expect_err("a holds head, not next");
+        assert_eq!(git(tmp.path(), &["rev-parse", "a"]), head.to_string());
+        assert_eq!(git(tmp.path(), &["for-each-ref", "refs/heads/b"]), "");
+        compare_and_swap_all(&repo, &moves(head)).expect("both as read");
+        assert_eq!(git(tmp.path(), &["rev-parse", "a", "b"]), format!("{next}\n{next}"));
+        assert!(!tmp.path().join(".git/packed-refs.lock").exists());
     }
 
     #[test]

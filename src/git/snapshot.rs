@@ -32,19 +32,28 @@ fn status_items(repo: &gix::Repository, index_matches_head: bool) -> Result<Vec<
     Ok(items)
 }
 
-/// The index, if there is one, must be a file: anything else in its place (a FIFO the agent made,
-/// which it can, running with your rights) would block every read of it, git's and gix's alike,
-/// and no signal ends a process blocked in that `open`.
-fn ensure_index_is_a_file(repo: &gix::Repository) -> Result<()> {
+/// Nothing a status reads may block it. The index, if there is one, must be a file, and no named
+/// pipe may sit where git reads (see [`super::fifo`]): the agent, running with your rights, can
+/// make one, and a read of it waits for a writer for good, deaf to SIGTERM and Ctrl-C.
+fn ensure_nothing_blocks(repo: &gix::Repository) -> Result<()> {
     let path = repo.index_path();
-    match std::fs::metadata(&path) {
-        Ok(meta) if !meta.is_file() => Err(Error::run(format!(
-            "git's index at {} is not a regular file",
-            path.display()
-        ))
-        .hint("something replaced it (an agent?); remove it, then run `git reset` there to rebuild it from HEAD")),
-        _ => Ok(()),
+    if let Ok(meta) = std::fs::metadata(&path)
+        && !meta.is_file()
+    {
+        return Err(
+            Error::run(format!("git's index at {} is not a regular file", path.display())).hint(
+                "something replaced it (an agent?); remove it, then run `git reset` there to rebuild it from HEAD",
+            ),
+        );
     }
+    if let Some(fifo) = super::fifo::find(repo).first() {
+        return Err(Error::run(format!(
+            "a named pipe (FIFO) at {} would block git reading it",
+            fifo.display()
+        ))
+        .hint("something made it (an agent?); git cannot record a FIFO: remove it (`rm` it, or `find . -type p`)"));
+    }
+    Ok(())
 }
 
 /// Indexes with fewer entries than this get their status on the calling thread, one part after
@@ -257,7 +266,7 @@ pub fn index_fingerprint(repo: &gix::Repository) -> IndexFingerprint {
 
 /// Paths that `git status --porcelain` would list (ignored files excluded).
 pub fn worktree_changes(repo: &gix::Repository) -> Result<Vec<String>> {
-    ensure_index_is_a_file(repo)?;
+    ensure_nothing_blocks(repo)?;
     let mut paths = Vec::new();
     for item in status_items(repo, cache_tree_matches_head(repo))? {
         match item {
@@ -305,7 +314,7 @@ fn cache_tree_matches_head(repo: &gix::Repository) -> bool {
 /// Embedded repositories and checked-out submodules enter as gitlinks to their HEAD commit.
 /// `index_matches_head`: see [`status_items`]; pass `false` when unsure.
 pub fn snapshot_tree(repo: &gix::Repository, index_matches_head: bool) -> Result<gix::ObjectId> {
-    ensure_index_is_a_file(repo)?;
+    ensure_nothing_blocks(repo)?;
     let ctx = |e| Error::git("could not snapshot the worktree", e);
     let items = status_items(repo, index_matches_head)?;
     let head_tree = repo.head_tree_id_or_empty().map_err(ctx)?.detach();

@@ -327,7 +327,7 @@ impl<'a> Worker<'a> {
             look.view = None;
             return Ok(Round::Again);
         }
-        let Some(seen) = pick(candidates) else {
+        let Some(seen) = pick(candidates, working) else {
             look.view = None;
             if !look.skip.is_empty() {
                 // Every task seen was taken by someone else: look again at once.
@@ -599,8 +599,8 @@ impl<'a> Worker<'a> {
         self.close_split_parents(on);
         carried.fetched_at = Some(at);
         let skip = HashSet::from([current.to_owned()]);
-        let (candidates, _) = self.candidates(&skip, on)?;
-        let Some(seen) = pick(candidates) else {
+        let (candidates, working) = self.candidates(&skip, on)?;
+        let Some(seen) = pick(candidates, working) else {
             return Ok(None);
         };
         let mine = self.new_claim(&seen.task_id);
@@ -910,12 +910,15 @@ struct Lease {
 }
 
 /// One of the first candidates, at random: workers that fetched the same board rarely race for
-/// the same task (a window of 8 lost about three claims per task among 8 workers; of 32, few).
-fn pick(mut candidates: Vec<Seen>) -> Option<Seen> {
+/// the same task. The chance that another worker took the same one since the fetch grows with
+/// the workers at work (`others`, the claims seen), so the window does too: at least 32 tasks,
+/// and 8 per worker seen (a window of 8 lost about three claims per task among 8 workers; of 32,
+/// about one task in three still lost a race).
+fn pick(mut candidates: Vec<Seen>, others: usize) -> Option<Seen> {
     if candidates.is_empty() {
         return None;
     }
-    let window = candidates.len().min(32);
+    let window = candidates.len().min((8 * (others + 1)).max(32));
     let i = (uuid::Uuid::new_v4().as_u128() % window as u128) as usize;
     Some(candidates.swap_remove(i))
 }

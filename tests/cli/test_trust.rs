@@ -323,7 +323,7 @@ fn push_refuses_a_forged_ref_that_reaches_a_rejected_commit() {
 
 /// An agent can put a FIFO where git's index was, in its worktree or in your checkout: anything
 /// that opens it then blocks until someone writes, and no signal ends that `open`. git-oc must
-/// never open it: the run in its worktree fails with a one-line error, the checkout case warns,
+/// never open it: the run fails with a one-line error (the checkout case also warns),
 /// and nothing hangs. A writer that can open a FIFO proves a reader is blocked on it: that
 /// writer unblocks git-oc and the test fails.
 #[test]
@@ -351,49 +351,128 @@ fn a_fifo_in_place_of_an_index_never_hangs_a_run() {
             "sh",
             "-c",
             &script,
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let mut blocked = false;
-        // Until git-oc exits: can a writer open a FIFO under the index's directory?
-        while child.try_wait().unwrap().is_none() {
-            for fifo in fifos_under(&index_path) {
-                use std::os::unix::fs::OpenOptionsExt;
-                if std::fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_NONBLOCK)
-                    .open(&fifo)
-                    .is_ok()
-                {
-                    blocked = true;
-                }
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let run = Run::from(child.wait_with_output().unwrap());
+        ]);
+        let (run, blocked) = run_unblocking_fifos(cmd, &index_path);
         assert!(!blocked, "{case}: git-oc blocked opening a FIFO in place of the index");
         let doc = run.json();
-        match case {
-            "worktree" => {
+        // Either way the run fails, saying why; your checkout's index is also a warning.
+        run.assert_code(1);
+        let reason = doc["summary"]["reason"].as_str().unwrap_or_default();
+        let expected = match case {
+            "worktree" => "not a regular file",
+            _ => "a named pipe (FIFO) at",
+        };
+        assert!(reason.contains(expected), "{case}: {}", doc["summary"]);
+        if case == "checkout" {
+            assert!(
+                doc["summary"]["warnings"]
+                    .to_string()
+                    .contains("your checkout could not be checked after the agent ran"),
+                "{}",
+                doc["summary"]
+            );
+        }
+    }
+}
+
+/// Run `cmd` to its end, opening for writing every FIFO under `watched` meanwhile: an open that
+/// succeeds means a reader was blocked on it (a writer without a reader fails at once), and
+/// unblocks it, so that a regression fails the test instead of hanging it. Says whether one was.
+fn run_unblocking_fifos(mut cmd: std::process::Command, watched: &Path) -> (Run, bool) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut blocked = false;
+    while child.try_wait().unwrap().is_none() {
+        for fifo in fifos_under(watched) {
+            if std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo)
+                .is_ok()
+            {
+                blocked = true;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (Run::from(child.wait_with_output().unwrap()), blocked)
+}
+
+/// An agent that leaves a named pipe where git reads (in its worktree, in a repository nested in
+/// it, among the repository's own files, in your checkout) never hangs git-oc: the run fails
+/// saying where the pipe is, or, in your checkout, the run warns that it could not be checked.
+/// A pipe where git never reads is passed by, as git does.
+#[test]
+fn a_named_pipe_where_git_reads_never_hangs_a_run() {
+    let common = "$(git rev-parse --git-common-dir)";
+    let cases = [
+        (
+            "worktree .gitignore",
+            "mkfifo .gitignore".to_owned(),
+            Some(".gitignore"),
+        ),
+        (
+            "nested .gitattributes",
+            "mkdir d && mkfifo d/.gitattributes".to_owned(),
+            Some("d/.gitattributes"),
+        ),
+        (".gitmodules", "mkfifo .gitmodules".to_owned(), Some(".gitmodules")),
+        (
+            "nested repository",
+            "mkdir -p s/.git && mkfifo s/.git/config".to_owned(),
+            Some("s/.git/config"),
+        ),
+        (
+            "exclude file",
+            format!("rm -f {common}/info/exclude; mkfifo {common}/info/exclude"),
+            Some(".git/info/exclude"),
+        ),
+        (
+            "a loose ref",
+            format!("mkfifo {common}/refs/heads/pipe"),
+            Some(".git/refs/heads/pipe"),
+        ),
+        ("checkout .gitignore", format!("mkfifo {common}/../.gitignore"), None),
+        ("a pipe git never reads", "mkfifo pipe".to_owned(), None),
+    ];
+    for (case, plant, failure) in cases {
+        let env = TestEnv::new();
+        let repo = env.repo("r");
+        let script = format!("{plant} && echo x > made.txt");
+        let mut cmd = env.oc_agents(&repo);
+        cmd.args([
+            "run",
+            "--json",
+            "--goal",
+            "pipe",
+            "--backend",
+            "command",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        let (run, blocked) = run_unblocking_fifos(cmd, &repo);
+        assert!(!blocked, "{case}: git-oc blocked opening a FIFO");
+        let doc = run.json();
+        let summary = doc["summary"].to_string();
+        match failure {
+            Some(path) => {
                 run.assert_code(1);
+                let reason = doc["summary"]["reason"].as_str().unwrap_or_default();
                 assert!(
-                    doc["summary"]["reason"]
-                        .as_str()
-                        .is_some_and(|r| r.contains("index") && r.contains("not a regular file")),
-                    "{}",
-                    doc["summary"]
+                    reason.contains("a named pipe (FIFO) at") && reason.contains(path),
+                    "{case}: {summary}"
                 );
             }
-            _ => {
+            None => {
                 run.assert_code(0);
-                assert!(
-                    doc["summary"]["warnings"]
-                        .to_string()
-                        .contains("your checkout could not be checked after the agent ran"),
-                    "{}",
-                    doc["summary"]
-                );
+                let warned = summary.contains("your checkout could not be checked after the agent ran");
+                assert_eq!(warned, case == "checkout .gitignore", "{case}: {summary}");
             }
         }
     }

@@ -70,8 +70,11 @@ impl Stage for Agent {
         let run = env.adapter.execute(&ctx);
         state.executed = true;
         state.workspace_gone = !wt.path.is_dir();
+        let mut checkout_readable = true;
         if let Some(before) = checkout_before {
-            let warning = match crate::git::snapshot::worktree_changes(&env.repo.repo) {
+            let after = crate::git::snapshot::worktree_changes(&env.repo.repo);
+            checkout_readable = after.is_ok();
+            let warning = match after {
                 Ok(after) => {
                     let new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
                     (!new.is_empty()).then(|| {
@@ -92,7 +95,9 @@ impl Stage for Agent {
                 state.warnings.push(warning);
             }
         }
+        // Refs are read only when the checkout could be: a named pipe among them would block.
         if let Some(before) = &state.refs_before
+            && checkout_readable
             && let Ok(after) = crate::git::refs::all(&env.repo.repo)
         {
             let changed = changed_refs(before, &after, &state.plan.branch);
