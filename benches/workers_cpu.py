@@ -10,6 +10,12 @@ The tree goes to a temporary directory under $WKDIR (default /dev/shm, a tmpfs; 
 directory on disk to see the file system's share). `perf` records the whole machine meanwhile
 (`perf record -a`, to /tmp/workers-cpu.perf). Prints the workers' summed counters (claims lost,
 fetches, pushes) and: wall time, throughput, busy CPU seconds, CPU per task, utilization.
+
+Optional: REMOTE_CFG=key=value[,key=value] configures the remote (`receive.unpackLimit=1` keeps
+every push packed), W_CFG the same for each worker's clone, WRAP a program to run the workers
+through instead of git-oc itself (strace, say), KEEP=1 keeps the tree. With GIT_TRACE2 set to a
+directory, each git process writes its own trace there, named with its pid: that names the
+processes in `perf report --sort pid`.
 """
 import atexit, json, os, sys, subprocess, tempfile, time, socket, threading
 BIN, N, T, MS = os.path.abspath(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

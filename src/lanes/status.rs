@@ -25,9 +25,15 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    use std::io::Write;
     let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    // The name is predictable (the run id and git-oc's pid are the agent's to read): created
+    // anew, never opened through whatever the agent may have put there (a symlink to one of
+    // your files would have been written over).
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    file.write_all(&text)?;
     std::fs::rename(&tmp, path)
 }
 

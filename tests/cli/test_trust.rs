@@ -478,6 +478,45 @@ fn a_named_pipe_where_git_reads_never_hangs_a_run() {
     }
 }
 
+/// git-oc's mutex files live in `.git/oc/`, where the agent can write: one replaced by a symlink
+/// to a file of yours must never have that file written over (git-oc marks what it edits in its
+/// mutex), and one replaced by a FIFO must never block. The ref edits go ahead without it.
+#[test]
+fn a_mutex_the_agent_replaced_never_writes_over_your_file() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    // With packed refs, every ref edit takes the ref mutex.
+    env.git(&repo, ["pack-refs", "--all"]);
+    let victim = env.root().join("precious.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let mut runs = 0;
+    for plant in [format!("ln -s '{}'", victim.display()), "mkfifo".to_owned()] {
+        let script = format!(
+            "m=\"$(git rev-parse --git-common-dir)/oc/refs.mutex\"; rm -f \"$m\"; {plant} \"$m\"; echo x > made.txt"
+        );
+        let mut cmd = env.oc_agents(&repo);
+        cmd.args([
+            "run",
+            "--json",
+            "--goal",
+            "mutex",
+            "--backend",
+            "command",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        let (run, blocked) = run_unblocking_fifos(cmd, &repo.join(".git/oc"));
+        assert!(!blocked, "{plant}: git-oc blocked on its mutex");
+        run.assert_code(0);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "{plant}");
+        runs += 1;
+        let evidence = env.git(&repo, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]);
+        assert_eq!(evidence.lines().count(), runs, "{plant}: the run was recorded");
+    }
+}
+
 /// The FIFOs at `path` or anywhere under it.
 fn fifos_under(path: &Path) -> Vec<std::path::PathBuf> {
     use std::os::unix::fs::FileTypeExt;
