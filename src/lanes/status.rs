@@ -349,3 +349,25 @@ impl Observer for RunningObserver<'_> {
         self.inner.wants_output()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::write_json;
+
+    /// The temporary name is predictable (the run id and git-oc's pid): a symlink the agent put
+    /// there is replaced, and the file it points at is left as it was.
+    #[test]
+    fn a_symlink_at_the_temporary_name_is_never_written_through() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let victim = tmp.path().join("precious.txt");
+        std::fs::write(&victim, "precious\n").expect("victim");
+        let path = tmp.path().join("running/run.json");
+        std::fs::create_dir_all(path.parent().unwrap()).expect("dir");
+        let planted = path.with_extension(format!("tmp.{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).expect("symlink");
+        write_json(&path, &serde_json::json!({"stage": "snapshot"})).expect("written");
+        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious\n");
+        assert!(std::fs::read_to_string(&path).expect("status").contains("snapshot"));
+        assert!(!planted.exists());
+    }
+}
