@@ -76,11 +76,39 @@ pub fn run_dir(workspace: &Path, run_id: &str) -> PathBuf {
     workspace.join(EVIDENCE_DIR).join("runs").join(run_id)
 }
 
+/// `workspace/parts…` as real directories, made where missing. The agent works in the
+/// workspace: a symlink it left at `.operations_center` (or below) would have git-oc write the
+/// evidence, and replace a `.gitignore`, wherever it points. Whatever is there that is not a
+/// directory is removed first (a symlink itself, never what it points at).
+fn real_dir(workspace: &Path, parts: &[&str]) -> Result<PathBuf> {
+    let fail = |path: &Path, e: &std::io::Error| Error::io(format!("could not create {}", path.display()), e);
+    // The workspace itself is the user's choice (a symlinked path is theirs to give); a run
+    // stopped before its worktree was made has none yet.
+    std::fs::create_dir_all(workspace).map_err(|e| fail(workspace, &e))?;
+    let mut dir = workspace.to_owned();
+    for part in parts {
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.is_dir() => continue,
+            Ok(_) => std::fs::remove_file(&dir).map_err(|e| fail(&dir, &e))?,
+            Err(_) => {}
+        }
+        std::fs::create_dir(&dir).map_err(|e| fail(&dir, &e))?;
+    }
+    Ok(dir)
+}
+
+/// [`run_dir`], made as real directories (see [`real_dir`]), the evidence directory ignoring
+/// itself.
+pub fn make_run_dir(workspace: &Path, run_id: &str) -> Result<PathBuf> {
+    ensure_self_ignored(workspace)?;
+    real_dir(workspace, &[EVIDENCE_DIR, "runs", run_id])
+}
+
 /// Make `<workspace>/.operations_center/` ignore itself, so evidence never shows in `git status`
 /// or enters a snapshot.
 pub fn ensure_self_ignored(workspace: &Path) -> Result<()> {
-    let dir = workspace.join(EVIDENCE_DIR);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("could not create {}", dir.display()), &e))?;
+    let dir = real_dir(workspace, &[EVIDENCE_DIR])?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
         write_atomic(
@@ -94,9 +122,7 @@ pub fn ensure_self_ignored(workspace: &Path) -> Result<()> {
 /// Write every file of `set` under the run directory; each file appears whole or not at all.
 /// Returns the paths written, in order.
 pub fn write_to_disk(workspace: &Path, run_id: &str, set: &EvidenceSet) -> Result<Vec<PathBuf>> {
-    ensure_self_ignored(workspace)?;
-    let dir = run_dir(workspace, run_id);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("could not create {}", dir.display()), &e))?;
+    let dir = make_run_dir(workspace, run_id)?;
     let mut written = Vec::new();
     for (name, bytes) in &set.files {
         let path = dir.join(name);

@@ -517,6 +517,57 @@ fn a_mutex_the_agent_replaced_never_writes_over_your_file() {
     }
 }
 
+/// The evidence directory is in the agent's worktree: a symlink the agent left at
+/// `.operations_center`, at its `runs`, or at the run's own directory never has git-oc write
+/// outside the worktree (evidence files, or a `.gitignore` in place of yours). The run is
+/// recorded as usual.
+#[test]
+fn a_symlinked_evidence_directory_never_sends_evidence_elsewhere() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let outside = env.root().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join(".gitignore"), "mine\n").unwrap();
+    let target = outside.display().to_string();
+    let mut runs = 0;
+    for at in [
+        ".operations_center",
+        ".operations_center/runs",
+        ".operations_center/runs/$GIT_OC_RUN_ID",
+    ] {
+        let script = format!("rm -rf \"{at}\"; ln -s '{target}' \"{at}\"; echo x > made.txt");
+        env.run_agent(
+            &repo,
+            [
+                "run",
+                "--goal",
+                "evidence",
+                "--backend",
+                "command",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ],
+        )
+        .assert_code(0);
+        let left: Vec<_> = std::fs::read_dir(&outside)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, [".gitignore"], "{at}: git-oc wrote outside the worktree");
+        assert_eq!(
+            std::fs::read_to_string(outside.join(".gitignore")).unwrap(),
+            "mine\n",
+            "{at}"
+        );
+        runs += 1;
+        let evidence = env.git(&repo, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]);
+        assert_eq!(evidence.lines().count(), runs, "{at}: the run was recorded");
+    }
+}
+
 /// The FIFOs at `path` or anywhere under it.
 fn fifos_under(path: &Path) -> Vec<std::path::PathBuf> {
     use std::os::unix::fs::FileTypeExt;

@@ -116,7 +116,13 @@ impl Stage for Agent {
             && !state.workspace_gone
         {
             // A full disk must not lose the run: the same bytes still go into git.
-            match write_capture(&run_dir, capture, env.adapter.display_name(), env.cx.ids.new_id()) {
+            match write_capture(
+                &state.plan.workspace,
+                &state.request.run_id,
+                capture,
+                env.adapter.display_name(),
+                env.cx.ids.new_id(),
+            ) {
                 Ok(r) => result.runtime_invocation_ref = Some(r),
                 Err(e) => state.warnings.push(e.summary_line()),
             }
@@ -183,12 +189,14 @@ fn changed_refs(
 
 /// `stdout.txt` and `stderr.txt` in the run directory, as soon as the agent is done.
 fn write_capture(
-    run_dir: &Path,
+    workspace: &Path,
+    run_id: &str,
     capture: &Capture,
     runtime: &str,
     invocation_id: String,
 ) -> Result<RuntimeInvocationRef> {
-    std::fs::create_dir_all(run_dir).map_err(|e| Error::io("could not create the run directory", &e))?;
+    // Made again as real directories: the agent may have put a symlink in their place.
+    let run_dir = &crate::evidence::make_run_dir(workspace, run_id)?;
     let stdout = run_dir.join(files::STDOUT);
     let stderr = run_dir.join(files::STDERR);
     crate::evidence::write_atomic(&stdout, &capture.stdout)?;
