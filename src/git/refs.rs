@@ -66,6 +66,9 @@ pub fn deletion(name: gix::refs::FullName, expected: gix::ObjectId) -> RefEdit {
 /// its own: they are removed. A lock file no git-oc marked (a plain git's) is never touched.
 fn guarded<T>(repo: &gix::Repository, name: &str, edit: impl FnOnce() -> T) -> T {
     let common = repo.common_dir();
+    for each in name.lines().filter(|n| is_shared_ref(n)) {
+        set_aside_planted_reflog(common, each);
+    }
     // Without packed refs gix takes no lock beside the ref's own (nothing is left in every
     // edit's way), and a fresh repository's runs create no mutex file.
     if !common.join("packed-refs").exists() && !common.join("packed-refs.lock").exists() {
@@ -87,6 +90,21 @@ fn guarded<T>(repo: &gix::Repository, name: &str, edit: impl FnOnce() -> T) -> T
     let result = edit();
     mutex.mark("");
     result
+}
+
+/// The edit appends to the ref's reflog, `logs/<name>`, opened for appending as it is found: a
+/// symlink the agent put there (it can write in `.git`) would have the line appended to the file
+/// it points at, one of yours, and a FIFO would block the open. Anything there that is not a
+/// regular file is removed (a link itself, never its target); the edit then starts a new log.
+fn set_aside_planted_reflog(common: &std::path::Path, name: &str) {
+    let log = common.join("logs").join(name);
+    if let Ok(meta) = std::fs::symlink_metadata(&log)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        tracing::warn!(log = %log.display(), "a reflog that is not a file was removed before the ref edit");
+        let _ = std::fs::remove_file(&log);
+    }
 }
 
 /// A valid full ref name under `refs/` (so its lock file stays inside the refs directory).

@@ -568,6 +568,51 @@ fn a_symlinked_evidence_directory_never_sends_evidence_elsewhere() {
     }
 }
 
+/// A ref edit appends to the ref's reflog in `.git/logs/`, where the agent can write: a symlink
+/// it left at the run branch's reflog or at the notes' never has git-oc append to the file it
+/// points at. The logs start anew.
+#[test]
+fn a_symlinked_reflog_never_has_a_line_appended_to_your_file() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let victim = env.root().join("precious.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let v = victim.display();
+    let script = format!(
+        "c=\"$(git rev-parse --git-common-dir)\"; \
+         for log in \"$c/logs/$(git symbolic-ref HEAD)\" \"$c/logs/refs/notes/oc\"; do \
+         mkdir -p \"$(dirname \"$log\")\"; rm -f \"$log\"; ln -s '{v}' \"$log\"; done; echo x > made.txt"
+    );
+    let run = env.run_agent(
+        &repo,
+        [
+            "run",
+            "--goal",
+            "reflog",
+            "--backend",
+            "command",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    run.assert_code(0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let branches = env.git(&repo, ["for-each-ref", "--format=%(refname)", "refs/heads/oc/"]);
+    let branch = branches.lines().next().expect("the run's branch");
+    for log in [
+        repo.join(".git/logs").join(branch),
+        repo.join(".git/logs/refs/notes/oc"),
+    ] {
+        assert!(
+            std::fs::symlink_metadata(&log).is_ok_and(|m| m.is_file()),
+            "{}",
+            log.display()
+        );
+    }
+}
+
 /// The FIFOs at `path` or anywhere under it.
 fn fifos_under(path: &Path) -> Vec<std::path::PathBuf> {
     use std::os::unix::fs::FileTypeExt;
