@@ -25,6 +25,25 @@ pub enum Syntax {
     Yaml,
 }
 
+/// The bytes of `path` when it is a regular file (after symlinks) of at most `max_bytes`, else
+/// `None`: for files an agent could have replaced (git-oc's own state under `.git/oc/`, what the
+/// agent wrote in its worktree). Opened without blocking and checked with `fstat` before a byte
+/// is read, so a FIFO, a device or a file that grows while read does no harm.
+pub fn read_plain_file(path: &Path, max_bytes: u64) -> Option<Vec<u8>> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > max_bytes {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max_bytes + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= max_bytes).then_some(bytes)
+}
+
 /// Read the configuration file at `path` (`what` names it in messages, e.g. "configuration
 /// file"). `Ok(None)` when nothing is there; an error (bad input, exit 2) when it is not a
 /// regular file, is larger than [`MAX_FILE_BYTES`], is not UTF-8 or nests deeper than
@@ -300,6 +319,27 @@ fn yaml_nesting(text: &str) -> std::result::Result<(), usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What an agent can put where git-oc keeps state: only a regular file of at most the
+    /// limit is read, and nothing blocks (a FIFO with no writer would wait forever).
+    #[test]
+    fn a_plain_file_is_read_only_when_it_is_one() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = tmp.path().join("state");
+        std::fs::write(&file, "12345").expect("write");
+        assert_eq!(read_plain_file(&file, 5).as_deref(), Some(&b"12345"[..]));
+        assert_eq!(read_plain_file(&file, 4), None);
+        let fifo = tmp.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        assert_eq!(read_plain_file(&fifo, 1024), None);
+        let zero = tmp.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+        assert_eq!(read_plain_file(&zero, 1024), None);
+        assert_eq!(read_plain_file(&tmp.path().join("missing"), 1024), None);
+        assert_eq!(read_plain_file(tmp.path(), 1024), None);
+    }
 
     fn deep(s: &str, syntax: Syntax) -> bool {
         check_nesting(s, syntax).is_err()

@@ -206,9 +206,12 @@ fn worktree_file(run: &RunOutcome, name: &str) -> Option<Vec<u8>> {
 }
 
 fn read_bounded(path: &Path) -> Option<Vec<u8>> {
+    // Not through a symlink, and a regular file of sane size: the agent is not trusted.
     let meta = std::fs::symlink_metadata(path).ok()?;
-    // A regular file of sane size: the agent is not trusted.
-    (meta.is_file() && meta.len() <= 1024 * 1024).then(|| std::fs::read(path).ok())?
+    if meta.file_type().is_symlink() {
+        return None;
+    }
+    crate::config::read::read_plain_file(path, 1024 * 1024)
 }
 
 fn bullets(status: &str, category: &str, reason: &str) -> String {

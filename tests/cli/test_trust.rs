@@ -613,6 +613,28 @@ fn a_symlinked_reflog_never_has_a_line_appended_to_your_file() {
     }
 }
 
+/// The task board keeps a cache of task summaries in `.git/oc/`, where an agent can write: a
+/// FIFO in its place never blocks a listing (a worker lists the board every round).
+#[test]
+fn a_fifo_in_place_of_the_board_cache_never_hangs_a_listing() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    env.run_agent(&repo, ["task", "add", "First", "--repo", "r"])
+        .assert_code(0);
+    let cache = repo.join(".git/oc/task-summaries");
+    std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&cache);
+    let c = std::ffi::CString::new(cache.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let mut cmd = env.oc_agents(&repo);
+    cmd.args(["task", "list"]);
+    let (run, blocked) = run_unblocking_fifos(cmd, &repo.join(".git/oc"));
+    assert!(!blocked, "git-oc blocked reading its task cache");
+    run.assert_code(0);
+    assert!(run.stdout.contains("First"), "{}", run.stdout);
+}
+
 /// The FIFOs at `path` or anywhere under it.
 fn fifos_under(path: &Path) -> Vec<std::path::PathBuf> {
     use std::os::unix::fs::FileTypeExt;
