@@ -294,8 +294,7 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
         registered_bases.push(canonical(&base));
         let shown = base.display().to_string();
         let admin = proxy.git_dir().to_owned();
-        let branch = std::fs::read_to_string(admin.join("HEAD"))
-            .ok()
+        let branch = crate::config::read::read_plain_text(&admin.join("HEAD"), 64 << 10)
             .and_then(|h| h.strip_prefix("ref: ").map(|r| r.trim().to_owned()));
         if interrupted_workspaces.contains(&canonical(&base)) {
             // Removed with its interrupted run, above.

@@ -297,7 +297,8 @@ pub fn discard(repo: &Repo, run: &RecordedRun, evidence: bool) -> Result<Discard
             .worktrees()
             .map_err(|e| Error::git("could not list the worktrees", e))?
         {
-            let on_branch = std::fs::read_to_string(proxy.git_dir().join("HEAD")).is_ok_and(|h| h.trim() == head);
+            let on_branch = crate::config::read::read_plain_text(&proxy.git_dir().join("HEAD"), 64 << 10)
+                .is_some_and(|h| h.trim() == head);
             let Ok(path) = proxy.base() else { continue };
             if !on_branch {
                 continue;

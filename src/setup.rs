@@ -49,8 +49,7 @@ fn record_path(repo: &Repo) -> std::path::PathBuf {
 }
 
 fn read_record(repo: &Repo) -> Record {
-    std::fs::read(record_path(repo))
-        .ok()
+    crate::config::read::read_plain_file(&record_path(repo), 1 << 20)
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
 }

@@ -89,7 +89,11 @@ pub fn collect(workdir: &Path, configured: Option<&str>, file_threshold: f64) ->
             MAX_BYTES >> 20
         ));
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("could not read the coverage report {rel}: {e}"))?;
+    let text = crate::config::read::read_plain_file(&path, MAX_BYTES)
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            format!("could not read the coverage report {rel}: not a regular UTF-8 file within the size limit")
+        })?;
     let (format, files, overall) = parse(&rel, &text).map_err(|e| format!("the coverage report {rel}: {e}"))?;
     let files: PerFile =
         files

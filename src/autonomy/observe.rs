@@ -289,7 +289,9 @@ pub fn todo_signal(workdir: &Path) -> Result<TodoSignal, String> {
         if !meta.is_file() || meta.len() > TODO_MAX_BYTES {
             continue;
         }
-        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let Some(bytes) = crate::config::read::read_plain_file(&path, TODO_MAX_BYTES) else {
+            continue;
+        };
         if bytes.contains(&0) {
             continue;
         }

@@ -44,6 +44,11 @@ pub fn read_plain_file(path: &Path, max_bytes: u64) -> Option<Vec<u8>> {
     (bytes.len() as u64 <= max_bytes).then_some(bytes)
 }
 
+/// [`read_plain_file`] as UTF-8 text (a worktree's `HEAD` or `gitdir`, say).
+pub fn read_plain_text(path: &Path, max_bytes: u64) -> Option<String> {
+    String::from_utf8(read_plain_file(path, max_bytes)?).ok()
+}
+
 /// Read the configuration file at `path` (`what` names it in messages, e.g. "configuration
 /// file"). `Ok(None)` when nothing is there; an error (bad input, exit 2) when it is not a
 /// regular file, is larger than [`MAX_FILE_BYTES`], is not UTF-8 or nests deeper than

@@ -60,16 +60,25 @@ fn try_lock(file: &std::fs::File) -> std::io::Result<bool> {
 /// Whether the run registered at `path` is alive: someone holds its lock. A registration that
 /// vanished (the run finished) is not alive.
 pub fn is_live(path: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(path) else {
+    // Without blocking, and only a file: an agent can write in `.git/oc/` (a FIFO would block
+    // the open for good).
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+    else {
         return false;
     };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     match try_lock(&file) {
         // We got the lock: nobody holds it. Closing the file releases it again.
         Ok(true) => false,
         Ok(false) => true,
         // No locking on this file system: fall back to the recorded process.
-        Err(_) => std::fs::read(path)
-            .ok()
+        Err(_) => crate::config::read::read_plain_file(path, 1 << 20)
             .and_then(|b| serde_json::from_slice::<Inflight>(&b).ok())
             .is_some_and(|r| pid_exists(r.pid)),
     }
@@ -157,8 +166,7 @@ pub fn list_all(state_dir: &Path) -> Vec<(PathBuf, Option<Inflight>)> {
     for entry in std::fs::read_dir(dir(state_dir)).into_iter().flatten().flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "json") {
-            let run = std::fs::read(&path)
-                .ok()
+            let run = crate::config::read::read_plain_file(&path, 1 << 20)
                 .and_then(|b| serde_json::from_slice::<Inflight>(&b).ok());
             out.push((path, run));
         }

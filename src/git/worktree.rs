@@ -78,8 +78,10 @@ pub fn branch_taken(repo: &Repo, full: &gix::refs::FullName) -> Option<String> {
     let head = format!("ref: {name}");
     let admin = repo.common_dir().join("worktrees");
     for entry in std::fs::read_dir(admin).into_iter().flatten().flatten() {
-        if std::fs::read_to_string(entry.path().join("HEAD")).is_ok_and(|h| h.trim() == head) {
-            let at = std::fs::read_to_string(entry.path().join("gitdir")).unwrap_or_default();
+        // Read without blocking: an agent can write in `.git/worktrees/` too.
+        let read = |name: &str| crate::config::read::read_plain_text(&entry.path().join(name), 64 << 10);
+        if read("HEAD").is_some_and(|h| h.trim() == head) {
+            let at = read("gitdir").unwrap_or_default();
             let at = at.trim().trim_end_matches("/.git");
             return Some(format!("is checked out in the worktree {at}"));
         }

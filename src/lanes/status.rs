@@ -38,7 +38,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    serde_json::from_slice(&crate::config::read::read_plain_file(path, 1 << 20)?).ok()
 }
 
 /// Whether the process `pid` is alive (and not a zombie).

@@ -867,7 +867,7 @@ impl Reviewer<'_> {
 /// The verdict the pass's agent wrote: in its worktree, else in the run's commit.
 fn read_verdict(repo: &gix::Repository, outcome: &crate::pipeline::RunOutcome) -> Option<Vec<u8>> {
     if let Some(wt) = &outcome.git.worktree
-        && let Ok(bytes) = std::fs::read(wt.join(VERDICT_FILE))
+        && let Some(bytes) = crate::config::read::read_plain_file(&wt.join(VERDICT_FILE), 1 << 20)
     {
         return Some(bytes);
     }

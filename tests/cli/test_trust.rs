@@ -635,6 +635,49 @@ fn a_fifo_in_place_of_the_board_cache_never_hangs_a_listing() {
     assert!(run.stdout.contains("First"), "{}", run.stdout);
 }
 
+/// What `git oc status` and `git oc gc` read from `.git/oc/` (the lanes' status files, the runs
+/// in flight) and from `.git/worktrees/` (a worktree's HEAD): FIFOs there, which an agent can
+/// make, never block them.
+#[test]
+fn fifos_among_git_ocs_state_never_hang_status_or_gc() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    env.run_agent(
+        &repo,
+        ["run", "--goal", "one run", "--backend", "command", "--", "fake-agent"],
+    )
+    .assert_code(0);
+    let admin = std::fs::read_dir(repo.join(".git/worktrees"))
+        .unwrap()
+        .flatten()
+        .next()
+        .expect("the run's worktree")
+        .path();
+    for path in [
+        repo.join(".git/oc/lanes/goal-1.json"),
+        repo.join(".git/oc/inflight/0123.json"),
+        repo.join(".git/oc/running/0123.json"),
+        admin.join("HEAD"),
+    ] {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    }
+    for args in [&["status"][..], &["gc", "--dry-run"][..]] {
+        let mut cmd = env.oc_agents(&repo);
+        cmd.args(args);
+        let (run, blocked) = run_unblocking_fifos(cmd, &repo.join(".git"));
+        assert!(!blocked, "git oc {args:?} blocked on a FIFO: {}", run.stderr);
+        assert!(
+            run.code == 0 || run.stderr.starts_with("error:"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
 /// The FIFOs at `path` or anywhere under it.
 fn fifos_under(path: &Path) -> Vec<std::path::PathBuf> {
     use std::os::unix::fs::FileTypeExt;
