@@ -571,3 +571,15 @@ pub fn git_daemon_program() -> PathBuf {
     assert!(out.status.success(), "git --exec-path failed");
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("git-daemon")
 }
+
+/// A named pipe (FIFO) at `path`.
+pub fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o644) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
+}

@@ -26,6 +26,31 @@ fn run_sh(env: &TestEnv, repo: &Path, goal: &str, script: &str, extra: &[&str]) 
     (run, doc)
 }
 
+/// `git oc run --json --goal GOAL --backend command -- sh -c SCRIPT`, not started yet.
+fn sh_run_command(env: &TestEnv, repo: &Path, goal: &str, script: &str) -> std::process::Command {
+    let mut cmd = env.oc_agents(repo);
+    cmd.args([
+        "run",
+        "--json",
+        "--goal",
+        goal,
+        "--backend",
+        "command",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    cmd
+}
+
+/// How many runs the repository's evidence refs record.
+fn evidence_refs(env: &TestEnv, repo: &Path) -> usize {
+    env.git(repo, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"])
+        .lines()
+        .count()
+}
+
 fn remote_with_origin(env: &TestEnv, repo: &Path) -> std::path::PathBuf {
     let remote = env.root().join("remote.git");
     env.git(env.root(), ["init", "-q", "--bare", remote.to_str().unwrap()]);
@@ -339,19 +364,7 @@ fn a_fifo_in_place_of_an_index_never_hangs_a_run() {
             _ => repo.join(".git/worktrees"),
         };
         let script = format!("i=\"{target}\"; rm -f \"$i\"; mkfifo \"$i\"; echo x > made.txt");
-        let mut cmd = env.oc_agents(&repo);
-        cmd.args([
-            "run",
-            "--json",
-            "--goal",
-            "fifo",
-            "--backend",
-            "command",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ]);
+        let cmd = sh_run_command(&env, &repo, "fifo", &script);
         let (run, blocked) = run_unblocking_fifos(cmd, &index_path);
         assert!(!blocked, "{case}: git-oc blocked opening a FIFO in place of the index");
         let doc = run.json();
@@ -443,19 +456,7 @@ fn a_named_pipe_where_git_reads_never_hangs_a_run() {
         let env = TestEnv::new();
         let repo = env.repo("r");
         let script = format!("{plant} && echo x > made.txt");
-        let mut cmd = env.oc_agents(&repo);
-        cmd.args([
-            "run",
-            "--json",
-            "--goal",
-            "pipe",
-            "--backend",
-            "command",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ]);
+        let cmd = sh_run_command(&env, &repo, "pipe", &script);
         let (run, blocked) = run_unblocking_fifos(cmd, &repo);
         assert!(!blocked, "{case}: git-oc blocked opening a FIFO");
         let doc = run.json();
@@ -494,26 +495,13 @@ fn a_mutex_the_agent_replaced_never_writes_over_your_file() {
         let script = format!(
             "m=\"$(git rev-parse --git-common-dir)/oc/refs.mutex\"; rm -f \"$m\"; {plant} \"$m\"; echo x > made.txt"
         );
-        let mut cmd = env.oc_agents(&repo);
-        cmd.args([
-            "run",
-            "--json",
-            "--goal",
-            "mutex",
-            "--backend",
-            "command",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ]);
+        let cmd = sh_run_command(&env, &repo, "mutex", &script);
         let (run, blocked) = run_unblocking_fifos(cmd, &repo.join(".git/oc"));
         assert!(!blocked, "{plant}: git-oc blocked on its mutex");
         run.assert_code(0);
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "{plant}");
         runs += 1;
-        let evidence = env.git(&repo, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]);
-        assert_eq!(evidence.lines().count(), runs, "{plant}: the run was recorded");
+        assert_eq!(evidence_refs(&env, &repo), runs, "{plant}: the run was recorded");
     }
 }
 
@@ -536,21 +524,7 @@ fn a_symlinked_evidence_directory_never_sends_evidence_elsewhere() {
         ".operations_center/runs/$GIT_OC_RUN_ID",
     ] {
         let script = format!("rm -rf \"{at}\"; ln -s '{target}' \"{at}\"; echo x > made.txt");
-        env.run_agent(
-            &repo,
-            [
-                "run",
-                "--goal",
-                "evidence",
-                "--backend",
-                "command",
-                "--",
-                "sh",
-                "-c",
-                &script,
-            ],
-        )
-        .assert_code(0);
+        Run::from(sh_run_command(&env, &repo, "evidence", &script).output().unwrap()).assert_code(0);
         let left: Vec<_> = std::fs::read_dir(&outside)
             .unwrap()
             .flatten()
@@ -563,8 +537,7 @@ fn a_symlinked_evidence_directory_never_sends_evidence_elsewhere() {
             "{at}"
         );
         runs += 1;
-        let evidence = env.git(&repo, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]);
-        assert_eq!(evidence.lines().count(), runs, "{at}: the run was recorded");
+        assert_eq!(evidence_refs(&env, &repo), runs, "{at}: the run was recorded");
     }
 }
 
@@ -583,20 +556,7 @@ fn a_symlinked_reflog_never_has_a_line_appended_to_your_file() {
          for log in \"$c/logs/$(git symbolic-ref HEAD)\" \"$c/logs/refs/notes/oc\"; do \
          mkdir -p \"$(dirname \"$log\")\"; rm -f \"$log\"; ln -s '{v}' \"$log\"; done; echo x > made.txt"
     );
-    let run = env.run_agent(
-        &repo,
-        [
-            "run",
-            "--goal",
-            "reflog",
-            "--backend",
-            "command",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let run = Run::from(sh_run_command(&env, &repo, "reflog", &script).output().unwrap());
     run.assert_code(0);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     let branches = env.git(&repo, ["for-each-ref", "--format=%(refname)", "refs/heads/oc/"]);
@@ -624,9 +584,7 @@ fn a_fifo_in_place_of_the_board_cache_never_hangs_a_listing() {
     let cache = repo.join(".git/oc/task-summaries");
     std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
     let _ = std::fs::remove_file(&cache);
-    let c = std::ffi::CString::new(cache.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    mkfifo(&cache);
     let mut cmd = env.oc_agents(&repo);
     cmd.args(["task", "list"]);
     let (run, blocked) = run_unblocking_fifos(cmd, &repo.join(".git/oc"));
@@ -661,9 +619,7 @@ fn fifos_among_git_ocs_state_never_hang_status_or_gc() {
     ] {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let _ = std::fs::remove_file(&path);
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: mkfifo(3) with a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        mkfifo(&path);
     }
     for args in [&["status"][..], &["gc", "--dry-run"][..]] {
         let mut cmd = env.oc_agents(&repo);

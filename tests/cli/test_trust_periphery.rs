@@ -504,12 +504,6 @@ fn a_configuration_file_that_is_not_a_regular_file_is_refused() {
     env.run_agent(&repo, ["plan", "--goal", "x"]).assert_clean_error(2);
 }
 
-fn mkfifo(path: &Path) {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-}
-
 #[test]
 fn the_user_configuration_file_is_read_the_same_careful_way() {
     let env = TestEnv::new();
