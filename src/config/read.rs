@@ -25,18 +25,41 @@ pub enum Syntax {
     Yaml,
 }
 
-/// The bytes of `path` when it is a regular file (after symlinks) of at most `max_bytes`, else
-/// `None`: for files an agent could have replaced (git-oc's own state under `.git/oc/`, what the
-/// agent wrote in its worktree). Opened without blocking and checked with `fstat` before a byte
-/// is read, so a FIFO, a device or a file that grows while read does no harm.
-pub fn read_plain_file(path: &Path, max_bytes: u64) -> Option<Vec<u8>> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+/// `path` opened with `options` only if it is a regular file, for files an agent could have
+/// replaced (git-oc's own state under `.git/oc/`, what the agent wrote in its worktree): opened
+/// without blocking (a FIFO would wait for a writer for good, deaf to signals), checked with
+/// `fstat` before any use, and, unless `follow_symlinks`, never through a symlink (one pointing
+/// at a file of yours would have git-oc write or lock that file). Anything else is an error of
+/// kind `InvalidInput`.
+pub fn open_regular_file(
+    options: &mut std::fs::OpenOptions,
+    path: &Path,
+    follow_symlinks: bool,
+) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+    let not_regular = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+    let no_follow = if follow_symlinks { 0 } else { libc::O_NOFOLLOW };
+    let file = options
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | no_follow)
         .open(path)
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() > max_bytes {
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                not_regular()
+            } else {
+                e
+            }
+        })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    Ok((file, meta))
+}
+
+/// The bytes of `path` when it is a regular file (after symlinks) of at most `max_bytes`, else
+/// `None` (see [`open_regular_file`]); a file that grows while read does no harm either.
+pub fn read_plain_file(path: &Path, max_bytes: u64) -> Option<Vec<u8>> {
+    let (file, meta) = open_regular_file(std::fs::OpenOptions::new().read(true), path, true).ok()?;
+    if meta.len() > max_bytes {
         return None;
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);

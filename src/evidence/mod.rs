@@ -76,16 +76,13 @@ pub fn run_dir(workspace: &Path, run_id: &str) -> PathBuf {
     workspace.join(EVIDENCE_DIR).join("runs").join(run_id)
 }
 
-/// `workspace/parts…` as real directories, made where missing. The agent works in the
-/// workspace: a symlink it left at `.operations_center` (or below) would have git-oc write the
-/// evidence, and replace a `.gitignore`, wherever it points. Whatever is there that is not a
-/// directory is removed first (a symlink itself, never what it points at).
-fn real_dir(workspace: &Path, parts: &[&str]) -> Result<PathBuf> {
+/// `base/parts…` as real directories, made where missing. The agent works in the workspace: a
+/// symlink it left at `.operations_center` (or below) would have git-oc write the evidence, and
+/// replace a `.gitignore`, wherever it points. Whatever is there that is not a directory is
+/// removed first (a symlink itself, never what it points at).
+fn real_dir(base: &Path, parts: &[&str]) -> Result<PathBuf> {
     let fail = |path: &Path, e: &std::io::Error| Error::io(format!("could not create {}", path.display()), e);
-    // The workspace itself is the user's choice (a symlinked path is theirs to give); a run
-    // stopped before its worktree was made has none yet.
-    std::fs::create_dir_all(workspace).map_err(|e| fail(workspace, &e))?;
-    let mut dir = workspace.to_owned();
+    let mut dir = base.to_owned();
     for part in parts {
         dir.push(part);
         match std::fs::symlink_metadata(&dir) {
@@ -101,13 +98,17 @@ fn real_dir(workspace: &Path, parts: &[&str]) -> Result<PathBuf> {
 /// [`run_dir`], made as real directories (see [`real_dir`]), the evidence directory ignoring
 /// itself.
 pub fn make_run_dir(workspace: &Path, run_id: &str) -> Result<PathBuf> {
-    ensure_self_ignored(workspace)?;
-    real_dir(workspace, &[EVIDENCE_DIR, "runs", run_id])
+    let evidence = ensure_self_ignored(workspace)?;
+    real_dir(&evidence, &["runs", run_id])
 }
 
-/// Make `<workspace>/.operations_center/` ignore itself, so evidence never shows in `git status`
-/// or enters a snapshot.
-pub fn ensure_self_ignored(workspace: &Path) -> Result<()> {
+/// Make `<workspace>/.operations_center/` (returned) ignore itself, so evidence never shows in
+/// `git status` or enters a snapshot.
+pub fn ensure_self_ignored(workspace: &Path) -> Result<PathBuf> {
+    // The workspace itself is the user's choice (a symlinked path is theirs to give); a run
+    // stopped before its worktree was made has none yet.
+    std::fs::create_dir_all(workspace)
+        .map_err(|e| Error::io(format!("could not create {}", workspace.display()), &e))?;
     let dir = real_dir(workspace, &[EVIDENCE_DIR])?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
@@ -116,7 +117,7 @@ pub fn ensure_self_ignored(workspace: &Path) -> Result<()> {
             b"# Written by git-oc: run evidence is kept in refs/oc/runs, not in commits.\n*\n",
         )?;
     }
-    Ok(())
+    Ok(dir)
 }
 
 /// Write every file of `set` under the run directory; each file appears whole or not at all.

@@ -60,19 +60,11 @@ fn try_lock(file: &std::fs::File) -> std::io::Result<bool> {
 /// Whether the run registered at `path` is alive: someone holds its lock. A registration that
 /// vanished (the run finished) is not alive.
 pub fn is_live(path: &Path) -> bool {
-    // Without blocking, and only a file: an agent can write in `.git/oc/` (a FIFO would block
-    // the open for good).
-    use std::os::unix::fs::OpenOptionsExt;
-    let Ok(file) = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
+    // An agent can write in `.git/oc/`: a FIFO there would block a plain open for good.
+    let Ok((file, _)) = crate::config::read::open_regular_file(std::fs::OpenOptions::new().read(true), path, false)
     else {
         return false;
     };
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return false;
-    }
     match try_lock(&file) {
         // We got the lock: nobody holds it. Closing the file releases it again.
         Ok(true) => false,

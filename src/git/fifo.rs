@@ -57,30 +57,25 @@ fn walk_worktree(dir: &Path, top: bool, in_git_dir: bool, found: &mut Vec<PathBu
     }
 }
 
+/// Every FIFO under a git directory, but for the directories [`SKIPPED_IN_GIT_DIR`] at its top,
+/// of which only the object store's small files are looked at: where else objects are
+/// (alternates) and the packs.
 fn walk_git_dir(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else { continue };
-        if kind.is_fifo() {
-            found.push(entry.path());
-        } else if kind.is_dir() && !SKIPPED_IN_GIT_DIR.iter().any(|n| entry.file_name() == *n) {
-            walk_git_dir_all(&entry.path(), found);
-        }
-    }
-    // The object store's small files: where else objects are (alternates) and the packs.
+    walk_all(dir, SKIPPED_IN_GIT_DIR, found);
     for sub in ["objects/info", "objects/pack"] {
-        walk_git_dir_all(&dir.join(sub), found);
+        walk_all(&dir.join(sub), &[], found);
     }
 }
 
-fn walk_git_dir_all(dir: &Path, found: &mut Vec<PathBuf>) {
+/// Every FIFO under `dir`, but in the directories named in `skipped` at its top.
+fn walk_all(dir: &Path, skipped: &[&str], found: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let Ok(kind) = entry.file_type() else { continue };
         if kind.is_fifo() {
             found.push(entry.path());
-        } else if kind.is_dir() {
-            walk_git_dir_all(&entry.path(), found);
+        } else if kind.is_dir() && !skipped.iter().any(|n| entry.file_name() == *n) {
+            walk_all(&entry.path(), &[], found);
         }
     }
 }

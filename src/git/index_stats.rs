@@ -37,10 +37,9 @@ impl IndexStats {
     /// `None` when the file cannot be read or is not a version 2 or 3 index.
     pub fn open(path: &Path, hash: gix::hash::Kind) -> Option<IndexStats> {
         // A regular file only: a FIFO in its place would block the read.
-        if !std::fs::symlink_metadata(path).ok()?.is_file() {
-            return None;
-        }
-        let mut reader = BufReader::with_capacity(64 * 1024, std::fs::File::open(path).ok()?);
+        let (file, _) =
+            crate::config::read::open_regular_file(std::fs::OpenOptions::new().read(true), path, false).ok()?;
+        let mut reader = BufReader::with_capacity(64 * 1024, file);
         let mut header = [0u8; 12];
         reader.read_exact(&mut header).ok()?;
         let version = u32::from_be_bytes(header[4..8].try_into().ok()?);

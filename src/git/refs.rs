@@ -121,13 +121,17 @@ pub fn compare_and_swap(
     new: gix::ObjectId,
     log_message: &str,
 ) -> Result<()> {
-    let expected = match expected {
-        Some(id) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(id)),
-        None => PreviousValue::MustNotExist,
-    };
-    edit(repo, update(full_name(name)?, expected, new, log_message))
+    edit(repo, update(full_name(name)?, must_hold(expected), new, log_message))
         .map_err(|e| Error::git(format!("could not update {name}"), e))?;
     Ok(())
+}
+
+/// What a ref must hold for a compare-and-swap: `expected`, or nothing at all.
+fn must_hold(expected: Option<gix::ObjectId>) -> PreviousValue {
+    match expected {
+        Some(id) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(id)),
+        None => PreviousValue::MustNotExist,
+    }
 }
 
 /// [`compare_and_swap`] for several refs in one transaction: all of them move, or none (when
@@ -141,11 +145,7 @@ pub fn compare_and_swap_all(
     }
     let mut edits = Vec::with_capacity(moves.len());
     for (name, expected, new, log_message) in moves {
-        let expected = match expected {
-            Some(id) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(*id)),
-            None => PreviousValue::MustNotExist,
-        };
-        edits.push(update(full_name(name)?, expected, *new, log_message));
+        edits.push(update(full_name(name)?, must_hold(*expected), *new, log_message));
     }
     // The mutex's mark names every ref whose lock file this transaction takes.
     let names = moves.iter().map(|m| m.0.as_str()).collect::<Vec<_>>().join("\n");

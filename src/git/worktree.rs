@@ -405,28 +405,21 @@ impl StateMutex {
     fn take(state_dir: &Path, name: &str, operation: libc::c_int) -> Result<StateMutex> {
         use std::os::fd::AsRawFd;
         std::fs::create_dir_all(state_dir).map_err(|e| Error::io("could not create git-oc's state directory", &e))?;
-        use std::os::unix::fs::OpenOptionsExt;
         let path = state_dir.join(name);
-        // Never through a symlink, never blocking: the agent can write here, and a mutex that
-        // pointed at one of your files would have its marks written over that file, a FIFO
-        // would block the read of the mark for good.
-        let not_a_file = || {
-            Error::run(format!("git-oc's mutex at {} is not a regular file", path.display()))
-                .hint("something replaced it (an agent?); remove it, git-oc makes a new one")
-        };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => not_a_file(),
-                _ => Error::io("could not open git-oc's mutex", &e),
-            })?;
-        if !file.metadata().is_ok_and(|m| m.is_file()) {
-            return Err(not_a_file());
-        }
+        // The agent can write here: a mutex that pointed at one of your files would have its
+        // marks written over that file, a FIFO would block the read of the mark for good.
+        let (file, _) = crate::config::read::open_regular_file(
+            std::fs::OpenOptions::new().create(true).read(true).append(true),
+            &path,
+            false,
+        )
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidInput => {
+                Error::run(format!("git-oc's mutex at {} is not a regular file", path.display()))
+                    .hint("something replaced it (an agent?); remove it, git-oc makes a new one")
+            }
+            _ => Error::io("could not open git-oc's mutex", &e),
+        })?;
         // SAFETY: flock(2) on a file descriptor we own; without LOCK_NB it blocks until no other
         // holder remains.
         if unsafe { libc::flock(file.as_raw_fd(), operation) } != 0 {

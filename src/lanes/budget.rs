@@ -21,23 +21,21 @@ pub struct Slot {
 /// A free slot, or why there is none.
 pub fn take_slot(session: &Session) -> Result<Slot, String> {
     use std::os::fd::AsRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
     let max = session.config.lanes.max_concurrent_runs();
     let dir = super::status::lanes_dir(&session.repo.state_dir()).join("slots");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for n in 0..max {
         let path = dir.join(format!("{n}.lock"));
-        // Not through a symlink, not blocking on a FIFO: agents can write under `.git/oc/`.
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        if !file.metadata().is_ok_and(|m| m.is_file()) {
-            return Err(format!("{} is not a regular file; remove it", path.display()));
-        }
+        // Agents can write under `.git/oc/`.
+        let (file, _) = crate::config::read::open_regular_file(
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true),
+            &path,
+            false,
+        )
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidInput => format!("{} is not a regular file; remove it", path.display()),
+            _ => format!("cannot open {}: {e}", path.display()),
+        })?;
         // SAFETY: flock(2) on a descriptor we own; the lock goes with the descriptor.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
             return Ok(Slot { _file: file });

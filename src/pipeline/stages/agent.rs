@@ -31,10 +31,7 @@ impl Stage for Agent {
         let goal_file = run_dir.join(files::GOAL);
         let prompt = crate::execution::agents::goal_file_text(&state.request.goal_text, &state.request.allowed_paths);
         if self.goal_file {
-            crate::evidence::ensure_self_ignored(&state.plan.workspace)
-                .and_then(|_| {
-                    std::fs::create_dir_all(&run_dir).map_err(|e| Error::io("could not create the run directory", &e))
-                })
+            crate::evidence::make_run_dir(&state.plan.workspace, &state.request.run_id)
                 .and_then(|_| crate::evidence::write_atomic(&goal_file, prompt.as_bytes()))?;
             state.goal_file = Some(prompt.clone().into_bytes());
         }
