@@ -317,18 +317,34 @@ fn bench_run_on(home: &Path, root: &Path, s: &Sizes, loaded: bool, rows: &mut Ve
     let (mut ours, mut theirs, mut our_rss, mut their_rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..=s.repeats {
         let tag = format!("{}{i}", if loaded { "loaded-" } else { "" });
-        let (oc, oc_rss) = timed(scrub(&mut Command::new(BIN), home).current_dir(&repo).args([
-            "run",
-            "--goal",
-            &format!("bench {tag}"),
-            "--backend",
-            "command",
-            "--",
-            "fake-agent",
-            "bench-edit",
-        ]));
+        let git_oc_run = || {
+            // Each side starts on a disk that has written back what the other side left
+            // (a 100,000-file checkout leaves hundreds of megabytes to write).
+            let _ = Command::new("sync").status();
+            timed(scrub(&mut Command::new(BIN), home).current_dir(&repo).args([
+                "run",
+                "--goal",
+                &format!("bench {tag}"),
+                "--backend",
+                "command",
+                "--",
+                "fake-agent",
+                "bench-edit",
+            ]))
+        };
         let wt = root.join(format!("git-wt-{tag}"));
-        let (cli, cli_rss) = git_cli_workflow(home, &repo, &wt, &format!("bench/{tag}"));
+        let cli_run = || {
+            let _ = Command::new("sync").status();
+            git_cli_workflow(home, &repo, &wt, &format!("bench/{tag}"))
+        };
+        // Which goes first alternates, so that neither always follows the other's checkout.
+        let ((oc, oc_rss), (cli, cli_rss)) = if i % 2 == 0 {
+            let oc = git_oc_run();
+            (oc, cli_run())
+        } else {
+            let cli = cli_run();
+            (git_oc_run(), cli)
+        };
         if i > 0 {
             ours.push(oc);
             theirs.push(cli);
