@@ -13,7 +13,7 @@ const REF_EDIT_MUTEX: &str = "refs.mutex";
 /// Every ref git-oc moves goes through here or [`set`].
 pub fn edit(repo: &gix::Repository, edit: RefEdit) -> gix::Result<Vec<RefEdit>> {
     let name = edit.name.as_bstr().to_str_lossy().into_owned();
-    guarded(repo, &name, || repo.edit_reference(edit))
+    guarded(repo, &name, || repo.edit_reference(edit.clone()))
 }
 
 /// `repo.reference(name, target, expected, log_message)`, taking turns as [`edit`] does.
@@ -24,7 +24,9 @@ pub fn set<'r>(
     expected: PreviousValue,
     log_message: &str,
 ) -> gix::Result<gix::Reference<'r>> {
-    guarded(repo, name, || repo.reference(name, target, expected, log_message))
+    guarded(repo, name, || {
+        repo.reference(name, target, expected.clone(), log_message)
+    })
 }
 
 /// The edit that points `name` at `new` if it holds `expected`, with a reflog where git keeps
@@ -64,7 +66,11 @@ pub fn deletion(name: gix::refs::FullName, expected: gix::ObjectId) -> RefEdit {
 /// well). The holder of the turn marks in the mutex file what it is editing; a mark found on
 /// taking the turn means the last holder died in the middle, and the lock files it names are
 /// its own: they are removed. A lock file no git-oc marked (a plain git's) is never touched.
-fn guarded<T>(repo: &gix::Repository, name: &str, edit: impl FnOnce() -> T) -> T {
+fn guarded<T, E: std::error::Error + 'static>(
+    repo: &gix::Repository,
+    name: &str,
+    mut edit: impl FnMut() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
     let common = repo.common_dir();
     for each in name.lines().filter(|n| is_shared_ref(n)) {
         set_aside_planted_reflog(common, each);
@@ -72,11 +78,11 @@ fn guarded<T>(repo: &gix::Repository, name: &str, edit: impl FnOnce() -> T) -> T
     // Without packed refs gix takes no lock beside the ref's own (nothing is left in every
     // edit's way), and a fresh repository's runs create no mutex file.
     if !common.join("packed-refs").exists() && !common.join("packed-refs.lock").exists() {
-        return edit();
+        return raceproof(&mut edit);
     }
     // Without a state directory to keep the mutex in, the edit goes ahead as gix does it.
     let Ok(mutex) = super::worktree::StateMutex::lock_named(&common.join("oc"), REF_EDIT_MUTEX) else {
-        return edit();
+        return raceproof(&mut edit);
     };
     let left = mutex.mark_left();
     for left_name in left.lines().filter(|n| *n == "packed-refs" || is_shared_ref(n)) {
@@ -87,9 +93,46 @@ fn guarded<T>(repo: &gix::Repository, name: &str, edit: impl FnOnce() -> T) -> T
         }
     }
     mutex.mark(&format!("packed-refs\n{name}"));
-    let result = edit();
+    let result = raceproof(&mut edit);
     mutex.mark("");
     result
+}
+
+/// Run a ref edit again when a directory on the way to its lock file vanished under it: another
+/// process (`git pack-refs --prune`, a deleted ref's cleanup, git's or git-oc's) removes the
+/// directories a ref leaves empty, such as `refs/oc/runs/`, between gix making them and making
+/// the lock. Such an edit changed nothing; git retries it too (`raceproof_create_file`).
+/// Found with twelve runs at once, one of which merges the packs and packs the refs.
+fn raceproof<T, E: std::error::Error + 'static>(
+    edit: &mut impl FnMut() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    let mut attempts = 1;
+    loop {
+        match edit() {
+            Err(e) if attempts < 5 && lost_its_directory(&e) => attempts += 1,
+            result => return result,
+        }
+    }
+}
+
+/// Whether taking a lock failed because a directory on its path was missing.
+fn lost_its_directory(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut at_lock = false;
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        at_lock |= text.contains("lock");
+        if at_lock
+            && (e
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+                || text.contains("(os error 2)"))
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// The edit appends to the ref's reflog, `logs/<name>`, opened for appending as it is found: a
@@ -149,7 +192,7 @@ pub fn compare_and_swap_all(
     }
     // The mutex's mark names every ref whose lock file this transaction takes.
     let names = moves.iter().map(|m| m.0.as_str()).collect::<Vec<_>>().join("\n");
-    guarded(repo, &names, || repo.edit_references(edits))
+    guarded(repo, &names, || repo.edit_references(edits.clone()))
         .map_err(|e| Error::git(format!("could not update {} refs", moves.len()), e))?;
     Ok(())
 }
@@ -225,7 +268,7 @@ pub fn target_id(reference: &mut gix::Reference<'_>) -> std::result::Result<gix:
 
 #[cfg(test)]
 mod tests {
-    use super::{REF_EDIT_MUTEX, compare_and_swap, compare_and_swap_all};
+    use super::{REF_EDIT_MUTEX, compare_and_swap, compare_and_swap_all, raceproof};
     use crate::git::worktree::StateMutex;
     use crate::pipeline::tests::git;
 
@@ -294,5 +337,44 @@ mod tests {
         assert!(lock.exists());
         std::fs::remove_file(&lock).expect("unlock");
         compare_and_swap(&repo, "refs/heads/b", None, head, "test").expect("free again");
+    }
+
+    /// The lock's directory vanished (another process removed it, left empty): the edit is
+    /// tried again; any other failure, and the same one past a few attempts, is the caller's.
+    #[test]
+    fn an_edit_whose_lock_directory_vanished_is_tried_again() {
+        #[derive(Debug)]
+        struct Locking(std::io::Error);
+        impl std::fmt::Display for Locking {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("Another IO error occurred while obtaining the lock")
+            }
+        }
+        impl std::error::Error for Locking {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let vanished = || Locking(std::io::Error::from(std::io::ErrorKind::NotFound));
+        let mut calls = 0;
+        let result = raceproof(&mut || {
+            calls += 1;
+            if calls < 3 { Err(vanished()) } else { Ok(calls) }
+        });
+        assert_eq!(result.expect("third time"), 3);
+        let mut calls = 0;
+        let result: std::result::Result<(), Locking> = raceproof(&mut || {
+            calls += 1;
+            Err(vanished())
+        });
+        assert!(result.is_err());
+        assert_eq!(calls, 5);
+        let mut calls = 0;
+        let result: std::result::Result<(), Locking> = raceproof(&mut || {
+            calls += 1;
+            Err(Locking(std::io::Error::from(std::io::ErrorKind::PermissionDenied)))
+        });
+        assert!(result.is_err());
+        assert_eq!(calls, 1);
     }
 }
