@@ -15,7 +15,9 @@ Optional: REMOTE_CFG=key=value[,key=value] configures the remote (`receive.unpac
 every push packed), W_CFG the same for each worker's clone, WRAP a program to run the workers
 through instead of git-oc itself (strace, say), KEEP=1 keeps the tree. With GIT_TRACE2 set to a
 directory, each git process writes its own trace there, named with its pid: that names the
-processes in `perf report --sort pid`.
+processes in `perf report --sort pid`. GIT_OC_LOG is passed to the workers (`git_oc=debug`:
+every stage's and ref edit's time), and LOG=path writes each line the workers print to stderr
+there, prefixed with the seconds since the start and the worker's number.
 """
 import atexit, json, os, sys, subprocess, tempfile, time, socket, threading
 BIN, N, T, MS = os.path.abspath(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -42,7 +44,7 @@ for i in range(T):
     run(seed, BIN, 'task', 'add', f'Task {i}', '--state', 'ready', '--repo', 'bench', '-m', f'## Goal\nDo thing {i}.\n')
 run(seed, BIN, 'push', 'origin')
 s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()
-env.update({k:v for k,v in os.environ.items() if k.startswith('GIT_TRACE2')})
+env.update({k:v for k,v in os.environ.items() if k.startswith('GIT_TRACE2') or k == 'GIT_OC_LOG'})
 # git-daemon itself: `git daemon` would start it as a child that outlives a killed parent.
 exec_path = subprocess.run(['git', '--exec-path'], capture_output=True, text=True, check=True).stdout.strip()
 d = subprocess.Popen([os.path.join(exec_path, 'git-daemon'), '--reuseaddr', '--listen=127.0.0.1', f'--port={port}', f'--base-path={root}', '--export-all', '--enable=receive-pack', root], env=env, stderr=subprocess.DEVNULL)
@@ -67,8 +69,12 @@ b0, t0 = stat(); start = time.monotonic()
 kids = [subprocess.Popen([os.environ.get('WRAP',BIN), '-v', '--json', 'worker', '--remote', 'origin', '--name', f'w{w}', '--idle-exit', '0.5', '--lease', '30s'],
         cwd=f'{root}/w{w}', env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) for w in range(N)]
 done = []; lock = threading.Lock(); ev = threading.Event()
+log = open(os.environ['LOG'], 'wb') if os.environ.get('LOG') else None
 def rd(p):
     for line in p.stderr:
+        if log:
+            with lock:
+                log.write(f'{time.monotonic() - start:.3f} {kids.index(p)} '.encode() + line)
         if line.startswith(b'published '):
             with lock:
                 done.append(time.monotonic())
