@@ -58,8 +58,7 @@ pub fn collect(workdir: &Path, configured: Option<&str>) -> Result<BacklogSignal
     if meta.len() > MAX_BYTES {
         return Err(format!("the backlog file {rel} is larger than 1 MiB"));
     }
-    let text = crate::config::read::read_plain_file(&path, MAX_BYTES)
-        .and_then(|b| String::from_utf8(b).ok())
+    let text = crate::config::read::read_plain_text(&path, MAX_BYTES)
         .ok_or_else(|| format!("could not read the backlog file {rel}: not a regular UTF-8 file of at most 1 MiB"))?;
     let items = next_items(&text);
     Ok(BacklogSignal {

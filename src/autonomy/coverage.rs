@@ -89,11 +89,9 @@ pub fn collect(workdir: &Path, configured: Option<&str>, file_threshold: f64) ->
             MAX_BYTES >> 20
         ));
     }
-    let text = crate::config::read::read_plain_file(&path, MAX_BYTES)
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| {
-            format!("could not read the coverage report {rel}: not a regular UTF-8 file within the size limit")
-        })?;
+    let text = crate::config::read::read_plain_text(&path, MAX_BYTES).ok_or_else(|| {
+        format!("could not read the coverage report {rel}: not a regular UTF-8 file within the size limit")
+    })?;
     let (format, files, overall) = parse(&rel, &text).map_err(|e| format!("the coverage report {rel}: {e}"))?;
     let files: PerFile =
         files

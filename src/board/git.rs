@@ -348,8 +348,7 @@ const SUMMARY_CACHE: &str = "task-summaries";
 /// The cached summaries; an unreadable or damaged file is as good as none.
 fn load_summaries(path: &std::path::Path) -> std::collections::HashMap<gix::ObjectId, TaskSummary> {
     // git-oc's own cache, where an agent can write: never a FIFO's blocking read, at most 64 MiB.
-    let Some(text) = crate::config::read::read_plain_file(path, 64 << 20).and_then(|b| String::from_utf8(b).ok())
-    else {
+    let Some(text) = crate::config::read::read_plain_text(path, 64 << 20) else {
         return Default::default();
     };
     text.lines()

@@ -58,7 +58,17 @@ pub fn open_regular_file(
 /// The bytes of `path` when it is a regular file (after symlinks) of at most `max_bytes`, else
 /// `None` (see [`open_regular_file`]); a file that grows while read does no harm either.
 pub fn read_plain_file(path: &Path, max_bytes: u64) -> Option<Vec<u8>> {
-    let (file, meta) = open_regular_file(std::fs::OpenOptions::new().read(true), path, true).ok()?;
+    read_regular(path, max_bytes, true)
+}
+
+/// [`read_plain_file`], but never through a symlink (a file the agent left: a link in its place
+/// could point at any file of yours).
+pub fn read_plain_file_here(path: &Path, max_bytes: u64) -> Option<Vec<u8>> {
+    read_regular(path, max_bytes, false)
+}
+
+fn read_regular(path: &Path, max_bytes: u64, follow_symlinks: bool) -> Option<Vec<u8>> {
+    let (file, meta) = open_regular_file(std::fs::OpenOptions::new().read(true), path, follow_symlinks).ok()?;
     if meta.len() > max_bytes {
         return None;
     }
@@ -366,6 +376,11 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
         assert_eq!(read_plain_file(&zero, 1024), None);
         assert_eq!(read_plain_file(&tmp.path().join("missing"), 1024), None);
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).expect("symlink");
+        assert_eq!(read_plain_file(&link, 5).as_deref(), Some(&b"12345"[..]));
+        assert_eq!(read_plain_file_here(&link, 5), None);
+        assert_eq!(read_plain_file_here(&file, 5).as_deref(), Some(&b"12345"[..]));
         assert_eq!(read_plain_file(tmp.path(), 1024), None);
     }
 

@@ -25,7 +25,7 @@ const SKIPPED_IN_GIT_DIR: &[&str] = &["objects", "oc", "worktrees"];
 pub fn find(repo: &gix::Repository) -> Vec<PathBuf> {
     let mut found = Vec::new();
     if let Some(workdir) = repo.workdir() {
-        walk_worktree(workdir, true, false, &mut found);
+        walk_worktree(workdir, true, &mut found);
     }
     let git_dir = repo.git_dir();
     walk_git_dir(git_dir, &mut found);
@@ -39,20 +39,23 @@ pub fn find(repo: &gix::Repository) -> Vec<PathBuf> {
     found
 }
 
-fn walk_worktree(dir: &Path, top: bool, in_git_dir: bool, found: &mut Vec<PathBuf>) {
+fn walk_worktree(dir: &Path, top: bool, found: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let Ok(kind) = entry.file_type() else { continue };
         let name = entry.file_name();
-        let is_dot_git = name == ".git";
         if kind.is_fifo() {
-            if in_git_dir || READ_IN_WORKTREE.iter().any(|n| name == *n) {
+            if READ_IN_WORKTREE.iter().any(|n| name == *n) {
                 found.push(entry.path());
             }
-        } else if kind.is_dir() && !(top && is_dot_git) {
+        } else if kind.is_dir() && name == ".git" {
             // The checkout's own `.git` is a git directory, looked at by `walk_git_dir`; a nested
             // one (another repository inside the worktree) is read whole when git meets it.
-            walk_worktree(&entry.path(), false, in_git_dir || is_dot_git, found);
+            if !top {
+                walk_all(&entry.path(), &[], found);
+            }
+        } else if kind.is_dir() {
+            walk_worktree(&entry.path(), false, found);
         }
     }
 }

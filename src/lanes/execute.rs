@@ -8,8 +8,6 @@
 //! [`execute_task`] is the entry for anything that has claimed a task its own way (a lane, a
 //! remote worker): it takes a task already in `Running`.
 
-use std::path::Path;
-
 use super::board::{Role, repo_key};
 use super::followup;
 use crate::board::{Board, StateKind, Task};
@@ -202,16 +200,8 @@ fn is_transient(run: &RunOutcome) -> bool {
 /// A file the agent left at the root of the run's worktree.
 fn worktree_file(run: &RunOutcome, name: &str) -> Option<Vec<u8>> {
     let wt = run.git.worktree.as_deref()?;
-    read_bounded(&wt.join(name))
-}
-
-fn read_bounded(path: &Path) -> Option<Vec<u8>> {
     // Not through a symlink, and a regular file of sane size: the agent is not trusted.
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    if meta.file_type().is_symlink() {
-        return None;
-    }
-    crate::config::read::read_plain_file(path, 1024 * 1024)
+    crate::config::read::read_plain_file_here(&wt.join(name), 1024 * 1024)
 }
 
 fn bullets(status: &str, category: &str, reason: &str) -> String {
