@@ -173,6 +173,32 @@ impl GitBoard {
     }
 }
 
+fn not_moved(id: &str, state: &str, expected: &str) -> Error {
+    Error::run(format!(
+        "task {id} is in state {state:?}, not {expected:?}: it was not moved"
+    ))
+    .hint(format!(
+        "someone else moved it; see its history with 'git oc task show {id}'"
+    ))
+}
+
+fn comment_body(body: &str) -> Result<&str> {
+    let body = body.trim_end();
+    if body.trim().is_empty() {
+        return Err(Error::input("the comment is empty").hint("write the comment's text"));
+    }
+    Ok(body)
+}
+
+fn new_comment(id: &str, author: &str, now: Timestamp, body: &str) -> Comment {
+    Comment {
+        id: id.to_owned(),
+        author: author.to_owned(),
+        created_at: now,
+        body: body.to_owned(),
+    }
+}
+
 fn unknown_task(id: &str) -> Error {
     Error::input(format!("no task {id}"))
         .hint("list tasks with 'git oc task list'; tasks made on another clone arrive with 'git oc fetch'")
@@ -466,13 +492,7 @@ impl Board for GitBoard {
             if let Some(exp) = &expected
                 && !t.state.eq_ignore_ascii_case(exp)
             {
-                return Err(Error::run(format!(
-                    "task {id} is in state {:?}, not {exp:?}: it was not moved",
-                    t.state
-                ))
-                .hint(format!(
-                    "someone else moved it; see its history with 'git oc task show {id}'"
-                )));
+                return Err(not_moved(&id, &t.state, exp));
             }
             from = t.state.clone();
             if t.state == to {
@@ -484,25 +504,50 @@ impl Board for GitBoard {
     }
 
     fn comment(&self, id: &str, body: &str) -> Result<Comment> {
-        let body = body.trim_end();
-        if body.trim().is_empty() {
-            return Err(Error::input("the comment is empty").hint("write the comment's text"));
-        }
+        let body = comment_body(body)?;
         let id = self.resolve_id(id)?;
         let comment_id = crate::contracts::new_id();
         let task = self.update(&id, |t, now, who| {
-            t.comments.push(Comment {
-                id: comment_id.clone(),
-                author: who.to_owned(),
-                created_at: now,
-                body: body.to_owned(),
-            });
+            t.comments.push(new_comment(&comment_id, who, now, body));
             Ok(Some(Event::Commented))
         })?;
         task.comments
             .into_iter()
             .find(|c| c.id == comment_id)
             .ok_or_else(|| Error::internal("the comment written is not in the task"))
+    }
+
+    /// One commit for both: every other clone and worker fetches one commit instead of two.
+    fn comment_and_move(
+        &self,
+        id: &str,
+        body: &str,
+        to: &str,
+        expected: &str,
+    ) -> Result<std::result::Result<Transition, Error>> {
+        let body = comment_body(body)?;
+        let to = self.states.resolve(to)?;
+        let expected = self.states.resolve(expected)?;
+        let id = self.resolve_id(id)?;
+        let comment_id = crate::contracts::new_id();
+        let mut moved = Err(Error::internal("the task was not read"));
+        self.update(&id, |t, now, who| {
+            t.comments.push(new_comment(&comment_id, who, now, body));
+            if !t.state.eq_ignore_ascii_case(&expected) {
+                moved = Err(not_moved(&id, &t.state, &expected));
+                return Ok(Some(Event::Commented));
+            }
+            moved = Ok(Transition {
+                task_id: id.clone(),
+                from: t.state.clone(),
+                to: to.clone(),
+            });
+            if t.state == to {
+                return Ok(Some(Event::Commented));
+            }
+            Ok(Some(t.move_to(&to, now)))
+        })?;
+        Ok(moved)
     }
 
     fn edit(&self, id: &str, title: Option<&str>, description: Option<&str>) -> Result<Task> {
@@ -952,16 +997,18 @@ mod tests {
         task
     }
 
+    fn board_in(dir: &std::path::Path) -> (crate::git::Repo, GitBoard) {
+        let status = crate::git::git_command(dir).args(["init", "-q"]).status().unwrap();
+        assert!(status.success());
+        let repo = crate::git::Repo::discover(dir).unwrap();
+        let board = GitBoard::new(repo.repo.clone(), States::default());
+        (repo, board)
+    }
+
     #[test]
     fn a_write_based_on_a_stale_read_is_refused_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let status = crate::git::git_command(dir.path())
-            .args(["init", "-q"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let repo = crate::git::Repo::discover(dir.path()).unwrap();
-        let board = GitBoard::new(repo.repo.clone(), States::default());
+        let (repo, board) = board_in(dir.path());
         let t = board
             .create(&NewTask {
                 title: "Claim me".into(),
@@ -985,6 +1032,46 @@ mod tests {
         let e = board.transition(&t.id, "done", Some("ready")).unwrap_err();
         assert_eq!(e.exit_code(), 1);
         assert_eq!(board.read(&t.id).unwrap().1.state, "Running");
+    }
+
+    #[test]
+    fn a_run_ends_with_one_commit_whose_comment_stands_even_when_the_move_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_repo, board) = board_in(dir.path());
+        let new = |title: &str| {
+            board
+                .create(&NewTask {
+                    title: title.into(),
+                    state: Some("running".into()),
+                    ..NewTask::default()
+                })
+                .unwrap()
+        };
+        let ran = new("Ran");
+        let moved = board.comment_and_move(&ran.id, "all good", "done", "running").unwrap();
+        assert_eq!(moved.unwrap().to, "Done");
+        let (_, task) = board.read(&ran.id).unwrap();
+        assert_eq!(
+            (task.state.as_str(), task.comments[0].body.as_str()),
+            ("Done", "all good")
+        );
+        let events: Vec<String> = board.chain(&ran.id).unwrap().into_iter().map(|h| h.event).collect();
+        assert_eq!(events, ["created", "moved"]);
+
+        // A person cancelled the task while it ran: their move stands, the run's comment is kept.
+        let cancelled = new("Cancelled");
+        board.transition(&cancelled.id, "cancelled", Some("running")).unwrap();
+        let refused = board
+            .comment_and_move(&cancelled.id, "ran anyway", "done", "running")
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            refused.summary_line().contains("not moved"),
+            "{}",
+            refused.summary_line()
+        );
+        let (_, task) = board.read(&cancelled.id).unwrap();
+        assert_eq!((task.state.as_str(), task.comments.len()), ("Cancelled", 1));
     }
 
     #[test]

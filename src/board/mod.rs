@@ -298,6 +298,19 @@ pub trait Board {
     /// Move a task to the state `to`; with `expected`, only if it is in that state now.
     fn transition(&self, id: &str, to: &str, expected: Option<&str>) -> Result<Transition>;
     fn comment(&self, id: &str, body: &str) -> Result<Comment>;
+    /// Comment on a task, then move it to `to` if it is in `expected` (a run's end): one change
+    /// where the board can make it one. The comment stands either way; the inner error says why
+    /// the task was not moved.
+    fn comment_and_move(
+        &self,
+        id: &str,
+        body: &str,
+        to: &str,
+        expected: &str,
+    ) -> Result<std::result::Result<Transition, Error>> {
+        self.comment(id, body)?;
+        Ok(self.transition(id, to, Some(expected)))
+    }
     /// Replace the title, the description, or both.
     fn edit(&self, id: &str, title: Option<&str>, description: Option<&str>) -> Result<Task>;
     /// Add and remove labels in one change; the labels after it.

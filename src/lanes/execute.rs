@@ -381,7 +381,7 @@ fn apply(session: &Session, board: &dyn Board, task: &Task, role: Role, run: &Ru
     )
 }
 
-/// Comment, then move the task from Running to `to`.
+/// Comment, and move the task from Running to `to`.
 #[allow(clippy::too_many_arguments)]
 fn finish(
     board: &dyn Board,
@@ -393,10 +393,9 @@ fn finish(
     follow_ups: &[String],
     success: bool,
 ) -> Result<TaskOutcome> {
-    board.comment(&task.id, &comment)?;
     let running = board.states().name(StateKind::Running).to_owned();
     let to_name = board.states().name(to).to_owned();
-    let state = match board.transition(&task.id, &to_name, Some(&running)) {
+    let state = match board.comment_and_move(&task.id, &comment, &to_name, &running)? {
         Ok(t) => t.to,
         // Someone moved the task meanwhile (a person cancelled it, say): theirs stands.
         Err(e) => {
