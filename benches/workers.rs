@@ -2,8 +2,9 @@
 //! of tasks whose fake agent takes a fixed time, and 1, 2, 4 and 8 worker processes, each on its
 //! own clone. Reports throughput, scaling efficiency (throughput at N workers over N times the
 //! throughput of one), claim latency and git round trips (fetches and pushes) per task, as the
-//! workers count them (polls of an idle board left out). Each configuration runs `repeats` times;
-//! medians and min–max are shown.
+//! workers count them (polls of an idle board left out), and the whole machine's CPU time per task
+//! and share of the cores busy (from `/proc/stat`: whether the run was bound by the CPU or by
+//! waiting). Each configuration runs `repeats` times; medians and min–max are shown.
 //!
 //! `cargo bench --bench workers` runs the full set (500 ms tasks); `-- --smoke` runs 1 and 2
 //! workers once on a few 50 ms tasks, so that CI keeps it working. The one thing checked is that
@@ -100,6 +101,26 @@ struct Sample {
     wall: Duration,
     claim_ms: Vec<f64>,
     round_trips: f64,
+    /// The whole machine's busy CPU time meanwhile (remote, workers, agents), where it can be read.
+    busy: Option<Duration>,
+}
+
+/// The whole machine's busy CPU time since boot: every state in `/proc/stat` but idle and iowait
+/// (guest time is counted in user time already). `None` where there is no `/proc/stat`.
+fn busy_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    let guest: u64 = ticks.get(8..).map_or(0, |g| g.iter().sum());
+    let busy = ticks.iter().sum::<u64>() - ticks.get(3)? - ticks.get(4)? - guest;
+    // SAFETY: sysconf only reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| Duration::from_secs_f64(busy as f64 / hz as f64))
 }
 
 /// How the remote stores what is pushed to it.
@@ -183,6 +204,7 @@ fn one(root: &Path, home: &Path, remote: RemoteKind, tasks: usize, workers: usiz
     // done at the last one, read as it happens (no polling of the remote beside the workers).
     let (tx, rx) = std::sync::mpsc::channel::<(Instant, String)>();
     let start = Instant::now();
+    let busy_before = busy_cpu();
     let mut children: Vec<Child> = clones
         .iter()
         .enumerate()
@@ -230,6 +252,7 @@ fn one(root: &Path, home: &Path, remote: RemoteKind, tasks: usize, workers: usiz
         last = at;
     }
     let wall = last - start;
+    let busy = busy_cpu().zip(busy_before).map(|(after, before)| after.saturating_sub(before));
     let mut claim_ms = Vec::new();
     let (mut trips, mut published) = (0.0, 0.0);
     for child in children {
@@ -249,6 +272,7 @@ fn one(root: &Path, home: &Path, remote: RemoteKind, tasks: usize, workers: usiz
         wall,
         claim_ms,
         round_trips: if published > 0.0 { trips / published } else { 0.0 },
+        busy,
     }
 }
 
@@ -291,9 +315,9 @@ fn main() {
     std::fs::create_dir_all(&home).unwrap();
     // The same tasks per worker at every size, so that each worker has as much to do.
     println!(
-        "| remote | workers | tasks | throughput (tasks/s) | efficiency | claim latency (ms) | round trips per task |"
+        "| remote | workers | tasks | throughput (tasks/s) | efficiency | claim latency (ms) | round trips per task | CPU per task (ms) | cores busy |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for remote in [RemoteKind::Plain, RemoteKind::Packed] {
         rows(tmp.path(), &home, remote, counts, per_worker, task_ms, repeats);
     }
@@ -326,8 +350,31 @@ fn rows(
         let (cmin, cmax) = range(&claims);
         let trips: Vec<f64> = samples.iter().map(|s| s.round_trips).collect();
         let (rmin, rmax) = range(&trips);
+        // CPU per task and the share of the cores busy: a run that keeps every core busy is
+        // bound by this machine's CPU, one that does not by waiting (the agent, the network).
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
+        let cpu_ms: Vec<f64> = samples
+            .iter()
+            .filter_map(|s| s.busy)
+            .map(|b| b.as_secs_f64() * 1000.0 / tasks as f64)
+            .collect();
+        let busy: Vec<f64> = samples
+            .iter()
+            .filter_map(|s| Some(s.busy?.as_secs_f64() / s.wall.as_secs_f64() / cores))
+            .collect();
+        let cpu = if cpu_ms.is_empty() {
+            "n/a".to_owned()
+        } else {
+            let (lo, hi) = range(&cpu_ms);
+            format!("{:.0} (min–max {lo:.0}–{hi:.0})", median_f(cpu_ms.clone()))
+        };
+        let util = if busy.is_empty() {
+            "n/a".to_owned()
+        } else {
+            format!("{:.0} %", median_f(busy) * 100.0)
+        };
         println!(
-            "| {} | {n} | {tasks} | {t:.2} (min–max {tmin:.2}–{tmax:.2}) | {:.2} | {:.0} (min–max {cmin:.0}–{cmax:.0}) | {:.2} (min–max {rmin:.2}–{rmax:.2}) |",
+            "| {} | {n} | {tasks} | {t:.2} (min–max {tmin:.2}–{tmax:.2}) | {:.2} | {:.0} (min–max {cmin:.0}–{cmax:.0}) | {:.2} (min–max {rmin:.2}–{rmax:.2}) | {cpu} | {util} |",
             remote.label(),
             t / (n as f64 * base_t),
             median_f(claims.clone()),
