@@ -252,7 +252,9 @@ fn one(root: &Path, home: &Path, remote: RemoteKind, tasks: usize, workers: usiz
         last = at;
     }
     let wall = last - start;
-    let busy = busy_cpu().zip(busy_before).map(|(after, before)| after.saturating_sub(before));
+    let busy = busy_cpu()
+        .zip(busy_before)
+        .map(|(after, before)| after.saturating_sub(before));
     let mut claim_ms = Vec::new();
     let (mut trips, mut published) = (0.0, 0.0);
     for child in children {
