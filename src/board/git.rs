@@ -190,15 +190,6 @@ fn comment_body(body: &str) -> Result<&str> {
     Ok(body)
 }
 
-fn new_comment(id: &str, author: &str, now: Timestamp, body: &str) -> Comment {
-    Comment {
-        id: id.to_owned(),
-        author: author.to_owned(),
-        created_at: now,
-        body: body.to_owned(),
-    }
-}
-
 fn unknown_task(id: &str) -> Error {
     Error::input(format!("no task {id}"))
         .hint("list tasks with 'git oc task list'; tasks made on another clone arrive with 'git oc fetch'")
@@ -508,7 +499,7 @@ impl Board for GitBoard {
         let id = self.resolve_id(id)?;
         let comment_id = crate::contracts::new_id();
         let task = self.update(&id, |t, now, who| {
-            t.comments.push(new_comment(&comment_id, who, now, body));
+            t.comments.push(Comment::new(comment_id.as_str(), who, now, body));
             Ok(Some(Event::Commented))
         })?;
         task.comments
@@ -532,7 +523,7 @@ impl Board for GitBoard {
         let comment_id = crate::contracts::new_id();
         let mut moved = Err(Error::internal("the task was not read"));
         self.update(&id, |t, now, who| {
-            t.comments.push(new_comment(&comment_id, who, now, body));
+            t.comments.push(Comment::new(comment_id.as_str(), who, now, body));
             if !t.state.eq_ignore_ascii_case(&expected) {
                 moved = Err(not_moved(&id, &t.state, &expected));
                 return Ok(Some(Event::Commented));

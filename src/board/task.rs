@@ -41,6 +41,17 @@ pub struct Comment {
     pub body: String,
 }
 
+impl Comment {
+    pub fn new(id: impl Into<String>, author: &str, created_at: Timestamp, body: impl Into<String>) -> Comment {
+        Comment {
+            id: id.into(),
+            author: author.to_owned(),
+            created_at,
+            body: body.into(),
+        }
+    }
+}
+
 impl Task {
     /// The bytes of `task.json`: 2-space indented JSON and a final line break.
     pub fn to_file(&self) -> Vec<u8> {

@@ -181,16 +181,16 @@ pub fn prepare(board: &GitBoard, states: &States, seen: &Seen, mine: &Claim) -> 
     let interrupted = seen.claim.as_ref().map(|(_, c)| c.clone());
     let (task_commit, _) = board.commit_change(seen.remote_tip, |t, now, who| {
         if let Some(old) = &interrupted {
-            t.comments.push(Comment {
-                id: format!("interrupted-{}", old.attempt),
-                author: who.to_owned(),
-                created_at: now,
-                body: format!(
+            t.comments.push(Comment::new(
+                format!("interrupted-{}", old.attempt),
+                who,
+                now,
+                format!(
                     "Attempt {} by worker {} was interrupted: its lease expired at {} before the task finished. \
                      Worker {} takes the task over (attempt {}).",
                     old.attempt, old.worker, old.expires, mine.worker, mine.attempt
                 ),
-            });
+            ));
         }
         if t.state == running {
             return Event::Commented;

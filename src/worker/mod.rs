@@ -640,12 +640,12 @@ impl<'a> Worker<'a> {
                 // The runner failed before it could move the task: it is blocked, and says why.
                 let blocked = self.states.name(StateKind::Blocked).to_owned();
                 let (commit, _) = self.board.commit_change(held.task_commit, |t, now, who| {
-                    t.comments.push(Comment {
-                        id: crate::contracts::new_id(),
-                        author: who.to_owned(),
-                        created_at: now,
-                        body: format!("The worker could not run the task: {}", e.summary_line()),
-                    });
+                    t.comments.push(Comment::new(
+                        crate::contracts::new_id(),
+                        who,
+                        now,
+                        format!("The worker could not run the task: {}", e.summary_line()),
+                    ));
                     t.move_to(&blocked, now)
                 })?;
                 claim::set_ref(self.repo(), &task_ref, commit)?;

@@ -56,16 +56,16 @@ pub fn close_finished_parents(transport: &Transport, board: &GitBoard, states: &
         }
         let done = states.name(StateKind::Done).to_owned();
         let (commit, _) = board.commit_change(tip, |t, now, who| {
-            t.comments.push(Comment {
-                id: crate::contracts::new_id(),
-                author: who.to_owned(),
-                created_at: now,
-                body: format!(
+            t.comments.push(Comment::new(
+                crate::contracts::new_id(),
+                who,
+                now,
+                format!(
                     "Auto-closed: all {} scope-split children completed ({}).",
                     kids.len(),
                     kids.join(", ")
                 ),
-            });
+            ));
             t.move_to(&done, now)
         })?;
         let task_ref = format!("{TASKS_REF_PREFIX}{parent}");

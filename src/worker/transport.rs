@@ -108,21 +108,26 @@ impl Transport {
     fn fetch(&self, specs: &[String], notes: bool) -> Result<std::result::Result<(), String>> {
         self.counters.fetches.fetch_add(1, Ordering::Relaxed);
         let remote = &self.remote;
-        let mut args = Vec::new();
         // The board's refs have short histories: sending them whole costs less than finding
         // common ground. Offering the tracking refs as haves took an exchange per batch of
         // them (a pause on the connection each) and had the remote read every one: at 8
         // workers a board fetch took 383 ms (median), 150 ms without. The notes' history is
         // long, so a fetch that brings them offers what the remote is known to have (without
-        // negotiation tips, git would offer every run commit as common ground).
-        let tips = [
-            format!("--negotiation-tip={}*", tracking_prefix(remote)),
-            format!("--negotiation-tip={}*", claims_tracking_prefix(remote)),
-            format!("--negotiation-tip={}*", self.notes_tracking_ref()),
-        ];
-        if !notes {
-            args.extend(["-c", "fetch.negotiationAlgorithm=noop"]);
-        }
+        // negotiation tips, git would offer every run commit as common ground). The notes ref
+        // is a pattern, so that a remote without this worker's notes yet is no error (it may
+        // also bring a worker whose name extends this one's; only the exact ref is merged).
+        let (config, tips, notes_spec) = if notes {
+            let tips = vec![
+                format!("--negotiation-tip={}*", tracking_prefix(remote)),
+                format!("--negotiation-tip={}*", claims_tracking_prefix(remote)),
+                format!("--negotiation-tip={}*", self.notes_tracking_ref()),
+            ];
+            let spec = format!("+{}*:{}*", self.notes_ref, self.notes_tracking_ref());
+            (None, tips, Some(spec))
+        } else {
+            (Some(["-c", "fetch.negotiationAlgorithm=noop"]), Vec::new(), None)
+        };
+        let mut args: Vec<&str> = config.into_iter().flatten().collect();
         // No `git maintenance run --auto` after each fetch (a process per task): the objects
         // fetched are packed with the runs' own when the run's packs are merged.
         args.extend([
@@ -133,17 +138,10 @@ impl Transport {
             "--no-auto-maintenance",
             "--quiet",
         ]);
-        // A pattern, so that a remote without this worker's notes yet is no error (it may also
-        // bring a worker whose name extends this one's; only the exact ref is merged).
-        let notes_spec = format!("+{}*:{}*", self.notes_ref, self.notes_tracking_ref());
-        if notes {
-            args.extend(tips.iter().map(String::as_str));
-        }
+        args.extend(tips.iter().map(String::as_str));
         args.extend(["--end-of-options", remote]);
         args.extend(specs.iter().map(String::as_str));
-        if notes {
-            args.push(&notes_spec);
-        }
+        args.extend(notes_spec.as_deref());
         let out = self.git(&args)?;
         if out.status.success() {
             Ok(Ok(()))
