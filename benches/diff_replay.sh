@@ -11,6 +11,7 @@
 #          for byte, and summary.json's diff_stat equals the shortstat
 #   tree   R's tree is C's tree
 #   patch  diff.patch, applied with `git apply --cached` on C^, gives R's tree
+# A commit that changes nothing agrees when its run has nothing to commit (`no_op`).
 # Each --config is set in the scratch clone (e.g. core.quotepath=false, diff.renames=copies).
 # Prints the agreement counts and every mismatch; exits 1 when anything disagrees.
 set -uo pipefail
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --oc) oc=$2; shift 2 ;;
     --interesting) interesting=1; shift ;;
     --config) configs+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) break ;;
   esac
 done
@@ -84,6 +85,13 @@ while [ "$n" -lt "$count" ] && read -r c; do
   r=$(printf '%s' "$json" | sed -n 's/.*"commit": *"\([0-9a-f]*\)".*/\1/p' | head -n 1)
   wt=$(printf '%s' "$json" | sed -n 's/.*"worktree": *"\([^"]*\)".*/\1/p' | head -n 1)
   branch=$(printf '%s' "$json" | sed -n 's/.*"branch": *"\([^"]*\)".*/\1/p' | head -n 1)
+  # A commit that changes nothing (a release marker) must be a run with nothing to commit.
+  if [ -n "$id" ] && [ -z "$r" ] && [ "$(git rev-parse "$c^{tree}")" = "$(git rev-parse "$p^{tree}")" ] &&
+    printf '%s' "$json" | grep -F '"outcome_status": "no_op"' >/dev/null; then
+    stats=$((stats + 1)) trees=$((trees + 1)) patches=$((patches + 1))
+    [ -n "$wt" ] && git worktree remove --force "$wt" 2>/dev/null || true
+    continue
+  fi
   if [ -z "$id" ] || [ -z "$r" ]; then
     mismatches+=("$c run failed: $(head -c 300 "$scratch/stderr")")
     continue

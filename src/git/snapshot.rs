@@ -466,6 +466,47 @@ pub fn with_entry_from(
     Ok(editor.write().map_err(ctx)?.detach())
 }
 
+/// `tree` with each tree the snapshot wrote (one whose id differs from `reference`'s at the same
+/// path) listing its entries in git's canonical modes, as `git write-tree` writes them from an
+/// index. Old tools wrote `040000` and `100664`; gix keeps modes as read, so a rewritten tree
+/// would carry them on. Trees left as they were keep their ids, as git's cache-tree keeps them.
+pub fn canonical_modes(
+    repo: &gix::Repository,
+    tree: gix::ObjectId,
+    reference: Option<gix::ObjectId>,
+) -> Result<gix::ObjectId> {
+    if Some(tree) == reference {
+        return Ok(tree);
+    }
+    let ctx = |e| Error::git("could not write the snapshot tree", e);
+    let mut written: gix::objs::Tree = repo.find_tree(tree).map_err(ctx)?.decode().map_err(ctx)?.into();
+    let reference: Option<gix::objs::Tree> = match reference {
+        Some(id) => Some(repo.find_tree(id).map_err(ctx)?.decode().map_err(ctx)?.into()),
+        None => None,
+    };
+    let mut changed = false;
+    for entry in &mut written.entries {
+        let canonical = gix::objs::tree::EntryMode::from(entry.mode.kind());
+        if entry.mode.is_tree() {
+            let before = reference.as_ref().and_then(|r| {
+                r.entries
+                    .iter()
+                    .find(|e| e.filename == entry.filename && e.mode.is_tree())
+                    .map(|e| e.oid)
+            });
+            let oid = canonical_modes(repo, entry.oid, before)?;
+            changed |= oid != entry.oid;
+            entry.oid = oid;
+        }
+        changed |= entry.mode != canonical;
+        entry.mode = canonical;
+    }
+    if !changed {
+        return Ok(tree);
+    }
+    Ok(repo.write_object(&written).map_err(ctx)?.detach())
+}
+
 /// Write a commit of `tree` on `parent`; no ref moves (the caller moves the branch it means).
 pub fn write_commit(
     repo: &gix::Repository,

@@ -592,6 +592,92 @@ fn binary_patch_ignores_user_diff_settings() {
     assert!(String::from_utf8_lossy(&root).contains("new file mode 100644"));
 }
 
+/// Write a tree object from raw `(mode, name, id)` entries as old tools wrote them (zero-padded
+/// `040000`, group-writable `100664`), which git itself never writes; returns its id.
+fn raw_tree(env: &TestEnv, repo: &Path, entries: &[(&str, &str, &str)]) -> String {
+    let mut bytes = Vec::new();
+    for (mode, name, id) in entries {
+        bytes.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+        bytes.extend_from_slice(gix::ObjectId::from_hex(id.as_bytes()).unwrap().as_bytes());
+    }
+    let n = std::fs::read_dir(env.root()).unwrap().count();
+    let file = env.root().join(format!("raw-tree-{n}"));
+    std::fs::write(&file, bytes).unwrap();
+    env.git(
+        repo,
+        ["hash-object", "-t", "tree", "--literally", "-w", file.to_str().unwrap()],
+    )
+}
+
+/// Old histories hold trees with modes git no longer writes (`040000`, `100664`). A run's tree
+/// is what `git add -A && git write-tree` gives with the index's cache of trees valid (as in a
+/// checkout people work in): each tree the change rewrites lists its entries in git's
+/// canonical modes, the directories it leaves alone keep their ids, and nothing counts as
+/// changed that git does not count.
+#[test]
+fn trees_from_old_histories_are_rewritten_in_git_canonical_modes() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let blob = |content: &str| {
+        let file = env.root().join("blob");
+        std::fs::write(&file, content).unwrap();
+        env.git(&repo, ["hash-object", "-w", file.to_str().unwrap()])
+    };
+    let (a, b, c, top) = (blob("a\n"), blob("b\n"), blob("c\n"), blob("top\n"));
+    let deeper = raw_tree(&env, &repo, &[("100644", "c.txt", &c)]);
+    let untouched = raw_tree(&env, &repo, &[("100664", "b.txt", &b), ("040000", "deeper", &deeper)]);
+    let sub = raw_tree(&env, &repo, &[("100644", "a.txt", &a), ("040000", "deeper", &deeper)]);
+    let root = raw_tree(
+        &env,
+        &repo,
+        &[
+            ("100664", "old.txt", &b),
+            ("040000", "sub", &sub),
+            ("100644", "top.txt", &top),
+            ("040000", "untouched", &untouched),
+        ],
+    );
+    let head = env.git(&repo, ["rev-parse", "HEAD"]);
+    let base = env.git(&repo, ["commit-tree", &root, "-p", &head, "-m", "from an old tool"]);
+    env.git(&repo, ["reset", "-q", "--hard", &base]);
+    assert_eq!(env.git(&repo, ["status", "--porcelain"]), "");
+
+    let mut doc = run_script(&env, &repo, "echo more >> top.txt && echo more >> sub/a.txt");
+    // git's tree with the cache of trees primed from the base (`read-tree`), the two files
+    // staged by id: nothing depends on file times.
+    let commit = doc["git"]["commit"].as_str().unwrap().to_owned();
+    let index = env.root().join("primed.index");
+    git_with_index(&env, &repo, &index, &["read-tree", &base]);
+    for path in ["top.txt", "sub/a.txt"] {
+        let id = env.git(&repo, ["rev-parse", &format!("{commit}:{path}")]);
+        git_with_index(
+            &env,
+            &repo,
+            &index,
+            &["update-index", "--cacheinfo", &format!("100644,{id},{path}")],
+        );
+    }
+    doc["expected_tree"] = Value::from(git_with_index(&env, &repo, &index, &["write-tree"]));
+    let numstat = assert_parity(&env, &repo, &doc);
+    assert_eq!(
+        numstat,
+        "1\t0\tsub/a.txt\n1\t0\ttop.txt\n\n 2 files changed, 2 insertions(+)\n"
+    );
+    let listing = env.git(&repo, ["ls-tree", &commit]);
+    assert!(listing.contains(&format!("100644 blob {b}\told.txt")), "{listing}");
+    assert!(
+        listing.contains(&format!("040000 tree {untouched}\tuntouched")),
+        "{listing}"
+    );
+    for tree in [format!("{commit}^{{tree}}"), format!("{commit}:sub")] {
+        let raw = env.git_output(&repo, ["cat-file", "tree", &tree]).stdout;
+        assert!(
+            !raw.windows(7).any(|w| w == b"040000 "),
+            "{tree} is rewritten in canonical modes"
+        );
+    }
+}
+
 /// A history with every class in it, replayed commit by commit through `git oc run` by the
 /// same script used on real repositories.
 #[test]

@@ -321,7 +321,9 @@ fn tree_changes(repo: &gix::Repository, old: Option<gix::ObjectId>, new: gix::Ob
                 path,
             } => (path, side(previous_oid, previous_entry_mode), side(oid, entry_mode)),
         };
-        if old.is_some() || new.is_some() {
+        // Modes are compared as git compares them, canonical: `100664` and `100644` are one
+        // mode (old tools wrote the first), so only the mode's spelling changed.
+        if (old.is_some() || new.is_some()) && old != new {
             pairs.push(Pair { path, old, new });
         }
     }

@@ -68,11 +68,12 @@ fn take(wt: &RunWorktree, objects: &gix::Repository) -> Result<Snapshot> {
     };
     // The evidence directory is git-oc's: it stays as the base has it, whatever the agent did.
     let tree = crate::git::snapshot::with_entry_from(&repo, tree, EVIDENCE_DIR, base_tree)?;
-    let diff = crate::git::diff::diff_trees(&repo, base_tree, tree)?;
     let head_tree = repo
         .head_tree_id_or_empty()
         .map_err(|e| Error::git("could not read the worktree HEAD", e))?
         .detach();
+    let tree = crate::git::snapshot::canonical_modes(&repo, tree, Some(head_tree))?;
+    let diff = crate::git::diff::diff_trees(&repo, base_tree, tree)?;
     let head = repo.head_id().ok().map(|id| id.detach());
     let head_ref = repo
         .head_name()
