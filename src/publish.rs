@@ -49,6 +49,87 @@ pub fn refuse_rejected_content(repo: &gix::Repository, workdir: &Path, published
     Ok(())
 }
 
+/// Refuse to publish an evidence ref git-oc did not record: a name that is not a run id, or a
+/// commit that is not an evidence commit for that run. git-oc writes nothing else under
+/// `refs/oc/runs/`; an agent could (a made-up run, say, to pass for reviewed work).
+pub fn refuse_foreign_evidence(repo: &gix::Repository) -> Result<()> {
+    let (_, skipped) = crate::evidence::store::list_runs(repo)?;
+    if let Some(foreign) = skipped.iter().find(|s| s.reference.starts_with(RUNS_REF_PREFIX)) {
+        return Err(Error::run(format!(
+            "refusing to publish {}: {}",
+            foreign.reference, foreign.why
+        ))
+        .hint(format!(
+            "git-oc never writes such a ref (an agent may have): look at it with 'git show {0}', then delete it with 'git update-ref -d {0}'",
+            foreign.reference
+        )));
+    }
+    Ok(())
+}
+
+/// Refuse to publish the value of a secret. Every object the push adds to the remote's copy of
+/// git-oc's refs (what `published` reaches and neither the remote's `known` tips nor its
+/// remote-tracking refs do: notes, evidence, tasks) is searched for the value of each secret
+/// in `redactor`. git-oc redacts what it writes, so such a value was put there by someone
+/// else, such as an agent that wrote the token it was given into a note or a task.
+pub fn refuse_secrets(
+    repo: &gix::Repository,
+    workdir: &Path,
+    remote: &str,
+    published: &[&str],
+    known: &[gix::ObjectId],
+    redactor: &crate::execution::secrets::Redactor,
+) -> Result<()> {
+    if redactor.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec![
+        "rev-list".to_owned(),
+        "--objects".to_owned(),
+        "--no-object-names".to_owned(),
+        "--ignore-missing".to_owned(),
+        "--stdin".to_owned(),
+    ];
+    args.extend(published.iter().map(|p| {
+        if p.contains('*') {
+            format!("--glob={p}")
+        } else {
+            (*p).to_owned()
+        }
+    }));
+    args.extend([
+        "--not".to_owned(),
+        format!("--remotes={remote}"),
+        format!("--glob=refs/notes/remotes/{remote}/*"),
+        format!("--glob=refs/oc/remotes/{remote}/*"),
+    ]);
+    let negatives: String = known
+        .iter()
+        .filter(|id| repo.has_object(*id))
+        .map(|id| format!("^{id}\n"))
+        .collect();
+    let out = crate::git::run_with_input(workdir, &args, negatives.as_bytes())?;
+    let mut buf = Vec::new();
+    for line in out.lines() {
+        let Ok(id) = gix::ObjectId::from_hex(line.trim().as_bytes()) else {
+            continue;
+        };
+        let Ok(Some(object)) = gix::objs::Find::try_find(&repo.objects, &id, &mut buf) else {
+            continue;
+        };
+        if redactor.contains_secret(object.data) {
+            let names = redactor.names_in(object.data).join(", ");
+            return Err(Error::run(format!(
+                "refusing to push to {remote:?}: {id} holds the value of {names}"
+            ))
+            .hint(format!(
+                "git-oc redacts what it writes, so someone else put it there (an agent may have): find where with 'git log --all --find-object={id}' and remove it from that history (from the notes: 'git notes --ref=oc remove <commit>', then 'git update-ref refs/notes/oc $(git commit-tree -m notes refs/notes/oc^{{tree}})'), then push again"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The URL `git push` uses for `remote` (its push URL, else its URL); empty when it has none.
 pub fn push_url(repo: &gix::Repository, remote: &str) -> String {
     repo.find_remote(remote)
@@ -290,6 +371,7 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
 #[tracing::instrument(level = "debug", skip(repo, workdir))]
 pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<PushReport> {
     validate_remote(repo, remote)?;
+    refuse_foreign_evidence(repo)?;
     let mut refspecs = vec![format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*")];
     if !crate::board::git::task_ids(repo).is_empty() {
         refspecs.push(format!("{TASKS_REF_PREFIX}*:{TASKS_REF_PREFIX}*"));
@@ -358,6 +440,9 @@ pub fn push_with_notes(
     published.push(NOTES_REF);
     refuse_rejected_content(repo, workdir, &published)?;
     let with_tasks = refspecs.iter().any(|r| r.starts_with(TASKS_REF_PREFIX));
+    let with_runs = refspecs.iter().any(|r| r.starts_with(RUNS_REF_PREFIX));
+    let runs_pattern = format!("{RUNS_REF_PREFIX}*");
+    let redactor = crate::execution::secrets::Redactor::from_env();
     let tasks_pattern = format!("{TASKS_REF_PREFIX}*");
     let notes_fetch = format!("+{NOTES_REF}:{}", notes_tracking_ref(remote));
     let tasks_fetch = format!("+{TASKS_REF_PREFIX}*:{}*", tracking_prefix(remote));
@@ -367,6 +452,11 @@ pub fn push_with_notes(
         let mut patterns = vec![NOTES_REF];
         if with_tasks {
             patterns.push(&tasks_pattern);
+        }
+        // The remote's evidence refs too, when secrets are to be looked for: what it has is
+        // not searched again.
+        if with_runs && !redactor.is_empty() {
+            patterns.push(&runs_pattern);
         }
         let theirs = remote_refs(workdir, remote, &patterns)?;
         let their_notes = theirs.iter().any(|(n, _)| n == NOTES_REF);
@@ -399,6 +489,11 @@ pub fn push_with_notes(
             pushed.tasks_merge = Some(merge_fetched(repo, &tracking_prefix(remote), &board_states(workdir))?);
         }
         let has_notes = repo.try_find_reference(NOTES_REF).ok().flatten().is_some();
+        let known: Vec<gix::ObjectId> = theirs
+            .iter()
+            .filter_map(|(_, id)| gix::ObjectId::from_hex(id.as_bytes()).ok())
+            .collect();
+        refuse_secrets(repo, workdir, remote, &published, &known, &redactor)?;
         let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
         let notes_spec = format!("{NOTES_REF}:{NOTES_REF}");
         args.extend(refspecs.iter().map(String::as_str));

@@ -190,6 +190,15 @@ impl Redactor {
         serde_json::from_value(json).unwrap_or_else(|_| value.clone())
     }
 
+    /// The names of the secrets whose values `input` holds.
+    pub fn names_in(&self, input: &[u8]) -> Vec<String> {
+        self.secrets
+            .iter()
+            .filter(|(value, _)| input.windows(value.len()).any(|w| w == value.as_slice()))
+            .map(|(_, name)| name.clone())
+            .collect()
+    }
+
     /// Whether `input` holds the value of a secret.
     pub fn contains_secret(&self, input: &[u8]) -> bool {
         self.secrets

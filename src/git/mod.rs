@@ -317,6 +317,36 @@ pub fn git_command(dir: &Path) -> std::process::Command {
     cmd
 }
 
+/// Run `git args` in `dir` with `input` on its standard input; its standard output, or an
+/// error with its standard error when it fails.
+pub fn run_with_input(dir: &Path, args: &[String], input: &[u8]) -> Result<String> {
+    use std::io::Write;
+    let what = args.first().map_or("git", String::as_str);
+    let mut child = git_command(dir)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("could not run git (is it installed?)", &e))?;
+    let mut stdin = child.stdin.take();
+    // Written from another thread: git may fill its output pipe before it has read everything.
+    let written = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || stdin.as_mut().map_or(Ok(()), |s| s.write_all(input)));
+        let out = child.wait_with_output();
+        (writer.join(), out)
+    });
+    let out = written
+        .1
+        .map_err(|e| Error::io(format!("could not run git {what}"), &e))?;
+    if !out.status.success() {
+        return Err(
+            Error::run(format!("git {what} failed")).caused_by(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// A commit's message, as text.
 pub fn commit_message(repo: &gix::Repository, id: gix::ObjectId) -> Result<String> {
     let commit = repo

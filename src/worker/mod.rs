@@ -157,6 +157,8 @@ pub struct Worker<'a> {
     runner: &'a dyn TaskRunner,
     session: String,
     warned_same_name: std::cell::Cell<bool>,
+    /// The secrets of the environment, whose values a publication never carries.
+    redactor: crate::execution::secrets::Redactor,
 }
 
 fn interrupted() -> bool {
@@ -201,6 +203,7 @@ impl<'a> Worker<'a> {
             runner,
             session: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             warned_same_name: std::cell::Cell::new(false),
+            redactor: crate::execution::secrets::Redactor::from_env(),
         })
     }
 
@@ -790,12 +793,18 @@ impl<'a> Worker<'a> {
                 let name = format!("{TASKS_REF_PREFIX}{follow_up}");
                 if exists(&name)? {
                     refspecs.push(format!("{name}:{name}"));
+                    sources.push(name);
                 }
             }
             refspecs.push(format!(":{claim_ref}"));
             if !checked {
                 let source_refs: Vec<&str> = sources.iter().map(String::as_str).collect();
                 crate::publish::refuse_rejected_content(repo, &self.workdir, &source_refs)?;
+                let mut scanned = source_refs;
+                if exists(NOTES_REF)? {
+                    scanned.push(NOTES_REF);
+                }
+                crate::publish::refuse_secrets(repo, &self.workdir, remote, &scanned, &[], &self.redactor)?;
                 checked = true;
             }
             let mut leases = vec![format!("{claim_ref}:{claim}")];

@@ -653,3 +653,62 @@ fn fifos_under(path: &Path) -> Vec<std::path::PathBuf> {
         .flat_map(|e| fifos_under(&e.path()))
         .collect()
 }
+
+/// An agent is given the environment's token and can write into git-oc's refs: a note on any
+/// commit, a made-up evidence ref. `git oc push` publishes neither: the made-up run is refused
+/// for what it is, the note for the token in it (git-oc redacts what it writes itself), and the
+/// atomic push leaves the remote as it was. Once the user has removed both, the push goes
+/// through.
+#[test]
+fn push_never_publishes_a_secret_or_a_run_an_agent_wrote_into_gits_refs() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let script = r#"git notes --ref=oc add -f -m "leak $GITHUB_TOKEN" main && git update-ref refs/oc/runs/made-up main && echo ok > f.txt"#;
+    let (run, doc) = run_sh(&env, &repo, "plant", script, &[]);
+    run.assert_code(0);
+    let id = doc["summary"]["run_id"].as_str().unwrap().to_owned();
+    let before = env.git(&remote, ["for-each-ref"]);
+    let push = |env: &TestEnv| {
+        Run::from(
+            env.oc_agents(&repo)
+                .env("GITHUB_TOKEN", TOKEN)
+                .arg("push")
+                .output()
+                .unwrap(),
+        )
+    };
+
+    let refused = push(&env);
+    refused.assert_clean_error(1);
+    assert!(refused.stderr.contains("refs/oc/runs/made-up"), "{}", refused.stderr);
+    env.git(&repo, ["update-ref", "-d", "refs/oc/runs/made-up"]);
+
+    let refused = push(&env);
+    refused.assert_clean_error(1);
+    assert!(
+        refused.stderr.contains("holds the value of GITHUB_TOKEN"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains(TOKEN), "{}", refused.stderr);
+    assert_eq!(env.git(&remote, ["for-each-ref"]), before, "the remote is as it was");
+    assert!(
+        !remote_objects(&env, &remote).contains(TOKEN),
+        "the token reached the remote"
+    );
+
+    // The way the hint gives: the note goes, and the notes' history with it.
+    env.git(&repo, ["notes", "--ref=oc", "remove", "main"]);
+    let squashed = env.git(&repo, ["commit-tree", "-m", "notes", "refs/notes/oc^{tree}"]);
+    env.git(&repo, ["update-ref", "refs/notes/oc", &squashed]);
+    push(&env).assert_code(0);
+    assert_eq!(
+        env.git(&remote, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]),
+        format!("refs/oc/runs/{id}")
+    );
+    assert!(
+        !remote_objects(&env, &remote).contains(TOKEN),
+        "the token reached the remote"
+    );
+}

@@ -880,3 +880,42 @@ fn add_tasks_fast(s: &Setup, n: usize) {
         s.env.oc(dir, ["push", "origin"]).assert_code(0);
     }
 }
+
+/// A worker's agent is given the environment's token and writes it into a note: the worker
+/// refuses to publish (git-oc redacts what it writes, so the value was planted), stops with the
+/// reason, and the token never reaches the remote; the task is not recorded as finished there.
+#[test]
+fn a_worker_never_publishes_a_secret_its_agent_planted_in_the_notes() {
+    const TOKEN: &str = "ghp_PLANTEDbyTheAgent0123456789";
+    let s = setup(1);
+    let a = clone(&s.env, &s.url, "a");
+    write_config(
+        &a,
+        &agent_config(&[
+            "sh",
+            "-c",
+            "git notes --ref=oc add -f -m \"leak $GITHUB_TOKEN\" HEAD && echo done > done.txt",
+        ]),
+    );
+    let run = crate::common::Run::from(
+        worker_cmd(&s.env, &a, &["--name", "w", "--lease", "30s", "--idle-exit", "0.5"])
+            .env("GITHUB_TOKEN", TOKEN)
+            .output()
+            .expect("run git-oc worker"),
+    );
+    assert_error(&run, 1, "holds the value of GITHUB_TOKEN");
+    assert!(!run.stderr.contains(TOKEN), "{}", run.stderr);
+    let objects = s
+        .env
+        .git_output(&s.remote, ["cat-file", "--batch-all-objects", "--batch"]);
+    assert!(
+        !String::from_utf8_lossy(&objects.stdout).contains(TOKEN),
+        "the token reached the remote"
+    );
+    assert!(
+        remote_refs(&s.env, &s.remote, "refs/oc/runs/").is_empty(),
+        "nothing was published"
+    );
+    let board = remote_board(&s.env, &s.url, "check");
+    assert!(board.values().all(|t| t["state"] != "Done"), "{board:?}");
+}
