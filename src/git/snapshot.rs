@@ -466,21 +466,47 @@ pub fn with_entry_from(
     Ok(editor.write().map_err(ctx)?.detach())
 }
 
-/// `tree` with each tree the snapshot wrote (one whose id differs from `reference`'s at the same
-/// path) listing its entries in git's canonical modes, as `git write-tree` writes them from an
-/// index. Old tools wrote `040000` and `100664`; gix keeps modes as read, so a rewritten tree
-/// would carry them on. Trees left as they were keep their ids, as git's cache-tree keeps them.
-pub fn canonical_modes(
+/// `tree` as git would write it from an index, checked: each tree that differs from `base`'s at
+/// the same path (all the run changes, the agent's own commits included) lists its entries in
+/// git's canonical modes (old tools wrote `040000` and `100664`, which gix keeps as read), and
+/// is refused when git would refuse it (entries out of order or twice, names such as `.git`,
+/// `..` or `a/b`): an agent can commit such a tree with `git hash-object --literally`, and the
+/// snapshot builds on what the agent committed. Trees as the base has them keep their ids, as
+/// git's cache of trees keeps them.
+pub fn canonical_tree(
     repo: &gix::Repository,
     tree: gix::ObjectId,
-    reference: Option<gix::ObjectId>,
+    base: Option<gix::ObjectId>,
 ) -> Result<gix::ObjectId> {
-    if Some(tree) == reference {
+    walk_changed_trees(repo, tree, base, "", true)
+}
+
+/// Refuse `tree` when a tree of it that differs from `base`'s is one git would refuse (see
+/// [`canonical_tree`]): the agent's commit is checked before the snapshot edits on top of it.
+pub fn check_tree(repo: &gix::Repository, tree: gix::ObjectId, base: Option<gix::ObjectId>) -> Result<()> {
+    walk_changed_trees(repo, tree, base, "", false).map(drop)
+}
+
+/// The trees of `tree` that differ from `base`'s at the same path, each checked, and with
+/// `rewrite` written again in canonical modes where they are not.
+fn walk_changed_trees(
+    repo: &gix::Repository,
+    tree: gix::ObjectId,
+    base: Option<gix::ObjectId>,
+    path: &str,
+    rewrite: bool,
+) -> Result<gix::ObjectId> {
+    if Some(tree) == base {
         return Ok(tree);
     }
     let ctx = |e| Error::git("could not write the snapshot tree", e);
     let mut written: gix::objs::Tree = repo.find_tree(tree).map_err(ctx)?.decode().map_err(ctx)?.into();
-    let reference: Option<gix::objs::Tree> = match reference {
+    if let Some(why) = malformed(&written.entries) {
+        let at = if path.is_empty() { "the top directory" } else { path };
+        return Err(Error::run(format!("the run's tree is malformed: {at} {why}"))
+            .hint("git refuses such a tree (git fsck); the agent wrote it itself (git hash-object --literally, say), and nothing of it is committed"));
+    }
+    let base: Option<gix::objs::Tree> = match base {
         Some(id) => Some(repo.find_tree(id).map_err(ctx)?.decode().map_err(ctx)?.into()),
         None => None,
     };
@@ -488,23 +514,43 @@ pub fn canonical_modes(
     for entry in &mut written.entries {
         let canonical = gix::objs::tree::EntryMode::from(entry.mode.kind());
         if entry.mode.is_tree() {
-            let before = reference.as_ref().and_then(|r| {
-                r.entries
+            let before = base.as_ref().and_then(|b| {
+                b.entries
                     .iter()
                     .find(|e| e.filename == entry.filename && e.mode.is_tree())
                     .map(|e| e.oid)
             });
-            let oid = canonical_modes(repo, entry.oid, before)?;
+            let sub = format!("{path}{}/", entry.filename);
+            let oid = walk_changed_trees(repo, entry.oid, before, &sub, rewrite)?;
             changed |= oid != entry.oid;
             entry.oid = oid;
         }
         changed |= entry.mode != canonical;
         entry.mode = canonical;
     }
-    if !changed {
+    if !changed || !rewrite {
         return Ok(tree);
     }
     Ok(repo.write_object(&written).map_err(ctx)?.detach())
+}
+
+/// What git's fsck would refuse in a tree's entries, if anything.
+fn malformed(entries: &[gix::objs::tree::Entry]) -> Option<String> {
+    let mut names = std::collections::HashSet::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let name = entry.filename.as_bstr();
+        if name.is_empty() || name.contains(&b'/') || name == "." || name == ".." || name.eq_ignore_ascii_case(b".git")
+        {
+            return Some(format!("holds an entry named {name:?}"));
+        }
+        if !names.insert(name) {
+            return Some(format!("holds {name:?} twice"));
+        }
+        if i > 0 && entries[i - 1] >= *entry {
+            return Some(format!("lists {name:?} out of order"));
+        }
+    }
+    None
 }
 
 /// Write a commit of `tree` on `parent`; no ref moves (the caller moves the branch it means).

@@ -712,3 +712,99 @@ fn push_never_publishes_a_secret_or_a_run_an_agent_wrote_into_gits_refs() {
         "the token reached the remote"
     );
 }
+
+/// An agent can commit a tree git itself refuses (`git hash-object --literally`): entries out of
+/// order and twice, or a `.git` entry that would overwrite a repository's internals wherever it
+/// is checked out. The snapshot builds on what the agent committed, so such a tree must fail
+/// the run: nothing committed, the branch back at its base, the agent's commit kept only at
+/// `refs/oc/rejected/<run_id>`, and a remote that checks what it receives takes the evidence.
+#[test]
+fn a_tree_git_would_refuse_never_becomes_a_run_commit() {
+    const PLANT: &str = r#"python3 - "$1" <<'PY'
+import subprocess, sys
+def git(*a, data=None):
+    return subprocess.run(["git", *a], input=data, capture_output=True, check=True).stdout.decode().strip()
+blob = git("hash-object", "-w", "--stdin", data=b"x\n")
+def tree(entries):
+    raw = b"".join(f"{m} {n}\0".encode() + bytes.fromhex(i) for m, n, i in entries)
+    return git("hash-object", "-t", "tree", "--literally", "-w", "--stdin", data=raw)
+if sys.argv[1] == "twice":
+    root = tree([("100644", "b", blob), ("100644", "a", blob), ("100644", "a", blob)])
+else:
+    inner = tree([("100644", ".git", blob)])
+    root = tree([("100644", "README.md", blob), ("40000", "sub", inner)])
+git("update-ref", "HEAD", git("commit-tree", root, "-p", "HEAD", "-m", "planted"))
+PY
+echo more >> README.md"#;
+    for (case, says) in [
+        ("twice", "the top directory lists \"a\" out of order"),
+        ("dotgit", "sub/ holds an entry named \".git\""),
+    ] {
+        let env = TestEnv::new();
+        let repo = env.repo("r");
+        let remote = remote_with_origin(&env, &repo);
+        env.git(&remote, ["config", "receive.fsckObjects", "true"]);
+        let base = env.git(&repo, ["rev-parse", "main"]);
+        let (run, doc) = run_sh(&env, &repo, case, &format!("set -- {case}\n{PLANT}"), &[]);
+        run.assert_code(1);
+        assert!(
+            says_anywhere(&doc, &format!("the run's tree is malformed: {says}")),
+            "{case}: {}",
+            run.stdout
+        );
+        assert!(doc["git"]["commit"].is_null(), "{case}: nothing is committed");
+        let id = doc["summary"]["run_id"].as_str().unwrap();
+        let branch = doc["summary"]["branch"].as_str().unwrap();
+        assert_eq!(
+            env.git(&repo, ["rev-parse", branch]),
+            base,
+            "{case}: the branch is back at its base"
+        );
+        let kept = env.git(&repo, ["rev-parse", &format!("refs/oc/rejected/{id}")]);
+        assert_eq!(env.git(&repo, ["log", "-1", "--format=%s", &kept]), "planted");
+        env.oc(&repo, ["push"]).assert_code(0);
+        assert_eq!(
+            env.git(&remote, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]),
+            format!("refs/oc/runs/{id}")
+        );
+        fsck(&env, &remote);
+    }
+}
+
+/// Whether any text in `doc` contains `text`.
+fn says_anywhere(doc: &Value, text: &str) -> bool {
+    match doc {
+        Value::String(s) => s.contains(text),
+        Value::Array(a) => a.iter().any(|v| says_anywhere(v, text)),
+        Value::Object(o) => o.values().any(|v| says_anywhere(v, text)),
+        _ => false,
+    }
+}
+
+/// An agent that commits on the run branch and then fails leaves work no gate looked at: the
+/// branch goes back to its base, the agent's commit is kept only at `refs/oc/rejected/<run_id>`
+/// (never pushed), and its changes stay in the worktree, uncommitted.
+#[test]
+fn a_failed_agents_own_commit_is_taken_off_the_branch() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let base = env.git(&repo, ["rev-parse", "main"]);
+    let script = r#"echo "token=$GITHUB_TOKEN" > leaked.txt && git add leaked.txt && git -c user.name=a -c user.email=a@x commit -qm leak && exit 3"#;
+    let (run, doc) = run_sh(&env, &repo, "fail", script, &[]);
+    run.assert_code(1);
+    assert_eq!(doc["summary"]["outcome_status"], "failed", "{}", run.stdout);
+    let id = doc["summary"]["run_id"].as_str().unwrap();
+    let branch = doc["summary"]["branch"].as_str().unwrap();
+    assert_eq!(env.git(&repo, ["rev-parse", branch]), base);
+    let kept = env.git(&repo, ["rev-parse", &format!("refs/oc/rejected/{id}")]);
+    assert_eq!(env.git(&repo, ["log", "-1", "--format=%s", &kept]), "leak");
+    let worktree = std::path::PathBuf::from(doc["git"]["worktree"].as_str().unwrap());
+    assert_eq!(env.git(&worktree, ["status", "--porcelain"]), "A  leaked.txt");
+    env.oc(&repo, ["push"]).assert_code(0);
+    assert!(
+        !remote_objects(&env, &remote).contains(TOKEN),
+        "the token reached the remote"
+    );
+    fsck(&env, &repo);
+}

@@ -269,7 +269,10 @@ impl Stage for Record {
 /// branch then goes back to the base, so it never holds ungated work). A failure here fails the
 /// run; the branch is then left where it was.
 fn land(state: &mut RunState, env: &Env) {
-    let Some(commit) = state.git.commit else { return };
+    let Some(commit) = state.git.commit else {
+        take_back_ungated(state, env);
+        return;
+    };
     let repo = &env.repo.repo;
     // The commit and its trees and blobs go to disk (one pack) before a ref names them.
     if let Err(e) = crate::git::pack::flush(repo) {
@@ -317,6 +320,42 @@ fn land(state: &mut RunState, env: &Env) {
         let e = Error::run("the run branch could not be moved to the run's commit").caused_by(e.summary_line());
         state.fail(&e);
         state.git.commit = None;
+    }
+}
+
+/// A run that ends without a commit of its own (the agent failed, the snapshot could not be
+/// taken) may still find commits the agent made on the run branch itself: ungated work. The
+/// branch goes back to the base and the agent's tip is kept at `refs/oc/rejected/<run_id>`,
+/// which is never published; the changes show as uncommitted in the worktree.
+fn take_back_ungated(state: &mut RunState, env: &Env) {
+    let repo = &env.repo.repo;
+    let branch_ref = state.branch_ref();
+    let base = state.plan.base;
+    let Ok(Some(tip)) = crate::git::refs::target(repo, &branch_ref) else {
+        return;
+    };
+    if Some(tip) == base {
+        return;
+    }
+    let kept = format!("refs/oc/rejected/{}", state.request.run_id);
+    let result =
+        crate::git::refs::create(repo, &kept, tip, "git-oc: the agent's ungated commit").and_then(|_| match base {
+            Some(base) => {
+                crate::git::refs::compare_and_swap(repo, &branch_ref, Some(tip), base, "git-oc: ungated commit")
+            }
+            None => crate::git::refs::delete(repo, &branch_ref, tip),
+        });
+    match result {
+        Ok(_) => {
+            state.warnings.push(format!(
+                "the agent committed on the run branch, but the run made no commit of its own: the agent's commit is kept at {kept} (never published) and the branch is back at its base"
+            ));
+            state.git.rejected_ref = Some(kept);
+        }
+        Err(e) => state.warnings.push(format!(
+            "the agent committed on the run branch and it could not be taken back to its base: {}",
+            e.summary_line()
+        )),
     }
 }
 

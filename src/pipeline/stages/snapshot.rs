@@ -56,7 +56,6 @@ fn take(wt: &RunWorktree, objects: &gix::Repository) -> Result<Snapshot> {
     crate::git::tune(&mut repo)?;
     // An unborn HEAD has no tree to compare the index with: always take the full path then.
     let index_untouched = wt.base.is_some() && crate::git::snapshot::index_fingerprint(&repo) == wt.fingerprint;
-    let tree = crate::git::snapshot::snapshot_tree(&repo, index_untouched)?;
     let base_tree = match wt.base {
         Some(base) => Some(
             repo.find_commit(base)
@@ -66,13 +65,16 @@ fn take(wt: &RunWorktree, objects: &gix::Repository) -> Result<Snapshot> {
         ),
         None => None,
     };
-    // The evidence directory is git-oc's: it stays as the base has it, whatever the agent did.
-    let tree = crate::git::snapshot::with_entry_from(&repo, tree, EVIDENCE_DIR, base_tree)?;
+    // What the agent committed is what the snapshot edits: a tree git would refuse stops here.
     let head_tree = repo
         .head_tree_id_or_empty()
         .map_err(|e| Error::git("could not read the worktree HEAD", e))?
         .detach();
-    let tree = crate::git::snapshot::canonical_modes(&repo, tree, Some(head_tree))?;
+    crate::git::snapshot::check_tree(&repo, head_tree, base_tree)?;
+    let tree = crate::git::snapshot::snapshot_tree(&repo, index_untouched)?;
+    // The evidence directory is git-oc's: it stays as the base has it, whatever the agent did.
+    let tree = crate::git::snapshot::with_entry_from(&repo, tree, EVIDENCE_DIR, base_tree)?;
+    let tree = crate::git::snapshot::canonical_tree(&repo, tree, base_tree)?;
     let diff = crate::git::diff::diff_trees(&repo, base_tree, tree)?;
     let head = repo.head_id().ok().map(|id| id.detach());
     let head_ref = repo
