@@ -337,7 +337,11 @@ pub fn discard(repo: &Repo, run: &RecordedRun, evidence: bool) -> Result<Discard
     let rejected = format!("refs/oc/rejected/{}", run.run_id);
     if let Some(tip) = refs::target(&main, &rejected)? {
         refs::delete(&main, &rejected, tip)?;
-        done.rejected_ref = Some(rejected);
+        done.rejected_ref = Some(rejected.clone());
+    }
+    let agent = format!("{rejected}.agent");
+    if let Some(tip) = refs::target(&main, &agent)? {
+        refs::delete(&main, &agent, tip)?;
     }
     if evidence {
         refs::delete(&main, &run.evidence_ref, run.evidence_commit)?;

@@ -13,9 +13,10 @@ use crate::board::git::{TASKS_REF_PREFIX, TasksMerge, merge_fetched, tracking_pr
 use crate::error::{Error, Result};
 use crate::git::{NOTES_REF, RUNS_REF_PREFIX, WORKER_NOTES_PREFIX, git_command};
 
-/// Refuse to publish refs from which a commit of a rejected run (its own, or one the agent made
-/// on the run branch) can be reached. git-oc never makes such a ref, but an agent runs with the
-/// user's rights and could forge one, e.g. an evidence ref whose parent is the rejected commit.
+/// Refuse to publish refs from which a commit git-oc keeps local can be reached: a rejected run's
+/// commit, or one an agent made on the run branch (never gated by itself). git-oc never makes
+/// such a ref, but an agent runs with the user's rights and could forge one, e.g. an evidence
+/// ref whose parent is the rejected commit.
 pub fn refuse_rejected_content(repo: &gix::Repository, workdir: &Path, published: &[&str]) -> Result<()> {
     // No rejected run: nothing to look for, and no `git rev-list` to start (a worker publishes
     // once per task).
@@ -37,8 +38,22 @@ pub fn refuse_rejected_content(repo: &gix::Repository, workdir: &Path, published
     for reference in published {
         let reached = crate::git::reach::beyond_branches(workdir, &[reference])?;
         if let Some(object) = reached.intersection(&rejected).next() {
+            // A pattern names the ref that reaches it.
+            let culprit = if reference.contains('*') {
+                let prefix = reference.trim_end_matches('*');
+                run_git(
+                    workdir,
+                    &["for-each-ref", "--format=%(refname)", "--contains", object, prefix],
+                )?
+                .stdout
+                .lines()
+                .next()
+                .map_or_else(|| (*reference).to_owned(), str::to_owned)
+            } else {
+                (*reference).to_owned()
+            };
             return Err(Error::run(format!(
-                "refusing to publish {reference}: it reaches commit {object}, which the post-run gate rejected"
+                "refusing to publish {culprit}: it reaches commit {object}, which git-oc keeps local (a change the post-run gate rejected, or a commit the agent made on the way)"
             ))
             .hint(
                 "git-oc never writes such a ref (an agent may have): find it with git for-each-ref and delete it, \

@@ -169,7 +169,6 @@ impl Pipeline {
             rejected: false,
             warnings: Vec::new(),
             patch: None,
-            new_commit: false,
             refs_before: None,
             recorded: None,
             publication: None,

@@ -189,8 +189,6 @@ pub struct RunState {
     pub warnings: Vec<String>,
     /// `git diff --binary` of the run, made once when first needed.
     pub patch: Option<Vec<u8>>,
-    /// True when the commit stage wrote a commit that the record stage puts on the branch.
-    pub new_commit: bool,
     /// Every ref before the agent ran, to notice the refs it changed.
     pub refs_before: Option<std::collections::BTreeMap<String, String>>,
     pub git: GitRecord,

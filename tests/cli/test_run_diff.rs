@@ -121,13 +121,26 @@ fn an_agent_that_commits_by_itself() {
     );
     run.assert_code(0);
     let commit = doc["git"]["commit"].as_str().unwrap();
+    let id = doc["summary"]["run_id"].as_str().unwrap();
     assert_eq!(
-        env.git(&repo, ["rev-list", "--count", &format!("{base}..{commit}")]),
-        "2",
-        "the agent's commit, then ours"
+        env.git(&repo, ["rev-list", "--format=%P", "--no-commit-header", "-1", commit]),
+        base,
+        "one commit of ours on the base, with the agent's change and what it left uncommitted"
+    );
+    assert!(
+        env.git(&repo, ["log", "-1", "--format=%B", commit])
+            .contains(&format!("Oc-Run: {id}"))
+    );
+    assert_eq!(
+        env.git(
+            &repo,
+            ["log", "-1", "--format=%s", &format!("refs/oc/rejected/{id}.agent")]
+        ),
+        "agent commit",
+        "the agent's own commit is kept aside"
     );
     assert_eq!(numstat_of(&doc), git_numstat_counts(&env, &repo, &base, commit));
-    assert_patch_applies(&env, &repo, doc["summary"]["run_id"].as_str().unwrap(), &base, commit);
+    assert_patch_applies(&env, &repo, id, &base, commit);
 
     let (run, doc) = env.run_json(
         &repo,
@@ -143,10 +156,11 @@ fn an_agent_that_commits_by_itself() {
     );
     run.assert_code(0);
     let commit = doc["git"]["commit"].as_str().unwrap();
-    assert_eq!(
-        env.git(&repo, ["log", "-1", "--format=%s", commit]),
-        "agent commit",
-        "nothing left to commit"
+    let id = doc["summary"]["run_id"].as_str().unwrap();
+    assert!(
+        env.git(&repo, ["log", "-1", "--format=%B", commit])
+            .contains(&format!("Oc-Run: {id}")),
+        "the agent left nothing uncommitted: its change is still committed by git-oc"
     );
     assert_eq!(doc["summary"]["outcome_status"], "executed");
 }

@@ -808,3 +808,60 @@ fn a_failed_agents_own_commit_is_taken_off_the_branch() {
     );
     fsck(&env, &repo);
 }
+
+/// The gate judges the run's change as a whole, so commits the agent made on the way were never
+/// judged one by one: one may add a token that the next removes. The run branch gets one commit
+/// of git-oc's on the base; the agent's commits are kept aside, never published, and a ref an
+/// agent forges on top of one of them is refused by `git oc push`.
+#[test]
+fn an_agents_own_commits_never_reach_the_branch_or_the_remote() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let base = env.git(&repo, ["rev-parse", "main"]);
+    let script = r#"c() { git -c user.name=a -c user.email=a@x commit -qm "$1"; }
+echo "token=$GITHUB_TOKEN" > t.txt && git add t.txt && c add-token && first=$(git rev-parse HEAD) &&
+git rm -q t.txt && c remove-token && echo ok > f.txt && git add f.txt && c work &&
+forged=$(git -c user.name=a -c user.email=a@x commit-tree -p "$first" -m "Oc-Run: 22222222-2222-4222-8222-222222222222" "$(git rev-parse "$first^{tree}")") &&
+git update-ref refs/oc/runs/22222222-2222-4222-8222-222222222222 "$forged""#;
+    let (run, doc) = run_sh(&env, &repo, "commits", script, &[]);
+    run.assert_code(0);
+    assert_eq!(doc["summary"]["outcome_status"], "executed", "{}", run.stdout);
+    let id = doc["summary"]["run_id"].as_str().unwrap();
+    let branch = doc["summary"]["branch"].as_str().unwrap();
+    let commit = doc["git"]["commit"].as_str().unwrap();
+    assert_eq!(env.git(&repo, ["rev-parse", branch]), commit);
+    assert_eq!(
+        env.git(&repo, ["rev-parse", &format!("{commit}^")]),
+        base,
+        "one commit on the base"
+    );
+    assert!(
+        env.git(&repo, ["log", "-1", "--format=%B", commit])
+            .contains(&format!("Oc-Run: {id}"))
+    );
+    assert_eq!(env.git(&repo, ["diff", "--name-only", &base, commit]), "f.txt");
+    assert_eq!(
+        env.git(
+            &repo,
+            ["log", "-1", "--format=%s", &format!("refs/oc/rejected/{id}.agent")]
+        ),
+        "work"
+    );
+    let push = env.oc(&repo, ["push"]);
+    push.assert_clean_error(1);
+    assert!(
+        push.stderr.contains("22222222-2222-4222-8222-222222222222"),
+        "{}",
+        push.stderr
+    );
+    env.git(
+        &repo,
+        ["update-ref", "-d", "refs/oc/runs/22222222-2222-4222-8222-222222222222"],
+    );
+    env.oc(&repo, ["push"]).assert_code(0);
+    assert!(
+        !remote_objects(&env, &remote).contains(TOKEN),
+        "the token reached the remote"
+    );
+}

@@ -1,5 +1,5 @@
-//! The commit stage: the snapshot becomes a commit object with an `Oc-Run` trailer (or the
-//! agent's own commit is taken as it is). No ref moves here: the record stage moves the run
+//! The commit stage: the snapshot becomes one commit object on the base with an `Oc-Run`
+//! trailer, whatever the agent committed on the way. No ref moves here: the record stage moves the run
 //! branch by compare-and-swap once the post-run gate has judged the commit. An agent that
 //! switched the worktree to another branch or detached it fails the run, so that git-oc never
 //! commits anywhere but the run branch.
@@ -34,7 +34,19 @@ impl Stage for Commit {
             state.fail(&e);
             return Ok(Flow::Stop);
         }
-        let commit = if snapshot.tree != snapshot.head_tree {
+        // One commit of git-oc's on the base, whatever the agent committed on the way: the
+        // agent's own commits were never gated one by one (one may add a token that the next
+        // removes), so they never reach the branch; without a net change there is no commit.
+        let base_tree = match wt.base {
+            Some(base) => wt
+                .repo
+                .find_commit(base)
+                .and_then(|c| c.tree_id())
+                .map_err(|e| Error::git("could not read the base tree", e))?
+                .detach(),
+            None => gix::ObjectId::empty_tree(wt.repo.object_hash()),
+        };
+        let commit = if snapshot.tree != base_tree {
             let bundle = &state.plan.bundle;
             let made_by = format!(
                 "Made by {}: task {}, lane {}, backend {}.",
@@ -47,21 +59,15 @@ impl Stage for Commit {
             let message = run_commit_message(&goal, &state.request.run_id, &made_by);
             // Written as the worktree's handle writes it, kept with the run's other objects.
             let mut repo = wt.repo.clone().with_object_memory();
-            let written = crate::git::snapshot::write_commit(&repo, &message, snapshot.tree, snapshot.head)
+            let written = crate::git::snapshot::write_commit(&repo, &message, snapshot.tree, wt.base)
                 .and_then(|c| crate::git::pack::adopt(&env.repo.repo, repo.objects.take_object_memory()).map(|()| c));
             match written {
-                Ok(c) => {
-                    state.new_commit = true;
-                    Some(c)
-                }
+                Ok(c) => Some(c),
                 Err(e) => {
                     state.fail(&e);
                     return Ok(Flow::Stop);
                 }
             }
-        } else if snapshot.head.is_some() && snapshot.head != wt.base {
-            // The agent committed by itself and left nothing else.
-            snapshot.head
         } else {
             None
         };

@@ -283,6 +283,17 @@ fn land(state: &mut RunState, env: &Env) {
     let branch_ref = state.branch_ref();
     let base = state.plan.base;
     let tip = state.snapshot.as_ref().and_then(|s| s.head);
+    // The run's commit sits on the base; what the agent committed on the way was never gated
+    // commit by commit, so it is kept where nothing publishes it (and nothing published may
+    // reach it, see `publish::refuse_rejected_content`).
+    if let Some(tip) = tip.filter(|t| Some(*t) != base) {
+        let kept = format!("refs/oc/rejected/{}.agent", state.request.run_id);
+        if let Err(e) = crate::git::refs::create(repo, &kept, tip, "git-oc: the agent's own commits") {
+            state.fail(&Error::run("the agent's own commits could not be kept aside").caused_by(e.summary_line()));
+            state.git.commit = None;
+            return;
+        }
+    }
     let landed = if state.rejected {
         let kept = format!("refs/oc/rejected/{}", state.request.run_id);
         let result = crate::git::refs::create(repo, &kept, commit, "git-oc: rejected by the post-run gate").and_then(
@@ -299,7 +310,7 @@ fn land(state: &mut RunState, env: &Env) {
             state.git.rejected_ref = Some(kept);
         }
         result
-    } else if state.new_commit {
+    } else {
         let message = format!("commit: {}", state.request.run_id);
         crate::git::refs::compare_and_swap(repo, &branch_ref, tip, commit, &message).map(|_| {
             if let (Some(wt), Some(snapshot)) = (&state.worktree, &state.snapshot) {
@@ -312,9 +323,6 @@ fn land(state: &mut RunState, env: &Env) {
                 }
             }
         })
-    } else {
-        // The agent's own commit, already on the branch.
-        Ok(())
     };
     if let Err(e) = landed {
         let e = Error::run("the run branch could not be moved to the run's commit").caused_by(e.summary_line());
