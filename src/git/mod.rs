@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod evidence;
 pub mod fifo;
+pub mod guard;
 pub mod index_stats;
 pub mod loose;
 pub mod notes;

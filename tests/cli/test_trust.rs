@@ -865,3 +865,38 @@ git update-ref refs/oc/runs/22222222-2222-4222-8222-222222222222 "$forged""#;
         "the token reached the remote"
     );
 }
+
+/// The repository's configuration and hooks are shared by every worktree, and an agent can
+/// write them: a command planted there (`remote.origin.receivepack`, a `pre-push` hook) would
+/// run later with your rights, in `git oc push` or in your own git. After the agent, both are
+/// put back as they were (your own settings stay), and the run says so.
+#[test]
+fn a_command_an_agent_plants_in_git_config_or_hooks_never_runs() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    remote_with_origin(&env, &repo);
+    env.git(&repo, ["config", "oc.test.mine", "kept"]);
+    let marker = env.root().join("planted-ran");
+    let script = format!(
+        r#"git config remote.origin.receivepack "sh -c 'touch {m}; exec git-receive-pack \"\$@\"' --" &&
+hooks=$(git rev-parse --git-common-dir)/hooks && mkdir -p "$hooks" &&
+printf '#!/bin/sh\ntouch {m}\n' > "$hooks/pre-push" && chmod +x "$hooks/pre-push" &&
+git config --unset oc.test.mine && echo ok > f.txt"#,
+        m = marker.display()
+    );
+    let (run, doc) = run_sh(&env, &repo, "plant", &script, &[]);
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(warnings.contains("put back as they were"), "{warnings}");
+    assert!(warnings.contains("hooks/pre-push"), "{warnings}");
+    assert_eq!(env.git(&repo, ["config", "oc.test.mine"]), "kept");
+    assert!(
+        !env.git_output(&repo, ["config", "remote.origin.receivepack"])
+            .status
+            .success(),
+        "the planted command is gone"
+    );
+    env.oc(&repo, ["push"]).assert_code(0);
+    env.git(&repo, ["push", "-q", "origin", "HEAD:refs/heads/probe"]);
+    assert!(!marker.exists(), "the planted command ran");
+}

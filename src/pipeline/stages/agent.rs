@@ -60,11 +60,24 @@ impl Stage for Agent {
         } else {
             None
         };
+        let common_dir = env.repo.repo.common_dir().to_owned();
+        let guarded = crate::git::guard::Guarded::take(&common_dir, wt.repo.git_dir());
         observer.event(&Event::Running {
             source: OutputSource::Agent,
             what: env.adapter.display_name(),
         });
         let run = env.adapter.execute(&ctx);
+        // The agent has ended: what it changed in git's configuration or hooks goes back before
+        // any git command of ours reads them.
+        let put_back = guarded.restore(&common_dir);
+        if !put_back.is_empty() {
+            let warning = format!(
+                "the agent changed the repository's git configuration or hooks, which every git command here obeys; put back as they were: {}",
+                put_back.join(", ")
+            );
+            env.cx.warn(&warning);
+            state.warnings.push(warning);
+        }
         state.executed = true;
         state.workspace_gone = !wt.path.is_dir();
         let mut checkout_readable = true;
