@@ -115,3 +115,67 @@ fn put_back(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// Whether `name` is one of git-oc's records: evidence (kept, rejected, demo), tasks, notes.
+/// Remote-tracking copies are caches a fetch may force, not records.
+fn is_record(name: &str) -> bool {
+    ["refs/oc/runs/", "refs/oc/rejected/", "refs/oc/demo/", "refs/oc/tasks/"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || (name.starts_with("refs/notes/") && !name.starts_with("refs/notes/remotes/"))
+}
+
+/// Put back git-oc's records that the agent deleted or rewrote while it ran: every change git-oc
+/// (or another run) makes to them builds on what was there, so a record now missing, or whose
+/// history no longer holds what it held, was deleted or rewritten by the agent. A missing one
+/// is created again; the shared notes get the old notes merged back (block by block, nothing
+/// added since is lost); any other goes back to what it held. The names of what was put back.
+pub fn restore_records(
+    repo: &gix::Repository,
+    workdir: &Path,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut put_back = Vec::new();
+    for (name, old) in before.iter().filter(|(name, _)| is_record(name)) {
+        let Ok(old_id) = gix::ObjectId::from_hex(old.as_bytes()) else {
+            continue;
+        };
+        let restored = match after.get(name) {
+            Some(now) if now == old => continue,
+            None => super::refs::create(repo, name, old_id, "git-oc: put back after the agent deleted it"),
+            Some(now) => {
+                let Ok(now_id) = gix::ObjectId::from_hex(now.as_bytes()) else {
+                    continue;
+                };
+                if is_ancestor(workdir, old, now) {
+                    continue;
+                }
+                if name == super::NOTES_REF {
+                    crate::publish::merge_notes(repo, old_id).map(drop)
+                } else {
+                    super::refs::compare_and_swap(
+                        repo,
+                        name,
+                        Some(now_id),
+                        old_id,
+                        "git-oc: put back after the agent rewrote it",
+                    )
+                }
+            }
+        };
+        put_back.push(match restored {
+            Ok(()) => name.clone(),
+            Err(e) => format!("{name} (could not be put back: {})", e.summary_line()),
+        });
+    }
+    put_back
+}
+
+/// Whether commit `old` is an ancestor of (or is) `new`.
+fn is_ancestor(workdir: &Path, old: &str, new: &str) -> bool {
+    super::git_command(workdir)
+        .args(["merge-base", "--is-ancestor", old, new])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}

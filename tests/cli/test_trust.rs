@@ -900,3 +900,34 @@ git config --unset oc.test.mine && echo ok > f.txt"#,
     env.git(&repo, ["push", "-q", "origin", "HEAD:refs/heads/probe"]);
     assert!(!marker.exists(), "the planted command ran");
 }
+
+/// Recorded evidence is never lost, even to an agent that deletes another run's evidence ref
+/// and replaces the notes with a history of its own: after the agent, the deleted ref is
+/// created again and the old notes are merged back, and the run says what was put back.
+#[test]
+fn evidence_an_agent_deletes_or_rewrites_is_put_back() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let (run, first) = run_sh(&env, &repo, "first", "echo one > one.txt", &[]);
+    run.assert_code(0);
+    let first_id = first["summary"]["run_id"].as_str().unwrap().to_owned();
+    let first_commit = first["git"]["commit"].as_str().unwrap().to_owned();
+    let evidence = format!("refs/oc/runs/{first_id}");
+    let evidence_tip = env.git(&repo, ["rev-parse", &evidence]);
+    let script = format!(
+        "git update-ref -d {evidence} && \
+         git update-ref refs/notes/oc \"$(git -c user.name=a -c user.email=a@x commit-tree -m forged \"$(git mktree </dev/null)\")\" && \
+         echo two > two.txt"
+    );
+    let (run, doc) = run_sh(&env, &repo, "second", &script, &[]);
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(warnings.contains("put back"), "{warnings}");
+    assert_eq!(env.git(&repo, ["rev-parse", &evidence]), evidence_tip);
+    let note = env.git(&repo, ["notes", "--ref=oc", "show", &first_commit]);
+    assert!(note.contains(&first_id), "{note}");
+    let second = doc["git"]["commit"].as_str().unwrap();
+    let note = env.git(&repo, ["notes", "--ref=oc", "show", second]);
+    assert!(note.contains(doc["summary"]["run_id"].as_str().unwrap()), "{note}");
+    fsck(&env, &repo);
+}

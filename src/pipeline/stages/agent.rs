@@ -69,15 +69,12 @@ impl Stage for Agent {
         let run = env.adapter.execute(&ctx);
         // The agent has ended: what it changed in git's configuration or hooks goes back before
         // any git command of ours reads them.
-        let put_back = guarded.restore(&common_dir);
-        if !put_back.is_empty() {
-            let warning = format!(
-                "the agent changed the repository's git configuration or hooks, which every git command here obeys; put back as they were: {}",
-                put_back.join(", ")
-            );
-            env.cx.warn(&warning);
-            state.warnings.push(warning);
-        }
+        warn_listing(
+            &mut state.warnings,
+            env,
+            "the agent changed the repository's git configuration or hooks, which every git command here obeys; put back as they were",
+            &guarded.restore(&common_dir),
+        );
         state.executed = true;
         state.workspace_gone = !wt.path.is_dir();
         let mut checkout_readable = true;
@@ -111,14 +108,19 @@ impl Stage for Agent {
             && let Ok(after) = crate::git::refs::all(&env.repo.repo)
         {
             let changed = changed_refs(before, &after, &state.plan.branch);
-            if !changed.is_empty() {
-                let warning = format!(
-                    "refs outside the run changed while the agent ran (git-oc did not change them): {}",
-                    changed.join(", ")
-                );
-                env.cx.warn(&warning);
-                state.warnings.push(warning);
-            }
+            let put_back = crate::git::guard::restore_records(&env.repo.repo, env.repo.workdir(), before, &after);
+            warn_listing(
+                &mut state.warnings,
+                env,
+                "refs outside the run changed while the agent ran (git-oc did not change them)",
+                &changed,
+            );
+            warn_listing(
+                &mut state.warnings,
+                env,
+                "the agent deleted or rewrote git-oc's records while it ran; put back",
+                &put_back,
+            );
         }
         let mut result = run.result;
         state.capture = run.capture;
@@ -168,6 +170,16 @@ impl Stage for Agent {
 
 /// Refs that differ between two listings, except the run's own branch and git-oc's refs (other
 /// runs may write theirs meanwhile).
+/// Warn (on the terminal and in the run's warnings) that `what`, listing `items`, unless empty.
+fn warn_listing(warnings: &mut Vec<String>, env: &Env, what: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    let warning = format!("{what}: {}", items.join(", "));
+    env.cx.warn(&warning);
+    warnings.push(warning);
+}
+
 fn changed_refs(
     before: &std::collections::BTreeMap<String, String>,
     after: &std::collections::BTreeMap<String, String>,
