@@ -23,7 +23,14 @@ impl Stage for SnapshotStage {
         if let Some(w) = crate::git::worktree::repair_git_link(env.repo, wt) {
             state.warnings.push(w);
         }
-        match take(wt, &env.repo.repo) {
+        // A run that finds too many packs merges them (`git repack -d`) while others take their
+        // snapshots, and a handle opened before may then miss an object it looks for; `take`
+        // opens the worktree afresh, so a second attempt sees the packs as they are. It writes
+        // only into memory: trying again changes nothing.
+        match take(wt, &env.repo.repo).or_else(|first| {
+            tracing::debug!(error = %first.summary_line(), "snapshot taken again");
+            take(wt, &env.repo.repo)
+        }) {
             Ok(snapshot) => {
                 // What changed, also for a run that failed: its report tells the truth. The
                 // result keeps the reference's contract (a failed backend's changes are unknown).
