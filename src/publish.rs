@@ -132,8 +132,9 @@ pub fn refuse_secrets(
         let Ok(Some(object)) = gix::objs::Find::try_find(&repo.objects, &id, &mut buf) else {
             continue;
         };
-        if redactor.contains_secret(object.data) {
-            let names = redactor.names_in(object.data).join(", ");
+        let names = redactor.names_in(object.data);
+        if !names.is_empty() {
+            let names = names.join(", ");
             return Err(Error::run(format!(
                 "refusing to push to {remote:?}: {id} holds the value of {names}"
             ))

@@ -88,6 +88,11 @@ pub struct Redactor {
     secrets: Vec<(Vec<u8>, String)>,
 }
 
+/// Whether `input` holds `value` anywhere.
+fn holds(input: &[u8], value: &[u8]) -> bool {
+    input.windows(value.len()).any(|w| w == value)
+}
+
 /// Values shorter than this are not treated as secrets: replacing `1` or `yes` everywhere would
 /// destroy the evidence without protecting anything.
 const MIN_SECRET_LEN: usize = 6;
@@ -194,16 +199,14 @@ impl Redactor {
     pub fn names_in(&self, input: &[u8]) -> Vec<String> {
         self.secrets
             .iter()
-            .filter(|(value, _)| input.windows(value.len()).any(|w| w == value.as_slice()))
+            .filter(|(value, _)| holds(input, value))
             .map(|(_, name)| name.clone())
             .collect()
     }
 
     /// Whether `input` holds the value of a secret.
     pub fn contains_secret(&self, input: &[u8]) -> bool {
-        self.secrets
-            .iter()
-            .any(|(value, _)| input.windows(value.len()).any(|w| w == value.as_slice()))
+        self.secrets.iter().any(|(value, _)| holds(input, value))
     }
 
     /// A kept tail of a stream may begin in the middle of a secret; drop the partial first line

@@ -33,7 +33,7 @@ fn read(path: &Path) -> Kept {
 /// The repository's configuration files and hooks as they were before the agent ran.
 pub struct Guarded {
     files: BTreeMap<PathBuf, Kept>,
-    hooks_dir: PathBuf,
+    common_dir: PathBuf,
 }
 
 /// The hooks directory's entries (a flat directory).
@@ -62,26 +62,33 @@ impl Guarded {
             let kept = read(&path);
             files.insert(path, kept);
         }
-        Guarded { files, hooks_dir }
+        Guarded {
+            files,
+            common_dir: common_dir.to_owned(),
+        }
     }
 
     /// Put back every file that changed, remove hooks that were added; the names of what
     /// changed (relative to the repository's git directory), empty when nothing did.
-    pub fn restore(&self, common_dir: &Path) -> Vec<String> {
+    pub fn restore(&self) -> Vec<String> {
         let mut changed = Vec::new();
         let mut paths: Vec<PathBuf> = self.files.keys().cloned().collect();
         paths.extend(
-            hooks(&self.hooks_dir)
+            hooks(&self.common_dir.join("hooks"))
                 .into_iter()
                 .filter(|p| !self.files.contains_key(p)),
         );
         for path in paths {
             let before = self.files.get(&path).unwrap_or(&Kept::Absent);
             let now = read(&path);
-            if now == *before || (now == Kept::Other && *before == Kept::Other) {
+            if now == *before {
                 continue;
             }
-            let name = path.strip_prefix(common_dir).unwrap_or(&path).display().to_string();
+            let name = path
+                .strip_prefix(&self.common_dir)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
             let put_back = match before {
                 Kept::File(bytes, mode) => put_back(&path, bytes, *mode),
                 Kept::Link(target) => remove(&path).and_then(|()| std::os::unix::fs::symlink(target, &path)),

@@ -104,6 +104,8 @@ pub struct Snapshot {
     /// The ref the worktree's HEAD names after the agent: the run branch, unless the agent
     /// switched it (`None` when detached).
     pub head_ref: Option<String>,
+    /// The base's tree (the empty tree for a run on an unborn branch).
+    pub base_tree: gix::ObjectId,
 }
 
 /// What git holds for a run.

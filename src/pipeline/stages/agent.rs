@@ -60,8 +60,7 @@ impl Stage for Agent {
         } else {
             None
         };
-        let common_dir = env.repo.repo.common_dir().to_owned();
-        let guarded = crate::git::guard::Guarded::take(&common_dir, wt.repo.git_dir());
+        let guarded = crate::git::guard::Guarded::take(env.repo.repo.common_dir(), wt.repo.git_dir());
         observer.event(&Event::Running {
             source: OutputSource::Agent,
             what: env.adapter.display_name(),
@@ -73,7 +72,7 @@ impl Stage for Agent {
             &mut state.warnings,
             env,
             "the agent changed the repository's git configuration or hooks, which every git command here obeys; put back as they were",
-            &guarded.restore(&common_dir),
+            &guarded.restore(),
         );
         state.executed = true;
         state.workspace_gone = !wt.path.is_dir();
@@ -168,8 +167,6 @@ impl Stage for Agent {
     }
 }
 
-/// Refs that differ between two listings, except the run's own branch and git-oc's refs (other
-/// runs may write theirs meanwhile).
 /// Warn (on the terminal and in the run's warnings) that `what`, listing `items`, unless empty.
 fn warn_listing(warnings: &mut Vec<String>, env: &Env, what: &str, items: &[String]) {
     if items.is_empty() {
@@ -180,6 +177,8 @@ fn warn_listing(warnings: &mut Vec<String>, env: &Env, what: &str, items: &[Stri
     warnings.push(warning);
 }
 
+/// Refs that differ between two listings, except the run's own branch and git-oc's refs (other
+/// runs may write theirs meanwhile).
 fn changed_refs(
     before: &std::collections::BTreeMap<String, String>,
     after: &std::collections::BTreeMap<String, String>,

@@ -37,16 +37,7 @@ impl Stage for Commit {
         // One commit of git-oc's on the base, whatever the agent committed on the way: the
         // agent's own commits were never gated one by one (one may add a token that the next
         // removes), so they never reach the branch; without a net change there is no commit.
-        let base_tree = match wt.base {
-            Some(base) => wt
-                .repo
-                .find_commit(base)
-                .and_then(|c| c.tree_id())
-                .map_err(|e| Error::git("could not read the base tree", e))?
-                .detach(),
-            None => gix::ObjectId::empty_tree(wt.repo.object_hash()),
-        };
-        let commit = if snapshot.tree != base_tree {
+        let commit = if snapshot.tree != snapshot.base_tree {
             let bundle = &state.plan.bundle;
             let made_by = format!(
                 "Made by {}: task {}, lane {}, backend {}.",

@@ -95,5 +95,6 @@ fn take(wt: &RunWorktree, objects: &gix::Repository) -> Result<Snapshot> {
         head_tree,
         head,
         head_ref,
+        base_tree: base_tree.unwrap_or_else(|| gix::ObjectId::empty_tree(repo.object_hash())),
     })
 }
