@@ -278,11 +278,13 @@ fn two_workers_share_a_board_and_each_task_is_done_once() {
 
 /// A worker alone on a board claims each next task in the push that publishes the one it ran,
 /// from a view fetched while that one ran: after the first claim, one push per task.
+/// (The lease is long so that no run outlasts the poll interval, a tenth of it, even on a busy
+/// machine: the view of a run that does is fetched again, one more round trip.)
 #[test]
 fn a_worker_claims_the_next_task_in_the_push_that_publishes_the_last() {
     let s = setup(5);
     let w = clone(&s.env, &s.url, "w");
-    let run = worker(&s.env, &w, &["--name", "w", "--idle-exit", "0.3", "--lease", "5s"]);
+    let run = worker(&s.env, &w, &["--name", "w", "--idle-exit", "0.3", "--lease", "40s"]);
     run.assert_code(0);
     let report = run.json();
     let tasks = report["tasks"].as_array().unwrap();
