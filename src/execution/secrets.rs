@@ -81,21 +81,65 @@ pub fn redact_urls(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Replaces the values of secret environment variables with `[REDACTED:<NAME>]`.
+/// Replaces the values of secret environment variables with `[REDACTED:<NAME>]`, and finds them,
+/// plain or in the encodings an agent could wrap one in to carry it past a search for the plain
+/// value (base64, standard or URL-safe, and hex): see [`encoded_forms`].
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
-    /// (value, name), longest value first so that a secret containing another is replaced whole.
+    /// (value, name), longest value first.
     secrets: Vec<(Vec<u8>, String)>,
-}
-
-/// Whether `input` holds `value` anywhere.
-fn holds(input: &[u8], value: &[u8]) -> bool {
-    input.windows(value.len()).any(|w| w == value)
+    /// Every form of every value; pattern `i` is a form of `forms[i]`'s secret.
+    matcher: Option<aho_corasick::AhoCorasick>,
+    /// (index into `secrets`, the form's name) per pattern of `matcher`.
+    forms: Vec<(usize, &'static str)>,
 }
 
 /// Values shorter than this are not treated as secrets: replacing `1` or `yes` everywhere would
 /// destroy the evidence without protecting anything.
 const MIN_SECRET_LEN: usize = 6;
+
+/// An encoded form shorter than this is not searched for (it could turn up by chance).
+const MIN_FORM_LEN: usize = 8;
+
+/// The forms of `value` found in text that holds it encoded: hex (either case), and base64
+/// (standard and URL-safe) at each of the three offsets at which the value can start inside a
+/// longer encoded text. A base64 form is the run of characters the value's bytes alone decide,
+/// so that it is found whatever surrounds the value before encoding.
+pub fn encoded_forms(value: &[u8]) -> Vec<(Vec<u8>, &'static str)> {
+    use base64::Engine as _;
+    let mut forms = Vec::new();
+    let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
+    forms.push((hex.to_ascii_uppercase().into_bytes(), "hex"));
+    forms.push((hex.into_bytes(), "hex"));
+    let bits = 8 * value.len();
+    for offset in 0..3 {
+        let mut stream = vec![0u8; offset];
+        stream.extend_from_slice(value);
+        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&stream);
+        // Characters wholly inside the value's bits: from the first after the offset's bits to
+        // the last that ends before the value does.
+        let first = (8 * offset).div_ceil(6);
+        let last = (8 * offset + bits) / 6;
+        if last <= first || last - first < MIN_FORM_LEN {
+            continue;
+        }
+        let core = &encoded.as_bytes()[first..last];
+        let url_safe: Vec<u8> = core
+            .iter()
+            .map(|&c| match c {
+                b'+' => b'-',
+                b'/' => b'_',
+                c => c,
+            })
+            .collect();
+        forms.push((core.to_vec(), "base64"));
+        forms.push((url_safe, "base64"));
+    }
+    forms.sort();
+    forms.dedup_by(|a, b| a.0 == b.0);
+    forms.retain(|(form, _)| form.as_slice() != value);
+    forms
+}
 
 impl Redactor {
     pub fn from_env() -> Self {
@@ -103,14 +147,41 @@ impl Redactor {
     }
 
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut secrets: Vec<(Vec<u8>, String)> = vars
+        let secrets: Vec<(Vec<u8>, String)> = vars
             .into_iter()
             .filter(|(k, v)| is_secret_name(k) && v.trim().len() >= MIN_SECRET_LEN)
             .map(|(k, v)| (v.into_bytes(), k))
             .collect();
+        Self::build(secrets)
+    }
+
+    fn build(mut secrets: Vec<(Vec<u8>, String)>) -> Self {
         secrets.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
         secrets.dedup_by(|a, b| a.0 == b.0);
-        Redactor { secrets }
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut forms = Vec::new();
+        for (i, (value, _)) in secrets.iter().enumerate() {
+            patterns.push(value.clone());
+            forms.push((i, "plain"));
+            for (form, kind) in encoded_forms(value) {
+                patterns.push(form);
+                forms.push((i, kind));
+            }
+        }
+        // Leftmost-longest: a secret that contains another is replaced whole.
+        let matcher = (!patterns.is_empty())
+            .then(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .build(&patterns)
+                    .ok()
+            })
+            .flatten();
+        Redactor {
+            secrets,
+            matcher,
+            forms,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -119,32 +190,28 @@ impl Redactor {
 
     /// Also replace `value` (a secret git-oc holds that is not in its environment, such as a
     /// token from `gh auth token`), shown as `[REDACTED:<name>]`.
-    pub fn with_secret(mut self, name: &str, value: &str) -> Self {
-        if value.trim().len() >= MIN_SECRET_LEN && !self.secrets.iter().any(|(v, _)| v == value.as_bytes()) {
-            self.secrets.push((value.as_bytes().to_vec(), name.to_owned()));
-            self.secrets
-                .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
+    pub fn with_secret(self, name: &str, value: &str) -> Self {
+        if value.trim().len() < MIN_SECRET_LEN || self.secrets.iter().any(|(v, _)| v == value.as_bytes()) {
+            return self;
         }
-        self
+        let mut secrets = self.secrets;
+        secrets.push((value.as_bytes().to_vec(), name.to_owned()));
+        Self::build(secrets)
     }
 
     pub fn redact_bytes(&self, input: &[u8]) -> Vec<u8> {
-        if self.secrets.is_empty() {
+        let Some(matcher) = &self.matcher else {
             return input.to_vec();
-        }
+        };
         let mut out = Vec::with_capacity(input.len());
-        let mut i = 0;
-        'outer: while i < input.len() {
-            for (value, name) in &self.secrets {
-                if input[i..].starts_with(value) {
-                    out.extend_from_slice(format!("[REDACTED:{name}]").as_bytes());
-                    i += value.len();
-                    continue 'outer;
-                }
-            }
-            out.push(input[i]);
-            i += 1;
+        let mut last = 0;
+        for m in matcher.find_iter(input) {
+            out.extend_from_slice(&input[last..m.start()]);
+            let (secret, _) = self.forms[m.pattern().as_usize()];
+            out.extend_from_slice(format!("[REDACTED:{}]", self.secrets[secret].1).as_bytes());
+            last = m.end();
         }
+        out.extend_from_slice(&input[last..]);
         out
     }
 
@@ -195,18 +262,34 @@ impl Redactor {
         serde_json::from_value(json).unwrap_or_else(|_| value.clone())
     }
 
-    /// The names of the secrets whose values `input` holds.
+    /// The names of the secrets whose values `input` holds, with the encoding when one was
+    /// found encoded only (`GITHUB_TOKEN (base64)`).
     pub fn names_in(&self, input: &[u8]) -> Vec<String> {
-        self.secrets
-            .iter()
-            .filter(|(value, _)| holds(input, value))
-            .map(|(_, name)| name.clone())
-            .collect()
+        let Some(matcher) = &self.matcher else {
+            return Vec::new();
+        };
+        let mut found: Vec<(usize, &'static str)> = Vec::new();
+        for m in matcher.find_iter(input) {
+            let form = self.forms[m.pattern().as_usize()];
+            if !found.contains(&form) {
+                found.push(form);
+            }
+        }
+        let mut names: Vec<String> = Vec::new();
+        for (i, (_, name)) in self.secrets.iter().enumerate() {
+            let kinds: Vec<&str> = found.iter().filter(|f| f.0 == i).map(|f| f.1).collect();
+            if kinds.contains(&"plain") {
+                names.push(name.clone());
+            } else if let Some(kind) = kinds.first() {
+                names.push(format!("{name} ({kind})"));
+            }
+        }
+        names
     }
 
-    /// Whether `input` holds the value of a secret.
+    /// Whether `input` holds the value of a secret, plain or encoded.
     pub fn contains_secret(&self, input: &[u8]) -> bool {
-        self.secrets.iter().any(|(value, _)| holds(input, value))
+        self.matcher.as_ref().is_some_and(|m| m.is_match(input))
     }
 
     /// A kept tail of a stream may begin in the middle of a secret; drop the partial first line
@@ -324,6 +407,36 @@ mod tests {
         let mut v = serde_json::json!({"k": "x {\"a\": [1]} y"});
         r.redact_value(&mut v);
         assert_eq!(v["k"], "x [REDACTED:API_TOKEN] y");
+    }
+
+    #[test]
+    fn secrets_are_found_encoded_in_base64_or_hex_wherever_they_start() {
+        use base64::Engine as _;
+        let r = redactor();
+        let engines = [
+            base64::engine::general_purpose::STANDARD,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        for engine in &engines {
+            for prefix in ["", "x", "xy", "token: ", "{\"key\": \""] {
+                for suffix in ["", "\n", "\"} and more"] {
+                    let text = format!("{prefix}ghp_secretvalue123{suffix}");
+                    let encoded = engine.encode(text.as_bytes());
+                    assert!(r.contains_secret(encoded.as_bytes()), "{text:?} as {encoded}");
+                    assert_eq!(r.names_in(encoded.as_bytes()), ["GITHUB_TOKEN (base64)"]);
+                    assert!(!r.redact(&encoded).contains(&encoded), "{encoded} not redacted");
+                }
+            }
+        }
+        let hex: String = b"ghp_secretvalue123".iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(r.names_in(format!("0x{hex}").as_bytes()), ["GITHUB_TOKEN (hex)"]);
+        assert!(r.contains_secret(hex.to_lowercase().as_bytes()));
+        // Plain wins in the name; text that merely looks encoded is left alone.
+        let both = format!("ghp_secretvalue123 {}", engines[0].encode("ghp_secretvalue123"));
+        assert_eq!(r.names_in(both.as_bytes()), ["GITHUB_TOKEN"]);
+        let other = engines[0].encode("ghp_secretvalue124 and some other text");
+        assert!(!r.contains_secret(other.as_bytes()), "{other}");
+        assert_eq!(r.redact(&other), other);
     }
 
     #[test]

@@ -76,6 +76,12 @@ fn a_rejected_commit_never_reaches_the_remote() {
         ),
         // In a binary file, where the patch shows it encoded.
         ("binary", r#"printf '\000\001%s\000\377' "$GITHUB_TOKEN" > blob.bin"#),
+        // Encoded by the agent, to get it past a search for its value.
+        (
+            "base64",
+            r#"printf 'config: {"t": "%s"}' "$GITHUB_TOKEN" | base64 -w0 > leaked.b64"#,
+        ),
+        ("hex", r#"printf 'x%s' "$GITHUB_TOKEN" | od -An -tx1 | tr -d ' \n' > leaked.hex"#),
         // The agent commits the secret itself, on the run branch.
         (
             "self-commit",
