@@ -82,6 +82,38 @@ pub fn refuse_foreign_evidence(repo: &gix::Repository) -> Result<()> {
     Ok(())
 }
 
+/// Refuse to publish a note block git-oc did not write (`evidence::verify`): a block in the
+/// notes commit `notes` that `published` (what the remote has, if anything) lacks, and that
+/// names no run recorded here or says other than the run's evidence. Reviewers read the notes
+/// with plain git as evidence; an agent can write them.
+pub fn refuse_foreign_notes(
+    repo: &gix::Repository,
+    workdir: &Path,
+    remote: &str,
+    notes: gix::ObjectId,
+    published: Option<gix::ObjectId>,
+) -> Result<()> {
+    if Some(notes) == published {
+        return Ok(());
+    }
+    let foreign = crate::evidence::verify::foreign_blocks(repo, workdir, published, notes)?;
+    match foreign.first() {
+        None => Ok(()),
+        Some(f) => Err(foreign_note_error(remote, f)),
+    }
+}
+
+pub fn foreign_note_error(remote: &str, f: &crate::evidence::verify::Foreign) -> Error {
+    Error::run(format!(
+        "refusing to push to {remote:?}: the note on {} holds a block git-oc did not write ({:?}): {}",
+        f.commit, f.block.headline, f.why
+    ))
+    .hint(format!(
+        "git-oc never writes such a block (an agent may have): read it with 'git notes --ref=oc show {0}', take it out with 'git notes --ref=oc edit {0}', then push again",
+        f.commit
+    ))
+}
+
 /// Refuse to publish the value of a secret. Every object the push adds to the remote's copy of
 /// git-oc's refs (what `published` reaches and neither the remote's `known` tips nor its
 /// remote-tracking refs do: notes, evidence, tasks) is searched for the value of each secret
@@ -509,6 +541,13 @@ pub fn push_with_notes(
             .iter()
             .filter_map(|(_, id)| gix::ObjectId::from_hex(id.as_bytes()).ok())
             .collect();
+        if let Some(notes) = crate::git::refs::target(repo, NOTES_REF)? {
+            let theirs = theirs
+                .iter()
+                .find(|(n, _)| n == NOTES_REF)
+                .and_then(|(_, id)| gix::ObjectId::from_hex(id.as_bytes()).ok());
+            refuse_foreign_notes(repo, workdir, remote, notes, theirs)?;
+        }
         refuse_secrets(repo, workdir, remote, &published, &known, &redactor)?;
         let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
         let notes_spec = format!("{NOTES_REF}:{NOTES_REF}");

@@ -11,8 +11,9 @@ use crate::error::Result;
 /// autonomy cycle's refs/oc/observations/* and refs/oc/cycles/* in one atomic push, without force. The remote's notes and tasks are fetched and merged first, so
 /// that no note block, comment or change is lost on either side. Run branches are not pushed.
 /// Nothing is pushed when a ref would reach a commit git-oc keeps local (a rejected change, an
-/// agent's own commit), when an evidence ref is not a run git-oc recorded, or when what the push
-/// adds holds the value of a secret from the environment.
+/// agent's own commit), when an evidence ref is not a run git-oc recorded, when a note block it
+/// adds is not one git-oc wrote for a recorded run, or when what the push adds holds the value
+/// of a secret from the environment (plain, hex or base64).
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// The remote [default: origin, or the only remote]

@@ -5,6 +5,7 @@ pub mod files;
 pub mod message;
 pub mod note;
 pub mod store;
+pub mod verify;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

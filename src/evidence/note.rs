@@ -116,6 +116,26 @@ pub fn append_block(existing: &str, block: &str) -> Option<String> {
     Some(out)
 }
 
+/// `existing` without `block` (every copy of it), the other blocks kept byte for byte; `None`
+/// when it does not hold the block.
+pub fn remove_block(existing: &str, block: &NoteBlock) -> Option<String> {
+    let chunks: Vec<&str> = existing.trim_end_matches('\n').split("\n\n").collect();
+    let kept: Vec<&str> = chunks
+        .iter()
+        .copied()
+        .filter(|chunk| parse_blocks(chunk).as_slice() != std::slice::from_ref(block))
+        .collect();
+    if kept.len() == chunks.len() {
+        return None;
+    }
+    let text = kept.join("\n\n");
+    Some(if text.trim().is_empty() {
+        String::new()
+    } else {
+        format!("{text}\n")
+    })
+}
+
 /// Merge two notes on the same commit: every block of both, each run once, `ours` first.
 pub fn merge_notes(ours: &str, theirs: &str) -> String {
     let mut merged = ours.to_owned();

@@ -2,7 +2,9 @@
 //! reads and the hooks git runs. Every worktree shares them, and either runs a command of the
 //! agent's later, with your rights and outside any run: in git-oc's own git commands
 //! (`remote.origin.receivepack` runs on `git oc push`) or in yours (`hooks/pre-push`,
-//! `core.fsmonitor`). They are read before the agent runs and put back after it.
+//! `core.fsmonitor`). The same goes for your global configuration (`~/.gitconfig`, git's XDG
+//! file), the files any of them include, and a `core.hooksPath` directory they name. They are
+//! read before the agent runs and put back after it.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -30,9 +32,11 @@ fn read(path: &Path) -> Kept {
     }
 }
 
-/// The repository's configuration files and hooks as they were before the agent ran.
+/// The configuration files and hooks as they were before the agent ran.
 pub struct Guarded {
     files: BTreeMap<PathBuf, Kept>,
+    /// Hook directories: a file added to one is removed.
+    hook_dirs: Vec<PathBuf>,
     common_dir: PathBuf,
 }
 
@@ -45,25 +49,108 @@ fn hooks(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The global configuration files git reads: `$GIT_CONFIG_GLOBAL`, or `~/.gitconfig` and the
+/// XDG one (`$XDG_CONFIG_HOME/git/config`, `~/.config/git/config`).
+fn global_configs() -> Vec<PathBuf> {
+    if let Some(path) = std::env::var_os("GIT_CONFIG_GLOBAL") {
+        return vec![PathBuf::from(path)];
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| home.as_ref().map(|h| h.join(".config")));
+    home.map(|h| h.join(".gitconfig"))
+        .into_iter()
+        .chain(xdg.map(|x| x.join("git").join("config")))
+        .collect()
+}
+
+/// A path as git resolves it in a configuration file at `config`: `~/` is the home directory,
+/// a relative path is relative to the file's directory.
+fn resolve(config: &Path, value: &str) -> Option<PathBuf> {
+    if let Some(rest) = value.strip_prefix("~/") {
+        return std::env::var_os("HOME").map(|h| PathBuf::from(h).join(rest));
+    }
+    let path = PathBuf::from(value);
+    if path.is_absolute() {
+        Some(path)
+    } else {
+        config.parent().map(|dir| dir.join(path))
+    }
+}
+
+/// What a configuration file names that git reads or runs from: the files it includes
+/// (`include.path`, `includeIf.*.path`, whatever the condition) and its `core.hooksPath`.
+fn named_by(config: &Path, bytes: &[u8]) -> (Vec<PathBuf>, Option<PathBuf>) {
+    let text = String::from_utf8_lossy(bytes);
+    let Ok(file) = gix::config::File::try_from(text.as_ref()) else {
+        return (Vec::new(), None);
+    };
+    let mut includes = Vec::new();
+    for name in ["include", "includeIf"] {
+        for section in file.sections_by_name(name).into_iter().flatten() {
+            for value in section.values("path") {
+                includes.extend(resolve(config, &value.to_string()));
+            }
+        }
+    }
+    let hooks_path = file
+        .string("core.hooksPath")
+        .and_then(|p| resolve(config, &p.to_string()))
+        .filter(|p| p.is_absolute());
+    (includes, hooks_path)
+}
+
+/// Included files are followed this deep (git stops at 10).
+const MAX_INCLUDE_DEPTH: usize = 10;
+
 impl Guarded {
     /// Take the configuration (`config`, `config.worktree` of the repository and of the run's
-    /// worktree) and the hooks of the repository at `common_dir`.
+    /// worktree, the global files, and what they include) and the hooks (of the repository at
+    /// `common_dir`, and of any `core.hooksPath`).
     pub fn take(common_dir: &Path, worktree_git_dir: &Path) -> Guarded {
-        let hooks_dir = common_dir.join("hooks");
         let mut files = BTreeMap::new();
-        for path in [
+        let mut hook_dirs = vec![common_dir.join("hooks")];
+        let mut configs: Vec<PathBuf> = vec![
             common_dir.join("config"),
             common_dir.join("config.worktree"),
             worktree_git_dir.join("config.worktree"),
-        ]
-        .into_iter()
-        .chain(hooks(&hooks_dir))
-        {
-            let kept = read(&path);
-            files.insert(path, kept);
+        ];
+        configs.extend(global_configs());
+        for _ in 0..MAX_INCLUDE_DEPTH {
+            let mut named = Vec::new();
+            for path in configs.drain(..) {
+                if files.contains_key(&path) {
+                    continue;
+                }
+                let kept = read(&path);
+                match &kept {
+                    Kept::File(bytes, _) => {
+                        let (includes, hooks_path) = named_by(&path, bytes);
+                        named.extend(includes);
+                        hook_dirs.extend(hooks_path);
+                    }
+                    // A configuration kept in a dotfiles repository: the file it points to.
+                    Kept::Link(target) => named.extend(path.parent().map(|dir| dir.join(target))),
+                    Kept::Other | Kept::Absent => {}
+                }
+                files.insert(path, kept);
+            }
+            if named.is_empty() {
+                break;
+            }
+            configs = named;
+        }
+        hook_dirs.sort();
+        hook_dirs.dedup();
+        for hook in hook_dirs.iter().flat_map(|d| hooks(d)) {
+            let kept = read(&hook);
+            files.insert(hook, kept);
         }
         Guarded {
             files,
+            hook_dirs,
             common_dir: common_dir.to_owned(),
         }
     }
@@ -74,8 +161,9 @@ impl Guarded {
         let mut changed = Vec::new();
         let mut paths: Vec<PathBuf> = self.files.keys().cloned().collect();
         paths.extend(
-            hooks(&self.common_dir.join("hooks"))
-                .into_iter()
+            self.hook_dirs
+                .iter()
+                .flat_map(|d| hooks(d))
                 .filter(|p| !self.files.contains_key(p)),
         );
         for path in paths {
@@ -177,6 +265,49 @@ pub fn restore_records(
         });
     }
     put_back
+}
+
+/// Take out of git-oc's notes the blocks added while the agent ran that git-oc did not write
+/// (`evidence::verify`): a concurrent run's block names its recorded run and stays; one the
+/// agent wrote (`git notes --ref=oc append -m 'SUCCEEDED …'`) goes. What was taken out.
+pub fn drop_foreign_notes(repo: &gix::Repository, workdir: &Path, before: &BTreeMap<String, String>) -> Vec<String> {
+    let mut dropped = Vec::new();
+    for notes_ref in [super::NOTES_REF, super::DEMO_NOTES_REF] {
+        let Ok(Some(now)) = super::refs::target(repo, notes_ref) else {
+            continue;
+        };
+        let old = before
+            .get(notes_ref)
+            .and_then(|id| gix::ObjectId::from_hex(id.as_bytes()).ok());
+        if old == Some(now) {
+            continue;
+        }
+        let foreign = match crate::evidence::verify::foreign_blocks(repo, workdir, old, now) {
+            Ok(foreign) => foreign,
+            Err(e) => {
+                dropped.push(format!("{notes_ref} (could not be checked: {})", e.summary_line()));
+                continue;
+            }
+        };
+        for f in foreign.iter().filter(|f| !f.commit.is_null()) {
+            let removed = super::notes::update_note(repo, notes_ref, f.commit, |text| {
+                crate::evidence::note::remove_block(text, &f.block)
+            });
+            dropped.push(match removed {
+                Ok(_) => format!("a block on {} in {notes_ref} ({})", f.commit, f.why),
+                Err(e) => format!(
+                    "a block on {} in {notes_ref} ({}; could not be taken out: {})",
+                    f.commit,
+                    f.why,
+                    e.summary_line()
+                ),
+            });
+        }
+        if let Some(f) = foreign.iter().find(|f| f.commit.is_null()) {
+            dropped.push(format!("{notes_ref}: {} (left: remove it by hand)", f.why));
+        }
+    }
+    dropped
 }
 
 /// Whether commit `old` is an ancestor of (or is) `new`.

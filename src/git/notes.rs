@@ -93,10 +93,14 @@ fn update_locked(
         let Some(merged) = update(&text) else {
             return parent.ok_or_else(|| Error::run("note block present without a notes ref"));
         };
-        let blob = repo.write_blob(merged.as_bytes()).map_err(ctx)?.detach();
-        let edit = state
-            .replace(object, blob, &repo.objects)
-            .map_err(|e| Error::run("could not update the notes tree").caused_by(e.to_string()))?;
+        // A note left empty is removed rather than kept as an empty one.
+        let edit = if merged.trim().is_empty() {
+            state.remove(object, &repo.objects)
+        } else {
+            let blob = repo.write_blob(merged.as_bytes()).map_err(ctx)?.detach();
+            state.replace(object, blob, &repo.objects)
+        }
+        .map_err(|e| Error::run("could not update the notes tree").caused_by(e.to_string()))?;
         let commit = repo
             .new_commit("Notes added by 'git oc'", edit.tree, parent)
             .map_err(ctx)?

@@ -157,6 +157,9 @@ pub struct Worker<'a> {
     runner: &'a dyn TaskRunner,
     session: String,
     warned_same_name: std::cell::Cell<bool>,
+    /// The notes commit whose blocks are known to be git-oc's (the notes when the worker
+    /// started, then each one published): later blocks are checked before they are published.
+    notes_checked: std::cell::Cell<Option<gix::ObjectId>>,
     /// The secrets of the environment, whose values a publication never carries.
     redactor: crate::execution::secrets::Redactor,
 }
@@ -203,6 +206,7 @@ impl<'a> Worker<'a> {
             runner,
             session: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             warned_same_name: std::cell::Cell::new(false),
+            notes_checked: std::cell::Cell::new(crate::git::refs::target(&repo.repo, NOTES_REF)?),
             redactor: crate::execution::secrets::Redactor::from_env(),
         })
     }
@@ -407,6 +411,32 @@ impl<'a> Worker<'a> {
         if let Some(notes) = crate::git::refs::target(repo, &self.transport.notes_tracking_ref())? {
             crate::publish::merge_notes(repo, notes)?;
         }
+        Ok(())
+    }
+
+    /// Refuse to publish a note block git-oc did not write (an agent's, written into this
+    /// worker's notes while it ran): the blocks added since the last check, less those that came
+    /// from the remote (a worker of the same name's), are checked.
+    fn refuse_foreign_notes(&self) -> Result<()> {
+        let repo = self.repo();
+        let Some(notes) = crate::git::refs::target(repo, NOTES_REF)? else {
+            return Ok(());
+        };
+        let since = self.notes_checked.get();
+        if since == Some(notes) {
+            return Ok(());
+        }
+        let mut foreign = crate::evidence::verify::foreign_blocks(repo, &self.workdir, since, notes)?;
+        if !foreign.is_empty()
+            && let Some(theirs) = crate::git::refs::target(repo, &self.transport.notes_tracking_ref())?
+        {
+            let unknown = crate::evidence::verify::foreign_blocks(repo, &self.workdir, Some(theirs), notes)?;
+            foreign.retain(|f| unknown.contains(f));
+        }
+        if let Some(f) = foreign.first() {
+            return Err(crate::publish::foreign_note_error(&self.opts.remote, f));
+        }
+        self.notes_checked.set(Some(notes));
         Ok(())
     }
 
@@ -805,6 +835,7 @@ impl<'a> Worker<'a> {
                     scanned.push(NOTES_REF);
                 }
                 crate::publish::refuse_secrets(repo, &self.workdir, remote, &scanned, &[], &self.redactor)?;
+                self.refuse_foreign_notes()?;
                 checked = true;
             }
             let mut leases = vec![format!("{claim_ref}:{claim}")];

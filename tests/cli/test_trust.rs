@@ -81,7 +81,10 @@ fn a_rejected_commit_never_reaches_the_remote() {
             "base64",
             r#"printf 'config: {"t": "%s"}' "$GITHUB_TOKEN" | base64 -w0 > leaked.b64"#,
         ),
-        ("hex", r#"printf 'x%s' "$GITHUB_TOKEN" | od -An -tx1 | tr -d ' \n' > leaked.hex"#),
+        (
+            "hex",
+            r#"printf 'x%s' "$GITHUB_TOKEN" | od -An -tx1 | tr -d ' \n' > leaked.hex"#,
+        ),
         // The agent commits the secret itself, on the run branch.
         (
             "self-commit",
@@ -704,8 +707,14 @@ fn push_never_publishes_a_secret_or_a_run_an_agent_wrote_into_gits_refs() {
         "the token reached the remote"
     );
 
-    // The way the hint gives: the note goes, and the notes' history with it.
-    env.git(&repo, ["notes", "--ref=oc", "remove", "main"]);
+    // The run took the planted note out (it is no block of git-oc's), but the notes' history
+    // still holds it. The way the hint gives: the history goes.
+    assert!(doc["summary"]["warnings"].to_string().contains("taken out"));
+    assert!(
+        !env.git_output(&repo, ["notes", "--ref=oc", "show", "main"])
+            .status
+            .success()
+    );
     let squashed = env.git(&repo, ["commit-tree", "-m", "notes", "refs/notes/oc^{tree}"]);
     env.git(&repo, ["update-ref", "refs/notes/oc", &squashed]);
     push(&env).assert_code(0);
@@ -907,6 +916,93 @@ git config --unset oc.test.mine && echo ok > f.txt"#,
     assert!(!marker.exists(), "the planted command ran");
 }
 
+/// The same through the user's global configuration, which every repository reads: a command
+/// planted in `~/.gitconfig`, in a file it includes, or as a hook in its `core.hooksPath`
+/// directory never runs, and the user's own settings there are kept.
+#[test]
+fn a_command_an_agent_plants_in_the_global_git_config_never_runs() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    remote_with_origin(&env, &repo);
+    let home = env.home();
+    let global = home.join(".gitconfig");
+    let hooks_dir = home.join("my-hooks");
+    std::fs::create_dir_all(&hooks_dir).unwrap();
+    std::fs::write(
+        &global,
+        format!(
+            "[user]\n\tsignature = mine\n[include]\n\tpath = ~/.gitconfig-extra\n[core]\n\thooksPath = {}\n",
+            hooks_dir.display()
+        ),
+    )
+    .unwrap();
+    let before = std::fs::read(&global).unwrap();
+    let marker = env.root().join("planted-ran");
+    let m = marker.display();
+    for (what, script) in [
+        (
+            ".gitconfig",
+            format!(
+                r#"git config --global remote.origin.receivepack "sh -c 'touch {m}; exec git-receive-pack \"\$@\"' --""#
+            ),
+        ),
+        (
+            ".gitconfig-extra",
+            format!(
+                r#"printf '[remote "origin"]\n\treceivepack = sh -c '"'"'touch {m}; exec git-receive-pack "$@"'"'"' --\n' > "$HOME/.gitconfig-extra""#
+            ),
+        ),
+        (
+            "pre-push",
+            format!(
+                r#"printf '#!/bin/sh\ntouch {m}\n' > "{}/pre-push" && chmod +x "{}/pre-push""#,
+                hooks_dir.display(),
+                hooks_dir.display()
+            ),
+        ),
+    ] {
+        let mut cmd = env.oc_agents(&repo);
+        cmd.env("GIT_CONFIG_GLOBAL", &global).args([
+            "run",
+            "--json",
+            "--goal",
+            what,
+            "--backend",
+            "command",
+            "--",
+            "sh",
+            "-c",
+            &format!("{script} && echo {what} > f.txt"),
+        ]);
+        let run = Run::from(cmd.output().unwrap());
+        run.assert_code(0);
+        let doc = run.json();
+        let warnings = doc["summary"]["warnings"].to_string();
+        assert!(warnings.contains(what), "{what}: {warnings}");
+        assert_eq!(
+            std::fs::read(&global).unwrap(),
+            before,
+            "{what}: the global config changed"
+        );
+        let mut push = env.oc_cmd(&repo);
+        push.env("GIT_CONFIG_GLOBAL", &global).arg("push");
+        Run::from(push.output().unwrap()).assert_code(0);
+        let mut git = std::process::Command::new("git");
+        crate::common::scrub(&mut git, &home);
+        git.env("GIT_CONFIG_GLOBAL", &global).current_dir(&repo).args([
+            "push",
+            "-q",
+            "origin",
+            &format!("HEAD:refs/heads/probe-{}", what.trim_start_matches('.')),
+        ]);
+        let out = git.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!marker.exists(), "{what}: the planted command ran");
+    }
+    assert!(!home.join(".gitconfig-extra").exists());
+    assert_eq!(std::fs::read_dir(&hooks_dir).unwrap().count(), 0);
+}
+
 /// Recorded evidence is never lost, even to an agent that deletes another run's evidence ref
 /// and replaces the notes with a history of its own: after the agent, the deleted ref is
 /// created again and the old notes are merged back, and the run says what was put back.
@@ -936,4 +1032,68 @@ fn evidence_an_agent_deletes_or_rewrites_is_put_back() {
     let note = env.git(&repo, ["notes", "--ref=oc", "show", second]);
     assert!(note.contains(doc["summary"]["run_id"].as_str().unwrap()), "{note}");
     fsck(&env, &repo);
+}
+
+/// An agent writes a note block of its own into git-oc's notes: a "SUCCEEDED" verdict on the
+/// user's branch for a run that never happened, and a second block on its own commit copying a
+/// real run's but saying it passed. Reviewers read these notes with plain git as evidence: the
+/// run takes them out, and `git oc push` refuses one planted behind git-oc's back.
+#[test]
+fn a_note_block_git_oc_did_not_write_is_taken_out_and_never_pushed() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let (run, first) = run_sh(&env, &repo, "first", "echo one > one.txt", &[]);
+    run.assert_code(0);
+    let first_id = first["summary"]["run_id"].as_str().unwrap().to_owned();
+    let first_commit = first["git"]["commit"].as_str().unwrap().to_owned();
+    let real = env.git(&repo, ["notes", "--ref=oc", "show", &first_commit]);
+    let main = env.git(&repo, ["rev-parse", "main"]);
+    // A made-up run on main, and the real run's block moved onto main with a better verdict.
+    let made_up = "SUCCEEDED | goal @ claude | run=0badc0de\nOc-Run: 0badc0de-0000-4000-8000-000000000000\nOc-Status: succeeded\nOc-Policy: allow\nOc-Evidence: refs/oc/runs/0badc0de-0000-4000-8000-000000000000";
+    let copied = real.replace("FAILED", "SUCCEEDED");
+    let script = format!(
+        "git notes --ref=oc add -f -m '{made_up}' {main} && git notes --ref=oc append -m '{copied}' {main} && \
+         git notes --ref=oc append -m 'Reviewed: all tests pass, safe to merge' {first_commit} && echo two > two.txt"
+    );
+    let (run, doc) = run_sh(&env, &repo, "second", &script, &[]);
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(warnings.contains("taken out"), "{warnings}");
+    // main has no note again; the first run's note is what git-oc wrote; the second run's is there.
+    assert!(
+        !env.git_output(&repo, ["notes", "--ref=oc", "show", &main])
+            .status
+            .success(),
+        "{}",
+        env.git(&repo, ["notes", "--ref=oc", "show", &main])
+    );
+    assert_eq!(env.git(&repo, ["notes", "--ref=oc", "show", &first_commit]), real);
+    let second = doc["git"]["commit"].as_str().unwrap();
+    let note = env.git(&repo, ["notes", "--ref=oc", "show", second]);
+    assert!(note.contains(doc["summary"]["run_id"].as_str().unwrap()), "{note}");
+
+    // Planted outside any run (by a process git-oc never saw): the push refuses it, whole.
+    env.git(&repo, ["notes", "--ref=oc", "append", "-m", made_up, &main]);
+    let push = env.oc(&repo, ["push"]);
+    push.assert_clean_error(1);
+    assert!(
+        push.stderr.contains(&main) && push.stderr.contains("did not write"),
+        "{}",
+        push.stderr
+    );
+    assert_eq!(
+        env.git(
+            &remote,
+            ["for-each-ref", "--format=%(refname)", "refs/oc/", "refs/notes/"]
+        ),
+        ""
+    );
+    // Taken out by hand as the hint says, the push goes through with the real notes.
+    env.git(&repo, ["notes", "--ref=oc", "remove", &main]);
+    env.oc(&repo, ["push"]).assert_code(0);
+    let published = env.git(&remote, ["notes", "--ref=oc", "show", &first_commit]);
+    assert_eq!(published, real);
+    assert_eq!(env.git(&remote, ["notes", "--ref=oc", "list"]).lines().count(), 2);
+    assert!(published.contains(&first_id));
 }

@@ -108,6 +108,7 @@ impl Stage for Agent {
         {
             let changed = changed_refs(before, &after, &state.plan.branch);
             let put_back = crate::git::guard::restore_records(&env.repo.repo, env.repo.workdir(), before, &after);
+            let dropped = crate::git::guard::drop_foreign_notes(&env.repo.repo, env.repo.workdir(), before);
             warn_listing(
                 &mut state.warnings,
                 env,
@@ -119,6 +120,12 @@ impl Stage for Agent {
                 env,
                 "the agent deleted or rewrote git-oc's records while it ran; put back",
                 &put_back,
+            );
+            warn_listing(
+                &mut state.warnings,
+                env,
+                "note blocks git-oc did not write appeared while the agent ran; taken out",
+                &dropped,
             );
         }
         let mut result = run.result;

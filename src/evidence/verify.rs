@@ -1,0 +1,185 @@
+//! Whether the note blocks in git-oc's notes are ones git-oc wrote. An agent runs with the
+//! user's rights and can write `refs/notes/oc` (`git notes --ref=oc append -m 'SUCCEEDED …'`);
+//! reviewers read those notes with plain git as a run's evidence. A block git-oc wrote names a
+//! run whose evidence ref exists, hangs on the commit the note is on, and says the same: the
+//! run, the headline, the status, the diff and whether the gate rejected it. A forger who also
+//! writes a whole evidence commit in git-oc's format is not caught here (nothing git-oc can
+//! write is out of an agent's reach); one who writes only a note, or a note that contradicts
+//! the evidence, is.
+
+use std::path::Path;
+
+use gix::bstr::ByteSlice;
+
+use super::message::{EvidenceMessage, trailer};
+use super::note::{NoteBlock, parse_blocks};
+use crate::error::{Error, Result};
+
+/// How far back an evidence chain is followed to the commit it hangs on (one commit per event:
+/// recorded, landed, pushed, pull request).
+const MAX_EVIDENCE_CHAIN: usize = 64;
+
+/// Trailers git-oc writes in a note block.
+const KNOWN: &[&str] = &[
+    trailer::RUN,
+    trailer::STATUS,
+    trailer::OUTCOME,
+    trailer::POLICY,
+    trailer::DIFF,
+    trailer::EVIDENCE,
+    trailer::REJECTED,
+    trailer::PR,
+];
+
+/// A note block git-oc did not write: on which commit, for which run, and why it is foreign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Foreign {
+    pub commit: gix::ObjectId,
+    pub block: NoteBlock,
+    pub why: String,
+}
+
+/// Why `block`, found in the note on `annotated`, is not one git-oc wrote; `None` when it is.
+pub fn check_block(repo: &gix::Repository, annotated: gix::ObjectId, block: &NoteBlock) -> Option<String> {
+    let Some(run_id) = block.run_id() else {
+        return Some("it names no run (no Oc-Run line)".to_owned());
+    };
+    if let Some((key, _)) = block.trailers.iter().find(|(k, _)| !KNOWN.contains(&k.as_str())) {
+        return Some(if key.is_empty() {
+            format!("run {run_id}'s block holds text git-oc does not write")
+        } else {
+            format!("run {run_id}'s block has a line git-oc does not write ({key})")
+        });
+    }
+    let evidence_ref = block.trailer(trailer::EVIDENCE).unwrap_or_default();
+    let recorded = [crate::git::RUNS_REF_PREFIX, crate::git::DEMO_REF_PREFIX]
+        .iter()
+        .any(|prefix| evidence_ref.strip_prefix(prefix) == Some(run_id));
+    if !recorded || !super::store::is_run_id(run_id) {
+        return Some(format!(
+            "run {run_id:?} has no evidence ref of git-oc's ({evidence_ref:?})"
+        ));
+    }
+    let tip = match crate::git::refs::target(repo, evidence_ref) {
+        Ok(Some(tip)) => tip,
+        _ => {
+            return Some(format!(
+                "run {run_id} was never recorded here ({evidence_ref} does not exist)"
+            ));
+        }
+    };
+    let message = |id: gix::ObjectId| -> Option<(EvidenceMessage, Option<gix::ObjectId>)> {
+        let commit = repo.find_commit(id).ok()?;
+        let parent = commit.parent_ids().next().map(|p| p.detach());
+        let message = EvidenceMessage::parse(commit.message_raw().ok()?.to_str_lossy().as_ref()).ok()?;
+        (message.run_id == run_id).then_some((message, parent))
+    };
+    let Some((latest, mut parent)) = message(tip) else {
+        return Some(format!("{evidence_ref} is not run {run_id}'s evidence"));
+    };
+    // The first evidence commit's parent is the commit the run's note goes on: the run's commit
+    // (whose message names the run too), or the base.
+    let run_commit = latest
+        .commit
+        .as_deref()
+        .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok());
+    let mut anchor = None;
+    for _ in 0..MAX_EVIDENCE_CHAIN {
+        let Some(p) = parent else { break };
+        if Some(p) == run_commit {
+            anchor = Some(p);
+            break;
+        }
+        match message(p) {
+            Some((_, next)) => parent = next,
+            None => {
+                anchor = Some(p);
+                break;
+            }
+        }
+    }
+    if anchor != Some(annotated) {
+        return Some(format!("run {run_id}'s evidence is not about commit {annotated}"));
+    }
+    let differs = |what: &str| Some(format!("run {run_id}'s block says another {what} than its evidence"));
+    if block.headline != latest.headline {
+        return differs("headline");
+    }
+    if block.trailer(trailer::STATUS) != Some(latest.status.as_str()) {
+        return differs("status");
+    }
+    if let Some(outcome) = block.trailer(trailer::OUTCOME)
+        && outcome != latest.outcome
+    {
+        return differs("outcome");
+    }
+    if block
+        .trailer(trailer::DIFF)
+        .is_some_and(|d| d != latest.diff.as_deref().unwrap_or("none"))
+    {
+        return differs("diff");
+    }
+    if block.trailer(trailer::REJECTED).is_some() != latest.rejected {
+        return differs("gate verdict");
+    }
+    None
+}
+
+/// The blocks of the notes under `notes` (a notes commit) that `since` (an older notes commit,
+/// or none) does not have, and are not git-oc's. One `git diff-tree` finds the notes that
+/// changed; only their new blocks are checked.
+pub fn foreign_blocks(
+    repo: &gix::Repository,
+    workdir: &Path,
+    since: Option<gix::ObjectId>,
+    notes: gix::ObjectId,
+) -> Result<Vec<Foreign>> {
+    let empty = gix::ObjectId::empty_tree(repo.object_hash()).to_string();
+    let old = since.map_or(empty, |c| format!("{c}^{{tree}}"));
+    let new = format!("{notes}^{{tree}}");
+    let args = ["diff-tree", "-r", "--no-renames", "--end-of-options", &old, &new].map(str::to_owned);
+    let out = crate::git::run_with_input(workdir, &args, b"")
+        .map_err(|e| Error::run("could not compare the notes").caused_by(e.summary_line()))?;
+    let text = |id: &str| -> String {
+        gix::ObjectId::from_hex(id.as_bytes())
+            .ok()
+            .filter(|id| !id.is_null())
+            .and_then(|id| repo.find_blob(id).ok())
+            .map(|b| String::from_utf8_lossy(&b.data).into_owned())
+            .unwrap_or_default()
+    };
+    let mut foreign = Vec::new();
+    for line in out.lines() {
+        // `:<mode> <mode> <old blob> <new blob> <status>\t<path>`, the path the annotated object's
+        // id, fanned out or not.
+        let Some((meta, path)) = line.split_once('\t') else {
+            continue;
+        };
+        let fields: Vec<&str> = meta.split(' ').collect();
+        let (Some(old_blob), Some(new_blob)) = (fields.get(2), fields.get(3)) else {
+            continue;
+        };
+        let Ok(commit) = gix::ObjectId::from_hex(path.replace('/', "").as_bytes()) else {
+            // Not a note: a file an agent put in the notes tree.
+            foreign.push(Foreign {
+                commit: gix::ObjectId::null(repo.object_hash()),
+                block: NoteBlock {
+                    headline: path.to_owned(),
+                    trailers: Vec::new(),
+                },
+                why: format!("the notes hold {path:?}, which is not a note on an object"),
+            });
+            continue;
+        };
+        let had = parse_blocks(&text(old_blob));
+        for block in parse_blocks(&text(new_blob)) {
+            if had.contains(&block) {
+                continue;
+            }
+            if let Some(why) = check_block(repo, commit, &block) {
+                foreign.push(Foreign { commit, block, why });
+            }
+        }
+    }
+    Ok(foreign)
+}
