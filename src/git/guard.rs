@@ -112,6 +112,12 @@ impl Guarded {
     pub fn take(common_dir: &Path, worktree_git_dir: &Path) -> Guarded {
         let mut files = BTreeMap::new();
         let mut hook_dirs = vec![common_dir.join("hooks")];
+        // What rewrites history as git reads it is kept like configuration: grafts and the
+        // shallow list (either can hide a commit's parents from `git log` and `git rev-list`).
+        for path in [common_dir.join("info").join("grafts"), common_dir.join("shallow")] {
+            let kept = read(&path);
+            files.insert(path, kept);
+        }
         let mut configs: Vec<PathBuf> = vec![
             common_dir.join("config"),
             common_dir.join("config.worktree"),
@@ -308,6 +314,51 @@ pub fn drop_foreign_notes(repo: &gix::Repository, workdir: &Path, before: &BTree
         }
     }
     dropped
+}
+
+/// Put back `refs/replace/`, where a ref makes git show one object in place of another
+/// (`git replace`): an agent could make the base look as if it already held what the run adds,
+/// and your `git diff` of the run would not show it. git-oc itself ignores replacements; after
+/// the agent, one it created is deleted, one it changed or deleted is put back. What was put
+/// back.
+pub fn restore_replacements(
+    repo: &gix::Repository,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Vec<String> {
+    const PREFIX: &str = "refs/replace/";
+    let names: std::collections::BTreeSet<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|n| n.starts_with(PREFIX))
+        .collect();
+    let mut put_back = Vec::new();
+    for name in names {
+        let id = |m: &BTreeMap<String, String>| m.get(name).and_then(|v| gix::ObjectId::from_hex(v.as_bytes()).ok());
+        let (old, now) = (id(before), id(after));
+        if old == now {
+            continue;
+        }
+        let restored = match (old, now) {
+            (Some(old), None) => super::refs::create(repo, name, old, "git-oc: put back after the agent deleted it"),
+            (old, Some(now)) => match old {
+                Some(old) => super::refs::compare_and_swap(
+                    repo,
+                    name,
+                    Some(now),
+                    old,
+                    "git-oc: put back after the agent changed it",
+                ),
+                None => super::refs::delete(repo, name, now),
+            },
+            (None, None) => continue,
+        };
+        put_back.push(match restored {
+            Ok(()) => name.clone(),
+            Err(e) => format!("{name} (could not be put back: {})", e.summary_line()),
+        });
+    }
+    put_back
 }
 
 /// Whether commit `old` is an ancestor of (or is) `new`.

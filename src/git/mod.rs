@@ -304,7 +304,8 @@ pub fn absolute(path: &Path) -> PathBuf {
 }
 
 /// A `git` child process for the few things gix cannot do. The inherited repository variables
-/// are removed so that the explicit `-C` wins; prompts are disabled.
+/// are removed so that the explicit `-C` wins; prompts are disabled; replacement objects are
+/// ignored, as git-oc's own reads ignore them.
 pub fn git_command(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new("git");
     cmd.arg("-C")
@@ -313,6 +314,7 @@ pub fn git_command(dir: &Path) -> std::process::Command {
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
         .env_remove("GIT_NAMESPACE")
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C");
     cmd

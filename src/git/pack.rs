@@ -40,12 +40,16 @@ const MAX_PACKS: usize = 128;
 /// and a run whose agent wrote big files should not hold them twice.
 const PACK_MAX_BYTES: usize = 32 << 20;
 
-/// `options` with room for the packs runs write (see [`STORE_SLOTS`]).
+/// `options` with room for the packs runs write (see [`STORE_SLOTS`]), and without replacement
+/// objects: git-oc diffs, gates and commits the objects as they are, never what a
+/// `refs/replace/` ref (which an agent can create) says to show instead.
 pub fn open_options(options: gix::open::Options) -> gix::open::Options {
-    options.object_store_slots(gix::odb::store::init::Slots::AsNeededByDiskState {
-        multiplier: 1.1,
-        minimum: STORE_SLOTS,
-    })
+    options
+        .object_store_slots(gix::odb::store::init::Slots::AsNeededByDiskState {
+            multiplier: 1.1,
+            minimum: STORE_SLOTS,
+        })
+        .config_overrides(["core.useReplaceRefs=false"])
 }
 
 /// What [`flush`] wrote.

@@ -1003,6 +1003,42 @@ fn a_command_an_agent_plants_in_the_global_git_config_never_runs() {
     assert_eq!(std::fs::read_dir(&hooks_dir).unwrap().count(), 0);
 }
 
+/// An agent can make git show another object in place of one (`git replace`, `info/grafts`):
+/// a base that seems to hold the key the agent adds would hide the key from the gate's diff,
+/// and from yours. git-oc ignores replacements, so the gate sees the real change and blocks it;
+/// the replacement and the grafts are put back after the agent, so your git shows the truth.
+#[test]
+fn a_replacement_ref_never_hides_a_change_from_the_gate_or_from_you() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let base = env.git(&repo, ["rev-parse", "main"]);
+    let script = r#"base=$(git rev-parse HEAD) &&
+mkdir -p .ssh && printf 'KEYMATERIAL\n' > .ssh/id_rsa && echo work > work.txt &&
+git add .ssh/id_rsa && tree=$(git write-tree) && git reset -q &&
+fake=$(git -c user.name=a -c user.email=a@x commit-tree -m fake $tree) &&
+git replace $base $fake &&
+mkdir -p "$(git rev-parse --git-common-dir)/info" && echo "$base" > "$(git rev-parse --git-common-dir)/info/grafts""#;
+    let (run, doc) = run_sh(&env, &repo, "replace", script, &[]);
+    run.assert_code(1);
+    assert_eq!(doc["summary"]["outcome_status"], "blocked", "{}", run.stdout);
+    assert_eq!(
+        doc["post_run_policy_decision"]["violations"][0]["rule_id"],
+        "path.blocked"
+    );
+    let branch = doc["summary"]["branch"].as_str().unwrap();
+    assert_eq!(env.git(&repo, ["rev-parse", branch]), base);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(warnings.contains("replacement refs"), "{warnings}");
+    assert!(warnings.contains("info/grafts"), "{warnings}");
+    assert_eq!(env.git(&repo, ["for-each-ref", "refs/replace/"]), "");
+    assert!(!repo.join(".git/info/grafts").exists());
+    // The diff git shows for the kept commit is the real one.
+    let id = doc["summary"]["run_id"].as_str().unwrap();
+    let shown = env.git(&repo, ["diff", "--stat", &base, &format!("refs/oc/rejected/{id}")]);
+    assert!(shown.contains(".ssh/id_rsa"), "{shown}");
+    fsck(&env, &repo);
+}
+
 /// Recorded evidence is never lost, even to an agent that deletes another run's evidence ref
 /// and replaces the notes with a history of its own: after the agent, the deleted ref is
 /// created again and the old notes are merged back, and the run says what was put back.

@@ -108,6 +108,7 @@ impl Stage for Agent {
         {
             let changed = changed_refs(before, &after, &state.plan.branch);
             let put_back = crate::git::guard::restore_records(&env.repo.repo, env.repo.workdir(), before, &after);
+            let replaced = crate::git::guard::restore_replacements(&env.repo.repo, before, &after);
             let dropped = crate::git::guard::drop_foreign_notes(&env.repo.repo, env.repo.workdir(), before);
             warn_listing(
                 &mut state.warnings,
@@ -120,6 +121,12 @@ impl Stage for Agent {
                 env,
                 "the agent deleted or rewrote git-oc's records while it ran; put back",
                 &put_back,
+            );
+            warn_listing(
+                &mut state.warnings,
+                env,
+                "replacement refs (git replace) changed while the agent ran; put back as they were",
+                &replaced,
             );
             warn_listing(
                 &mut state.warnings,
