@@ -34,6 +34,10 @@ pub struct GcReport {
     pub removed_evidence_dirs: Vec<String>,
     /// Interrupted runs cleaned up after (their process is gone).
     pub interrupted_runs: Vec<String>,
+    /// Interrupted runs whose branch held commits no gate passed (the agent's own, say, when it
+    /// killed git-oc): the branch went back to its base, the commits to
+    /// `refs/oc/rejected/<run_id>.agent`. Each `<run_id> <branch>`.
+    pub taken_back_branches: Vec<String>,
     /// Lock files left by a killed git-oc process.
     pub removed_stale_locks: Vec<String>,
     /// Run registrations nobody holds that cannot be read (left by a git-oc killed mid-write).
@@ -64,6 +68,14 @@ enum Removal {
         workspace: PathBuf,
         registered: bool,
         own_dir: bool,
+    },
+    /// The branch of an interrupted run, moved past its base by commits no gate passed: back to
+    /// the base, the tip kept where nothing publishes it.
+    TakeBack {
+        run_id: String,
+        branch: String,
+        tip: gix::ObjectId,
+        base: gix::ObjectId,
     },
     StaleRegistration(PathBuf),
     StaleLock(PathBuf),
@@ -216,6 +228,7 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
     for removal in removals {
         match removal {
             Removal::Interrupted { run_id, .. } => report.interrupted_runs.push(run_id),
+            Removal::TakeBack { run_id, branch, .. } => report.taken_back_branches.push(format!("{run_id} {branch}")),
             Removal::StaleRegistration(p) => report.removed_stale_registrations.push(p.display().to_string()),
             Removal::StaleLock(p) => report.removed_stale_locks.push(p.display().to_string()),
             Removal::AdminEntry { shown, .. } => report.pruned_admin_entries.push(shown),
@@ -266,6 +279,21 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
         let registered = worktrees.iter().any(|p| p.base().is_ok_and(|b| b == run.workspace));
         let own_dir = !registered && run.workspace.starts_with(&worktree_root) && run.workspace.exists();
         interrupted_workspaces.push(canonical(&run.workspace));
+        let branch_ref = format!("refs/heads/{}", run.branch);
+        let base = run
+            .base
+            .as_deref()
+            .and_then(|b| gix::ObjectId::from_hex(b.as_bytes()).ok());
+        if let (Some(base), Ok(Some(tip))) = (base, crate::git::refs::target(main, &branch_ref))
+            && tip != base
+        {
+            removals.push(Removal::TakeBack {
+                run_id: run.run_id.clone(),
+                branch: run.branch.clone(),
+                tip,
+                base,
+            });
+        }
         removals.push(Removal::Interrupted {
             run_id: run.run_id.clone(),
             registration: path.clone(),
@@ -460,6 +488,24 @@ fn remove(main: &gix::Repository, removal: &Removal) -> Result<()> {
                 remove_dir(workspace)?;
             }
             let _ = std::fs::remove_file(registration);
+        }
+        Removal::TakeBack {
+            run_id,
+            branch,
+            tip,
+            base,
+        } => {
+            let kept = format!("refs/oc/rejected/{run_id}.agent");
+            if crate::git::refs::target(main, &kept)? != Some(*tip) {
+                crate::git::refs::create(main, &kept, *tip, "git-oc gc: an interrupted run's ungated commits")?;
+            }
+            crate::git::refs::compare_and_swap(
+                main,
+                &format!("refs/heads/{branch}"),
+                Some(*tip),
+                *base,
+                "git-oc gc: back to the base of an interrupted run",
+            )?;
         }
         Removal::StaleRegistration(path) | Removal::StaleLock(path) => {
             if let Err(e) = std::fs::remove_file(path)

@@ -15,7 +15,9 @@ use crate::gc::{GcOptions, gc};
 /// 7), prunes the administrative entries of worktrees deleted by hand, and deletes run branches
 /// (oc/*, demo/*) that are merged into another branch, or disposable (gc.disposable_branches,
 /// default demo/*) and older than the retention. Never removes a locked worktree (a run in
-/// progress) or one with uncommitted changes. Also removes what interrupted runs left, and the
+/// progress) or one with uncommitted changes. Also removes what interrupted runs left (and takes
+/// off an interrupted run's branch the commits no gate passed, keeping them at
+/// refs/oc/rejected/<run_id>.agent, which nothing publishes), and the
 /// directories of runs that never got a worktree (stopped by the policy), which hold only
 /// evidence files that git has too. Evidence refs are kept unless --evidence is given together
 /// with --older-than. Of the autonomy cycle's records (refs/oc/observations/*, refs/oc/cycles/*)
@@ -62,6 +64,15 @@ pub fn cmd_gc(ui: &mut Ui, args: &GcArgs) -> Result<i32> {
     let mut line = |what: &str, item: &str| out.push_str(&format!("{verb} {what}{item}\n"));
     for r in &report.interrupted_runs {
         line("what interrupted run ", &format!("{r} left"));
+    }
+    for taken in &report.taken_back_branches {
+        let (run, branch) = taken.split_once(' ').unwrap_or((taken, ""));
+        line(
+            "from branch ",
+            &format!(
+                "{branch} the commits no gate passed (interrupted run {run}; kept at refs/oc/rejected/{run}.agent)"
+            ),
+        );
     }
     for r in &report.removed_stale_registrations {
         line("stale run registration ", r);

@@ -27,6 +27,10 @@ pub struct Inflight {
     pub started_at: Timestamp,
     pub workspace: PathBuf,
     pub branch: String,
+    /// The commit the run branch starts at: an interrupted run's branch that moved past it
+    /// holds commits no gate passed (`git oc gc` takes them off). Absent in older registrations.
+    #[serde(default)]
+    pub base: Option<String>,
     pub goal: String,
     pub lane: String,
     pub backend: String,

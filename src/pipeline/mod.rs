@@ -131,6 +131,7 @@ impl Pipeline {
             started_at,
             workspace: plan.workspace.clone(),
             branch: plan.branch.clone(),
+            base: plan.base.map(|b| b.to_string()),
             goal: crate::contracts::prefix_chars(&cx.redactor.redact(&request.goal_text), 200).to_owned(),
             lane: decision.selected_lane.as_str().to_owned(),
             backend: decision.selected_backend.as_str().to_owned(),

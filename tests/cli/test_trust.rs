@@ -1039,6 +1039,43 @@ mkdir -p "$(git rev-parse --git-common-dir)/info" && echo "$base" > "$(git rev-p
     fsck(&env, &repo);
 }
 
+/// An agent that commits on its branch and then kills git-oc (SIGKILL, so nothing of git-oc's
+/// runs after it) leaves a branch past its base that no gate passed. `git oc gc` takes those
+/// commits off the branch and keeps them where nothing publishes them.
+#[test]
+fn an_agent_that_kills_git_oc_leaves_no_ungated_commit_on_its_branch_after_gc() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let base = env.git(&repo, ["rev-parse", "main"]);
+    let script = r#"echo "token=$GITHUB_TOKEN" > leaked.txt && git add leaked.txt &&
+git -c user.name=a -c user.email=a@x commit -qm leak &&
+supervisor=$(cut -d' ' -f4 /proc/$$/stat) && oc=$(cut -d' ' -f4 /proc/$supervisor/stat) &&
+kill -9 "$oc"; sleep 30"#;
+    let (run, _) = run_sh(&env, &repo, "killer", script, &[]);
+    assert_eq!(run.code, -1, "git-oc was not killed: {}{}", run.stdout, run.stderr);
+    let branch = env.git(&repo, ["for-each-ref", "--format=%(refname:short)", "refs/heads/oc/"]);
+    let tip = env.git(&repo, ["rev-parse", &branch]);
+    assert_ne!(tip, base, "the agent's commit is on the branch before gc");
+    let runs = env.oc(&repo, ["runs"]);
+    assert!(runs.stdout.contains("interrupted"), "{}", runs.stdout);
+
+    let gc = env.oc(&repo, ["gc"]);
+    gc.assert_code(0);
+    assert!(
+        gc.stdout
+            .contains(&format!("removed from branch {branch} the commits no gate passed")),
+        "{}",
+        gc.stdout
+    );
+    assert_eq!(env.git(&repo, ["rev-parse", &branch]), base);
+    let kept = env.git(
+        &repo,
+        ["for-each-ref", "--format=%(refname) %(objectname)", "refs/oc/rejected/"],
+    );
+    assert!(kept.ends_with(&format!(".agent {tip}")), "{kept}");
+    fsck(&env, &repo);
+}
+
 /// Recorded evidence is never lost, even to an agent that deletes another run's evidence ref
 /// and replaces the notes with a history of its own: after the agent, the deleted ref is
 /// created again and the old notes are merged back, and the run says what was put back.
