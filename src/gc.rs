@@ -284,7 +284,17 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
             .base
             .as_deref()
             .and_then(|b| gix::ObjectId::from_hex(b.as_bytes()).ok());
-        if let (Some(base), Ok(Some(tip))) = (base, crate::git::refs::target(main, &branch_ref))
+        // A run that recorded its evidence got past its gates; one that just finished can look
+        // interrupted here (its registration was read, then it let go): its branch is its own.
+        let recorded = [crate::git::RUNS_REF_PREFIX, crate::git::DEMO_REF_PREFIX]
+            .iter()
+            .any(|prefix| {
+                matches!(
+                    crate::git::refs::target(main, &format!("{prefix}{}", run.run_id)),
+                    Ok(Some(_))
+                )
+            });
+        if let (Some(base), Ok(Some(tip)), false) = (base, crate::git::refs::target(main, &branch_ref), recorded)
             && tip != base
         {
             removals.push(Removal::TakeBack {
