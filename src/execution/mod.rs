@@ -3,6 +3,7 @@
 //! `pipeline`.
 
 pub mod agents;
+pub mod credentials;
 pub mod inflight;
 pub mod process;
 pub mod secrets;

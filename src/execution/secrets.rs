@@ -199,9 +199,11 @@ impl Redactor {
         Self::build(secrets)
     }
 
+    /// `input` with the values of secrets (plain or encoded) and credentials recognised by
+    /// their form ([`super::credentials`]: private keys, tokens) replaced.
     pub fn redact_bytes(&self, input: &[u8]) -> Vec<u8> {
         let Some(matcher) = &self.matcher else {
-            return input.to_vec();
+            return super::credentials::redact(input).into_owned();
         };
         let mut out = Vec::with_capacity(input.len());
         let mut last = 0;
@@ -212,11 +214,19 @@ impl Redactor {
             last = m.end();
         }
         out.extend_from_slice(&input[last..]);
-        out
+        match super::credentials::redact(&out) {
+            std::borrow::Cow::Borrowed(_) => out,
+            std::borrow::Cow::Owned(redacted) => redacted,
+        }
+    }
+
+    /// Whether redacting `input` changes it: a secret's value, or a credential.
+    fn needs_redaction(&self, input: &[u8]) -> bool {
+        self.contains_secret(input) || super::credentials::any(input)
     }
 
     pub fn redact(&self, input: &str) -> String {
-        if self.secrets.is_empty() {
+        if !self.needs_redaction(input.as_bytes()) {
             return input.to_owned();
         }
         String::from_utf8_lossy(&self.redact_bytes(input.as_bytes())).into_owned()
@@ -225,18 +235,15 @@ impl Redactor {
     /// Replace secrets in every string of a JSON value (keys too), before it is serialized.
     pub fn redact_value(&self, value: &mut serde_json::Value) {
         use serde_json::Value;
-        if self.secrets.is_empty() {
-            return;
-        }
         match value {
             Value::String(s) => {
-                if self.contains_secret(s.as_bytes()) {
+                if self.needs_redaction(s.as_bytes()) {
                     *s = self.redact(s);
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
             Value::Object(map) => {
-                if map.keys().any(|k| self.contains_secret(k.as_bytes())) {
+                if map.keys().any(|k| self.needs_redaction(k.as_bytes())) {
                     let old = std::mem::take(map);
                     for (k, mut v) in old {
                         self.redact_value(&mut v);
@@ -252,7 +259,10 @@ impl Redactor {
 
     /// A copy of a typed value with secrets replaced in all its strings.
     pub fn scrubbed<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(&self, value: &T) -> T {
-        if self.secrets.is_empty() {
+        // Only a value that may hold something to redact goes through JSON (which may not carry
+        // every field of `T` back). A secret's value can be escaped in JSON; a credential's
+        // form survives it.
+        if self.secrets.is_empty() && serde_json::to_vec(value).is_ok_and(|bytes| !super::credentials::any(&bytes)) {
             return value.clone();
         }
         let Ok(mut json) = serde_json::to_value(value) else {
@@ -295,7 +305,7 @@ impl Redactor {
     /// A kept tail of a stream may begin in the middle of a secret; drop the partial first line
     /// so that no fragment of a value survives.
     pub fn redact_tail(&self, tail: &[u8], truncated: bool) -> Vec<u8> {
-        let start = if truncated && !self.secrets.is_empty() {
+        let start = if truncated {
             tail.iter().position(|&b| b == b'\n').map_or(tail.len(), |p| p + 1)
         } else {
             0

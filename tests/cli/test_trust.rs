@@ -1076,6 +1076,67 @@ kill -9 "$oc"; sleep 30"#;
     fsck(&env, &repo);
 }
 
+/// A credential that is in no environment variable, recognised by its form: the user's SSH key
+/// (or a GitHub token in a file) that an agent copies into the repository under a harmless name
+/// and prints. The change is blocked, and the key is in nothing git-oc keeps or publishes.
+#[test]
+fn a_private_key_or_token_an_agent_finds_is_blocked_and_never_kept() {
+    const BODY: &str = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW";
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let ssh = env.home().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(
+        ssh.join("id_ed25519"),
+        format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{BODY}\n-----END OPENSSH PRIVATE KEY-----\n"),
+    )
+    .unwrap();
+    let token = format!("ghp_{}", "Zx9".repeat(12));
+    std::fs::write(env.home().join(".gh-token"), &token).unwrap();
+    for (goal, script, blocked) in [
+        // Printed only: the run passes, and its output is kept redacted.
+        (
+            "print",
+            "cat \"$HOME/.ssh/id_ed25519\" \"$HOME/.gh-token\" && echo ok > ok.txt",
+            false,
+        ),
+        ("key", "cat \"$HOME/.ssh/id_ed25519\" | tee notes.txt", true),
+        (
+            "token",
+            "printf 'token: %s\\n' \"$(cat \"$HOME/.gh-token\")\" | tee config.yml",
+            true,
+        ),
+    ] {
+        let (run, doc) = run_sh(&env, &repo, goal, script, &[]);
+        let id = doc["summary"]["run_id"].as_str().unwrap();
+        let mut kept = run.stdout.clone() + &run.stderr;
+        for file in env
+            .git(&repo, ["ls-tree", "--name-only", &format!("refs/oc/runs/{id}")])
+            .lines()
+        {
+            kept.push_str(&String::from_utf8_lossy(&env.evidence(&repo, id, file)));
+        }
+        if blocked {
+            run.assert_code(1);
+            assert_eq!(doc["summary"]["outcome_status"], "blocked", "{goal}: {}", run.stdout);
+            let violations = doc["post_run_policy_decision"]["violations"].to_string();
+            assert!(violations.contains("secret.credential_in_diff"), "{goal}: {violations}");
+        } else {
+            run.assert_code(0);
+            let stdout = String::from_utf8_lossy(&env.evidence(&repo, id, "stdout.txt")).into_owned();
+            assert!(
+                stdout.contains("[REDACTED:private-key]") && stdout.contains("[REDACTED:github-token]"),
+                "{stdout}"
+            );
+        }
+        assert!(!kept.contains(BODY) && !kept.contains(&token), "{goal}: kept:\n{kept}");
+    }
+    env.oc(&repo, ["push"]).assert_code(0);
+    let objects = remote_objects(&env, &remote);
+    assert!(!objects.contains(BODY) && !objects.contains(&token), "published");
+}
+
 /// Recorded evidence is never lost, even to an agent that deletes another run's evidence ref
 /// and replaces the notes with a history of its own: after the agent, the deleted ref is
 /// created again and the old notes are merged back, and the run says what was put back.

@@ -36,6 +36,20 @@ impl Stage for PostRunGate {
                 },
             );
         }
+        if let Some((kind, path)) = changed_file_adds_credential(state, env) {
+            // A private key or a token the agent found (its own, or the user's in ~/.ssh).
+            add_blocking(
+                &mut post,
+                PolicyViolation {
+                    rule_id: "secret.credential_in_diff".into(),
+                    category: "path".into(),
+                    message: format!("The changes add a credential ({kind}) to {path}"),
+                    blocking: true,
+                    related_path: Some(path),
+                    related_repo: None,
+                },
+            );
+        }
         if post.status == PolicyStatus::Block {
             state.rejected = true;
             state.outcome = Some(Outcome::Blocked);
@@ -76,6 +90,35 @@ fn changed_file_holds_secret(state: &RunState, env: &Env) -> bool {
             .filter(|e| e.mode().is_blob())
             .and_then(|e| e.object().ok())
             .is_some_and(|blob| redactor.contains_secret(&blob.data))
+    })
+}
+
+/// The first credential recognised by its form (a private key, a token: `execution::credentials`)
+/// that a changed file holds and did not hold at the base, with the file's path.
+fn changed_file_adds_credential(state: &RunState, env: &Env) -> Option<(&'static str, String)> {
+    let snapshot = state.snapshot.as_ref()?;
+    let repo = &env.repo.repo;
+    let new_tree = repo.find_tree(snapshot.tree).ok()?;
+    let old_tree = repo.find_tree(snapshot.base_tree).ok();
+    // By the bytes git stores (a name need not be UTF-8), a rename's source at the base.
+    let blob = |tree: &gix::Tree<'_>, path: &[u8]| -> Vec<u8> {
+        tree.lookup_entry(path.split(|b| *b == b'/').map(gix::bstr::BString::from))
+            .ok()
+            .flatten()
+            .filter(|e| e.mode().is_blob())
+            .and_then(|e| e.object().ok())
+            .map(|o| o.detach().data)
+            .unwrap_or_default()
+    };
+    state.git.diff.files.iter().find_map(|f| {
+        let new = blob(&new_tree, &f.raw_path);
+        if !crate::execution::credentials::any(&new) {
+            return None;
+        }
+        let old_path = f.raw_old_path.as_ref().unwrap_or(&f.raw_path);
+        let old = old_tree.as_ref().map(|t| blob(t, old_path)).unwrap_or_default();
+        let added = crate::execution::credentials::added(&old, &new);
+        added.first().map(|(kind, _)| (*kind, f.path.clone()))
     })
 }
 

@@ -1,0 +1,329 @@
+//! Credentials recognised by their form rather than by an environment variable: private keys
+//! (PEM blocks) and the tokens of the services agents are most often given or find on a
+//! machine (GitHub, GitLab, npm, Slack, AWS access key ids, Anthropic). An agent can read the
+//! user's `~/.ssh/id_rsa` or a token file and print it or write it into the repository; these
+//! are redacted from everything git-oc keeps, and a change that adds one is blocked by the
+//! post-run gate. Only forms that cannot be mistaken for ordinary text are listed: a prefix and
+//! a length, or a PEM armour line.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+/// One credential found: what kind, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub kind: &'static str,
+    pub range: Range<usize>,
+}
+
+/// A token form: its prefix, the characters and the least number of them that follow it.
+struct TokenForm {
+    prefix: &'static str,
+    kind: &'static str,
+    charset: fn(u8) -> bool,
+    min: usize,
+}
+
+fn alnum(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+fn alnum_underscore(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+fn alnum_dash_underscore(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+}
+
+fn upper_digit(c: u8) -> bool {
+    c.is_ascii_uppercase() || c.is_ascii_digit()
+}
+
+const TOKENS: &[TokenForm] = &[
+    TokenForm {
+        prefix: "ghp_",
+        kind: "github-token",
+        charset: alnum,
+        min: 36,
+    },
+    TokenForm {
+        prefix: "gho_",
+        kind: "github-token",
+        charset: alnum,
+        min: 36,
+    },
+    TokenForm {
+        prefix: "ghu_",
+        kind: "github-token",
+        charset: alnum,
+        min: 36,
+    },
+    TokenForm {
+        prefix: "ghs_",
+        kind: "github-token",
+        charset: alnum,
+        min: 36,
+    },
+    TokenForm {
+        prefix: "ghr_",
+        kind: "github-token",
+        charset: alnum,
+        min: 36,
+    },
+    TokenForm {
+        prefix: "github_pat_",
+        kind: "github-token",
+        charset: alnum_underscore,
+        min: 60,
+    },
+    TokenForm {
+        prefix: "glpat-",
+        kind: "gitlab-token",
+        charset: alnum_dash_underscore,
+        min: 20,
+    },
+    TokenForm {
+        prefix: "npm_",
+        kind: "npm-token",
+        charset: alnum,
+        min: 36,
+    },
+    TokenForm {
+        prefix: "xoxb-",
+        kind: "slack-token",
+        charset: alnum_dash_underscore,
+        min: 20,
+    },
+    TokenForm {
+        prefix: "xoxp-",
+        kind: "slack-token",
+        charset: alnum_dash_underscore,
+        min: 20,
+    },
+    TokenForm {
+        prefix: "xoxa-",
+        kind: "slack-token",
+        charset: alnum_dash_underscore,
+        min: 20,
+    },
+    TokenForm {
+        prefix: "sk-ant-",
+        kind: "anthropic-key",
+        charset: alnum_dash_underscore,
+        min: 32,
+    },
+    TokenForm {
+        prefix: "AKIA",
+        kind: "aws-access-key-id",
+        charset: upper_digit,
+        min: 16,
+    },
+];
+
+const PEM_BEGIN: &str = "-----BEGIN ";
+const PEM_END: &str = "-----END ";
+/// How long the label of a PEM armour line can be (`ENCRYPTED PRIVATE KEY`, `PGP PRIVATE KEY BLOCK`).
+const PEM_LABEL_MAX: usize = 40;
+
+/// The prefixes and armour lines, searched for in one pass (built once; fixed, valid patterns).
+fn markers() -> Option<&'static aho_corasick::AhoCorasick> {
+    static MARKERS: OnceLock<Option<aho_corasick::AhoCorasick>> = OnceLock::new();
+    MARKERS
+        .get_or_init(|| {
+            let patterns = TOKENS.iter().map(|t| t.prefix).chain([PEM_BEGIN, PEM_END]);
+            aho_corasick::AhoCorasick::new(patterns).ok()
+        })
+        .as_ref()
+}
+
+/// The PEM label at `at` (just after `-----BEGIN ` or `-----END `) when it names a private key
+/// and is closed by `-----`: the index just past the closing dashes.
+fn private_key_label(text: &[u8], at: usize) -> Option<usize> {
+    let rest = &text[at..text.len().min(at + PEM_LABEL_MAX + 5)];
+    let close = rest.windows(5).position(|w| w == b"-----")?;
+    let label = &rest[..close];
+    let is_key = label.iter().all(|c| c.is_ascii_uppercase() || *c == b' ')
+        && (label.ends_with(b"PRIVATE KEY") || label.ends_with(b"PRIVATE KEY BLOCK"));
+    is_key.then_some(at + close + 5)
+}
+
+/// Every credential in `text`, in order, not overlapping. A private key is the whole block from
+/// its `BEGIN` line to its `END` line (to the end of `text` without one; from the start of
+/// `text` for an `END` line whose `BEGIN` was cut off, as in the kept tail of a long output).
+pub fn find(text: &[u8]) -> Vec<Found> {
+    let mut found: Vec<Found> = Vec::new();
+    let Some(markers) = markers() else {
+        return found;
+    };
+    let mut covered = 0;
+    for m in markers.find_overlapping_iter(text) {
+        if m.start() < covered {
+            continue;
+        }
+        let index = m.pattern().as_usize();
+        if let Some(form) = TOKENS.get(index) {
+            // A token starts a word: `xghp_…` is not one.
+            if m.start() > 0 && alnum_underscore(text[m.start() - 1]) {
+                continue;
+            }
+            let tail = text[m.end()..].iter().take_while(|c| (form.charset)(**c)).count();
+            if tail < form.min || (form.prefix == "AKIA" && text[m.end()..].starts_with(b"IOSFODNN7EXAMPLE")) {
+                continue;
+            }
+            let end = m.end() + tail;
+            found.push(Found {
+                kind: form.kind,
+                range: m.start()..end,
+            });
+            covered = end;
+        } else if index == TOKENS.len() {
+            let Some(label_end) = private_key_label(text, m.end()) else {
+                continue;
+            };
+            let end = find_end(text, label_end).unwrap_or(text.len());
+            found.push(Found {
+                kind: "private-key",
+                range: m.start()..end,
+            });
+            covered = end;
+        } else if let Some(end) = private_key_label(text, m.end()) {
+            // An END line with no BEGIN before it: the block's start was cut off.
+            found.push(Found {
+                kind: "private-key",
+                range: covered..end,
+            });
+            covered = end;
+        }
+    }
+    found
+}
+
+/// The index just past the `-----END … PRIVATE KEY-----` line that closes a block, from `from`.
+fn find_end(text: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(pos) = text[at..].windows(PEM_END.len()).position(|w| w == PEM_END.as_bytes()) {
+        let label = at + pos + PEM_END.len();
+        if let Some(end) = private_key_label(text, label) {
+            return Some(end);
+        }
+        at = label;
+    }
+    None
+}
+
+/// Whether `text` holds a credential.
+pub fn any(text: &[u8]) -> bool {
+    !find(text).is_empty()
+}
+
+/// `text` with every credential replaced by `[REDACTED:<kind>]`.
+pub fn redact(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let found = find(text);
+    if found.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut last = 0;
+    for f in found {
+        out.extend_from_slice(&text[last..f.range.start]);
+        out.extend_from_slice(format!("[REDACTED:{}]", f.kind).as_bytes());
+        last = f.range.end;
+    }
+    out.extend_from_slice(&text[last..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// The credentials `new` holds that `old` does not (by their bytes): what a change adds.
+pub fn added<'a>(old: &[u8], new: &'a [u8]) -> Vec<(&'static str, &'a [u8])> {
+    let before: Vec<&[u8]> = find(old).into_iter().map(|f| &old[f.range]).collect();
+    find(new)
+        .into_iter()
+        .map(|f| (f.kind, &new[f.range]))
+        .filter(|(_, bytes)| !before.contains(bytes))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\nAAAAC3NzaC1lZDI1NTE5\n-----END OPENSSH PRIVATE KEY-----";
+
+    #[test]
+    fn private_keys_are_found_whole_or_cut() {
+        let text = format!("key:\n{KEY}\ndone");
+        assert_eq!(
+            String::from_utf8_lossy(&redact(text.as_bytes())),
+            "key:\n[REDACTED:private-key]\ndone"
+        );
+        // Cut at the start (a kept tail) or at the end (truncated).
+        let tail = &KEY[20..];
+        assert_eq!(
+            String::from_utf8_lossy(&redact(tail.as_bytes())),
+            "[REDACTED:private-key]"
+        );
+        let head = &KEY[..60];
+        assert_eq!(
+            String::from_utf8_lossy(&redact(head.as_bytes())),
+            "[REDACTED:private-key]"
+        );
+        for kind in [
+            "RSA PRIVATE KEY",
+            "EC PRIVATE KEY",
+            "PRIVATE KEY",
+            "ENCRYPTED PRIVATE KEY",
+            "PGP PRIVATE KEY BLOCK",
+        ] {
+            assert!(any(format!("-----BEGIN {kind}-----\nabc\n").as_bytes()), "{kind}");
+        }
+        // Public material and prose are not keys.
+        for text in [
+            "-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----",
+            "-----BEGIN CERTIFICATE-----\nabc",
+            "a line about -----BEGIN and private keys",
+        ] {
+            assert!(!any(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_found_by_prefix_and_length() {
+        let gh = format!("ghp_{}", "a1B2".repeat(9));
+        let text = format!("export GITHUB_TOKEN={gh} # mine");
+        assert_eq!(
+            String::from_utf8_lossy(&redact(text.as_bytes())),
+            "export GITHUB_TOKEN=[REDACTED:github-token] # mine"
+        );
+        for token in [
+            format!("github_pat_{}", "A1_b".repeat(20)),
+            format!("glpat-{}", "x".repeat(20)),
+            format!("npm_{}", "Z9".repeat(18)),
+            format!("xoxb-{}", "1234-abcd".repeat(3)),
+            format!("sk-ant-api03-{}", "Q".repeat(40)),
+            "AKIA2E0A8F3B244C9986".to_owned(),
+        ] {
+            assert!(any(token.as_bytes()), "{token}");
+        }
+        for text in [
+            format!("ghp_{}", "a".repeat(20)),
+            format!("xghp_{}", "a".repeat(36)),
+            "AKIAIOSFODNN7EXAMPLE".to_owned(),
+            "the ghp_ prefix and sk-ant- keys".to_owned(),
+        ] {
+            assert!(!any(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn only_what_a_change_adds_counts() {
+        let gh = format!("ghp_{}", "c".repeat(36));
+        let old = format!("fixture = \"{gh}\"\n");
+        let new = format!("{old}another = 1\n");
+        assert!(added(old.as_bytes(), new.as_bytes()).is_empty());
+        let new = format!("{old}{KEY}\n");
+        let added = added(old.as_bytes(), new.as_bytes());
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0].0, "private-key");
+    }
+}
