@@ -141,6 +141,34 @@ fn commit_age(repo: &gix::Repository, id: gix::ObjectId) -> Option<Duration> {
     Some(Duration::from_secs((now - seconds).max(0) as u64))
 }
 
+/// Whether the linked worktree at `base`, on `head` (its HEAD's ref), is one a run made: it
+/// holds git-oc's evidence directory and is either where git-oc puts run worktrees (a direct
+/// child of `root`) or the workspace of a recorded run on that branch (`--workspace-path`).
+/// The evidence directory alone could be made by anyone (an agent writing into your other
+/// worktree), and gc removes what it judges a run's.
+fn is_run_worktree(main: &gix::Repository, base: &Path, head: Option<&str>, root: &Path) -> bool {
+    let evidence = base.join(crate::git::worktree::EVIDENCE_DIR);
+    if !evidence.is_dir() {
+        return false;
+    }
+    if canonical(base).parent() == Some(canonical(root).as_path()) {
+        return true;
+    }
+    let Some(branch) = head.and_then(|h| h.strip_prefix("refs/heads/")) else {
+        return false;
+    };
+    names_in(&evidence.join("runs"))
+        .unwrap_or_default()
+        .iter()
+        .any(|run_id| {
+            crate::evidence::store::is_run_id(run_id)
+                && crate::evidence::store::RunEvidence::open(main, run_id)
+                    .ok()
+                    .and_then(|e| e.entry)
+                    .is_some_and(|e| e.message.branch.as_deref() == Some(branch))
+        })
+}
+
 fn canonical(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned())
 }
@@ -276,9 +304,17 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
     let worktree_root = state_dir.join("worktrees");
     let mut interrupted_workspaces = Vec::new();
     for (path, run, _) in inflight.iter().filter(|(_, _, live)| !*live) {
-        let registered = worktrees.iter().any(|p| p.base().is_ok_and(|b| b == run.workspace));
-        let own_dir = !registered && run.workspace.starts_with(&worktree_root) && run.workspace.exists();
-        interrupted_workspaces.push(canonical(&run.workspace));
+        // A registration is only what a file says (an agent can write one): git-oc acts on an
+        // interrupted run's checkout and branch only when the checkout is where git-oc makes
+        // them, a direct child of its worktrees directory (`..` resolved). One elsewhere
+        // (`--workspace-path`) is left to you, with its branch.
+        let runs_own = canonical(&run.workspace).parent() == Some(canonical(&worktree_root).as_path());
+        let in_root = runs_own;
+        if runs_own {
+            interrupted_workspaces.push(canonical(&run.workspace));
+        }
+        let registered = runs_own && worktrees.iter().any(|p| p.base().is_ok_and(|b| b == run.workspace));
+        let own_dir = !registered && in_root && run.workspace.exists();
         let branch_ref = format!("refs/heads/{}", run.branch);
         let base = run
             .base
@@ -294,8 +330,19 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
                     Ok(Some(_))
                 )
             });
-        if let (Some(base), Ok(Some(tip)), false) = (base, crate::git::refs::target(main, &branch_ref), recorded)
-            && tip != base
+        // Nor is a branch checked out anywhere but in the run's own worktree (your main
+        // checkout's, say).
+        let elsewhere = checked_out.contains(&branch_ref)
+            || worktrees.iter().any(|w| {
+                w.base().is_ok_and(|b| canonical(&b) != canonical(&run.workspace))
+                    && crate::config::read::read_plain_text(&w.git_dir().join("HEAD"), 64 << 10)
+                        .is_some_and(|h| h.strip_prefix("ref: ").map(str::trim) == Some(branch_ref.as_str()))
+            });
+        if let (Some(base), Ok(Some(tip)), false) = (
+            base,
+            crate::git::refs::target(main, &branch_ref),
+            recorded || elsewhere || !runs_own,
+        ) && tip != base
         {
             removals.push(Removal::TakeBack {
                 run_id: run.run_id.clone(),
@@ -345,7 +392,7 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
         }
         let decision = if live_workspaces.contains(&canonical(&base)) {
             Keep::Because("a run is in progress there")
-        } else if !base.join(crate::git::worktree::EVIDENCE_DIR).is_dir() {
+        } else if !is_run_worktree(main, &base, branch.as_deref(), &worktree_root) {
             // Not a run's worktree: never touched, and its branch counts as checked out.
             Keep::Silently
         } else if proxy.is_locked() {

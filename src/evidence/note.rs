@@ -136,6 +136,19 @@ pub fn remove_block(existing: &str, block: &NoteBlock) -> Option<String> {
     })
 }
 
+/// `existing` without the blocks of run `run_id`; `None` when it has none.
+pub fn remove_run(existing: &str, run_id: &str) -> Option<String> {
+    let mut text = existing.to_owned();
+    let mut changed = false;
+    for block in parse_blocks(existing).iter().filter(|b| b.run_id() == Some(run_id)) {
+        if let Some(next) = remove_block(&text, block) {
+            text = next;
+            changed = true;
+        }
+    }
+    changed.then_some(text)
+}
+
 /// Merge two notes on the same commit: every block of both, each run once, `ours` first.
 pub fn merge_notes(ours: &str, theirs: &str) -> String {
     let mut merged = ours.to_owned();

@@ -37,7 +37,20 @@ pub struct Guarded {
     files: BTreeMap<PathBuf, Kept>,
     /// Hook directories: a file added to one is removed.
     hook_dirs: Vec<PathBuf>,
+    /// The registrations of runs (`.git/oc/inflight/`), which `git oc gc` acts on.
+    registrations: BTreeMap<PathBuf, Kept>,
     common_dir: PathBuf,
+}
+
+/// The files of a flat directory, as they are.
+fn entries(dir: &Path) -> BTreeMap<PathBuf, Kept> {
+    hooks(dir)
+        .into_iter()
+        .map(|p| {
+            let kept = read(&p);
+            (p, kept)
+        })
+        .collect()
 }
 
 /// The hooks directory's entries (a flat directory).
@@ -114,7 +127,12 @@ impl Guarded {
         let mut hook_dirs = vec![common_dir.join("hooks")];
         // What rewrites history as git reads it is kept like configuration: grafts and the
         // shallow list (either can hide a commit's parents from `git log` and `git rev-list`).
-        for path in [common_dir.join("info").join("grafts"), common_dir.join("shallow")] {
+        // And what `git oc init --undo` reads to know which settings it added.
+        for path in [
+            common_dir.join("info").join("grafts"),
+            common_dir.join("shallow"),
+            common_dir.join("oc").join("init.json"),
+        ] {
             let kept = read(&path);
             files.insert(path, kept);
         }
@@ -157,7 +175,37 @@ impl Guarded {
         Guarded {
             files,
             hook_dirs,
+            registrations: entries(&crate::execution::inflight::dir(&common_dir.join("oc"))),
             common_dir: common_dir.to_owned(),
+        }
+    }
+
+    /// Registrations of runs that the agent planted or edited: `git oc gc` removes what an
+    /// interrupted run left (its worktree) and takes ungated commits off its branch, so a
+    /// made-up registration must not outlive the agent. A registration whose lock is held
+    /// belongs to a run in progress (another run, started meanwhile) and is left alone; one
+    /// that appeared unlocked is removed, one that changed unlocked is put back. Those are
+    /// named in what [`Guarded::restore`] returns.
+    fn restore_registrations(&self, changed: &mut Vec<String>) {
+        let dir = crate::execution::inflight::dir(&self.common_dir.join("oc"));
+        for (path, now) in entries(&dir) {
+            let before = self.registrations.get(&path).unwrap_or(&Kept::Absent);
+            if now == *before || crate::execution::inflight::is_live(&path) {
+                continue;
+            }
+            let put_back = match before {
+                Kept::File(bytes, mode) => put_back(&path, bytes, *mode),
+                Kept::Link(_) | Kept::Other | Kept::Absent => remove(&path),
+            };
+            let name = path
+                .strip_prefix(&self.common_dir)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            changed.push(match put_back {
+                Ok(()) => name,
+                Err(e) => format!("{name} (could not be put back: {e})"),
+            });
         }
     }
 
@@ -193,6 +241,7 @@ impl Guarded {
                 Err(e) => format!("{name} (could not be put back: {e})"),
             });
         }
+        self.restore_registrations(&mut changed);
         changed
     }
 }

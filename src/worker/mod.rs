@@ -665,6 +665,9 @@ impl<'a> Worker<'a> {
         if lease.lost.load(Ordering::Relaxed) || interrupted() {
             // The local task goes back to what was pushed: another worker carries it now.
             claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
+            if let Ok(done) = &result {
+                self.withdraw_note(done, on);
+            }
             return Ok(None);
         }
         let done = match result {
@@ -691,12 +694,43 @@ impl<'a> Worker<'a> {
         };
         if !self.publish(&task.id, lease, &done, carried, on)? {
             claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
+            self.withdraw_note(&done, on);
             return Ok(None);
         }
         if let Some(run_id) = &done.run_id {
             self.drop_worktree(run_id, on);
         }
         Ok(Some(done))
+    }
+
+    /// Take the note of a run this worker will not publish (its lease was lost) out of the local
+    /// notes, which go out whole with the next publication: a note block on the remote always
+    /// names evidence that is there. The run's evidence stays here, for `git oc runs`.
+    fn withdraw_note(&self, done: &RunDone, on: &mut dyn FnMut(&Event)) {
+        let Some(run_id) = &done.run_id else { return };
+        let repo = crate::git::Repo {
+            repo: self.repo().clone(),
+        };
+        let withdrawn = crate::land::RecordedRun::load(&repo, run_id).and_then(|run| {
+            let target = if run.message.rejected {
+                run.base
+            } else {
+                run.commit.or(run.base)
+            };
+            match target {
+                Some(target) => crate::git::notes::update_note(&repo.repo, NOTES_REF, target, |text| {
+                    crate::evidence::note::remove_run(text, run_id)
+                })
+                .map(drop),
+                None => Ok(()),
+            }
+        });
+        if let Err(e) = withdrawn {
+            on(&Event::Warning(&format!(
+                "run {run_id} was not published, and its note here could not be taken back: {}",
+                e.summary_line()
+            )));
+        }
     }
 
     /// Give back a claim taken for a task this worker will not run now (best effort: if it

@@ -1137,6 +1137,76 @@ fn a_private_key_or_token_an_agent_finds_is_blocked_and_never_kept() {
     assert!(!objects.contains(BODY) && !objects.contains(&token), "published");
 }
 
+/// `git oc gc` acts on the registrations of interrupted runs: it removes the checkout they
+/// left and takes ungated commits off their branch. An agent that plants a registration (a
+/// "run" whose workspace is your other worktree and whose branch is yours, with an old base)
+/// must not make gc delete that worktree or move that branch: the planted registration is gone
+/// when the agent ends, and gc never removes a checkout that is not a run's own nor moves a
+/// branch checked out elsewhere, even for a registration planted behind git-oc's back.
+#[test]
+fn a_run_registration_an_agent_plants_never_makes_gc_touch_your_work() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let old = env.git(&repo, ["rev-parse", "main"]);
+    std::fs::write(repo.join("more.txt"), "more\n").unwrap();
+    env.git(&repo, ["add", "more.txt"]);
+    env.git(&repo, ["commit", "-qm", "more"]);
+    env.git(&repo, ["branch", "develop"]);
+    let tip = env.git(&repo, ["rev-parse", "main"]);
+    let mine = env.root().join("my-worktree");
+    env.git(
+        &repo,
+        ["worktree", "add", "-q", mine.to_str().unwrap(), "-b", "feature"],
+    );
+    // Clean as git sees it: what is yours there is ignored (a local settings file).
+    std::fs::write(repo.join(".git/info/exclude"), "local.env\n").unwrap();
+    std::fs::write(mine.join("local.env"), "mine\n").unwrap();
+    let planted = |branch: &str| {
+        serde_json::json!({
+            "run_id": "0badc0de-0000-4000-8000-000000000001",
+            "pid": 1,
+            "started_at": "2026-01-01T00:00:00Z",
+            "workspace": mine,
+            "branch": branch,
+            "base": old,
+            "goal": "x",
+            "lane": "x",
+            "backend": "x",
+        })
+        .to_string()
+    };
+    // The registration, and in your worktree the evidence directory a run's checkout has.
+    let script = format!(
+        "dir=$(git rev-parse --git-common-dir)/oc/inflight && mkdir -p $dir && printf '%s' '{}' > $dir/0badc0de-0000-4000-8000-000000000001.json && \
+         mkdir -p '{m}/.operations_center/runs/0badc0de-0000-4000-8000-000000000001' && echo '*' > '{m}/.operations_center/.gitignore' && echo x > x.txt",
+        planted("develop"),
+        m = mine.display()
+    );
+    let (run, doc) = run_sh(&env, &repo, "plant", &script, &[]);
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(warnings.contains("inflight"), "{warnings}");
+    env.oc(&repo, ["gc", "--older-than", "0"]).assert_code(0);
+    assert_eq!(env.git(&repo, ["rev-parse", "develop"]), tip);
+    assert!(mine.join("local.env").exists(), "your worktree was removed");
+
+    // Planted by something else, outside any run: the worktree is not a run's own, and its
+    // branch is checked out there.
+    let inflight = repo.join(".git/oc/inflight");
+    std::fs::create_dir_all(&inflight).unwrap();
+    std::fs::write(
+        inflight.join("0badc0de-0000-4000-8000-000000000001.json"),
+        planted("feature"),
+    )
+    .unwrap();
+    let gc = env.oc(&repo, ["gc", "--older-than", "0"]);
+    gc.assert_code(0);
+    assert!(mine.join("local.env").exists(), "{}", gc.stdout);
+    assert_eq!(env.git(&repo, ["rev-parse", "feature"]), tip, "{}", gc.stdout);
+    assert_eq!(env.git(&repo, ["rev-parse", "main"]), tip);
+    fsck(&env, &repo);
+}
+
 /// Recorded evidence is never lost, even to an agent that deletes another run's evidence ref
 /// and replaces the notes with a history of its own: after the agent, the deleted ref is
 /// created again and the old notes are merged back, and the run says what was put back.
