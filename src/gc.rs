@@ -582,9 +582,11 @@ fn remove(main: &gix::Repository, removal: &Removal) -> Result<()> {
         }
         Removal::EvidenceDir(dir) => remove_dir(dir)?,
         Removal::Branch { name, short, tip } => delete_ref(main, name, *tip, &format!("branch {short}"))?,
-        Removal::Evidence { reference, id } | Removal::AutonomyRecord { reference, id } => {
+        Removal::Evidence { reference, id } => {
+            crate::git::notes::remove_run_note(main, reference, *id)?;
             delete_ref(main, reference, *id, reference)?
         }
+        Removal::AutonomyRecord { reference, id } => delete_ref(main, reference, *id, reference)?,
     }
     Ok(())
 }

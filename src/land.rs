@@ -344,6 +344,7 @@ pub fn discard(repo: &Repo, run: &RecordedRun, evidence: bool) -> Result<Discard
         refs::delete(&main, &agent, tip)?;
     }
     if evidence {
+        crate::git::notes::remove_run_note(&main, &run.evidence_ref, run.evidence_commit)?;
         refs::delete(&main, &run.evidence_ref, run.evidence_commit)?;
         done.evidence_ref = Some(run.evidence_ref.clone());
     }

@@ -36,7 +36,8 @@ pub struct GcArgs {
     /// Say what would be removed, remove nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Also delete evidence refs older than --older-than (which must then be given)
+    /// Also delete evidence refs older than --older-than (which must then be given), and their
+    /// runs' note blocks
     #[arg(long, requires = "older_than")]
     pub evidence: bool,
 }

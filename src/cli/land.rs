@@ -38,7 +38,8 @@ pub struct ApplyArgs {
 
 /// Remove a run's worktree and branch now
 ///
-/// The run's evidence is kept (pass --evidence to delete it too). A run in progress is refused,
+/// The run's evidence is kept (pass --evidence to delete it too, with the run's note block). A
+/// run in progress is refused,
 /// and so is a branch that moved since the run (it holds work that is not the run's).
 #[derive(Debug, Args)]
 pub struct DiscardArgs {

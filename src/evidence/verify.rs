@@ -68,36 +68,9 @@ pub fn check_block(repo: &gix::Repository, annotated: gix::ObjectId, block: &Not
             ));
         }
     };
-    let message = |id: gix::ObjectId| -> Option<(EvidenceMessage, Option<gix::ObjectId>)> {
-        let commit = repo.find_commit(id).ok()?;
-        let parent = commit.parent_ids().next().map(|p| p.detach());
-        let message = EvidenceMessage::parse(commit.message_raw().ok()?.to_str_lossy().as_ref()).ok()?;
-        (message.run_id == run_id).then_some((message, parent))
-    };
-    let Some((latest, mut parent)) = message(tip) else {
+    let Some((latest, anchor)) = evidence_and_anchor(repo, tip, run_id) else {
         return Some(format!("{evidence_ref} is not run {run_id}'s evidence"));
     };
-    // The first evidence commit's parent is the commit the run's note goes on: the run's commit
-    // (whose message names the run too), or the base.
-    let run_commit = latest
-        .commit
-        .as_deref()
-        .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok());
-    let mut anchor = None;
-    for _ in 0..MAX_EVIDENCE_CHAIN {
-        let Some(p) = parent else { break };
-        if Some(p) == run_commit {
-            anchor = Some(p);
-            break;
-        }
-        match message(p) {
-            Some((_, next)) => parent = next,
-            None => {
-                anchor = Some(p);
-                break;
-            }
-        }
-    }
     if anchor != Some(annotated) {
         return Some(format!("run {run_id}'s evidence is not about commit {annotated}"));
     }
@@ -123,6 +96,43 @@ pub fn check_block(repo: &gix::Repository, annotated: gix::ObjectId, block: &Not
         return differs("gate verdict");
     }
     None
+}
+
+/// The latest evidence message of run `run_id`, whose evidence commit is `tip`, and the commit
+/// its note goes on: the first evidence commit's parent, which is the run's commit (whose
+/// message names the run too) or its base. `None` when `tip` is not that run's evidence.
+pub fn evidence_and_anchor(
+    repo: &gix::Repository,
+    tip: gix::ObjectId,
+    run_id: &str,
+) -> Option<(EvidenceMessage, Option<gix::ObjectId>)> {
+    let message = |id: gix::ObjectId| -> Option<(EvidenceMessage, Option<gix::ObjectId>)> {
+        let commit = repo.find_commit(id).ok()?;
+        let parent = commit.parent_ids().next().map(|p| p.detach());
+        let message = EvidenceMessage::parse(commit.message_raw().ok()?.to_str_lossy().as_ref()).ok()?;
+        (message.run_id == run_id).then_some((message, parent))
+    };
+    let (latest, mut parent) = message(tip)?;
+    let run_commit = latest
+        .commit
+        .as_deref()
+        .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok());
+    let mut anchor = None;
+    for _ in 0..MAX_EVIDENCE_CHAIN {
+        let Some(p) = parent else { break };
+        if Some(p) == run_commit {
+            anchor = Some(p);
+            break;
+        }
+        match message(p) {
+            Some((_, next)) => parent = next,
+            None => {
+                anchor = Some(p);
+                break;
+            }
+        }
+    }
+    Some((latest, anchor))
 }
 
 /// The blocks of the notes under `notes` (a notes commit) that `since` (an older notes commit,

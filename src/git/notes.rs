@@ -176,3 +176,26 @@ pub fn read_note(repo: &gix::Repository, notes_ref: &str, object: gix::ObjectId)
         None => Ok(None),
     }
 }
+
+/// Take run `<run_id>`'s block out of its note, the run named by its evidence ref and that
+/// ref's commit: for a run whose evidence goes (`gc --evidence`, `discard --evidence`) or is not
+/// published (a worker's lost lease), so that every note block names evidence that is there
+/// (`git oc push` refuses one that does not). Nothing to take out is not an error.
+pub fn remove_run_note(repo: &gix::Repository, evidence_ref: &str, evidence_tip: gix::ObjectId) -> Result<()> {
+    let Some(namespace) = crate::evidence::Namespace::of_ref(evidence_ref) else {
+        return Ok(());
+    };
+    let run_id = evidence_ref.rsplit('/').next().unwrap_or_default();
+    let Some((_, Some(anchor))) = crate::evidence::verify::evidence_and_anchor(repo, evidence_tip, run_id) else {
+        return Ok(());
+    };
+    let notes_ref = namespace.notes_ref();
+    let holds = read_note(repo, notes_ref, anchor)?
+        .is_some_and(|text| crate::evidence::note::remove_run(&text, run_id).is_some());
+    if holds {
+        update_note(repo, notes_ref, anchor, |text| {
+            crate::evidence::note::remove_run(text, run_id)
+        })?;
+    }
+    Ok(())
+}

@@ -711,20 +711,8 @@ impl<'a> Worker<'a> {
         let repo = crate::git::Repo {
             repo: self.repo().clone(),
         };
-        let withdrawn = crate::land::RecordedRun::load(&repo, run_id).and_then(|run| {
-            let target = if run.message.rejected {
-                run.base
-            } else {
-                run.commit.or(run.base)
-            };
-            match target {
-                Some(target) => crate::git::notes::update_note(&repo.repo, NOTES_REF, target, |text| {
-                    crate::evidence::note::remove_run(text, run_id)
-                })
-                .map(drop),
-                None => Ok(()),
-            }
-        });
+        let withdrawn = crate::land::RecordedRun::load(&repo, run_id)
+            .and_then(|run| crate::git::notes::remove_run_note(&repo.repo, &run.evidence_ref, run.evidence_commit));
         if let Err(e) = withdrawn {
             on(&Event::Warning(&format!(
                 "run {run_id} was not published, and its note here could not be taken back: {}",

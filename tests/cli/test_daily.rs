@@ -132,6 +132,9 @@ fn discard_removes_the_worktree_and_branch_and_keeps_the_evidence() {
     // Again, with the evidence.
     env.oc(&repo, ["discard", &run, "--evidence"]).assert_code(0);
     assert!(env.run_ids(&repo).is_empty());
+    // Its note goes with it: a note names evidence that is there.
+    let notes = env.git(&repo, ["log", "--all", "--format=%N", "--notes=oc"]);
+    assert!(!notes.contains(&run), "{notes}");
     env.git(&repo, ["fsck", "--strict", "--no-progress"]);
 
     // A rejected run: its local-only ref goes too.

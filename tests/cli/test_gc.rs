@@ -64,6 +64,14 @@ fn removes_finished_worktrees_and_merged_or_disposable_branches() {
     let evidence = env.oc(&repo, ["gc", "--evidence", "--older-than", "0"]);
     evidence.assert_code(0);
     assert!(env.run_ids(&repo).is_empty(), "{}", evidence.stdout);
+    // The notes of the runs go with their evidence (a note names evidence that is there), so
+    // what is left can still be published, to a new remote too.
+    let notes = env.git(&repo, ["log", "--all", "--format=%N", "--notes=oc"]);
+    assert!(!notes.contains("Oc-Run"), "{notes}");
+    let remote = env.root().join("fresh.git");
+    env.git(env.root(), ["init", "-q", "--bare", remote.to_str().unwrap()]);
+    env.git(&repo, ["remote", "add", "origin", remote.to_str().unwrap()]);
+    env.oc(&repo, ["push", "origin"]).assert_code(0);
 }
 
 #[test]
