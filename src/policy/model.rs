@@ -297,6 +297,18 @@ pub fn default_repo_policy() -> RepoPolicy {
             "review_required",
             "Database migrations change persistent data",
         ),
+        // Not in the reference: what decides the commands later runs execute. A change here
+        // by an agent would run its commands in every run (and every worker) after it lands.
+        rule(
+            ".oc/**",
+            "review_required",
+            "git-oc's configuration chooses the agents, validation commands and policy of later runs",
+        ),
+        rule(
+            ".gitlab-ci.yml",
+            "review_required",
+            "CI pipelines run with repository credentials",
+        ),
     ];
     let requirement = |risk: &str, profile: &str, must_pass: bool, block: bool| ValidationRequirement {
         applies_to_risk_levels: vec![risk.to_owned()],
@@ -417,6 +429,8 @@ mod tests {
                 (".github/workflows/**", "review_required"),
                 ("Dockerfile*", "review_required"),
                 ("**/migrations/**", "review_required"),
+                (".oc/**", "review_required"),
+                (".gitlab-ci.yml", "review_required"),
             ]
         );
         assert!(policy.path_policy.rules.iter().all(|r| !r.notes.is_empty()));
