@@ -144,6 +144,28 @@ pub fn foreign_blocks(
     since: Option<gix::ObjectId>,
     notes: gix::ObjectId,
 ) -> Result<Vec<Foreign>> {
+    Ok(new_blocks(repo, workdir, since, notes)?
+        .into_iter()
+        .filter_map(|(commit, block)| {
+            let why = if commit.is_null() {
+                format!("the notes hold {:?}, which is not a note on an object", block.headline)
+            } else {
+                check_block(repo, commit, &block)?
+            };
+            Some(Foreign { commit, block, why })
+        })
+        .collect())
+}
+
+/// The blocks of the notes under `notes` that `since` does not have, each with the object its
+/// note is on. A file in the notes tree that is not a note on an object comes with the null id
+/// and its path as the headline.
+pub fn new_blocks(
+    repo: &gix::Repository,
+    workdir: &Path,
+    since: Option<gix::ObjectId>,
+    notes: gix::ObjectId,
+) -> Result<Vec<(gix::ObjectId, NoteBlock)>> {
     let empty = gix::ObjectId::empty_tree(repo.object_hash()).to_string();
     let old = since.map_or(empty, |c| format!("{c}^{{tree}}"));
     let new = format!("{notes}^{{tree}}");
@@ -158,7 +180,7 @@ pub fn foreign_blocks(
             .map(|b| String::from_utf8_lossy(&b.data).into_owned())
             .unwrap_or_default()
     };
-    let mut foreign = Vec::new();
+    let mut blocks = Vec::new();
     for line in out.lines() {
         // `:<mode> <mode> <old blob> <new blob> <status>\t<path>`, the path the annotated object's
         // id, fanned out or not.
@@ -170,26 +192,20 @@ pub fn foreign_blocks(
             continue;
         };
         let Ok(commit) = gix::ObjectId::from_hex(path.replace('/', "").as_bytes()) else {
-            // Not a note: a file an agent put in the notes tree.
-            foreign.push(Foreign {
-                commit: gix::ObjectId::null(repo.object_hash()),
-                block: NoteBlock {
-                    headline: path.to_owned(),
-                    trailers: Vec::new(),
-                },
-                why: format!("the notes hold {path:?}, which is not a note on an object"),
-            });
+            let block = NoteBlock {
+                headline: path.to_owned(),
+                trailers: Vec::new(),
+            };
+            blocks.push((gix::ObjectId::null(repo.object_hash()), block));
             continue;
         };
         let had = parse_blocks(&text(old_blob));
-        for block in parse_blocks(&text(new_blob)) {
-            if had.contains(&block) {
-                continue;
-            }
-            if let Some(why) = check_block(repo, commit, &block) {
-                foreign.push(Foreign { commit, block, why });
-            }
-        }
+        blocks.extend(
+            parse_blocks(&text(new_blob))
+                .into_iter()
+                .filter(|b| !had.contains(b))
+                .map(|b| (commit, b)),
+        );
     }
-    Ok(foreign)
+    Ok(blocks)
 }

@@ -157,9 +157,10 @@ pub struct Worker<'a> {
     runner: &'a dyn TaskRunner,
     session: String,
     warned_same_name: std::cell::Cell<bool>,
-    /// The notes commit whose blocks are known to be git-oc's (the notes when the worker
-    /// started, then each one published): later blocks are checked before they are published.
-    notes_checked: std::cell::Cell<Option<gix::ObjectId>>,
+    /// The notes commit whose blocks went out already (checked and with their evidence): the
+    /// remote's copy of this worker's notes at its first publication, then each one it
+    /// published. `None` until the first publication.
+    notes_published: std::cell::Cell<Option<Option<gix::ObjectId>>>,
     /// The secrets of the environment, whose values a publication never carries.
     redactor: crate::execution::secrets::Redactor,
 }
@@ -206,7 +207,7 @@ impl<'a> Worker<'a> {
             runner,
             session: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             warned_same_name: std::cell::Cell::new(false),
-            notes_checked: std::cell::Cell::new(crate::git::refs::target(&repo.repo, NOTES_REF)?),
+            notes_published: std::cell::Cell::new(None),
             redactor: crate::execution::secrets::Redactor::from_env(),
         })
     }
@@ -414,30 +415,48 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// Refuse to publish a note block git-oc did not write (an agent's, written into this
-    /// worker's notes while it ran): the blocks added since the last check, less those that came
-    /// from the remote (a worker of the same name's), are checked.
-    fn refuse_foreign_notes(&self) -> Result<()> {
+    /// What a publication's notes add to what went out before must be git-oc's, and name
+    /// evidence that goes with it: a block git-oc did not write (an agent's, written into this
+    /// worker's notes while it ran) is refused; the evidence refs of the others (runs recorded
+    /// in this clone before the worker started, say) are returned, to be pushed along. Blocks
+    /// that came from the remote (a worker of the same name's) are the remote's already.
+    fn notes_to_publish(&self) -> Result<Vec<String>> {
         let repo = self.repo();
         let Some(notes) = crate::git::refs::target(repo, NOTES_REF)? else {
-            return Ok(());
+            return Ok(Vec::new());
         };
-        let since = self.notes_checked.get();
+        let theirs = crate::git::refs::target(repo, &self.transport.notes_tracking_ref())?;
+        let since = self.notes_published.get().unwrap_or(theirs);
         if since == Some(notes) {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let mut foreign = crate::evidence::verify::foreign_blocks(repo, &self.workdir, since, notes)?;
-        if !foreign.is_empty()
-            && let Some(theirs) = crate::git::refs::target(repo, &self.transport.notes_tracking_ref())?
-        {
-            let unknown = crate::evidence::verify::foreign_blocks(repo, &self.workdir, Some(theirs), notes)?;
-            foreign.retain(|f| unknown.contains(f));
+        let mut fresh = crate::evidence::verify::new_blocks(repo, &self.workdir, since, notes)?;
+        if !fresh.is_empty() && theirs.is_some() && theirs != since {
+            let unknown = crate::evidence::verify::new_blocks(repo, &self.workdir, theirs, notes)?;
+            fresh.retain(|b| unknown.contains(b));
         }
-        if let Some(f) = foreign.first() {
-            return Err(crate::publish::foreign_note_error(&self.opts.remote, f));
+        let mut evidence = Vec::new();
+        for (commit, block) in fresh {
+            let why = if commit.is_null() {
+                Some(format!(
+                    "the notes hold {:?}, which is not a note on an object",
+                    block.headline
+                ))
+            } else {
+                crate::evidence::verify::check_block(repo, commit, &block)
+            };
+            if let Some(why) = why {
+                let foreign = crate::evidence::verify::Foreign { commit, block, why };
+                return Err(crate::publish::foreign_note_error(&self.opts.remote, &foreign));
+            }
+            if let Some(reference) = block.trailer(crate::evidence::message::trailer::EVIDENCE)
+                && reference.starts_with(RUNS_REF_PREFIX)
+                && !evidence.iter().any(|r| r == reference)
+            {
+                evidence.push(reference.to_owned());
+            }
         }
-        self.notes_checked.set(Some(notes));
-        Ok(())
+        Ok(evidence)
     }
 
     /// Fetch the notes and one task, and merge them.
@@ -796,6 +815,9 @@ impl<'a> Worker<'a> {
         // Whether the publication itself lost a race: fetch and merge the task before pushing again.
         let mut refetch = false;
         let mut next = carried.next.take();
+        // Checked once: what the notes add since the last publication, and the evidence of
+        // runs recorded here before that goes along.
+        let earlier_evidence = self.notes_to_publish()?;
         for _ in 0..MAX_PUBLISH_ATTEMPTS {
             if lease.lost.load(Ordering::Relaxed) {
                 return Ok(false);
@@ -828,6 +850,12 @@ impl<'a> Worker<'a> {
                 refspecs.push(format!("{evidence}:{evidence}"));
                 sources.push(evidence.to_owned());
             }
+            for evidence in &earlier_evidence {
+                if done.evidence_ref.as_deref() != Some(evidence.as_str()) && exists(evidence)? {
+                    refspecs.push(format!("{evidence}:{evidence}"));
+                    sources.push(evidence.clone());
+                }
+            }
             if let Some(branch) = &done.branch {
                 let name = format!("refs/heads/{branch}");
                 if exists(&name)? {
@@ -857,7 +885,6 @@ impl<'a> Worker<'a> {
                     scanned.push(NOTES_REF);
                 }
                 crate::publish::refuse_secrets(repo, &self.workdir, remote, &scanned, &[], &self.redactor)?;
-                self.refuse_foreign_notes()?;
                 checked = true;
             }
             let mut leases = vec![format!("{claim_ref}:{claim}")];
@@ -886,6 +913,8 @@ impl<'a> Worker<'a> {
             }
             match pushed {
                 Pushed::Done => {
+                    self.notes_published
+                        .set(Some(crate::git::refs::target(repo, NOTES_REF)?));
                     // The tracking refs follow, so that the next claim's view is current.
                     let tracked = format!("{}{task_id}", claims_tracking_prefix(remote));
                     let _ = crate::git::refs::delete(repo, &tracked, claim);

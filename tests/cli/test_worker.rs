@@ -298,6 +298,40 @@ fn a_worker_claims_the_next_task_in_the_push_that_publishes_the_last() {
     assert_board_finished(&s, &board, 5);
 }
 
+/// A worker started in a clone where runs were recorded before (a developer's clone) publishes
+/// its notes whole, those runs' blocks too: their evidence goes along, so every note block on
+/// the remote names evidence that is there, and a user's `git oc fetch` then `git oc push`
+/// folds the workers' notes in (it refuses a block without its evidence).
+#[test]
+fn a_worker_in_a_clone_with_earlier_runs_publishes_their_evidence_with_their_notes() {
+    let s = setup(1);
+    let w = clone(&s.env, &s.url, "w");
+    let (earlier, doc) = s.env.run_json(
+        &w,
+        &[
+            "--goal",
+            "Earlier",
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "write",
+            "e.txt",
+            "e",
+        ],
+    );
+    earlier.assert_code(0);
+    let earlier_id = doc["summary"]["run_id"].as_str().unwrap().to_owned();
+    let run = worker(&s.env, &w, &["--name", "w", "--idle-exit", "0.3", "--lease", "40s"]);
+    run.assert_code(0);
+    assert!(
+        remote_refs(&s.env, &s.remote, "refs/oc/runs/").contains(&format!("refs/oc/runs/{earlier_id}")),
+        "the earlier run's evidence did not go with its note"
+    );
+    let notes = remote_notes(&s);
+    assert!(notes.contains(&earlier_id), "{notes}");
+}
+
 /// A task split into children is closed when they are all done, though two workers ran them
 /// side by side (each may see the other's child still running when it finishes its own): the
 /// first worker to see them all Done on the remote closes the parent, once.
