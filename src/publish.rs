@@ -68,7 +68,19 @@ pub fn refuse_rejected_content(repo: &gix::Repository, workdir: &Path, published
 /// commit that is not an evidence commit for that run. git-oc writes nothing else under
 /// `refs/oc/runs/`; an agent could (a made-up run, say, to pass for reviewed work).
 pub fn refuse_foreign_evidence(repo: &gix::Repository) -> Result<()> {
-    let (_, skipped) = crate::evidence::store::list_runs(repo)?;
+    let (runs, skipped) = crate::evidence::store::list_runs(repo)?;
+    // An event appended to a run's evidence that changes what the run recorded.
+    for run in &runs {
+        let Ok(tip) = gix::ObjectId::from_hex(run.evidence_commit.as_bytes()) else {
+            continue;
+        };
+        if let Some(why) = crate::evidence::verify::check_chain(repo, tip, &run.run_id) {
+            return Err(Error::run(format!("refusing to publish {}: {why}", run.evidence_ref)).hint(format!(
+                "git-oc never writes such a commit (an agent may have): see the history with 'git log --format=%H%n%B {0}', then move the ref back to the last commit before it with 'git update-ref {0} <commit>'",
+                run.evidence_ref
+            )));
+        }
+    }
     if let Some(foreign) = skipped.iter().find(|s| s.reference.starts_with(RUNS_REF_PREFIX)) {
         return Err(Error::run(format!(
             "refusing to publish {}: {}",

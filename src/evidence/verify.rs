@@ -135,6 +135,100 @@ pub fn evidence_and_anchor(
     Some((latest, anchor))
 }
 
+/// Files an event of a run adds to its evidence, or replaces (`summary.json` with its
+/// `pr_url` set): everything else a run recorded stays as it was.
+const EVENT_FILES: &[&str] = &[
+    super::files::LANDING,
+    super::files::PUBLISH,
+    super::files::SUMMARY,
+    crate::review::REVIEW_FILE,
+    crate::review::MERGE_FILE,
+];
+
+/// Why the evidence chain of run `run_id` ending at `tip` is not one git-oc wrote, `None` when
+/// it is. Its first commit records the run; each one after records an event (landed, pushed,
+/// a pull request, a review) and changes nothing the run recorded: the message says the same
+/// but where it landed, was pushed and its pull request, and the files are the same but the
+/// event's own (and `summary.json`, only in `pr_url`). An agent can append to another run's
+/// evidence ref (`git oc runs` and reviewers read the tip) to make a failed run say it passed.
+pub fn check_chain(repo: &gix::Repository, tip: gix::ObjectId, run_id: &str) -> Option<String> {
+    let (latest, anchor) = evidence_and_anchor(repo, tip, run_id)?;
+    let _ = latest;
+    let mut chain = Vec::new();
+    let mut at = Some(tip);
+    while let Some(id) = at.filter(|id| Some(*id) != anchor) {
+        let commit = repo.find_commit(id).ok()?;
+        at = commit.parent_ids().next().map(|p| p.detach());
+        chain.push(id);
+        if chain.len() > MAX_EVIDENCE_CHAIN {
+            return Some(format!("run {run_id}'s evidence has more events than git-oc records"));
+        }
+    }
+    let read = |id: gix::ObjectId| -> Option<(EvidenceMessage, gix::Tree<'_>)> {
+        let commit = repo.find_commit(id).ok()?;
+        let message = EvidenceMessage::parse(commit.message_raw().ok()?.to_str_lossy().as_ref()).ok()?;
+        Some((message, commit.tree().ok()?))
+    };
+    for pair in chain.windows(2) {
+        let (Some((later, later_tree)), Some((earlier, earlier_tree))) = (read(pair[0]), read(pair[1])) else {
+            return Some(format!("run {run_id}'s evidence has a commit git-oc did not write"));
+        };
+        let fixed = |m: &EvidenceMessage| EvidenceMessage {
+            landed: None,
+            pushed: None,
+            pr: None,
+            ..m.clone()
+        };
+        if fixed(&later) != fixed(&earlier) || later.recorded != earlier.recorded {
+            return Some(format!(
+                "commit {} changes what run {run_id} recorded (its message)",
+                pair[0]
+            ));
+        }
+        let entries = |tree: &gix::Tree<'_>| -> std::collections::BTreeMap<String, gix::ObjectId> {
+            tree.iter()
+                .flatten()
+                .map(|e| (e.filename().to_str_lossy().into_owned(), e.object_id()))
+                .collect()
+        };
+        let (before, after) = (entries(&earlier_tree), entries(&later_tree));
+        let changed = before
+            .iter()
+            .filter(|(name, id)| after.get(*name) != Some(id))
+            .map(|(name, _)| name)
+            .chain(after.keys().filter(|name| !before.contains_key(*name)));
+        for name in changed {
+            if !EVENT_FILES.contains(&name.as_str()) {
+                return Some(format!(
+                    "commit {} changes {name}, which run {run_id} recorded",
+                    pair[0]
+                ));
+            }
+            if name == super::files::SUMMARY && !only_pr_url_differs(repo, before.get(name), after.get(name)) {
+                return Some(format!(
+                    "commit {} changes {name} beyond its pull request, which run {run_id} recorded",
+                    pair[0]
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Whether two `summary.json` blobs differ at most in `pr_url`.
+fn only_pr_url_differs(repo: &gix::Repository, before: Option<&gix::ObjectId>, after: Option<&gix::ObjectId>) -> bool {
+    let json = |id: Option<&gix::ObjectId>| -> Option<serde_json::Value> {
+        let blob = repo.find_blob(*id?).ok()?;
+        let mut value: serde_json::Value = serde_json::from_slice(&blob.data).ok()?;
+        value.as_object_mut()?.remove("pr_url");
+        Some(value)
+    };
+    match (json(before), json(after)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// The blocks of the notes under `notes` (a notes commit) that `since` (an older notes commit,
 /// or none) does not have, and are not git-oc's. One `git diff-tree` finds the notes that
 /// changed; only their new blocks are checked.

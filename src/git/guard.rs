@@ -298,7 +298,13 @@ pub fn restore_records(
                 let Ok(now_id) = gix::ObjectId::from_hex(now.as_bytes()) else {
                     continue;
                 };
-                if is_ancestor(workdir, old, now) {
+                // Built on what was there, as git-oc's events are: unless it is an evidence ref
+                // whose new commits change what the run recorded (an agent's "event").
+                let run_id = [super::RUNS_REF_PREFIX, super::DEMO_REF_PREFIX]
+                    .iter()
+                    .find_map(|prefix| name.strip_prefix(prefix));
+                let forged = run_id.and_then(|id| crate::evidence::verify::check_chain(repo, now_id, id));
+                if forged.is_none() && is_ancestor(workdir, old, now) {
                     continue;
                 }
                 if name == super::NOTES_REF {

@@ -1207,6 +1207,53 @@ fn a_run_registration_an_agent_plants_never_makes_gc_touch_your_work() {
     fsck(&env, &repo);
 }
 
+/// An event git-oc appends to a run's evidence (landed, pushed, a pull request) never changes
+/// what the run recorded. An agent that appends a commit of its own to another run's evidence
+/// ref, saying the failed run succeeded, has the ref put back when it ends; one appended behind
+/// git-oc's back is refused by `git oc push`.
+#[test]
+fn a_forged_event_on_a_runs_evidence_is_put_back_and_never_pushed() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let (run, failed) = run_sh(&env, &repo, "fails", "echo half > half.txt; exit 3", &[]);
+    run.assert_code(1);
+    let id = failed["summary"]["run_id"].as_str().unwrap().to_owned();
+    let evidence = format!("refs/oc/runs/{id}");
+    let tip = env.git(&repo, ["rev-parse", &evidence]);
+    let forge = format!(
+        r#"msg=$(git log -1 --format=%B {evidence} | sed -e 's/^FAILED/SUCCEEDED/' -e 's/^Oc-Status: failed/Oc-Status: succeeded/') &&
+c=$(git -c user.name=a -c user.email=a@x commit-tree -p {evidence} -m "$msg" {evidence}^{{tree}}) &&
+git update-ref {evidence} $c"#
+    );
+    let (run, doc) = run_sh(&env, &repo, "forge", &format!("{forge} && echo x > x.txt"), &[]);
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(warnings.contains(&evidence), "{warnings}");
+    assert_eq!(env.git(&repo, ["rev-parse", &evidence]), tip);
+
+    // Behind git-oc's back.
+    env.git(&repo, ["update-ref", &evidence, &tip]);
+    let script = std::process::Command::new("sh")
+        .current_dir(&repo)
+        .env("GIT_DIR", repo.join(".git"))
+        .args(["-c", &forge])
+        .status()
+        .unwrap();
+    assert!(script.success());
+    assert_ne!(env.git(&repo, ["rev-parse", &evidence]), tip);
+    let push = env.oc(&repo, ["push"]);
+    push.assert_clean_error(1);
+    assert!(
+        push.stderr.contains(&evidence) && push.stderr.contains("recorded"),
+        "{}",
+        push.stderr
+    );
+    assert_eq!(env.git(&remote, ["for-each-ref", "refs/oc/"]), "");
+    env.git(&repo, ["update-ref", &evidence, &tip]);
+    env.oc(&repo, ["push"]).assert_code(0);
+}
+
 /// Recorded evidence is never lost, even to an agent that deletes another run's evidence ref
 /// and replaces the notes with a history of its own: after the agent, the deleted ref is
 /// created again and the old notes are merged back, and the run says what was put back.
