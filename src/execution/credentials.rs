@@ -127,14 +127,70 @@ const PEM_END: &str = "-----END ";
 const PEM_LABEL_MAX: usize = 40;
 
 /// The prefixes and armour lines, searched for in one pass (built once; fixed, valid patterns).
+/// After the token prefixes and the two armour lines come `PRIVATE KEY-----` in base64 (at
+/// each offset it can start at): a key stored encoded, as in a Kubernetes secret or a JSON
+/// configuration.
 fn markers() -> Option<&'static aho_corasick::AhoCorasick> {
     static MARKERS: OnceLock<Option<aho_corasick::AhoCorasick>> = OnceLock::new();
     MARKERS
         .get_or_init(|| {
-            let patterns = TOKENS.iter().map(|t| t.prefix).chain([PEM_BEGIN, PEM_END]);
+            let mut patterns: Vec<Vec<u8>> = TOKENS
+                .iter()
+                .map(|t| t.prefix)
+                .chain([PEM_BEGIN, PEM_END])
+                .map(|p| p.as_bytes().to_vec())
+                .collect();
+            patterns.extend(
+                super::secrets::encoded_forms(b"PRIVATE KEY-----")
+                    .into_iter()
+                    .filter(|(_, kind)| *kind == "base64")
+                    .map(|(form, _)| form),
+            );
             aho_corasick::AhoCorasick::new(patterns).ok()
         })
         .as_ref()
+}
+
+fn is_base64(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_')
+}
+
+/// The run of base64 around `start..end`: its characters, and the lines after it that hold
+/// nothing else (base64 wrapped at 64 or 76 columns).
+fn base64_run(text: &[u8], start: usize, end: usize) -> Range<usize> {
+    let mut from = start;
+    loop {
+        while from > 0 && is_base64(text[from - 1]) {
+            from -= 1;
+        }
+        // A line before of base64 alone belongs to the run too.
+        if from < 2 || text[from - 1] != b'\n' {
+            break;
+        }
+        let line_start = text[..from - 1].iter().rposition(|c| *c == b'\n').map_or(0, |p| p + 1);
+        if line_start == from - 1 || !text[line_start..from - 1].iter().all(|c| is_base64(*c)) {
+            break;
+        }
+        from = line_start;
+    }
+    let mut to = end;
+    loop {
+        while to < text.len() && is_base64(text[to]) {
+            to += 1;
+        }
+        // A next line of base64 alone continues the run.
+        let next = to + 1;
+        let line_end = text[next.min(text.len())..]
+            .iter()
+            .position(|c| *c == b'\n')
+            .map_or(text.len(), |p| next + p);
+        let continues =
+            text.get(to) == Some(&b'\n') && line_end > next && text[next..line_end].iter().all(|c| is_base64(*c));
+        if !continues {
+            return from..to;
+        }
+        to = next;
+    }
 }
 
 /// The PEM label at `at` (just after `-----BEGIN ` or `-----END `) when it names a private key
@@ -177,6 +233,14 @@ pub fn find(text: &[u8]) -> Vec<Found> {
                 range: m.start()..end,
             });
             covered = end;
+        } else if index > TOKENS.len() + 1 {
+            let run = base64_run(text, m.start(), m.end());
+            let start = run.start.max(covered);
+            found.push(Found {
+                kind: "private-key",
+                range: start..run.end,
+            });
+            covered = run.end;
         } else if index == TOKENS.len() {
             let Some(label_end) = private_key_label(text, m.end()) else {
                 continue;
@@ -285,6 +349,34 @@ mod tests {
         ] {
             assert!(!any(text.as_bytes()), "{text}");
         }
+    }
+
+    #[test]
+    fn private_keys_stored_in_base64_are_found_whole() {
+        use base64::Engine as _;
+        for prefix in ["", "x", "xy"] {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{prefix}{KEY}\n"));
+            let text = format!("apiVersion: v1\ndata:\n  id_ed25519: {encoded}\nkind: Secret\n");
+            assert_eq!(
+                String::from_utf8_lossy(&redact(text.as_bytes())),
+                "apiVersion: v1\ndata:\n  id_ed25519: [REDACTED:private-key]\nkind: Secret\n",
+                "{prefix:?}"
+            );
+            // Wrapped at 64 columns, as `base64` and PEM tools write it.
+            let wrapped: Vec<String> = encoded
+                .as_bytes()
+                .chunks(64)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
+            let text = format!("key: |\n{}\nnext: 1\n", wrapped.join("\n"));
+            assert_eq!(
+                String::from_utf8_lossy(&redact(text.as_bytes())),
+                "key: |\n[REDACTED:private-key]\nnext: 1\n",
+                "{prefix:?}"
+            );
+        }
+        let public = base64::engine::general_purpose::STANDARD.encode("-----BEGIN PUBLIC KEY-----\nabc");
+        assert!(!any(public.as_bytes()));
     }
 
     #[test]

@@ -1107,6 +1107,12 @@ fn a_private_key_or_token_an_agent_finds_is_blocked_and_never_kept() {
             "printf 'token: %s\\n' \"$(cat \"$HOME/.gh-token\")\" | tee config.yml",
             true,
         ),
+        // Stored encoded, as a Kubernetes secret holds it.
+        (
+            "kube",
+            "printf 'data:\\n  id: %s\\n' \"$(base64 -w0 \"$HOME/.ssh/id_ed25519\")\" | tee secret.yaml",
+            true,
+        ),
     ] {
         let (run, doc) = run_sh(&env, &repo, goal, script, &[]);
         let id = doc["summary"]["run_id"].as_str().unwrap();
