@@ -264,6 +264,10 @@ pub fn checks(repo: Option<&Repo>) -> Result<Vec<Check>> {
         ),
     }
 
+    for (level, detail) in trust_checks(repo)? {
+        add(level, "trust", detail);
+    }
+
     let (mut runs, skipped) = crate::evidence::store::list_runs(&repo.repo)?;
     // Demo runs stay local by design; only real runs count as unpublished.
     runs.retain(|r| r.evidence_ref.starts_with(crate::git::RUNS_REF_PREFIX));
@@ -342,6 +346,65 @@ pub fn checks(repo: Option<&Repo>) -> Result<Vec<Check>> {
     }
 
     Ok(checks)
+}
+
+/// Whether what a reviewer reads with plain git is what git-oc recorded: every run's evidence
+/// chain holds only git-oc's events, every note block is one git-oc wrote for a recorded run,
+/// and git shows no object in place of another (`refs/replace/`, grafts), which git-oc ignores
+/// but your `git log` and `git diff` do not.
+fn trust_checks(repo: &Repo) -> Result<Vec<(&'static str, String)>> {
+    let main = &repo.repo;
+    let mut out = Vec::new();
+    let (runs, _) = crate::evidence::store::list_runs(main)?;
+    let forged: Vec<String> = runs
+        .iter()
+        .filter_map(|run| {
+            let tip = gix::ObjectId::from_hex(run.evidence_commit.as_bytes()).ok()?;
+            crate::evidence::verify::check_chain(main, tip, &run.run_id)
+                .map(|why| format!("{}: {why}", run.evidence_ref))
+        })
+        .collect();
+    match forged.first() {
+        None => out.push(("ok", format!("{} run(s): every evidence ref holds only git-oc's events", runs.len()))),
+        Some(first) => out.push((
+            "fail",
+            format!(
+                "{} evidence ref(s) changed after their run recorded them, e.g. {first} (move it back with git update-ref; git oc push refuses it)",
+                forged.len()
+            ),
+        )),
+    }
+    for notes_ref in [crate::git::NOTES_REF, crate::git::DEMO_NOTES_REF] {
+        let Some(notes) = crate::git::refs::target(main, notes_ref)? else {
+            continue;
+        };
+        let foreign = crate::evidence::verify::foreign_blocks(main, repo.workdir(), None, notes)?;
+        match foreign.first() {
+            None => out.push(("ok", format!("{notes_ref}: every note block matches its run's evidence"))),
+            Some(f) => out.push((
+                "warn",
+                format!(
+                    "{notes_ref}: {} note block(s) git-oc did not write, e.g. on {}: {} (git notes --ref={} edit {1}; git oc push refuses them)",
+                    foreign.len(),
+                    f.commit,
+                    f.why,
+                    notes_ref.trim_start_matches("refs/notes/")
+                ),
+            )),
+        }
+    }
+    let replaced = crate::git::refs::ids_under(main, "refs/replace/")?.len();
+    let grafts = main.common_dir().join("info").join("grafts").exists();
+    if replaced > 0 || grafts {
+        out.push((
+            "warn",
+            format!(
+                "git shows some objects in place of others ({replaced} ref(s) under refs/replace/{}): git-oc ignores them, your git log and git diff do not (git --no-replace-objects)",
+                if grafts { ", and .git/info/grafts" } else { "" }
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// Healthy when no check failed (warnings are fine).

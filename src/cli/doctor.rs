@@ -11,7 +11,9 @@ use crate::error::Result;
 /// configuration, the user configuration, backends on PATH, tokens). Exit status: 0 when
 /// everything git-oc needs works, 1 when something is broken. Missing agent CLIs and unpublished
 /// evidence are reported as warnings; a missing token only when a configured feature needs it.
-/// Token values are never printed.
+/// Token values are never printed. The trust check says whether what plain git shows is what
+/// git-oc recorded: an evidence ref changed after its run (a failure), note blocks git-oc did not
+/// write, and replacement refs or grafts (warnings).
 #[derive(Debug, Args)]
 pub struct DoctorArgs {}
 

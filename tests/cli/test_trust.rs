@@ -1256,8 +1256,23 @@ git update-ref {evidence} $c"#
         push.stderr
     );
     assert_eq!(env.git(&remote, ["for-each-ref", "refs/oc/"]), "");
+    // git oc doctor says so too, and which ref.
+    let doctor = env.oc(&repo, ["doctor"]);
+    doctor.assert_code(1);
+    let line = doctor
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("fail  trust"))
+        .unwrap_or_default();
+    assert!(line.contains(&evidence), "{}", doctor.stdout);
     env.git(&repo, ["update-ref", &evidence, &tip]);
     env.oc(&repo, ["push"]).assert_code(0);
+    let doctor = env.oc(&repo, ["doctor"]);
+    assert!(
+        doctor.stdout.contains("ok    trust") && !doctor.stdout.contains("fail  trust"),
+        "{}",
+        doctor.stdout
+    );
 }
 
 /// Recorded evidence is never lost, even to an agent that deletes another run's evidence ref
@@ -1345,6 +1360,17 @@ fn a_note_block_git_oc_did_not_write_is_taken_out_and_never_pushed() {
             ["for-each-ref", "--format=%(refname)", "refs/oc/", "refs/notes/"]
         ),
         ""
+    );
+    let doctor = env.oc(&repo, ["doctor"]);
+    let line = doctor
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("warn  trust"))
+        .unwrap_or_default();
+    assert!(
+        line.contains(&main) && line.contains("did not write"),
+        "{}",
+        doctor.stdout
     );
     // Taken out by hand as the hint says, the push goes through with the real notes.
     env.git(&repo, ["notes", "--ref=oc", "remove", &main]);
