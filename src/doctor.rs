@@ -264,8 +264,11 @@ pub fn checks(repo: Option<&Repo>) -> Result<Vec<Check>> {
         ),
     }
 
-    for (level, detail) in trust_checks(repo)? {
-        add(level, "trust", detail);
+    match trust_checks(repo) {
+        Ok(lines) => lines
+            .into_iter()
+            .for_each(|(level, detail)| add(level, "trust", detail)),
+        Err(e) => add("warn", "trust", format!("could not be checked: {}", e.summary_line())),
     }
 
     let (mut runs, skipped) = crate::evidence::store::list_runs(&repo.repo)?;
@@ -378,7 +381,17 @@ fn trust_checks(repo: &Repo) -> Result<Vec<(&'static str, String)>> {
         let Some(notes) = crate::git::refs::target(main, notes_ref)? else {
             continue;
         };
-        let foreign = crate::evidence::verify::foreign_blocks(main, repo.workdir(), None, notes)?;
+        // A notes ref that is not a notes commit is the notes check's failure.
+        let foreign = match crate::evidence::verify::foreign_blocks(main, repo.workdir(), None, notes) {
+            Ok(foreign) => foreign,
+            Err(e) => {
+                out.push((
+                    "warn",
+                    format!("{notes_ref} could not be checked: {}", e.summary_line()),
+                ));
+                continue;
+            }
+        };
         match foreign.first() {
             None => out.push(("ok", format!("{notes_ref}: every note block matches its run's evidence"))),
             Some(f) => out.push((
