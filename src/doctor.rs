@@ -264,14 +264,13 @@ pub fn checks(repo: Option<&Repo>) -> Result<Vec<Check>> {
         ),
     }
 
-    match trust_checks(repo) {
+    let (mut runs, skipped) = crate::evidence::store::list_runs(&repo.repo)?;
+    match trust_checks(repo, &runs) {
         Ok(lines) => lines
             .into_iter()
             .for_each(|(level, detail)| add(level, "trust", detail)),
         Err(e) => add("warn", "trust", format!("could not be checked: {}", e.summary_line())),
     }
-
-    let (mut runs, skipped) = crate::evidence::store::list_runs(&repo.repo)?;
     // Demo runs stay local by design; only real runs count as unpublished.
     runs.retain(|r| r.evidence_ref.starts_with(crate::git::RUNS_REF_PREFIX));
     if !skipped.is_empty() {
@@ -355,10 +354,9 @@ pub fn checks(repo: Option<&Repo>) -> Result<Vec<Check>> {
 /// chain holds only git-oc's events, every note block is one git-oc wrote for a recorded run,
 /// and git shows no object in place of another (`refs/replace/`, grafts), which git-oc ignores
 /// but your `git log` and `git diff` do not.
-fn trust_checks(repo: &Repo) -> Result<Vec<(&'static str, String)>> {
+fn trust_checks(repo: &Repo, runs: &[crate::evidence::store::RunEntry]) -> Result<Vec<(&'static str, String)>> {
     let main = &repo.repo;
     let mut out = Vec::new();
-    let (runs, _) = crate::evidence::store::list_runs(main)?;
     let forged: Vec<String> = runs
         .iter()
         .filter_map(|run| {

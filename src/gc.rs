@@ -309,12 +309,11 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
         // them, a direct child of its worktrees directory (`..` resolved). One elsewhere
         // (`--workspace-path`) is left to you, with its branch.
         let runs_own = canonical(&run.workspace).parent() == Some(canonical(&worktree_root).as_path());
-        let in_root = runs_own;
         if runs_own {
             interrupted_workspaces.push(canonical(&run.workspace));
         }
         let registered = runs_own && worktrees.iter().any(|p| p.base().is_ok_and(|b| b == run.workspace));
-        let own_dir = !registered && in_root && run.workspace.exists();
+        let own_dir = !registered && runs_own && run.workspace.exists();
         let branch_ref = format!("refs/heads/{}", run.branch);
         let base = run
             .base
@@ -322,14 +321,7 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
             .and_then(|b| gix::ObjectId::from_hex(b.as_bytes()).ok());
         // A run that recorded its evidence got past its gates; one that just finished can look
         // interrupted here (its registration was read, then it let go): its branch is its own.
-        let recorded = [crate::git::RUNS_REF_PREFIX, crate::git::DEMO_REF_PREFIX]
-            .iter()
-            .any(|prefix| {
-                matches!(
-                    crate::git::refs::target(main, &format!("{prefix}{}", run.run_id)),
-                    Ok(Some(_))
-                )
-            });
+        let recorded = crate::evidence::Namespace::recorded(main, &run.run_id);
         // Nor is a branch checked out anywhere but in the run's own worktree (your main
         // checkout's, say).
         let elsewhere = checked_out.contains(&branch_ref)

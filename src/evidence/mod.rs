@@ -45,6 +45,23 @@ impl Namespace {
     pub fn of_ref(name: &str) -> Option<Namespace> {
         Self::ALL.into_iter().find(|n| name.starts_with(n.ref_prefix()))
     }
+
+    /// The namespace of an evidence ref and the run id it names.
+    pub fn split_ref(name: &str) -> Option<(Namespace, &str)> {
+        Self::ALL
+            .into_iter()
+            .find_map(|n| Some((n, name.strip_prefix(n.ref_prefix())?)))
+    }
+
+    /// Whether run `run_id` has an evidence ref here, in either namespace.
+    pub fn recorded(repo: &gix::Repository, run_id: &str) -> bool {
+        Self::ALL.into_iter().any(|n| {
+            matches!(
+                crate::git::refs::target(repo, &format!("{}{run_id}", n.ref_prefix())),
+                Ok(Some(_))
+            )
+        })
+    }
 }
 
 /// The evidence of one run: file names and their exact bytes, in write order.

@@ -52,10 +52,8 @@ pub fn check_block(repo: &gix::Repository, annotated: gix::ObjectId, block: &Not
         });
     }
     let evidence_ref = block.trailer(trailer::EVIDENCE).unwrap_or_default();
-    let recorded = [crate::git::RUNS_REF_PREFIX, crate::git::DEMO_REF_PREFIX]
-        .iter()
-        .any(|prefix| evidence_ref.strip_prefix(prefix) == Some(run_id));
-    if !recorded || !super::store::is_run_id(run_id) {
+    let named = super::Namespace::split_ref(evidence_ref).is_some_and(|(_, id)| id == run_id);
+    if !named || !super::store::is_run_id(run_id) {
         return Some(format!(
             "run {run_id:?} has no evidence ref of git-oc's ({evidence_ref:?})"
         ));
@@ -98,14 +96,17 @@ pub fn check_block(repo: &gix::Repository, annotated: gix::ObjectId, block: &Not
     None
 }
 
-/// The latest evidence message of run `run_id`, whose evidence commit is `tip`, and the commit
-/// its note goes on: the first evidence commit's parent, which is the run's commit (whose
-/// message names the run too) or its base. `None` when `tip` is not that run's evidence.
-pub fn evidence_and_anchor(
-    repo: &gix::Repository,
-    tip: gix::ObjectId,
-    run_id: &str,
-) -> Option<(EvidenceMessage, Option<gix::ObjectId>)> {
+/// A run's evidence: its commits, newest first, each with its message, and the commit its note
+/// goes on (the first evidence commit's parent: the run's commit, whose message names the run
+/// too, or its base). `complete` is false when the walk stopped at [`MAX_EVIDENCE_CHAIN`].
+struct Chain {
+    commits: Vec<(gix::ObjectId, EvidenceMessage)>,
+    anchor: Option<gix::ObjectId>,
+    complete: bool,
+}
+
+/// Run `run_id`'s evidence chain ending at `tip`; `None` when `tip` is not that run's evidence.
+fn chain(repo: &gix::Repository, tip: gix::ObjectId, run_id: &str) -> Option<Chain> {
     let message = |id: gix::ObjectId| -> Option<(EvidenceMessage, Option<gix::ObjectId>)> {
         let commit = repo.find_commit(id).ok()?;
         let parent = commit.parent_ids().next().map(|p| p.detach());
@@ -117,22 +118,44 @@ pub fn evidence_and_anchor(
         .commit
         .as_deref()
         .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok());
-    let mut anchor = None;
-    for _ in 0..MAX_EVIDENCE_CHAIN {
-        let Some(p) = parent else { break };
+    let mut chain = Chain {
+        commits: vec![(tip, latest)],
+        anchor: None,
+        complete: true,
+    };
+    while let Some(p) = parent {
+        if chain.commits.len() > MAX_EVIDENCE_CHAIN {
+            chain.complete = false;
+            break;
+        }
         if Some(p) == run_commit {
-            anchor = Some(p);
+            chain.anchor = Some(p);
             break;
         }
         match message(p) {
-            Some((_, next)) => parent = next,
+            Some((m, next)) => {
+                chain.commits.push((p, m));
+                parent = next;
+            }
             None => {
-                anchor = Some(p);
+                chain.anchor = Some(p);
                 break;
             }
         }
     }
-    Some((latest, anchor))
+    Some(chain)
+}
+
+/// The latest evidence message of run `run_id`, whose evidence commit is `tip`, and the commit
+/// its note goes on. `None` when `tip` is not that run's evidence.
+pub fn evidence_and_anchor(
+    repo: &gix::Repository,
+    tip: gix::ObjectId,
+    run_id: &str,
+) -> Option<(EvidenceMessage, Option<gix::ObjectId>)> {
+    let mut chain = chain(repo, tip, run_id)?;
+    let anchor = chain.anchor.filter(|_| chain.complete);
+    Some((chain.commits.swap_remove(0).1, anchor))
 }
 
 /// Files an event of a run adds to its evidence, or replaces (`summary.json` with its
@@ -152,46 +175,35 @@ const EVENT_FILES: &[&str] = &[
 /// event's own (and `summary.json`, only in `pr_url`). An agent can append to another run's
 /// evidence ref (`git oc runs` and reviewers read the tip) to make a failed run say it passed.
 pub fn check_chain(repo: &gix::Repository, tip: gix::ObjectId, run_id: &str) -> Option<String> {
-    let (latest, anchor) = evidence_and_anchor(repo, tip, run_id)?;
-    let _ = latest;
-    let mut chain = Vec::new();
-    let mut at = Some(tip);
-    while let Some(id) = at.filter(|id| Some(*id) != anchor) {
-        let commit = repo.find_commit(id).ok()?;
-        at = commit.parent_ids().next().map(|p| p.detach());
-        chain.push(id);
-        if chain.len() > MAX_EVIDENCE_CHAIN {
-            return Some(format!("run {run_id}'s evidence has more events than git-oc records"));
-        }
+    let chain = chain(repo, tip, run_id)?;
+    if !chain.complete {
+        return Some(format!("run {run_id}'s evidence has more events than git-oc records"));
     }
-    let read = |id: gix::ObjectId| -> Option<(EvidenceMessage, gix::Tree<'_>)> {
-        let commit = repo.find_commit(id).ok()?;
-        let message = EvidenceMessage::parse(commit.message_raw().ok()?.to_str_lossy().as_ref()).ok()?;
-        Some((message, commit.tree().ok()?))
+    let fixed = |m: &EvidenceMessage| EvidenceMessage {
+        landed: None,
+        pushed: None,
+        pr: None,
+        ..m.clone()
     };
-    for pair in chain.windows(2) {
-        let (Some((later, later_tree)), Some((earlier, earlier_tree))) = (read(pair[0]), read(pair[1])) else {
-            return Some(format!("run {run_id}'s evidence has a commit git-oc did not write"));
-        };
-        let fixed = |m: &EvidenceMessage| EvidenceMessage {
-            landed: None,
-            pushed: None,
-            pr: None,
-            ..m.clone()
-        };
-        if fixed(&later) != fixed(&earlier) || later.recorded != earlier.recorded {
-            return Some(format!(
-                "commit {} changes what run {run_id} recorded (its message)",
-                pair[0]
-            ));
-        }
-        let entries = |tree: &gix::Tree<'_>| -> std::collections::BTreeMap<String, gix::ObjectId> {
+    let entries = |id: gix::ObjectId| -> Option<std::collections::BTreeMap<String, gix::ObjectId>> {
+        let tree = repo.find_commit(id).ok()?.tree().ok()?;
+        Some(
             tree.iter()
                 .flatten()
                 .map(|e| (e.filename().to_str_lossy().into_owned(), e.object_id()))
-                .collect()
+                .collect(),
+        )
+    };
+    for pair in chain.commits.windows(2) {
+        let ((later_id, later), (earlier_id, earlier)) = (&pair[0], &pair[1]);
+        if fixed(later) != fixed(earlier) || later.recorded != earlier.recorded {
+            return Some(format!(
+                "commit {later_id} changes what run {run_id} recorded (its message)"
+            ));
+        }
+        let (Some(before), Some(after)) = (entries(*earlier_id), entries(*later_id)) else {
+            return Some(format!("run {run_id}'s evidence has a commit git-oc did not write"));
         };
-        let (before, after) = (entries(&earlier_tree), entries(&later_tree));
         let changed = before
             .iter()
             .filter(|(name, id)| after.get(*name) != Some(id))
@@ -199,15 +211,11 @@ pub fn check_chain(repo: &gix::Repository, tip: gix::ObjectId, run_id: &str) -> 
             .chain(after.keys().filter(|name| !before.contains_key(*name)));
         for name in changed {
             if !EVENT_FILES.contains(&name.as_str()) {
-                return Some(format!(
-                    "commit {} changes {name}, which run {run_id} recorded",
-                    pair[0]
-                ));
+                return Some(format!("commit {later_id} changes {name}, which run {run_id} recorded"));
             }
             if name == super::files::SUMMARY && !only_pr_url_differs(repo, before.get(name), after.get(name)) {
                 return Some(format!(
-                    "commit {} changes {name} beyond its pull request, which run {run_id} recorded",
-                    pair[0]
+                    "commit {later_id} changes {name} beyond its pull request, which run {run_id} recorded"
                 ));
             }
         }
@@ -241,14 +249,22 @@ pub fn foreign_blocks(
     Ok(new_blocks(repo, workdir, since, notes)?
         .into_iter()
         .filter_map(|(commit, block)| {
-            let why = if commit.is_null() {
-                format!("the notes hold {:?}, which is not a note on an object", block.headline)
-            } else {
-                check_block(repo, commit, &block)?
-            };
+            let why = why_foreign(repo, commit, &block)?;
             Some(Foreign { commit, block, why })
         })
         .collect())
+}
+
+/// Why a block [`new_blocks`] found is not git-oc's ([`check_block`], or a file in the notes
+/// tree that is no note at all); `None` when it is.
+pub fn why_foreign(repo: &gix::Repository, commit: gix::ObjectId, block: &NoteBlock) -> Option<String> {
+    if commit.is_null() {
+        return Some(format!(
+            "the notes hold {:?}, which is not a note on an object",
+            block.headline
+        ));
+    }
+    check_block(repo, commit, block)
 }
 
 /// The blocks of the notes under `notes` that `since` does not have, each with the object its

@@ -238,7 +238,7 @@ impl Redactor {
         match value {
             Value::String(s) => {
                 if self.needs_redaction(s.as_bytes()) {
-                    *s = self.redact(s);
+                    *s = String::from_utf8_lossy(&self.redact_bytes(s.as_bytes())).into_owned();
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),

@@ -44,7 +44,7 @@ pub struct Guarded {
 
 /// The files of a flat directory, as they are.
 fn entries(dir: &Path) -> BTreeMap<PathBuf, Kept> {
-    hooks(dir)
+    dir_entries(dir)
         .into_iter()
         .map(|p| {
             let kept = read(&p);
@@ -53,8 +53,8 @@ fn entries(dir: &Path) -> BTreeMap<PathBuf, Kept> {
         .collect()
 }
 
-/// The hooks directory's entries (a flat directory).
-fn hooks(dir: &Path) -> Vec<PathBuf> {
+/// The entries of a flat directory (hooks, registrations).
+fn dir_entries(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -168,7 +168,7 @@ impl Guarded {
         }
         hook_dirs.sort();
         hook_dirs.dedup();
-        for hook in hook_dirs.iter().flat_map(|d| hooks(d)) {
+        for hook in hook_dirs.iter().flat_map(|d| dir_entries(d)) {
             let kept = read(&hook);
             files.insert(hook, kept);
         }
@@ -193,19 +193,26 @@ impl Guarded {
             if now == *before || crate::execution::inflight::is_live(&path) {
                 continue;
             }
-            let put_back = match before {
-                Kept::File(bytes, mode) => put_back(&path, bytes, *mode),
-                Kept::Link(_) | Kept::Other | Kept::Absent => remove(&path),
-            };
-            let name = path
-                .strip_prefix(&self.common_dir)
-                .unwrap_or(&path)
-                .display()
-                .to_string();
-            changed.push(match put_back {
-                Ok(()) => name,
-                Err(e) => format!("{name} (could not be put back: {e})"),
-            });
+            changed.push(self.restore_one(&path, before));
+        }
+    }
+
+    /// Put `path` back as it was (`before`); its name relative to the git directory, with why
+    /// it could not be put back if so.
+    fn restore_one(&self, path: &Path, before: &Kept) -> String {
+        let name = path
+            .strip_prefix(&self.common_dir)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        let put_back = match before {
+            Kept::File(bytes, mode) => put_back(path, bytes, *mode),
+            Kept::Link(target) => remove(path).and_then(|()| std::os::unix::fs::symlink(target, path)),
+            Kept::Other | Kept::Absent => remove(path),
+        };
+        match put_back {
+            Ok(()) => name,
+            Err(e) => format!("{name} (could not be put back: {e})"),
         }
     }
 
@@ -217,7 +224,7 @@ impl Guarded {
         paths.extend(
             self.hook_dirs
                 .iter()
-                .flat_map(|d| hooks(d))
+                .flat_map(|d| dir_entries(d))
                 .filter(|p| !self.files.contains_key(p)),
         );
         for path in paths {
@@ -226,20 +233,7 @@ impl Guarded {
             if now == *before {
                 continue;
             }
-            let name = path
-                .strip_prefix(&self.common_dir)
-                .unwrap_or(&path)
-                .display()
-                .to_string();
-            let put_back = match before {
-                Kept::File(bytes, mode) => put_back(&path, bytes, *mode),
-                Kept::Link(target) => remove(&path).and_then(|()| std::os::unix::fs::symlink(target, &path)),
-                Kept::Other | Kept::Absent => remove(&path),
-            };
-            changed.push(match put_back {
-                Ok(()) => name,
-                Err(e) => format!("{name} (could not be put back: {e})"),
-            });
+            changed.push(self.restore_one(&path, before));
         }
         self.restore_registrations(&mut changed);
         changed
@@ -300,10 +294,8 @@ pub fn restore_records(
                 };
                 // Built on what was there, as git-oc's events are: unless it is an evidence ref
                 // whose new commits change what the run recorded (an agent's "event").
-                let run_id = [super::RUNS_REF_PREFIX, super::DEMO_REF_PREFIX]
-                    .iter()
-                    .find_map(|prefix| name.strip_prefix(prefix));
-                let forged = run_id.and_then(|id| crate::evidence::verify::check_chain(repo, now_id, id));
+                let forged = crate::evidence::Namespace::split_ref(name)
+                    .and_then(|(_, id)| crate::evidence::verify::check_chain(repo, now_id, id));
                 if forged.is_none() && is_ancestor(workdir, old, now) {
                     continue;
                 }
@@ -396,16 +388,14 @@ pub fn restore_replacements(
         }
         let restored = match (old, now) {
             (Some(old), None) => super::refs::create(repo, name, old, "git-oc: put back after the agent deleted it"),
-            (old, Some(now)) => match old {
-                Some(old) => super::refs::compare_and_swap(
-                    repo,
-                    name,
-                    Some(now),
-                    old,
-                    "git-oc: put back after the agent changed it",
-                ),
-                None => super::refs::delete(repo, name, now),
-            },
+            (Some(old), Some(now)) => super::refs::compare_and_swap(
+                repo,
+                name,
+                Some(now),
+                old,
+                "git-oc: put back after the agent changed it",
+            ),
+            (None, Some(now)) => super::refs::delete(repo, name, now),
             (None, None) => continue,
         };
         put_back.push(match restored {

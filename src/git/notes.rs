@@ -182,10 +182,9 @@ pub fn read_note(repo: &gix::Repository, notes_ref: &str, object: gix::ObjectId)
 /// published (a worker's lost lease), so that every note block names evidence that is there
 /// (`git oc push` refuses one that does not). Nothing to take out is not an error.
 pub fn remove_run_note(repo: &gix::Repository, evidence_ref: &str, evidence_tip: gix::ObjectId) -> Result<()> {
-    let Some(namespace) = crate::evidence::Namespace::of_ref(evidence_ref) else {
+    let Some((namespace, run_id)) = crate::evidence::Namespace::split_ref(evidence_ref) else {
         return Ok(());
     };
-    let run_id = evidence_ref.rsplit('/').next().unwrap_or_default();
     let Some((_, Some(anchor))) = crate::evidence::verify::evidence_and_anchor(repo, evidence_tip, run_id) else {
         return Ok(());
     };

@@ -437,15 +437,7 @@ impl<'a> Worker<'a> {
         }
         let mut evidence = Vec::new();
         for (commit, block) in fresh {
-            let why = if commit.is_null() {
-                Some(format!(
-                    "the notes hold {:?}, which is not a note on an object",
-                    block.headline
-                ))
-            } else {
-                crate::evidence::verify::check_block(repo, commit, &block)
-            };
-            if let Some(why) = why {
+            if let Some(why) = crate::evidence::verify::why_foreign(repo, commit, &block) {
                 let foreign = crate::evidence::verify::Foreign { commit, block, why };
                 return Err(crate::publish::foreign_note_error(&self.opts.remote, &foreign));
             }

@@ -20,7 +20,7 @@ impl Stage for PostRunGate {
         let changed = state.git.diff.paths();
         let mut post = env.policy.evaluate_changed_paths(&state.plan.bundle.proposal, &changed);
         scope_check(env.policy, &mut post, &state.request.allowed_paths, &changed);
-        let in_files = changed_file_holds_secret(state, env);
+        let (in_files, credential) = scan_changed_files(state, env);
         let patch = state.patch(env);
         if in_files || env.cx.redactor.contains_secret(patch) {
             // An agent wrote the value of a secret into the repository: never let it travel.
@@ -36,7 +36,7 @@ impl Stage for PostRunGate {
                 },
             );
         }
-        if let Some((kind, path)) = changed_file_adds_credential(state, env) {
+        if let Some((kind, path)) = credential {
             // A private key or a token the agent found (its own, or the user's in ~/.ssh).
             add_blocking(
                 &mut post,
@@ -71,34 +71,19 @@ impl Stage for PostRunGate {
     }
 }
 
-/// Whether a file the change adds or modifies holds a secret's value, binary files included
-/// (the patch shows those encoded, where no value can be found).
-fn changed_file_holds_secret(state: &RunState, env: &Env) -> bool {
+/// What the files the change adds or modifies hold, each read once, binary files included (the
+/// patch shows those encoded, where no value can be found): whether one holds a secret's value,
+/// and the first credential recognised by its form (a private key, a token:
+/// `execution::credentials`) that one holds and did not hold at the base, with its path.
+fn scan_changed_files(state: &RunState, env: &Env) -> (bool, Option<(&'static str, String)>) {
     let redactor = &env.cx.redactor;
-    let Some(snapshot) = &state.snapshot else { return false };
-    if redactor.is_empty() {
-        return false;
-    }
-    let repo = &env.repo.repo;
-    let Ok(tree) = repo.find_tree(snapshot.tree) else {
-        return false;
+    let Some(snapshot) = &state.snapshot else {
+        return (false, None);
     };
-    state.git.diff.files.iter().any(|f| {
-        tree.lookup_entry_by_path(&f.path)
-            .ok()
-            .flatten()
-            .filter(|e| e.mode().is_blob())
-            .and_then(|e| e.object().ok())
-            .is_some_and(|blob| redactor.contains_secret(&blob.data))
-    })
-}
-
-/// The first credential recognised by its form (a private key, a token: `execution::credentials`)
-/// that a changed file holds and did not hold at the base, with the file's path.
-fn changed_file_adds_credential(state: &RunState, env: &Env) -> Option<(&'static str, String)> {
-    let snapshot = state.snapshot.as_ref()?;
     let repo = &env.repo.repo;
-    let new_tree = repo.find_tree(snapshot.tree).ok()?;
+    let Ok(new_tree) = repo.find_tree(snapshot.tree) else {
+        return (false, None);
+    };
     let old_tree = repo.find_tree(snapshot.base_tree).ok();
     // By the bytes git stores (a name need not be UTF-8), a rename's source at the base.
     let blob = |tree: &gix::Tree<'_>, path: &[u8]| -> Vec<u8> {
@@ -110,16 +95,23 @@ fn changed_file_adds_credential(state: &RunState, env: &Env) -> Option<(&'static
             .map(|o| o.detach().data)
             .unwrap_or_default()
     };
-    state.git.diff.files.iter().find_map(|f| {
+    let mut holds_secret = false;
+    let mut credential = None;
+    for f in &state.git.diff.files {
         let new = blob(&new_tree, &f.raw_path);
-        if !crate::execution::credentials::any(&new) {
-            return None;
+        holds_secret = holds_secret || redactor.contains_secret(&new);
+        if credential.is_none() && crate::execution::credentials::any(&new) {
+            let old_path = f.raw_old_path.as_ref().unwrap_or(&f.raw_path);
+            let old = old_tree.as_ref().map(|t| blob(t, old_path)).unwrap_or_default();
+            credential = crate::execution::credentials::added(&old, &new)
+                .first()
+                .map(|(kind, _)| (*kind, f.path.clone()));
         }
-        let old_path = f.raw_old_path.as_ref().unwrap_or(&f.raw_path);
-        let old = old_tree.as_ref().map(|t| blob(t, old_path)).unwrap_or_default();
-        let added = crate::execution::credentials::added(&old, &new);
-        added.first().map(|(kind, _)| (*kind, f.path.clone()))
-    })
+        if holds_secret && credential.is_some() {
+            break;
+        }
+    }
+    (holds_secret, credential)
 }
 
 /// Changed paths outside the declared scope (`--path`) fail the post-run gate.
