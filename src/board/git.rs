@@ -947,7 +947,7 @@ pub fn merge_tasks_with(base: &Task, ours: &Task, theirs: &Task, states: &States
 }
 
 /// A small stable hash (FNV-1a, 64 bits) for ids derived from content.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })

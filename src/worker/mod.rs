@@ -26,7 +26,7 @@ pub mod runner;
 pub mod split;
 pub mod transport;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use crate::board::git::{GitBoard, TASKS_REF_PREFIX, tracking_prefix};
 use crate::board::task::Comment;
-use crate::board::{StateKind, States};
+use crate::board::{StateKind, States, TaskSummary};
 use crate::error::{Error, Result};
 use crate::git::{NOTES_REF, RUNS_REF_PREFIX, WORKER_NOTES_PREFIX};
 use crate::pipeline::Clock;
@@ -315,6 +315,7 @@ impl<'a> Worker<'a> {
     /// One round of looking for a task and claiming it: fetch the board when the view is stale,
     /// pick a candidate, push the claim. `Again` after a lost race, a backoff or an idle poll.
     fn claim_next(&self, look: &mut Looking, report: &mut Report, on: &mut dyn FnMut(&Event)) -> Result<Round> {
+        let mut fresh = false;
         if look.view.is_none() {
             if let Err(why) = self.fetch()? {
                 self.back_off(&mut look.failures, &why, on)?;
@@ -324,18 +325,22 @@ impl<'a> Worker<'a> {
             look.view = Some(Instant::now());
             look.polled = true;
             look.skip.clear();
-            self.close_split_parents(on);
+            fresh = true;
         }
-        let (candidates, working) = self.candidates(&look.skip, on)?;
-        let open_work = working > 0;
+        let (tasks, _) = crate::board::git::list_summaries(self.repo())?;
+        if fresh {
+            self.close_split_parents(&tasks, on);
+        }
+        let found = self.candidates(tasks, &look.skip, on)?;
+        let (working, open_work) = (found.working, found.working > 0);
         // A view already used for a claim is stale by what the others claimed since (about
         // one task each): when that is a large part of what is left, a claim on it is likely
         // lost, and looking again costs no more than that lost push would.
-        if !look.polled && look.view.is_some() && candidates.len() < 4 * working {
+        if !look.polled && look.view.is_some() && found.seen.len() < 4 * working {
             look.view = None;
             return Ok(Round::Again);
         }
-        let Some(seen) = pick(candidates, working) else {
+        let Some(seen) = found.pick(&self.session) else {
             look.view = None;
             if !look.skip.is_empty() {
                 // Every task seen was taken by someone else: look again at once.
@@ -463,15 +468,20 @@ impl<'a> Worker<'a> {
     /// Tasks this worker may claim now, oldest first (expired claims before Ready tasks), and
     /// how many tasks other workers hold (claims whose lease runs, or ran out and await a
     /// takeover).
-    fn candidates(&self, skip: &HashSet<String>, on: &mut dyn FnMut(&Event)) -> Result<(Vec<Seen>, usize)> {
+    fn candidates(
+        &self,
+        mut tasks: Vec<TaskSummary>,
+        skip: &HashSet<String>,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<Candidates> {
         let repo = self.repo();
         let remote = &self.opts.remote;
-        let (mut tasks, _) = crate::board::git::list_summaries(repo)?;
         tasks.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then_with(|| a.id.cmp(&b.id)));
         let claims = claim::fetched_claims(repo, remote);
         let remote_tips = crate::git::refs::ids_under(repo, &tracking_prefix(remote))?;
         let now = self.clock.now();
         let mut working = 0;
+        let mut peers = BTreeSet::new();
         let mut reclaims = Vec::new();
         let mut ready = Vec::new();
         let mut same_name = None;
@@ -483,6 +493,7 @@ impl<'a> Worker<'a> {
             {
                 if c.session != self.session {
                     working += 1;
+                    peers.insert(c.session.clone());
                 }
                 if c.worker == self.opts.name && c.session != self.session {
                     same_name = Some(c.session.clone());
@@ -524,7 +535,11 @@ impl<'a> Worker<'a> {
             )));
         }
         reclaims.extend(ready);
-        Ok((reclaims, working))
+        Ok(Candidates {
+            seen: reclaims,
+            working,
+            peers,
+        })
     }
 
     fn in_lanes(&self, labels: &[String]) -> bool {
@@ -640,11 +655,11 @@ impl<'a> Worker<'a> {
             return Ok(None);
         }
         self.merge_fetched()?;
-        self.close_split_parents(on);
+        let (tasks, _) = crate::board::git::list_summaries(self.repo())?;
+        self.close_split_parents(&tasks, on);
         carried.fetched_at = Some(at);
         let skip = HashSet::from([current.to_owned()]);
-        let (candidates, working) = self.candidates(&skip, on)?;
-        let Some(seen) = pick(candidates, working) else {
+        let Some(seen) = self.candidates(tasks, &skip, on)?.pick(&self.session) else {
             return Ok(None);
         };
         let mine = self.new_claim(&seen.task_id);
@@ -751,8 +766,8 @@ impl<'a> Worker<'a> {
 
     /// Close the split tasks whose children are all done on the remote (best effort: the next
     /// fetch looks again).
-    fn close_split_parents(&self, on: &mut dyn FnMut(&Event)) {
-        match split::close_finished_parents(&self.transport, &self.board, &self.states) {
+    fn close_split_parents(&self, tasks: &[TaskSummary], on: &mut dyn FnMut(&Event)) {
+        match split::close_finished_parents(&self.transport, &self.board, &self.states, tasks) {
             Ok(closed) => {
                 for task_id in &closed {
                     on(&Event::ClosedParent { task_id });
@@ -992,18 +1007,72 @@ struct Lease {
     current: Mutex<(gix::ObjectId, Claim)>,
 }
 
-/// One of the first candidates, at random: workers that fetched the same board rarely race for
-/// the same task. The chance that another worker took the same one since the fetch grows with
-/// the workers at work (`others`, the claims seen), so the window does too: at least 32 tasks,
-/// and 8 per worker seen (a window of 8 lost about three claims per task among 8 workers; of 32,
-/// about one task in three still lost a race).
-fn pick(mut candidates: Vec<Seen>, others: usize) -> Option<Seen> {
-    if candidates.is_empty() {
-        return None;
+/// What a view of the board offers: the tasks this worker may claim (oldest first), how many
+/// tasks other workers hold, and those workers' sessions (their live claims).
+struct Candidates {
+    seen: Vec<Seen>,
+    working: usize,
+    peers: BTreeSet<String>,
+}
+
+impl Candidates {
+    /// A task to claim from the first of the candidates: the window widens with the workers at
+    /// work (at least 32 tasks, 8 per worker), as the chance grows that another worker took one
+    /// since the fetch. In it, each task belongs to the worker at work that wants it most by
+    /// rendezvous hashing (task id with session), and each worker is given the task of its own
+    /// share it wants most; a worker whose share is empty (near the end of a board), the oldest
+    /// task left among those for which it ranks best of the workers given none. Every worker
+    /// computes the same division from the same view, so workers that looked at the same board
+    /// claim different tasks without talking to each other, a view that missed a claim or two
+    /// moves only the tasks those touch, and workers that see no other yet (all starting at
+    /// once) spread over the window as their sessions differ.
+    fn pick(mut self, me: &str) -> Option<Seen> {
+        let window = self.seen.len().min((8 * (self.working + 1)).max(32));
+        let workers: Vec<&str> = std::iter::once(me).chain(self.peers.iter().map(String::as_str)).collect();
+        let weights: Vec<Vec<u64>> = self.seen[..window]
+            .iter()
+            .map(|seen| workers.iter().map(|w| rendezvous_weight(&seen.task_id, w)).collect())
+            .collect();
+        let best_of = |task: usize, free: &dyn Fn(usize) -> bool| {
+            (0..workers.len()).filter(|&w| free(w)).max_by_key(|&w| weights[task][w])
+        };
+        let mut given: Vec<Option<usize>> = vec![None; workers.len()];
+        let mut taken = vec![false; window];
+        for task in 0..window {
+            if let Some(owner) = best_of(task, &|_| true)
+                && given[owner].is_none_or(|had| weights[task][owner] > weights[had][owner])
+            {
+                given[owner] = Some(task);
+            }
+        }
+        for task in given.iter().flatten() {
+            taken[*task] = true;
+        }
+        for task in 0..window {
+            if taken[task] {
+                continue;
+            }
+            if let Some(w) = best_of(task, &|w| given[w].is_none()) {
+                given[w] = Some(task);
+                taken[task] = true;
+            }
+        }
+        // More workers than tasks: the task where this worker ranks best.
+        let chosen = given[0].or_else(|| {
+            let rank = |task: usize| weights[task].iter().filter(|w| **w > weights[task][0]).count();
+            (0..window).min_by_key(|&task| (rank(task), task))
+        })?;
+        Some(self.seen.swap_remove(chosen))
     }
-    let window = candidates.len().min((8 * (others + 1)).max(32));
-    let i = (uuid::Uuid::new_v4().as_u128() % window as u128) as usize;
-    Some(candidates.swap_remove(i))
+}
+
+/// How much a worker's session wants a task: FNV-1a of both, mixed (splitmix64's finalizer)
+/// so that nearby ids spread over the whole range.
+fn rendezvous_weight(task_id: &str, session: &str) -> u64 {
+    let mut h = crate::board::git::fnv1a(format!("{task_id}\0{session}").as_bytes());
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }
 
 /// `refs/notes/oc-worker/<name>`: where a worker publishes its notes (its name with anything a
@@ -1061,6 +1130,48 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn board_view(tasks: usize, working: &[&str], me: &str) -> Candidates {
+        let seen = (0..tasks)
+            .map(|i| Seen {
+                task_id: format!("{:012x}", 0x51_0000 + i * 7919),
+                remote_tip: gix::ObjectId::null(gix::hash::Kind::Sha1),
+                claim: None,
+            })
+            .collect();
+        let peers: BTreeSet<String> = working.iter().filter(|s| **s != me).map(|s| s.to_string()).collect();
+        Candidates {
+            seen,
+            working: peers.len(),
+            peers,
+        }
+    }
+
+    #[test]
+    fn workers_looking_at_the_same_board_pick_different_tasks() {
+        let sessions = ["a1b2c3d4e5f6", "0f9e8d7c6b5a", "5e5e5e5e5e5e", "feedbeef0001", "w5", "w6", "w7", "w8"];
+        for tasks in [200, 40, 12] {
+            let picks: Vec<String> = sessions
+                .iter()
+                .map(|me| board_view(tasks, &sessions, me).pick(me).unwrap().task_id)
+                .collect();
+            let distinct: BTreeSet<&String> = picks.iter().collect();
+            assert_eq!(distinct.len(), sessions.len(), "{tasks} tasks: {picks:?}");
+        }
+        // Nothing to pick is nothing picked.
+        assert!(board_view(0, &sessions, "w5").pick("w5").is_none());
+    }
+
+    #[test]
+    fn workers_starting_together_spread_over_the_board() {
+        // No claim seen yet: each worker thinks itself alone, and still they choose apart.
+        let sessions: Vec<String> = (0..8).map(|i| format!("{:012x}", 0xabc0_0000_u64 + i * 104_729)).collect();
+        let picks: BTreeSet<String> = sessions
+            .iter()
+            .map(|me| board_view(200, &[], me).pick(me).unwrap().task_id)
+            .collect();
+        assert!(picks.len() >= 6, "8 lone workers picked {picks:?}");
+    }
 
     #[test]
     fn a_worker_notes_ref_is_a_valid_ref_whatever_the_name() {

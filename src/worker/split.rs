@@ -6,7 +6,7 @@
 
 use crate::board::git::{GitBoard, TASKS_REF_PREFIX, read_task_at, tracking_prefix};
 use crate::board::task::{Comment, label_value};
-use crate::board::{StateKind, States};
+use crate::board::{StateKind, States, TaskSummary};
 use crate::error::Result;
 
 use super::claim::set_ref;
@@ -16,12 +16,17 @@ const SPLIT_LABEL: &str = "source: scope-split";
 
 /// Close, on the remote, every Blocked parent whose scope-split children are all Done there.
 /// Returns the parents closed. A lost race is no error: the next fetch shows the parent closed.
-pub fn close_finished_parents(transport: &Transport, board: &GitBoard, states: &States) -> Result<Vec<String>> {
+/// `tasks` is the board as listed after the fetch.
+pub fn close_finished_parents(
+    transport: &Transport,
+    board: &GitBoard,
+    states: &States,
+    tasks: &[TaskSummary],
+) -> Result<Vec<String>> {
     let repo = board.repo();
     let tracking = tracking_prefix(transport.remote());
-    let (tasks, _) = crate::board::git::list_summaries(repo)?;
     let mut children: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for t in &tasks {
+    for t in tasks {
         if t.labels.iter().any(|l| l == SPLIT_LABEL)
             && let Some(parent) = label_value(&t.labels, "original-task-id")
         {
