@@ -1028,16 +1028,19 @@ impl Candidates {
     /// once) spread over the window as their sessions differ.
     fn pick(mut self, me: &str) -> Option<Seen> {
         let window = self.seen.len().min((8 * (self.working + 1)).max(32));
-        let workers: Vec<&str> = std::iter::once(me).chain(self.peers.iter().map(String::as_str)).collect();
+        let workers: Vec<&str> = std::iter::once(me)
+            .chain(self.peers.iter().map(String::as_str))
+            .collect();
         let weights: Vec<Vec<u64>> = self.seen[..window]
             .iter()
             .map(|seen| workers.iter().map(|w| rendezvous_weight(&seen.task_id, w)).collect())
             .collect();
         let best_of = |task: usize, free: &dyn Fn(usize) -> bool| {
-            (0..workers.len()).filter(|&w| free(w)).max_by_key(|&w| weights[task][w])
+            (0..workers.len())
+                .filter(|&w| free(w))
+                .max_by_key(|&w| weights[task][w])
         };
         let mut given: Vec<Option<usize>> = vec![None; workers.len()];
-        let mut taken = vec![false; window];
         for task in 0..window {
             if let Some(owner) = best_of(task, &|_| true)
                 && given[owner].is_none_or(|had| weights[task][owner] > weights[had][owner])
@@ -1045,16 +1048,12 @@ impl Candidates {
                 given[owner] = Some(task);
             }
         }
-        for task in given.iter().flatten() {
-            taken[*task] = true;
-        }
         for task in 0..window {
-            if taken[task] {
+            if given.contains(&Some(task)) {
                 continue;
             }
             if let Some(w) = best_of(task, &|w| given[w].is_none()) {
                 given[w] = Some(task);
-                taken[task] = true;
             }
         }
         // More workers than tasks: the task where this worker ranks best.
@@ -1149,7 +1148,16 @@ mod tests {
 
     #[test]
     fn workers_looking_at_the_same_board_pick_different_tasks() {
-        let sessions = ["a1b2c3d4e5f6", "0f9e8d7c6b5a", "5e5e5e5e5e5e", "feedbeef0001", "w5", "w6", "w7", "w8"];
+        let sessions = [
+            "a1b2c3d4e5f6",
+            "0f9e8d7c6b5a",
+            "5e5e5e5e5e5e",
+            "feedbeef0001",
+            "w5",
+            "w6",
+            "w7",
+            "w8",
+        ];
         for tasks in [200, 40, 12] {
             let picks: Vec<String> = sessions
                 .iter()
@@ -1165,7 +1173,9 @@ mod tests {
     #[test]
     fn workers_starting_together_spread_over_the_board() {
         // No claim seen yet: each worker thinks itself alone, and still they choose apart.
-        let sessions: Vec<String> = (0..8).map(|i| format!("{:012x}", 0xabc0_0000_u64 + i * 104_729)).collect();
+        let sessions: Vec<String> = (0..8)
+            .map(|i| format!("{:012x}", 0xabc0_0000_u64 + i * 104_729))
+            .collect();
         let picks: BTreeSet<String> = sessions
             .iter()
             .map(|me| board_view(200, &[], me).pick(me).unwrap().task_id)
