@@ -126,29 +126,108 @@ const PEM_END: &str = "-----END ";
 /// How long the label of a PEM armour line can be (`ENCRYPTED PRIVATE KEY`, `PGP PRIVATE KEY BLOCK`).
 const PEM_LABEL_MAX: usize = 40;
 
-/// The prefixes and armour lines, searched for in one pass (built once; fixed, valid patterns).
-/// After the token prefixes and the two armour lines come `PRIVATE KEY-----` in base64 (at
-/// each offset it can start at): a key stored encoded, as in a Kubernetes secret or a JSON
-/// configuration.
-fn markers() -> Option<&'static aho_corasick::AhoCorasick> {
-    static MARKERS: OnceLock<Option<aho_corasick::AhoCorasick>> = OnceLock::new();
+/// What a marker found by [`markers`] is the start of.
+#[derive(Clone, Copy)]
+enum Marker {
+    /// `TOKENS[i]`'s prefix.
+    Token(usize),
+    PemBegin,
+    PemEnd,
+    /// `PRIVATE KEY-----` in base64.
+    PemInBase64,
+    /// A token prefix in base64.
+    TokenInBase64,
+}
+
+/// The prefixes and armour lines, searched for in one pass (built once; fixed, valid patterns),
+/// with what each is: the token prefixes, the two armour lines, then `PRIVATE KEY-----` and
+/// each token prefix in base64 (at each offset they can start at, standard and URL-safe): a key
+/// or a token stored encoded, as in a Kubernetes secret or a JSON configuration.
+fn markers() -> Option<&'static (aho_corasick::AhoCorasick, Vec<Marker>)> {
+    static MARKERS: OnceLock<Option<(aho_corasick::AhoCorasick, Vec<Marker>)>> = OnceLock::new();
     MARKERS
         .get_or_init(|| {
-            let mut patterns: Vec<Vec<u8>> = TOKENS
+            let mut patterns: Vec<(Vec<u8>, Marker)> = TOKENS
                 .iter()
-                .map(|t| t.prefix)
-                .chain([PEM_BEGIN, PEM_END])
-                .map(|p| p.as_bytes().to_vec())
+                .enumerate()
+                .map(|(i, t)| (t.prefix.as_bytes().to_vec(), Marker::Token(i)))
                 .collect();
-            patterns.extend(
-                super::secrets::encoded_forms(b"PRIVATE KEY-----")
-                    .into_iter()
-                    .filter(|(_, kind)| *kind == "base64")
-                    .map(|(form, _)| form),
-            );
-            aho_corasick::AhoCorasick::new(patterns).ok()
+            patterns.push((PEM_BEGIN.as_bytes().to_vec(), Marker::PemBegin));
+            patterns.push((PEM_END.as_bytes().to_vec(), Marker::PemEnd));
+            for (form, kind) in super::secrets::encoded_forms(b"PRIVATE KEY-----") {
+                if kind == "base64" {
+                    patterns.push((form, Marker::PemInBase64));
+                }
+            }
+            for t in TOKENS {
+                for form in base64_cores(t.prefix.as_bytes()) {
+                    if !patterns.iter().any(|(p, _)| *p == form) {
+                        patterns.push((form, Marker::TokenInBase64));
+                    }
+                }
+            }
+            let (forms, kinds): (Vec<Vec<u8>>, Vec<Marker>) = patterns.into_iter().unzip();
+            Some((aho_corasick::AhoCorasick::new(forms).ok()?, kinds))
         })
         .as_ref()
+}
+
+/// The base64 characters that encode `prefix` alone, at each of the three offsets it can start
+/// at in an encoded stream (standard and URL-safe alphabets). A token prefix is short (4 to 11
+/// bytes): these are 4 to 14 characters, so they are only where to look, not a finding.
+fn base64_cores(prefix: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut cores = Vec::new();
+    for offset in 0..3 {
+        let mut stream = vec![0u8; offset];
+        stream.extend_from_slice(prefix);
+        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&stream);
+        let (first, last) = ((8 * offset).div_ceil(6), (8 * (offset + prefix.len())) / 6);
+        let core = encoded.as_bytes()[first..last].to_vec();
+        let url_safe = core
+            .iter()
+            .map(|&c| match c {
+                b'+' => b'-',
+                b'/' => b'_',
+                c => c,
+            })
+            .collect();
+        cores.push(core);
+        cores.push(url_safe);
+    }
+    cores.sort();
+    cores.dedup();
+    cores
+}
+
+/// The bytes a run of base64 decodes to, at each of the four places a quantum can start (the
+/// run may begin with a word that is not part of the value, `key=` say); line breaks and
+/// padding left out, URL-safe characters read as standard ones.
+fn decodings(run: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let chars: Vec<u8> = run
+        .iter()
+        .filter(|c| **c != b'=' && !c.is_ascii_whitespace())
+        .map(|&c| match c {
+            b'-' => b'+',
+            b'_' => b'/',
+            c => c,
+        })
+        .collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
+    );
+    (0..4)
+        .filter_map(|skip| {
+            let body = chars.get(skip..)?;
+            // A last quantum of one character holds no whole byte.
+            let whole = body.len() - usize::from(body.len() % 4 == 1);
+            engine.decode(&body[..whole]).ok()
+        })
+        .collect()
 }
 
 fn is_base64(c: u8) -> bool {
@@ -206,58 +285,92 @@ fn private_key_label(text: &[u8], at: usize) -> Option<usize> {
 
 /// Every credential in `text`, in order, not overlapping. A private key is the whole block from
 /// its `BEGIN` line to its `END` line (to the end of `text` without one; from the start of
-/// `text` for an `END` line whose `BEGIN` was cut off, as in the kept tail of a long output).
+/// `text` for an `END` line whose `BEGIN` was cut off, as in the kept tail of a long output). A
+/// key or a token in base64 is the whole run of base64 that holds it.
 pub fn find(text: &[u8]) -> Vec<Found> {
+    find_in(text, true)
+}
+
+/// [`find`], looking into runs of base64 when `decode` (not again in what they decode to).
+fn find_in(text: &[u8], decode: bool) -> Vec<Found> {
     let mut found: Vec<Found> = Vec::new();
-    let Some(markers) = markers() else {
+    let Some((markers, kinds)) = markers() else {
         return found;
     };
     let mut covered = 0;
+    // The end of the last run of base64 decoded: each is decoded once, however many markers
+    // it holds.
+    let mut decoded_to = 0;
     for m in markers.find_overlapping_iter(text) {
         if m.start() < covered {
             continue;
         }
-        let index = m.pattern().as_usize();
-        if let Some(form) = TOKENS.get(index) {
-            // A token starts a word: `xghp_…` is not one.
-            if m.start() > 0 && alnum_underscore(text[m.start() - 1]) {
-                continue;
+        match kinds[m.pattern().as_usize()] {
+            Marker::Token(index) => {
+                let form = &TOKENS[index];
+                // A token starts a word: `xghp_…` is not one.
+                if m.start() > 0 && alnum_underscore(text[m.start() - 1]) {
+                    continue;
+                }
+                let tail = text[m.end()..].iter().take_while(|c| (form.charset)(**c)).count();
+                if tail < form.min || (form.prefix == "AKIA" && text[m.end()..].starts_with(b"IOSFODNN7EXAMPLE")) {
+                    continue;
+                }
+                let end = m.end() + tail;
+                found.push(Found {
+                    kind: form.kind,
+                    range: m.start()..end,
+                });
+                covered = end;
             }
-            let tail = text[m.end()..].iter().take_while(|c| (form.charset)(**c)).count();
-            if tail < form.min || (form.prefix == "AKIA" && text[m.end()..].starts_with(b"IOSFODNN7EXAMPLE")) {
-                continue;
+            Marker::PemInBase64 => {
+                let run = base64_run(text, m.start(), m.end());
+                let start = run.start.max(covered);
+                found.push(Found {
+                    kind: "private-key",
+                    range: start..run.end,
+                });
+                covered = run.end;
             }
-            let end = m.end() + tail;
-            found.push(Found {
-                kind: form.kind,
-                range: m.start()..end,
-            });
-            covered = end;
-        } else if index > TOKENS.len() + 1 {
-            let run = base64_run(text, m.start(), m.end());
-            let start = run.start.max(covered);
-            found.push(Found {
-                kind: "private-key",
-                range: start..run.end,
-            });
-            covered = run.end;
-        } else if index == TOKENS.len() {
-            let Some(label_end) = private_key_label(text, m.end()) else {
-                continue;
-            };
-            let end = find_end(text, label_end).unwrap_or(text.len());
-            found.push(Found {
-                kind: "private-key",
-                range: m.start()..end,
-            });
-            covered = end;
-        } else if let Some(end) = private_key_label(text, m.end()) {
-            // An END line with no BEGIN before it: the block's start was cut off.
-            found.push(Found {
-                kind: "private-key",
-                range: covered..end,
-            });
-            covered = end;
+            Marker::TokenInBase64 => {
+                if !decode || m.start() < decoded_to {
+                    continue;
+                }
+                let run = base64_run(text, m.start(), m.end());
+                decoded_to = run.end;
+                let kind = decodings(&text[run.clone()])
+                    .iter()
+                    .find_map(|bytes| find_in(bytes, false).first().map(|f| f.kind));
+                if let Some(kind) = kind {
+                    let start = run.start.max(covered);
+                    found.push(Found {
+                        kind,
+                        range: start..run.end,
+                    });
+                    covered = run.end;
+                }
+            }
+            Marker::PemBegin => {
+                let Some(label_end) = private_key_label(text, m.end()) else {
+                    continue;
+                };
+                let end = find_end(text, label_end).unwrap_or(text.len());
+                found.push(Found {
+                    kind: "private-key",
+                    range: m.start()..end,
+                });
+                covered = end;
+            }
+            Marker::PemEnd => {
+                if let Some(end) = private_key_label(text, m.end()) {
+                    // An END line with no BEGIN before it: the block's start was cut off.
+                    found.push(Found {
+                        kind: "private-key",
+                        range: covered..end,
+                    });
+                    covered = end;
+                }
+            }
         }
     }
     found
@@ -377,6 +490,46 @@ mod tests {
         }
         let public = base64::engine::general_purpose::STANDARD.encode("-----BEGIN PUBLIC KEY-----\nabc");
         assert!(!any(public.as_bytes()));
+    }
+
+    #[test]
+    fn tokens_stored_in_base64_are_found_whole() {
+        use base64::Engine as _;
+        let engines = [
+            base64::engine::general_purpose::STANDARD,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        for token in [
+            format!("ghp_{}", "a1B2".repeat(9)),
+            format!("github_pat_{}", "A1_b".repeat(20)),
+            "AKIA2E0A8F3B244C9986".to_owned(),
+        ] {
+            for (prefix, engine) in ["", "=", "t=", "{\"token\": \""].iter().zip(engines.iter().cycle()) {
+                let encoded = engine.encode(format!("{prefix}{token}\n"));
+                let text = format!("data:\n  token: {encoded}\nkind: Secret\n");
+                let found = find(text.as_bytes());
+                assert_eq!(found.len(), 1, "{token} after {prefix:?}: {text}");
+                assert_eq!(&text[found[0].range.clone()], encoded, "{token} after {prefix:?}");
+                assert!(!String::from_utf8_lossy(&redact(text.as_bytes())).contains(&encoded));
+                // After a word that is not base64 of anything (`token=`), wrapped at 76.
+                let wrapped: Vec<&str> = encoded
+                    .as_bytes()
+                    .chunks(76)
+                    .map(|c| std::str::from_utf8(c).unwrap())
+                    .collect();
+                let text = format!("token={}\n", wrapped.join("\n"));
+                assert!(any(text.as_bytes()), "{token} after {prefix:?}, wrapped: {text}");
+            }
+        }
+        // Base64 that only looks like it starts a token: what it decodes to is no token.
+        for text in [
+            base64::engine::general_purpose::STANDARD.encode(format!("ghp_{}", "a".repeat(20))),
+            base64::engine::general_purpose::STANDARD
+                .encode((0..3000u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>()),
+            "Z2hwX3RoaXMgaXMgbm90IGEgdG9rZW4=".to_owned(),
+        ] {
+            assert!(!any(text.as_bytes()), "{text}");
+        }
     }
 
     #[test]

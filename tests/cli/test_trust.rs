@@ -1094,6 +1094,10 @@ fn a_private_key_or_token_an_agent_finds_is_blocked_and_never_kept() {
     .unwrap();
     let token = format!("ghp_{}", "Zx9".repeat(12));
     std::fs::write(env.home().join(".gh-token"), &token).unwrap();
+    let token_in_base64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&token)
+    };
     for (goal, script, blocked) in [
         // Printed only: the run passes, and its output is kept redacted.
         (
@@ -1111,6 +1115,11 @@ fn a_private_key_or_token_an_agent_finds_is_blocked_and_never_kept() {
         (
             "kube",
             "printf 'data:\\n  id: %s\\n' \"$(base64 -w0 \"$HOME/.ssh/id_ed25519\")\" | tee secret.yaml",
+            true,
+        ),
+        (
+            "kube token",
+            "printf 'data:\\n  token: %s\\n' \"$(base64 -w0 \"$HOME/.gh-token\")\" | tee token.yaml",
             true,
         ),
     ] {
@@ -1137,6 +1146,7 @@ fn a_private_key_or_token_an_agent_finds_is_blocked_and_never_kept() {
             );
         }
         assert!(!kept.contains(BODY) && !kept.contains(&token), "{goal}: kept:\n{kept}");
+        assert!(!kept.contains(&token_in_base64), "{goal}: kept:\n{kept}");
     }
     env.oc(&repo, ["push"]).assert_code(0);
     let objects = remote_objects(&env, &remote);
