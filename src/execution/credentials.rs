@@ -154,13 +154,13 @@ fn markers() -> Option<&'static (aho_corasick::AhoCorasick, Vec<Marker>)> {
                 .collect();
             patterns.push((PEM_BEGIN.as_bytes().to_vec(), Marker::PemBegin));
             patterns.push((PEM_END.as_bytes().to_vec(), Marker::PemEnd));
-            for (form, kind) in super::secrets::encoded_forms(b"PRIVATE KEY-----") {
-                if kind == "base64" {
-                    patterns.push((form, Marker::PemInBase64));
-                }
+            for form in super::secrets::base64_cores(b"PRIVATE KEY-----", 1) {
+                patterns.push((form, Marker::PemInBase64));
             }
+            // A token prefix is short (4 to 11 bytes): its forms are 4 to 14 characters, only
+            // where to look; what the run decodes to decides.
             for t in TOKENS {
-                for form in base64_cores(t.prefix.as_bytes()) {
+                for form in super::secrets::base64_cores(t.prefix.as_bytes(), 1) {
                     if !patterns.iter().any(|(p, _)| *p == form) {
                         patterns.push((form, Marker::TokenInBase64));
                     }
@@ -170,34 +170,6 @@ fn markers() -> Option<&'static (aho_corasick::AhoCorasick, Vec<Marker>)> {
             Some((aho_corasick::AhoCorasick::new(forms).ok()?, kinds))
         })
         .as_ref()
-}
-
-/// The base64 characters that encode `prefix` alone, at each of the three offsets it can start
-/// at in an encoded stream (standard and URL-safe alphabets). A token prefix is short (4 to 11
-/// bytes): these are 4 to 14 characters, so they are only where to look, not a finding.
-fn base64_cores(prefix: &[u8]) -> Vec<Vec<u8>> {
-    use base64::Engine as _;
-    let mut cores = Vec::new();
-    for offset in 0..3 {
-        let mut stream = vec![0u8; offset];
-        stream.extend_from_slice(prefix);
-        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&stream);
-        let (first, last) = ((8 * offset).div_ceil(6), (8 * (offset + prefix.len())) / 6);
-        let core = encoded.as_bytes()[first..last].to_vec();
-        let url_safe = core
-            .iter()
-            .map(|&c| match c {
-                b'+' => b'-',
-                b'/' => b'_',
-                c => c,
-            })
-            .collect();
-        cores.push(core);
-        cores.push(url_safe);
-    }
-    cores.sort();
-    cores.dedup();
-    cores
 }
 
 /// The bytes a run of base64 decodes to, at each of the four places a quantum can start (the

@@ -106,12 +106,28 @@ const MIN_FORM_LEN: usize = 8;
 /// longer encoded text. A base64 form is the run of characters the value's bytes alone decide,
 /// so that it is found whatever surrounds the value before encoding.
 pub fn encoded_forms(value: &[u8]) -> Vec<(Vec<u8>, &'static str)> {
-    use base64::Engine as _;
     let mut forms = Vec::new();
     let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
     forms.push((hex.to_ascii_uppercase().into_bytes(), "hex"));
     forms.push((hex.into_bytes(), "hex"));
+    forms.extend(
+        base64_cores(value, MIN_FORM_LEN)
+            .into_iter()
+            .map(|core| (core, "base64")),
+    );
+    forms.sort();
+    forms.dedup_by(|a, b| a.0 == b.0);
+    forms.retain(|(form, _)| form.as_slice() != value);
+    forms
+}
+
+/// The base64 characters that `value`'s bytes alone decide, at each of the three offsets at
+/// which it can start inside a longer encoded text, in the standard and URL-safe alphabets; a
+/// form shorter than `min_len` characters is left out. Sorted, each once.
+pub fn base64_cores(value: &[u8], min_len: usize) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
     let bits = 8 * value.len();
+    let mut cores = Vec::new();
     for offset in 0..3 {
         let mut stream = vec![0u8; offset];
         stream.extend_from_slice(value);
@@ -120,7 +136,7 @@ pub fn encoded_forms(value: &[u8]) -> Vec<(Vec<u8>, &'static str)> {
         // the last that ends before the value does.
         let first = (8 * offset).div_ceil(6);
         let last = (8 * offset + bits) / 6;
-        if last <= first || last - first < MIN_FORM_LEN {
+        if last <= first || last - first < min_len {
             continue;
         }
         let core = &encoded.as_bytes()[first..last];
@@ -132,13 +148,12 @@ pub fn encoded_forms(value: &[u8]) -> Vec<(Vec<u8>, &'static str)> {
                 c => c,
             })
             .collect();
-        forms.push((core.to_vec(), "base64"));
-        forms.push((url_safe, "base64"));
+        cores.push(core.to_vec());
+        cores.push(url_safe);
     }
-    forms.sort();
-    forms.dedup_by(|a, b| a.0 == b.0);
-    forms.retain(|(form, _)| form.as_slice() != value);
-    forms
+    cores.sort();
+    cores.dedup();
+    cores
 }
 
 impl Redactor {
