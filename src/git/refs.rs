@@ -252,6 +252,61 @@ pub fn all(repo: &gix::Repository) -> Result<std::collections::BTreeMap<String, 
     Ok(out)
 }
 
+/// Move the loose refs under `prefixes` into `packed-refs`, their values unchanged, as `git
+/// pack-refs` does, once that costs less than leaving them: every listing of refs opens one
+/// file per loose ref, and a worker's fetches and merges leave board refs loose by the dozen,
+/// but gix writes every line of `packed-refs` anew (unbuffered) for each transaction that
+/// touches it. With reads growing as the loose refs pile up and the rewrite costing as many
+/// lines as there are packed refs, packing pays when the loose count squared passes four times
+/// the packed count (every 4 rounds of an 8-worker board of 200 tasks). Returns how many were
+/// packed; a ref another process moves meanwhile fails the transaction, which changes nothing.
+pub fn pack_loose(repo: &gix::Repository, prefixes: &[&str]) -> Result<usize> {
+    use gix::refs::file::transaction::PackedRefs;
+    let mut edits = Vec::new();
+    for prefix in prefixes {
+        let relative = <&gix::path::RelativePath>::try_from(*prefix)
+            .map_err(|e| Error::internal(format!("invalid ref prefix {prefix}")).caused_by(e.to_string()))?;
+        let loose = repo
+            .refs
+            .loose_iter_prefixed(relative)
+            .map_err(|e| Error::io(format!("could not list the refs under {prefix}"), &e))?;
+        for reference in loose.flatten() {
+            if let gix::refs::Target::Object(id) = reference.target {
+                let expected = PreviousValue::MustExistAndMatch(gix::refs::Target::Object(id));
+                edits.push(update(reference.name, expected, id, "pack"));
+            }
+        }
+    }
+    let packed = repo
+        .refs
+        .cached_packed_buffer()
+        .ok()
+        .flatten()
+        .and_then(|buffer| buffer.iter().ok().map(Iterator::count))
+        .unwrap_or(0);
+    if edits.len() < 16 || edits.len() * edits.len() < 4 * packed {
+        return Ok(0);
+    }
+    let names = edits
+        .iter()
+        .map(|e| e.name.as_bstr().to_str_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let wait = gix::lock::acquire::Fail::AfterDurationWithBackoff(std::time::Duration::from_millis(100));
+    let count = edits.len();
+    guarded(repo, &names, || {
+        repo.refs
+            .transaction()
+            .packed_refs(PackedRefs::DeletionsAndNonSymbolicUpdatesRemoveLooseSourceReference(
+                Box::new(repo.objects.clone()),
+            ))
+            .prepare(edits.clone(), wait, wait)
+            .and_then(|t| t.commit(None))
+    })
+    .map_err(|e| Error::git("could not pack the board's refs", e))?;
+    Ok(count)
+}
+
 fn full_name(name: &str) -> Result<gix::refs::FullName> {
     gix::refs::FullName::try_from(name)
         .map_err(|e| Error::internal(format!("invalid ref name {name}")).caused_by(e.to_string()))
@@ -268,7 +323,7 @@ pub fn target_id(reference: &mut gix::Reference<'_>) -> std::result::Result<gix:
 
 #[cfg(test)]
 mod tests {
-    use super::{REF_EDIT_MUTEX, compare_and_swap, compare_and_swap_all, raceproof};
+    use super::{REF_EDIT_MUTEX, compare_and_swap, compare_and_swap_all, pack_loose, raceproof};
     use crate::git::worktree::StateMutex;
     use crate::pipeline::tests::git;
 
@@ -323,6 +378,49 @@ mod tests {
         compare_and_swap_all(&repo, &moves(head)).expect("both as read");
         assert_eq!(git(tmp.path(), &["rev-parse", "a", "b"]), format!("{next}\n{next}"));
         assert!(!tmp.path().join(".git/packed-refs.lock").exists());
+    }
+
+    #[test]
+    fn loose_board_refs_are_packed_once_reading_them_costs_more_than_rewriting_packed_refs() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (repo, head) = packed_repo(tmp.path());
+        let git_dir = tmp.path().join(".git");
+        let loose = |n: usize| {
+            for i in 0..n {
+                compare_and_swap(&repo, &format!("refs/oc/tasks/t{i}"), None, head, "test").expect("task");
+            }
+        };
+        // 100 refs packed; 15 loose tasks, then 20 (fewer than twice the square root of 100).
+        let mut packed: Vec<String> = (0..100).map(|i| format!("{head} refs/oc/other/o{i:03}\n")).collect();
+        packed.insert(
+            0,
+            format!("# pack-refs with: peeled fully-peeled sorted \n{head} refs/heads/main\n"),
+        );
+        std::fs::write(git_dir.join("packed-refs"), packed.concat()).expect("packed");
+        loose(15);
+        assert_eq!(pack_loose(&repo, &["refs/oc/tasks/"]).expect("pack"), 0);
+        std::fs::remove_dir_all(git_dir.join("refs/oc/tasks")).expect("reset");
+        loose(20);
+        assert_eq!(pack_loose(&repo, &["refs/oc/tasks/"]).expect("pack"), 0);
+        // 21 loose: packed, every value as it was, and the refs outside the prefix untouched.
+        compare_and_swap(&repo, "refs/oc/tasks/t20", None, head, "test").expect("task");
+        compare_and_swap(&repo, "refs/oc/claims/c", None, head, "test").expect("claim");
+        assert_eq!(pack_loose(&repo, &["refs/oc/tasks/"]).expect("pack"), 21);
+        assert!(!git_dir.join("refs/oc/tasks").exists(), "no loose task ref is left");
+        assert!(
+            git_dir.join("refs/oc/claims/c").is_file(),
+            "a ref outside the prefix stays loose"
+        );
+        let tasks = git(
+            tmp.path(),
+            &["for-each-ref", "--format=%(objectname)", "refs/oc/tasks/"],
+        );
+        assert_eq!(tasks.lines().filter(|id| *id == head.to_string()).count(), 21);
+        assert_eq!(
+            git(tmp.path(), &["for-each-ref", "refs/oc/other/"]).lines().count(),
+            100
+        );
+        assert!(!git_dir.join("packed-refs.lock").exists());
     }
 
     #[test]

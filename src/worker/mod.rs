@@ -417,6 +417,13 @@ impl<'a> Worker<'a> {
         if let Some(notes) = crate::git::refs::target(repo, &self.transport.notes_tracking_ref())? {
             crate::publish::merge_notes(repo, notes)?;
         }
+        // The task refs the fetches and merges leave loose go into packed-refs, or each of the
+        // listings a task takes would open them one by one (best effort: a ref moving meanwhile
+        // waits for the next round). Claims come and go, and are left loose.
+        let tracking = tracking_prefix(&self.opts.remote);
+        if let Err(e) = crate::git::refs::pack_loose(repo, &[TASKS_REF_PREFIX, &tracking]) {
+            tracing::debug!(error = %e.summary_line(), "board refs not packed");
+        }
         Ok(())
     }
 
