@@ -415,7 +415,8 @@ mod tests {
             tmp.path(),
             &["for-each-ref", "--format=%(objectname)", "refs/oc/tasks/"],
         );
-        assert_eq!(tasks.lines().filter(|id| *id == head.to_string()).count(), 21);
+        let head = head.to_string();
+        assert_eq!(tasks.lines().filter(|id| *id == head).count(), 21);
         assert_eq!(
             git(tmp.path(), &["for-each-ref", "refs/oc/other/"]).lines().count(),
             100
