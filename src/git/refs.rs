@@ -84,6 +84,16 @@ fn guarded<T, E: std::error::Error + 'static>(
     let Ok(mutex) = super::worktree::StateMutex::lock_named(&common.join("oc"), REF_EDIT_MUTEX) else {
         return raceproof(&mut edit);
     };
+    remove_dead_holders_locks(common, &mutex);
+    mutex.mark(&format!("packed-refs\n{name}"));
+    let result = raceproof(&mut edit);
+    mutex.mark("");
+    result
+}
+
+/// The lock files named by the mark a dead holder of the ref edits' turn left (see
+/// [`guarded`]) are its own: they are removed.
+fn remove_dead_holders_locks(common: &std::path::Path, mutex: &super::worktree::StateMutex) {
     let left = mutex.mark_left();
     for left_name in left.lines().filter(|n| *n == "packed-refs" || is_shared_ref(n)) {
         let lock = common.join(format!("{left_name}.lock"));
@@ -92,10 +102,17 @@ fn guarded<T, E: std::error::Error + 'static>(
             let _ = std::fs::remove_file(&lock);
         }
     }
-    mutex.mark(&format!("packed-refs\n{name}"));
-    let result = raceproof(&mut edit);
-    mutex.mark("");
-    result
+}
+
+/// Remove the lock files a git-oc killed in the middle of a ref edit left, before anything
+/// else edits refs: a worker restarted in the clone of one killed while packing its board
+/// fetches first, and `git fetch` cannot move a ref whose lock file is in the way.
+pub fn clear_dead_edits(repo: &gix::Repository) {
+    let common = repo.common_dir();
+    if let Ok(mutex) = super::worktree::StateMutex::lock_named(&common.join("oc"), REF_EDIT_MUTEX) {
+        remove_dead_holders_locks(common, &mutex);
+        mutex.mark("");
+    }
 }
 
 /// Run a ref edit again when a directory on the way to its lock file vanished under it: another

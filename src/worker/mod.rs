@@ -224,6 +224,7 @@ impl<'a> Worker<'a> {
             remote: self.opts.remote.clone(),
             ..Report::default()
         };
+        crate::git::refs::clear_dead_edits(self.repo());
         let mut look = Looking::default();
         // The next task, claimed in the push that published the last one.
         let mut ahead: Option<(Held, f64)> = None;
@@ -653,10 +654,15 @@ impl<'a> Worker<'a> {
         carried: &mut Carried,
         on: &mut dyn FnMut(&Event),
     ) -> Result<Option<claim::Prepared>> {
-        let mut fetched = fetched?;
+        // A fetch that failed for good is the next round's to report, after this publication.
+        let Ok(mut fetched) = fetched else {
+            return Ok(None);
+        };
         if fetched.is_ok() && at.elapsed() >= self.opts.poll() {
-            fetched = self.transport.fetch_board()?;
-            at = Instant::now();
+            let Ok(again) = self.transport.fetch_board() else {
+                return Ok(None);
+            };
+            (fetched, at) = (again, Instant::now());
         }
         if fetched.is_err() {
             return Ok(None);

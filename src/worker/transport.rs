@@ -144,10 +144,17 @@ impl Transport {
         args.extend(notes_spec.as_deref());
         let out = self.git(&args)?;
         if out.status.success() {
-            Ok(Ok(()))
-        } else {
-            Ok(Err(stderr_text(&out)))
+            return Ok(Ok(()));
         }
+        let why = stderr_text(&out);
+        // A lock file in this clone's way is no fault of the remote, and waiting does not
+        // remove one that a killed git left.
+        if why.contains("cannot lock ref") {
+            return Err(Error::run("could not update the board's refs in this clone")
+                .caused_by(why)
+                .hint("a git process holds the lock file named above; if none is running (one was killed), remove that file and start the worker again"));
+        }
+        Ok(Err(why))
     }
 
     /// One atomic push of `refspecs`, each ref guarded by a lease where `leases` names one

@@ -298,6 +298,67 @@ fn a_worker_claims_the_next_task_in_the_push_that_publishes_the_last() {
     assert_board_finished(&s, &board, 5);
 }
 
+/// A worker killed in the middle of a ref edit (packing its board's refs, say) leaves the lock
+/// files it took; one started again in the same clone clears them before its first fetch, which
+/// could otherwise not create or move those refs, and works on.
+#[test]
+fn a_worker_restarted_where_one_died_editing_refs_clears_its_locks_and_works_on() {
+    let s = setup(1);
+    let w = clone(&s.env, &s.url, "w");
+    worker(&s.env, &w, &["--name", "w", "--max-tasks", "1"]).assert_code(0);
+    let before = remote_refs(&s.env, &s.remote, "refs/oc/tasks/");
+    add_tasks(&s.env, &s.seed, 1);
+    s.env.oc(&s.seed, ["push", "origin"]).assert_code(0);
+    let new_task = remote_refs(&s.env, &s.remote, "refs/oc/tasks/")
+        .into_iter()
+        .find(|r| !before.contains(r))
+        .expect("the new task");
+    let id = new_task.trim_start_matches("refs/oc/tasks/");
+    // What a git-oc killed while packing leaves: its mark naming the refs it was editing, and
+    // their lock files (the fetch must create this task's tracking ref).
+    let git_dir = w.join(".git");
+    let tracking = format!("refs/oc/remotes/origin/tasks/{id}");
+    std::fs::write(git_dir.join("oc/refs.mutex"), format!("packed-refs\n{tracking}")).unwrap();
+    std::fs::create_dir_all(git_dir.join("refs/oc/remotes/origin/tasks")).unwrap();
+    let locks = [
+        git_dir.join(format!("{tracking}.lock")),
+        git_dir.join("packed-refs.lock"),
+    ];
+    for lock in &locks {
+        std::fs::write(lock, "").unwrap();
+    }
+    let run = worker(&s.env, &w, &["--name", "w", "--idle-exit", "0.3"]);
+    run.assert_code(0);
+    let report = run.json();
+    assert_eq!(report["tasks"].as_array().unwrap().len(), 1, "{report:#}");
+    for lock in &locks {
+        assert!(!lock.exists(), "{} is left", lock.display());
+    }
+    let board = remote_board(&s.env, &s.url, "check");
+    assert_board_finished(&s, &board, 2);
+
+    // A lock no git-oc marked (a plain git's, killed) is never removed: the worker says whose
+    // it is at once, instead of taking it for an unreachable remote and retrying for minutes.
+    let before = remote_refs(&s.env, &s.remote, "refs/oc/tasks/");
+    add_tasks(&s.env, &s.seed, 1);
+    s.env.oc(&s.seed, ["push", "origin"]).assert_code(0);
+    let new_task = remote_refs(&s.env, &s.remote, "refs/oc/tasks/")
+        .into_iter()
+        .find(|r| !before.contains(r))
+        .expect("the new task");
+    let id = new_task.trim_start_matches("refs/oc/tasks/");
+    let lock = git_dir.join(format!("refs/oc/remotes/origin/tasks/{id}.lock"));
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(&lock, "").unwrap();
+    let remote_before = s.env.git(&s.remote, ["for-each-ref", "refs/oc/"]);
+    let run = worker(&s.env, &w, &["--name", "w", "--idle-exit", "0.3"]);
+    assert_error(&run, 1, "could not update the board's refs in this clone");
+    assert!(run.stderr.contains(&format!("{id}.lock")), "{}", run.stderr);
+    assert!(!run.stderr.contains("trying again"), "{}", run.stderr);
+    assert!(lock.exists(), "a lock no git-oc marked is left to its owner");
+    assert_eq!(s.env.git(&s.remote, ["for-each-ref", "refs/oc/"]), remote_before);
+}
+
 /// A worker started in a clone where runs were recorded before (a developer's clone) publishes
 /// its notes whole, those runs' blocks too: their evidence goes along, so every note block on
 /// the remote names evidence that is there, and a user's `git oc fetch` then `git oc push`
