@@ -344,6 +344,7 @@ pub struct PushReport {
 #[tracing::instrument(level = "debug", skip(repo, workdir))]
 pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<FetchReport> {
     validate_remote(repo, remote)?;
+    crate::git::refs::clear_dead_edits(repo);
     let before = count_runs(repo)?;
     let worker_notes_pattern = format!("{WORKER_NOTES_PREFIX}*");
     let theirs = remote_refs(workdir, remote, &["refs/oc/*", NOTES_REF, &worker_notes_pattern])?;
@@ -431,6 +432,7 @@ pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Fet
 #[tracing::instrument(level = "debug", skip(repo, workdir))]
 pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<PushReport> {
     validate_remote(repo, remote)?;
+    crate::git::refs::clear_dead_edits(repo);
     refuse_foreign_evidence(repo)?;
     let mut refspecs = vec![format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*")];
     if !crate::board::git::task_ids(repo).is_empty() {

@@ -104,11 +104,15 @@ fn remove_dead_holders_locks(common: &std::path::Path, mutex: &super::worktree::
     }
 }
 
-/// Remove the lock files a git-oc killed in the middle of a ref edit left, before anything
-/// else edits refs: a worker restarted in the clone of one killed while packing its board
-/// fetches first, and `git fetch` cannot move a ref whose lock file is in the way.
+/// Remove the lock files a git-oc killed in the middle of a ref edit left, before a git fetch
+/// or push edits refs: a worker restarted in the clone of one killed while packing its board
+/// fetches first, and git cannot move a ref whose lock file is in the way.
 pub fn clear_dead_edits(repo: &gix::Repository) {
     let common = repo.common_dir();
+    // Without the mutex file no git-oc ever marked an edit here.
+    if !common.join("oc").join(REF_EDIT_MUTEX).exists() {
+        return;
+    }
     if let Ok(mutex) = super::worktree::StateMutex::lock_named(&common.join("oc"), REF_EDIT_MUTEX) {
         remove_dead_holders_locks(common, &mutex);
         mutex.mark("");

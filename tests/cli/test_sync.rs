@@ -156,3 +156,24 @@ fn no_remote_at_all() {
     run.assert_clean_error(2);
     assert!(run.stderr.contains("no remote"), "{}", run.stderr);
 }
+
+/// A git-oc killed in the middle of a ref edit leaves the lock files it took, which `git fetch`
+/// cannot get past; `git oc fetch` removes the ones the dead process recorded first (never one
+/// it did not: a plain git's is left to its owner).
+#[test]
+fn fetch_clears_the_locks_a_killed_git_oc_left() {
+    let t = trio();
+    let env = &t.env;
+    let runs = runs_blocked(env, &t.a, 1, "from a");
+    env.oc(&t.a, ["push"]).assert_code(0);
+    let git_dir = t.b.join(".git");
+    let evidence = format!("refs/oc/runs/{}", runs[0]);
+    std::fs::create_dir_all(git_dir.join("oc")).unwrap();
+    std::fs::write(git_dir.join("oc/refs.mutex"), format!("packed-refs\n{evidence}")).unwrap();
+    std::fs::create_dir_all(git_dir.join("refs/oc/runs")).unwrap();
+    let lock = git_dir.join(format!("{evidence}.lock"));
+    std::fs::write(&lock, "").unwrap();
+    env.oc(&t.b, ["fetch"]).assert_code(0);
+    assert!(!lock.exists());
+    assert!(env.run_ids(&t.b).contains(&runs[0]));
+}
