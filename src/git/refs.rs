@@ -279,8 +279,9 @@ pub fn all(repo: &gix::Repository) -> Result<std::collections::BTreeMap<String, 
 /// but gix writes every line of `packed-refs` anew (unbuffered) for each transaction that
 /// touches it. With reads growing as the loose refs pile up and the rewrite costing as many
 /// lines as there are packed refs, packing pays when the loose count squared passes four times
-/// the packed count (every 4 rounds of an 8-worker board of 200 tasks). Returns how many were
-/// packed; a ref another process moves meanwhile fails the transaction, which changes nothing.
+/// the packed count, and there are 16 at least (about every fourth round of 8 workers on a
+/// board of 200 tasks). Returns how many were packed; a ref another process moves meanwhile
+/// fails the transaction, which changes nothing.
 pub fn pack_loose(repo: &gix::Repository, prefixes: &[&str]) -> Result<usize> {
     use gix::refs::file::transaction::PackedRefs;
     let mut edits = Vec::new();
@@ -411,7 +412,7 @@ mod tests {
                 compare_and_swap(&repo, &format!("refs/oc/tasks/t{i}"), None, head, "test").expect("task");
             }
         };
-        // 100 refs packed; 15 loose tasks, then 20 (fewer than twice the square root of 100).
+        // 101 refs packed; 15 loose tasks (under 16), then 20 (20 x 20 is under 4 x 101).
         let mut packed: Vec<String> = (0..100).map(|i| format!("{head} refs/oc/other/o{i:03}\n")).collect();
         packed.insert(
             0,
