@@ -221,9 +221,11 @@ pub fn gc(repo: &Repo, opts: &GcOptions) -> Result<GcReport> {
     let _mutex = crate::git::worktree::StateMutex::lock(&state_dir)?;
     let (removals, kept) = plan(&main, &state_dir, opts)?;
     if !opts.dry_run {
+        let mut refs = Vec::new();
         for removal in &removals {
-            remove(&main, removal)?;
+            remove(&main, removal, &mut refs)?;
         }
+        delete_refs(&main, &refs)?;
     }
     // Runs write their objects as packs until the repository holds gc.autoPackLimit of them;
     // merging them lets later runs write packs again (cheaply: see `git::pack::consolidate`).
@@ -516,7 +518,21 @@ fn remove_dir(path: &Path) -> Result<()> {
     }
 }
 
-fn remove(main: &gix::Repository, removal: &Removal) -> Result<()> {
+/// Delete the refs gc removes together (see [`crate::git::refs::delete_all`]); if one of them
+/// moved meanwhile, one at a time, so that the error names it. Each is `(name, expected, what)`.
+fn delete_refs(main: &gix::Repository, refs: &[(String, gix::ObjectId, String)]) -> Result<()> {
+    let together: Vec<_> = refs.iter().map(|(name, id, _)| (name.clone(), *id)).collect();
+    if crate::git::refs::delete_all(main, &together).is_ok() {
+        return Ok(());
+    }
+    for (name, expected, what) in refs {
+        delete_ref(main, name, *expected, what)?;
+    }
+    Ok(())
+}
+
+/// Remove what `removal` names; the refs to delete are added to `refs`, for [`delete_refs`].
+fn remove(main: &gix::Repository, removal: &Removal, refs: &mut Vec<(String, gix::ObjectId, String)>) -> Result<()> {
     match removal {
         Removal::Interrupted {
             registration,
@@ -573,12 +589,13 @@ fn remove(main: &gix::Repository, removal: &Removal) -> Result<()> {
             .map_err(|e| Error::git(format!("could not remove worktree {shown}"), e))?;
         }
         Removal::EvidenceDir(dir) => remove_dir(dir)?,
-        Removal::Branch { name, short, tip } => delete_ref(main, name, *tip, &format!("branch {short}"))?,
+        Removal::Branch { name, short, tip } => refs.push((name.clone(), *tip, format!("branch {short}"))),
+        // The note goes first: a note never names evidence that is gone.
         Removal::Evidence { reference, id } => {
             crate::git::notes::remove_run_note(main, reference, *id)?;
-            delete_ref(main, reference, *id, reference)?
+            refs.push((reference.clone(), *id, reference.clone()));
         }
-        Removal::AutonomyRecord { reference, id } => delete_ref(main, reference, *id, reference)?,
+        Removal::AutonomyRecord { reference, id } => refs.push((reference.clone(), *id, reference.clone())),
     }
     Ok(())
 }

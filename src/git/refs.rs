@@ -218,6 +218,24 @@ pub fn compare_and_swap_all(
     Ok(())
 }
 
+/// Delete every `(name, expected)` in one transaction: all of them go, or none (when one of
+/// them no longer holds what was expected). gix rewrites `packed-refs` whole, line by line, for
+/// each transaction that deletes a packed ref: one at a time, deleting a few hundred refs of a
+/// packed repository took as many rewrites (300 of 600: 731,000 writes, 8.5 s).
+pub fn delete_all(repo: &gix::Repository, refs: &[(String, gix::ObjectId)]) -> Result<()> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let mut edits = Vec::with_capacity(refs.len());
+    for (name, expected) in refs {
+        edits.push(deletion(full_name(name)?, *expected));
+    }
+    let names = refs.iter().map(|r| r.0.as_str()).collect::<Vec<_>>().join("\n");
+    guarded(repo, &names, || repo.edit_references(edits.clone()))
+        .map_err(|e| Error::git(format!("could not delete {} refs", refs.len()), e))?;
+    Ok(())
+}
+
 /// Create `name` at `target`; it must not exist yet.
 pub fn create(repo: &gix::Repository, name: &str, target: gix::ObjectId, log_message: &str) -> Result<()> {
     compare_and_swap(repo, name, None, target, log_message)
@@ -345,7 +363,7 @@ pub fn target_id(reference: &mut gix::Reference<'_>) -> std::result::Result<gix:
 
 #[cfg(test)]
 mod tests {
-    use super::{REF_EDIT_MUTEX, compare_and_swap, compare_and_swap_all, pack_loose, raceproof};
+    use super::{REF_EDIT_MUTEX, compare_and_swap, compare_and_swap_all, delete_all, pack_loose, raceproof};
     use crate::git::worktree::StateMutex;
     use crate::pipeline::tests::git;
 
@@ -444,6 +462,38 @@ mod tests {
             100
         );
         assert!(!git_dir.join("packed-refs.lock").exists());
+    }
+
+    #[test]
+    fn refs_deleted_together_all_go_or_none_does() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (repo, head) = packed_repo(tmp.path());
+        for name in ["a", "b", "c"] {
+            compare_and_swap(&repo, &format!("refs/oc/runs/{name}"), None, head, "test").expect("ref");
+        }
+        git(tmp.path(), &["pack-refs", "--all"]);
+        git(tmp.path(), &["commit", "-q", "--allow-empty", "-m", "next"]);
+        let next = repo.rev_parse_single("HEAD").expect("next").detach();
+        let gone = |names: &[&str], expected| {
+            names
+                .iter()
+                .map(|n| (format!("refs/oc/runs/{n}"), expected))
+                .collect::<Vec<_>>()
+        };
+        // b does not hold what the caller read: a is not deleted either.
+        delete_all(&repo, &gone(&["a", "b"], next)).expect_err("they hold head");
+        assert_eq!(
+            git(tmp.path(), &["for-each-ref", "--format=%(refname)", "refs/oc/runs/"])
+                .lines()
+                .count(),
+            3
+        );
+        delete_all(&repo, &gone(&["a", "b"], head)).expect("both as read");
+        assert_eq!(
+            git(tmp.path(), &["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]),
+            "refs/oc/runs/c"
+        );
+        assert!(!tmp.path().join(".git/packed-refs.lock").exists());
     }
 
     #[test]
