@@ -298,6 +298,18 @@ fn a_worker_claims_the_next_task_in_the_push_that_publishes_the_last() {
     assert_board_finished(&s, &board, 5);
 }
 
+/// File one more task from the seed clone and push it; its id.
+fn push_one_more_task(s: &Setup) -> String {
+    let before = remote_refs(&s.env, &s.remote, "refs/oc/tasks/");
+    add_tasks(&s.env, &s.seed, 1);
+    s.env.oc(&s.seed, ["push", "origin"]).assert_code(0);
+    let new_task = remote_refs(&s.env, &s.remote, "refs/oc/tasks/")
+        .into_iter()
+        .find(|r| !before.contains(r))
+        .expect("the new task");
+    new_task.trim_start_matches("refs/oc/tasks/").to_owned()
+}
+
 /// A worker killed in the middle of a ref edit (packing its board's refs, say) leaves the lock
 /// files it took; one started again in the same clone clears them before its first fetch, which
 /// could otherwise not create or move those refs, and works on.
@@ -306,14 +318,7 @@ fn a_worker_restarted_where_one_died_editing_refs_clears_its_locks_and_works_on(
     let s = setup(1);
     let w = clone(&s.env, &s.url, "w");
     worker(&s.env, &w, &["--name", "w", "--max-tasks", "1"]).assert_code(0);
-    let before = remote_refs(&s.env, &s.remote, "refs/oc/tasks/");
-    add_tasks(&s.env, &s.seed, 1);
-    s.env.oc(&s.seed, ["push", "origin"]).assert_code(0);
-    let new_task = remote_refs(&s.env, &s.remote, "refs/oc/tasks/")
-        .into_iter()
-        .find(|r| !before.contains(r))
-        .expect("the new task");
-    let id = new_task.trim_start_matches("refs/oc/tasks/");
+    let id = push_one_more_task(&s);
     // What a git-oc killed while packing leaves: its mark naming the refs it was editing, and
     // their lock files (the fetch must create this task's tracking ref).
     let git_dir = w.join(".git");
@@ -339,14 +344,7 @@ fn a_worker_restarted_where_one_died_editing_refs_clears_its_locks_and_works_on(
 
     // A lock no git-oc marked (a plain git's, killed) is never removed: the worker says whose
     // it is at once, instead of taking it for an unreachable remote and retrying for minutes.
-    let before = remote_refs(&s.env, &s.remote, "refs/oc/tasks/");
-    add_tasks(&s.env, &s.seed, 1);
-    s.env.oc(&s.seed, ["push", "origin"]).assert_code(0);
-    let new_task = remote_refs(&s.env, &s.remote, "refs/oc/tasks/")
-        .into_iter()
-        .find(|r| !before.contains(r))
-        .expect("the new task");
-    let id = new_task.trim_start_matches("refs/oc/tasks/");
+    let id = push_one_more_task(&s);
     let lock = git_dir.join(format!("refs/oc/remotes/origin/tasks/{id}.lock"));
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     std::fs::write(&lock, "").unwrap();
