@@ -204,18 +204,29 @@ pub fn compare_and_swap_all(
     repo: &gix::Repository,
     moves: &[(String, Option<gix::ObjectId>, gix::ObjectId, &str)],
 ) -> Result<()> {
-    if moves.is_empty() {
-        return Ok(());
-    }
     let mut edits = Vec::with_capacity(moves.len());
     for (name, expected, new, log_message) in moves {
         edits.push(update(full_name(name)?, must_hold(*expected), *new, log_message));
     }
-    // The mutex's mark names every ref whose lock file this transaction takes.
-    let names = moves.iter().map(|m| m.0.as_str()).collect::<Vec<_>>().join("\n");
-    guarded(repo, &names, || repo.edit_references(edits.clone()))
-        .map_err(|e| Error::git(format!("could not update {} refs", moves.len()), e))?;
+    edit_all(repo, edits, &format!("could not update {} refs", moves.len()))
+}
+
+/// `edits` in one transaction, taking turns as [`edit`] does: all of them apply, or none.
+fn edit_all(repo: &gix::Repository, edits: Vec<RefEdit>, context: &str) -> Result<()> {
+    if edits.is_empty() {
+        return Ok(());
+    }
+    guarded(repo, &names_of(&edits), || repo.edit_references(edits.clone())).map_err(|e| Error::git(context, e))?;
     Ok(())
+}
+
+/// The refs `edits` take a lock file for, one per line: the mutex's mark (see [`guarded`]).
+fn names_of(edits: &[RefEdit]) -> String {
+    edits
+        .iter()
+        .map(|e| e.name.as_bstr().to_str_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Delete every `(name, expected)` in one transaction: all of them go, or none (when one of
@@ -223,17 +234,11 @@ pub fn compare_and_swap_all(
 /// each transaction that deletes a packed ref: one at a time, deleting a few hundred refs of a
 /// packed repository took as many rewrites (300 of 600: 731,000 writes, 8.5 s).
 pub fn delete_all(repo: &gix::Repository, refs: &[(String, gix::ObjectId)]) -> Result<()> {
-    if refs.is_empty() {
-        return Ok(());
-    }
     let mut edits = Vec::with_capacity(refs.len());
     for (name, expected) in refs {
         edits.push(deletion(full_name(name)?, *expected));
     }
-    let names = refs.iter().map(|r| r.0.as_str()).collect::<Vec<_>>().join("\n");
-    guarded(repo, &names, || repo.edit_references(edits.clone()))
-        .map_err(|e| Error::git(format!("could not delete {} refs", refs.len()), e))?;
-    Ok(())
+    edit_all(repo, edits, &format!("could not delete {} refs", refs.len()))
 }
 
 /// Create `name` at `target`; it must not exist yet.
@@ -327,11 +332,7 @@ pub fn pack_loose(repo: &gix::Repository, prefixes: &[&str]) -> Result<usize> {
     if edits.len() < 16 || edits.len() * edits.len() < 4 * packed {
         return Ok(0);
     }
-    let names = edits
-        .iter()
-        .map(|e| e.name.as_bstr().to_str_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let names = names_of(&edits);
     let wait = gix::lock::acquire::Fail::AfterDurationWithBackoff(std::time::Duration::from_millis(100));
     let count = edits.len();
     guarded(repo, &names, || {
