@@ -16,7 +16,7 @@ every push packed), W_CFG the same for each worker's clone, WRAP a program to ru
 through instead of git-oc itself (strace, say), KEEP=1 keeps the tree. With GIT_TRACE2 set to a
 directory, each git process writes its own trace there, named with its pid: that names the
 processes in `perf report --sort pid`. GIT_OC_LOG is passed to the workers (`git_oc=debug`:
-every stage's and ref edit's time), and LOG=path writes each line the workers print to stderr
+every stage's and ref edit's time), as is every other GIT_OC_* variable, and LOG=path writes each line the workers print to stderr
 there, prefixed with the seconds since the start and the worker's number.
 """
 import atexit, json, os, sys, subprocess, tempfile, time, socket, threading
@@ -44,7 +44,7 @@ for i in range(T):
     run(seed, BIN, 'task', 'add', f'Task {i}', '--state', 'ready', '--repo', 'bench', '-m', f'## Goal\nDo thing {i}.\n')
 run(seed, BIN, 'push', 'origin')
 s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()
-env.update({k:v for k,v in os.environ.items() if k.startswith('GIT_TRACE2') or k == 'GIT_OC_LOG'})
+env.update({k:v for k,v in os.environ.items() if k.startswith('GIT_TRACE2') or k.startswith('GIT_OC_')})
 # git-daemon itself: `git daemon` would start it as a child that outlives a killed parent.
 exec_path = subprocess.run(['git', '--exec-path'], capture_output=True, text=True, check=True).stdout.strip()
 d = subprocess.Popen([os.path.join(exec_path, 'git-daemon'), '--reuseaddr', '--listen=127.0.0.1', f'--port={port}', f'--base-path={root}', '--export-all', '--enable=receive-pack', root], env=env, stderr=subprocess.DEVNULL)

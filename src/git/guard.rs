@@ -274,14 +274,17 @@ fn is_record(name: &str) -> bool {
 /// history no longer holds what it held, was deleted or rewritten by the agent. A missing one
 /// is created again; the shared notes get the old notes merged back (block by block, nothing
 /// added since is lost); any other goes back to what it held. The names of what was put back.
+/// With `tasks` false, task refs are left to [`put_back_tasks`].
 pub fn restore_records(
     repo: &gix::Repository,
     workdir: &Path,
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
+    tasks: bool,
 ) -> Vec<String> {
     let mut put_back = Vec::new();
-    for (name, old) in before.iter().filter(|(name, _)| is_record(name)) {
+    let considered = |name: &str| is_record(name) && (tasks || !name.starts_with(TASKS));
+    for (name, old) in before.iter().filter(|(name, _)| considered(name)) {
         let Ok(old_id) = gix::ObjectId::from_hex(old.as_bytes()) else {
             continue;
         };
@@ -313,6 +316,46 @@ pub fn restore_records(
             }
         };
         put_back.push(match restored {
+            Ok(()) => name.clone(),
+            Err(e) => format!("{name} (could not be put back: {})", e.summary_line()),
+        });
+    }
+    put_back
+}
+
+const TASKS: &str = "refs/oc/tasks/";
+
+/// Where no other git-oc writes the board while the agent runs (a worker's own clone), a task
+/// ref that changed in that time was written by the agent, even one built on what was there (a
+/// move back to Ready, a comment): each goes back as it was, and one the agent created is
+/// deleted. Otherwise the worker would run again a task the agent reopened, and publish what
+/// the agent wrote on its own task. The names of what was put back.
+pub fn put_back_tasks(
+    repo: &gix::Repository,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let id = |hex: &String| gix::ObjectId::from_hex(hex.as_bytes()).ok();
+    let names: std::collections::BTreeSet<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|name| name.starts_with(TASKS))
+        .collect();
+    let mut put_back = Vec::new();
+    for name in names {
+        let (old, now) = (before.get(name), after.get(name));
+        if old == now {
+            continue;
+        }
+        let done = match (old.and_then(id), now.and_then(id)) {
+            (Some(old), now) => {
+                super::refs::compare_and_swap(repo, name, now, old, "git-oc: put back after the agent changed it")
+            }
+            (None, Some(now)) => super::refs::delete(repo, name, now),
+            (None, None) => continue,
+        };
+        put_back.push(match done {
+            Ok(()) if old.is_none() => format!("{name} (created by the agent: deleted)"),
             Ok(()) => name.clone(),
             Err(e) => format!("{name} (could not be put back: {})", e.summary_line()),
         });

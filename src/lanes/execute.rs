@@ -157,6 +157,7 @@ pub fn execute_task(session: &Session, board: &dyn Board, task: &Task, cx: &RunC
         interrupt: cx.interrupt,
         redactor: cx.redactor.clone(),
         observer: &observer,
+        sole_board_writer: cx.sole_board_writer,
     };
     let run_once = || -> Result<RunOutcome> { session.prepare(&spec)?.execute(&rcx) };
     let mut retried = false;

@@ -125,6 +125,10 @@ pub struct RunContext<'a> {
     pub interrupt: &'a AtomicBool,
     pub redactor: Redactor,
     pub observer: &'a dyn Observer,
+    /// No other git-oc writes this repository's board while the agent runs (a worker in its own
+    /// clone): every task ref the agent changed, created or deleted goes back as it was, not only
+    /// the ones it deleted or rewrote (see [`crate::git::guard::put_back_tasks`]).
+    pub sole_board_writer: bool,
 }
 
 impl<'a> RunContext<'a> {
@@ -137,6 +141,7 @@ impl<'a> RunContext<'a> {
             interrupt: &gix::interrupt::IS_INTERRUPTED,
             redactor: Redactor::from_env(),
             observer,
+            sole_board_writer: false,
         }
     }
 

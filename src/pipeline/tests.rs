@@ -114,6 +114,7 @@ fn context<'a>(
         interrupt: &NEVER,
         redactor,
         observer,
+        sole_board_writer: false,
     }
 }
 

@@ -50,6 +50,8 @@ impl TaskRunner for LanesRunner {
             interrupt,
             redactor: crate::execution::secrets::Redactor::from_env(),
             observer: &crate::pipeline::Quiet,
+            // The worker's clone is its own, and it changes its board only between runs.
+            sole_board_writer: true,
         };
         let outcome = crate::lanes::execute::execute_task(&session, &board, task, &cx)?;
         Ok(RunDone {

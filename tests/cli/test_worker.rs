@@ -1014,3 +1014,62 @@ fn a_worker_never_publishes_a_secret_its_agent_planted_in_the_notes() {
     let board = remote_board(&s.env, &s.url, "check");
     assert!(board.values().all(|t| t["state"] != "Done"), "{board:?}");
 }
+
+/// An agent runs with the user's rights in a worktree of the worker's clone, so it can write
+/// the clone's board: here it moves every task back to Ready (each change built on the last,
+/// as git-oc's own are). The board is the remote's: no task is run again, and nothing the
+/// agent wrote on a task reaches the remote.
+#[test]
+fn an_agent_that_moves_tasks_back_to_ready_in_the_clone_gets_no_task_run_twice() {
+    let s = setup(3);
+    let a = clone(&s.env, &s.url, "a");
+    let oc = env!("CARGO_BIN_EXE_git-oc");
+    let script = format!(
+        "for t in $(git for-each-ref --format='%(refname:lstrip=3)' refs/oc/tasks/); do \
+         '{oc}' task move \"$t\" ready >/dev/null 2>&1; \
+         '{oc}' task comment \"$t\" -m 'planted by the agent' >/dev/null 2>&1; done; \
+         mkdir -p work && date +%s%N > work/$GIT_OC_RUN_ID.txt"
+    );
+    write_config(&a, &agent_config(&["sh", "-c", &script]));
+    s.env.git(&a, ["add", ".oc"]);
+    s.env.git(&a, ["commit", "-q", "-m", "An agent that writes the board"]);
+    let run = worker(
+        &s.env,
+        &a,
+        &[
+            "--name",
+            "w",
+            "--lease",
+            "30s",
+            "--idle-exit",
+            "0.5",
+            "--max-tasks",
+            "6",
+        ],
+    );
+    run.assert_code(0);
+    let report = run.json();
+    let ran: Vec<&str> = report["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran.len(), 3, "tasks run: {ran:?}\n{report:#}");
+    let board = remote_board(&s.env, &s.url, "check");
+    assert_board_finished(&s, &board, 3);
+    for (id, doc) in &board {
+        assert!(
+            !doc.to_string().contains("planted by the agent"),
+            "the agent's comment reached the remote on task {id}:\n{doc:#}"
+        );
+    }
+    // Each run's evidence, read with plain git on the remote, says what was put back.
+    for run in report["tasks"].as_array().unwrap() {
+        let evidence = format!("refs/oc/runs/{}", run["run_id"].as_str().unwrap());
+        let found = s
+            .env
+            .git_output(&s.remote, ["grep", "-c", "changed the board's tasks", &evidence]);
+        assert!(found.status.success(), "no warning in {evidence}");
+    }
+}

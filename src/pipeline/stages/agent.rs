@@ -107,7 +107,14 @@ impl Stage for Agent {
             && let Ok(after) = crate::git::refs::all(&env.repo.repo)
         {
             let changed = changed_refs(before, &after, &state.plan.branch);
-            let put_back = crate::git::guard::restore_records(&env.repo.repo, env.repo.workdir(), before, &after);
+            let sole = env.cx.sole_board_writer;
+            let tasks_put_back = if sole {
+                crate::git::guard::put_back_tasks(&env.repo.repo, before, &after)
+            } else {
+                Vec::new()
+            };
+            let put_back =
+                crate::git::guard::restore_records(&env.repo.repo, env.repo.workdir(), before, &after, !sole);
             let replaced = crate::git::guard::restore_replacements(&env.repo.repo, before, &after);
             let dropped = crate::git::guard::drop_foreign_notes(&env.repo.repo, env.repo.workdir(), before);
             warn_listing(
@@ -121,6 +128,12 @@ impl Stage for Agent {
                 env,
                 "the agent deleted or rewrote git-oc's records while it ran; put back",
                 &put_back,
+            );
+            warn_listing(
+                &mut state.warnings,
+                env,
+                "the agent changed the board's tasks while it ran (no other git-oc writes them here); put back as they were",
+                &tasks_put_back,
             );
             warn_listing(
                 &mut state.warnings,
