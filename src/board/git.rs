@@ -281,11 +281,17 @@ pub struct Skipped {
 /// Every task's summary, from the task commits' messages (decoded on all cores), and the refs
 /// that are not tasks.
 pub fn list_summaries(repo: &gix::Repository) -> Result<(Vec<TaskSummary>, Vec<Skipped>)> {
+    list_summaries_under(repo, TASKS_REF_PREFIX)
+}
+
+/// [`list_summaries`] of the tasks named `<prefix><id>`: the board as fetched from a remote with
+/// [`tracking_prefix`].
+pub fn list_summaries_under(repo: &gix::Repository, prefix: &str) -> Result<(Vec<TaskSummary>, Vec<Skipped>)> {
     let ctx = |e| Error::git("could not list the tasks", e);
     let platform = repo.references().map_err(ctx)?;
     let mut skipped = Vec::new();
     let mut targets = Vec::new();
-    for reference in platform.prefixed(TASKS_REF_PREFIX).map_err(ctx)? {
+    for reference in platform.prefixed(prefix).map_err(ctx)? {
         let mut reference = match reference {
             Ok(r) => r,
             Err(e) => {
@@ -311,13 +317,13 @@ pub fn list_summaries(repo: &gix::Repository) -> Result<(Vec<TaskSummary>, Vec<S
     }
     // Task commits never change: their summaries are kept by commit id, and only the commits
     // not seen before are read (after a fetch, say).
-    let cache_path = repo.common_dir().join("oc").join(SUMMARY_CACHE);
+    let cache_path = summary_cache(repo.common_dir());
     let cache = load_summaries(&cache_path);
     let mut found: Vec<(gix::ObjectId, TaskSummary)> = Vec::with_capacity(targets.len());
     let mut misses = Vec::new();
     for (name, id) in targets {
         match cache.get(&id) {
-            Some(summary) if name.strip_prefix(TASKS_REF_PREFIX) == Some(summary.id.as_str()) => {
+            Some(summary) if name.strip_prefix(prefix) == Some(summary.id.as_str()) => {
                 found.push((id, summary.clone()));
             }
             _ => misses.push((name, id)),
@@ -339,7 +345,7 @@ pub fn list_summaries(repo: &gix::Repository) -> Result<(Vec<TaskSummary>, Vec<S
                     let objects = crate::git::loose::LooseFirst::new(&repo);
                     let mut buf = Vec::new();
                     part.iter()
-                        .map(|(name, id)| (*id, decode_summary(&objects, &mut buf, name, *id)))
+                        .map(|(name, id)| (*id, decode_summary(&objects, &mut buf, prefix, name, *id)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -353,14 +359,33 @@ pub fn list_summaries(repo: &gix::Repository) -> Result<(Vec<TaskSummary>, Vec<S
             Err(s) => skipped.push(s),
         }
     }
-    if fresh || cache.len() != found.len() {
-        save_summaries(&cache_path, &found);
+    if prefix == TASKS_REF_PREFIX {
+        // The board's own tasks decide what the cache keeps.
+        if fresh || cache.len() != found.len() {
+            save_summaries(&cache_path, &found);
+        }
+    } else if fresh {
+        // These and the board's own tasks, so that neither listing evicts the other's.
+        let listed: std::collections::HashSet<gix::ObjectId> = found.iter().map(|(id, _)| *id).collect();
+        let own: std::collections::HashSet<gix::ObjectId> = crate::git::refs::ids_under(repo, TASKS_REF_PREFIX)?
+            .into_values()
+            .collect();
+        let mut all: Vec<(gix::ObjectId, TaskSummary)> = cache
+            .into_iter()
+            .filter(|(id, _)| own.contains(id) && !listed.contains(id))
+            .collect();
+        all.extend(found.iter().cloned());
+        save_summaries(&cache_path, &all);
     }
     Ok((found.into_iter().map(|(_, t)| t).collect(), skipped))
 }
 
-/// `<git-dir>/oc/task-summaries`: `<commit id> <summary as JSON>` per line.
-const SUMMARY_CACHE: &str = "task-summaries";
+/// `<git-dir>/oc/task-summaries`: `<commit id> <summary as JSON>` per line. An agent can write
+/// it too: the agent stage drops it when it changed while the agent ran
+/// ([`crate::git::guard::Guarded::drop_changed_caches`]).
+pub fn summary_cache(common_dir: &std::path::Path) -> std::path::PathBuf {
+    common_dir.join("oc").join("task-summaries")
+}
 
 /// The cached summaries; an unreadable or damaged file is as good as none.
 fn load_summaries(path: &std::path::Path) -> std::collections::HashMap<gix::ObjectId, TaskSummary> {
@@ -396,6 +421,7 @@ fn save_summaries(path: &std::path::Path, entries: &[(gix::ObjectId, TaskSummary
 fn decode_summary(
     objects: &crate::git::loose::LooseFirst<'_>,
     buf: &mut Vec<u8>,
+    prefix: &str,
     name: &str,
     id: gix::ObjectId,
 ) -> Result<TaskSummary, Skipped> {
@@ -413,7 +439,7 @@ fn decode_summary(
     let message = data.find(b"\n\n").map_or(&b""[..], |at| &data[at + 2..]).to_str_lossy();
     let summary =
         task::parse_message(&message).map_err(|why| skip(format!("it is not a git-oc task commit: {why}")))?;
-    if name.strip_prefix(TASKS_REF_PREFIX) != Some(summary.id.as_str()) {
+    if name.strip_prefix(prefix) != Some(summary.id.as_str()) {
         return Err(skip(format!("its commit is for task {}", summary.id)));
     }
     Ok(summary)

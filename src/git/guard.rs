@@ -3,8 +3,9 @@
 //! agent's later, with your rights and outside any run: in git-oc's own git commands
 //! (`remote.origin.receivepack` runs on `git oc push`) or in yours (`hooks/pre-push`,
 //! `core.fsmonitor`). The same goes for your global configuration (`~/.gitconfig`, git's XDG
-//! file), the files any of them include, and a `core.hooksPath` directory they name. They are
-//! read before the agent runs and put back after it.
+//! file), the files any of them include, and a `core.hooksPath` directory they name, and for
+//! git-oc's own configuration (the user's and the checkout's `.oc/config.toml`), whose policy
+//! gates every later run. They are read before the agent runs and put back after it.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -39,7 +40,20 @@ pub struct Guarded {
     hook_dirs: Vec<PathBuf>,
     /// The registrations of runs (`.git/oc/inflight/`), which `git oc gc` acts on.
     registrations: BTreeMap<PathBuf, Kept>,
+    /// git-oc's caches, by what stamps each file's last change.
+    caches: Vec<(PathBuf, Option<Stamp>)>,
     common_dir: PathBuf,
+}
+
+/// What changes with every write to a file, and which no one but the kernel sets: its inode and
+/// the time of its last change (`ctime`, unlike `mtime`, cannot be set back by `touch`).
+#[derive(PartialEq, Eq)]
+struct Stamp(u64, u64, u64, i64, i64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    Some(Stamp(m.dev(), m.ino(), m.size(), m.ctime(), m.ctime_nsec()))
 }
 
 /// The files of a flat directory, as they are.
@@ -122,8 +136,14 @@ impl Guarded {
     /// Take the configuration (`config`, `config.worktree` of the repository and of the run's
     /// worktree, the global files, and what they include) and the hooks (of the repository at
     /// `common_dir`, and of any `core.hooksPath`).
-    pub fn take(common_dir: &Path, worktree_git_dir: &Path) -> Guarded {
+    /// `oc_configs`: git-oc's own configuration files (the user's and the checkout's
+    /// `.oc/config.toml`), which set the gate's policy for every later run.
+    pub fn take(common_dir: &Path, worktree_git_dir: &Path, oc_configs: &[PathBuf]) -> Guarded {
         let mut files = BTreeMap::new();
+        for path in oc_configs {
+            let kept = read(path);
+            files.insert(path.clone(), kept);
+        }
         let mut hook_dirs = vec![common_dir.join("hooks")];
         // What rewrites history as git reads it is kept like configuration: grafts and the
         // shallow list (either can hide a commit's parents from `git log` and `git rev-list`).
@@ -172,12 +192,43 @@ impl Guarded {
             let kept = read(&hook);
             files.insert(hook, kept);
         }
+        let caches = [crate::board::git::summary_cache(common_dir)]
+            .into_iter()
+            .map(|path| {
+                let stamp = stamp(&path);
+                (path, stamp)
+            })
+            .collect();
         Guarded {
             files,
             hook_dirs,
             registrations: entries(&crate::execution::inflight::dir(&common_dir.join("oc"))),
+            caches,
             common_dir: common_dir.to_owned(),
         }
+    }
+
+    /// git-oc's caches that changed while the agent ran, deleted: what they hold is computed
+    /// from objects, so one the agent wrote could say anything (every Done task Ready), and a
+    /// cache is only ever rebuilt. Deleting one git-oc rewrote meanwhile costs that rebuild.
+    /// The names of what was deleted.
+    pub fn drop_changed_caches(&self) -> Vec<String> {
+        let mut dropped = Vec::new();
+        for (path, before) in &self.caches {
+            if stamp(path) == *before {
+                continue;
+            }
+            let name = path
+                .strip_prefix(&self.common_dir)
+                .unwrap_or(path)
+                .display()
+                .to_string();
+            dropped.push(match remove(path) {
+                Ok(()) => name,
+                Err(e) => format!("{name} (could not be deleted: {e})"),
+            });
+        }
+        dropped
     }
 
     /// Registrations of runs that the agent planted or edited: `git oc gc` removes what an

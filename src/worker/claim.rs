@@ -232,31 +232,21 @@ pub fn claim(transport: &Transport, board: &GitBoard, states: &States, seen: &Se
         Pushed::Refused(why) => return Err(refused(transport.remote(), "claim a task", &why)),
         Pushed::Unreachable(why) => return Ok(Claimed::Unreachable(why)),
     }
-    Ok(Claimed::Won(Box::new(won(
-        board.repo(),
-        transport.remote(),
-        states,
-        prepared,
-    )?)))
+    Ok(Claimed::Won(Box::new(won(board.repo(), transport.remote(), prepared)?)))
 }
 
-/// After the remote took a claim: the task moves locally too (it descends from the local tip,
-/// which merged the remote's), and the tracking refs follow the push.
-pub fn won(repo: &gix::Repository, remote: &str, states: &States, prepared: Prepared) -> Result<Held> {
+/// After the remote took a claim: the local task and the tracking refs follow the push.
+pub fn won(repo: &gix::Repository, remote: &str, prepared: Prepared) -> Result<Held> {
     let task_ref = format!("{TASKS_REF_PREFIX}{}", prepared.task_id);
     set_ref(
         repo,
         &format!("{}{}", tracking_prefix(remote), prepared.task_id),
         prepared.task_commit,
     )?;
-    match crate::git::refs::target(repo, &task_ref)? {
-        Some(l) if l == prepared.remote_tip => {
-            crate::git::refs::compare_and_swap(repo, &task_ref, Some(l), prepared.task_commit, "git-oc: task claimed")?
-        }
-        _ => {
-            crate::board::git::merge_fetched(repo, &tracking_prefix(remote), states)?;
-        }
-    }
+    // The task runs from the remote's copy, whatever the local one holds: nothing but the remote
+    // and this worker's runs write the task, and a local change would be the agent's (of an
+    // earlier run, through the fetched board, say), which the claim did not see.
+    set_ref(repo, &task_ref, prepared.task_commit)?;
     set_ref(
         repo,
         &format!("{}{}", claims_tracking_prefix(remote), prepared.task_id),

@@ -328,7 +328,7 @@ impl<'a> Worker<'a> {
             look.skip.clear();
             fresh = true;
         }
-        let (tasks, _) = crate::board::git::list_summaries(self.repo())?;
+        let (tasks, _) = self.remote_board()?;
         if fresh {
             self.close_split_parents(&tasks, on);
         }
@@ -550,6 +550,13 @@ impl<'a> Worker<'a> {
         })
     }
 
+    /// The tasks as the remote has them, as last fetched: what a claim is leased on. The local
+    /// board is not looked at: the agent could write it (and the fetched copy too, but a claim
+    /// on a copy the remote does not have is refused by the claim's lease).
+    fn remote_board(&self) -> Result<(Vec<TaskSummary>, Vec<crate::board::git::Skipped>)> {
+        crate::board::git::list_summaries_under(self.repo(), &tracking_prefix(&self.opts.remote))
+    }
+
     fn in_lanes(&self, labels: &[String]) -> bool {
         let kind = crate::board::task::label_value(labels, "task-kind").unwrap_or("goal");
         let kind = match kind {
@@ -668,7 +675,7 @@ impl<'a> Worker<'a> {
             return Ok(None);
         }
         self.merge_fetched()?;
-        let (tasks, _) = crate::board::git::list_summaries(self.repo())?;
+        let (tasks, _) = self.remote_board()?;
         self.close_split_parents(&tasks, on);
         carried.fetched_at = Some(at);
         let skip = HashSet::from([current.to_owned()]);
@@ -919,7 +926,7 @@ impl<'a> Worker<'a> {
                 match pushed {
                     Pushed::Done => {
                         let ms = pushed_at.elapsed().as_secs_f64() * 1000.0;
-                        let held = claim::won(repo, remote, &self.states, n)?;
+                        let held = claim::won(repo, remote, n)?;
                         carried.ahead = Some(Ahead::Won(Box::new(held), ms));
                     }
                     // Most likely the claim (another worker took that task): publish alone, at once.

@@ -916,6 +916,33 @@ git config --unset oc.test.mine && echo ok > f.txt"#,
     assert!(!marker.exists(), "the planted command ran");
 }
 
+/// git-oc's own configuration sets the gate's policy for every later run: the checkout's
+/// `.oc/config.toml` (outside the agent's worktree) and the user's git-oc configuration. An agent
+/// that loosens the policy there has both put back as they were when it ends, and the run says so.
+#[test]
+fn an_agent_that_loosens_the_policy_in_git_ocs_configuration_has_it_put_back() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let mine = "[run]\ntimeout = 600\n";
+    std::fs::create_dir_all(repo.join(".oc")).unwrap();
+    std::fs::write(repo.join(".oc/config.toml"), mine).unwrap();
+    let loose = "[[policy.repo_policies]]\nrepo_key = \"r\"\nreplace_defaults = true\n";
+    let script = format!(
+        r#"main="$(git rev-parse --git-common-dir)/.." && printf '{loose}' > "$main/.oc/config.toml" &&
+user="${{XDG_CONFIG_HOME:-$HOME/.config}}/git-oc" && mkdir -p "$user" && printf '{loose}' > "$user/config.toml" &&
+echo ok > f.txt"#
+    );
+    let (run, doc) = run_sh(&env, &repo, "loosen", &script, &[]);
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(warnings.contains("git-oc's configuration"), "{warnings}");
+    assert_eq!(std::fs::read_to_string(repo.join(".oc/config.toml")).unwrap(), mine);
+    assert!(
+        !env.home().join(".config/git-oc/config.toml").exists(),
+        "the user's git-oc configuration was left written"
+    );
+}
+
 /// The same through the user's global configuration, which every repository reads: a command
 /// planted in `~/.gitconfig`, in a file it includes, or as a hook in its `core.hooksPath`
 /// directory never runs, and the user's own settings there are kept.

@@ -1015,24 +1015,15 @@ fn a_worker_never_publishes_a_secret_its_agent_planted_in_the_notes() {
     assert!(board.values().all(|t| t["state"] != "Done"), "{board:?}");
 }
 
-/// An agent runs with the user's rights in a worktree of the worker's clone, so it can write
-/// the clone's board: here it moves every task back to Ready (each change built on the last,
-/// as git-oc's own are). The board is the remote's: no task is run again, and nothing the
-/// agent wrote on a task reaches the remote.
-#[test]
-fn an_agent_that_moves_tasks_back_to_ready_in_the_clone_gets_no_task_run_twice() {
-    let s = setup(3);
+/// A worker on a board of 3 tasks whose agent runs `script` (`sh -c`) before doing its work:
+/// its report, after checking that each task ran once and the remote's board is whole.
+fn worker_with_hostile_agent(s: &Setup, script: &str) -> Value {
     let a = clone(&s.env, &s.url, "a");
-    let oc = env!("CARGO_BIN_EXE_git-oc");
-    let script = format!(
-        "for t in $(git for-each-ref --format='%(refname:lstrip=3)' refs/oc/tasks/); do \
-         '{oc}' task move \"$t\" ready >/dev/null 2>&1; \
-         '{oc}' task comment \"$t\" -m 'planted by the agent' >/dev/null 2>&1; done; \
-         mkdir -p work && date +%s%N > work/$GIT_OC_RUN_ID.txt"
-    );
+    let script = format!("{script}; mkdir -p work && date +%s%N > work/$GIT_OC_RUN_ID.txt");
     write_config(&a, &agent_config(&["sh", "-c", &script]));
     s.env.git(&a, ["add", ".oc"]);
-    s.env.git(&a, ["commit", "-q", "-m", "An agent that writes the board"]);
+    s.env.git(&a, ["commit", "-q", "-m", "A hostile agent"]);
+    // --max-tasks: without the defence, the worker would run the reopened tasks without end.
     let run = worker(
         &s.env,
         &a,
@@ -1057,7 +1048,27 @@ fn an_agent_that_moves_tasks_back_to_ready_in_the_clone_gets_no_task_run_twice()
         .collect();
     assert_eq!(ran.len(), 3, "tasks run: {ran:?}\n{report:#}");
     let board = remote_board(&s.env, &s.url, "check");
-    assert_board_finished(&s, &board, 3);
+    assert_board_finished(s, &board, 3);
+    report
+}
+
+/// An agent runs with the user's rights in a worktree of the worker's clone, so it can write
+/// the clone's board: here it moves every task back to Ready (each change built on the last,
+/// as git-oc's own are) and comments on each. The board is the remote's: no task is run again,
+/// and nothing the agent wrote on a task reaches the remote.
+#[test]
+fn an_agent_that_moves_tasks_back_to_ready_in_the_clone_gets_no_task_run_twice() {
+    let s = setup(3);
+    let oc = env!("CARGO_BIN_EXE_git-oc");
+    let report = worker_with_hostile_agent(
+        &s,
+        &format!(
+            "for t in $(git for-each-ref --format='%(refname:lstrip=3)' refs/oc/tasks/); do \
+             '{oc}' task move \"$t\" ready >/dev/null 2>&1; \
+             '{oc}' task comment \"$t\" -m 'planted by the agent' >/dev/null 2>&1; done"
+        ),
+    );
+    let board = remote_board(&s.env, &s.url, "check-comments");
     for (id, doc) in &board {
         assert!(
             !doc.to_string().contains("planted by the agent"),
@@ -1072,4 +1083,43 @@ fn an_agent_that_moves_tasks_back_to_ready_in_the_clone_gets_no_task_run_twice()
             .git_output(&s.remote, ["grep", "-c", "changed the board's tasks", &evidence]);
         assert!(found.status.success(), "no warning in {evidence}");
     }
+}
+
+/// git-oc keeps the tasks' summaries in a cache under `.git/oc/`, which the agent can write
+/// too: one that says every Done task is Ready must not get a task run again.
+#[test]
+fn an_agent_that_rewrites_the_task_cache_gets_no_task_run_twice() {
+    let s = setup(3);
+    let report = worker_with_hostile_agent(
+        &s,
+        r#"f="$(git rev-parse --git-common-dir)/oc/task-summaries"; [ -f "$f" ] && sed -i 's/"state":"Done"/"state":"Ready for AI"/g' "$f"; true"#,
+    );
+    let warned = report["tasks"].as_array().unwrap().iter().any(|run| {
+        let evidence = format!("refs/oc/runs/{}", run["run_id"].as_str().unwrap());
+        let found = s.env.git_output(
+            &s.remote,
+            ["grep", "-c", "caches changed while the agent ran", &evidence],
+        );
+        found.status.success()
+    });
+    assert!(warned, "no run's evidence says the cache was deleted");
+}
+
+/// The agent can write the clone's copy of the remote's board as well (the refs a fetch
+/// updates): a copy saying every task is Ready, built on what the remote has, must not get a
+/// task run again either.
+#[test]
+fn an_agent_that_forges_the_fetched_board_gets_no_task_run_twice() {
+    let s = setup(3);
+    let oc = env!("CARGO_BIN_EXE_git-oc");
+    worker_with_hostile_agent(
+        &s,
+        &format!(
+            "for t in $(git for-each-ref --format='%(refname:lstrip=3)' refs/oc/tasks/); do \
+             old=$(git rev-parse refs/oc/tasks/$t); \
+             '{oc}' task move \"$t\" ready >/dev/null 2>&1; \
+             git update-ref refs/oc/remotes/origin/tasks/$t $(git rev-parse refs/oc/tasks/$t); \
+             git update-ref refs/oc/tasks/$t $old; done"
+        ),
+    );
 }

@@ -60,7 +60,11 @@ impl Stage for Agent {
         } else {
             None
         };
-        let guarded = crate::git::guard::Guarded::take(env.repo.repo.common_dir(), wt.repo.git_dir());
+        let oc_configs: Vec<std::path::PathBuf> = crate::config::user_config_path()
+            .into_iter()
+            .chain([crate::config::repo_config_path(env.repo.workdir())])
+            .collect();
+        let guarded = crate::git::guard::Guarded::take(env.repo.repo.common_dir(), wt.repo.git_dir(), &oc_configs);
         observer.event(&Event::Running {
             source: OutputSource::Agent,
             what: env.adapter.display_name(),
@@ -71,8 +75,14 @@ impl Stage for Agent {
         warn_listing(
             &mut state.warnings,
             env,
-            "the agent changed the repository's git configuration or hooks, which every git command here obeys; put back as they were",
+            "the agent changed git's configuration or hooks, or git-oc's configuration, which every later command here obeys; put back as they were",
             &guarded.restore(),
+        );
+        warn_listing(
+            &mut state.warnings,
+            env,
+            "git-oc's caches changed while the agent ran; deleted (they are rebuilt from git)",
+            &guarded.drop_changed_caches(),
         );
         state.executed = true;
         state.workspace_gone = !wt.path.is_dir();
