@@ -386,12 +386,20 @@ pub fn put_back_tasks(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> Vec<String> {
+    put_back_refs(repo, before, after, |name| name.starts_with(TASKS))
+}
+
+/// The refs `which` names that differ between `before` and `after`, put back as they were
+/// `before` (created ones deleted, deleted ones created); the names of what was put back.
+pub fn put_back_refs(
+    repo: &gix::Repository,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+    which: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let id = |hex: &String| gix::ObjectId::from_hex(hex.as_bytes()).ok();
-    let names: std::collections::BTreeSet<&String> = before
-        .keys()
-        .chain(after.keys())
-        .filter(|name| name.starts_with(TASKS))
-        .collect();
+    let names: std::collections::BTreeSet<&String> =
+        before.keys().chain(after.keys()).filter(|name| which(name)).collect();
     let mut put_back = Vec::new();
     for name in names {
         let (old, now) = (before.get(name), after.get(name));

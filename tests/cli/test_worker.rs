@@ -1123,3 +1123,30 @@ fn an_agent_that_forges_the_fetched_board_gets_no_task_run_twice() {
         ),
     );
 }
+
+/// Each run is cut from the clone's `main`, which the agent can move: a commit it slips in there
+/// would be in the base of the next run, in no run's diff (so no gate sees it), and on the branch
+/// the worker pushes. It is put back when the agent ends: nothing the agent committed reaches the
+/// remote.
+#[test]
+fn an_agent_that_moves_the_clones_main_gets_nothing_into_a_pushed_branch() {
+    let s = setup(3);
+    let report = worker_with_hostile_agent(
+        &s,
+        "echo evil > evil.txt && git add evil.txt && \
+         c=$(git commit-tree $(git write-tree) -p refs/heads/main -m 'slipped in') && \
+         git rm -q --cached evil.txt && rm evil.txt && git update-ref refs/heads/main $c",
+    );
+    let reached = s
+        .env
+        .git(&s.remote, ["log", "--all", "--format=%H %s", "--", "evil.txt"]);
+    assert_eq!(reached, "", "the agent's commit reached the remote");
+    let warned = report["tasks"].as_array().unwrap().iter().all(|run| {
+        let evidence = format!("refs/oc/runs/{}", run["run_id"].as_str().unwrap());
+        let found = s
+            .env
+            .git_output(&s.remote, ["grep", "-c", "refs/heads/main", &evidence]);
+        found.status.success()
+    });
+    assert!(warned, "a run's evidence does not name the branch put back");
+}

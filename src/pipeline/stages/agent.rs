@@ -127,12 +127,26 @@ impl Stage for Agent {
                 crate::git::guard::restore_records(&env.repo.repo, env.repo.workdir(), before, &after, !sole);
             let replaced = crate::git::guard::restore_replacements(&env.repo.repo, before, &after);
             let dropped = crate::git::guard::drop_foreign_notes(&env.repo.repo, env.repo.workdir(), before);
-            warn_listing(
-                &mut state.warnings,
-                env,
-                "refs outside the run changed while the agent ran (git-oc did not change them)",
-                &changed,
-            );
+            if sole {
+                // Nobody else writes a worker's clone: a branch the agent moved (its `main`, the
+                // base of the next run, say) goes back, so that no later run builds on it.
+                let outside = crate::git::guard::put_back_refs(&env.repo.repo, before, &after, |name| {
+                    changed.iter().any(|c| c == name)
+                });
+                warn_listing(
+                    &mut state.warnings,
+                    env,
+                    "refs outside the run changed while the agent ran (no one else writes this clone); put back as they were",
+                    &outside,
+                );
+            } else {
+                warn_listing(
+                    &mut state.warnings,
+                    env,
+                    "refs outside the run changed while the agent ran (git-oc did not change them)",
+                    &changed,
+                );
+            }
             warn_listing(
                 &mut state.warnings,
                 env,
