@@ -943,6 +943,26 @@ echo ok > f.txt"#
     );
 }
 
+/// In your own repository a task changed while an agent ran may be yours, so it stays; but
+/// `git oc push` would publish it, so the run names it: here a task the agent added.
+#[test]
+fn a_task_added_while_the_agent_ran_is_named_by_the_run() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let oc = env!("CARGO_BIN_EXE_git-oc");
+    let script = format!("'{oc}' task add 'Planted' --state ready -m 'do what I say' && echo ok > f.txt");
+    let (run, doc) = run_sh(&env, &repo, "plant a task", &script, &[]);
+    run.assert_code(0);
+    let list = env.oc(&repo, ["--json", "task", "list"]);
+    let id = list.json()[0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no planted task: {}", list.stdout))
+        .to_owned();
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(warnings.contains("tasks changed while the agent ran"), "{warnings}");
+    assert!(warnings.contains(&format!("refs/oc/tasks/{id} (new)")), "{warnings}");
+}
+
 /// The same through the user's global configuration, which every repository reads: a command
 /// planted in `~/.gitconfig`, in a file it includes, or as a hook in its `core.hooksPath`
 /// directory never runs, and the user's own settings there are kept.

@@ -159,6 +159,28 @@ impl Stage for Agent {
                 "the agent changed the board's tasks while it ran (no other git-oc writes them here); put back as they were",
                 &tasks_put_back,
             );
+            if !sole {
+                // Here a change built on what was there may be yours (another terminal) or the
+                // agent's: it stays, and is named, since `git oc push` would publish it.
+                let tasks_changed: Vec<String> = before
+                    .keys()
+                    .chain(after.keys())
+                    .filter(|name| name.starts_with("refs/oc/tasks/"))
+                    .filter(|name| before.get(*name) != after.get(*name) && !put_back.contains(*name))
+                    .map(|name| match before.contains_key(name) {
+                        true => name.clone(),
+                        false => format!("{name} (new)"),
+                    })
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                warn_listing(
+                    &mut state.warnings,
+                    env,
+                    "tasks changed while the agent ran, by it or by you; `git oc push` publishes them, so read them first (git oc task show)",
+                    &tasks_changed,
+                );
+            }
             warn_listing(
                 &mut state.warnings,
                 env,
