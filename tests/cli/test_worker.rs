@@ -1150,3 +1150,25 @@ fn an_agent_that_moves_the_clones_main_gets_nothing_into_a_pushed_branch() {
     });
     assert!(warned, "a run's evidence does not name the branch put back");
 }
+
+/// A replacement ref the agent plants in a worker's clone is put back once, with the warning
+/// that names replacements, not reported as a ref that could not be put back.
+#[test]
+fn an_agent_that_plants_a_replacement_in_a_worker_clone_has_it_taken_out_cleanly() {
+    let s = setup(3);
+    let report = worker_with_hostile_agent(
+        &s,
+        "git replace -f $(git rev-parse refs/heads/main) $(git commit-tree 'refs/heads/main^{tree}' -m fake)",
+    );
+    for run in report["tasks"].as_array().unwrap() {
+        let evidence = format!("refs/oc/runs/{}", run["run_id"].as_str().unwrap());
+        let says = |what: &str| {
+            s.env
+                .git_output(&s.remote, ["grep", "-c", what, &evidence])
+                .status
+                .success()
+        };
+        assert!(says("replacement refs"), "{evidence} does not name the replacement");
+        assert!(!says("could not be put back"), "{evidence} reports a failed put-back");
+    }
+}

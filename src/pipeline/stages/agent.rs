@@ -130,8 +130,9 @@ impl Stage for Agent {
             if sole {
                 // Nobody else writes a worker's clone: a branch the agent moved (its `main`, the
                 // base of the next run, say) goes back, so that no later run builds on it.
+                // (Replacement refs are put back below, with their own warning.)
                 let outside = crate::git::guard::put_back_refs(&env.repo.repo, before, &after, |name| {
-                    changed.iter().any(|c| c == name)
+                    !name.starts_with("refs/replace/") && changed.iter().any(|c| c == name)
                 });
                 warn_listing(
                     &mut state.warnings,
