@@ -179,6 +179,21 @@ pub fn prepare(board: &GitBoard, states: &States, seen: &Seen, mine: &Claim) -> 
     let repo = board.repo();
     let running = states.name(StateKind::Running).to_owned();
     let interrupted = seen.claim.as_ref().map(|(_, c)| c.clone());
+    // The pick was made on summaries (cached by commit, in a file anyone can write): the commit
+    // itself must agree, or a Done task would be moved back to Running and run again.
+    let actual = crate::board::git::read_task_at(repo, seen.remote_tip)?.state;
+    let claimable = match states.kind_of(&actual) {
+        Some(StateKind::Ready) => true,
+        Some(StateKind::Running) => interrupted.is_some(),
+        _ => false,
+    };
+    if !claimable {
+        return Err(Error::run(format!(
+            "task {} is {actual:?} on the remote, but this clone's task cache said it could be claimed",
+            seen.task_id
+        ))
+        .hint("delete .git/oc/task-summaries (a cache, rebuilt from git) and start the worker again"));
+    }
     let (task_commit, _) = board.commit_change(seen.remote_tip, |t, now, who| {
         if let Some(old) = &interrupted {
             t.comments.push(Comment::new(

@@ -1172,3 +1172,27 @@ fn an_agent_that_plants_a_replacement_in_a_worker_clone_has_it_taken_out_cleanly
         assert!(!says("could not be put back"), "{evidence} reports a failed put-back");
     }
 }
+
+/// The task cache rewritten outside any run (the worker was not running): the worker picks on
+/// it, but the claim reads the task commit itself, so a Done task is never run again; the
+/// worker stops and says how to clear the cache.
+#[test]
+fn a_task_cache_that_lies_outside_a_run_stops_the_worker_before_a_task_runs_twice() {
+    let s = setup(2);
+    let a = clone(&s.env, &s.url, "a");
+    let args = ["--name", "w", "--lease", "30s", "--idle-exit", "0.3"];
+    worker(&s.env, &a, &args).assert_code(0);
+    let cache = a.join(".git/oc/task-summaries");
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(text.contains("\"state\":\"Done\""), "{text}");
+    std::fs::write(&cache, text.replace("\"state\":\"Done\"", "\"state\":\"Ready for AI\"")).unwrap();
+    let run = worker(&s.env, &a, &args);
+    assert_error(&run, 1, "task cache said it could be claimed");
+    assert!(
+        run.stderr.contains("hint: delete .git/oc/task-summaries"),
+        "{}",
+        run.stderr
+    );
+    let board = remote_board(&s.env, &s.url, "check");
+    assert_board_finished(&s, &board, 2);
+}
