@@ -240,6 +240,12 @@ impl Guarded {
     fn restore_registrations(&self, changed: &mut Vec<String>) {
         let dir = crate::execution::inflight::dir(&self.common_dir.join("oc"));
         for (path, now) in entries(&dir) {
+            // Only `<run id>.json` is a registration. A `.tmp` file is one being written: another
+            // run registering right now, before it could lock it (removing it failed that run);
+            // `git oc gc` removes one that stays unlocked.
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
             let before = self.registrations.get(&path).unwrap_or(&Kept::Absent);
             if now == *before || crate::execution::inflight::is_live(&path) {
                 continue;
