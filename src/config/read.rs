@@ -68,6 +68,16 @@ pub fn read_plain_file_here(path: &Path, max_bytes: u64) -> Option<Vec<u8>> {
 }
 
 fn read_regular(path: &Path, max_bytes: u64, follow_symlinks: bool) -> Option<Vec<u8>> {
+    // What is already known not to be a file is not opened at all (a FIFO opened without
+    // blocking would still have a reader for a moment); the open below checks again.
+    let seen = if follow_symlinks {
+        std::fs::metadata(path)
+    } else {
+        std::fs::symlink_metadata(path)
+    };
+    if seen.is_ok_and(|m| !m.is_file() && !m.file_type().is_symlink()) {
+        return None;
+    }
     let (file, meta) = open_regular_file(std::fs::OpenOptions::new().read(true), path, follow_symlinks).ok()?;
     if meta.len() > max_bytes {
         return None;
