@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::board::git::TASKS_REF_PREFIX;
+
 /// A path as it was.
 #[derive(PartialEq, Eq)]
 enum Kept {
@@ -340,7 +342,7 @@ pub fn restore_records(
     tasks: bool,
 ) -> Vec<String> {
     let mut put_back = Vec::new();
-    let considered = |name: &str| is_record(name) && (tasks || !name.starts_with(TASKS));
+    let considered = |name: &str| is_record(name) && (tasks || !name.starts_with(TASKS_REF_PREFIX));
     for (name, old) in before.iter().filter(|(name, _)| considered(name)) {
         let Ok(old_id) = gix::ObjectId::from_hex(old.as_bytes()) else {
             continue;
@@ -380,8 +382,6 @@ pub fn restore_records(
     put_back
 }
 
-const TASKS: &str = "refs/oc/tasks/";
-
 /// Where no other git-oc writes the board while the agent runs (a worker's own clone), a task
 /// ref that changed in that time was written by the agent, even one built on what was there (a
 /// move back to Ready, a comment): each goes back as it was, and one the agent created is
@@ -392,7 +392,7 @@ pub fn put_back_tasks(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> Vec<String> {
-    put_back_refs(repo, before, after, |name| name.starts_with(TASKS))
+    put_back_refs(repo, before, after, |name| name.starts_with(TASKS_REF_PREFIX))
 }
 
 /// The refs `which` names that differ between `before` and `after`, put back as they were

@@ -166,7 +166,7 @@ impl Stage for Agent {
                 let tasks_changed: Vec<String> = before
                     .keys()
                     .chain(after.keys())
-                    .filter(|name| name.starts_with("refs/oc/tasks/"))
+                    .filter(|name| name.starts_with(crate::board::git::TASKS_REF_PREFIX))
                     .filter(|name| before.get(*name) != after.get(*name) && !put_back.contains(*name))
                     .map(|name| match before.contains_key(name) {
                         true => name.clone(),
