@@ -94,6 +94,108 @@ pub fn refuse_foreign_evidence(repo: &gix::Repository) -> Result<()> {
     Ok(())
 }
 
+/// Refuse to publish a task or notes history that holds a commit of another kind: the new
+/// commits (those the remote's tips `known` do not reach) of the tasks must each hold just
+/// `task.json`, those of the notes just notes. An agent that adds its own commit as a parent of
+/// a task or notes commit (a file it copied, a commit the gate rejected) would otherwise have
+/// `git oc push` carry it to the remote.
+pub fn refuse_foreign_history(
+    repo: &gix::Repository,
+    workdir: &Path,
+    tasks: Option<&str>,
+    known: &[gix::ObjectId],
+) -> Result<()> {
+    let negatives: String = known
+        .iter()
+        .filter(|id| repo.has_object(*id))
+        .map(|id| format!("^{id}\n"))
+        .collect();
+    type Valid = fn(&gix::Repository, gix::ObjectId) -> bool;
+    let families: [(Option<String>, &str, Valid); 2] = [
+        (tasks.map(|t| format!("--glob={t}")), "task", holds_a_task),
+        (
+            crate::git::refs::target(repo, NOTES_REF)?.map(|_| NOTES_REF.to_owned()),
+            "notes",
+            holds_notes,
+        ),
+    ];
+    for (from, what, valid) in families {
+        let Some(from) = from else { continue };
+        let args = ["rev-list".to_owned(), "--stdin".to_owned(), from.clone()];
+        let out = crate::git::run_with_input(workdir, &args, negatives.as_bytes())?;
+        for line in out.lines() {
+            let Ok(id) = gix::ObjectId::from_hex(line.trim().as_bytes()) else {
+                continue;
+            };
+            if !valid(repo, id) {
+                let named = from.trim_start_matches("--glob=");
+                return Err(Error::run(format!(
+                    "refusing to publish {named}: its history holds commit {id}, which is not a {what} commit"
+                ))
+                .hint(format!(
+                    "git-oc never writes such a commit (an agent may have): see it with 'git show --stat {id}' and find the ref that reaches it with 'git for-each-ref --contains {id} {}'",
+                    named.trim_end_matches('*')
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether commit `id`'s tree is a task's: `task.json` and nothing else.
+fn holds_a_task(repo: &gix::Repository, id: gix::ObjectId) -> bool {
+    let Some(tree) = repo.find_commit(id).ok().and_then(|c| c.tree().ok()) else {
+        return false;
+    };
+    let entries: Vec<_> = tree.iter().filter_map(|e| e.ok()).collect();
+    entries.len() == 1 && entries[0].filename() == "task.json" && entries[0].mode().is_blob()
+}
+
+/// Whether commit `id`'s tree is a notes tree: blobs named by the object they annotate, in
+/// fan-out directories or not.
+fn holds_notes(repo: &gix::Repository, id: gix::ObjectId) -> bool {
+    fn notes_tree(tree: &gix::Tree<'_>, prefix: usize) -> bool {
+        tree.iter().all(|entry| {
+            let Ok(entry) = entry else { return false };
+            let name = entry.filename();
+            let hex = name.iter().all(u8::is_ascii_hexdigit);
+            if entry.mode().is_blob() {
+                return hex && prefix + name.len() == 40;
+            }
+            if entry.mode().is_tree() && hex && name.len() == 2 && prefix + 2 < 40 {
+                return entry
+                    .object()
+                    .ok()
+                    .map(|o| o.into_tree())
+                    .is_some_and(|sub| notes_tree(&sub, prefix + 2));
+            }
+            false
+        })
+    }
+    repo.find_commit(id)
+        .ok()
+        .and_then(|c| c.tree().ok())
+        .is_some_and(|tree| notes_tree(&tree, 0))
+}
+
+/// Refuse to publish while a task is held (`board::held`): published, a task an agent made Ready
+/// would be run by every worker of the board.
+pub fn refuse_held_tasks(repo: &gix::Repository) -> Result<()> {
+    let held = crate::board::held::held(repo)?;
+    let Some(first) = held.keys().next() else {
+        return Ok(());
+    };
+    let ids: Vec<&str> = held.keys().map(String::as_str).collect();
+    Err(Error::run(format!(
+        "refusing to publish the tasks: {} changed while an agent ran and {} held",
+        ids.join(", "),
+        if ids.len() == 1 { "is" } else { "are" }
+    ))
+    .hint(format!(
+        "read each with 'git oc task show {first}'; if it is what you want, 'git oc task release {first}' lets it go out (and git oc watch run it); if not, change or close it first"
+    )))
+}
+
 /// Refuse to publish a note block git-oc did not write (`evidence::verify`): a block in the
 /// notes commit `notes` that `published` (what the remote has, if anything) lacks, and that
 /// names no run recorded here or says other than the run's evidence. Reviewers read the notes
@@ -434,6 +536,7 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
     validate_remote(repo, remote)?;
     crate::git::refs::clear_dead_edits(repo);
     refuse_foreign_evidence(repo)?;
+    refuse_held_tasks(repo)?;
     let mut refspecs = vec![format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*")];
     if !crate::board::git::task_ids(repo).is_empty() {
         refspecs.push(format!("{TASKS_REF_PREFIX}*:{TASKS_REF_PREFIX}*"));
@@ -562,6 +665,7 @@ pub fn push_with_notes(
                 .and_then(|(_, id)| gix::ObjectId::from_hex(id.as_bytes()).ok());
             refuse_foreign_notes(repo, workdir, remote, notes, theirs)?;
         }
+        refuse_foreign_history(repo, workdir, with_tasks.then_some(tasks_pattern.as_str()), &known)?;
         refuse_secrets(repo, workdir, remote, &published, &known, &redactor)?;
         let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
         let notes_spec = format!("{NOTES_REF}:{NOTES_REF}");
@@ -640,7 +744,7 @@ pub fn push_with_notes(
 
 /// The configured state names, for the merge rule; the original's when the configuration
 /// cannot be read (fetching evidence does not depend on it).
-fn board_states(workdir: &Path) -> crate::board::States {
+pub(crate) fn board_states(workdir: &Path) -> crate::board::States {
     crate::config::Config::load(workdir)
         .ok()
         .and_then(|c| crate::board::States::from_config(&c.board).ok())

@@ -450,6 +450,10 @@ impl Board for GitBoard {
         BoardKind::Git
     }
 
+    fn held(&self) -> Result<std::collections::BTreeSet<String>> {
+        Ok(super::held::held(&self.repo)?.into_keys().collect())
+    }
+
     fn states(&self) -> &States {
         &self.states
     }

@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod git;
+pub mod held;
 pub mod plane;
 pub mod task;
 
@@ -323,6 +324,10 @@ pub trait Board {
     /// order: a `priority:` label, unless the board has a field of its own.
     fn priority(&self, task: &Task) -> Option<String> {
         task.label_value("priority").map(str::to_owned)
+    }
+    /// Tasks held back for a person to read (`held`): the lanes do not run them.
+    fn held(&self) -> Result<std::collections::BTreeSet<String>> {
+        Ok(std::collections::BTreeSet::new())
     }
 }
 

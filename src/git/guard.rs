@@ -319,12 +319,18 @@ fn put_back(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Whether `name` is one of git-oc's records: evidence (kept, rejected, demo), tasks, notes.
-/// Remote-tracking copies are caches a fetch may force, not records.
+/// Whether `name` is one of git-oc's records: evidence (kept, rejected, demo), tasks, held
+/// tasks, notes. Remote-tracking copies are caches a fetch may force, not records.
 fn is_record(name: &str) -> bool {
-    ["refs/oc/runs/", "refs/oc/rejected/", "refs/oc/demo/", "refs/oc/tasks/"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    [
+        "refs/oc/runs/",
+        "refs/oc/rejected/",
+        "refs/oc/demo/",
+        TASKS_REF_PREFIX,
+        crate::board::held::HELD_REF_PREFIX,
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
         || (name.starts_with("refs/notes/") && !name.starts_with("refs/notes/remotes/"))
 }
 

@@ -70,10 +70,11 @@ pub fn daily_count(board: &dyn Board, tasks: &[TaskSummary], repo_key: &str, now
 }
 
 /// The candidates for `options`, in the order they are taken: `source: improve-suggestion`
-/// first, then by priority, then oldest first.
+/// first, then by priority, then oldest first. A held task is none (`board::held`).
 pub fn candidates(board: &dyn Board, tasks: &[TaskSummary], options: &ClaimOptions) -> Result<Vec<Task>> {
     let mut out = Vec::new();
-    for t in tasks {
+    let held = board.held()?;
+    for t in tasks.iter().filter(|t| !held.contains(&t.id)) {
         let kind_ok = crate::board::task::label_value(&t.labels, "task-kind")
             .is_some_and(|k| options.role.kinds().iter().any(|r| r.eq_ignore_ascii_case(k)));
         if kind_ok && is_repo(t, &options.repo_key) && in_states(board, t, &[StateKind::Ready]) {

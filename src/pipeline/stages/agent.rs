@@ -181,6 +181,17 @@ impl Stage for Agent {
                     "tasks changed while the agent ran, by it or by you; `git oc push` publishes them, so read them first (git oc task show)",
                     &tasks_changed,
                 );
+                // One that is Ready now would be run by `git oc watch` and, published, by every
+                // worker of the board: held until a person releases it.
+                let held = hold_ready_tasks(env, &state.request.run_id, before, &after);
+                if !held.is_empty() {
+                    let warning = format!(
+                        "held until you read and release them (`git oc push` refuses to publish them, `git oc watch` does not run them): {}; read each with `git oc task show ID`, then `git oc task release ID`",
+                        held.join(", ")
+                    );
+                    env.cx.warn(&warning);
+                    state.warnings.push(warning);
+                }
             }
             warn_listing(
                 &mut state.warnings,
@@ -280,6 +291,41 @@ fn changed_refs(
     out.sort();
     out.dedup();
     out
+}
+
+/// Hold every task that changed while the agent ran and is Ready now (`board::held`), for the
+/// run `run_id`: the ids held, or a line saying why none could be.
+fn hold_ready_tasks(
+    env: &Env,
+    run_id: &str,
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let repo = &env.repo.repo;
+    let states = crate::publish::board_states(env.repo.workdir());
+    let mut held = Vec::new();
+    for (name, tip) in after {
+        let Some(id) = name.strip_prefix(crate::board::git::TASKS_REF_PREFIX) else {
+            continue;
+        };
+        if before.get(name) == Some(tip) {
+            continue;
+        }
+        let Ok(commit) = gix::ObjectId::from_hex(tip.as_bytes()) else {
+            continue;
+        };
+        // A task that cannot be read is held too: nobody can tell what it asks for.
+        let ready = crate::board::git::read_task_at(repo, commit).map_or(true, |t| {
+            states.kind_of(&t.state) == Some(crate::board::StateKind::Ready)
+        });
+        if ready {
+            held.push((id.to_owned(), commit));
+        }
+    }
+    if let Err(e) = crate::board::held::record(repo, run_id, &held) {
+        return vec![format!("(none: {})", e.summary_line())];
+    }
+    held.into_iter().map(|(id, _)| id).collect()
 }
 
 /// `stdout.txt` and `stderr.txt` in the run directory, as soon as the agent is done.
