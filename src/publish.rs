@@ -13,11 +13,68 @@ use crate::board::git::{TASKS_REF_PREFIX, TasksMerge, merge_fetched, tracking_pr
 use crate::error::{Error, Result};
 use crate::git::{NOTES_REF, RUNS_REF_PREFIX, WORKER_NOTES_PREFIX, git_command};
 
+/// A ref, or a pattern as `--glob=`, for `git rev-list`.
+fn rev_arg(from: &str) -> String {
+    match from.contains('*') {
+        true => format!("--glob={from}"),
+        false => from.to_owned(),
+    }
+}
+
+/// `^<id>` lines for `git rev-list --stdin`, for the ids this repository has.
+fn negatives(repo: &gix::Repository, ids: &[gix::ObjectId]) -> String {
+    ids.iter()
+        .filter(|id| repo.has_object(*id))
+        .map(|id| format!("^{id}\n"))
+        .collect()
+}
+
+/// The commits `from` (refs or patterns) reach and none of `not` does.
+fn beyond(
+    repo: &gix::Repository,
+    workdir: &Path,
+    from: &[&str],
+    not: &[gix::ObjectId],
+) -> Result<std::collections::HashSet<String>> {
+    let mut args = vec![
+        "rev-list".to_owned(),
+        "--ignore-missing".to_owned(),
+        "--stdin".to_owned(),
+    ];
+    args.extend(from.iter().map(|f| rev_arg(f)));
+    let negatives = negatives(repo, not);
+    let out = crate::git::run_with_input(workdir, &args, negatives.as_bytes())?;
+    Ok(out.lines().map(str::to_owned).collect())
+}
+
+/// The commits of the rejected runs (`refs/oc/rejected/<run id>` and `<run id>.agent`) beyond
+/// the base each run started from, as its evidence records it.
+fn kept_local(repo: &gix::Repository, workdir: &Path) -> Result<std::collections::HashSet<String>> {
+    let kept = crate::git::refs::ids_under(repo, "refs/oc/rejected/")?;
+    let mut bases = Vec::new();
+    for name in kept.keys() {
+        let run_id = name.trim_end_matches(".agent");
+        let base = crate::evidence::store::RunEvidence::open(repo, run_id)
+            .ok()
+            .and_then(|e| e.read(crate::evidence::files::SUMMARY).ok().flatten())
+            .and_then(|b| serde_json::from_slice::<crate::evidence::files::Summary>(&b).ok())
+            .and_then(|s| s.base)
+            .and_then(|b| gix::ObjectId::from_hex(b.as_bytes()).ok());
+        bases.extend(base);
+    }
+    beyond(repo, workdir, &["refs/oc/rejected/*"], &bases)
+}
+
 /// Refuse to publish refs from which a commit git-oc keeps local can be reached: a rejected run's
 /// commit, or one an agent made on the run branch (never gated by itself). git-oc never makes
 /// such a ref, but an agent runs with the user's rights and could forge one, e.g. an evidence
 /// ref whose parent is the rejected commit.
-pub fn refuse_rejected_content(repo: &gix::Repository, workdir: &Path, published: &[&str]) -> Result<()> {
+pub fn refuse_rejected_content(
+    repo: &gix::Repository,
+    workdir: &Path,
+    published: &[&str],
+    known: Option<&[gix::ObjectId]>,
+) -> Result<()> {
     // No rejected run: nothing to look for, and no `git rev-list` to start (a worker publishes
     // once per task).
     let ctx = |e| Error::git("could not list the rejected runs", e);
@@ -31,12 +88,22 @@ pub fn refuse_rejected_content(repo: &gix::Repository, workdir: &Path, published
     {
         return Ok(());
     }
-    let rejected = crate::git::reach::beyond_branches(workdir, &["refs/oc/rejected/*"])?;
+    // With the remote's tips, what git-oc keeps local is each rejected run's commits beyond the
+    // base its evidence records, and what the push sends is what the remote's tips do not
+    // reach: no branch or remote-tracking ref an agent creates hides anything. Without them (a
+    // worker's clone, where every ref the agent moved is put back), beyond every branch.
+    let rejected = match known {
+        Some(_) => kept_local(repo, workdir)?,
+        None => crate::git::reach::beyond_branches(workdir, &["refs/oc/rejected/*"])?,
+    };
     if rejected.is_empty() {
         return Ok(());
     }
     for reference in published {
-        let reached = crate::git::reach::beyond_branches(workdir, &[reference])?;
+        let reached = match known {
+            Some(known) => beyond(repo, workdir, &[reference], known)?,
+            None => crate::git::reach::beyond_branches(workdir, &[reference])?,
+        };
         if let Some(object) = reached.intersection(&rejected).next() {
             // A pattern names the ref that reaches it.
             let culprit = if reference.contains('*') {
@@ -102,25 +169,19 @@ pub fn refuse_foreign_evidence(repo: &gix::Repository) -> Result<()> {
 pub fn refuse_foreign_history(
     repo: &gix::Repository,
     workdir: &Path,
-    tasks: Option<&str>,
+    tasks: &[&str],
     known: &[gix::ObjectId],
 ) -> Result<()> {
-    let negatives: String = known
-        .iter()
-        .filter(|id| repo.has_object(*id))
-        .map(|id| format!("^{id}\n"))
-        .collect();
+    let negatives = negatives(repo, known);
     type Valid = fn(&gix::Repository, gix::ObjectId) -> bool;
-    let families: [(Option<String>, &str, Valid); 2] = [
-        (tasks.map(|t| format!("--glob={t}")), "task", holds_a_task),
-        (
-            crate::git::refs::target(repo, NOTES_REF)?.map(|_| NOTES_REF.to_owned()),
-            "notes",
-            holds_notes,
-        ),
-    ];
+    let mut families: Vec<(String, &str, Valid)> = tasks
+        .iter()
+        .map(|t| (rev_arg(t), "task", holds_a_task as Valid))
+        .collect();
+    if crate::git::refs::target(repo, NOTES_REF)?.is_some() {
+        families.push((NOTES_REF.to_owned(), "notes", holds_notes));
+    }
     for (from, what, valid) in families {
-        let Some(from) = from else { continue };
         let args = ["rev-list".to_owned(), "--stdin".to_owned(), from.clone()];
         let out = crate::git::run_with_input(workdir, &args, negatives.as_bytes())?;
         for line in out.lines() {
@@ -229,8 +290,8 @@ pub fn foreign_note_error(remote: &str, f: &crate::evidence::verify::Foreign) ->
 }
 
 /// Refuse to publish the value of a secret. Every object the push adds to the remote's copy of
-/// git-oc's refs (what `published` reaches and neither the remote's `known` tips nor its
-/// remote-tracking refs do: notes, evidence, tasks) is searched for the value of each secret
+/// git-oc's refs (what `published` reaches and the remote's `known` tips, or without them its
+/// remote-tracking refs, do not: notes, evidence, tasks) is searched for the value of each secret
 /// in `redactor`. git-oc redacts what it writes, so such a value was put there by someone
 /// else, such as an agent that wrote the token it was given into a note or a task.
 pub fn refuse_secrets(
@@ -238,10 +299,14 @@ pub fn refuse_secrets(
     workdir: &Path,
     remote: &str,
     published: &[&str],
-    known: &[gix::ObjectId],
+    known: Option<&[gix::ObjectId]>,
     redactor: &crate::execution::secrets::Redactor,
 ) -> Result<()> {
-    if redactor.is_empty() {
+    // With the remote's tips (`git oc push`, which publishes git-oc's records only, all written
+    // with credentials redacted), a credential recognised by its form is refused as well: a
+    // private key or a token an agent copied into a record of its own making.
+    let forms = known.is_some();
+    if redactor.is_empty() && !forms {
         return Ok(());
     }
     let mut args = vec![
@@ -251,24 +316,23 @@ pub fn refuse_secrets(
         "--ignore-missing".to_owned(),
         "--stdin".to_owned(),
     ];
-    args.extend(published.iter().map(|p| {
-        if p.contains('*') {
-            format!("--glob={p}")
-        } else {
-            (*p).to_owned()
+    args.extend(published.iter().map(|p| rev_arg(p)));
+    // Without the remote's tips (a worker's publication), its remote-tracking refs stand for
+    // them. `git oc push` passes the tips the remote advertised: an agent can write
+    // remote-tracking refs, and one that parked a commit there would have it skipped.
+    let known = match known {
+        Some(known) => known,
+        None => {
+            args.extend([
+                "--not".to_owned(),
+                format!("--remotes={remote}"),
+                format!("--glob=refs/notes/remotes/{remote}/*"),
+                format!("--glob=refs/oc/remotes/{remote}/*"),
+            ]);
+            &[]
         }
-    }));
-    args.extend([
-        "--not".to_owned(),
-        format!("--remotes={remote}"),
-        format!("--glob=refs/notes/remotes/{remote}/*"),
-        format!("--glob=refs/oc/remotes/{remote}/*"),
-    ]);
-    let negatives: String = known
-        .iter()
-        .filter(|id| repo.has_object(*id))
-        .map(|id| format!("^{id}\n"))
-        .collect();
+    };
+    let negatives = negatives(repo, known);
     let out = crate::git::run_with_input(workdir, &args, negatives.as_bytes())?;
     let mut buf = Vec::new();
     for line in out.lines() {
@@ -278,6 +342,15 @@ pub fn refuse_secrets(
         let Ok(Some(object)) = gix::objs::Find::try_find(&repo.objects, &id, &mut buf) else {
             continue;
         };
+        if forms && let Some(found) = crate::execution::credentials::find(object.data).first() {
+            return Err(Error::run(format!(
+                "refusing to push to {remote:?}: {id} holds a credential ({})",
+                found.kind
+            ))
+            .hint(format!(
+                "git-oc redacts credentials in what it writes, so someone else put it there (an agent may have): find where with 'git log --all --find-object={id}', take it out of that history, then push again"
+            )));
+        }
         let names = redactor.names_in(object.data);
         if !names.is_empty() {
             let names = names.join(", ");
@@ -603,7 +676,6 @@ pub fn push_with_notes(
     validate_remote(repo, remote)?;
     let mut published: Vec<&str> = refspecs.iter().map(|r| r.split(':').next().unwrap_or(r)).collect();
     published.push(NOTES_REF);
-    refuse_rejected_content(repo, workdir, &published)?;
     let with_tasks = refspecs.iter().any(|r| r.starts_with(TASKS_REF_PREFIX));
     let with_runs = refspecs.iter().any(|r| r.starts_with(RUNS_REF_PREFIX));
     let runs_pattern = format!("{RUNS_REF_PREFIX}*");
@@ -623,6 +695,8 @@ pub fn push_with_notes(
         if with_runs && !redactor.is_empty() {
             patterns.push(&runs_pattern);
         }
+        // And its branches: what the remote has is what a push of these refs does not send.
+        patterns.push("refs/heads/*");
         let theirs = remote_refs(workdir, remote, &patterns)?;
         let their_notes = theirs.iter().any(|(n, _)| n == NOTES_REF);
         let their_tasks = with_tasks && theirs.iter().any(|(n, _)| n.starts_with(TASKS_REF_PREFIX));
@@ -665,8 +739,10 @@ pub fn push_with_notes(
                 .and_then(|(_, id)| gix::ObjectId::from_hex(id.as_bytes()).ok());
             refuse_foreign_notes(repo, workdir, remote, notes, theirs)?;
         }
-        refuse_foreign_history(repo, workdir, with_tasks.then_some(tasks_pattern.as_str()), &known)?;
-        refuse_secrets(repo, workdir, remote, &published, &known, &redactor)?;
+        refuse_rejected_content(repo, workdir, &published, Some(&known))?;
+        let tasks: &[&str] = if with_tasks { &[&tasks_pattern] } else { &[] };
+        refuse_foreign_history(repo, workdir, tasks, &known)?;
+        refuse_secrets(repo, workdir, remote, &published, Some(&known), &redactor)?;
         let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
         let notes_spec = format!("{NOTES_REF}:{NOTES_REF}");
         args.extend(refspecs.iter().map(String::as_str));

@@ -158,6 +158,20 @@ impl Guarded {
             let kept = read(&path);
             files.insert(path, kept);
         }
+        // Which repository the run's worktree belongs to (its `commondir`, its `gitdir`, and the
+        // `.git` file in the worktree that `gitdir` names): pointed elsewhere, the kept worktree
+        // would have plain git obey a configuration of the agent's (a `core.fsmonitor` program).
+        let gitdir = worktree_git_dir.join("gitdir");
+        let mut links = vec![worktree_git_dir.join("commondir"), gitdir.clone()];
+        if let Ok(text) = std::fs::read_to_string(&gitdir) {
+            links.push(PathBuf::from(text.trim_end_matches(['\n', '\r'])));
+        }
+        for path in links {
+            let kept = read(&path);
+            if !matches!(kept, Kept::Absent) {
+                files.insert(path, kept);
+            }
+        }
         let mut configs: Vec<PathBuf> = vec![
             common_dir.join("config"),
             common_dir.join("config.worktree"),

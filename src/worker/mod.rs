@@ -738,7 +738,7 @@ impl<'a> Worker<'a> {
                 }
             }
         };
-        if !self.publish(&task.id, lease, &done, carried, on)? {
+        if !self.publish(&task.id, held.task_commit, lease, &done, carried, on)? {
             claim::set_ref(self.repo(), &task_ref, held.task_commit)?;
             self.withdraw_note(&done, on);
             return Ok(None);
@@ -826,6 +826,7 @@ impl<'a> Worker<'a> {
     fn publish(
         &self,
         task_id: &str,
+        task_commit: gix::ObjectId,
         lease: &Lease,
         done: &RunDone,
         carried: &mut Carried,
@@ -906,12 +907,23 @@ impl<'a> Worker<'a> {
             refspecs.push(format!(":{claim_ref}"));
             if !checked {
                 let source_refs: Vec<&str> = sources.iter().map(String::as_str).collect();
-                crate::publish::refuse_rejected_content(repo, &self.workdir, &source_refs)?;
+                // What the remote is known to have, by this worker's own memory (the agent could
+                // write the clone's remote-tracking refs): the task as claimed, the notes as last
+                // published.
+                let mut known = vec![task_commit];
+                known.extend(self.notes_published.get().flatten());
+                let tasks: Vec<&str> = source_refs
+                    .iter()
+                    .copied()
+                    .filter(|r| r.starts_with(TASKS_REF_PREFIX))
+                    .collect();
+                crate::publish::refuse_foreign_history(repo, &self.workdir, &tasks, &known)?;
+                crate::publish::refuse_rejected_content(repo, &self.workdir, &source_refs, None)?;
                 let mut scanned = source_refs;
                 if exists(NOTES_REF)? {
                     scanned.push(NOTES_REF);
                 }
-                crate::publish::refuse_secrets(repo, &self.workdir, remote, &scanned, &[], &self.redactor)?;
+                crate::publish::refuse_secrets(repo, &self.workdir, remote, &scanned, None, &self.redactor)?;
                 checked = true;
             }
             let mut leases = vec![format!("{claim_ref}:{claim}")];

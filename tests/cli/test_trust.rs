@@ -355,6 +355,27 @@ fn push_refuses_a_forged_ref_that_reaches_a_rejected_commit() {
     );
 }
 
+/// The same commit parked where the remote seems to have it (a branch, a remote-tracking ref) and
+/// carried by a ref `git oc push` publishes (an autonomy snapshot's): what the remote has is read
+/// from the remote, so it is refused all the same.
+#[test]
+fn push_refuses_a_rejected_commit_hidden_behind_a_branch() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let script = r#"echo "token=$GITHUB_TOKEN" > leaked.txt && git add leaked.txt && git -c user.name=a -c user.email=a@x commit -qm leak && git update-ref refs/heads/parked HEAD && git update-ref refs/remotes/origin/parked HEAD && git update-ref refs/oc/observations/parked HEAD"#;
+    let (run, doc) = run_sh(&env, &repo, "park", script, &[]);
+    run.assert_code(1);
+    assert_eq!(doc["summary"]["rejected"], true);
+    let push = env.oc(&repo, ["push"]);
+    push.assert_clean_error(1);
+    assert!(push.stderr.contains("keeps local"), "{}", push.stderr);
+    assert!(
+        !remote_objects(&env, &remote).contains(TOKEN),
+        "the token reached the remote"
+    );
+}
+
 /// An agent can put a FIFO where git's index was, in its worktree or in your checkout: anything
 /// that opens it then blocks until someone writes, and no signal ends that `open`. git-oc must
 /// never open it: the run fails with a one-line error (the checkout case also warns),
@@ -1108,6 +1129,134 @@ fn a_commit_an_agent_slips_into_the_board_or_the_notes_history_is_never_pushed()
     }
 }
 
+/// `git oc push` searches what the remote does not have for secrets by the remote's own tips: an
+/// agent that writes the token into a task and parks that commit on a remote-tracking ref (as
+/// if the remote had it) gets it searched all the same.
+#[test]
+fn a_secret_parked_on_a_remote_tracking_ref_is_still_searched() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let task = env.oc(&repo, ["--json", "task", "add", "Backlog work"]).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let script = format!(
+        "old=$(git rev-parse refs/oc/tasks/{task}) && \
+         blob=$(git cat-file blob $old:task.json | sed \"s/Backlog work/found $GITHUB_TOKEN/\" | git hash-object -w --stdin) && \
+         tip=$(git commit-tree $(printf '100644 blob %s\\ttask.json\\n' $blob | git mktree) -p $old -m edited) && \
+         git update-ref refs/oc/tasks/{task} $tip && git update-ref refs/oc/remotes/origin/tasks/000000000000 $tip && git update-ref refs/remotes/origin/cache $tip && \
+         echo ok > f.txt"
+    );
+    let (run, _) = run_sh(&env, &repo, "park a secret", &script, &[]);
+    run.assert_code(0);
+    let refused = Run::from(
+        env.oc_agents(&repo)
+            .env("GITHUB_TOKEN", TOKEN)
+            .args(["push", "origin"])
+            .output()
+            .unwrap(),
+    );
+    refused.assert_clean_error(1);
+    assert!(
+        refused.stderr.contains("holds the value of GITHUB_TOKEN"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !remote_objects(&env, &remote).contains(TOKEN),
+        "the token reached the remote"
+    );
+}
+
+/// An agent that points its worktree at a repository of its own (the worktree's `commondir`, or
+/// its `.git` file) would have plain git in the kept worktree obey that repository's
+/// configuration (a `core.fsmonitor` program runs at the next `git status`): both go back.
+#[test]
+fn an_agent_that_points_its_worktree_at_another_repository_has_it_put_back() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let saved = env.root().join("saved");
+    std::fs::create_dir_all(&saved).unwrap();
+    let evil = env.root().join("evil.git");
+    env.git(env.root(), ["init", "-q", "--bare", evil.to_str().unwrap()]);
+    let marker = env.root().join("fsmonitor-ran");
+    env.git(
+        &evil,
+        [
+            "config",
+            "core.fsmonitor",
+            &format!("touch {}; false", marker.display()),
+        ],
+    );
+    let script = format!(
+        "gd=$(git rev-parse --absolute-git-dir) && cp \"$gd/commondir\" {s}/commondir && cp .git {s}/dotgit && \
+         echo {e} > \"$gd/commondir\" && echo x > x.txt",
+        s = saved.display(),
+        e = evil.display()
+    );
+    let (run, doc) = run_sh(&env, &repo, "repoint the worktree", &script, &[]);
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(warnings.contains("commondir"), "{warnings}");
+    let worktree = std::path::PathBuf::from(doc["summary"]["worktree"].as_str().unwrap());
+    let admin = env.git(&worktree, ["rev-parse", "--absolute-git-dir"]);
+    assert_eq!(
+        std::fs::read(Path::new(admin.trim()).join("commondir")).unwrap(),
+        std::fs::read(saved.join("commondir")).unwrap()
+    );
+    env.git(&worktree, ["status", "--short"]);
+    assert!(!marker.exists(), "the agent's fsmonitor program ran");
+
+    // The worktree's `.git` file, the same way.
+    let script = format!("echo 'gitdir: {}' > .git && echo y > y.txt", evil.display());
+    let (run, doc) = run_sh(&env, &repo, "repoint the worktree's .git", &script, &[]);
+    run.assert_code(0);
+    assert!(
+        doc["summary"]["warnings"].to_string().contains(".git"),
+        "{}",
+        doc["summary"]["warnings"]
+    );
+    let worktree = std::path::PathBuf::from(doc["summary"]["worktree"].as_str().unwrap());
+    let dotgit = std::fs::read_to_string(worktree.join(".git")).unwrap();
+    assert!(!dotgit.contains("evil"), "{dotgit}");
+    env.git(&worktree, ["status", "--short"]);
+    assert!(!marker.exists(), "the agent's fsmonitor program ran");
+}
+
+/// A record the agent makes up (an autonomy snapshot ref, which `git oc push` publishes) holding a
+/// private key it copied: git-oc writes every record with credentials redacted, so the push
+/// refuses any credential recognised by its form among what the remote does not have.
+#[test]
+fn a_key_an_agent_copies_into_a_record_of_its_own_is_never_pushed() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let ssh = env.home().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(
+        ssh.join("id_ed25519"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let script = "b=$(git hash-object -w \"$HOME/.ssh/id_ed25519\") && \
+        c=$(git commit-tree $(printf '100644 blob %s\\tsnapshot.json\\n' $b | git mktree) -m snapshot) && \
+        git update-ref refs/oc/observations/obs_20260101T000000000000Z_abcd $c && echo ok > f.txt";
+    let (run, _) = run_sh(&env, &repo, "copy a key", script, &[]);
+    run.assert_code(0);
+    let refused = env.oc(&repo, ["push", "origin"]);
+    refused.assert_clean_error(1);
+    assert!(
+        refused.stderr.contains("holds a credential (private-key)"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !remote_objects(&env, &remote).contains("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"),
+        "the key reached the remote"
+    );
+}
+
 /// `git oc watch --once` on the goal lane runs `id` (released) to its end.
 fn watch_once_runs(env: &TestEnv, repo: &Path, id: &str) {
     let mut state = Value::Null;
@@ -1326,6 +1475,18 @@ fn a_private_key_or_token_an_agent_finds_is_blocked_and_never_kept() {
         (
             "kube token",
             "printf 'data:\\n  token: %s\\n' \"$(base64 -w0 \"$HOME/.gh-token\")\" | tee token.yaml",
+            true,
+        ),
+        // A name and a link's target are stored, and pushed, as surely as a file's content.
+        ("token as a name", "touch \"$(cat \"$HOME/.gh-token\")\"", true),
+        (
+            "token as a link",
+            "ln -s \"$(cat \"$HOME/.gh-token\")\" token-link",
+            true,
+        ),
+        (
+            "key as a link",
+            "ln -s -- \"$(cat \"$HOME/.ssh/id_ed25519\")\" key-link",
             true,
         ),
     ] {

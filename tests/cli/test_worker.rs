@@ -1151,6 +1151,47 @@ fn an_agent_that_moves_the_clones_main_gets_nothing_into_a_pushed_branch() {
     assert!(warned, "a run's evidence does not name the branch put back");
 }
 
+/// An agent that makes a commit of its own (a file it copied) a parent of the clone's notes would
+/// have the worker's publication carry it to the remote: the worker refuses to publish it (a
+/// notes history holding what is not notes), whatever the clone's remote-tracking refs, which
+/// are the agent's to write, say.
+#[test]
+fn an_agent_that_slips_a_commit_into_a_worker_clones_notes_gets_nothing_out() {
+    let s = setup(1);
+    let a = clone(&s.env, &s.url, "a");
+    let script = "own=$(git commit-tree $(printf '100644 blob %s\\tleak.txt\\n' $(echo copied-key-material | git hash-object -w --stdin) | git mktree) -m own) && \
+         if n=$(git rev-parse -q --verify refs/notes/oc); then t=$(git rev-parse \"$n^{tree}\"); p=\"-p $n\"; else t=$(git mktree </dev/null); p=; fi && \
+         git update-ref refs/notes/oc $(git commit-tree $t $p -p $own -m carrier) && \
+         git update-ref refs/notes/remotes/origin/oc-worker/w $own && \
+         mkdir -p work && date +%s%N > work/$GIT_OC_RUN_ID.txt";
+    write_config(&a, &agent_config(&["sh", "-c", script]));
+    s.env.git(&a, ["add", ".oc"]);
+    s.env.git(&a, ["commit", "-q", "-m", "A hostile agent"]);
+    let run = worker(
+        &s.env,
+        &a,
+        &[
+            "--name",
+            "w",
+            "--lease",
+            "30s",
+            "--idle-exit",
+            "0.5",
+            "--max-tasks",
+            "1",
+        ],
+    );
+    run.assert_code(1);
+    assert!(run.stderr.contains("error: refusing to"), "{}", run.stderr);
+    let objects = s
+        .env
+        .git_output(&s.remote, ["cat-file", "--batch-all-objects", "--batch"]);
+    assert!(
+        !String::from_utf8_lossy(&objects.stdout).contains("copied-key-material"),
+        "the agent's file reached the remote"
+    );
+}
+
 /// A replacement ref the agent plants in a worker's clone is put back once, with the warning
 /// that names replacements, not reported as a ref that could not be put back.
 #[test]

@@ -75,7 +75,7 @@ impl Stage for Agent {
         warn_listing(
             &mut state.warnings,
             env,
-            "the agent changed git's configuration or hooks, or git-oc's configuration, which every later command here obeys; put back as they were",
+            "the agent changed git's configuration or hooks, where its worktree finds the repository, or git-oc's configuration, which every later command here obeys; put back as they were",
             &guarded.restore(),
         );
         warn_listing(

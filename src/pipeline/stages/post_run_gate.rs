@@ -90,7 +90,8 @@ fn scan_changed_files(state: &RunState, env: &Env) -> (bool, Option<(&'static st
         tree.lookup_entry(path.split(|b| *b == b'/').map(gix::bstr::BString::from))
             .ok()
             .flatten()
-            .filter(|e| e.mode().is_blob())
+            // A symlink's target is a blob too, and can hold a token or a whole key.
+            .filter(|e| e.mode().is_blob_or_symlink())
             .and_then(|e| e.object().ok())
             .map(|o| o.detach().data)
             .unwrap_or_default()
@@ -100,8 +101,26 @@ fn scan_changed_files(state: &RunState, env: &Env) -> (bool, Option<(&'static st
     for f in &state.git.diff.files {
         let new = blob(&new_tree, &f.raw_path);
         holds_secret = holds_secret || redactor.contains_secret(&new);
+        let old_path = f.raw_old_path.as_ref().unwrap_or(&f.raw_path);
+        // A name travels as far as the content: a token may be the file's name (one the base
+        // had already is not added).
+        if credential.is_none() {
+            let had = |t: &gix::Tree<'_>| {
+                t.lookup_entry(old_path.split(|b| *b == b'/').map(gix::bstr::BString::from))
+                    .ok()
+                    .flatten()
+                    .is_some()
+            };
+            let old_name: &[u8] = if old_tree.as_ref().is_some_and(had) {
+                old_path
+            } else {
+                b""
+            };
+            credential = crate::execution::credentials::added(old_name, &f.raw_path)
+                .first()
+                .map(|(kind, _)| (*kind, f.path.clone()));
+        }
         if credential.is_none() && crate::execution::credentials::any(&new) {
-            let old_path = f.raw_old_path.as_ref().unwrap_or(&f.raw_path);
             let old = old_tree.as_ref().map(|t| blob(t, old_path)).unwrap_or_default();
             credential = crate::execution::credentials::added(&old, &new)
                 .first()
