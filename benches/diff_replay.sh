@@ -28,6 +28,11 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
+# A path given relative to here still names the binary once the script works in its scratch clone.
+case "$oc" in
+  /*) ;;
+  */*) oc="$(cd "$(dirname "$oc")" && pwd)/$(basename "$oc")" ;;
+esac
 [ $# -ge 1 ] || { echo "usage: $0 [--oc PATH] [--interesting] [--config K=V]... REPO [COUNT] [REV]" >&2; exit 2; }
 repo=$1
 count=${2:-50}
@@ -97,13 +102,15 @@ while [ "$n" -lt "$count" ] && read -r c; do
     continue
   fi
   g cat-file blob "refs/oc/runs/$id:diff_stat.txt" > "$scratch/ours"
+  # Attributes as git-oc reads them, from the commit itself (the scratch clone's own would be
+  # HEAD's: a .gitattributes added later would make git call an old file binary).
   {
-    g diff --no-ext-diff --numstat "$p" "$r"
-    short=$(g diff --no-ext-diff --shortstat "$p" "$r")
+    g --attr-source="$c" diff --no-ext-diff --numstat "$p" "$r"
+    short=$(g --attr-source="$c" diff --no-ext-diff --shortstat "$p" "$r")
     [ -z "$short" ] || printf '\n%s\n' "$short"
   } > "$scratch/theirs"
   summary=$(g cat-file blob "refs/oc/runs/$id:summary.json")
-  short=$(g diff --no-ext-diff --shortstat "$p" "$r" | sed 's/^ //')
+  short=$(g --attr-source="$c" diff --no-ext-diff --shortstat "$p" "$r" | sed 's/^ //')
   if cmp -s "$scratch/ours" "$scratch/theirs" && { [ -z "$short" ] || printf '%s' "$summary" | grep -F "\"diff_stat\": \"$short\"" >/dev/null; }; then
     stats=$((stats + 1))
   else

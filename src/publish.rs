@@ -239,22 +239,59 @@ fn holds_notes(repo: &gix::Repository, id: gix::ObjectId) -> bool {
         .is_some_and(|tree| notes_tree(&tree, 0))
 }
 
-/// Refuse to publish while a task is held (`board::held`): published, a task an agent made Ready
-/// would be run by every worker of the board.
-pub fn refuse_held_tasks(repo: &gix::Repository) -> Result<()> {
-    let held = crate::board::held::held(repo)?;
-    let Some(first) = held.keys().next() else {
+/// Refuse to publish while a task or a run is held (`board::held`) that `remote` does not have
+/// already (one fetched while an agent ran is the remote's): published, a task an agent made
+/// Ready would be run by every worker of the board, and a run it made up would be read as
+/// evidence.
+pub fn refuse_held(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<()> {
+    use crate::board::held::{Kind, contains, held};
+    let held: Vec<_> = [(Kind::Task, "tasks"), (Kind::Run, "runs")]
+        .into_iter()
+        .map(|(kind, what)| Ok((kind, what, held(repo, kind)?)))
+        .collect::<Result<_>>()?;
+    if held.iter().all(|(_, _, h)| h.is_empty()) {
         return Ok(());
-    };
-    let ids: Vec<&str> = held.keys().map(String::as_str).collect();
-    Err(Error::run(format!(
-        "refusing to publish the tasks: {} changed while an agent ran and {} held",
-        ids.join(", "),
-        if ids.len() == 1 { "is" } else { "are" }
-    ))
-    .hint(format!(
-        "read each with 'git oc task show {first}'; if it is what you want, 'git oc task release {first}' lets it go out (and git oc watch run it); if not, change or close it first"
-    )))
+    }
+    let theirs = remote_refs(
+        workdir,
+        remote,
+        &[&format!("{TASKS_REF_PREFIX}*"), &format!("{RUNS_REF_PREFIX}*")],
+    )?;
+    for (kind, what, held) in held {
+        let prefix = if kind == Kind::Task {
+            TASKS_REF_PREFIX
+        } else {
+            RUNS_REF_PREFIX
+        };
+        let unpublished: Vec<&str> = held
+            .iter()
+            .filter(|(id, commit)| {
+                let name = format!("{prefix}{id}");
+                !theirs.iter().any(|(n, tip)| {
+                    *n == name && gix::ObjectId::from_hex(tip.as_bytes()).is_ok_and(|tip| contains(repo, tip, **commit))
+                })
+            })
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let Some(first) = unpublished.first() else {
+            continue;
+        };
+        let (read, otherwise) = match kind {
+            Kind::Task => ("git oc task show", "if not, change or close it first"),
+            Kind::Run => (
+                "git oc show",
+                "if you did not run it, delete it with 'git update-ref -d refs/oc/runs/<id>'",
+            ),
+        };
+        return Err(Error::run(format!(
+            "refusing to publish: {what} {} written while an agent ran and held",
+            unpublished.join(", ")
+        ))
+        .hint(format!(
+            "read each with '{read} {first}'; if it is what you want, 'git oc release {first}' lets it go out; {otherwise}"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuse to publish a note block git-oc did not write (`evidence::verify`): a block in the
@@ -609,7 +646,7 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
     validate_remote(repo, remote)?;
     crate::git::refs::clear_dead_edits(repo);
     refuse_foreign_evidence(repo)?;
-    refuse_held_tasks(repo)?;
+    refuse_held(repo, workdir, remote)?;
     let mut refspecs = vec![format!("{RUNS_REF_PREFIX}*:{RUNS_REF_PREFIX}*")];
     if !crate::board::git::task_ids(repo).is_empty() {
         refspecs.push(format!("{TASKS_REF_PREFIX}*:{TASKS_REF_PREFIX}*"));

@@ -451,7 +451,9 @@ impl Board for GitBoard {
     }
 
     fn held(&self) -> Result<std::collections::BTreeSet<String>> {
-        Ok(super::held::held(&self.repo)?.into_keys().collect())
+        Ok(super::held::held(&self.repo, super::held::Kind::Task)?
+            .into_keys()
+            .collect())
     }
 
     fn states(&self) -> &States {

@@ -1,13 +1,19 @@
-//! Tasks held back for a person to read: a run that saw a task become Ready (created, reopened or
-//! edited) while its agent ran cannot tell the agent's change from yours in another terminal, so
-//! it holds the task. `git oc push` refuses to publish a held task and the lanes do not run one,
-//! until `git oc task release` says it was read.
+//! Records held back for a person to read, because an agent may have written them:
+//! - a task that became Ready (created, reopened or edited) while an agent ran: the run cannot
+//!   tell the agent's change from yours in another terminal;
+//! - a run's evidence recorded while an agent ran by a run this one cannot vouch for (it was
+//!   neither registered when the agent started nor started by this process): the agent may have
+//!   made it up, or you ran it in another terminal meanwhile.
 //!
-//! Each such run writes one ref, `refs/oc/held/<run id>`, at a blob of lines
-//! `<task id> <commit>`: the task's commit as the agent left it. A mark holds while that commit
-//! is in the task's history (a merge with a remote's version does not lift it). Runs write their
-//! own refs, so concurrent runs never write the same one; an agent that deletes or rewrites one
-//! has it put back by the guard (`git::guard`, these are records).
+//! `git oc push` refuses to publish while anything is held, and the lanes do not run a held task,
+//! until `git oc release ID` says it was read.
+//!
+//! Each run that held something writes one ref, `refs/oc/held/<run id>`, at a blob of lines
+//! `<task id> <commit>` and `run <run id> <commit>`: the commit as the run saw it. A mark holds
+//! while that commit is in the record's history (a merge with a remote's version, an event
+//! appended to evidence, does not lift it). Runs write their own refs, so concurrent runs never
+//! write the same one; an agent that deletes or rewrites one has it put back by the guard
+//! (`git::guard`: these are records).
 
 use std::collections::BTreeMap;
 
@@ -16,48 +22,68 @@ use gix::bstr::ByteSlice;
 use super::git::TASKS_REF_PREFIX;
 use crate::error::{Error, Result};
 
-/// Where the marks live, one ref per run that held tasks.
+/// Where the marks live, one ref per run that held something.
 pub const HELD_REF_PREFIX: &str = "refs/oc/held/";
+/// The word that starts a run's mark.
+const RUN: &str = "run";
 
-/// Hold `tasks` (task id, its commit as the agent left it) for the run `run_id`.
-pub fn record(repo: &gix::Repository, run_id: &str, tasks: &[(String, gix::ObjectId)]) -> Result<()> {
-    if tasks.is_empty() {
+/// What a mark holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Task,
+    Run,
+}
+
+impl Kind {
+    fn ref_prefix(self) -> &'static str {
+        match self {
+            Kind::Task => TASKS_REF_PREFIX,
+            Kind::Run => crate::git::RUNS_REF_PREFIX,
+        }
+    }
+}
+
+type Mark = (Kind, String, gix::ObjectId);
+
+/// Hold `marks` (what, its id, its commit as seen) for the run `run_id`.
+pub fn record(repo: &gix::Repository, run_id: &str, marks: &[Mark]) -> Result<()> {
+    if marks.is_empty() {
         return Ok(());
     }
-    let blob = write_marks(repo, tasks)?;
+    let blob = write_marks(repo, marks)?;
     crate::git::refs::create(
         repo,
         &format!("{HELD_REF_PREFIX}{run_id}"),
         blob,
-        "git-oc: tasks changed while the agent ran",
+        "git-oc: records written while the agent ran",
     )
 }
 
-/// The tasks held now, each with the commit that holds it.
-pub fn held(repo: &gix::Repository) -> Result<BTreeMap<String, gix::ObjectId>> {
-    let tips = crate::git::refs::ids_under(repo, TASKS_REF_PREFIX)?;
+/// What of `kind` is held now, each id with the commit that holds it.
+pub fn held(repo: &gix::Repository, kind: Kind) -> Result<BTreeMap<String, gix::ObjectId>> {
+    let tips = crate::git::refs::ids_under(repo, kind.ref_prefix())?;
     let mut out = BTreeMap::new();
     for (_, blob) in crate::git::refs::ids_under(repo, HELD_REF_PREFIX)? {
-        for (task, commit) in read_marks(repo, blob) {
-            if out.contains_key(&task) {
+        for (of, id, commit) in read_marks(repo, blob) {
+            if of != kind || out.contains_key(&id) {
                 continue;
             }
-            if let Some(&tip) = tips.get(&task)
+            if let Some(&tip) = tips.get(&id)
                 && contains(repo, tip, commit)
             {
-                out.insert(task, commit);
+                out.insert(id, commit);
             }
         }
     }
     Ok(out)
 }
 
-/// Lift every mark on `task_id`; how many there were.
-pub fn release(repo: &gix::Repository, task_id: &str) -> Result<usize> {
+/// Lift every mark on the task or run `id`; how many there were.
+pub fn release(repo: &gix::Repository, id: &str) -> Result<usize> {
     let mut lifted = 0;
     for (run, blob) in crate::git::refs::ids_under(repo, HELD_REF_PREFIX)? {
         let marks = read_marks(repo, blob);
-        let kept: Vec<_> = marks.iter().filter(|(t, _)| t != task_id).cloned().collect();
+        let kept: Vec<_> = marks.iter().filter(|(_, of, _)| of != id).cloned().collect();
         if kept.len() == marks.len() {
             continue;
         }
@@ -67,29 +93,32 @@ pub fn release(repo: &gix::Repository, task_id: &str) -> Result<usize> {
             crate::git::refs::delete(repo, &name, blob)?;
         } else {
             let new = write_marks(repo, &kept)?;
-            crate::git::refs::compare_and_swap(repo, &name, Some(blob), new, "git-oc: task released")?;
+            crate::git::refs::compare_and_swap(repo, &name, Some(blob), new, "git-oc: released")?;
         }
     }
     Ok(lifted)
 }
 
 /// Whether `commit` is `tip` or one of its ancestors.
-fn contains(repo: &gix::Repository, tip: gix::ObjectId, commit: gix::ObjectId) -> bool {
+pub fn contains(repo: &gix::Repository, tip: gix::ObjectId, commit: gix::ObjectId) -> bool {
     tip == commit || matches!(repo.merge_base(commit, tip), Ok(Some(base)) if base.detach() == commit)
 }
 
-fn write_marks(repo: &gix::Repository, tasks: &[(String, gix::ObjectId)]) -> Result<gix::ObjectId> {
-    let text: String = tasks
+fn write_marks(repo: &gix::Repository, marks: &[Mark]) -> Result<gix::ObjectId> {
+    let text: String = marks
         .iter()
-        .map(|(task, commit)| format!("{task} {commit}\n"))
+        .map(|(kind, id, commit)| match kind {
+            Kind::Task => format!("{id} {commit}\n"),
+            Kind::Run => format!("{RUN} {id} {commit}\n"),
+        })
         .collect();
     repo.write_blob(text.as_bytes())
         .map(|id| id.detach())
-        .map_err(|e| Error::git("could not record the held tasks", e))
+        .map_err(|e| Error::git("could not record what the run held", e))
 }
 
 /// The marks of one ref; lines that are not a mark (a ref someone else wrote) are skipped.
-fn read_marks(repo: &gix::Repository, blob: gix::ObjectId) -> Vec<(String, gix::ObjectId)> {
+fn read_marks(repo: &gix::Repository, blob: gix::ObjectId) -> Vec<Mark> {
     let Ok(object) = repo.find_object(blob) else {
         return Vec::new();
     };
@@ -100,10 +129,17 @@ fn read_marks(repo: &gix::Repository, blob: gix::ObjectId) -> Vec<(String, gix::
         .data
         .lines()
         .filter_map(|line| {
-            let (task, commit) = line.to_str().ok()?.split_once(' ')?;
-            let valid = task.len() == super::git::ID_LEN && task.bytes().all(|b| b.is_ascii_hexdigit());
-            valid.then_some(())?;
-            Some((task.to_owned(), gix::ObjectId::from_hex(commit.as_bytes()).ok()?))
+            let fields: Vec<&str> = line.to_str().ok()?.split(' ').collect();
+            let (kind, id, commit) = match fields[..] {
+                [RUN, id, commit] if crate::evidence::store::is_run_id(id) => (Kind::Run, id, commit),
+                [id, commit] if is_task_id(id) => (Kind::Task, id, commit),
+                _ => return None,
+            };
+            Some((kind, id.to_owned(), gix::ObjectId::from_hex(commit.as_bytes()).ok()?))
         })
         .collect()
+}
+
+fn is_task_id(id: &str) -> bool {
+    id.len() == super::git::ID_LEN && id.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod policy;
 pub mod pr;
 pub mod progress;
+pub mod release;
 pub mod review;
 pub mod run;
 pub mod runs;
@@ -86,6 +87,7 @@ pub enum Command {
     Push(sync::PushArgs),
     Fetch(sync::FetchArgs),
     Task(task::TaskArgs),
+    Release(release::ReleaseArgs),
     Board(board::BoardArgs),
     AutonomyCycle(autonomy::AutonomyArgs),
     Watch(watch::WatchArgs),
@@ -274,6 +276,7 @@ fn dispatch(ui: &mut Ui, command: &Command) -> Result<i32> {
         Command::Push(args) => sync::cmd_push(ui, args),
         Command::Fetch(args) => sync::cmd_fetch(ui, args),
         Command::Task(args) => task::cmd_task(ui, args),
+        Command::Release(args) => release::cmd_release(ui, args),
         Command::Board(args) => board::cmd_board(ui, args),
         Command::AutonomyCycle(args) => autonomy::cmd_autonomy_cycle(ui, args),
         Command::Watch(args) => watch::cmd_watch(ui, args),

@@ -1,4 +1,4 @@
-//! `git oc task add | list | show | move | comment | label | edit | release`: the board's tasks.
+//! `git oc task add | list | show | move | comment | label | edit`: the board's tasks.
 
 use std::path::PathBuf;
 
@@ -31,7 +31,6 @@ pub enum TaskCommand {
     Comment(CommentArgs),
     Label(LabelArgs),
     Edit(EditArgs),
-    Release(ReleaseArgs),
 }
 
 /// Add a task to the board
@@ -152,17 +151,6 @@ pub struct EditArgs {
     pub edit: bool,
 }
 
-/// Let a held task go: published by 'git oc push', run by 'git oc watch'
-///
-/// A run holds every task that became Ready while its agent ran (created, moved back to Ready or
-/// edited): the agent may have written it. Read it first ('git oc task show TASK').
-#[derive(Debug, Args)]
-pub struct ReleaseArgs {
-    /// The task id, or a unique prefix
-    #[arg(value_name = "TASK")]
-    pub task: String,
-}
-
 pub fn cmd_task(ui: &mut Ui, args: &TaskArgs) -> Result<i32> {
     let (repo, board) = crate::board::open_in(&super::current_dir()?)?;
     match &args.command {
@@ -211,17 +199,6 @@ pub fn cmd_task(ui: &mut Ui, args: &TaskArgs) -> Result<i32> {
             };
             let t = board.edit(&a.task, title.as_deref(), description.as_deref())?;
             ui.emit(&t, || format!("edited task {}: {}\n", t.id, escape_controls(&t.title)));
-            Ok(0)
-        }
-        TaskCommand::Release(a) => {
-            let id = board.get(&a.task)?.id;
-            let released = crate::board::held::release(&repo.repo, &id)?;
-            if released == 0 {
-                return Err(Error::input(format!("task {id} is not held"))
-                    .hint("'git oc task release' is for the tasks a run named as held; 'git oc push' names those that still are"));
-            }
-            let value = serde_json::json!({ "task_id": id, "released": released });
-            ui.emit(&value, || format!("released task {id}\n"));
             Ok(0)
         }
         TaskCommand::Label(a) => {

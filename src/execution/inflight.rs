@@ -86,6 +86,16 @@ fn pid_exists(pid: u32) -> bool {
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// The runs this process registered: another run of the same process (a lane of `git oc watch`)
+/// records its evidence while an agent runs, and only memory the agent cannot write says so.
+static REGISTERED_HERE: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Whether this process registered the run `run_id`.
+pub fn registered_here(run_id: &str) -> bool {
+    REGISTERED_HERE.lock().is_ok_and(|runs| runs.contains(run_id))
+}
+
 /// Register a run; the returned guard removes the registration when dropped. The registration
 /// appears whole and already locked: it is written and locked under a temporary name, then
 /// renamed into place.
@@ -116,6 +126,9 @@ pub fn register(state_dir: &Path, entry: &Inflight) -> Result<Guard> {
         return Err(fail(&e));
     }
     LOCK_FD.store(file.as_raw_fd(), Ordering::SeqCst);
+    if let Ok(mut runs) = REGISTERED_HERE.lock() {
+        runs.insert(entry.run_id.clone());
+    }
     Ok(Guard { path, file })
 }
 

@@ -224,6 +224,14 @@ impl Guarded {
         }
     }
 
+    /// The runs registered when the agent started: the agent cannot have started them.
+    pub fn registered_at_start(&self) -> std::collections::BTreeSet<String> {
+        self.registrations
+            .keys()
+            .filter_map(|path| path.file_name()?.to_str()?.strip_suffix(".json").map(str::to_owned))
+            .collect()
+    }
+
     /// git-oc's caches that changed while the agent ran, deleted: what they hold is computed
     /// from objects, so one the agent wrote could say anything (every Done task Ready), and a
     /// cache is only ever rebuilt. Deleting one git-oc rewrote meanwhile costs that rebuild.

@@ -346,6 +346,12 @@ fn push_refuses_a_forged_ref_that_reaches_a_rejected_commit() {
     let (run, doc) = run_sh(&env, &repo, "forge", script, &[]);
     run.assert_code(1);
     assert_eq!(doc["summary"]["rejected"], true);
+    // Recorded while the agent ran by no run git-oc knew: held first.
+    let push = env.oc(&repo, ["push"]);
+    push.assert_clean_error(1);
+    assert!(push.stderr.contains("held"), "{}", push.stderr);
+    // Released (as if it were a run of yours), it still reaches the rejected commit.
+    env.oc(&repo, ["release", "11111111"]).assert_code(0);
     let push = env.oc(&repo, ["push"]);
     push.assert_clean_error(1);
     assert!(push.stderr.contains("rejected"), "{}", push.stderr);
@@ -986,8 +992,8 @@ fn a_task_added_while_the_agent_ran_is_named_by_the_run() {
 
 /// A task an agent makes Ready in your repository (a new one, or a Done one moved back) is held:
 /// `git oc push` refuses to publish it (every worker of the board would run it), `git oc watch`
-/// does not run it, an agent that deletes the mark has it put back, and `git oc task release`
-/// lets each go once read.
+/// does not run it, an agent that deletes the mark has it put back, and `git oc release` lets
+/// each go once read.
 #[test]
 fn a_task_an_agent_makes_ready_is_held_until_released() {
     let env = TestEnv::new();
@@ -1038,7 +1044,7 @@ fn a_task_an_agent_makes_ready_is_held_until_released() {
     let warnings = doc["summary"]["warnings"].to_string();
     assert!(warnings.contains("held until you read and release them"), "{warnings}");
     assert!(warnings.contains(&planted) && warnings.contains(&done), "{warnings}");
-    assert!(warnings.contains("git oc task release"), "{warnings}");
+    assert!(warnings.contains("git oc release"), "{warnings}");
 
     // An agent of a later run cannot lift the marks.
     let (run, doc) = run_sh(
@@ -1062,7 +1068,7 @@ fn a_task_an_agent_makes_ready_is_held_until_released() {
         "{}",
         pushed.stderr
     );
-    assert!(pushed.stderr.contains("git oc task release"), "{}", pushed.stderr);
+    assert!(pushed.stderr.contains("git oc release"), "{}", pushed.stderr);
     assert!(
         env.git(&remote, ["for-each-ref", "refs/oc/"]).is_empty(),
         "something was published"
@@ -1079,10 +1085,10 @@ fn a_task_an_agent_makes_ready_is_held_until_released() {
         );
     }
 
-    env.oc(&repo, ["task", "release", &done]).assert_code(0);
+    env.oc(&repo, ["release", &done]).assert_code(0);
     env.oc(&repo, ["push", "origin"]).assert_code(1);
-    env.oc(&repo, ["task", "release", &done]).assert_clean_error(2);
-    env.oc(&repo, ["task", "release", &planted]).assert_code(0);
+    env.oc(&repo, ["release", &done]).assert_clean_error(2);
+    env.oc(&repo, ["release", &planted[..8]]).assert_code(0);
     env.oc(&repo, ["push", "origin"]).assert_code(0);
     let published = env.git(&remote, ["for-each-ref", "--format=%(refname)", "refs/oc/tasks/"]);
     assert!(published.contains(&planted) && published.contains(&done), "{published}");
@@ -1254,6 +1260,62 @@ fn a_key_an_agent_copies_into_a_record_of_its_own_is_never_pushed() {
     assert!(
         !remote_objects(&env, &remote).contains("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"),
         "the key reached the remote"
+    );
+}
+
+/// The evidence of a run the agent made up (copied from a real one, under a new run id, saying
+/// what it likes) is held: this run cannot vouch for it (no git-oc it knows of recorded it), so
+/// `git oc push` refuses until you release it or delete it. A run you start yourself while the
+/// agent runs (here the agent starts it) is held the same way, and released, goes out.
+#[test]
+fn a_run_an_agent_makes_up_is_held_and_never_pushed_unread() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let (first, doc) = run_sh(&env, &repo, "a real run", "echo one > one.txt", &[]);
+    first.assert_code(0);
+    let real = doc["summary"]["run_id"].as_str().unwrap().to_owned();
+    let fake = "11111111-2222-4333-8444-555555555555";
+    let oc = env!("CARGO_BIN_EXE_git-oc");
+    let script = format!(
+        "c=$(git rev-parse refs/oc/runs/{real}) && \
+         t=$(git ls-tree $c | while read mode type oid name; do printf '%s %s %s\\t%s\\n' $mode $type $(git cat-file blob $oid | sed 's/{real}/{fake}/g' | git hash-object -w --stdin) \"$name\"; done | git mktree) && \
+         git update-ref refs/oc/runs/{fake} $(git log -1 --format=%B $c | sed 's/{real}/{fake}/g' | git commit-tree $t) && \
+         '{oc}' run --goal nested --backend command -- sh -c 'echo n > n.txt' >/dev/null 2>&1; echo two > two.txt"
+    );
+    let (run, doc) = run_sh(&env, &repo, "make up a run", &script, &[]);
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(
+        warnings.contains("cannot vouch for") && warnings.contains(fake),
+        "{warnings}"
+    );
+    let nested: Vec<String> = env
+        .git(&repo, ["for-each-ref", "--format=%(refname:lstrip=3)", "refs/oc/runs/"])
+        .lines()
+        .filter(|id| *id != real && *id != fake && *id != doc["summary"]["run_id"].as_str().unwrap())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(nested.len(), 1, "{nested:?}");
+    assert!(warnings.contains(&nested[0]), "{warnings}");
+
+    let refused = env.oc(&repo, ["push", "origin"]);
+    refused.assert_clean_error(1);
+    assert!(refused.stderr.contains(fake), "{}", refused.stderr);
+    assert!(
+        env.git(&remote, ["for-each-ref", "refs/oc/"]).is_empty(),
+        "something was published"
+    );
+
+    env.oc(&repo, ["release", &nested[0]]).assert_code(0);
+    env.oc(&repo, ["push", "origin"]).assert_clean_error(1);
+    env.git(&repo, ["update-ref", "-d", &format!("refs/oc/runs/{fake}")]);
+    env.oc(&repo, ["push", "origin"]).assert_code(0);
+    let published = env.git(&remote, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]);
+    assert!(!published.contains(fake), "{published}");
+    assert!(
+        published.contains(&nested[0]) && published.contains(&real),
+        "{published}"
     );
 }
 

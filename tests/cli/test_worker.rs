@@ -1192,6 +1192,36 @@ fn an_agent_that_slips_a_commit_into_a_worker_clones_notes_gets_nothing_out() {
     );
 }
 
+/// In a worker's clone no other git-oc records runs: evidence the agent makes up there (a real
+/// run's copied under a new run id, with a copy of its note block) is deleted when it ends, its
+/// note block taken out, and neither is published.
+#[test]
+fn a_run_an_agent_makes_up_in_a_worker_clone_is_deleted_and_never_published() {
+    let s = setup(3);
+    let report = worker_with_hostile_agent(
+        &s,
+        "for r in $(git for-each-ref --format='%(refname:lstrip=3)' refs/oc/runs/); do \
+           f=$(echo $r | sed 's/^......../11111111/'); c=$(git rev-parse refs/oc/runs/$r); \
+           git update-ref refs/oc/runs/$f $(git log -1 --format=%B $c | sed \"s/$r/$f/g\" | git commit-tree $c^{tree}); \
+           git notes --ref=oc list | while read n o; do t=$(git cat-file blob $n); case \"$t\" in *$r*) \
+             git notes --ref=oc append -m \"$(printf '%s' \"$t\" | sed \"s/$r/$f/g\")\" $o;; esac; done; \
+         done; true",
+    );
+    let published = s
+        .env
+        .git(&s.remote, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]);
+    assert!(!published.contains("refs/oc/runs/11111111"), "{published}");
+    assert_eq!(published.lines().count(), 3, "{published}");
+    let warned = report["tasks"].as_array().unwrap().iter().skip(1).all(|run| {
+        let evidence = format!("refs/oc/runs/{}", run["run_id"].as_str().unwrap());
+        s.env
+            .git_output(&s.remote, ["grep", "-c", "made up by the agent", &evidence])
+            .status
+            .success()
+    });
+    assert!(warned, "a later run's evidence does not say it deleted a made-up run");
+}
+
 /// A replacement ref the agent plants in a worker's clone is put back once, with the warning
 /// that names replacements, not reported as a ref that could not be put back.
 #[test]

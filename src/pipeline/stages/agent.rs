@@ -126,7 +126,32 @@ impl Stage for Agent {
             let put_back =
                 crate::git::guard::restore_records(&env.repo.repo, env.repo.workdir(), before, &after, !sole);
             let replaced = crate::git::guard::restore_replacements(&env.repo.repo, before, &after);
+            // Evidence recorded meanwhile by a run this one cannot vouch for (not registered when
+            // the agent started, not started by this process) may be made up by the agent.
+            let own = format!("{}{}", crate::git::RUNS_REF_PREFIX, state.request.run_id);
+            let vouched = guarded.registered_at_start();
+            let unvouched = |name: &str| {
+                name.strip_prefix(crate::git::RUNS_REF_PREFIX).is_some_and(|id| {
+                    name != own
+                        && !before.contains_key(name)
+                        && !vouched.contains(id)
+                        && !crate::execution::inflight::registered_here(id)
+                })
+            };
+            // In a worker's clone no other git-oc records runs: such evidence goes (and the note
+            // blocks naming it with it, below).
+            let runs_put_back = if sole {
+                crate::git::guard::put_back_refs(&env.repo.repo, before, &after, |name| unvouched(name))
+            } else {
+                Vec::new()
+            };
             let dropped = crate::git::guard::drop_foreign_notes(&env.repo.repo, env.repo.workdir(), before);
+            warn_listing(
+                &mut state.warnings,
+                env,
+                "runs recorded while the agent ran that no git-oc of this clone started (made up by the agent); deleted",
+                &runs_put_back,
+            );
             if sole {
                 // Nobody else writes a worker's clone: a branch the agent moved (its `main`, the
                 // base of the next run, say) goes back, so that no later run builds on it.
@@ -183,11 +208,20 @@ impl Stage for Agent {
                 );
                 // One that is Ready now would be run by `git oc watch` and, published, by every
                 // worker of the board: held until a person releases it.
-                let held = hold_ready_tasks(env, &state.request.run_id, before, &after);
-                if !held.is_empty() {
+                let runs: Vec<(&String, &String)> = after.iter().filter(|(name, _)| unvouched(name)).collect();
+                let (tasks, runs) = hold(env, &state.request.run_id, before, &after, &runs);
+                if !tasks.is_empty() {
                     let warning = format!(
-                        "held until you read and release them (`git oc push` refuses to publish them, `git oc watch` does not run them): {}; read each with `git oc task show ID`, then `git oc task release ID`",
-                        held.join(", ")
+                        "held until you read and release them (`git oc push` refuses to publish them, `git oc watch` does not run them): {}; read each with `git oc task show ID`, then `git oc release ID`",
+                        tasks.join(", ")
+                    );
+                    env.cx.warn(&warning);
+                    state.warnings.push(warning);
+                }
+                if !runs.is_empty() {
+                    let warning = format!(
+                        "runs recorded while the agent ran that this run cannot vouch for (made up by the agent, or run in another terminal meanwhile), held until you read and release them (`git oc push` refuses to publish them): {}; read each with `git oc show ID`, then `git oc release ID` if you ran it, or delete it with `git update-ref -d refs/oc/runs/ID`",
+                        runs.join(", ")
                     );
                     env.cx.warn(&warning);
                     state.warnings.push(warning);
@@ -293,17 +327,20 @@ fn changed_refs(
     out
 }
 
-/// Hold every task that changed while the agent ran and is Ready now (`board::held`), for the
-/// run `run_id`: the ids held, or a line saying why none could be.
-fn hold_ready_tasks(
+/// Hold (`board::held`, for the run `run_id`) every task that changed while the agent ran and
+/// is Ready now, and the evidence refs `runs` (name, commit): the task ids and run ids held, or
+/// a line saying why none could be.
+fn hold(
     env: &Env,
     run_id: &str,
     before: &std::collections::BTreeMap<String, String>,
     after: &std::collections::BTreeMap<String, String>,
-) -> Vec<String> {
+    runs: &[(&String, &String)],
+) -> (Vec<String>, Vec<String>) {
+    use crate::board::held::Kind;
     let repo = &env.repo.repo;
     let states = crate::publish::board_states(env.repo.workdir());
-    let mut held = Vec::new();
+    let mut marks = Vec::new();
     for (name, tip) in after {
         let Some(id) = name.strip_prefix(crate::board::git::TASKS_REF_PREFIX) else {
             continue;
@@ -319,13 +356,21 @@ fn hold_ready_tasks(
             states.kind_of(&t.state) == Some(crate::board::StateKind::Ready)
         });
         if ready {
-            held.push((id.to_owned(), commit));
+            marks.push((Kind::Task, id.to_owned(), commit));
         }
     }
-    if let Err(e) = crate::board::held::record(repo, run_id, &held) {
-        return vec![format!("(none: {})", e.summary_line())];
+    for (name, tip) in runs {
+        let id = name.trim_start_matches(crate::git::RUNS_REF_PREFIX);
+        if let Ok(commit) = gix::ObjectId::from_hex(tip.as_bytes()) {
+            marks.push((Kind::Run, id.to_owned(), commit));
+        }
     }
-    held.into_iter().map(|(id, _)| id).collect()
+    if let Err(e) = crate::board::held::record(repo, run_id, &marks) {
+        let why = vec![format!("(none: {})", e.summary_line())];
+        return (why.clone(), why);
+    }
+    let ids = |kind: Kind| marks.iter().filter(|m| m.0 == kind).map(|m| m.1.clone()).collect();
+    (ids(Kind::Task), ids(Kind::Run))
 }
 
 /// `stdout.txt` and `stderr.txt` in the run directory, as soon as the agent is done.

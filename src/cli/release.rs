@@ -1,0 +1,47 @@
+//! `git oc release`: let a held task or run go.
+
+use clap::Args;
+
+use super::ui::Ui;
+use crate::error::{Error, Result};
+
+/// Let a held task or run go: published by 'git oc push', a task run by 'git oc watch'
+///
+/// A run holds what was written while its agent ran and may be the agent's: a task that became
+/// Ready (created, moved back to Ready or edited), and the evidence of a run it cannot vouch for
+/// (not registered when the agent started, not started by the same git-oc). Read it first
+/// ('git oc task show ID', 'git oc show ID').
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The task id or run id (or a unique prefix of it)
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+pub fn cmd_release(ui: &mut Ui, args: &ReleaseArgs) -> Result<i32> {
+    use crate::board::held::{Kind, held, release};
+    let repo = super::open_repo()?;
+    let query = args.id.trim();
+    let mut matches: Vec<String> = Vec::new();
+    for kind in [Kind::Task, Kind::Run] {
+        matches.extend(held(&repo.repo, kind)?.into_keys().filter(|id| id.starts_with(query)));
+    }
+    let id = match (query.is_empty(), matches.as_slice()) {
+        (false, [id]) => id.clone(),
+        (false, []) | (true, _) => {
+            return Err(Error::input(format!("nothing held is named {query:?}"))
+                .hint("'git oc release' is for the tasks and runs a run named as held; 'git oc push' names those that still are"));
+        }
+        (false, _) => {
+            return Err(Error::input(format!(
+                "{query:?} names more than one held record: {}",
+                matches.join(", ")
+            ))
+            .hint("give more of the id"));
+        }
+    };
+    let released = release(&repo.repo, &id)?;
+    let value = serde_json::json!({ "id": id, "released": released });
+    ui.emit(&value, || format!("released {id}\n"));
+    Ok(0)
+}
