@@ -157,15 +157,30 @@ fn is_run_worktree(main: &gix::Repository, base: &Path, head: Option<&str>, root
     let Some(branch) = head.and_then(|h| h.strip_prefix("refs/heads/")) else {
         return false;
     };
+    // The run's branch is not enough: an agent can point your worktree's HEAD at its own run
+    // branch. The run's evidence must also name this very directory as its worktree.
+    let here = canonical(base);
     names_in(&evidence.join("runs"))
         .unwrap_or_default()
         .iter()
         .any(|run_id| {
-            crate::evidence::store::is_run_id(run_id)
-                && crate::evidence::store::RunEvidence::open(main, run_id)
-                    .ok()
-                    .and_then(|e| e.entry)
-                    .is_some_and(|e| e.message.branch.as_deref() == Some(branch))
+            if !crate::evidence::store::is_run_id(run_id) {
+                return false;
+            }
+            let Ok(run) = crate::evidence::store::RunEvidence::open(main, run_id) else {
+                return false;
+            };
+            let on_branch = run
+                .entry
+                .as_ref()
+                .is_some_and(|e| e.message.branch.as_deref() == Some(branch));
+            let worktree = run
+                .read(crate::evidence::files::SUMMARY)
+                .ok()
+                .flatten()
+                .and_then(|b| serde_json::from_slice::<crate::evidence::files::Summary>(&b).ok())
+                .and_then(|s| s.worktree);
+            on_branch && worktree.is_some_and(|w| canonical(Path::new(&w)) == here)
         })
 }
 
@@ -485,9 +500,10 @@ fn plan(main: &gix::Repository, state_dir: &Path, opts: &GcOptions) -> Result<(V
         }
     }
     // The autonomy cycle's records: ids sort by time, so the oldest are first. The newest are
-    // what the persistence rules and `autonomy-cycle --show` read.
+    // what the persistence rules and `autonomy-cycle --show` read. Held ones (an agent's, maybe,
+    // named to sort last) neither count nor go: they wait for a person.
     for prefix in crate::autonomy::store::PREFIXES {
-        let ids = crate::autonomy::store::ids(main, prefix);
+        let ids = crate::autonomy::store::trusted_ids(main, prefix);
         let excess = ids.len().saturating_sub(opts.autonomy_keep);
         for id in ids.into_iter().take(excess) {
             let reference = format!("{prefix}{id}");

@@ -245,24 +245,20 @@ fn holds_notes(repo: &gix::Repository, id: gix::ObjectId) -> bool {
 /// evidence.
 pub fn refuse_held(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<()> {
     use crate::board::held::{Kind, contains, held};
-    let held: Vec<_> = [(Kind::Task, "tasks"), (Kind::Run, "runs")]
-        .into_iter()
-        .map(|(kind, what)| Ok((kind, what, held(repo, kind)?)))
-        .collect::<Result<_>>()?;
+    let held: Vec<_> = [
+        (Kind::Task, "tasks"),
+        (Kind::Run, "runs"),
+        (Kind::Record, "autonomy records"),
+    ]
+    .into_iter()
+    .map(|(kind, what)| Ok((kind, what, held(repo, kind)?)))
+    .collect::<Result<_>>()?;
     if held.iter().all(|(_, _, h)| h.is_empty()) {
         return Ok(());
     }
-    let theirs = remote_refs(
-        workdir,
-        remote,
-        &[&format!("{TASKS_REF_PREFIX}*"), &format!("{RUNS_REF_PREFIX}*")],
-    )?;
+    let theirs = remote_refs(workdir, remote, &["refs/oc/*"])?;
     for (kind, what, held) in held {
-        let prefix = if kind == Kind::Task {
-            TASKS_REF_PREFIX
-        } else {
-            RUNS_REF_PREFIX
-        };
+        let prefix = kind.ref_prefix();
         let unpublished: Vec<&str> = held
             .iter()
             .filter(|(id, commit)| {
@@ -277,10 +273,14 @@ pub fn refuse_held(repo: &gix::Repository, workdir: &Path, remote: &str) -> Resu
             continue;
         };
         let (read, otherwise) = match kind {
-            Kind::Task => ("git oc task show", "if not, change or close it first"),
+            Kind::Task => ("git oc task show ", "if not, change or close it first"),
             Kind::Run => (
-                "git oc show",
+                "git oc show ",
                 "if you did not run it, delete it with 'git update-ref -d refs/oc/runs/<id>'",
+            ),
+            Kind::Record => (
+                "git show refs/oc/",
+                "if no cycle of yours wrote it, delete it with 'git update-ref -d refs/oc/<id>'",
             ),
         };
         return Err(Error::run(format!(
@@ -288,7 +288,7 @@ pub fn refuse_held(repo: &gix::Repository, workdir: &Path, remote: &str) -> Resu
             unpublished.join(", ")
         ))
         .hint(format!(
-            "read each with '{read} {first}'; if it is what you want, 'git oc release {first}' lets it go out; {otherwise}"
+            "read each with '{read}{first}'; if it is what you want, 'git oc release {first}' lets it go out; {otherwise}"
         )));
     }
     Ok(())

@@ -294,7 +294,7 @@ pub fn observe(repo: &crate::git::Repo, config: &Config, repo_key: &str, id: &st
 
 /// The older snapshots, newest first, without `current`.
 fn older_snapshots(repo: &gix::Repository, current: &str) -> Vec<Snapshot> {
-    let mut ids = store::ids(repo, store::OBSERVATIONS_REF_PREFIX);
+    let mut ids = store::trusted_ids(repo, store::OBSERVATIONS_REF_PREFIX);
     ids.retain(|i| i.as_str() < current);
     ids.iter()
         .rev()
@@ -306,7 +306,7 @@ fn older_snapshots(repo: &gix::Repository, current: &str) -> Vec<Snapshot> {
 /// Candidates earlier executed cycles emitted: (dedup key, family, when), newest first. Dry runs
 /// do not count, so that a dry run followed by `--execute` proposes what the dry run showed.
 fn recent_emitted(repo: &gix::Repository) -> Vec<(String, Family, Timestamp)> {
-    let ids = store::ids(repo, store::CYCLES_REF_PREFIX);
+    let ids = store::trusted_ids(repo, store::CYCLES_REF_PREFIX);
     let mut out = Vec::new();
     for id in ids.iter().rev().take(RECENT_CYCLES) {
         let Some(c) = store::read_json::<serde_json::Value>(repo, store::CYCLES_REF_PREFIX, id, store::CYCLE_FILE)

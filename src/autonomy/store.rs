@@ -29,6 +29,27 @@ pub fn new_id(prefix: &str, now: crate::contracts::Timestamp) -> String {
     )
 }
 
+/// The records this process wrote: a cycle that writes one while an agent runs (the autonomy
+/// cycle's own runs) is vouched for by memory the agent cannot write.
+static WRITTEN_HERE: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Whether this process wrote the record ref `name`.
+pub fn written_here(name: &str) -> bool {
+    WRITTEN_HERE.lock().is_ok_and(|names| names.contains(name))
+}
+
+/// The ids under `prefix`, oldest first, without those held (`board::held`: written while an
+/// agent ran by no cycle the run knew of): what later cycles may learn from.
+pub fn trusted_ids(repo: &gix::Repository, prefix: &str) -> Vec<String> {
+    let held = crate::board::held::held(repo, crate::board::held::Kind::Record).unwrap_or_default();
+    let family = prefix.trim_start_matches("refs/oc/");
+    ids(repo, prefix)
+        .into_iter()
+        .filter(|id| !held.contains_key(&format!("{family}{id}")))
+        .collect()
+}
+
 /// Write `files` as a tree, commit it with `parent`, and create `<prefix><id>`.
 pub fn write(
     repo: &gix::Repository,
@@ -41,12 +62,11 @@ pub fn write(
     let ctx = |e| Error::git("could not record the autonomy cycle in git", e);
     let tree = crate::git::evidence::files_tree(repo, files, "could not record the autonomy cycle in git")?;
     let commit = repo.new_commit(message, tree, parent).map_err(ctx)?.id;
-    crate::git::refs::create(
-        repo,
-        &format!("{prefix}{id}"),
-        commit,
-        "git-oc: record an autonomy cycle",
-    )?;
+    let name = format!("{prefix}{id}");
+    if let Ok(mut names) = WRITTEN_HERE.lock() {
+        names.insert(name.clone());
+    }
+    crate::git::refs::create(repo, &name, commit, "git-oc: record an autonomy cycle")?;
     Ok(commit)
 }
 

@@ -27,20 +27,40 @@ pub const HELD_REF_PREFIX: &str = "refs/oc/held/";
 /// The word that starts a run's mark.
 const RUN: &str = "run";
 
+/// The word that starts an autonomy record's mark.
+const RECORD: &str = "record";
+
 /// What a mark holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Task,
     Run,
+    /// An autonomy cycle's record, named by its ref under `refs/oc/` (`observations/<id>`,
+    /// `cycles/<id>`): later cycles read them, and `git oc push` publishes them.
+    Record,
 }
 
 impl Kind {
-    fn ref_prefix(self) -> &'static str {
+    pub fn ref_prefix(self) -> &'static str {
         match self {
             Kind::Task => TASKS_REF_PREFIX,
             Kind::Run => crate::git::RUNS_REF_PREFIX,
+            Kind::Record => "refs/oc/",
         }
     }
+}
+
+/// Whether `id` names an autonomy record under `refs/oc/`.
+fn is_record_id(id: &str) -> bool {
+    crate::autonomy::store::PREFIXES.iter().any(|prefix| {
+        let family = prefix.trim_start_matches("refs/oc/");
+        id.strip_prefix(family).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+    })
 }
 
 type Mark = (Kind, String, gix::ObjectId);
@@ -78,7 +98,7 @@ pub fn held(repo: &gix::Repository, kind: Kind) -> Result<BTreeMap<String, gix::
     Ok(out)
 }
 
-/// Lift every mark on the task or run `id`; how many there were.
+/// Lift every mark on the task, run or record `id`; how many there were.
 pub fn release(repo: &gix::Repository, id: &str) -> Result<usize> {
     let mut lifted = 0;
     for (run, blob) in crate::git::refs::ids_under(repo, HELD_REF_PREFIX)? {
@@ -110,6 +130,7 @@ fn write_marks(repo: &gix::Repository, marks: &[Mark]) -> Result<gix::ObjectId> 
         .map(|(kind, id, commit)| match kind {
             Kind::Task => format!("{id} {commit}\n"),
             Kind::Run => format!("{RUN} {id} {commit}\n"),
+            Kind::Record => format!("{RECORD} {id} {commit}\n"),
         })
         .collect();
     repo.write_blob(text.as_bytes())
@@ -132,6 +153,7 @@ fn read_marks(repo: &gix::Repository, blob: gix::ObjectId) -> Vec<Mark> {
             let fields: Vec<&str> = line.to_str().ok()?.split(' ').collect();
             let (kind, id, commit) = match fields[..] {
                 [RUN, id, commit] if crate::evidence::store::is_run_id(id) => (Kind::Run, id, commit),
+                [RECORD, id, commit] if is_record_id(id) => (Kind::Record, id, commit),
                 [id, commit] if is_task_id(id) => (Kind::Task, id, commit),
                 _ => return None,
             };

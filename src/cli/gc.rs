@@ -46,8 +46,13 @@ pub fn cmd_gc(ui: &mut Ui, args: &GcArgs) -> Result<i32> {
     let repo = super::open_repo()?;
     let config = Config::load(repo.workdir())?;
     let days = args.older_than.unwrap_or_else(|| config.gc.retention_days());
+    // A number of days too large for a duration is no retention at all, never a wrapped one.
+    let seconds = days.checked_mul(86_400).ok_or_else(|| {
+        crate::error::Error::input(format!("a retention of {days} days is out of range"))
+            .hint("give --older-than (or gc.retention_days) as a number of days, such as 30")
+    })?;
     let opts = GcOptions {
-        retention: Duration::from_secs(days * 86_400),
+        retention: Duration::from_secs(seconds),
         dry_run: args.dry_run,
         evidence: args.evidence,
         disposable: config.gc.disposable_branches(),

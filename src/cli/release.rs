@@ -5,15 +5,16 @@ use clap::Args;
 use super::ui::Ui;
 use crate::error::{Error, Result};
 
-/// Let a held task or run go: published by 'git oc push', a task run by 'git oc watch'
+/// Let a held task, run or autonomy record go: published by 'git oc push', a task run by 'git oc
+/// watch', a record read by later autonomy cycles
 ///
 /// A run holds what was written while its agent ran and may be the agent's: a task that became
-/// Ready (created, moved back to Ready or edited), and the evidence of a run it cannot vouch for
-/// (not registered when the agent started, not started by the same git-oc). Read it first
-/// ('git oc task show ID', 'git oc show ID').
+/// Ready (created, moved back to Ready or edited), and the evidence of a run or an autonomy
+/// cycle's record it cannot vouch for (not registered when the agent started, not written by the
+/// same git-oc). Read it first ('git oc task show ID', 'git oc show ID', 'git show refs/oc/ID').
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
-    /// The task id or run id (or a unique prefix of it)
+    /// The task id, run id or record id (or a unique prefix of it)
     #[arg(value_name = "ID")]
     pub id: String,
 }
@@ -23,8 +24,10 @@ pub fn cmd_release(ui: &mut Ui, args: &ReleaseArgs) -> Result<i32> {
     let repo = super::open_repo()?;
     let query = args.id.trim();
     let mut matches: Vec<String> = Vec::new();
-    for kind in [Kind::Task, Kind::Run] {
-        matches.extend(held(&repo.repo, kind)?.into_keys().filter(|id| id.starts_with(query)));
+    for kind in [Kind::Task, Kind::Run, Kind::Record] {
+        // A record is named by its ref under refs/oc/ (observations/<id>), or by its id alone.
+        let named = |id: &String| id.starts_with(query) || id.rsplit('/').next().is_some_and(|l| l.starts_with(query));
+        matches.extend(held(&repo.repo, kind)?.into_keys().filter(named));
     }
     let id = match (query.is_empty(), matches.as_slice()) {
         (false, [id]) => id.clone(),

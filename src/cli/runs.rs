@@ -125,15 +125,21 @@ pub fn parse_when(text: &str, now: Timestamp) -> Result<Timestamp> {
     }
     let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
     let n: i64 = digits.parse().map_err(|_| bad())?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        "w" => n * 7 * 86_400,
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
         _ => return Err(bad()),
     };
-    Ok(Timestamp::from_micros(now.as_micros() - seconds * 1_000_000))
+    // Too far back for a time is bad input, never a wrapped time.
+    let micros = n
+        .checked_mul(per)
+        .and_then(|s| s.checked_mul(1_000_000))
+        .and_then(|m| now.as_micros().checked_sub(m))
+        .ok_or_else(bad)?;
+    Ok(Timestamp::from_micros(micros))
 }
 
 pub fn cmd_runs(ui: &mut Ui, args: &RunsArgs) -> Result<i32> {

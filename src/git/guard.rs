@@ -150,10 +150,15 @@ impl Guarded {
         // What rewrites history as git reads it is kept like configuration: grafts and the
         // shallow list (either can hide a commit's parents from `git log` and `git rev-list`).
         // And what `git oc init --undo` reads to know which settings it added.
+        // And what decides which files a run records and how it diffs them: `info/exclude`
+        // (a file it ignores is left out of the commit) and `info/attributes` (`-diff` makes
+        // every change a binary patch, with no lines to read).
         for path in [
             common_dir.join("info").join("grafts"),
             common_dir.join("shallow"),
             common_dir.join("oc").join("init.json"),
+            common_dir.join("info").join("exclude"),
+            common_dir.join("info").join("attributes"),
         ] {
             let kept = read(&path);
             files.insert(path, kept);

@@ -168,3 +168,66 @@ fn merges_the_packs_runs_wrote_once_they_reach_gc_auto_pack_limit() {
     env.oc(&repo, ["demo"]).assert_code(0);
     assert!(env.object_counts(&repo).1 > after);
 }
+
+/// A run started with `--workspace-path` puts its worktree where you say, and gc removes it
+/// once finished; your own worktree is never a run's, even when an agent points its HEAD at the
+/// agent's run branch and plants git-oc's evidence directory in it.
+#[test]
+fn removes_a_runs_worktree_elsewhere_but_never_yours_made_to_look_like_one() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let elsewhere = env.root().join("elsewhere");
+    let (run, _) = env.run_json(
+        &repo,
+        &[
+            "--goal",
+            "A",
+            "--workspace-path",
+            elsewhere.to_str().unwrap(),
+            "--backend",
+            "command",
+            "--",
+            "fake-agent",
+            "edit",
+        ],
+    );
+    run.assert_code(0);
+    // Your worktree is clean: what it holds beside the branch is ignored (a `.env`).
+    std::fs::write(repo.join(".gitignore"), ".env\n").unwrap();
+    env.git(&repo, ["add", ".gitignore"]);
+    env.git(&repo, ["commit", "-q", "-m", "ignore .env"]);
+    let mine = env.root().join("mine");
+    env.git(
+        &repo,
+        ["worktree", "add", "-q", "-b", "feature", mine.to_str().unwrap()],
+    );
+    std::fs::write(mine.join(".env"), "only copy\n").unwrap();
+    let script = format!(
+        "admin=$(git -C {m} rev-parse --absolute-git-dir) && printf 'ref: %s\\n' \"$(git symbolic-ref HEAD)\" > \"$admin/HEAD\" && \
+         mkdir -p {m}/.operations_center/runs/$GIT_OC_RUN_ID && printf '*\\n' > {m}/.operations_center/.gitignore",
+        m = mine.display()
+    );
+    let (run, _) = env.run_json(
+        &repo,
+        &[
+            "--goal",
+            "Change nothing",
+            "--backend",
+            "command",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    run.assert_code(0);
+    let gc = env.oc(&repo, ["gc", "--older-than", "0"]);
+    gc.assert_code(0);
+    assert!(mine.join(".env").is_file(), "your worktree was removed: {}", gc.stdout);
+    assert!(
+        !elsewhere.join(".git").exists(),
+        "the run's worktree elsewhere was kept: {}{}",
+        gc.stdout,
+        gc.stderr
+    );
+}

