@@ -166,30 +166,41 @@ pub fn refuse_foreign_evidence(repo: &gix::Repository) -> Result<()> {
 /// `task.json`, those of the notes just notes. An agent that adds its own commit as a parent of
 /// a task or notes commit (a file it copied, a commit the gate rejected) would otherwise have
 /// `git oc push` carry it to the remote.
-pub fn refuse_foreign_history(
-    repo: &gix::Repository,
-    workdir: &Path,
-    tasks: &[&str],
-    known: &[gix::ObjectId],
-) -> Result<()> {
-    let negatives = negatives(repo, known);
-    type Valid = fn(&gix::Repository, gix::ObjectId) -> bool;
-    let mut families: Vec<(String, &str, Valid)> = tasks
+pub fn refuse_foreign_history(repo: &gix::Repository, tasks: &[&str], known: &[gix::ObjectId]) -> Result<()> {
+    let ctx = |e: Box<dyn std::error::Error + Send + Sync>| {
+        Error::run("could not walk the history to publish").caused_by(e.to_string())
+    };
+    // In process (a worker publishes once per task): a walk from the refs to publish that
+    // stops at what the remote has.
+    let hidden: Vec<gix::ObjectId> = known
         .iter()
-        .map(|t| (rev_arg(t), "task", holds_a_task as Valid))
+        .copied()
+        .filter(|id| repo.find_commit(*id).is_ok())
         .collect();
-    if crate::git::refs::target(repo, NOTES_REF)?.is_some() {
-        families.push((NOTES_REF.to_owned(), "notes", holds_notes));
+    type Valid = fn(&gix::Repository, gix::ObjectId) -> bool;
+    let mut families: Vec<(String, Vec<gix::ObjectId>, &str, Valid)> = Vec::new();
+    for t in tasks {
+        let tips = match t.strip_suffix('*') {
+            Some(prefix) => crate::git::refs::ids_under(repo, prefix)?.into_values().collect(),
+            None => crate::git::refs::target(repo, t)?.into_iter().collect(),
+        };
+        families.push(((*t).to_owned(), tips, "task", holds_a_task));
     }
-    for (from, what, valid) in families {
-        let args = ["rev-list".to_owned(), "--stdin".to_owned(), from.clone()];
-        let out = crate::git::run_with_input(workdir, &args, negatives.as_bytes())?;
-        for line in out.lines() {
-            let Ok(id) = gix::ObjectId::from_hex(line.trim().as_bytes()) else {
-                continue;
-            };
+    if let Some(notes) = crate::git::refs::target(repo, NOTES_REF)? {
+        families.push((NOTES_REF.to_owned(), vec![notes], "notes", holds_notes));
+    }
+    for (named, tips, what, valid) in families {
+        if tips.is_empty() {
+            continue;
+        }
+        let walk = repo
+            .rev_walk(tips)
+            .with_hidden(hidden.iter().copied())
+            .all()
+            .map_err(|e| ctx(e.into()))?;
+        for info in walk {
+            let id = info.map_err(|e| ctx(e.into()))?.id;
             if !valid(repo, id) {
-                let named = from.trim_start_matches("--glob=");
                 return Err(Error::run(format!(
                     "refusing to publish {named}: its history holds commit {id}, which is not a {what} commit"
                 ))
@@ -778,7 +789,7 @@ pub fn push_with_notes(
         }
         refuse_rejected_content(repo, workdir, &published, Some(&known))?;
         let tasks: &[&str] = if with_tasks { &[&tasks_pattern] } else { &[] };
-        refuse_foreign_history(repo, workdir, tasks, &known)?;
+        refuse_foreign_history(repo, tasks, &known)?;
         refuse_secrets(repo, workdir, remote, &published, Some(&known), &redactor)?;
         let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
         let notes_spec = format!("{NOTES_REF}:{NOTES_REF}");

@@ -917,7 +917,7 @@ impl<'a> Worker<'a> {
                     .copied()
                     .filter(|r| r.starts_with(TASKS_REF_PREFIX))
                     .collect();
-                crate::publish::refuse_foreign_history(repo, &self.workdir, &tasks, &known)?;
+                crate::publish::refuse_foreign_history(repo, &tasks, &known)?;
                 crate::publish::refuse_rejected_content(repo, &self.workdir, &source_refs, None)?;
                 let mut scanned = source_refs;
                 if exists(NOTES_REF)? {
