@@ -355,7 +355,9 @@ fn values<'r>(
     repo: impl Fn() -> Option<&'r Repo>,
 ) -> Completion {
     let possible = arg.get_possible_values();
-    let mut candidates: Vec<Candidate> = if !possible.is_empty() {
+    let mut candidates: Vec<Candidate> = if walk.cmd.get_name() == "release" {
+        repo().map_or_else(Vec::new, |r| crate::completion::held_ids(r, partial))
+    } else if !possible.is_empty() {
         possible
             .iter()
             .filter(|v| !v.is_hide_set())

@@ -483,3 +483,42 @@ fn the_first_git_oc_command_installs_the_man_pages() {
         refused.stderr
     );
 }
+
+/// `git oc release` completes what is held, and says what each is.
+#[test]
+fn release_completes_what_is_held() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let oc = env!("CARGO_BIN_EXE_git-oc");
+    let script = format!("'{oc}' task add 'Planted' --state ready -m 'do it' && echo ok > f.txt");
+    let run = Run::from(
+        env.oc_agents(&repo)
+            .args([
+                "run",
+                "--json",
+                "--goal",
+                "plant",
+                "--backend",
+                "command",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .output()
+            .unwrap(),
+    );
+    run.assert_code(0);
+    let id = env.oc(&repo, ["--json", "task", "list"]).json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = env.oc(
+        &repo,
+        [
+            "complete", "--shell", "fish", "--index", "2", "--", "git-oc", "release", "",
+        ],
+    );
+    out.assert_code(0);
+    assert_eq!(out.stdout, format!("values\n{id}\theld task\n"));
+}
