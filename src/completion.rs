@@ -151,21 +151,20 @@ pub fn task_ids(repo: &Repo, typed: &str, describe: bool) -> Vec<Candidate> {
 
 /// What is held (`git oc release`): tasks, runs and autonomy records, each said to be which.
 pub fn held_ids(repo: &Repo, typed: &str) -> Vec<Candidate> {
-    use crate::board::held::{Kind, held};
-    [
-        (Kind::Task, "held task"),
-        (Kind::Run, "held run"),
-        (Kind::Record, "held autonomy record"),
-    ]
-    .into_iter()
-    .flat_map(|(kind, what)| {
-        held(&repo.repo, kind)
-            .unwrap_or_default()
-            .into_keys()
-            .filter(|id| id.starts_with(typed))
-            .map(move |id| Candidate::new(id, Some(what.to_owned())))
-    })
-    .collect()
+    use crate::board::held::Kind;
+    crate::board::held::held_all(&repo.repo)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, id, _)| id.starts_with(typed))
+        .map(|(kind, id, _)| {
+            let what = match kind {
+                Kind::Task => "held task",
+                Kind::Run => "held run",
+                Kind::Record => "held autonomy record",
+            };
+            Candidate::new(id, Some(what.to_owned()))
+        })
+        .collect()
 }
 
 /// `state: title`, from the task commit's message.

@@ -174,12 +174,7 @@ fn is_run_worktree(main: &gix::Repository, base: &Path, head: Option<&str>, root
                 .entry
                 .as_ref()
                 .is_some_and(|e| e.message.branch.as_deref() == Some(branch));
-            let worktree = run
-                .read(crate::evidence::files::SUMMARY)
-                .ok()
-                .flatten()
-                .and_then(|b| serde_json::from_slice::<crate::evidence::files::Summary>(&b).ok())
-                .and_then(|s| s.worktree);
+            let worktree = run.summary().and_then(|s| s.worktree);
             on_branch && worktree.is_some_and(|w| canonical(Path::new(&w)) == here)
         })
 }

@@ -13,40 +13,6 @@ use crate::board::git::{TASKS_REF_PREFIX, TasksMerge, merge_fetched, tracking_pr
 use crate::error::{Error, Result};
 use crate::git::{NOTES_REF, RUNS_REF_PREFIX, WORKER_NOTES_PREFIX, git_command};
 
-/// A ref, or a pattern as `--glob=`, for `git rev-list`.
-fn rev_arg(from: &str) -> String {
-    match from.contains('*') {
-        true => format!("--glob={from}"),
-        false => from.to_owned(),
-    }
-}
-
-/// `^<id>` lines for `git rev-list --stdin`, for the ids this repository has.
-fn negatives(repo: &gix::Repository, ids: &[gix::ObjectId]) -> String {
-    ids.iter()
-        .filter(|id| repo.has_object(*id))
-        .map(|id| format!("^{id}\n"))
-        .collect()
-}
-
-/// The commits `from` (refs or patterns) reach and none of `not` does.
-fn beyond(
-    repo: &gix::Repository,
-    workdir: &Path,
-    from: &[&str],
-    not: &[gix::ObjectId],
-) -> Result<std::collections::HashSet<String>> {
-    let mut args = vec![
-        "rev-list".to_owned(),
-        "--ignore-missing".to_owned(),
-        "--stdin".to_owned(),
-    ];
-    args.extend(from.iter().map(|f| rev_arg(f)));
-    let negatives = negatives(repo, not);
-    let out = crate::git::run_with_input(workdir, &args, negatives.as_bytes())?;
-    Ok(out.lines().map(str::to_owned).collect())
-}
-
 /// The commits of the rejected runs (`refs/oc/rejected/<run id>` and `<run id>.agent`) beyond
 /// the base each run started from, as its evidence records it.
 fn kept_local(repo: &gix::Repository, workdir: &Path) -> Result<std::collections::HashSet<String>> {
@@ -56,13 +22,12 @@ fn kept_local(repo: &gix::Repository, workdir: &Path) -> Result<std::collections
         let run_id = name.trim_end_matches(".agent");
         let base = crate::evidence::store::RunEvidence::open(repo, run_id)
             .ok()
-            .and_then(|e| e.read(crate::evidence::files::SUMMARY).ok().flatten())
-            .and_then(|b| serde_json::from_slice::<crate::evidence::files::Summary>(&b).ok())
+            .and_then(|e| e.summary())
             .and_then(|s| s.base)
             .and_then(|b| gix::ObjectId::from_hex(b.as_bytes()).ok());
         bases.extend(base);
     }
-    beyond(repo, workdir, &["refs/oc/rejected/*"], &bases)
+    crate::git::reach::beyond(repo, workdir, &["refs/oc/rejected/*"], &bases)
 }
 
 /// Refuse to publish refs from which a commit git-oc keeps local can be reached: a rejected run's
@@ -101,7 +66,7 @@ pub fn refuse_rejected_content(
     }
     for reference in published {
         let reached = match known {
-            Some(known) => beyond(repo, workdir, &[reference], known)?,
+            Some(known) => crate::git::reach::beyond(repo, workdir, &[reference], known)?,
             None => crate::git::reach::beyond_branches(workdir, &[reference])?,
         };
         if let Some(object) = reached.intersection(&rejected).next() {
@@ -255,44 +220,45 @@ fn holds_notes(repo: &gix::Repository, id: gix::ObjectId) -> bool {
 /// Ready would be run by every worker of the board, and a run it made up would be read as
 /// evidence.
 pub fn refuse_held(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<()> {
-    use crate::board::held::{Kind, contains, held};
-    let held: Vec<_> = [
-        (Kind::Task, "tasks"),
-        (Kind::Run, "runs"),
-        (Kind::Record, "autonomy records"),
-    ]
-    .into_iter()
-    .map(|(kind, what)| Ok((kind, what, held(repo, kind)?)))
-    .collect::<Result<_>>()?;
-    if held.iter().all(|(_, _, h)| h.is_empty()) {
+    use crate::board::held::{Kind, contains, held_all};
+    let held = held_all(repo)?;
+    if held.is_empty() {
         return Ok(());
     }
     let theirs = remote_refs(workdir, remote, &["refs/oc/*"])?;
-    for (kind, what, held) in held {
-        let prefix = kind.ref_prefix();
+    let published = |kind: Kind, id: &str, commit: gix::ObjectId| {
+        let name = format!("{}{id}", kind.ref_prefix());
+        theirs.iter().any(|(n, tip)| {
+            *n == name && gix::ObjectId::from_hex(tip.as_bytes()).is_ok_and(|tip| contains(repo, tip, commit))
+        })
+    };
+    for (kind, what, read, otherwise) in [
+        (
+            Kind::Task,
+            "tasks",
+            "git oc task show ",
+            "if not, change or close it first",
+        ),
+        (
+            Kind::Run,
+            "runs",
+            "git oc show ",
+            "if you did not run it, delete it with 'git update-ref -d refs/oc/runs/<id>'",
+        ),
+        (
+            Kind::Record,
+            "autonomy records",
+            "git show refs/oc/",
+            "if no cycle of yours wrote it, delete it with 'git update-ref -d refs/oc/<id>'",
+        ),
+    ] {
         let unpublished: Vec<&str> = held
             .iter()
-            .filter(|(id, commit)| {
-                let name = format!("{prefix}{id}");
-                !theirs.iter().any(|(n, tip)| {
-                    *n == name && gix::ObjectId::from_hex(tip.as_bytes()).is_ok_and(|tip| contains(repo, tip, **commit))
-                })
-            })
-            .map(|(id, _)| id.as_str())
+            .filter(|(of, id, commit)| *of == kind && !published(kind, id, *commit))
+            .map(|(_, id, _)| id.as_str())
             .collect();
         let Some(first) = unpublished.first() else {
             continue;
-        };
-        let (read, otherwise) = match kind {
-            Kind::Task => ("git oc task show ", "if not, change or close it first"),
-            Kind::Run => (
-                "git oc show ",
-                "if you did not run it, delete it with 'git update-ref -d refs/oc/runs/<id>'",
-            ),
-            Kind::Record => (
-                "git show refs/oc/",
-                "if no cycle of yours wrote it, delete it with 'git update-ref -d refs/oc/<id>'",
-            ),
         };
         return Err(Error::run(format!(
             "refusing to publish: {what} {} written while an agent ran and held",
@@ -364,7 +330,7 @@ pub fn refuse_secrets(
         "--ignore-missing".to_owned(),
         "--stdin".to_owned(),
     ];
-    args.extend(published.iter().map(|p| rev_arg(p)));
+    args.extend(published.iter().map(|p| crate::git::reach::rev_arg(p)));
     // Without the remote's tips (a worker's publication), its remote-tracking refs stand for
     // them. `git oc push` passes the tips the remote advertised: an agent can write
     // remote-tracking refs, and one that parked a commit there would have it skipped.
@@ -380,7 +346,7 @@ pub fn refuse_secrets(
             &[]
         }
     };
-    let negatives = negatives(repo, known);
+    let negatives = crate::git::reach::negatives(repo, known);
     let out = crate::git::run_with_input(workdir, &args, negatives.as_bytes())?;
     let mut buf = Vec::new();
     for line in out.lines() {

@@ -63,7 +63,8 @@ fn is_record_id(id: &str) -> bool {
     })
 }
 
-type Mark = (Kind, String, gix::ObjectId);
+/// What is held, its id, and its commit as the run saw it.
+pub type Mark = (Kind, String, gix::ObjectId);
 
 /// Hold `marks` (what, its id, its commit as seen) for the run `run_id`.
 pub fn record(repo: &gix::Repository, run_id: &str, marks: &[Mark]) -> Result<()> {
@@ -79,23 +80,31 @@ pub fn record(repo: &gix::Repository, run_id: &str, marks: &[Mark]) -> Result<()
     )
 }
 
-/// What of `kind` is held now, each id with the commit that holds it.
-pub fn held(repo: &gix::Repository, kind: Kind) -> Result<BTreeMap<String, gix::ObjectId>> {
-    let tips = crate::git::refs::ids_under(repo, kind.ref_prefix())?;
-    let mut out = BTreeMap::new();
+/// Everything held now, each once with the commit that holds it: the marks whose commit is
+/// still in its record's history (each record looked up by name: marks are few, records many).
+pub fn held_all(repo: &gix::Repository) -> Result<Vec<Mark>> {
+    let mut out: Vec<Mark> = Vec::new();
     for (_, blob) in crate::git::refs::ids_under(repo, HELD_REF_PREFIX)? {
-        for (of, id, commit) in read_marks(repo, blob) {
-            if of != kind || out.contains_key(&id) {
+        for (kind, id, commit) in read_marks(repo, blob) {
+            if out.iter().any(|(k, i, _)| *k == kind && *i == id) {
                 continue;
             }
-            if let Some(&tip) = tips.get(&id)
-                && contains(repo, tip, commit)
-            {
-                out.insert(id, commit);
+            let tip = crate::git::refs::target(repo, &format!("{}{id}", kind.ref_prefix()))?;
+            if tip.is_some_and(|tip| contains(repo, tip, commit)) {
+                out.push((kind, id, commit));
             }
         }
     }
     Ok(out)
+}
+
+/// What of `kind` is held now, each id with the commit that holds it.
+pub fn held(repo: &gix::Repository, kind: Kind) -> Result<BTreeMap<String, gix::ObjectId>> {
+    Ok(held_all(repo)?
+        .into_iter()
+        .filter(|(of, _, _)| *of == kind)
+        .map(|(_, id, commit)| (id, commit))
+        .collect())
 }
 
 /// Lift every mark on the task, run or record `id`; how many there were.

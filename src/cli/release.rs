@@ -20,15 +20,18 @@ pub struct ReleaseArgs {
 }
 
 pub fn cmd_release(ui: &mut Ui, args: &ReleaseArgs) -> Result<i32> {
-    use crate::board::held::{Kind, held, release};
+    use crate::board::held::{held_all, release};
     let repo = super::open_repo()?;
     let query = args.id.trim();
-    let mut matches: Vec<String> = Vec::new();
-    for kind in [Kind::Task, Kind::Run, Kind::Record] {
-        // A record is named by its ref under refs/oc/ (observations/<id>), or by its id alone.
-        let named = |id: &String| id.starts_with(query) || id.rsplit('/').next().is_some_and(|l| l.starts_with(query));
-        matches.extend(held(&repo.repo, kind)?.into_keys().filter(named));
-    }
+    // A record is named by its ref under refs/oc/ (observations/<id>), or by its id alone.
+    let named = |id: &String| id.starts_with(query) || id.rsplit('/').next().is_some_and(|l| l.starts_with(query));
+    let mut matches: Vec<String> = held_all(&repo.repo)?
+        .into_iter()
+        .map(|(_, id, _)| id)
+        .filter(named)
+        .collect();
+    matches.sort();
+    matches.dedup();
     let id = match (query.is_empty(), matches.as_slice()) {
         (false, [id]) => id.clone(),
         (false, []) | (true, _) => {

@@ -300,4 +300,10 @@ impl<'repo> RunEvidence<'repo> {
             .map_err(|e| Error::git(format!("could not read evidence file {file}"), e))?;
         Ok(Some(object.data.clone()))
     }
+
+    /// The run's `summary.json`, when it has one that reads (a demo's evidence has none).
+    pub fn summary(&self) -> Option<super::files::Summary> {
+        let bytes = self.read(super::files::SUMMARY).ok()??;
+        serde_json::from_slice(&bytes).ok()
+    }
 }

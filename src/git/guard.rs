@@ -350,9 +350,9 @@ fn put_back(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
 /// tasks, notes. Remote-tracking copies are caches a fetch may force, not records.
 fn is_record(name: &str) -> bool {
     [
-        "refs/oc/runs/",
+        crate::git::RUNS_REF_PREFIX,
         "refs/oc/rejected/",
-        "refs/oc/demo/",
+        crate::git::DEMO_REF_PREFIX,
         TASKS_REF_PREFIX,
         crate::board::held::HELD_REF_PREFIX,
     ]

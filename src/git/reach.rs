@@ -10,13 +10,7 @@ use crate::error::{Error, Result};
 /// missing ones are ignored) and not from any branch, tag or remote-tracking branch.
 pub fn beyond_branches(workdir: &Path, from: &[&str]) -> Result<HashSet<String>> {
     let mut args = vec!["rev-list".to_owned(), "--ignore-missing".to_owned()];
-    for f in from {
-        if f.contains('*') {
-            args.push(format!("--glob={f}"));
-        } else {
-            args.push((*f).to_owned());
-        }
-    }
+    args.extend(from.iter().map(|f| rev_arg(f)));
     args.extend(["--not", "--branches", "--tags", "--remotes"].map(str::to_owned));
     let out = super::git_command(workdir)
         .args(&args)
@@ -29,4 +23,33 @@ pub fn beyond_branches(workdir: &Path, from: &[&str]) -> Result<HashSet<String>>
         .lines()
         .map(str::to_owned)
         .collect())
+}
+
+/// A ref, or a pattern as `--glob=`, for `git rev-list`.
+pub fn rev_arg(from: &str) -> String {
+    match from.contains('*') {
+        true => format!("--glob={from}"),
+        false => from.to_owned(),
+    }
+}
+
+/// `^<id>` lines for `git rev-list --stdin`, for the ids this repository has.
+pub fn negatives(repo: &gix::Repository, ids: &[gix::ObjectId]) -> String {
+    ids.iter()
+        .filter(|id| repo.has_object(*id))
+        .map(|id| format!("^{id}\n"))
+        .collect()
+}
+
+/// The commits `from` (refs or patterns) reach and none of `not` does.
+pub fn beyond(repo: &gix::Repository, workdir: &Path, from: &[&str], not: &[gix::ObjectId]) -> Result<HashSet<String>> {
+    let mut args = vec![
+        "rev-list".to_owned(),
+        "--ignore-missing".to_owned(),
+        "--stdin".to_owned(),
+    ];
+    args.extend(from.iter().map(|f| rev_arg(f)));
+    let negatives = negatives(repo, not);
+    let out = super::run_with_input(workdir, &args, negatives.as_bytes())?;
+    Ok(out.lines().map(str::to_owned).collect())
 }

@@ -1015,14 +1015,20 @@ fn a_worker_never_publishes_a_secret_its_agent_planted_in_the_notes() {
     assert!(board.values().all(|t| t["state"] != "Done"), "{board:?}");
 }
 
-/// A worker on a board of 3 tasks whose agent runs `script` (`sh -c`) before doing its work:
-/// its report, after checking that each task ran once and the remote's board is whole.
-fn worker_with_hostile_agent(s: &Setup, script: &str) -> Value {
+/// A clone of the board's remote whose agent runs `script` (`sh -c`), then does its work.
+fn hostile_clone(s: &Setup, script: &str) -> PathBuf {
     let a = clone(&s.env, &s.url, "a");
-    let script = format!("{script}; mkdir -p work && date +%s%N > work/$GIT_OC_RUN_ID.txt");
+    let script = format!("{script} && mkdir -p work && date +%s%N > work/$GIT_OC_RUN_ID.txt");
     write_config(&a, &agent_config(&["sh", "-c", &script]));
     s.env.git(&a, ["add", ".oc"]);
     s.env.git(&a, ["commit", "-q", "-m", "A hostile agent"]);
+    a
+}
+
+/// A worker on a board of 3 tasks whose agent runs `script` (`sh -c`) before doing its work:
+/// its report, after checking that each task ran once and the remote's board is whole.
+fn worker_with_hostile_agent(s: &Setup, script: &str) -> Value {
+    let a = hostile_clone(s, &format!("{script}; true"));
     // --max-tasks: without the defence, the worker would run the reopened tasks without end.
     let run = worker(
         &s.env,
@@ -1158,15 +1164,13 @@ fn an_agent_that_moves_the_clones_main_gets_nothing_into_a_pushed_branch() {
 #[test]
 fn an_agent_that_slips_a_commit_into_a_worker_clones_notes_gets_nothing_out() {
     let s = setup(1);
-    let a = clone(&s.env, &s.url, "a");
-    let script = "own=$(git commit-tree $(printf '100644 blob %s\\tleak.txt\\n' $(echo copied-key-material | git hash-object -w --stdin) | git mktree) -m own) && \
+    let a = hostile_clone(
+        &s,
+        "own=$(git commit-tree $(printf '100644 blob %s\\tleak.txt\\n' $(echo copied-key-material | git hash-object -w --stdin) | git mktree) -m own) && \
          if n=$(git rev-parse -q --verify refs/notes/oc); then t=$(git rev-parse \"$n^{tree}\"); p=\"-p $n\"; else t=$(git mktree </dev/null); p=; fi && \
          git update-ref refs/notes/oc $(git commit-tree $t $p -p $own -m carrier) && \
-         git update-ref refs/notes/remotes/origin/oc-worker/w $own && \
-         mkdir -p work && date +%s%N > work/$GIT_OC_RUN_ID.txt";
-    write_config(&a, &agent_config(&["sh", "-c", script]));
-    s.env.git(&a, ["add", ".oc"]);
-    s.env.git(&a, ["commit", "-q", "-m", "A hostile agent"]);
+         git update-ref refs/notes/remotes/origin/oc-worker/w $own",
+    );
     let run = worker(
         &s.env,
         &a,

@@ -107,23 +107,25 @@ impl Stage for Agent {
                     // A path changed that was clean, one of your changes undone (a file you had
                     // changed put back, an untracked file deleted), one of your changed files
                     // changed again, or your index.
-                    let mut new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
-                    new.extend(
-                        before
-                            .iter()
-                            .filter(|p| !after.contains(p) || stamps.get(*p) != now.get(*p)),
-                    );
+                    let mut new: Vec<&str> = after
+                        .iter()
+                        .filter(|p| !before.contains(p))
+                        .chain(
+                            before
+                                .iter()
+                                .filter(|p| !after.contains(p) || stamps.get(*p) != now.get(*p)),
+                        )
+                        .map(String::as_str)
+                        .collect();
                     new.sort();
                     new.dedup();
-                    new.extend(
-                        stamps
-                            .keys()
-                            .filter(|k| k.as_str() == INDEX_STAMP && stamps.get(*k) != now.get(*k)),
-                    );
+                    if stamps.get(INDEX_STAMP) != now.get(INDEX_STAMP) {
+                        new.push(INDEX_STAMP);
+                    }
                     (!new.is_empty()).then(|| {
                         format!(
                             "the agent changed files in your checkout, outside its worktree: {}",
-                            new.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                            new.join(", ")
                         )
                     })
                 }
@@ -157,14 +159,15 @@ impl Stage for Agent {
             // the agent started, not started by this process) may be made up by the agent.
             let own = format!("{}{}", crate::git::RUNS_REF_PREFIX, state.request.run_id);
             let vouched = guarded.registered_at_start();
-            let unvouched = |name: &str| {
-                name.strip_prefix(crate::git::RUNS_REF_PREFIX).is_some_and(|id| {
+            let unvouched_under = |prefix: &str, name: &str| {
+                name.strip_prefix(prefix).is_some_and(|id| {
                     name != own
                         && !before.contains_key(name)
                         && !vouched.contains(id)
                         && !crate::execution::inflight::registered_here(id)
                 })
             };
+            let unvouched = |name: &str| unvouched_under(crate::git::RUNS_REF_PREFIX, name);
             // The same for an autonomy cycle's records, which later cycles learn from.
             let made_up_record = |name: &str| {
                 crate::autonomy::store::PREFIXES.iter().any(|p| name.starts_with(p))
@@ -183,11 +186,7 @@ impl Stage for Agent {
             // A demo's evidence is never published, but `git oc runs`, `show` and `doctor` list it
             // as a run: one the agent made up goes, in any clone (a demo is run again at will).
             let made_up_demos = crate::git::guard::put_back_refs(&env.repo.repo, before, &after, |name| {
-                name.strip_prefix(crate::git::DEMO_REF_PREFIX).is_some_and(|id| {
-                    !before.contains_key(name)
-                        && !vouched.contains(id)
-                        && !crate::execution::inflight::registered_here(id)
-                })
+                unvouched_under(crate::git::DEMO_REF_PREFIX, name)
             });
             let dropped = crate::git::guard::drop_foreign_notes(&env.repo.repo, env.repo.workdir(), before);
             warn_listing(
@@ -260,30 +259,39 @@ impl Stage for Agent {
                 // worker of the board: held until a person releases it.
                 let runs: Vec<(&String, &String)> = after.iter().filter(|(name, _)| unvouched(name)).collect();
                 let records: Vec<(&String, &String)> = after.iter().filter(|(name, _)| made_up_record(name)).collect();
-                let (tasks, runs, records) = hold(env, &state.request.run_id, before, &after, &runs, &records);
-                if !tasks.is_empty() {
-                    let warning = format!(
-                        "held until you read and release them (`git oc push` refuses to publish them, `git oc watch` does not run them): {}; read each with `git oc task show ID`, then `git oc release ID`",
-                        tasks.join(", ")
-                    );
-                    env.cx.warn(&warning);
-                    state.warnings.push(warning);
-                }
-                if !records.is_empty() {
-                    let warning = format!(
-                        "autonomy records written while the agent ran that this run cannot vouch for (made up by the agent, or a cycle in another terminal meanwhile), held until you read and release them (later cycles ignore them, `git oc push` refuses to publish them): {}; read each with `git show refs/oc/ID`, then `git oc release ID`, or delete it with `git update-ref -d refs/oc/ID`",
-                        records.join(", ")
-                    );
-                    env.cx.warn(&warning);
-                    state.warnings.push(warning);
-                }
-                if !runs.is_empty() {
-                    let warning = format!(
-                        "runs recorded while the agent ran that this run cannot vouch for (made up by the agent, or run in another terminal meanwhile), held until you read and release them (`git oc push` refuses to publish them): {}; read each with `git oc show ID`, then `git oc release ID` if you ran it, or delete it with `git update-ref -d refs/oc/runs/ID`",
-                        runs.join(", ")
-                    );
-                    env.cx.warn(&warning);
-                    state.warnings.push(warning);
+                match hold(env, &state.request.run_id, before, &after, &runs, &records) {
+                    Ok(marks) => {
+                        use crate::board::held::Kind;
+                        let held = |kind: Kind| -> Vec<String> {
+                            marks.iter().filter(|m| m.0 == kind).map(|m| m.1.clone()).collect()
+                        };
+                        warn_listing(
+                            &mut state.warnings,
+                            env,
+                            "tasks that became Ready while the agent ran, held until you read and release them (`git oc task show ID`, then `git oc release ID`): `git oc push` refuses to publish them, `git oc watch` does not run them",
+                            &held(Kind::Task),
+                        );
+                        warn_listing(
+                            &mut state.warnings,
+                            env,
+                            "autonomy records written while the agent ran that this run cannot vouch for (made up by the agent, or a cycle in another terminal meanwhile), held until you read and release them (`git show refs/oc/ID`, then `git oc release ID`, or delete one with `git update-ref -d refs/oc/ID`): later cycles ignore them, `git oc push` refuses to publish them",
+                            &held(Kind::Record),
+                        );
+                        warn_listing(
+                            &mut state.warnings,
+                            env,
+                            "runs recorded while the agent ran that this run cannot vouch for (made up by the agent, or run in another terminal meanwhile), held until you read and release them (`git oc show ID`, then `git oc release ID`, or delete one with `git update-ref -d refs/oc/runs/ID`): `git oc push` refuses to publish them",
+                            &held(Kind::Run),
+                        );
+                    }
+                    Err(e) => {
+                        let warning = format!(
+                            "what the agent may have written could not be held: {}",
+                            e.summary_line()
+                        );
+                        env.cx.warn(&warning);
+                        state.warnings.push(warning);
+                    }
                 }
             }
             warn_listing(
@@ -414,7 +422,7 @@ fn changed_refs(
 
 /// Hold (`board::held`, for the run `run_id`) every task that changed while the agent ran and
 /// is Ready now, the evidence refs `runs` and the autonomy records `records` (name, commit):
-/// the ids held of each, or a line saying why none could be.
+/// the marks recorded.
 fn hold(
     env: &Env,
     run_id: &str,
@@ -422,7 +430,7 @@ fn hold(
     after: &std::collections::BTreeMap<String, String>,
     runs: &[(&String, &String)],
     records: &[(&String, &String)],
-) -> (Vec<String>, Vec<String>, Vec<String>) {
+) -> Result<Vec<crate::board::held::Mark>> {
     use crate::board::held::Kind;
     let repo = &env.repo.repo;
     let states = crate::publish::board_states(env.repo.workdir());
@@ -453,12 +461,8 @@ fn hold(
             }
         }
     }
-    if let Err(e) = crate::board::held::record(repo, run_id, &marks) {
-        let why = vec![format!("(none: {})", e.summary_line())];
-        return (why.clone(), why.clone(), why);
-    }
-    let ids = |kind: Kind| marks.iter().filter(|m| m.0 == kind).map(|m| m.1.clone()).collect();
-    (ids(Kind::Task), ids(Kind::Run), ids(Kind::Record))
+    crate::board::held::record(repo, run_id, &marks)?;
+    Ok(marks)
 }
 
 /// `stdout.txt` and `stderr.txt` in the run directory, as soon as the agent is done.
