@@ -6,8 +6,10 @@
 //! and share of the cores busy (from `/proc/stat`: whether the run was bound by the CPU or by
 //! waiting). Each configuration runs `repeats` times; medians and min–max are shown.
 //!
-//! `cargo bench --bench workers` runs the full set (500 ms tasks); `-- --smoke` runs 1 and 2
-//! workers once on a few 50 ms tasks, so that CI keeps it working. The one thing checked is that
+//! `cargo bench --bench workers` runs the full set: the scale test's board of 200 tasks of 500 ms
+//! done by 1, 2, 4 and 8 workers (`-- --per-worker 25`: 25 tasks per worker instead, a board that
+//! grows with the workers); `-- --smoke` runs 1 and 2 workers once on a few 50 ms tasks, so that
+//! CI keeps it working. The one thing checked is that
 //! every task ended Done: a run the policy blocked never ran its agent and would measure nothing.
 
 use std::io::{BufRead, BufReader};
@@ -121,6 +123,15 @@ fn busy_cpu() -> Option<Duration> {
     // SAFETY: sysconf only reads a constant of the system.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     (hz > 0).then(|| Duration::from_secs_f64(busy as f64 / hz as f64))
+}
+
+/// How many tasks the board holds at each number of workers.
+#[derive(Clone, Copy)]
+enum Board {
+    /// The same board at every size.
+    Same(usize),
+    /// So many tasks per worker.
+    PerWorker(usize),
 }
 
 /// How the remote stores what is pushed to it.
@@ -290,12 +301,21 @@ fn range(v: &[f64]) -> (f64, f64) {
 }
 
 fn main() {
-    let smoke = std::env::args().any(|a| a == "--smoke");
-    let (counts, per_worker, task_ms, repeats): (&[usize], usize, u64, usize) = if smoke {
-        (&[1, 2], 2, 50, 1)
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    // `--per-worker N`: a board of N tasks per worker (the board grows with the workers) instead
+    // of the same board at every size.
+    let per_worker: Option<usize> = args
+        .iter()
+        .position(|a| a == "--per-worker")
+        .and_then(|i| args.get(i + 1)?.parse().ok());
+    let (counts, board, task_ms, repeats): (&[usize], Board, u64, usize) = if smoke {
+        (&[1, 2], Board::PerWorker(2), 50, 1)
     } else {
-        // 25 tasks per worker: the scale test's 200 tasks at 8 workers.
-        (&[1, 2, 4, 8], 25, 500, 3)
+        // The scale test's board, 200 tasks, done by 1, 2, 4 and 8 workers: efficiency compares
+        // the same work done by more workers.
+        let board = per_worker.map_or(Board::Same(200), Board::PerWorker);
+        (&[1, 2, 4, 8], board, 500, 3)
     };
     // GIT_OC_BENCH_REPEATS overrides the repeats (fewer on a busy machine).
     let repeats = std::env::var("GIT_OC_BENCH_REPEATS")
@@ -315,13 +335,12 @@ fn main() {
         .unwrap();
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    // The same tasks per worker at every size, so that each worker has as much to do.
     println!(
         "| remote | workers | tasks | throughput (tasks/s) | efficiency | claim latency (ms) | round trips per task | CPU per task (ms) | cores busy |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for remote in [RemoteKind::Plain, RemoteKind::Packed] {
-        rows(tmp.path(), &home, remote, counts, per_worker, task_ms, repeats);
+        rows(tmp.path(), &home, remote, counts, board, task_ms, repeats);
     }
     println!(
         "\n{task_ms} ms tasks (fake agent); {repeats} repeat(s) per row; medians with min–max; under {}.",
@@ -329,18 +348,13 @@ fn main() {
     );
 }
 
-fn rows(
-    root: &Path,
-    home: &Path,
-    remote: RemoteKind,
-    counts: &[usize],
-    per_worker: usize,
-    task_ms: u64,
-    repeats: usize,
-) {
+fn rows(root: &Path, home: &Path, remote: RemoteKind, counts: &[usize], board: Board, task_ms: u64, repeats: usize) {
     let mut base = None;
     for &n in counts {
-        let tasks = n * per_worker;
+        let tasks = match board {
+            Board::Same(tasks) => tasks,
+            Board::PerWorker(each) => n * each,
+        };
         let samples: Vec<Sample> = (0..repeats)
             .map(|_| one(root, home, remote, tasks, n, task_ms))
             .collect();

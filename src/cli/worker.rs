@@ -14,8 +14,9 @@ use crate::worker::{Event, Options, Worker};
 /// Fetches the board from the remote, claims a Ready task with one atomic push (the first
 /// worker to push wins; the others move on), runs it while renewing the claim's lease, and
 /// publishes the run's branch, evidence ref, notes and the task's new state in one atomic push,
-/// which also claims the next task from the board fetched while the run went on (refused whole
-/// if another worker took that task first; the publication then goes alone). The notes go to
+/// which also claims the next task (from the view of the last claim while that is young, else
+/// from the board fetched while the run went on; refused whole if another worker took that
+/// task first, and the publication then goes alone). The notes go to
 /// the worker's own refs/notes/oc-worker/<name> (git oc fetch merges them into refs/notes/oc),
 /// so that workers never race for one notes ref. A task whose worker died is taken over once its
 /// lease expires, and the attempt is recorded on the task as interrupted. Exits 0 when

@@ -6,15 +6,15 @@
 //!    refused by the remote's leases, and the board is fetched again);
 //! 2. claim a Ready task (or reclaim one whose lease expired) with one atomic push
 //!    ([`claim`]); a lost race costs one push and the worker tries the next task;
-//! 3. run it with the [`runner::TaskRunner`] while a thread renews the lease and another fetches
-//!    the board again;
+//! 3. run it with the [`runner::TaskRunner`] while a thread renews the lease and, unless the
+//!    view of the last claim is still young, another fetches the board again;
 //! 4. publish the run's branch, evidence ref and notes, the task's new state and the claim's
 //!    release in one atomic push ([`publish`]), or nothing at all if the lease was lost. The
 //!    notes go to the worker's own `refs/notes/oc-worker/<name>`, so that publications of
 //!    different workers touch no common ref and never race; `git oc fetch` merges them. The
-//!    same push claims the next task from the board fetched during the run (one fetch and one
-//!    push per task); when another worker took that task first, the push is refused whole and
-//!    the publication goes alone. A worker stopped before it starts a task so claimed gives the
+//!    same push claims the next task from that view (at most one fetch and one push per
+//!    task); when another worker took that task first, the push is refused whole and the
+//!    publication goes alone. A worker stopped before it starts a task so claimed gives the
 //!    claim back.
 //!
 //! Time is injected (a [`Clock`] for lease expiry, the lease length as an option), so tests use
@@ -252,12 +252,24 @@ impl<'a> Worker<'a> {
                 title: &task.title,
                 reclaimed_from: held.reclaimed.as_ref(),
             });
-            // The next task is claimed in the push that publishes this one, from a view fetched
-            // while this one runs (one fetch and one push per task); not past `max_tasks`.
-            let look_ahead = self.opts.max_tasks.is_none_or(|m| report.tasks.len() + 1 < m);
+            // The next task is claimed in the push that publishes this one; not past `max_tasks`.
+            // From the view of the last claim while that is young (the others claim from their
+            // own shares of the board, so a claim on it is seldom lost, and a fetch spared is
+            // one conversation fewer for the remote, whose CPU decides how many workers it
+            // carries), otherwise from a view fetched while this task runs.
+            let look_ahead = self.opts.max_tasks.is_none_or(|m| report.tasks.len() + 1 < m).then(|| {
+                match look
+                    .view
+                    .filter(|at| look.reusable && at.elapsed() < self.opts.poll() / 2)
+                {
+                    Some(at) => View::Reuse(at, look.skip.clone()),
+                    None => View::Fetch,
+                }
+            });
             let carried = self.carry(&task, held.clone(), look_ahead, on)?;
             let outcome = carried.done;
             look.polled = false;
+            look.reusable = carried.reusable;
             if let Some(at) = carried.fetched_at {
                 look.view = Some(at);
                 look.skip.clear();
@@ -324,6 +336,7 @@ impl<'a> Worker<'a> {
             }
             look.failures = 0;
             look.view = Some(Instant::now());
+            look.reusable = false;
             look.polled = true;
             look.skip.clear();
             fresh = true;
@@ -333,11 +346,10 @@ impl<'a> Worker<'a> {
             self.close_split_parents(&tasks, on);
         }
         let found = self.candidates(tasks, &look.skip, on)?;
-        let (working, open_work) = (found.working, found.working > 0);
-        // A view already used for a claim is stale by what the others claimed since (about
-        // one task each): when that is a large part of what is left, a claim on it is likely
-        // lost, and looking again costs no more than that lost push would.
-        if !look.polled && look.view.is_some() && found.seen.len() < 4 * working {
+        let open_work = found.working > 0;
+        // A thin view already used for a claim: looking again costs no more than the push a
+        // claim on it would likely lose.
+        if !look.polled && look.view.is_some() && found.thin() {
             look.view = None;
             return Ok(Round::Again);
         }
@@ -574,7 +586,7 @@ impl<'a> Worker<'a> {
         &self,
         task: &crate::board::Task,
         held: Held,
-        look_ahead: bool,
+        look_ahead: Option<View>,
         on: &mut dyn FnMut(&Event),
     ) -> Result<Carried> {
         let lease = Lease {
@@ -622,7 +634,7 @@ impl<'a> Worker<'a> {
                     }
                 }
             });
-            let fetch = look_ahead.then(|| {
+            let fetch = matches!(look_ahead, Some(View::Fetch)).then(|| {
                 scope.spawn(move || {
                     let result = transport.fetch_board();
                     (result, Instant::now())
@@ -634,12 +646,18 @@ impl<'a> Worker<'a> {
                 fetched_at: None,
                 next: None,
                 ahead: None,
+                reusable: false,
             };
             if let Some(fetch) = fetch {
                 let (fetched, at) = fetch.join().map_err(|_| Error::internal("the board fetch panicked"))?;
                 if !lease.lost.load(Ordering::Relaxed) && !interrupted() {
                     carried.next = self.next_claim(&task.id, fetched, at, &mut carried, on)?;
                 }
+            } else if let Some(View::Reuse(at, skip)) = &look_ahead
+                && !lease.lost.load(Ordering::Relaxed)
+                && !interrupted()
+            {
+                carried.next = self.next_claim_on_view(&task.id, *at, skip, &mut carried, on)?;
             }
             let outcome = self.finish(task, &held, result, &lease, &mut carried, on);
             lease.finished.store(true, Ordering::Relaxed);
@@ -679,7 +697,40 @@ impl<'a> Worker<'a> {
         self.close_split_parents(&tasks, on);
         carried.fetched_at = Some(at);
         let skip = HashSet::from([current.to_owned()]);
-        let Some(seen) = self.candidates(tasks, &skip, on)?.pick(&self.session) else {
+        let found = self.candidates(tasks, &skip, on)?;
+        // Fetched while this worker held a claim: the view saw what the others had claimed by
+        // then, and may serve the next claim too unless what it offers is thin.
+        carried.reusable = !found.thin();
+        let Some(seen) = found.pick(&self.session) else {
+            return Ok(None);
+        };
+        let mine = self.new_claim(&seen.task_id);
+        Ok(Some(claim::prepare(&self.board, &self.states, &seen, &mine)?))
+    }
+
+    /// The claim to push with the publication of `current` from the view of the last claim,
+    /// unless that view has grown older than the poll interval meanwhile or what it offers is
+    /// little beside what the others claimed since (then the loop fetches and claims apart).
+    fn next_claim_on_view(
+        &self,
+        current: &str,
+        at: Instant,
+        skip: &HashSet<String>,
+        carried: &mut Carried,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<Option<claim::Prepared>> {
+        if at.elapsed() >= self.opts.poll() {
+            return Ok(None);
+        }
+        let (tasks, _) = self.remote_board()?;
+        let mut skip = skip.clone();
+        skip.insert(current.to_owned());
+        let found = self.candidates(tasks, &skip, on)?;
+        carried.reusable = !found.thin();
+        if found.thin() {
+            return Ok(None);
+        }
+        let Some(seen) = found.pick(&self.session) else {
             return Ok(None);
         };
         let mine = self.new_claim(&seen.task_id);
@@ -995,11 +1046,23 @@ struct Looking {
     polled: bool,
     /// Tasks of this view another worker claimed first.
     skip: HashSet<String>,
+    /// Whether the view may serve the claim that rides on the next publication: fetched while
+    /// this worker ran a task (a view fetched before its first claim saw none of the claims the
+    /// others were about to make), and not thin.
+    reusable: bool,
     idle_since: Option<Instant>,
     /// Failures to reach the remote in a row.
     failures: u32,
     /// When the current round of claim attempts began.
     round_started: Option<Instant>,
+}
+
+/// Where the claim that rides on a publication comes from.
+enum View {
+    /// The board fetched while the task runs.
+    Fetch,
+    /// The view of the last claim, fetched then, without the tasks lost on it.
+    Reuse(Instant, HashSet<String>),
 }
 
 /// How a round of claiming ended.
@@ -1022,6 +1085,8 @@ struct Carried {
     next: Option<claim::Prepared>,
     /// The claim on the next task pushed with the publication, if one was tried.
     ahead: Option<Ahead>,
+    /// Whether the view the next claim came from may serve the one after it.
+    reusable: bool,
 }
 
 enum Ahead {
@@ -1048,6 +1113,12 @@ struct Candidates {
 }
 
 impl Candidates {
+    /// A view already used for a claim is stale by what the others claimed since (about one
+    /// task each): when that is a large part of what is left, a claim on it is likely lost.
+    fn thin(&self) -> bool {
+        self.seen.len() < 4 * self.working
+    }
+
     /// A task to claim from the first of the candidates: the window widens with the workers at
     /// work (at least 32 tasks, 8 per worker), as the chance grows that another worker took one
     /// since the fetch. In it, each task belongs to the worker at work that wants it most by

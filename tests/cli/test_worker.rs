@@ -277,14 +277,15 @@ fn two_workers_share_a_board_and_each_task_is_done_once() {
 }
 
 /// A worker alone on a board claims each next task in the push that publishes the one it ran,
-/// from a view fetched while that one ran: after the first claim, one push per task.
-/// (The lease is long so that no run outlasts the poll interval, a tenth of it, even on a busy
-/// machine: the view of a run that does is fetched again, one more round trip.)
+/// from the view of its last claim while that is young: after the first claim, one push per
+/// task, and fewer fetches than tasks. (The lease is long so that the view stays young, younger
+/// than half the poll interval, a tenth of the lease, even on a busy machine: an older view is
+/// fetched again, one more round trip.)
 #[test]
 fn a_worker_claims_the_next_task_in_the_push_that_publishes_the_last() {
     let s = setup(5);
     let w = clone(&s.env, &s.url, "w");
-    let run = worker(&s.env, &w, &["--name", "w", "--idle-exit", "0.3", "--lease", "40s"]);
+    let run = worker(&s.env, &w, &["--name", "w", "--idle-exit", "0.3", "--lease", "60s"]);
     run.assert_code(0);
     let report = run.json();
     let tasks = report["tasks"].as_array().unwrap();
@@ -294,6 +295,8 @@ fn a_worker_claims_the_next_task_in_the_push_that_publishes_the_last() {
     assert_eq!(report["pushes"], 6, "{report:#}");
     let trips = report["round_trips_per_task"].as_f64().unwrap();
     assert!(trips <= 2.2, "{trips} round trips per task:\n{report:#}");
+    let looks = report["fetches"].as_u64().unwrap() - report["idle_fetches"].as_u64().unwrap();
+    assert!(looks < 5, "{looks} fetches of the board for 5 tasks:\n{report:#}");
     let board = remote_board(&s.env, &s.url, "check");
     assert_board_finished(&s, &board, 5);
 }
