@@ -427,9 +427,12 @@ fn a_fifo_in_place_of_an_index_never_hangs_a_run() {
     }
 }
 
-/// Run `cmd` to its end, opening for writing every FIFO under `watched` meanwhile: an open that
-/// succeeds means a reader was blocked on it (a writer without a reader fails at once), and
-/// unblocks it, so that a regression fails the test instead of hanging it. Says whether one was.
+/// Run `cmd` to its end, opening for writing every FIFO under `watched` meanwhile, so that a
+/// reader blocked on one is let go and a regression fails the test instead of hanging it. Says
+/// whether one was blocked: a thread of `cmd` or of a process it started waiting in the kernel
+/// for a FIFO's writer (`wait_for_partner`) before the open. (An open that succeeds says only
+/// that a reader has it open, as git-oc does for an instant with `O_NONBLOCK` to see what it
+/// is: counting that made the test fail now and then with git-oc never blocked.)
 fn run_unblocking_fifos(mut cmd: std::process::Command, watched: &Path) -> (Run, bool) {
     use std::os::unix::fs::OpenOptionsExt;
     let mut child = cmd
@@ -439,6 +442,7 @@ fn run_unblocking_fifos(mut cmd: std::process::Command, watched: &Path) -> (Run,
         .unwrap();
     let mut blocked = false;
     while child.try_wait().unwrap().is_none() {
+        let waiting = waiting_for_a_fifo(child.id());
         for fifo in fifos_under(watched) {
             if std::fs::OpenOptions::new()
                 .write(true)
@@ -446,12 +450,38 @@ fn run_unblocking_fifos(mut cmd: std::process::Command, watched: &Path) -> (Run,
                 .open(&fifo)
                 .is_ok()
             {
-                blocked = true;
+                // Where the kernel does not say what a thread waits for, a reader is a block.
+                blocked |= waiting.unwrap_or(true);
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     (Run::from(child.wait_with_output().unwrap()), blocked)
+}
+
+/// Whether a thread of process `pid` or of one of its descendants waits for a FIFO's other end
+/// to be opened; `None` when `/proc` does not tell.
+fn waiting_for_a_fifo(pid: u32) -> Option<bool> {
+    let mut pending = vec![pid.to_string()];
+    let mut told = false;
+    while let Some(pid) = pending.pop() {
+        let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for thread in threads.flatten() {
+            let dir = thread.path();
+            if let Ok(wchan) = std::fs::read_to_string(dir.join("wchan")) {
+                if wchan.trim() == "wait_for_partner" {
+                    return Some(true);
+                }
+                told |= wchan.trim() != "0" && !wchan.trim().is_empty();
+            }
+            if let Ok(children) = std::fs::read_to_string(dir.join("children")) {
+                pending.extend(children.split_whitespace().map(str::to_owned));
+            }
+        }
+    }
+    told.then_some(false)
 }
 
 /// An agent that leaves a named pipe where git reads (in its worktree, in a repository nested in
