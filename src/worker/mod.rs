@@ -653,11 +653,11 @@ impl<'a> Worker<'a> {
                 if !lease.lost.load(Ordering::Relaxed) && !interrupted() {
                     carried.next = self.next_claim(&task.id, fetched, at, &mut carried, on)?;
                 }
-            } else if let Some(View::Reuse(at, skip)) = &look_ahead
+            } else if let Some(View::Reuse(at, skip)) = look_ahead
                 && !lease.lost.load(Ordering::Relaxed)
                 && !interrupted()
             {
-                carried.next = self.next_claim_on_view(&task.id, *at, skip, &mut carried, on)?;
+                carried.next = self.next_claim_on_view(&task.id, at, skip, &mut carried, on)?;
             }
             let outcome = self.finish(task, &held, result, &lease, &mut carried, on);
             lease.finished.store(true, Ordering::Relaxed);
@@ -696,16 +696,9 @@ impl<'a> Worker<'a> {
         let (tasks, _) = self.remote_board()?;
         self.close_split_parents(&tasks, on);
         carried.fetched_at = Some(at);
-        let skip = HashSet::from([current.to_owned()]);
-        let found = self.candidates(tasks, &skip, on)?;
         // Fetched while this worker held a claim: the view saw what the others had claimed by
         // then, and may serve the next claim too unless what it offers is thin.
-        carried.reusable = !found.thin();
-        let Some(seen) = found.pick(&self.session) else {
-            return Ok(None);
-        };
-        let mine = self.new_claim(&seen.task_id);
-        Ok(Some(claim::prepare(&self.board, &self.states, &seen, &mine)?))
+        self.prepare_next(tasks, HashSet::from([current.to_owned()]), true, carried, on)
     }
 
     /// The claim to push with the publication of `current` from the view of the last claim,
@@ -715,7 +708,7 @@ impl<'a> Worker<'a> {
         &self,
         current: &str,
         at: Instant,
-        skip: &HashSet<String>,
+        mut skip: HashSet<String>,
         carried: &mut Carried,
         on: &mut dyn FnMut(&Event),
     ) -> Result<Option<claim::Prepared>> {
@@ -723,11 +716,23 @@ impl<'a> Worker<'a> {
             return Ok(None);
         }
         let (tasks, _) = self.remote_board()?;
-        let mut skip = skip.clone();
         skip.insert(current.to_owned());
+        self.prepare_next(tasks, skip, false, carried, on)
+    }
+
+    /// The claim on one of `tasks` (but `skip`) that rides on the publication, noting whether
+    /// the view may serve the one after it; none from a thin view unless it was just fetched.
+    fn prepare_next(
+        &self,
+        tasks: Vec<TaskSummary>,
+        skip: HashSet<String>,
+        fresh: bool,
+        carried: &mut Carried,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<Option<claim::Prepared>> {
         let found = self.candidates(tasks, &skip, on)?;
         carried.reusable = !found.thin();
-        if found.thin() {
+        if !fresh && found.thin() {
             return Ok(None);
         }
         let Some(seen) = found.pick(&self.session) else {

@@ -376,6 +376,12 @@ impl TestEnv {
         Run::from(self.oc_agents(dir).args(args).output().expect("run git-oc"))
     }
 
+    /// `git oc run --json --goal GOAL --backend command -- sh -c SCRIPT`: an agent written as a
+    /// shell script.
+    pub fn run_sh(&self, dir: &Path, goal: &str, script: &str) -> (Run, Value) {
+        self.run_json(dir, &["--goal", goal, "--backend", "command", "--", "sh", "-c", script])
+    }
+
     /// `git oc run --json` with the fake agents on PATH; returns the run and its JSON document.
     pub fn run_json(&self, dir: &Path, args: &[&str]) -> (Run, Value) {
         let mut full = vec!["run", "--json"];

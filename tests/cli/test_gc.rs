@@ -207,19 +207,7 @@ fn removes_a_runs_worktree_elsewhere_but_never_yours_made_to_look_like_one() {
          mkdir -p {m}/.operations_center/runs/$GIT_OC_RUN_ID && printf '*\\n' > {m}/.operations_center/.gitignore",
         m = mine.display()
     );
-    let (run, _) = env.run_json(
-        &repo,
-        &[
-            "--goal",
-            "Change nothing",
-            "--backend",
-            "command",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let (run, _) = env.run_sh(&repo, "Change nothing", &script);
     run.assert_code(0);
     let gc = env.oc(&repo, ["gc", "--older-than", "0"]);
     gc.assert_code(0);

@@ -257,19 +257,7 @@ fn an_agent_staging_a_change_in_the_users_checkout_is_reported() {
         "cd '{}' && echo staged >> '{tracked}' && git add '{tracked}'",
         repo.display()
     );
-    let (run, doc) = env.run_json(
-        &repo,
-        &[
-            "--goal",
-            "Stage outside",
-            "--backend",
-            "command",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let (run, doc) = env.run_sh(&repo, "Stage outside", &script);
     run.assert_code(0);
     let warnings = doc["summary"]["warnings"].to_string();
     assert!(
@@ -290,19 +278,7 @@ fn after_a_run_its_worktree_index_matches_the_files_without_a_refresh() {
     // Edits, an addition, a deletion, a rename, and a file the agent stages then changes again.
     let script = "echo more >> edit.txt && echo new > new.txt && rm gone.txt && mv moved.txt renamed.txt \
                   && echo once >> staged.txt && git add staged.txt && echo twice >> staged.txt";
-    let (run, doc) = env.run_json(
-        &repo,
-        &[
-            "--goal",
-            "Mixed changes",
-            "--backend",
-            "command",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ],
-    );
+    let (run, doc) = env.run_sh(&repo, "Mixed changes", script);
     run.assert_code(0);
     let wt = std::path::PathBuf::from(doc["git"]["worktree"].as_str().unwrap());
     // `git diff-files` trusts the index's stat data as written: nothing may look changed.
@@ -330,10 +306,7 @@ fn an_agent_that_changes_your_uncommitted_work_is_named() {
         repo.display(),
         tracked[0]
     );
-    let (run, doc) = env.run_json(
-        &repo,
-        &["--goal", "Meddle", "--backend", "command", "--", "sh", "-c", &script],
-    );
+    let (run, doc) = env.run_sh(&repo, "Meddle", &script);
     run.assert_code(0);
     let warnings = doc["summary"]["warnings"].to_string();
     assert!(
@@ -346,10 +319,7 @@ fn an_agent_that_changes_your_uncommitted_work_is_named() {
         repo.display(),
         tracked[0]
     );
-    let (run, doc) = env.run_json(
-        &repo,
-        &["--goal", "Hide", "--backend", "command", "--", "sh", "-c", &script],
-    );
+    let (run, doc) = env.run_sh(&repo, "Hide", &script);
     run.assert_code(0);
     let warnings = doc["summary"]["warnings"].to_string();
     assert!(warnings.contains("(your index)"), "{warnings}");

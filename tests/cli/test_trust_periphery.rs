@@ -60,14 +60,6 @@ fn refused(env: &TestEnv, repo: &Path, run: &Run, before: &RepoState) {
     fsck(env, repo);
 }
 
-/// `git oc run --backend command -- sh -c SCRIPT` with the fake agents on PATH.
-fn run_sh(env: &TestEnv, repo: &Path, goal: &str, script: &str) -> (Run, serde_json::Value) {
-    env.run_json(
-        repo,
-        &["--goal", goal, "--backend", "command", "--", "sh", "-c", script],
-    )
-}
-
 fn spawn_sh(env: &TestEnv, repo: &Path, goal: &str, script: &str) -> Child {
     env.oc_agents(repo)
         .args([
@@ -639,7 +631,7 @@ fn nothing_an_agent_started_outlives_its_run() {
          echo now > now.txt",
         p = pids.display()
     );
-    let (run, doc) = run_sh(&env, &repo, "Leave processes behind", &script);
+    let (run, doc) = env.run_sh(&repo, "Leave processes behind", &script);
     run.assert_code(0);
     let left = pids_in(&pids);
     assert_eq!(left.len(), 3, "{left:?}");
