@@ -380,7 +380,7 @@ fn trust_checks(repo: &Repo, runs: &[crate::evidence::store::RunEntry]) -> Resul
             continue;
         };
         // A notes ref that is not a notes commit is the notes check's failure.
-        let foreign = match crate::evidence::verify::foreign_blocks(main, repo.workdir(), None, notes) {
+        let foreign = match crate::evidence::verify::foreign_blocks(main, None, notes) {
             Ok(foreign) => foreign,
             Err(e) => {
                 out.push((

@@ -277,7 +277,6 @@ pub fn refuse_held(repo: &gix::Repository, workdir: &Path, remote: &str) -> Resu
 /// with plain git as evidence; an agent can write them.
 pub fn refuse_foreign_notes(
     repo: &gix::Repository,
-    workdir: &Path,
     remote: &str,
     notes: gix::ObjectId,
     published: Option<gix::ObjectId>,
@@ -285,7 +284,7 @@ pub fn refuse_foreign_notes(
     if Some(notes) == published {
         return Ok(());
     }
-    let foreign = crate::evidence::verify::foreign_blocks(repo, workdir, published, notes)?;
+    let foreign = crate::evidence::verify::foreign_blocks(repo, published, notes)?;
     match foreign.first() {
         None => Ok(()),
         Some(f) => Err(foreign_note_error(remote, f)),
@@ -751,7 +750,7 @@ pub fn push_with_notes(
                 .iter()
                 .find(|(n, _)| n == NOTES_REF)
                 .and_then(|(_, id)| gix::ObjectId::from_hex(id.as_bytes()).ok());
-            refuse_foreign_notes(repo, workdir, remote, notes, theirs)?;
+            refuse_foreign_notes(repo, remote, notes, theirs)?;
         }
         refuse_rejected_content(repo, workdir, &published, Some(&known))?;
         let tasks: &[&str] = if with_tasks { &[&tasks_pattern] } else { &[] };

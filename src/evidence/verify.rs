@@ -7,8 +7,6 @@
 //! write is out of an agent's reach); one who writes only a note, or a note that contradicts
 //! the evidence, is.
 
-use std::path::Path;
-
 use gix::bstr::ByteSlice;
 
 use super::message::{EvidenceMessage, trailer};
@@ -238,15 +236,14 @@ fn only_pr_url_differs(repo: &gix::Repository, before: Option<&gix::ObjectId>, a
 }
 
 /// The blocks of the notes under `notes` (a notes commit) that `since` (an older notes commit,
-/// or none) does not have, and are not git-oc's. One `git diff-tree` finds the notes that
+/// or none) does not have, and are not git-oc's. Comparing the two trees finds the notes that
 /// changed; only their new blocks are checked.
 pub fn foreign_blocks(
     repo: &gix::Repository,
-    workdir: &Path,
     since: Option<gix::ObjectId>,
     notes: gix::ObjectId,
 ) -> Result<Vec<Foreign>> {
-    Ok(new_blocks(repo, workdir, since, notes)?
+    Ok(new_blocks(repo, since, notes)?
         .into_iter()
         .filter_map(|(commit, block)| {
             let why = why_foreign(repo, commit, &block)?;
@@ -269,49 +266,43 @@ pub fn why_foreign(repo: &gix::Repository, commit: gix::ObjectId, block: &NoteBl
 
 /// The blocks of the notes under `notes` that `since` does not have, each with the object its
 /// note is on. A file in the notes tree that is not a note on an object comes with the null id
-/// and its path as the headline.
+/// and its path as the headline. The trees are compared in process (as `git diff-tree -r
+/// --no-renames` would): a worker does it at each publication.
 pub fn new_blocks(
     repo: &gix::Repository,
-    workdir: &Path,
     since: Option<gix::ObjectId>,
     notes: gix::ObjectId,
 ) -> Result<Vec<(gix::ObjectId, NoteBlock)>> {
-    let empty = gix::ObjectId::empty_tree(repo.object_hash()).to_string();
-    let old = since.map_or(empty, |c| format!("{c}^{{tree}}"));
-    let new = format!("{notes}^{{tree}}");
-    let args = ["diff-tree", "-r", "--no-renames", "--end-of-options", &old, &new].map(str::to_owned);
-    let out = crate::git::run_with_input(workdir, &args, b"")
+    let tree_of = |id: gix::ObjectId| -> Result<gix::ObjectId> {
+        Ok(repo
+            .find_object(id)
+            .and_then(|o| o.peel_to_tree())
+            .map_err(|e| Error::git("could not compare the notes", e))?
+            .id)
+    };
+    let old = since.map(tree_of).transpose()?;
+    let changed = crate::git::diff::changed_entries(repo, old, tree_of(notes)?)
         .map_err(|e| Error::run("could not compare the notes").caused_by(e.summary_line()))?;
-    let text = |id: &str| -> String {
-        gix::ObjectId::from_hex(id.as_bytes())
-            .ok()
-            .filter(|id| !id.is_null())
-            .and_then(|id| repo.find_blob(id).ok())
+    let text = |id: Option<gix::ObjectId>| -> String {
+        id.and_then(|id| repo.find_blob(id).ok())
             .map(|b| String::from_utf8_lossy(&b.data).into_owned())
             .unwrap_or_default()
     };
     let mut blocks = Vec::new();
-    for line in out.lines() {
-        // `:<mode> <mode> <old blob> <new blob> <status>\t<path>`, the path the annotated object's
-        // id, fanned out or not.
-        let Some((meta, path)) = line.split_once('\t') else {
-            continue;
-        };
-        let fields: Vec<&str> = meta.split(' ').collect();
-        let (Some(old_blob), Some(new_blob)) = (fields.get(2), fields.get(3)) else {
-            continue;
-        };
+    for entry in changed {
+        // The path is the annotated object's id, fanned out or not.
+        let path = entry.path.to_string();
         let Ok(commit) = gix::ObjectId::from_hex(path.replace('/', "").as_bytes()) else {
             let block = NoteBlock {
-                headline: path.to_owned(),
+                headline: path,
                 trailers: Vec::new(),
             };
             blocks.push((gix::ObjectId::null(repo.object_hash()), block));
             continue;
         };
-        let had = parse_blocks(&text(old_blob));
+        let had = parse_blocks(&text(entry.old));
         blocks.extend(
-            parse_blocks(&text(new_blob))
+            parse_blocks(&text(entry.new))
                 .into_iter()
                 .filter(|b| !had.contains(b))
                 .map(|b| (commit, b)),

@@ -464,7 +464,7 @@ pub fn put_back_refs(
 /// Take out of git-oc's notes the blocks added while the agent ran that git-oc did not write
 /// (`evidence::verify`): a concurrent run's block names its recorded run and stays; one the
 /// agent wrote (`git notes --ref=oc append -m 'SUCCEEDED …'`) goes. What was taken out.
-pub fn drop_foreign_notes(repo: &gix::Repository, workdir: &Path, before: &BTreeMap<String, String>) -> Vec<String> {
+pub fn drop_foreign_notes(repo: &gix::Repository, before: &BTreeMap<String, String>) -> Vec<String> {
     let mut dropped = Vec::new();
     for notes_ref in [super::NOTES_REF, super::DEMO_NOTES_REF] {
         let Ok(Some(now)) = super::refs::target(repo, notes_ref) else {
@@ -476,7 +476,7 @@ pub fn drop_foreign_notes(repo: &gix::Repository, workdir: &Path, before: &BTree
         if old == Some(now) {
             continue;
         }
-        let foreign = match crate::evidence::verify::foreign_blocks(repo, workdir, old, now) {
+        let foreign = match crate::evidence::verify::foreign_blocks(repo, old, now) {
             Ok(foreign) => foreign,
             Err(e) => {
                 dropped.push(format!("{notes_ref} (could not be checked: {})", e.summary_line()));

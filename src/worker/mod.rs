@@ -161,6 +161,8 @@ pub struct Worker<'a> {
     /// remote's copy of this worker's notes at its first publication, then each one it
     /// published. `None` until the first publication.
     notes_published: std::cell::Cell<Option<Option<gix::ObjectId>>>,
+    /// How long the last runs and look-ahead fetch took: when the look-ahead fetch starts.
+    pace: std::cell::Cell<Pace>,
     /// The secrets of the environment, whose values a publication never carries.
     redactor: crate::execution::secrets::Redactor,
 }
@@ -208,6 +210,7 @@ impl<'a> Worker<'a> {
             session: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             warned_same_name: std::cell::Cell::new(false),
             notes_published: std::cell::Cell::new(None),
+            pace: std::cell::Cell::new(Pace::default()),
             redactor: crate::execution::secrets::Redactor::from_env(),
         })
     }
@@ -455,9 +458,9 @@ impl<'a> Worker<'a> {
         if since == Some(notes) {
             return Ok(Vec::new());
         }
-        let mut fresh = crate::evidence::verify::new_blocks(repo, &self.workdir, since, notes)?;
+        let mut fresh = crate::evidence::verify::new_blocks(repo, since, notes)?;
         if !fresh.is_empty() && theirs.is_some() && theirs != since {
-            let unknown = crate::evidence::verify::new_blocks(repo, &self.workdir, theirs, notes)?;
+            let unknown = crate::evidence::verify::new_blocks(repo, theirs, notes)?;
             fresh.retain(|b| unknown.contains(b));
         }
         let mut evidence = Vec::new();
@@ -634,13 +637,21 @@ impl<'a> Worker<'a> {
                     }
                 }
             });
+            let (run_over, wait_for_run) = mpsc::channel::<()>();
+            let wait = self.pace.get().look_ahead_wait();
             let fetch = matches!(look_ahead, Some(View::Fetch)).then(|| {
                 scope.spawn(move || {
+                    // Until the run is about to end, or ended.
+                    let _ = wait_for_run.recv_timeout(wait);
+                    let started = Instant::now();
                     let result = transport.fetch_board();
-                    (result, Instant::now())
+                    (result, Instant::now(), started.elapsed())
                 })
             });
+            let started = Instant::now();
             let result = self.runner.run(&self.workdir, task, &stop);
+            let ran = started.elapsed();
+            drop(run_over);
             let mut carried = Carried {
                 done: None,
                 fetched_at: None,
@@ -648,8 +659,11 @@ impl<'a> Worker<'a> {
                 ahead: None,
                 reusable: false,
             };
+            let mut pace = self.pace.get();
+            pace.ran(ran);
             if let Some(fetch) = fetch {
-                let (fetched, at) = fetch.join().map_err(|_| Error::internal("the board fetch panicked"))?;
+                let (fetched, at, took) = fetch.join().map_err(|_| Error::internal("the board fetch panicked"))?;
+                pace.fetch = Some(took);
                 if !lease.lost.load(Ordering::Relaxed) && !interrupted() {
                     carried.next = self.next_claim(&task.id, fetched, at, &mut carried, on)?;
                 }
@@ -659,6 +673,7 @@ impl<'a> Worker<'a> {
             {
                 carried.next = self.next_claim_on_view(&task.id, at, skip, &mut carried, on)?;
             }
+            self.pace.set(pace);
             let outcome = self.finish(task, &held, result, &lease, &mut carried, on);
             lease.finished.store(true, Ordering::Relaxed);
             drop(done_tx);
@@ -1042,6 +1057,33 @@ impl<'a> Worker<'a> {
     }
 }
 
+/// How long this worker's last runs and its last look-ahead fetch took. The look-ahead fetch
+/// starts so that it ends about when the run does: a view fetched as the run starts is as old
+/// as the run when the claim it serves is pushed, and near the end of a board, where every
+/// task left is wanted by several workers, claims made on old views collide.
+#[derive(Clone, Copy, Default)]
+struct Pace {
+    runs: [Option<Duration>; 3],
+    fetch: Option<Duration>,
+}
+
+impl Pace {
+    fn ran(&mut self, took: Duration) {
+        self.runs.rotate_right(1);
+        self.runs[0] = Some(took);
+    }
+
+    /// How long after the run starts to fetch: the shortest of the last three runs less the last
+    /// fetch and half of it again (runs differ; a run that ends first waits for the fetch).
+    /// At once until there are three runs to go by.
+    fn look_ahead_wait(&self) -> Duration {
+        let (Some(fetch), [Some(a), Some(b), Some(c)]) = (self.fetch, self.runs) else {
+            return Duration::ZERO;
+        };
+        a.min(b).min(c).saturating_sub(fetch + fetch / 2)
+    }
+}
+
 /// The worker's view of the board between claims.
 #[derive(Default)]
 struct Looking {
@@ -1169,6 +1211,14 @@ impl Candidates {
             let rank = |task: usize| weights[task].iter().filter(|w| **w > weights[task][0]).count();
             (0..window).min_by_key(|&task| (rank(task), task))
         })?;
+        tracing::debug!(
+            window,
+            seen = self.seen.len(),
+            workers = workers.len(),
+            own_share = best_of(chosen, &|_| true) == Some(0),
+            task = %self.seen[chosen].task_id,
+            "picked"
+        );
         Some(self.seen.swap_remove(chosen))
     }
 }
@@ -1237,6 +1287,33 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_look_ahead_fetch_is_timed_to_end_with_the_shortest_recent_run() {
+        let ms = Duration::from_millis;
+        let mut pace = Pace::default();
+        pace.ran(ms(900));
+        pace.ran(ms(900));
+        assert_eq!(pace.look_ahead_wait(), Duration::ZERO, "no fetch measured yet: at once");
+        pace.fetch = Some(ms(100));
+        assert_eq!(pace.look_ahead_wait(), Duration::ZERO, "two runs are too few to go by");
+        pace.ran(ms(600));
+        assert_eq!(
+            pace.look_ahead_wait(),
+            ms(450),
+            "the shortest run less one and a half fetches"
+        );
+        pace.ran(ms(120));
+        assert_eq!(
+            pace.look_ahead_wait(),
+            Duration::ZERO,
+            "a run shorter than the fetch: at once"
+        );
+        for _ in 0..3 {
+            pace.ran(ms(2000));
+        }
+        assert_eq!(pace.look_ahead_wait(), ms(1850), "only the last three runs count");
+    }
 
     fn board_view(tasks: usize, working: &[&str], me: &str) -> Candidates {
         let seen = (0..tasks)

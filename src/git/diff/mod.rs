@@ -284,6 +284,31 @@ pub fn diff_trees(repo: &gix::Repository, old: Option<gix::ObjectId>, new: gix::
     })
 }
 
+/// An entry other than a tree that differs between two trees: its path, its old id and its new
+/// (`None`: no such entry on that side).
+pub struct ChangedEntry {
+    pub path: BString,
+    pub old: Option<gix::ObjectId>,
+    pub new: Option<gix::ObjectId>,
+}
+
+/// The entries other than trees that differ between two trees, as `git diff-tree -r
+/// --no-renames` lists them.
+pub fn changed_entries(
+    repo: &gix::Repository,
+    old: Option<gix::ObjectId>,
+    new: gix::ObjectId,
+) -> Result<Vec<ChangedEntry>> {
+    Ok(tree_changes(repo, old, new)?
+        .into_iter()
+        .map(|p| ChangedEntry {
+            path: p.path,
+            old: p.old.map(|s| s.id),
+            new: p.new.map(|s| s.id),
+        })
+        .collect())
+}
+
 /// Changed non-tree entries between two trees, in git's output order (by path). A file that
 /// became a directory, or the reverse, is a deletion and additions, as in git.
 fn tree_changes(repo: &gix::Repository, old: Option<gix::ObjectId>, new: gix::ObjectId) -> Result<Vec<Pair>> {
