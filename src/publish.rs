@@ -34,6 +34,18 @@ fn kept_local(repo: &gix::Repository, workdir: &Path) -> Result<std::collections
 /// commit, or one an agent made on the run branch (never gated by itself). git-oc never makes
 /// such a ref, but an agent runs with the user's rights and could forge one, e.g. an evidence
 /// ref whose parent is the rejected commit.
+/// Whether a rejected run is kept here (`refs/oc/rejected/`), whose commits a push must not carry.
+pub fn has_rejected_runs(repo: &gix::Repository) -> Result<bool> {
+    let ctx = |e| Error::git("could not list the rejected runs", e);
+    Ok(repo
+        .references()
+        .map_err(ctx)?
+        .prefixed("refs/oc/rejected/")
+        .map_err(ctx)?
+        .next()
+        .is_some())
+}
+
 pub fn refuse_rejected_content(
     repo: &gix::Repository,
     workdir: &Path,
@@ -42,15 +54,7 @@ pub fn refuse_rejected_content(
 ) -> Result<()> {
     // No rejected run: nothing to look for, and no `git rev-list` to start (a worker publishes
     // once per task).
-    let ctx = |e| Error::git("could not list the rejected runs", e);
-    if repo
-        .references()
-        .map_err(ctx)?
-        .prefixed("refs/oc/rejected/")
-        .map_err(ctx)?
-        .next()
-        .is_none()
-    {
+    if !has_rejected_runs(repo)? {
         return Ok(());
     }
     // With the remote's tips, what git-oc keeps local is each rejected run's commits beyond the
@@ -313,12 +317,10 @@ pub fn refuse_secrets(
     remote: &str,
     published: &[&str],
     known: Option<&[gix::ObjectId]>,
+    forms: Forms,
     redactor: &crate::execution::secrets::Redactor,
 ) -> Result<()> {
-    // With the remote's tips (`git oc push`, which publishes git-oc's records only, all written
-    // with credentials redacted), a credential recognised by its form is refused as well: a
-    // private key or a token an agent copied into a record of its own making.
-    let forms = known.is_some();
+    let forms = forms == Forms::Refused;
     if redactor.is_empty() && !forms {
         return Ok(());
     }
@@ -330,9 +332,9 @@ pub fn refuse_secrets(
         "--stdin".to_owned(),
     ];
     args.extend(published.iter().map(|p| crate::git::reach::rev_arg(p)));
-    // Without the remote's tips (a worker's publication), its remote-tracking refs stand for
-    // them. `git oc push` passes the tips the remote advertised: an agent can write
-    // remote-tracking refs, and one that parked a commit there would have it skipped.
+    // Without the remote's tips, the remote-tracking refs stand for them (a clone no agent ran
+    // in). With an agent about, only the tips the remote advertised will do: an agent can write
+    // remote-tracking refs, and one that parked a blob there would have it skipped.
     let known = match known {
         Some(known) => known,
         None => {
@@ -376,6 +378,17 @@ pub fn refuse_secrets(
         }
     }
     Ok(())
+}
+
+/// Whether [`refuse_secrets`] refuses a credential recognised by its form, whoever's it is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Forms {
+    /// `git oc push`, which publishes git-oc's records only, all written with credentials
+    /// redacted: a private key or a token there was copied in by an agent.
+    Refused,
+    /// A run's branch: the agent's change, which may hold a test's fake key; the values of the
+    /// environment's secrets are refused all the same.
+    Allowed,
 }
 
 /// The URL `git push` uses for `remote` (its push URL, else its URL); empty when it has none.
@@ -755,7 +768,15 @@ pub fn push_with_notes(
         refuse_rejected_content(repo, workdir, &published, Some(&known))?;
         let tasks: &[&str] = if with_tasks { &[&tasks_pattern] } else { &[] };
         refuse_foreign_history(repo, tasks, &known)?;
-        refuse_secrets(repo, workdir, remote, &published, Some(&known), &redactor)?;
+        refuse_secrets(
+            repo,
+            workdir,
+            remote,
+            &published,
+            Some(&known),
+            Forms::Refused,
+            &redactor,
+        )?;
         let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
         let notes_spec = format!("{NOTES_REF}:{NOTES_REF}");
         args.extend(refspecs.iter().map(String::as_str));

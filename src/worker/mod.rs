@@ -989,12 +989,36 @@ impl<'a> Worker<'a> {
                     .filter(|r| r.starts_with(TASKS_REF_PREFIX))
                     .collect();
                 crate::publish::refuse_foreign_history(repo, &tasks, &known)?;
-                crate::publish::refuse_rejected_content(repo, &self.workdir, &source_refs, None)?;
+                // What the push will carry is what the remote's own tips do not reach: the
+                // clone's remote-tracking refs are the agent's to write, and a blob it parked
+                // there would be skipped. Asked only when there is something to look for.
+                let theirs = if self.redactor.is_empty() && !crate::publish::has_rejected_runs(repo)? {
+                    None
+                } else {
+                    match self.transport.advertised_tips()? {
+                        Ok(tips) => Some(tips),
+                        Err(why) => {
+                            drop(current);
+                            self.back_off(&mut failures, &why, on)?;
+                            last = why;
+                            continue;
+                        }
+                    }
+                };
+                crate::publish::refuse_rejected_content(repo, &self.workdir, &source_refs, theirs.as_deref())?;
                 let mut scanned = source_refs;
                 if exists(NOTES_REF)? {
                     scanned.push(NOTES_REF);
                 }
-                crate::publish::refuse_secrets(repo, &self.workdir, remote, &scanned, None, &self.redactor)?;
+                crate::publish::refuse_secrets(
+                    repo,
+                    &self.workdir,
+                    remote,
+                    &scanned,
+                    theirs.as_deref(),
+                    crate::publish::Forms::Allowed,
+                    &self.redactor,
+                )?;
                 checked = true;
             }
             let mut leases = vec![format!("{claim_ref}:{claim}")];

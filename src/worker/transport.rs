@@ -157,6 +157,20 @@ impl Transport {
         Ok(Err(why))
     }
 
+    /// The tips of every ref the remote has, as it advertises them (one counted round trip):
+    /// what a push to it will not send. `Ok(Err(why))` when the remote was not reached.
+    pub fn advertised_tips(&self) -> Result<std::result::Result<Vec<gix::ObjectId>, String>> {
+        self.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        let out = self.git(&["ls-remote", "--refs", "--end-of-options", &self.remote])?;
+        if !out.status.success() {
+            return Ok(Err(stderr_text(&out)));
+        }
+        Ok(Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| gix::ObjectId::from_hex(l.split('\t').next()?.as_bytes()).ok())
+            .collect()))
+    }
+
     /// One atomic push of `refspecs`, each ref guarded by a lease where `leases` names one
     /// (`ref:expected`, an empty expected value meaning the ref must not exist).
     pub fn push(&self, leases: &[String], refspecs: &[String]) -> Result<Pushed> {

@@ -1018,6 +1018,47 @@ fn a_worker_never_publishes_a_secret_its_agent_planted_in_the_notes() {
     assert!(board.values().all(|t| t["state"] != "Done"), "{board:?}");
 }
 
+/// The same, but the agent also parks the note's blob under remote-tracking refs, which a
+/// worker cannot take for what the remote has: the blob would be skipped as already there.
+#[test]
+fn a_worker_never_publishes_a_secret_its_agent_parked_under_a_tracking_ref() {
+    const TOKEN: &str = "ghp_PARKEDbyTheAgent0123456789";
+    let s = setup(1);
+    let a = clone(&s.env, &s.url, "a");
+    write_config(
+        &a,
+        &agent_config(&[
+            "sh",
+            "-c",
+            "git notes --ref=oc add -f -m \"leak $GITHUB_TOKEN\" HEAD \
+             && blob=$(git notes --ref=oc list HEAD) \
+             && git update-ref refs/remotes/origin/parked $blob \
+             && git update-ref refs/oc/remotes/origin/tasks/parked $blob \
+             && git update-ref refs/notes/remotes/origin/parked $blob \
+             && echo done > done.txt",
+        ]),
+    );
+    let run = crate::common::Run::from(
+        worker_cmd(&s.env, &a, &["--name", "w", "--lease", "30s", "--idle-exit", "0.5"])
+            .env("GITHUB_TOKEN", TOKEN)
+            .output()
+            .expect("run git-oc worker"),
+    );
+    assert_error(&run, 1, "holds the value of GITHUB_TOKEN");
+    assert!(!run.stderr.contains(TOKEN), "{}", run.stderr);
+    let objects = s
+        .env
+        .git_output(&s.remote, ["cat-file", "--batch-all-objects", "--batch"]);
+    assert!(
+        !String::from_utf8_lossy(&objects.stdout).contains(TOKEN),
+        "the token reached the remote"
+    );
+    assert!(
+        remote_refs(&s.env, &s.remote, "refs/oc/runs/").is_empty(),
+        "nothing was published"
+    );
+}
+
 /// A clone of the board's remote whose agent runs `script` (`sh -c`), then does its work.
 fn hostile_clone(s: &Setup, script: &str) -> PathBuf {
     let a = clone(&s.env, &s.url, "a");
