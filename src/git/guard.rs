@@ -463,8 +463,10 @@ pub fn put_back_refs(
 
 /// Take out of git-oc's notes the blocks added while the agent ran that git-oc did not write
 /// (`evidence::verify`): a concurrent run's block names its recorded run and stays; one the
-/// agent wrote (`git notes --ref=oc append -m 'SUCCEEDED …'`) goes. What was taken out.
-pub fn drop_foreign_notes(repo: &gix::Repository, before: &BTreeMap<String, String>) -> Vec<String> {
+/// agent wrote (`git notes --ref=oc append -m 'SUCCEEDED …'`) goes. With `sole_writer` (a
+/// worker's clone, where no other git-oc writes notes meanwhile) so do the commits made to the
+/// notes while the agent ran (their tree stays). What was taken out.
+pub fn drop_foreign_notes(repo: &gix::Repository, before: &BTreeMap<String, String>, sole_writer: bool) -> Vec<String> {
     let mut dropped = Vec::new();
     for notes_ref in [super::NOTES_REF, super::DEMO_NOTES_REF] {
         let Ok(Some(now)) = super::refs::target(repo, notes_ref) else {
@@ -499,6 +501,16 @@ pub fn drop_foreign_notes(repo: &gix::Repository, before: &BTreeMap<String, Stri
         }
         if let Some(f) = foreign.iter().find(|f| f.commit.is_null()) {
             dropped.push(format!("{notes_ref}: {} (left: remove it by hand)", f.why));
+        }
+        // The notes stay as they are now; the commits made meanwhile leave the history.
+        if !sole_writer {
+            continue;
+        }
+        if let Err(e) = super::notes::cut_history_back_to(repo, notes_ref, old) {
+            dropped.push(format!(
+                "the commits made to {notes_ref} while the agent ran (could not be taken out of its history: {})",
+                e.summary_line()
+            ));
         }
     }
     dropped

@@ -979,83 +979,72 @@ fn add_tasks_fast(s: &Setup, n: usize) {
     }
 }
 
-/// A worker's agent is given the environment's token and writes it into a note: the worker
-/// refuses to publish (git-oc redacts what it writes, so the value was planted), stops with the
-/// reason, and the token never reaches the remote; the task is not recorded as finished there.
+/// One worker on a one-task board whose agent runs `script` (`sh -c`, then its work) with
+/// `GITHUB_TOKEN` set to `token`: the worker publishes the run, and `needle` is nowhere on the
+/// remote nor in what the worker printed.
+fn worker_publishes_without(token: &str, script: &str, needle: &str) {
+    let s = setup(1);
+    let a = clone(&s.env, &s.url, "a");
+    let script = format!("{script} && echo done > done.txt");
+    write_config(&a, &agent_config(&["sh", "-c", &script]));
+    let run = crate::common::Run::from(
+        worker_cmd(&s.env, &a, &["--name", "w", "--lease", "30s", "--idle-exit", "0.5"])
+            .env("GITHUB_TOKEN", token)
+            .output()
+            .expect("run git-oc worker"),
+    );
+    run.assert_code(0);
+    assert!(
+        !run.stderr.contains(needle) && !run.stdout.contains(needle),
+        "{}",
+        run.stderr
+    );
+    let runs = remote_refs(&s.env, &s.remote, "refs/oc/runs/");
+    assert_eq!(runs.len(), 1, "the run was published: {runs:?}");
+    let objects = s
+        .env
+        .git_output(&s.remote, ["cat-file", "--batch-all-objects", "--batch"]);
+    assert!(
+        !String::from_utf8_lossy(&objects.stdout).contains(needle),
+        "{needle} reached the remote"
+    );
+}
+
+/// A worker's agent is given the environment's token and writes it into a note: after the agent
+/// the block goes (git-oc did not write it) and so do the notes commits the agent made.
 #[test]
 fn a_worker_never_publishes_a_secret_its_agent_planted_in_the_notes() {
     const TOKEN: &str = "ghp_PLANTEDbyTheAgent0123456789";
-    let s = setup(1);
-    let a = clone(&s.env, &s.url, "a");
-    write_config(
-        &a,
-        &agent_config(&[
-            "sh",
-            "-c",
-            "git notes --ref=oc add -f -m \"leak $GITHUB_TOKEN\" HEAD && echo done > done.txt",
-        ]),
-    );
-    let run = crate::common::Run::from(
-        worker_cmd(&s.env, &a, &["--name", "w", "--lease", "30s", "--idle-exit", "0.5"])
-            .env("GITHUB_TOKEN", TOKEN)
-            .output()
-            .expect("run git-oc worker"),
-    );
-    assert_error(&run, 1, "holds the value of GITHUB_TOKEN");
-    assert!(!run.stderr.contains(TOKEN), "{}", run.stderr);
-    let objects = s
-        .env
-        .git_output(&s.remote, ["cat-file", "--batch-all-objects", "--batch"]);
-    assert!(
-        !String::from_utf8_lossy(&objects.stdout).contains(TOKEN),
-        "the token reached the remote"
-    );
-    assert!(
-        remote_refs(&s.env, &s.remote, "refs/oc/runs/").is_empty(),
-        "nothing was published"
-    );
-    let board = remote_board(&s.env, &s.url, "check");
-    assert!(board.values().all(|t| t["state"] != "Done"), "{board:?}");
+    worker_publishes_without(TOKEN, "git notes --ref=oc add -f -m \"leak $GITHUB_TOKEN\" HEAD", TOKEN);
 }
 
-/// The same, but the agent also parks the note's blob under remote-tracking refs, which a
-/// worker cannot take for what the remote has: the blob would be skipped as already there.
+/// The same, but the agent also parks the note's blob under remote-tracking refs (which a worker
+/// does not take for what the remote has: a scan that did skipped the blob as already there).
 #[test]
 fn a_worker_never_publishes_a_secret_its_agent_parked_under_a_tracking_ref() {
     const TOKEN: &str = "ghp_PARKEDbyTheAgent0123456789";
-    let s = setup(1);
-    let a = clone(&s.env, &s.url, "a");
-    write_config(
-        &a,
-        &agent_config(&[
-            "sh",
-            "-c",
-            "git notes --ref=oc add -f -m \"leak $GITHUB_TOKEN\" HEAD \
-             && blob=$(git notes --ref=oc list HEAD) \
-             && git update-ref refs/remotes/origin/parked $blob \
-             && git update-ref refs/oc/remotes/origin/tasks/parked $blob \
-             && git update-ref refs/notes/remotes/origin/parked $blob \
-             && echo done > done.txt",
-        ]),
+    worker_publishes_without(
+        TOKEN,
+        "git notes --ref=oc add -f -m \"leak $GITHUB_TOKEN\" HEAD \
+         && blob=$(git notes --ref=oc list HEAD) \
+         && git update-ref refs/remotes/origin/parked $blob \
+         && git update-ref refs/oc/remotes/origin/tasks/parked $blob \
+         && git update-ref refs/notes/remotes/origin/parked $blob",
+        TOKEN,
     );
-    let run = crate::common::Run::from(
-        worker_cmd(&s.env, &a, &["--name", "w", "--lease", "30s", "--idle-exit", "0.5"])
-            .env("GITHUB_TOKEN", TOKEN)
-            .output()
-            .expect("run git-oc worker"),
-    );
-    assert_error(&run, 1, "holds the value of GITHUB_TOKEN");
-    assert!(!run.stderr.contains(TOKEN), "{}", run.stderr);
-    let objects = s
-        .env
-        .git_output(&s.remote, ["cat-file", "--batch-all-objects", "--batch"]);
-    assert!(
-        !String::from_utf8_lossy(&objects.stdout).contains(TOKEN),
-        "the token reached the remote"
-    );
-    assert!(
-        remote_refs(&s.env, &s.remote, "refs/oc/runs/").is_empty(),
-        "nothing was published"
+}
+
+/// An agent that writes a file into the notes and takes it out again leaves the tip's tree as
+/// it was, but its notes commits would carry the file to the remote in the notes' history: the
+/// worker publishes the notes without the agent's commits.
+#[test]
+fn a_worker_never_publishes_the_notes_history_its_agent_wrote() {
+    // Made up by the agent: not in its command line, which the run's evidence records.
+    worker_publishes_without(
+        "ghp_unused0123456789",
+        "git notes --ref=oc add -f -m $(printf '%s-%s' copied-from-the-workers home-0123456789) HEAD \
+         && git notes --ref=oc remove HEAD",
+        "copied-from-the-workers-home-0123456789",
     );
 }
 

@@ -188,7 +188,7 @@ impl Stage for Agent {
             let made_up_demos = crate::git::guard::put_back_refs(&env.repo.repo, before, &after, |name| {
                 unvouched_under(crate::git::DEMO_REF_PREFIX, name)
             });
-            let dropped = crate::git::guard::drop_foreign_notes(&env.repo.repo, before);
+            let dropped = crate::git::guard::drop_foreign_notes(&env.repo.repo, before, sole);
             warn_listing(
                 &mut state.warnings,
                 env,
