@@ -30,10 +30,6 @@ fn kept_local(repo: &gix::Repository, workdir: &Path) -> Result<std::collections
     crate::git::reach::beyond(repo, workdir, &["refs/oc/rejected/*"], &bases)
 }
 
-/// Refuse to publish refs from which a commit git-oc keeps local can be reached: a rejected run's
-/// commit, or one an agent made on the run branch (never gated by itself). git-oc never makes
-/// such a ref, but an agent runs with the user's rights and could forge one, e.g. an evidence
-/// ref whose parent is the rejected commit.
 /// Whether a rejected run is kept here (`refs/oc/rejected/`), whose commits a push must not carry.
 pub fn has_rejected_runs(repo: &gix::Repository) -> Result<bool> {
     let ctx = |e| Error::git("could not list the rejected runs", e);
@@ -46,6 +42,10 @@ pub fn has_rejected_runs(repo: &gix::Repository) -> Result<bool> {
         .is_some())
 }
 
+/// Refuse to publish refs from which a commit git-oc keeps local can be reached: a rejected run's
+/// commit, or one an agent made on the run branch (never gated by itself). git-oc never makes
+/// such a ref, but an agent runs with the user's rights and could forge one, e.g. an evidence
+/// ref whose parent is the rejected commit.
 pub fn refuse_rejected_content(
     repo: &gix::Repository,
     workdir: &Path,

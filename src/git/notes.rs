@@ -140,37 +140,35 @@ fn update_locked(
 /// ran; `None`: no notes then), so that the commits written in between leave its history: an
 /// agent's notes commits would carry whatever it put in them (and took out again) to every
 /// remote the notes go to. Taken in turn with git-oc's note writers, by compare-and-swap.
-/// The commit the ref now names, `None` when there is no notes ref.
-pub fn cut_history_back_to(
-    repo: &gix::Repository,
-    notes_ref: &str,
-    onto: Option<gix::ObjectId>,
-) -> Result<Option<gix::ObjectId>> {
+pub fn cut_history_back_to(repo: &gix::Repository, notes_ref: &str, onto: Option<gix::ObjectId>) -> Result<()> {
     let ctx = |e| Error::git("could not rewrite the notes' history", e);
     let state_dir = repo.common_dir().join("oc");
     let _mutex = super::worktree::StateMutex::lock_named(&state_dir, "notes.mutex")?;
     let Some(tip) = super::refs::target(repo, notes_ref)? else {
-        return Ok(None);
+        return Ok(());
     };
     if Some(tip) == onto {
-        return Ok(Some(tip));
+        return Ok(());
     }
-    let tree = repo.find_commit(tip).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
+    let tree = repo.find_commit(tip).map_err(ctx)?.tree_id().map_err(ctx)?;
     // Written by git, straight to disk: a run's handle keeps what it writes in memory, and other
     // processes read the notes ref as soon as it moves.
-    let (tree, onto_arg) = (tree.to_string(), onto.map(|o| o.to_string()));
-    let mut args = vec!["commit-tree", tree.as_str(), "-m", "Notes added by 'git oc'"];
-    if let Some(onto) = &onto_arg {
-        args.extend(["-p", onto.as_str()]);
+    let mut args = vec![
+        "commit-tree".to_owned(),
+        tree.to_string(),
+        "-m".to_owned(),
+        "Notes added by 'git oc'".to_owned(),
+    ];
+    if let Some(onto) = onto {
+        args.extend(["-p".to_owned(), onto.to_string()]);
     }
-    let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
     let out = super::run_with_input(repo.common_dir(), &args, b"")
         .map_err(|e| Error::run("could not rewrite the notes' history").caused_by(e.summary_line()))?;
     let commit = gix::ObjectId::from_hex(out.trim().as_bytes())
         .map_err(|e| Error::run("could not rewrite the notes' history").caused_by(e.to_string()))?;
     let expected = PreviousValue::MustExistAndMatch(gix::refs::Target::Object(tip));
     super::refs::set(repo, notes_ref, commit, expected, "notes: without the agent's commits").map_err(ctx)?;
-    Ok(Some(commit))
+    Ok(())
 }
 
 /// A lock file untouched for this long, while no git-oc process writes notes, was left by a
