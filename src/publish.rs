@@ -135,7 +135,12 @@ pub fn refuse_foreign_evidence(repo: &gix::Repository) -> Result<()> {
 /// `task.json`, those of the notes just notes. An agent that adds its own commit as a parent of
 /// a task or notes commit (a file it copied, a commit the gate rejected) would otherwise have
 /// `git oc push` carry it to the remote.
-pub fn refuse_foreign_history(repo: &gix::Repository, tasks: &[&str], known: &[gix::ObjectId]) -> Result<()> {
+pub fn refuse_foreign_history(
+    repo: &gix::Repository,
+    tasks: &[&str],
+    notes: Option<gix::ObjectId>,
+    known: &[gix::ObjectId],
+) -> Result<()> {
     let ctx = |e: Box<dyn std::error::Error + Send + Sync>| {
         Error::run("could not walk the history to publish").caused_by(e.to_string())
     };
@@ -155,7 +160,7 @@ pub fn refuse_foreign_history(repo: &gix::Repository, tasks: &[&str], known: &[g
         };
         families.push(((*t).to_owned(), tips, "task", holds_a_task));
     }
-    if let Some(notes) = crate::git::refs::target(repo, NOTES_REF)? {
+    if let Some(notes) = notes {
         families.push((NOTES_REF.to_owned(), vec![notes], "notes", holds_notes));
     }
     for (named, tips, what, valid) in families {
@@ -373,7 +378,7 @@ pub fn refuse_secrets(
                 "refusing to push to {remote:?}: {id} holds the value of {names}"
             ))
             .hint(format!(
-                "git-oc redacts what it writes, so someone else put it there (an agent may have): find where with 'git log --all --find-object={id}' and remove it from that history (from the notes: 'git notes --ref=oc remove <commit>', then 'git update-ref refs/notes/oc $(git commit-tree -m notes refs/notes/oc^{{tree}})'), then push again"
+                "git-oc redacts what it writes, so someone else put it there (an agent may have): find where with 'git log --all --find-object={id}' and remove it from that history (from the notes: 'git notes --ref=oc remove <commit>'), then push again"
             )));
         }
     }
@@ -667,6 +672,29 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
     Ok(report)
 }
 
+/// The notes commit a push gives the remote: the local notes' tree on top of the remote's tip
+/// (`theirs`, already merged into `local`), written by git; `None` when the remote's notes
+/// already hold that tree. The local history stays home: the commits an agent made in the
+/// notes (and whatever it put in them and took out again) are never published, and neither
+/// is the order in which runs wrote their notes.
+fn notes_to_publish(
+    repo: &gix::Repository,
+    local: gix::ObjectId,
+    theirs: Option<gix::ObjectId>,
+) -> Result<Option<gix::ObjectId>> {
+    let ctx = |e| Error::git("could not prepare the notes to publish", e);
+    let tree_of = |id: gix::ObjectId| -> Result<gix::ObjectId> {
+        Ok(repo.find_commit(id).map_err(ctx)?.tree_id().map_err(ctx)?.detach())
+    };
+    let tree = tree_of(local)?;
+    if let Some(theirs) = theirs
+        && tree_of(theirs)? == tree
+    {
+        return Ok(None);
+    }
+    crate::git::notes::commit_tree(repo, tree, theirs).map(Some)
+}
+
 /// One ref as `git push --porcelain` reports it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct PushedRef {
@@ -753,36 +781,37 @@ pub fn push_with_notes(
         if their_tasks {
             pushed.tasks_merge = Some(merge_fetched(repo, &tracking_prefix(remote), &board_states(workdir))?);
         }
-        let has_notes = repo.try_find_reference(NOTES_REF).ok().flatten().is_some();
+        let local_notes = crate::git::refs::target(repo, NOTES_REF)?;
         let known: Vec<gix::ObjectId> = theirs
             .iter()
             .filter_map(|(_, id)| gix::ObjectId::from_hex(id.as_bytes()).ok())
             .collect();
-        if let Some(notes) = crate::git::refs::target(repo, NOTES_REF)? {
-            let theirs = theirs
-                .iter()
-                .find(|(n, _)| n == NOTES_REF)
-                .and_then(|(_, id)| gix::ObjectId::from_hex(id.as_bytes()).ok());
-            refuse_foreign_notes(repo, remote, notes, theirs)?;
+        let their_notes = theirs
+            .iter()
+            .find(|(n, _)| n == NOTES_REF)
+            .and_then(|(_, id)| gix::ObjectId::from_hex(id.as_bytes()).ok());
+        let notes = match local_notes {
+            Some(local) => notes_to_publish(repo, local, their_notes)?,
+            None => None,
+        };
+        if let Some(notes) = notes {
+            refuse_foreign_notes(repo, remote, notes, their_notes)?;
         }
-        refuse_rejected_content(repo, workdir, &published, Some(&known))?;
+        let notes_hex = notes.map(|n| n.to_string());
+        let scanned: Vec<&str> = published
+            .iter()
+            .copied()
+            .filter(|r| *r != NOTES_REF)
+            .chain(notes_hex.as_deref())
+            .collect();
+        refuse_rejected_content(repo, workdir, &scanned, Some(&known))?;
         let tasks: &[&str] = if with_tasks { &[&tasks_pattern] } else { &[] };
-        refuse_foreign_history(repo, tasks, &known)?;
-        refuse_secrets(
-            repo,
-            workdir,
-            remote,
-            &published,
-            Some(&known),
-            Forms::Refused,
-            &redactor,
-        )?;
+        refuse_foreign_history(repo, tasks, notes, &known)?;
+        refuse_secrets(repo, workdir, remote, &scanned, Some(&known), Forms::Refused, &redactor)?;
         let mut args = vec!["push", "--porcelain", "--atomic", "--end-of-options", remote];
-        let notes_spec = format!("{NOTES_REF}:{NOTES_REF}");
+        let notes_spec = notes_hex.as_ref().map(|n| format!("{n}:{NOTES_REF}"));
         args.extend(refspecs.iter().map(String::as_str));
-        if has_notes {
-            args.push(&notes_spec);
-        }
+        args.extend(notes_spec.as_deref());
         let out = run_git(workdir, &args)?;
         let mut raced = false;
         let mut refused_for_itself = false;
@@ -824,7 +853,7 @@ pub fn push_with_notes(
         }
         if out.success {
             if pushed.notes.is_empty() {
-                pushed.notes = if has_notes { "up to date" } else { "none" };
+                pushed.notes = if local_notes.is_some() { "up to date" } else { "none" };
             }
             return Ok(pushed);
         }
@@ -893,6 +922,26 @@ fn notes_in_tree(repo: &gix::Repository, tree: gix::ObjectId) -> Result<Vec<(gix
     Ok(out)
 }
 
+/// How far back [`held_before`] looks: the remote's notes gain one commit per push.
+const PUBLISHED_NOTES_LOOKED_AT: usize = 1000;
+
+/// Whether `tree` is the notes tree of `tip` or of one of its recent ancestors: the notes a
+/// push published from here, which the remote went on from.
+fn held_before(repo: &gix::Repository, tip: gix::ObjectId, tree: gix::ObjectId) -> Result<bool> {
+    let ctx = |e: Box<dyn std::error::Error + Send + Sync>| {
+        Error::run("could not read the remote's notes history").caused_by(e.to_string())
+    };
+    let walk = repo.rev_walk([tip]).all().map_err(|e| ctx(e.into()))?;
+    for info in walk.take(PUBLISHED_NOTES_LOOKED_AT) {
+        let id = info.map_err(|e| ctx(e.into()))?.id;
+        let commit = repo.find_commit(id).map_err(|e| ctx(e.into()))?;
+        if commit.tree_id().map_err(|e| ctx(e.into()))? == tree {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// What moving the notes from `ours` (none: no notes yet) to `theirs` brings: notes on objects
 /// that had none, and notes that gained blocks.
 fn new_notes(repo: &gix::Repository, ours: Option<gix::ObjectId>, theirs: gix::ObjectId) -> Result<(usize, usize)> {
@@ -959,6 +1008,35 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
             });
         }
         let expected = PreviousValue::MustExistAndMatch(gix::refs::Target::Object(local));
+        let local_tree = repo.find_commit(local).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
+        let their_tree = repo.find_commit(theirs).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
+        // A push publishes the notes' tree on the remote's tip, not the local history
+        // (`notes_to_publish`): the notes are compared by what they hold.
+        if their_tree == local_tree {
+            return Ok(NotesMerge {
+                how: "up_to_date",
+                ..NotesMerge::default()
+            });
+        }
+        if base != Some(local) && held_before(repo, theirs, local_tree)? {
+            // Theirs went on from what the notes hold here: take it as it is (as a merge, so
+            // that no local commit leaves the history).
+            let commit = repo
+                .new_commit("Notes merged by 'git oc'", their_tree, [local, theirs])
+                .map_err(ctx)?
+                .id;
+            match crate::git::refs::set(repo, NOTES_REF, commit, expected, "notes: merged by 'git oc'") {
+                Ok(_) => {
+                    let (added, combined) = new_notes(repo, Some(local), theirs)?;
+                    return Ok(NotesMerge {
+                        how: "fast_forward",
+                        added,
+                        combined,
+                    });
+                }
+                Err(_) => continue,
+            }
+        }
         if base == Some(local) {
             match crate::git::refs::set(
                 repo,
@@ -978,8 +1056,6 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
                 Err(_) => continue,
             }
         }
-        let local_tree = repo.find_commit(local).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
-        let their_tree = repo.find_commit(theirs).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
         let mut state = gix::note::plumbing::State::new(local_tree, &repo.objects)
             .map_err(|e| Error::run("could not read the notes tree").caused_by(e.to_string()))?;
         let mut report = NotesMerge {
@@ -1017,6 +1093,13 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
                 .replace(object, blob, &repo.objects)
                 .map_err(|e| Error::run("could not update the notes tree").caused_by(e.to_string()))?;
             tree = edit.tree;
+        }
+        if tree == local_tree {
+            // Theirs holds nothing the notes here lack.
+            return Ok(NotesMerge {
+                how: "up_to_date",
+                ..NotesMerge::default()
+            });
         }
         let commit = repo
             .new_commit("Notes merged by 'git oc'", tree, [local, theirs])

@@ -9,7 +9,9 @@ use crate::error::Result;
 ///
 /// Pushes every refs/oc/runs/* ref, refs/notes/oc, the git board's refs/oc/tasks/* and the
 /// autonomy cycle's refs/oc/observations/* and refs/oc/cycles/* in one atomic push, without force. The remote's notes and tasks are fetched and merged first, so
-/// that no note block, comment or change is lost on either side. Run branches are not pushed.
+/// that no note block, comment or change is lost on either side; the notes go out as one
+/// commit of their tree on the remote's tip, without their local history. Run branches are not
+/// pushed.
 /// Nothing is pushed when a ref would reach a commit git-oc keeps local (a rejected change, an
 /// agent's own commit), when an evidence ref is not a run git-oc recorded, when a note block it
 /// adds is not one git-oc wrote for a recorded run, or when what the push adds holds the value

@@ -988,7 +988,12 @@ impl<'a> Worker<'a> {
                     .copied()
                     .filter(|r| r.starts_with(TASKS_REF_PREFIX))
                     .collect();
-                crate::publish::refuse_foreign_history(repo, &tasks, &known)?;
+                crate::publish::refuse_foreign_history(
+                    repo,
+                    &tasks,
+                    crate::git::refs::target(repo, NOTES_REF)?,
+                    &known,
+                )?;
                 // What the push will carry is what the remote's own tips do not reach: the
                 // clone's remote-tracking refs are the agent's to write, and a blob it parked
                 // there would be skipped. Asked only when there is something to look for.

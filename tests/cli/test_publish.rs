@@ -157,8 +157,8 @@ fn run_with_pr_pushes_atomically_opens_the_pull_request_and_records_it() {
     let evidence = format!("refs/oc/runs/{id}");
     assert_eq!(s.remote_ref(&evidence), Some(s.local(&["rev-parse", &evidence])));
     assert_eq!(
-        s.remote_ref("refs/notes/oc"),
-        Some(s.local(&["rev-parse", "refs/notes/oc"]))
+        s.remote_ref("refs/notes/oc^{tree}"),
+        Some(s.local(&["rev-parse", "refs/notes/oc^{tree}"]))
     );
 
     // The pull request.

@@ -731,9 +731,9 @@ fn fifos_under(path: &Path) -> Vec<std::path::PathBuf> {
 
 /// An agent is given the environment's token and can write into git-oc's refs: a note on any
 /// commit, a made-up evidence ref. `git oc push` publishes neither: the made-up run is refused
-/// for what it is, the note for the token in it (git-oc redacts what it writes itself), and the
-/// atomic push leaves the remote as it was. Once the user has removed both, the push goes
-/// through.
+/// for what it is and the atomic push leaves the remote as it was; the note, which the run took
+/// out again, stays in the local notes' history, which a push never publishes (it sends the
+/// notes' tree on the remote's tip).
 #[test]
 fn push_never_publishes_a_secret_or_a_run_an_agent_wrote_into_gits_refs() {
     let env = TestEnv::new();
@@ -759,30 +759,17 @@ fn push_never_publishes_a_secret_or_a_run_an_agent_wrote_into_gits_refs() {
     assert!(refused.stderr.contains("refs/oc/runs/made-up"), "{}", refused.stderr);
     env.git(&repo, ["update-ref", "-d", "refs/oc/runs/made-up"]);
 
-    let refused = push(&env);
-    refused.assert_clean_error(1);
-    assert!(
-        refused.stderr.contains("holds the value of GITHUB_TOKEN"),
-        "{}",
-        refused.stderr
-    );
-    assert!(!refused.stderr.contains(TOKEN), "{}", refused.stderr);
     assert_eq!(env.git(&remote, ["for-each-ref"]), before, "the remote is as it was");
-    assert!(
-        !remote_objects(&env, &remote).contains(TOKEN),
-        "the token reached the remote"
-    );
 
-    // The run took the planted note out (it is no block of git-oc's), but the notes' history
-    // still holds it. The way the hint gives: the history goes.
+    // The run took the planted note out (it is no block of git-oc's); the local notes' history
+    // still holds it, and stays home.
     assert!(doc["summary"]["warnings"].to_string().contains("taken out"));
     assert!(
         !env.git_output(&repo, ["notes", "--ref=oc", "show", "main"])
             .status
             .success()
     );
-    let squashed = env.git(&repo, ["commit-tree", "-m", "notes", "refs/notes/oc^{tree}"]);
-    env.git(&repo, ["update-ref", "refs/notes/oc", &squashed]);
+    assert!(env.git(&repo, ["log", "-p", "refs/notes/oc"]).contains(TOKEN));
     push(&env).assert_code(0);
     assert_eq!(
         env.git(&remote, ["for-each-ref", "--format=%(refname)", "refs/oc/runs/"]),
@@ -1134,9 +1121,38 @@ fn a_task_an_agent_makes_ready_is_held_until_released() {
     watch_once_runs(&env, &repo, &done);
 }
 
+/// What an agent writes into the notes and takes out again (a copied file, no secret any scan
+/// knows) stays in the local notes' history, which `git oc push` never publishes: a run before
+/// and a run after, their notes published, and the string nowhere on the remote.
+#[test]
+fn a_note_an_agent_wrote_and_took_out_again_never_reaches_the_remote() {
+    let env = TestEnv::new();
+    let repo = env.repo("r");
+    let remote = remote_with_origin(&env, &repo);
+    let (first, _) = run_sh(&env, &repo, "a first run", "echo one > one.txt", &[]);
+    first.assert_code(0);
+    env.oc(&repo, ["push", "origin"]).assert_code(0);
+    // Built at run time: the agent's argv is recorded in the evidence, which is published.
+    let script = "git notes --ref=oc add -f -m \"$(printf '%s-%s' copied-from-your home-0123456789)\" HEAD && \
+                  git notes --ref=oc remove HEAD && echo two > two.txt";
+    let (second, doc) = run_sh(&env, &repo, "write a note and take it out", script, &[]);
+    second.assert_code(0);
+    let secret = "copied-from-your-home-0123456789";
+    assert!(env.git(&repo, ["log", "-p", "refs/notes/oc"]).contains(secret));
+    env.oc(&repo, ["push", "origin"]).assert_code(0);
+    assert!(
+        !remote_objects(&env, &remote).contains(secret),
+        "the agent's note reached the remote"
+    );
+    let id = doc["summary"]["run_id"].as_str().unwrap();
+    let notes = env.git(&remote, ["log", "-p", "refs/notes/oc"]);
+    assert!(notes.contains(&format!("Oc-Run: {id}")), "{notes}");
+}
+
 /// An agent that makes a commit of its own (a file it copied) a parent of a task's or the notes'
 /// history would have `git oc push` carry it to the remote, whatever the remote-tracking refs
-/// say: the push refuses a task or notes history holding a commit of another kind.
+/// say: the push refuses a task history holding a commit of another kind, and publishes the
+/// notes without their local history.
 #[test]
 fn a_commit_an_agent_slips_into_the_board_or_the_notes_history_is_never_pushed() {
     for family in ["refs/notes/oc", "refs/oc/tasks/"] {
@@ -1154,9 +1170,10 @@ fn a_commit_an_agent_slips_into_the_board_or_the_notes_history_is_never_pushed()
         } else {
             format!("{family}{task}")
         };
-        // The parent is parked on a remote-tracking ref too, as if the remote had it.
+        // The parent is parked on a remote-tracking ref too, as if the remote had it. The file's
+        // text is made by the script: its argv is in the evidence, which is published.
         let script = format!(
-            "own=$(git commit-tree $(printf '100644 blob %s\\tleak.txt\\n' $(echo copied-key-material | git hash-object -w --stdin) | git mktree) -m own) && \
+            "own=$(git commit-tree $(printf '100644 blob %s\\tleak.txt\\n' $(printf '%s-%s\\n' copied key-material | git hash-object -w --stdin) | git mktree) -m own) && \
              tip=$(git rev-parse {target}) && \
              git update-ref {target} $(git commit-tree \"$tip^{{tree}}\" -p \"$tip\" -p \"$own\" -m carrier) && \
              git update-ref refs/remotes/origin/cache $own && git update-ref refs/oc/remotes/origin/tasks/000000000000 $own && \
@@ -1165,8 +1182,13 @@ fn a_commit_an_agent_slips_into_the_board_or_the_notes_history_is_never_pushed()
         let (run, _) = run_sh(&env, &repo, "slip a commit in", &script, &[]);
         run.assert_code(0);
         let pushed = env.oc(&repo, ["push", "origin"]);
-        pushed.assert_clean_error(1);
-        assert!(pushed.stderr.contains("which is not a"), "{family}: {}", pushed.stderr);
+        if family == "refs/notes/oc" {
+            // The notes go out as their tree on the remote's tip: no local history with them.
+            pushed.assert_code(0);
+        } else {
+            pushed.assert_clean_error(1);
+            assert!(pushed.stderr.contains("which is not a"), "{family}: {}", pushed.stderr);
+        }
         assert!(
             !remote_objects(&env, &remote).contains("copied-key-material"),
             "{family}: the agent's file reached the remote"
