@@ -167,7 +167,13 @@ pub fn commit_tree(
 ) -> Result<gix::ObjectId> {
     let fail = |why: String| Error::run("could not write a notes commit").caused_by(why);
     let mut cmd = super::git_command(repo.common_dir());
-    cmd.args(["commit-tree", &tree.to_string(), "-m", "Notes added by 'git oc'"]);
+    cmd.args([
+        "commit-tree",
+        "--no-gpg-sign",
+        &tree.to_string(),
+        "-m",
+        "Notes added by 'git oc'",
+    ]);
     if let Some(parent) = parent {
         cmd.args(["-p", &parent.to_string()]);
     }

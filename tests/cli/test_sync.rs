@@ -173,3 +173,30 @@ fn fetch_clears_the_locks_a_killed_git_oc_left() {
     assert!(!lock.exists());
     assert!(env.run_ids(&t.b).contains(&runs[0]));
 }
+
+/// A push publishes the notes as one commit of their tree on the remote's tip: the local
+/// history (a commit per run) stays home.
+#[test]
+fn a_push_publishes_the_notes_tree_not_their_history() {
+    let t = trio();
+    let env = &t.env;
+    runs_blocked(env, &t.a, 3, "from a");
+    env.oc(&t.a, ["push"]).assert_code(0);
+    let count = |repo: &Path| env.git(repo, ["rev-list", "--count", "refs/notes/oc"]);
+    assert_eq!(count(&t.remote), "1");
+    assert!(count(&t.a).parse::<u32>().unwrap() >= 3, "{}", count(&t.a));
+    assert_eq!(
+        env.git(&t.remote, ["rev-parse", "refs/notes/oc^{tree}"]),
+        env.git(&t.a, ["rev-parse", "refs/notes/oc^{tree}"])
+    );
+
+    // A second push with nothing new leaves the remote's notes as they are; one after a new run
+    // adds one commit on top of the remote's.
+    let again = env.oc(&t.a, ["push"]);
+    again.assert_code(0);
+    assert!(again.stdout.contains("notes up to date"), "{}", again.stdout);
+    assert_eq!(count(&t.remote), "1");
+    runs_blocked(env, &t.a, 1, "again");
+    env.oc(&t.a, ["push"]).assert_code(0);
+    assert_eq!(count(&t.remote), "2");
+}
