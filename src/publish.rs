@@ -994,57 +994,38 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
                 Err(_) => continue,
             }
         };
-        if local == theirs {
-            return Ok(NotesMerge {
-                how: "up_to_date",
-                ..NotesMerge::default()
-            });
+        let up_to_date = NotesMerge {
+            how: "up_to_date",
+            ..NotesMerge::default()
+        };
+        // A push publishes the notes' tree on the remote's tip, not the local history
+        // (`notes_to_publish`): the notes are compared by what they hold.
+        let local_tree = repo.find_commit(local).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
+        let their_tree = repo.find_commit(theirs).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
+        if local == theirs || their_tree == local_tree {
+            return Ok(up_to_date);
         }
         let base = repo.merge_base(local, theirs).ok().flatten().map(|b| b.detach());
         if base == Some(theirs) {
-            return Ok(NotesMerge {
-                how: "up_to_date",
-                ..NotesMerge::default()
-            });
+            return Ok(up_to_date);
         }
         let expected = PreviousValue::MustExistAndMatch(gix::refs::Target::Object(local));
-        let local_tree = repo.find_commit(local).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
-        let their_tree = repo.find_commit(theirs).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
-        // A push publishes the notes' tree on the remote's tip, not the local history
-        // (`notes_to_publish`): the notes are compared by what they hold.
-        if their_tree == local_tree {
-            return Ok(NotesMerge {
-                how: "up_to_date",
-                ..NotesMerge::default()
-            });
-        }
-        if base != Some(local) && held_before(repo, theirs, local_tree)? {
-            // Theirs went on from what the notes hold here: take it as it is (as a merge, so
-            // that no local commit leaves the history).
-            let commit = repo
+        // A fast-forward: by history, or by content when theirs went on from the tree held
+        // here (what a push published from here, see `notes_to_publish`), then as a merge
+        // commit of their tree, so that no local commit leaves the history.
+        let forward = if base == Some(local) {
+            Some((theirs, "notes: fast-forward by 'git oc'"))
+        } else if held_before(repo, theirs, local_tree)? {
+            let merge = repo
                 .new_commit("Notes merged by 'git oc'", their_tree, [local, theirs])
                 .map_err(ctx)?
                 .id;
-            match crate::git::refs::set(repo, NOTES_REF, commit, expected, "notes: merged by 'git oc'") {
-                Ok(_) => {
-                    let (added, combined) = new_notes(repo, Some(local), theirs)?;
-                    return Ok(NotesMerge {
-                        how: "fast_forward",
-                        added,
-                        combined,
-                    });
-                }
-                Err(_) => continue,
-            }
-        }
-        if base == Some(local) {
-            match crate::git::refs::set(
-                repo,
-                NOTES_REF,
-                theirs,
-                expected.clone(),
-                "notes: fast-forward by 'git oc'",
-            ) {
+            Some((merge, "notes: merged by 'git oc'"))
+        } else {
+            None
+        };
+        if let Some((to, message)) = forward {
+            match crate::git::refs::set(repo, NOTES_REF, to, expected.clone(), message) {
                 Ok(_) => {
                     let (added, combined) = new_notes(repo, Some(local), theirs)?;
                     return Ok(NotesMerge {
@@ -1096,10 +1077,7 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
         }
         if tree == local_tree {
             // Theirs holds nothing the notes here lack.
-            return Ok(NotesMerge {
-                how: "up_to_date",
-                ..NotesMerge::default()
-            });
+            return Ok(up_to_date);
         }
         let commit = repo
             .new_commit("Notes merged by 'git oc'", tree, [local, theirs])
