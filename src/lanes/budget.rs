@@ -11,37 +11,80 @@
 use crate::contracts::{ExecutionResult, FailureReasonCategory};
 use crate::session::Session;
 
-/// A place for one run among the `lanes.max_concurrent_runs` of the repository: an exclusive
-/// lock on `<git-dir>/oc/lanes/slots/<n>.lock`, shared by every lane and watcher process, and
-/// released when dropped (or when the process dies).
+/// A place for one run among the `lanes.max_concurrent_runs` of the repository, shared by every
+/// lane and watcher process, released when dropped (or when the process dies): an exclusive
+/// lock on `<git-dir>/oc/lanes/slots/<n>.lock` and, on Linux, a name in the abstract socket
+/// namespace bound by this process. An agent runs with the user's rights and can delete the
+/// lock file, but cannot take the name away from the process holding it (it can only hold one
+/// itself, which keeps runs from starting, never lets one more start). The file still counts
+/// where the name does not reach (processes in another network namespace).
 pub struct Slot {
     _file: std::fs::File,
+    #[cfg(target_os = "linux")]
+    _name: std::os::unix::net::UnixListener,
 }
 
 /// A free slot, or why there is none.
 pub fn take_slot(session: &Session) -> Result<Slot, String> {
-    use std::os::fd::AsRawFd;
     let max = session.config.lanes.max_concurrent_runs();
     let dir = super::status::lanes_dir(&session.repo.state_dir()).join("slots");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for n in 0..max {
-        let path = dir.join(format!("{n}.lock"));
-        // Agents can write under `.git/oc/`.
-        let (file, _) = crate::config::read::open_regular_file(
-            std::fs::OpenOptions::new().create(true).truncate(false).write(true),
-            &path,
-            false,
-        )
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidInput => format!("{} is not a regular file; remove it", path.display()),
-            _ => format!("cannot open {}: {e}", path.display()),
-        })?;
-        // SAFETY: flock(2) on a descriptor we own; the lock goes with the descriptor.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(Slot { _file: file });
+        #[cfg(target_os = "linux")]
+        let Some(name) = slot_name(session, n)? else {
+            continue;
+        };
+        if let Some(file) = slot_file(&dir, n)? {
+            return Ok(Slot {
+                _file: file,
+                #[cfg(target_os = "linux")]
+                _name: name,
+            });
         }
     }
     Err(format!("{max} run(s) in progress; lanes.max_concurrent_runs = {max}"))
+}
+
+/// The name of slot `n` of the repository, bound, when no process holds it.
+#[cfg(target_os = "linux")]
+fn slot_name(session: &Session, n: u32) -> Result<Option<std::os::unix::net::UnixListener>, String> {
+    use std::os::linux::net::SocketAddrExt;
+    // The repository's common directory names its slots (hashed: a name holds 107 bytes).
+    let dir = session.repo.common_dir();
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let key = gix::objs::compute_hash(
+        gix::hash::Kind::Sha1,
+        gix::object::Kind::Blob,
+        dir.as_os_str().as_encoded_bytes(),
+    )
+    .map_err(|e| format!("cannot name the run slots: {e}"))?;
+    let name = format!("git-oc/lanes/{key}/{n}");
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+        .map_err(|e| format!("cannot name run slot {n}: {e}"))?;
+    match std::os::unix::net::UnixListener::bind_addr(&addr) {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Ok(None),
+        Err(e) => Err(format!("cannot take run slot {n}: {e}")),
+    }
+}
+
+/// The lock file of slot `n`, locked, when no process holds it.
+fn slot_file(dir: &std::path::Path, n: u32) -> Result<Option<std::fs::File>, String> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join(format!("{n}.lock"));
+    // Agents can write under `.git/oc/`.
+    let (file, _) = crate::config::read::open_regular_file(
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true),
+        &path,
+        false,
+    )
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => format!("{} is not a regular file; remove it", path.display()),
+        _ => format!("cannot open {}: {e}", path.display()),
+    })?;
+    // SAFETY: flock(2) on a descriptor we own; the lock goes with the descriptor.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    Ok(locked.then_some(file))
 }
 
 /// Whether a failed result says the agent's quota is exhausted.

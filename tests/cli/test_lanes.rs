@@ -640,6 +640,14 @@ fn sigterm_cancels_the_run_records_it_and_puts_the_task_back() {
     second.assert_code(0);
     assert!(second.stdout.starts_with("goal: concurrency_cap"), "{}", second.stdout);
     assert_eq!(task(&env, &repo, &other)["state"], "Ready for AI");
+    // The slot's lock file is gone (an agent can delete it): still no second run.
+    let slots = repo.join(".git/oc/lanes/slots");
+    assert!(slots.is_dir(), "{}", slots.display());
+    std::fs::remove_dir_all(&slots).unwrap();
+    let third = watch_once(&env, &repo, &["goal"]);
+    third.assert_code(0);
+    assert!(third.stdout.starts_with("goal: concurrency_cap"), "{}", third.stdout);
+    assert_eq!(task(&env, &repo, &other)["state"], "Ready for AI");
     let watcher_pid = w.0.id();
 
     sigterm(&w);
