@@ -100,6 +100,24 @@ pub fn refuse_rejected_content(
     Ok(())
 }
 
+/// Refuse notes whose ref names no commit (a blob, a tree): git-oc never writes one, and
+/// neither merging nor publishing can read it.
+fn refuse_broken_notes(repo: &gix::Repository) -> Result<()> {
+    let Some(notes) = crate::git::refs::target(repo, NOTES_REF)? else {
+        return Ok(());
+    };
+    let kind = repo
+        .find_header(notes)
+        .map_err(|e| Error::git("could not read the notes", e))?
+        .kind();
+    if kind == gix::object::Kind::Commit {
+        return Ok(());
+    }
+    Err(Error::run(format!("{NOTES_REF} points at a {kind}, not a notes commit")).hint(format!(
+        "git-oc never writes one (an agent may have): 'git reflog {NOTES_REF}' lists where it was; put it back with 'git update-ref {NOTES_REF} <commit>'"
+    )))
+}
+
 /// Refuse to publish an evidence ref git-oc did not record: a name that is not a run id, or a
 /// commit that is not an evidence commit for that run. git-oc writes nothing else under
 /// `refs/oc/runs/`; an agent could (a made-up run, say, to pass for reviewed work).
@@ -550,6 +568,7 @@ pub struct PushReport {
 #[tracing::instrument(level = "debug", skip(repo, workdir))]
 pub fn fetch(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<FetchReport> {
     validate_remote(repo, remote)?;
+    refuse_broken_notes(repo)?;
     crate::git::refs::clear_dead_edits(repo);
     let before = count_runs(repo)?;
     let worker_notes_pattern = format!("{WORKER_NOTES_PREFIX}*");
@@ -728,6 +747,7 @@ pub fn push_with_notes(
     hint: &dyn Fn(&[PushedRef]) -> String,
 ) -> Result<Pushed> {
     validate_remote(repo, remote)?;
+    refuse_broken_notes(repo)?;
     let mut published: Vec<&str> = refspecs.iter().map(|r| r.split(':').next().unwrap_or(r)).collect();
     published.push(NOTES_REF);
     let with_tasks = refspecs.iter().any(|r| r.starts_with(TASKS_REF_PREFIX));

@@ -136,18 +136,21 @@ fn raceproof<T, E: std::error::Error + 'static>(
     }
 }
 
-/// Whether taking a lock failed because a directory on its path was missing.
+/// Whether taking a lock failed because a directory on its path was missing: not found, or
+/// there when created ("File exists") and gone when looked at a moment later (gix then reports
+/// the path as not a directory).
 fn lost_its_directory(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind::{NotADirectory, NotFound};
     let mut at_lock = false;
     let mut cause = Some(error);
     while let Some(e) = cause {
         let text = e.to_string();
         at_lock |= text.contains("lock");
+        let io_kind = e.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
         if at_lock
-            && (e
-                .downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
-                || text.contains("(os error 2)"))
+            && (matches!(io_kind, Some(NotFound | NotADirectory))
+                || text.contains("(os error 2)")
+                || text.contains("(os error 17)"))
         {
             return true;
         }
@@ -548,5 +551,27 @@ mod tests {
         });
         assert!(result.is_err());
         assert_eq!(calls, 1);
+    }
+
+    /// gix's own error when the directory it just made is gone as it looks (here: a file in its
+    /// place, which is what gix then sees) is one an edit is tried again for, a few times.
+    #[test]
+    fn a_lock_whose_directory_was_not_there_when_looked_at_is_tried_again() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (repo, head) = packed_repo(tmp.path());
+        std::fs::create_dir_all(tmp.path().join(".git/refs/oc")).expect("mkdir");
+        std::fs::write(tmp.path().join(".git/refs/oc/runs"), "").expect("a file in the way");
+        let mut calls = 0;
+        let result = raceproof(&mut || {
+            calls += 1;
+            repo.reference(
+                "refs/oc/runs/r",
+                head,
+                gix::refs::transaction::PreviousValue::MustNotExist,
+                "test",
+            )
+        });
+        assert!(result.is_err());
+        assert_eq!(calls, 5);
     }
 }

@@ -200,3 +200,37 @@ fn a_push_publishes_the_notes_tree_not_their_history() {
     env.oc(&t.a, ["push"]).assert_code(0);
     assert_eq!(count(&t.remote), "2");
 }
+
+/// Notes whose ref an agent pointed at a blob are neither pushed nor merged into: one error
+/// line, a hint saying how to put the ref back, the remote as it was.
+#[test]
+fn a_push_refuses_a_notes_ref_that_names_no_commit() {
+    let t = trio();
+    let env = &t.env;
+    runs_blocked(env, &t.a, 1, "from a");
+    let before = env.git(&t.remote, ["for-each-ref"]);
+    let blob = env.git(&t.a, ["hash-object", "-w", "README.md"]);
+    env.git(&t.a, ["update-ref", "refs/notes/oc", &blob]);
+    let refused = env.oc(&t.a, ["push"]);
+    refused.assert_clean_error(1);
+    assert!(
+        refused.stderr.contains("refs/notes/oc points at a blob"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("git reflog refs/notes/oc"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.git(&t.remote, ["for-each-ref"]), before);
+    // Nor merged into by a fetch.
+    let refused = env.oc(&t.a, ["fetch"]);
+    refused.assert_clean_error(1);
+    assert!(
+        refused.stderr.contains("refs/notes/oc points at a blob"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.git(&t.a, ["rev-parse", "refs/notes/oc"]), blob);
+}
