@@ -147,11 +147,7 @@ fn lost_its_directory(error: &(dyn std::error::Error + 'static)) -> bool {
         let text = e.to_string();
         at_lock |= text.contains("lock");
         let io_kind = e.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
-        if at_lock
-            && (matches!(io_kind, Some(NotFound | NotADirectory))
-                || text.contains("(os error 2)")
-                || text.contains("(os error 17)"))
-        {
+        if at_lock && (matches!(io_kind, Some(NotFound | NotADirectory)) || text.contains("(os error 2)")) {
             return true;
         }
         cause = e.source();
