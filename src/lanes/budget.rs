@@ -49,15 +49,18 @@ pub fn take_slot(session: &Session) -> Result<Slot, String> {
 #[cfg(target_os = "linux")]
 fn slot_name(session: &Session, n: u32) -> Result<Option<std::os::unix::net::UnixListener>, String> {
     use std::os::linux::net::SocketAddrExt;
-    // The repository's common directory names its slots (hashed: a name holds 107 bytes).
+    use std::os::unix::fs::MetadataExt;
+    // The repository's common directory names its slots: its path, and its device and inode,
+    // which tell apart two directories of one path in different containers on one network
+    // (hashed: a name holds 107 bytes).
     let dir = session.repo.common_dir();
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
-    let key = gix::objs::compute_hash(
-        gix::hash::Kind::Sha1,
-        gix::object::Kind::Blob,
-        dir.as_os_str().as_encoded_bytes(),
-    )
-    .map_err(|e| format!("cannot name the run slots: {e}"))?;
+    let mut identity = dir.as_os_str().as_encoded_bytes().to_vec();
+    if let Ok(meta) = std::fs::metadata(&dir) {
+        identity.extend(format!("\0{}:{}", meta.dev(), meta.ino()).bytes());
+    }
+    let key = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::object::Kind::Blob, &identity)
+        .map_err(|e| format!("cannot name the run slots: {e}"))?;
     let name = format!("git-oc/lanes/{key}/{n}");
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
         .map_err(|e| format!("cannot name run slot {n}: {e}"))?;
