@@ -1045,6 +1045,9 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
             None
         };
         if let Some((to, message)) = forward {
+            // A run's handle keeps what it writes in memory (the guard merges with one): on
+            // disk before a ref names it.
+            crate::git::pack::flush(repo)?;
             match crate::git::refs::set(repo, NOTES_REF, to, expected.clone(), message) {
                 Ok(_) => {
                     let (added, combined) = new_notes(repo, Some(local), theirs)?;
@@ -1103,6 +1106,7 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
             .new_commit("Notes merged by 'git oc'", tree, [local, theirs])
             .map_err(ctx)?
             .id;
+        crate::git::pack::flush(repo)?;
         match crate::git::refs::set(repo, NOTES_REF, commit, expected, "notes: merged by 'git oc'") {
             Ok(_) => return Ok(report),
             Err(_) => continue,

@@ -12,14 +12,17 @@ const MAX_ATTEMPTS: u32 = 50;
 
 /// Replace the note on `object` in `refs/notes/oc` with `update(existing text)`, by
 /// compare-and-swap, retrying when another writer got there first. `update` returns `None` when
-/// nothing needs to change. Returns the notes commit the note is in.
+/// nothing needs to change. Returns the notes commit the note is in. The note's objects go to
+/// disk before the ref names them, from a run's handle too (which keeps them in memory).
 pub fn update_note(
     repo: &gix::Repository,
     notes_ref: &str,
     object: gix::ObjectId,
     update: impl Fn(&str) -> Option<String>,
 ) -> Result<gix::ObjectId> {
-    update_note_then(repo, notes_ref, object, update, &mut || Ok(()))
+    update_note_then(repo, notes_ref, object, update, &mut || {
+        super::pack::flush(repo).map(drop)
+    })
 }
 
 /// [`update_note`], calling `before_ref` after the note's objects are written and before each
@@ -254,4 +257,45 @@ pub fn remove_run_note(repo: &gix::Repository, evidence_ref: &str, evidence_tip:
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pipeline::tests::git;
+
+    /// A run's handle keeps what it writes in memory; the guard edits and merges the notes with
+    /// it while the run goes on. Whatever the notes ref names must be on disk at once: other
+    /// runs and plain git read it meanwhile.
+    #[test]
+    fn notes_written_from_a_handle_that_keeps_objects_in_memory_are_on_disk_when_the_ref_moves() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        git(dir, &["init", "-q", "-b", "main"]);
+        git(dir, &["commit", "-q", "--allow-empty", "-m", "base"]);
+        // Another clone's notes: a history of their own.
+        git(dir, &["notes", "--ref=theirs", "add", "-m", "theirs", "HEAD"]);
+        let theirs = git(dir, &["rev-parse", "refs/notes/theirs"]);
+        let mut repo = gix::open(dir).expect("open");
+        crate::git::tune(&mut repo).expect("tune");
+        let repo = repo.with_object_memory();
+        let head = repo.head_id().expect("head").detach();
+        let on_disk = |what: &str| {
+            let tip = git(dir, &["rev-parse", "refs/notes/oc"]);
+            let out = std::process::Command::new("git")
+                .current_dir(dir)
+                .args(["cat-file", "-e", &format!("{tip}^{{tree}}")])
+                .status()
+                .expect("git");
+            assert!(
+                out.success(),
+                "{what}: refs/notes/oc names {tip}, which git cannot read"
+            );
+        };
+
+        super::update_note(&repo, crate::git::NOTES_REF, head, |_| Some("ours\n".into())).expect("update");
+        on_disk("an updated note");
+        let theirs = gix::ObjectId::from_hex(theirs.as_bytes()).expect("id");
+        crate::publish::merge_notes(&repo, theirs).expect("merge");
+        on_disk("merged notes");
+    }
 }

@@ -1634,8 +1634,11 @@ kill -9 "$oc"; sleep 30"#;
     let branch = env.git(&repo, ["for-each-ref", "--format=%(refname:short)", "refs/heads/oc/"]);
     let tip = env.git(&repo, ["rev-parse", &branch]);
     assert_ne!(tip, base, "the agent's commit is on the branch before gc");
-    let runs = env.oc(&repo, ["runs"]);
-    assert!(runs.stdout.contains("interrupted"), "{}", runs.stdout);
+    // The run is interrupted once its agent's supervisor, which holds the run's lock, has seen
+    // git-oc die and ended the agent.
+    wait_until("the run to show as interrupted", || {
+        env.oc(&repo, ["runs"]).stdout.contains("interrupted")
+    });
 
     let gc = env.oc(&repo, ["gc"]);
     gc.assert_code(0);
