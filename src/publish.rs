@@ -692,7 +692,7 @@ pub fn push(repo: &gix::Repository, workdir: &Path, remote: &str) -> Result<Push
 }
 
 /// The notes commit a push gives the remote: the local notes' tree on top of the remote's tip
-/// (`theirs`, already merged into `local`), written by git; `None` when the remote's notes
+/// (`theirs`, already merged into `local`); `None` when the remote's notes
 /// already hold that tree. The local history stays home: the commits an agent made in the
 /// notes (and whatever it put in them and took out again) are never published, and neither
 /// is the order in which runs wrote their notes.
@@ -701,13 +701,10 @@ fn notes_to_publish(
     local: gix::ObjectId,
     theirs: Option<gix::ObjectId>,
 ) -> Result<Option<gix::ObjectId>> {
-    let ctx = |e| Error::git("could not prepare the notes to publish", e);
-    let tree_of = |id: gix::ObjectId| -> Result<gix::ObjectId> {
-        Ok(repo.find_commit(id).map_err(ctx)?.tree_id().map_err(ctx)?.detach())
-    };
-    let tree = tree_of(local)?;
+    use crate::changes::tree_of;
+    let tree = tree_of(repo, local)?;
     if let Some(theirs) = theirs
-        && tree_of(theirs)? == tree
+        && tree_of(repo, theirs)? == tree
     {
         return Ok(None);
     }
@@ -1018,11 +1015,14 @@ pub fn merge_notes(repo: &gix::Repository, theirs: gix::ObjectId) -> Result<Note
             how: "up_to_date",
             ..NotesMerge::default()
         };
+        if local == theirs {
+            return Ok(up_to_date);
+        }
         // A push publishes the notes' tree on the remote's tip, not the local history
         // (`notes_to_publish`): the notes are compared by what they hold.
-        let local_tree = repo.find_commit(local).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
-        let their_tree = repo.find_commit(theirs).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
-        if local == theirs || their_tree == local_tree {
+        let local_tree = crate::changes::tree_of(repo, local)?;
+        let their_tree = crate::changes::tree_of(repo, theirs)?;
+        if their_tree == local_tree {
             return Ok(up_to_date);
         }
         let base = repo.merge_base(local, theirs).ok().flatten().map(|b| b.detach());

@@ -153,47 +153,26 @@ pub fn cut_history_back_to(repo: &gix::Repository, notes_ref: &str, onto: Option
     if Some(tip) == onto {
         return Ok(());
     }
-    let tree = repo.find_commit(tip).map_err(ctx)?.tree_id().map_err(ctx)?.detach();
-    let commit = commit_tree(repo, tree, onto)?;
+    let commit = commit_tree(repo, crate::changes::tree_of(repo, tip)?, onto)?;
     let expected = PreviousValue::MustExistAndMatch(gix::refs::Target::Object(tip));
     super::refs::set(repo, notes_ref, commit, expected, "notes: without the agent's commits").map_err(ctx)?;
     Ok(())
 }
 
-/// A notes commit of `tree` on top of `parent`, written by git straight to disk (a run's
-/// handle keeps what it writes in memory; other processes read what a notes ref names as soon
-/// as it moves), by the identity git-oc's own notes commits carry.
+/// A notes commit of `tree` on top of `parent`, on disk when this returns (a run's handle
+/// keeps what it writes in memory; other processes read what a notes ref names as soon as it
+/// moves).
 pub fn commit_tree(
     repo: &gix::Repository,
     tree: gix::ObjectId,
     parent: Option<gix::ObjectId>,
 ) -> Result<gix::ObjectId> {
-    let fail = |why: String| Error::run("could not write a notes commit").caused_by(why);
-    let mut cmd = super::git_command(repo.common_dir());
-    cmd.args([
-        "commit-tree",
-        "--no-gpg-sign",
-        &tree.to_string(),
-        "-m",
-        "Notes added by 'git oc'",
-    ]);
-    if let Some(parent) = parent {
-        cmd.args(["-p", &parent.to_string()]);
-    }
-    for (who, sig) in [("COMMITTER", repo.committer()), ("AUTHOR", repo.author())] {
-        if let Some(Ok(sig)) = sig {
-            cmd.env(format!("GIT_{who}_NAME"), sig.name.to_string());
-            cmd.env(format!("GIT_{who}_EMAIL"), sig.email.to_string());
-        }
-    }
-    let out = cmd
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| fail(format!("could not run git: {e}")))?;
-    if !out.status.success() {
-        return Err(fail(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
-    }
-    gix::ObjectId::from_hex(String::from_utf8_lossy(&out.stdout).trim().as_bytes()).map_err(|e| fail(e.to_string()))
+    let commit = repo
+        .new_commit("Notes added by 'git oc'", tree, parent)
+        .map_err(|e| Error::git("could not write a notes commit", e))?
+        .id;
+    super::pack::flush(repo)?;
+    Ok(commit)
 }
 
 /// A lock file untouched for this long, while no git-oc process writes notes, was left by a

@@ -29,9 +29,11 @@ pub fn take_slot(session: &Session) -> Result<Slot, String> {
     let max = session.config.lanes.max_concurrent_runs();
     let dir = super::status::lanes_dir(&session.repo.state_dir()).join("slots");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    #[cfg(target_os = "linux")]
+    let key = slots_key(session)?;
     for n in 0..max {
         #[cfg(target_os = "linux")]
-        let Some(name) = slot_name(session, n)? else {
+        let Some(name) = slot_name(&key, n)? else {
             continue;
         };
         if let Some(file) = slot_file(&dir, n)? {
@@ -45,22 +47,26 @@ pub fn take_slot(session: &Session) -> Result<Slot, String> {
     Err(format!("{max} run(s) in progress; lanes.max_concurrent_runs = {max}"))
 }
 
-/// The name of slot `n` of the repository, bound, when no process holds it.
+/// What names the repository's slots: its common directory's path, and its device and inode,
+/// which tell apart two directories of one path in different containers on one network
+/// (hashed: a name holds 107 bytes).
 #[cfg(target_os = "linux")]
-fn slot_name(session: &Session, n: u32) -> Result<Option<std::os::unix::net::UnixListener>, String> {
-    use std::os::linux::net::SocketAddrExt;
+fn slots_key(session: &Session) -> Result<gix::ObjectId, String> {
     use std::os::unix::fs::MetadataExt;
-    // The repository's common directory names its slots: its path, and its device and inode,
-    // which tell apart two directories of one path in different containers on one network
-    // (hashed: a name holds 107 bytes).
     let dir = session.repo.common_dir();
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     let mut identity = dir.as_os_str().as_encoded_bytes().to_vec();
     if let Ok(meta) = std::fs::metadata(&dir) {
         identity.extend(format!("\0{}:{}", meta.dev(), meta.ino()).bytes());
     }
-    let key = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::object::Kind::Blob, &identity)
-        .map_err(|e| format!("cannot name the run slots: {e}"))?;
+    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::object::Kind::Blob, &identity)
+        .map_err(|e| format!("cannot name the run slots: {e}"))
+}
+
+/// The name of slot `n` of the repository named by `key`, bound, when no process holds it.
+#[cfg(target_os = "linux")]
+fn slot_name(key: &gix::ObjectId, n: u32) -> Result<Option<std::os::unix::net::UnixListener>, String> {
+    use std::os::linux::net::SocketAddrExt;
     let name = format!("git-oc/lanes/{key}/{n}");
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
         .map_err(|e| format!("cannot name run slot {n}: {e}"))?;

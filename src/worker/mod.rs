@@ -962,7 +962,8 @@ impl<'a> Worker<'a> {
                     sources.push(name);
                 }
             }
-            if exists(NOTES_REF)? {
+            let notes = crate::git::refs::target(repo, NOTES_REF)?;
+            if notes.is_some() {
                 // Its own notes ref: publications of different workers never race for notes.
                 refspecs.push(format!("{NOTES_REF}:{}", notes_ref(&self.opts.name)));
             }
@@ -988,12 +989,7 @@ impl<'a> Worker<'a> {
                     .copied()
                     .filter(|r| r.starts_with(TASKS_REF_PREFIX))
                     .collect();
-                crate::publish::refuse_foreign_history(
-                    repo,
-                    &tasks,
-                    crate::git::refs::target(repo, NOTES_REF)?,
-                    &known,
-                )?;
+                crate::publish::refuse_foreign_history(repo, &tasks, notes, &known)?;
                 // What the push will carry is what the remote's own tips do not reach: the
                 // clone's remote-tracking refs are the agent's to write, and a blob it parked
                 // there would be skipped. Asked only when there is something to look for.
@@ -1012,7 +1008,7 @@ impl<'a> Worker<'a> {
                 };
                 crate::publish::refuse_rejected_content(repo, &self.workdir, &source_refs, theirs.as_deref())?;
                 let mut scanned = source_refs;
-                if exists(NOTES_REF)? {
+                if notes.is_some() {
                     scanned.push(NOTES_REF);
                 }
                 crate::publish::refuse_secrets(
